@@ -1,0 +1,113 @@
+# Makefile - builds pgseal, its simulator, unit tests and fuzz targets; `make run`, `make test`, `make bench`.
+#
+# Sources are found by globbing: src/<module>/*.c form the library, src/cli/*.c the
+# pgseal binary, src/sim/*.c the dstack simulator, tests/unit/test_*.c one unit test
+# binary each, fuzz/fuzz_*.c one libFuzzer target each. Adding a file needs no edit here.
+
+CC      ?= cc
+B       ?= build
+SAN     ?=
+PKGS    := openssl yaml-0.1 jansson libcurl libmicrohttpd libpq
+CSTD    := -std=c17 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -g
+HARDEN  := -fstack-protector-strong -fno-strict-aliasing
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(HARDEN) -pthread -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpg_query -pthread -lm $(LDLIBS)
+ifeq ($(SAN),1)
+  CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+else
+  CFLAGS_ALL += -D_FORTIFY_SOURCE=2
+endif
+
+LIB_SRCS  := $(filter-out src/cli/% src/sim/%,$(wildcard src/*/*.c))
+CLI_SRCS  := $(wildcard src/cli/*.c)
+SIM_SRCS  := $(wildcard src/sim/*.c)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
+SIM_OBJS  := $(SIM_SRCS:%.c=$(B)/obj/%.o)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
+LIB       := $(B)/libpgseal.a
+
+.PHONY: all run test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
+
+all: $(B)/pgseal $(B)/pgseal-dstack-sim
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/pgseal: $(CLI_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS_ALL)
+
+$(B)/pgseal-dstack-sim: $(SIM_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- set-up -----------------------------------------------------------------
+deps:
+	@bash scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run.sh
+
+# --- tests ------------------------------------------------------------------
+unit: $(TEST_BINS)
+	@bash scripts/run-unit.sh $(TEST_BINS)
+
+integration: all
+	@bash scripts/run-integration.sh $(B)
+
+asan:
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT="-O1 -g" all build/asan/tests-built
+
+$(B)/tests-built: $(TEST_BINS)
+	@touch $@
+
+# `make test`: every test, as CI runs it (.ci/run calls this).
+test: deps
+	@bash scripts/test-all.sh
+
+# --- fuzzing ----------------------------------------------------------------
+FUZZ_B := build/fuzz
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang SAN=1 OPT="-O1 -g -fsanitize=fuzzer-no-link" $(FUZZ_B)/libpgseal.a
+	@mkdir -p $(FUZZ_B)/bin
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang $(CSTD) -O1 -g -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fsanitize=fuzzer,address,undefined \
+	    -o $(FUZZ_B)/bin/$$n $$f $(FUZZ_B)/libpgseal.a $(LDLIBS_ALL) || exit 1; done
+
+# brief runs with the committed corpus (CI); FUZZ_SECONDS per target
+FUZZ_SECONDS ?= 20
+fuzz-smoke: fuzz-build
+	@bash scripts/run-fuzz.sh $(FUZZ_B)/bin $(FUZZ_SECONDS)
+
+fuzz: fuzz-build
+	@bash scripts/run-fuzz.sh $(FUZZ_B)/bin 600
+
+# --- benchmarks (never part of the tests) -----------------------------------
+bench: deps all
+	@bash bench/bench.sh
+
+bench-crypto: all
+	@bash bench/bench-crypto.sh
+
+format:
+	clang-format -i $$(find src tests/unit fuzz -name '*.[ch]')
+
+clean:
+	rm -rf build

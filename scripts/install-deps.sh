@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs the Debian packages (and test npm modules) pgseal needs, only those missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
+  libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev
+  postgresql-15 postgresql-client-15 pgbouncer openssl
+  python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
+  nodejs npm util-linux procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# node test dependencies (node-postgres, dstack SDK, dcap-qvl), from the npm registry
+if [[ -f tests/node/package.json && ! -d tests/node/node_modules ]]; then
+  echo "install-deps: npm install in tests/node"
+  (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
