@@ -1,4 +1,4 @@
-/* admin.c - the admin HTTP server on libmicrohttpd: routing, bearer-token check, readiness cache. */
+/* admin.c - the admin HTTP server (libmicrohttpd): routing, bearer token, readiness cache. */
 #include "admin/admin.h"
 
 #include "common/log.h"
@@ -39,12 +39,12 @@ struct admin {
 	struct admin_hooks hooks;
 	unsigned char token_digest[32]; /* SHA-256 of the token; the token itself is not kept */
 
-	pthread_mutex_t ready_lock;     /* held while the ready hook runs */
-	atomic_bool ready_known;        /* the hook has answered at least once */
+	pthread_mutex_t ready_lock; /* held while the ready hook runs */
+	atomic_bool ready_known;    /* the hook has answered at least once */
 	atomic_bool ready_value;
-	_Atomic uint64_t ready_at_us;   /* monotonic time of the last answer */
+	_Atomic uint64_t ready_at_us; /* monotonic time of the last answer */
 
-	pthread_mutex_t attest_lock;    /* one attestation_json call at a time */
+	pthread_mutex_t attest_lock; /* one attestation_json call at a time */
 };
 
 /* --- the token ------------------------------------------------------------------- */
@@ -72,7 +72,8 @@ static int admin_load_token(const char *path, unsigned char digest[32], char *er
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		pgs_errf(err, errlen, "admin: cannot open token_file %s: %s", path, strerror(errno));
+		pgs_errf(err, errlen, "admin: cannot open token_file %s: %s", path,
+		         strerror(errno));
 		return PGS_ERR;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -81,15 +82,15 @@ static int admin_load_token(const char *path, unsigned char digest[32], char *er
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		log_warn("admin: token_file %s is accessible by group or others (mode %03o); "
-			 "it should be 0600",
-			 path, (unsigned)(st.st_mode & 0777));
+		         "it should be 0600",
+		         path, (unsigned)(st.st_mode & 0777));
 	while (n < sizeof(buf) - 1) {
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			pgs_errf(err, errlen, "admin: cannot read token_file %s: %s", path,
-				 strerror(errno));
+			         strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -102,7 +103,7 @@ static int admin_load_token(const char *path, unsigned char digest[32], char *er
 	size_t end = nl ? (size_t)(nl - buf) : n;
 	if (!nl && n > ADMIN_TOKEN_MAX) {
 		pgs_errf(err, errlen, "admin: token_file %s: first line longer than %d bytes", path,
-			 ADMIN_TOKEN_MAX);
+		         ADMIN_TOKEN_MAX);
 		goto out;
 	}
 	size_t start = 0;
@@ -116,7 +117,7 @@ static int admin_load_token(const char *path, unsigned char digest[32], char *er
 	}
 	if (end - start < ADMIN_TOKEN_MIN_ADVISED)
 		log_warn("admin: the token in %s is shorter than %d characters", path,
-			 ADMIN_TOKEN_MIN_ADVISED);
+		         ADMIN_TOKEN_MIN_ADVISED);
 	if (sha256(buf + start, end - start, digest) != PGS_OK) {
 		pgs_errf(err, errlen, "admin: SHA-256 unavailable");
 		goto out;
@@ -136,8 +137,8 @@ out:
 static bool admin_authorized(const struct admin *a, struct MHD_Connection *c)
 {
 	unsigned char d[32];
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h)
 		return false;
 	while (*h == ' ' || *h == '\t')
@@ -196,8 +197,8 @@ static bool admin_ready(struct admin *a)
 
 /* Queues a response; MHD_RESPMEM_MUST_FREE bodies are freed on every path. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-			     char *body, size_t len, enum MHD_ResponseMemoryMode mode,
-			     const char *hname, const char *hvalue)
+                             char *body, size_t len, enum MHD_ResponseMemoryMode mode,
+                             const char *hname, const char *hvalue)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
 	if (!r) {
@@ -218,16 +219,16 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text,
-				  const char *hname, const char *hvalue)
+                                  const char *hname, const char *hvalue)
 {
 	return reply(c, status, CT_TEXT, (char *)(uintptr_t)text, strlen(text),
-		     MHD_RESPMEM_PERSISTENT, hname, hvalue);
+	             MHD_RESPMEM_PERSISTENT, hname, hvalue);
 }
 
 static enum MHD_Result not_allowed(struct MHD_Connection *c)
 {
 	return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-			  MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	                  MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 }
 
 static enum MHD_Result serve_attestation(struct admin *a, struct MHD_Connection *c, bool get)
@@ -241,9 +242,9 @@ static enum MHD_Result serve_attestation(struct admin *a, struct MHD_Connection 
 	pthread_mutex_unlock(&a->attest_lock);
 	if (!json)
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "attestation unavailable\n",
-				  NULL, NULL);
+		                  NULL, NULL);
 	return reply(c, MHD_HTTP_OK, CT_JSON, json, strlen(json), MHD_RESPMEM_MUST_FREE, NULL,
-		     NULL);
+	             NULL);
 }
 
 /*
@@ -253,9 +254,9 @@ static enum MHD_Result serve_attestation(struct admin *a, struct MHD_Connection 
  * client learns nothing about the routes.
  */
 static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *c, const char *url,
-				     const char *method, const char *version,
-				     const char *upload_data, size_t *upload_data_size,
-				     void **con_cls)
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_data_size,
+                                     void **con_cls)
 {
 	struct admin *a = cls;
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
@@ -265,7 +266,7 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *c, const 
 	if (!admin_authorized(a, c)) {
 		log_debug("admin: request refused: missing or wrong bearer token");
 		return reply_text(c, MHD_HTTP_UNAUTHORIZED, "unauthorized\n",
-				  MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"pgseal\"");
+		                  MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"pgseal\"");
 	}
 	bool healthz = !strcmp(url, "/healthz"), readyz = !strcmp(url, "/readyz");
 	bool metrics = !strcmp(url, "/metrics");
@@ -279,13 +280,13 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *c, const 
 		if (admin_ready(a))
 			return reply_text(c, MHD_HTTP_OK, "ready\n", NULL, NULL);
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "not ready: upstream unreachable\n", NULL, NULL);
+		                  "not ready: upstream unreachable\n", NULL, NULL);
 	}
 	if (a->hooks.ready)
 		(void)admin_ready(a); /* refreshes pgseal_upstream_up (cached) */
 	char *text = metrics_render();
 	return reply(c, MHD_HTTP_OK, CT_METRICS, text, strlen(text), MHD_RESPMEM_MUST_FREE, NULL,
-		     NULL);
+	             NULL);
 }
 
 /* --- start / stop ---------------------------------------------------------------- */
@@ -315,7 +316,7 @@ static int admin_listen(const char *addr, int *fd_out, int *port_out, char *err,
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		int one = 1;
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
+		            ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
@@ -338,13 +339,13 @@ static int admin_listen(const char *addr, int *fd_out, int *port_out, char *err,
 		return PGS_ERR;
 	}
 	*port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-					     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	*fd_out = fd;
 	return PGS_OK;
 }
 
 int admin_start(const struct config *cfg, const struct admin_hooks *hooks, struct admin **out,
-		char *err, size_t errlen)
+                char *err, size_t errlen)
 {
 	struct admin *a;
 
@@ -366,15 +367,15 @@ int admin_start(const struct config *cfg, const struct admin_hooks *hooks, struc
 
 	/* No MHD_USE_ERROR_LOG: libmicrohttpd's messages could quote request bytes. */
 	a->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0, NULL, NULL, admin_handler, a,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ADMIN_THREADS,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)ADMIN_CONN_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ADMIN_CONN_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0, NULL, NULL,
+	    admin_handler, a, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ADMIN_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)ADMIN_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(32 * 1024), MHD_OPTION_END);
 	if (!a->daemon) {
 		pgs_errf(err, errlen, "admin: cannot start the HTTP server on %s",
-			 cfg->admin.listen);
+		         cfg->admin.listen);
 		goto fail;
 	}
 	log_info("admin: listening on %s (port %d)", cfg->admin.listen, a->port);

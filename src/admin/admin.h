@@ -1,4 +1,4 @@
-/* admin.h - the admin HTTP server: /healthz, /readyz, /metrics behind a bearer token, public /attestation. */
+/* admin.h - admin HTTP: /healthz, /readyz, /metrics behind a bearer token; public /attestation. */
 #ifndef PGSEAL_ADMIN_H
 #define PGSEAL_ADMIN_H
 
@@ -30,7 +30,7 @@ struct admin;
  * On error returns PGS_ERR with the reason in err; nothing is left running.
  */
 int admin_start(const struct config *cfg, const struct admin_hooks *hooks, struct admin **out,
-		char *err, size_t errlen) PGS_MUSTCHECK;
+                char *err, size_t errlen) PGS_MUSTCHECK;
 
 /* The TCP port actually bound (useful with port 0). */
 int admin_port(const struct admin *a);

@@ -1,4 +1,4 @@
-/* metrics.c - lock-free process-wide counters and latency histogram, rendered as Prometheus text 0.0.4. */
+/* metrics.c - lock-free process-wide counters and latency histogram, as Prometheus text. */
 #include "metrics/metrics.h"
 
 #include <stdarg.h>
@@ -20,12 +20,12 @@
 
 /* Histogram upper bounds in microseconds and their `le` labels (seconds). */
 static const uint64_t lat_bounds_us[] = {
-	50,     100,    250,    500,     1000,    2500,    5000,    10000,    25000,
-	50000,  100000, 250000, 500000,  1000000, 2500000, 5000000, 10000000,
+    50,    100,    250,    500,    1000,    2500,    5000,    10000,    25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 static const char *const lat_bounds_le[] = {
-	"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-	"0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10",
+    "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+    "0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10",
 };
 #define LAT_BUCKETS (PGS_ARRAY_LEN(lat_bounds_us) + 1) /* the last one is +Inf */
 
@@ -48,10 +48,13 @@ static atomic_bool g_upstream_up;
 static _Atomic int64_t g_start_time_s;
 
 static const char *const error_class_names[METRICS_ERR__COUNT] = {
-	[METRICS_ERR_PROTOCOL] = "protocol",         [METRICS_ERR_TLS] = "tls",
-	[METRICS_ERR_AUTH] = "auth",                 [METRICS_ERR_UPSTREAM] = "upstream",
-	[METRICS_ERR_TIMEOUT] = "timeout",           [METRICS_ERR_LIMIT] = "limit",
-	[METRICS_ERR_SERVER_ERROR] = "server_error",
+    [METRICS_ERR_PROTOCOL] = "protocol",
+    [METRICS_ERR_TLS] = "tls",
+    [METRICS_ERR_AUTH] = "auth",
+    [METRICS_ERR_UPSTREAM] = "upstream",
+    [METRICS_ERR_TIMEOUT] = "timeout",
+    [METRICS_ERR_LIMIT] = "limit",
+    [METRICS_ERR_SERVER_ERROR] = "server_error",
 };
 
 static const char *const dir_names[2] = {"from_client", "from_server"};
@@ -182,13 +185,15 @@ static void render_connections(struct metrics_buf *b)
 	family(b, "pgseal_client_connections_accepted_total", "counter",
 	       "Client connections accepted since the process started.");
 	buf_printf(b, "pgseal_client_connections_accepted_total %llu\n", (unsigned long long)acc);
-	family(b, "pgseal_client_connections_active", "gauge", "Client connections currently open.");
+	family(b, "pgseal_client_connections_active", "gauge",
+	       "Client connections currently open.");
 	buf_printf(b, "pgseal_client_connections_active %llu\n",
-		   (unsigned long long)(acc > closed ? acc - closed : 0));
-	family(b, "pgseal_client_connections_rejected_total", "counter",
-	       "Client connections refused before a session started (connection limit, bad startup).");
+	           (unsigned long long)(acc > closed ? acc - closed : 0));
+	family(
+	    b, "pgseal_client_connections_rejected_total", "counter",
+	    "Client connections refused before a session started (connection limit, bad startup).");
 	buf_printf(b, "pgseal_client_connections_rejected_total %llu\n",
-		   (unsigned long long)load(&g_conn_rejected));
+	           (unsigned long long)load(&g_conn_rejected));
 }
 
 static void render_traffic(struct metrics_buf *b)
@@ -200,7 +205,7 @@ static void render_traffic(struct metrics_buf *b)
 		for (int s = 0; s < METRICS_SHARDS; s++)
 			sum += load(&g_shards[s].bytes[d]);
 		buf_printf(b, "pgseal_bytes_total{direction=\"%s\"} %llu\n", dir_names[d],
-			   (unsigned long long)sum);
+		           (unsigned long long)sum);
 	}
 	family(b, "pgseal_messages_total", "counter",
 	       "PostgreSQL v3 protocol messages relayed, by direction and message type byte.");
@@ -214,7 +219,7 @@ static void render_traffic(struct metrics_buf *b)
 			char lbl[8];
 			type_label(lbl, (uint8_t)t);
 			buf_printf(b, "pgseal_messages_total{direction=\"%s\",type=\"%s\"} %llu\n",
-				   dir_names[d], lbl, (unsigned long long)sum);
+			           dir_names[d], lbl, (unsigned long long)sum);
 		}
 	}
 }
@@ -224,7 +229,7 @@ static void render_errors(struct metrics_buf *b)
 	family(b, "pgseal_errors_total", "counter", "Errors, by class.");
 	for (int e = 0; e < METRICS_ERR__COUNT; e++)
 		buf_printf(b, "pgseal_errors_total{class=\"%s\"} %llu\n", error_class_names[e],
-			   (unsigned long long)load(&g_errors[e]));
+		           (unsigned long long)load(&g_errors[e]));
 }
 
 static void render_latency(struct metrics_buf *b)
@@ -241,11 +246,12 @@ static void render_latency(struct metrics_buf *b)
 	for (size_t i = 0; i < LAT_BUCKETS; i++) {
 		cum += counts[i];
 		buf_printf(b, "pgseal_query_duration_seconds_bucket{le=\"%s\"} %llu\n",
-			   i < PGS_ARRAY_LEN(lat_bounds_le) ? lat_bounds_le[i] : "+Inf",
-			   (unsigned long long)cum);
+		           i < PGS_ARRAY_LEN(lat_bounds_le) ? lat_bounds_le[i] : "+Inf",
+		           (unsigned long long)cum);
 	}
 	buf_printf(b, "pgseal_query_duration_seconds_sum %llu.%06llu\n",
-		   (unsigned long long)(sum_us / 1000000u), (unsigned long long)(sum_us % 1000000u));
+	           (unsigned long long)(sum_us / 1000000u),
+	           (unsigned long long)(sum_us % 1000000u));
 	/* _count is the +Inf bucket of this same snapshot, so the two always agree */
 	buf_printf(b, "pgseal_query_duration_seconds_count %llu\n", (unsigned long long)cum);
 }
@@ -269,14 +275,15 @@ static void render_process(struct metrics_buf *b)
 	family(b, "pgseal_upstream_up", "gauge",
 	       "1 if the last readiness probe reached the upstream PostgreSQL, else 0.");
 	buf_printf(b, "pgseal_upstream_up %d\n",
-		   atomic_load_explicit(&g_upstream_up, RELAXED) ? 1 : 0);
+	           atomic_load_explicit(&g_upstream_up, RELAXED) ? 1 : 0);
 	family(b, "pgseal_process_start_time_seconds", "gauge",
 	       "Start time of the process since the Unix epoch, in seconds.");
 	buf_printf(b, "pgseal_process_start_time_seconds %lld\n",
-		   (long long)atomic_load_explicit(&g_start_time_s, RELAXED));
-	family(b, "pgseal_process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+	           (long long)atomic_load_explicit(&g_start_time_s, RELAXED));
+	family(b, "pgseal_process_resident_memory_bytes", "gauge",
+	       "Resident memory size in bytes.");
 	buf_printf(b, "pgseal_process_resident_memory_bytes %llu\n",
-		   (unsigned long long)resident_bytes());
+	           (unsigned long long)resident_bytes());
 	family(b, "pgseal_build_info", "gauge", "Always 1; the label carries the pgseal version.");
 	buf_printf(b, "pgseal_build_info{version=\"%s\"} 1\n", PGSEAL_VERSION);
 }

@@ -1,4 +1,4 @@
-/* test_admin.c - the admin HTTP server over loopback with libcurl: token, routes, readiness, attestation. */
+/* test_admin.c - the admin HTTP server over loopback, with libcurl: token, routes, readiness. */
 #include "admin/admin.h"
 #include "config/config.h"
 #include "metrics/metrics.h"
@@ -54,10 +54,10 @@ static struct config *load_config(const char *listen, const char *token_name)
 	char yaml[512], path[256], err[256];
 	struct config *cfg = NULL;
 	snprintf(yaml, sizeof(yaml),
-		 "listen: \"127.0.0.1:6432\"\n"
-		 "upstream: {host: 127.0.0.1, port: 5432}\n"
-		 "admin: {listen: \"%s\", token_file: %s}\n",
-		 listen, token_name);
+	         "listen: \"127.0.0.1:6432\"\n"
+	         "upstream: {host: 127.0.0.1, port: 5432}\n"
+	         "admin: {listen: \"%s\", token_file: %s}\n",
+	         listen, token_name);
 	write_file("pgseal.yaml", yaml, 0600);
 	snprintf(path, sizeof(path), "%s/pgseal.yaml", g_dir);
 	if (config_load(path, &cfg, err, sizeof(err)) != PGS_OK) {
@@ -102,7 +102,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 
 /* One request; AUTH is the whole Authorization header value or NULL. */
 static void request(struct http *h, const char *host, int port, const char *method,
-		    const char *path, const char *auth)
+                    const char *path, const char *auth)
 {
 	char url[256], hdr[512];
 	struct curl_slist *hl = NULL;
@@ -177,14 +177,8 @@ static void test_auth_and_routes(void)
 	CHECK(port > 0);
 
 	static const char *const bad_auth[] = {
-		NULL,
-		"Bearer wrong",
-		"Bearer " TOKEN "x",
-		"Bearer t0ken",
-		"Basic " TOKEN,
-		"Bearer",
-		"Bearer ",
-		"Bearer" TOKEN,
+	    NULL,           "Bearer wrong", "Bearer " TOKEN "x", "Bearer t0ken",
+	    "Basic " TOKEN, "Bearer",       "Bearer ",           "Bearer" TOKEN,
 	};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(bad_auth); i++) {
 		request(&h, "127.0.0.1", port, "GET", "/healthz", bad_auth[i]);
@@ -230,7 +224,8 @@ static void test_auth_and_routes(void)
 	CHECK_EQ_INT(h.status, 200);
 	CHECK(has_header(&h, "\nContent-Type: text/plain; version=0.0.4"));
 	CHECK(strstr(h.body, "# TYPE pgseal_client_connections_active gauge\n") != NULL);
-	CHECK(strstr(h.body, "pgseal_messages_total{direction=\"from_client\",type=\"Q\"} 1\n") != NULL);
+	CHECK(strstr(h.body, "pgseal_messages_total{direction=\"from_client\",type=\"Q\"} 1\n") !=
+	      NULL);
 	CHECK(strstr(h.body, "pgseal_build_info{version=\"" PGSEAL_VERSION "\"} 1\n") != NULL);
 	admin_stop(a);
 
@@ -407,7 +402,7 @@ static void test_token_file_forms(void)
 		request(&h, "127.0.0.1", admin_port(a), "GET", "/healthz", "Bearer " TOKEN);
 		CHECK_EQ_INT(h.status, 200);
 		request(&h, "127.0.0.1", admin_port(a), "GET", "/healthz",
-			"Bearer second line ignored");
+		        "Bearer second line ignored");
 		CHECK_EQ_INT(h.status, 401);
 		admin_stop(a);
 	}
@@ -438,7 +433,7 @@ static void test_many_cycles_no_leak(void)
 static void cleanup_dir(void)
 {
 	static const char *const files[] = {"pgseal.yaml", "admin.token", "empty.token",
-					    "blank.token", "crlf.token"};
+	                                    "blank.token", "crlf.token"};
 	char path[256];
 	for (size_t i = 0; i < PGS_ARRAY_LEN(files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", g_dir, files[i]);

@@ -1,4 +1,4 @@
-/* test_metrics.c - metrics registry: counter deltas, histogram buckets, and a strict 0.0.4 format check. */
+/* test_metrics.c - metrics: counter deltas, histogram buckets, a strict 0.0.4 format check. */
 #include "metrics/metrics.h"
 #include "testlib.h"
 
@@ -228,7 +228,8 @@ static int parse_exposition(struct parser *p, const char *text)
 			else if (n[nl] != ' ')
 				rc = fail(p, ln, "expected a space after the name");
 			else if (help ? f->help : f->typed)
-				rc = fail(p, ln, "second %s line for %s", help ? "HELP" : "TYPE", f->name);
+				rc = fail(p, ln, "second %s line for %s", help ? "HELP" : "TYPE",
+				          f->name);
 			else if (f->closed)
 				rc = fail(p, ln, "# line for %s after another family", f->name);
 			else if (!help && f->sampled)
@@ -238,7 +239,8 @@ static int parse_exposition(struct parser *p, const char *text)
 			else {
 				size_t tlen = (size_t)(eol - (n + nl + 1));
 				if (tlen >= sizeof(f->type) ||
-				    (strncmp(n + nl + 1, "counter", tlen) && strncmp(n + nl + 1, "gauge", tlen) &&
+				    (strncmp(n + nl + 1, "counter", tlen) &&
+				     strncmp(n + nl + 1, "gauge", tlen) &&
 				     strncmp(n + nl + 1, "histogram", tlen) &&
 				     strncmp(n + nl + 1, "summary", tlen) &&
 				     strncmp(n + nl + 1, "untyped", tlen)))
@@ -287,17 +289,17 @@ static bool valid(const char *text)
 static void test_parser_rejects_bad_text(void)
 {
 	static const char *const bad[] = {
-		"x 1\n",                                                   /* no TYPE */
-		"# TYPE x counter\nx 1",                                   /* no final newline */
-		"# TYPE x counter\nx{a=\"b} 1\n",                          /* unterminated */
-		"# TYPE x counter\nx{a=\"\\q\"} 1\n",                      /* bad escape */
-		"# TYPE x counter\nx 1\nx 2\n",                            /* duplicate series */
-		"# TYPE x counter\nx one\n",                               /* bad value */
-		"# TYPE x gauge\n# TYPE x gauge\nx 1\n",                   /* two TYPE lines */
-		"# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx{a=\"1\"} 1\n", /* not contiguous */
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 3\n",
-		"# TYPE x counter\n\nx 1\n",                               /* empty line */
+	    "x 1\n",                                                    /* no TYPE */
+	    "# TYPE x counter\nx 1",                                    /* no final newline */
+	    "# TYPE x counter\nx{a=\"b} 1\n",                           /* unterminated */
+	    "# TYPE x counter\nx{a=\"\\q\"} 1\n",                       /* bad escape */
+	    "# TYPE x counter\nx 1\nx 2\n",                             /* duplicate series */
+	    "# TYPE x counter\nx one\n",                                /* bad value */
+	    "# TYPE x gauge\n# TYPE x gauge\nx 1\n",                    /* two TYPE lines */
+	    "# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx{a=\"1\"} 1\n", /* not contiguous */
+	    "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",
+	    "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 3\n",
+	    "# TYPE x counter\n\nx 1\n", /* empty line */
 	};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(bad); i++) {
 		struct parser p;
@@ -307,10 +309,11 @@ static void test_parser_rejects_bad_text(void)
 		CHECK(n < 0);
 	}
 	struct parser p;
-	CHECK_EQ_INT(parse_exposition(&p, "# HELP x A thing.\n# TYPE x counter\nx{a=\"q\\\"\\\\\",b=\"\"} 1\n"
-					  "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\n"
-					  "h_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n"),
-		     5);
+	CHECK_EQ_INT(parse_exposition(
+	                 &p, "# HELP x A thing.\n# TYPE x counter\nx{a=\"q\\\"\\\\\",b=\"\"} 1\n"
+	                     "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\n"
+	                     "h_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n"),
+	             5);
 }
 
 static void test_render_is_valid(void)
@@ -337,11 +340,14 @@ static void test_connections(void)
 	char *b = metrics_render();
 	CHECK(valid(b));
 	CHECK_EQ_INT(value_of(b, "pgseal_client_connections_accepted_total") -
-			     value_of(a, "pgseal_client_connections_accepted_total"), 3);
+	                 value_of(a, "pgseal_client_connections_accepted_total"),
+	             3);
 	CHECK_EQ_INT(value_of(b, "pgseal_client_connections_active") -
-			     value_of(a, "pgseal_client_connections_active"), 2);
+	                 value_of(a, "pgseal_client_connections_active"),
+	             2);
 	CHECK_EQ_INT(value_of(b, "pgseal_client_connections_rejected_total") -
-			     value_of(a, "pgseal_client_connections_rejected_total"), 1);
+	                 value_of(a, "pgseal_client_connections_rejected_total"),
+	             1);
 	metrics_conn_closed();
 	metrics_conn_closed();
 	free(a);
@@ -364,16 +370,23 @@ static void test_traffic_and_labels(void)
 	char *b = metrics_render();
 	CHECK(valid(b));
 	CHECK_EQ_INT(value_of(b, "pgseal_bytes_total{direction=\"from_client\"}") -
-			     value_of(a, "pgseal_bytes_total{direction=\"from_client\"}"), 100);
+	                 value_of(a, "pgseal_bytes_total{direction=\"from_client\"}"),
+	             100);
 	CHECK_EQ_INT(value_of(b, "pgseal_bytes_total{direction=\"from_server\"}") -
-			     value_of(a, "pgseal_bytes_total{direction=\"from_server\"}"), 7);
+	                 value_of(a, "pgseal_bytes_total{direction=\"from_server\"}"),
+	             7);
 	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"Q\"}"), 2);
 	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_server\",type=\"Z\"}"), 1);
-	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0x00\"}"), 1);
-	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0xff\"}"), 1);
-	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0x0a\"}"), 1);
-	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"\\\"\"}"), 1);
-	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"\\\\\"}"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0x00\"}"),
+	             1);
+	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0xff\"}"),
+	             1);
+	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"0x0a\"}"),
+	             1);
+	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"\\\"\"}"),
+	             1);
+	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_client\",type=\"\\\\\"}"),
+	             1);
 	/* types never seen are not rendered */
 	CHECK(strstr(b, "type=\"y\"") == NULL);
 	CHECK(value_of(b, "pgseal_messages_total{direction=\"from_server\",type=\"Q\"}") < 0);
@@ -383,8 +396,8 @@ static void test_traffic_and_labels(void)
 
 static void test_errors(void)
 {
-	static const char *const classes[] = {"protocol", "tls",     "auth",        "upstream",
-					      "timeout",  "limit",   "server_error"};
+	static const char *const classes[] = {"protocol", "tls",   "auth",        "upstream",
+	                                      "timeout",  "limit", "server_error"};
 	char *a = metrics_render();
 	for (int e = 0; e < METRICS_ERR__COUNT; e++)
 		for (int k = 0; k <= e; k++)
@@ -467,11 +480,12 @@ static void test_threads_exact(void)
 	char *b = metrics_render();
 	CHECK(valid(b));
 	CHECK_EQ_INT(value_of(b, "pgseal_messages_total{direction=\"from_server\",type=\"D\"}"),
-		     THREADS * PER_THREAD);
+	             THREADS * PER_THREAD);
 	CHECK_EQ_INT(value_of(b, "pgseal_bytes_total{direction=\"from_server\"}") -
-			     value_of(a, "pgseal_bytes_total{direction=\"from_server\"}"),
-		     3 * THREADS * PER_THREAD);
-	CHECK_EQ_INT(value_of(b, BUCKET("0.001")) - value_of(a, BUCKET("0.001")), THREADS * PER_THREAD);
+	                 value_of(a, "pgseal_bytes_total{direction=\"from_server\"}"),
+	             3 * THREADS * PER_THREAD);
+	CHECK_EQ_INT(value_of(b, BUCKET("0.001")) - value_of(a, BUCKET("0.001")),
+	             THREADS * PER_THREAD);
 	free(a);
 	free(b);
 }
