@@ -1,15 +1,18 @@
 /* cli_serve.c - `pgseal serve --config FILE`: hardens the process, loads the config, runs the proxy. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <pthread.h>
 
 #include "cli/cli.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "admin/admin.h"
 #include "proxy/proxy.h"
 
 /* No core dumps (they would hold keys and values), and room for many connections. */
@@ -40,6 +43,7 @@ int cli_serve_main(int argc, char **argv)
 	char err[1024];
 	struct config *cfg = NULL;
 	struct proxy *proxy = NULL;
+	struct admin *admin = NULL;
 	int opt, rc = 1;
 
 	optind = 1;
@@ -73,10 +77,28 @@ int cli_serve_main(int argc, char **argv)
 		log_error("cannot start: %s", err);
 		goto out;
 	}
+	/* block the signals before any thread starts: proxy_run takes them with sigwait */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg->admin.enabled) {
+		struct admin_hooks hooks = {.ready = proxy_upstream_ready, .arg = proxy};
+		if (admin_start(cfg, &hooks, &admin, err, sizeof(err)) != PGS_OK) {
+			log_error("cannot start the admin API: %s", err);
+			goto out;
+		}
+		log_info("admin API on %s", cfg->admin.listen);
+	}
 	if (proxy_run(proxy) != PGS_OK)
 		goto out;
 	rc = 0;
 out:
+	admin_stop(admin);
 	proxy_free(proxy);
 	config_free(cfg);
 	return rc;
