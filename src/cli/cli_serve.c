@@ -1,12 +1,105 @@
-/* cli_serve.c - `pgseal serve --config FILE`: placeholder until the proxy lands. */
+/* cli_serve.c - `pgseal serve --config FILE`: hardens the process, loads the config, runs the proxy. */
+#include <errno.h>
+#include <signal.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <pthread.h>
 
 #include "cli/cli.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "admin/admin.h"
+#include "proxy/proxy.h"
+
+/* No core dumps (they would hold keys and values), and room for many connections. */
+static void harden_process(void)
+{
+	struct rlimit rl = {0, 0};
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pgseal serve --config FILE\n");
+}
 
 int cli_serve_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "pgseal serve: not implemented yet\n");
-	return 2;
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL;
+	char err[1024];
+	struct config *cfg = NULL;
+	struct proxy *proxy = NULL;
+	struct admin *admin = NULL;
+	int opt, rc = 1;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	harden_process();
+	if (config_load(config_path, &cfg, err, sizeof(err)) != PGS_OK) {
+		fprintf(stderr, "pgseal: %s\n", err);
+		return 2;
+	}
+	log_setup(cfg->log.level, cfg->log.format);
+	if (cfg->keys.enabled || cfg->has_inline_schemas || cfg->encryptor_config_file)
+		log_warn("the keys and schema settings are read but encryption is not active in this build");
+
+	if (proxy_create(cfg, &proxy, err, sizeof(err)) != PGS_OK) {
+		log_error("cannot start: %s", err);
+		goto out;
+	}
+	/* block the signals before any thread starts: proxy_run takes them with sigwait */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg->admin.enabled) {
+		struct admin_hooks hooks = {.ready = proxy_upstream_ready, .arg = proxy};
+		if (admin_start(cfg, &hooks, &admin, err, sizeof(err)) != PGS_OK) {
+			log_error("cannot start the admin API: %s", err);
+			goto out;
+		}
+		log_info("admin API on %s", cfg->admin.listen);
+	}
+	if (proxy_run(proxy) != PGS_OK)
+		goto out;
+	rc = 0;
+out:
+	admin_stop(admin);
+	proxy_free(proxy);
+	config_free(cfg);
+	return rc;
 }

@@ -1,0 +1,342 @@
+/* conn.c - the life of a connection pair: accept, the state dispatch, failing and closing, worker bookkeeping. */
+#include "conn/conn_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+#define CONN_CLOSING_TIMEOUT_US (5u * 1000000u)
+
+static void list_remove(struct conn_worker *w, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (w->conns == c)
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void send_raw_error(int fd, const char *sqlstate, const char *msg)
+{
+	struct proto_buf b = {0};
+	proto_build_error(&b, "FATAL", sqlstate, msg);
+	ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	proto_buf_free(&b);
+}
+
+void conn_accept(struct conn_worker *w, int fd)
+{
+	struct conn_env *env = w->env;
+	if (w->draining) {
+		send_raw_error(fd, "57P03", "pgseal is shutting down");
+		close(fd);
+		metrics_conn_rejected();
+		return;
+	}
+	int n = atomic_fetch_add(&env->nclients, 1) + 1;
+	if (n > env->cfg->max_client_connections) {
+		atomic_fetch_sub(&env->nclients, 1);
+		send_raw_error(fd, "53300", "sorry, too many clients already (pgseal max_client_connections)");
+		close(fd);
+		metrics_conn_rejected();
+		metrics_error(METRICS_ERR_LIMIT);
+		return;
+	}
+	net_tune(fd);
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		atomic_fetch_sub(&env->nclients, 1);
+		close(fd);
+		return;
+	}
+	c->counted = true;
+	c->worker = w;
+	c->env = env;
+	c->id = atomic_fetch_add(&env->next_id, 1) + 1;
+	c->state = CS_CLIENT_STARTUP;
+	c->client.fd = -1;
+	c->server.fd = -1;
+	c->deadline_us = pgs_now_us() + (uint64_t)env->cfg->startup_timeout_ms * 1000u;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	metrics_conn_opened();
+	if (sbuf_init(&c->c2s) != PGS_OK || sbuf_init(&c->s2c) != PGS_OK) {
+		close(fd);
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->client.conn = c;
+	c->server.conn = c;
+	if (conn_side_attach(c, &c->client, fd) != PGS_OK) {
+		close(fd);
+		conn_close(c, "cannot register the client socket");
+		return;
+	}
+	log_conn(LOG_DEBUG, c->id, "client connected");
+	/* edge-triggered: the socket may already be readable */
+	c->client.readable = true;
+	c->client.writable = true;
+	conn_drive(c);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (c->ready_seen || c->user[0])
+		log_conn(LOG_INFO, c->id, "closed: %s", why);
+	else
+		log_conn(LOG_DEBUG, c->id, "closed: %s", why);
+	conn_cancel_unregister(c);
+	conn_side_close(c, &c->client);
+	conn_side_close(c, &c->server);
+	if (c->counted) {
+		atomic_fetch_sub(&c->env->nclients, 1);
+		c->counted = false;
+	}
+	metrics_conn_closed();
+	struct conn_worker *w = c->worker;
+	list_remove(w, c);
+	w->nconns--;
+	c->next = w->dead;
+	w->dead = c;
+}
+
+static void conn_free(struct conn *c)
+{
+	sbuf_free(&c->c2s);
+	sbuf_free(&c->s2c);
+	OPENSSL_cleanse(c->startup.data, c->startup.cap);
+	proto_buf_free(&c->startup);
+	conn_auth_free(c);
+	free(c);
+}
+
+void conn_send_to_client(struct conn *c, const struct proto_buf *msg)
+{
+	sbuf_inject(&c->s2c, msg->data, (uint32_t)msg->len);
+}
+
+void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
+{
+	if (c->closed)
+		return;
+	if (msg) {
+		log_conn(LOG_INFO, c->id, "error %s: %s", sqlstate, msg);
+		if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end) {
+			struct proto_buf b = {0};
+			proto_build_error(&b, "FATAL", sqlstate, msg);
+			conn_send_to_client(c, &b);
+			proto_buf_free(&b);
+		}
+	}
+	/* the upstream is of no more use; the client gets its last bytes, then is closed */
+	conn_cancel_unregister(c);
+	conn_side_close(c, &c->server);
+	c->state = CS_CLOSING;
+	c->deadline_us = pgs_now_us() + CONN_CLOSING_TIMEOUT_US;
+	conn_drive(c);
+}
+
+/* CS_CLOSING: write what is left for the client, then close. */
+static void closing_step(struct conn *c)
+{
+	while (c->s2c.scan > c->s2c.start && c->client.writable) {
+		ssize_t n = conn_side_write(&c->client, &c->s2c);
+		if (n == -2) {
+			conn_close(c, "client write failed while closing");
+			return;
+		}
+	}
+	if (c->s2c.scan == c->s2c.start)
+		conn_close(c, "session ended");
+}
+
+void conn_drive(struct conn *c)
+{
+	if (c->closed)
+		return;
+	switch (c->state) {
+	case CS_CLIENT_STARTUP:
+	case CS_CLIENT_TLS:
+		conn_startup_step(c);
+		break;
+	case CS_AUTH_LOOKUP:
+		conn_pump(c); /* only flushes pgseal's own messages */
+		break;
+	case CS_CLIENT_SCRAM:
+		conn_auth_client_step(c);
+		break;
+	case CS_UPSTREAM_CONNECT:
+	case CS_UPSTREAM_SSLREQ:
+	case CS_UPSTREAM_TLS:
+		conn_upstream_step(c);
+		break;
+	case CS_UPSTREAM_SCRAM:
+		conn_auth_upstream_step(c);
+		break;
+	case CS_RELAY:
+		conn_pump(c);
+		break;
+	case CS_CLOSING:
+		closing_step(c);
+		break;
+	}
+}
+
+/* ---- worker -------------------------------------------------------------- */
+
+static void lookup_event(void *arg, uint32_t events)
+{
+	struct conn_worker *w = arg;
+	uint64_t v;
+	(void)events;
+	ssize_t r = read(w->lookup_efd, &v, sizeof(v));
+	(void)r;
+	pthread_mutex_lock(&w->lookup_mu);
+	struct conn_lookup_result *list = w->lookups_done;
+	w->lookups_done = NULL;
+	pthread_mutex_unlock(&w->lookup_mu);
+	while (list) {
+		struct conn_lookup_result *next = list->next;
+		struct conn *c = list->conn;
+		c->lookup_pending = false;
+		if (c->closed) {
+			/* closed while the lookup ran: it is in the dead list, freed at reap */
+			if (list->verifier) {
+				OPENSSL_cleanse(list->verifier, strlen(list->verifier));
+				free(list->verifier);
+			}
+			free(list);
+		} else {
+			conn_auth_lookup_done(c, list); /* takes ownership of list */
+		}
+		list = next;
+	}
+}
+
+int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->env = env;
+	w->loop = net_loop_new();
+	if (!w->loop)
+		return PGS_ERR;
+	pthread_mutex_init(&w->lookup_mu, NULL);
+	w->lookup_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->lookup_efd < 0)
+		return PGS_ERR;
+	w->lookup_watch.fn = lookup_event;
+	w->lookup_watch.arg = w;
+	return net_loop_add_level(w->loop, w->lookup_efd, &w->lookup_watch, EPOLLIN);
+}
+
+void conn_lookup_post(struct conn_worker *w, struct conn_lookup_result *r)
+{
+	uint64_t one = 1;
+	pthread_mutex_lock(&w->lookup_mu);
+	r->next = w->lookups_done;
+	w->lookups_done = r;
+	pthread_mutex_unlock(&w->lookup_mu);
+	ssize_t n = write(w->lookup_efd, &one, sizeof(one));
+	(void)n;
+}
+
+struct conn_worker *conn_worker_of(struct conn *c)
+{
+	return c->worker;
+}
+
+void conn_worker_reap(struct conn_worker *w)
+{
+	struct conn **pp = &w->dead;
+	while (*pp) {
+		struct conn *c = *pp;
+		if (c->lookup_pending) {
+			pp = &c->next; /* its lookup result still points here */
+			continue;
+		}
+		*pp = c->next;
+		conn_free(c);
+	}
+}
+
+void conn_worker_run_again(struct conn_worker *w)
+{
+	w->any_again = false;
+	struct conn *c = w->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		if (c->again) {
+			c->again = false;
+			conn_drive(c);
+		}
+	}
+}
+
+bool conn_worker_empty(const struct conn_worker *w)
+{
+	return w->nconns == 0 && w->dead == NULL;
+}
+
+void conn_worker_tick(struct conn_worker *w, uint64_t now)
+{
+	struct conn *c = w->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		if (c->deadline_us && now >= c->deadline_us) {
+			if (c->state == CS_CLOSING) {
+				conn_close(c, "closing timed out");
+			} else {
+				metrics_error(METRICS_ERR_TIMEOUT);
+				conn_fail(c, "08P01", "pgseal: startup timeout");
+			}
+		}
+	}
+}
+
+void conn_worker_drain(struct conn_worker *w, bool force)
+{
+	w->draining = true;
+	struct conn *c = w->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		if (force)
+			conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+		else if (c->state == CS_RELAY && c->idle && c->txn_status == 'I' &&
+			 c->c2s.end == c->c2s.start && c->s2c.end == c->s2c.start)
+			conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+		else if (c->state < CS_RELAY)
+			conn_fail(c, "57P03", "pgseal is shutting down");
+	}
+}
+
+void conn_worker_destroy(struct conn_worker *w)
+{
+	while (w->conns)
+		conn_close(w->conns, "worker stopped");
+	conn_worker_reap(w);
+	/* lookups still pending keep their conns; the verifier source is stopped first */
+	while (w->dead) {
+		struct conn *c = w->dead;
+		w->dead = c->next;
+		conn_free(c);
+	}
+	if (w->lookup_efd >= 0)
+		close(w->lookup_efd);
+	net_loop_free(w->loop);
+	pthread_mutex_destroy(&w->lookup_mu);
+}

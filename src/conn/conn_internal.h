@@ -1,0 +1,135 @@
+/* conn_internal.h - the connection struct, its stream buffers and the helpers shared by the conn_*.c files. */
+#ifndef PGSEAL_CONN_INTERNAL_H
+#define PGSEAL_CONN_INTERNAL_H
+
+#include "conn/conn.h"
+#include "proto/proto.h"
+
+#define CONN_BUF_SIZE (16u * 1024u)
+/* Messages pgseal must see whole during relay (auth, keys) are small; cap their size. */
+#define CONN_MAX_INSPECT (64u * 1024u)
+
+/*
+ * A stream buffer for one direction. Bytes [start, scan) have been looked at and may be
+ * written to the other side; [scan, end) are received but not yet scanned.
+ */
+struct sbuf {
+	uint8_t *data;
+	uint32_t cap;
+	uint32_t start;
+	uint32_t scan;
+	uint32_t end;
+	uint32_t remain;    /* bytes of the current message still to pass (0: at a header) */
+	uint8_t last_type;  /* type byte of the last message header scanned */
+};
+
+/* One socket of the pair, with its TLS state and edge-triggered readiness. */
+struct conn_side {
+	struct conn *conn;
+	struct net_watch watch;
+	int fd;
+	SSL *ssl;
+	bool readable;
+	bool writable;
+	bool read_wants_write;  /* TLS: SSL_read returned WANT_WRITE */
+	bool write_wants_read;  /* TLS: SSL_write returned WANT_READ */
+	bool eof;
+	bool registered;
+};
+
+enum conn_state {
+	CS_CLIENT_STARTUP,   /* reading SSLRequest / StartupMessage / CancelRequest */
+	CS_CLIENT_TLS,       /* SSL_accept in progress */
+	CS_AUTH_LOOKUP,      /* waiting for the user's verifier (auth block) */
+	CS_CLIENT_SCRAM,     /* pgseal runs SCRAM with the client */
+	CS_UPSTREAM_CONNECT, /* TCP connect in progress */
+	CS_UPSTREAM_SSLREQ,  /* SSLRequest sent, waiting for 'S' */
+	CS_UPSTREAM_TLS,     /* SSL_connect in progress */
+	CS_UPSTREAM_SCRAM,   /* pgseal authenticates upstream with the recovered ClientKey */
+	CS_RELAY,            /* streaming both ways */
+	CS_CLOSING,          /* flushing the last bytes to the client */
+};
+
+struct conn_scram; /* pgseal's SCRAM state (conn_auth.c) */
+
+struct conn {
+	struct conn *prev, *next;   /* in the worker's list */
+	struct conn_worker *worker;
+	struct conn_env *env;
+	uint64_t id;
+	enum conn_state state;
+	bool closed;
+	bool again;                 /* the pump stopped on its budget: drive again soon */
+	bool counted;               /* holds a slot in env->nclients */
+	bool lookup_pending;        /* a verifier lookup refers to this conn */
+	bool client_tls;            /* the client side runs TLS */
+	bool authenticated;         /* AuthenticationOk seen */
+	bool ready_seen;            /* first ReadyForQuery seen (session established) */
+	bool idle;                  /* last server message was ReadyForQuery */
+	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
+	bool has_backend_key;
+	uint32_t backend_pid, backend_key;
+	uint64_t deadline_us;       /* startup / closing deadline, 0 = none */
+	uint64_t query_start_us;    /* for the latency histogram */
+
+	struct conn_side client;
+	struct conn_side server;
+	struct sbuf c2s;            /* client -> server */
+	struct sbuf s2c;            /* server -> client */
+
+	struct proto_buf startup;   /* the client's StartupMessage, relayed upstream */
+	char user[64];
+	char database[64];
+	struct net_peer_id peer;    /* mTLS identity, when the client presented a certificate */
+	bool has_peer;
+	struct conn_scram *scram;
+};
+
+/* conn_io.c */
+int sbuf_init(struct sbuf *b) PGS_MUSTCHECK;
+void sbuf_free(struct sbuf *b);
+uint32_t sbuf_space(const struct sbuf *b);
+void sbuf_compact(struct sbuf *b);
+int sbuf_reserve(struct sbuf *b, uint32_t total) PGS_MUSTCHECK;
+void sbuf_inject(struct sbuf *b, const uint8_t *p, uint32_t n);
+void sbuf_consume(struct sbuf *b, uint32_t n);
+/* Reads from a side into a buffer: >0 bytes, 0 EOF, -1 would block, -2 error. */
+ssize_t conn_side_read(struct conn_side *s, struct sbuf *b);
+/* Writes [start, scan) of a buffer to a side: >0 bytes, -1 would block, -2 error. */
+ssize_t conn_side_write(struct conn_side *s, struct sbuf *b);
+int conn_side_attach(struct conn *c, struct conn_side *s, int fd) PGS_MUSTCHECK;
+void conn_side_close(struct conn *c, struct conn_side *s);
+/* Writes pending bytes both ways and reads what fits, until nothing moves. */
+void conn_pump(struct conn *c);
+
+/* conn.c */
+void conn_close(struct conn *c, const char *why);
+/* Sends FATAL sqlstate/message to the client (when at a message boundary) and closes. */
+void conn_fail(struct conn *c, const char *sqlstate, const char *msg);
+void conn_drive(struct conn *c);
+void conn_send_to_client(struct conn *c, const struct proto_buf *msg);
+
+/* conn_startup.c */
+void conn_startup_step(struct conn *c);
+
+/* conn_upstream.c */
+void conn_upstream_start(struct conn *c);
+void conn_upstream_step(struct conn *c);
+
+/* conn_relay.c: scanners; return PGS_ERR after failing the connection. */
+int conn_scan_client(struct conn *c) PGS_MUSTCHECK;
+int conn_scan_server(struct conn *c) PGS_MUSTCHECK;
+
+/* conn_auth.c */
+void conn_auth_begin(struct conn *c);      /* after the client's StartupMessage */
+void conn_auth_client_step(struct conn *c); /* CS_CLIENT_SCRAM */
+void conn_auth_upstream_step(struct conn *c); /* CS_UPSTREAM_SCRAM */
+void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r);
+void conn_auth_free(struct conn *c);
+
+/* conn_cancel.c */
+void conn_cancel_register(struct conn *c);
+void conn_cancel_unregister(struct conn *c);
+void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id);
+
+#endif

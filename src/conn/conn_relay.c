@@ -1,0 +1,185 @@
+/* conn_relay.c - the message scanners of the relay: frame, validate and count messages; inspect the few pgseal needs. */
+#include "conn/conn_internal.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+/* Replaces the whole message at scan (old_len bytes) by new bytes, and passes over them. */
+static void sbuf_replace(struct sbuf *b, uint32_t old_len, const uint8_t *p, uint32_t n)
+{
+	sbuf_consume(b, old_len);
+	sbuf_inject(b, p, n);
+}
+
+int conn_scan_client(struct conn *c)
+{
+	struct sbuf *b = &c->c2s;
+	uint32_t max = c->env->cfg->max_message_size;
+
+	while (b->scan < b->end) {
+		if (b->remain) {
+			uint32_t n = b->end - b->scan;
+			if (n > b->remain)
+				n = b->remain;
+			b->scan += n;
+			b->remain -= n;
+			continue;
+		}
+		if (b->end - b->scan < PROTO_HDR_LEN)
+			break;
+		uint8_t type = b->data[b->scan];
+		uint32_t len = proto_get_u32(b->data + b->scan + 1);
+		if (!proto_is_frontend_type(type)) {
+			metrics_error(METRICS_ERR_PROTOCOL);
+			log_conn(LOG_INFO, c->id, "invalid frontend message type 0x%02x", type);
+			conn_fail(c, "08P01", "pgseal: invalid frontend message type");
+			return PGS_ERR;
+		}
+		if (proto_check_header(type, len, max) != PGS_OK) {
+			metrics_error(METRICS_ERR_PROTOCOL);
+			log_conn(LOG_INFO, c->id, "invalid length %u for a %s message", len,
+				 proto_type_name(type, true));
+			conn_fail(c, "08P01", "pgseal: invalid message length");
+			return PGS_ERR;
+		}
+		metrics_message(METRICS_FROM_CLIENT, type);
+		if (c->idle) {
+			c->idle = false;
+			c->query_start_us = pgs_now_us();
+		}
+		/* Messages are passed on as they stream in; the encryption layer will take whole
+		 * Query/Parse/Bind/CopyData messages here before they are released. */
+		b->last_type = type;
+		b->remain = len + 1;
+	}
+	return PGS_OK;
+}
+
+static void on_ready_for_query(struct conn *c, const uint8_t *body, uint32_t blen)
+{
+	uint64_t now = pgs_now_us();
+	if (!c->ready_seen) {
+		c->ready_seen = true;
+		c->deadline_us = 0;
+		log_conn(LOG_INFO, c->id, "session established");
+	} else if (!c->idle) {
+		metrics_query_latency_us(now - c->query_start_us);
+	}
+	c->idle = true;
+	c->txn_status = blen == 1 ? body[0] : 'I';
+}
+
+static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
+{
+	struct sbuf *b = &c->s2c;
+	uint32_t code;
+	const uint8_t *rest;
+	size_t rest_len;
+
+	if (proto_parse_auth(body, blen, &code, &rest, &rest_len) != PGS_OK) {
+		conn_fail(c, "08P01", "pgseal: malformed authentication message from the upstream server");
+		return PGS_ERR;
+	}
+	if (code == PROTO_AUTH_OK) {
+		c->authenticated = true;
+	} else if (code == PROTO_AUTH_SASL && proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS")) {
+		/* channel binding cannot cross a proxy that terminates TLS: offer plain SCRAM */
+		struct proto_buf nb = {0};
+		if (proto_sasl_drop_mechanism(body, blen, "SCRAM-SHA-256-PLUS", &nb) != PGS_OK) {
+			proto_buf_free(&nb);
+			conn_fail(c, "08P01", "pgseal: malformed SASL mechanism list from the upstream server");
+			return PGS_ERR;
+		}
+		sbuf_replace(b, len + 1, nb.data, (uint32_t)nb.len);
+		proto_buf_free(&nb);
+		return 1; /* replaced and passed over */
+	}
+	return PGS_OK;
+}
+
+int conn_scan_server(struct conn *c)
+{
+	struct sbuf *b = &c->s2c;
+	uint32_t max = c->env->cfg->max_message_size;
+
+	while (b->scan < b->end) {
+		if (b->remain) {
+			uint32_t n = b->end - b->scan;
+			if (n > b->remain)
+				n = b->remain;
+			b->scan += n;
+			b->remain -= n;
+			continue;
+		}
+		if (b->end - b->scan < PROTO_HDR_LEN)
+			break;
+		uint8_t type = b->data[b->scan];
+		uint32_t len = proto_get_u32(b->data + b->scan + 1);
+		if (proto_check_header(type, len, max) != PGS_OK) {
+			metrics_error(METRICS_ERR_UPSTREAM);
+			log_conn(LOG_WARN, c->id, "invalid length %u from the upstream server", len);
+			conn_fail(c, "08P01", "pgseal: invalid message from the upstream server");
+			return PGS_ERR;
+		}
+		bool inspect = (type == 'R' && !c->authenticated) || type == 'K' || type == 'Z' ||
+			       (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
+		if (inspect && (type != 'E' || len + 1 <= CONN_MAX_INSPECT)) {
+			if (len + 1 > CONN_MAX_INSPECT) {
+				conn_fail(c, "08P01", "pgseal: oversized control message from the upstream server");
+				return PGS_ERR;
+			}
+			if (b->end - b->scan < len + 1) {
+				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+					conn_fail(c, "53200", "pgseal: out of memory");
+					return PGS_ERR;
+				}
+				break; /* wait for the whole message */
+			}
+		}
+		metrics_message(METRICS_FROM_SERVER, type);
+		b->last_type = type;
+		if (inspect) {
+			const uint8_t *body = b->data + b->scan + PROTO_HDR_LEN;
+			uint32_t blen = len - 4;
+			int r = PGS_OK;
+			switch (type) {
+			case 'R':
+				r = on_authentication(c, body, blen, len);
+				break;
+			case 'K':
+				if (proto_parse_backend_key(body, blen, &c->backend_pid, &c->backend_key) == PGS_OK) {
+					c->has_backend_key = true;
+					conn_cancel_register(c);
+				}
+				break;
+			case 'Z':
+				on_ready_for_query(c, body, blen);
+				break;
+			case 'E': {
+				char state[6];
+				if (proto_error_sqlstate(body, blen, state) == PGS_OK) {
+					if (!c->authenticated && !strncmp(state, "28", 2))
+						metrics_error(METRICS_ERR_AUTH);
+					log_conn(LOG_DEBUG, c->id, "upstream error %s", state);
+				}
+				metrics_error(METRICS_ERR_SERVER_ERROR);
+				break;
+			}
+			}
+			if (r == PGS_ERR)
+				return PGS_ERR;
+			if (r == 1)
+				continue; /* the message was replaced and passed over */
+			b->scan += len + 1;
+			if (type == 'Z' && c->worker->draining && c->txn_status == 'I' && b->scan == b->end) {
+				conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+				return PGS_ERR;
+			}
+			continue;
+		}
+		b->remain = len + 1;
+	}
+	return PGS_OK;
+}

@@ -1,0 +1,173 @@
+/* conn_startup.c - the client's first packets: SSLRequest, GSSENCRequest, CancelRequest, StartupMessage, TLS accept. */
+#include "conn/conn_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+static void startup_fail(struct conn *c, const char *sqlstate, const char *msg)
+{
+	metrics_error(METRICS_ERR_PROTOCOL);
+	conn_fail(c, sqlstate, msg);
+}
+
+/* One byte answer to SSLRequest / GSSENCRequest, written before any TLS. */
+static int answer_byte(struct conn *c, char b)
+{
+	ssize_t n = send(c->client.fd, &b, 1, MSG_NOSIGNAL);
+	return n == 1 ? PGS_OK : PGS_ERR;
+}
+
+static void tls_accept_step(struct conn *c)
+{
+	char eb[256];
+	ERR_clear_error();
+	int r = SSL_accept(c->client.ssl);
+	if (r == 1) {
+		c->client_tls = true;
+		if (c->env->cfg->client_tls.ca_file) {
+			if (net_tls_peer_id(c->client.ssl, &c->peer) == PGS_OK) {
+				c->has_peer = true;
+				log_conn(LOG_INFO, c->id, "client certificate: subject \"%s\" sha256 %s",
+					 c->peer.subject, c->peer.fingerprint);
+			}
+		}
+		c->state = CS_CLIENT_STARTUP;
+		c->client.readable = true; /* the TLS layer may hold the next packet already */
+		conn_startup_step(c);
+		return;
+	}
+	int e = SSL_get_error(c->client.ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return;
+	metrics_error(METRICS_ERR_TLS);
+	log_conn(LOG_INFO, c->id, "client TLS handshake failed: %s", net_tls_error(eb, sizeof(eb)));
+	conn_close(c, "client TLS handshake failed");
+}
+
+static void handle_startup_message(struct conn *c, const struct proto_startup *st)
+{
+	const struct config *cfg = c->env->cfg;
+	const char *user = proto_startup_get(st, "user");
+	const char *db = proto_startup_get(st, "database");
+
+	if (cfg->client_tls.enabled && cfg->client_tls.require && !c->client_tls) {
+		metrics_error(METRICS_ERR_AUTH);
+		conn_fail(c, "28000", "pgseal requires TLS: connect with sslmode=require or stronger");
+		return;
+	}
+	if (strlen(user) >= sizeof(c->user) || (db && strlen(db) >= sizeof(c->database))) {
+		startup_fail(c, "08P01", "user or database name too long");
+		return;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	snprintf(c->database, sizeof(c->database), "%s", db && *db ? db : user);
+	log_conn(LOG_INFO, c->id, "startup: user \"%s\" database \"%s\"%s", c->user, c->database,
+		 c->client_tls ? " (tls)" : "");
+	conn_auth_begin(c);
+}
+
+/* Parses the next startup packet if it is complete. Returns true when it consumed one. */
+static bool startup_packet(struct conn *c)
+{
+	struct sbuf *b = &c->c2s;
+	uint32_t avail = b->end - b->scan;
+	if (avail < 4)
+		return false;
+	uint32_t len = proto_get_u32(b->data + b->scan);
+	if (len < 8 || len > PROTO_MAX_STARTUP) {
+		startup_fail(c, "08P01", "invalid startup packet length");
+		return false;
+	}
+	if (avail < len)
+		return false;
+
+	struct proto_startup st;
+	if (proto_parse_startup(b->data + b->scan, len, &st) != PGS_OK) {
+		startup_fail(c, "08P01", "invalid startup packet layout");
+		return false;
+	}
+	switch (st.code) {
+	case PROTO_SSL_CODE:
+		sbuf_consume(b, len);
+		if (c->client_tls) {
+			startup_fail(c, "08P01", "SSLRequest on an already encrypted connection");
+			return false;
+		}
+		/* bytes after SSLRequest, before the handshake, would be unencrypted data that a
+		 * man in the middle could have injected (CVE-2021-23222-style) */
+		if (b->end != b->scan) {
+			startup_fail(c, "08P01", "received unencrypted data after SSL request");
+			return false;
+		}
+		if (!c->env->client_tls) {
+			if (answer_byte(c, 'N') != PGS_OK)
+				conn_close(c, "client write failed");
+			return !c->closed;
+		}
+		if (answer_byte(c, 'S') != PGS_OK) {
+			conn_close(c, "client write failed");
+			return false;
+		}
+		c->client.ssl = SSL_new(c->env->client_tls);
+		if (!c->client.ssl || SSL_set_fd(c->client.ssl, c->client.fd) != 1) {
+			conn_close(c, "cannot create TLS session");
+			return false;
+		}
+		c->state = CS_CLIENT_TLS;
+		tls_accept_step(c);
+		return false;
+	case PROTO_GSSENC_CODE:
+		sbuf_consume(b, len);
+		if (answer_byte(c, 'N') != PGS_OK) {
+			conn_close(c, "client write failed");
+			return false;
+		}
+		return true;
+	case PROTO_CANCEL_CODE:
+		sbuf_consume(b, len);
+		conn_cancel_forward(c->env, st.cancel_pid, st.cancel_key, c->id);
+		conn_close(c, "cancel request handled");
+		return false;
+	default:
+		/* keep our own copy (relayed upstream later), then parse that copy */
+		proto_buf_reset(&c->startup);
+		proto_put_bytes(&c->startup, b->data + b->scan, len);
+		sbuf_consume(b, len);
+		if (proto_parse_startup(c->startup.data, len, &st) != PGS_OK) {
+			startup_fail(c, "08P01", "invalid startup packet layout");
+			return false;
+		}
+		handle_startup_message(c, &st);
+		return false;
+	}
+}
+
+void conn_startup_step(struct conn *c)
+{
+	if (c->state == CS_CLIENT_TLS) {
+		tls_accept_step(c);
+		return;
+	}
+	for (;;) {
+		if (c->closed || c->state != CS_CLIENT_STARTUP)
+			return;
+		if (startup_packet(c))
+			continue;
+		if (c->closed || c->state != CS_CLIENT_STARTUP)
+			return;
+		if (!c->client.readable)
+			return;
+		ssize_t n = conn_side_read(&c->client, &c->c2s);
+		if (n == 0 || n == -2) {
+			conn_close(c, n == 0 ? "client closed during startup" : "client read failed");
+			return;
+		}
+		if (n == -1)
+			return;
+	}
+}

@@ -1,0 +1,143 @@
+/* conn_upstream.c - opening the upstream side: TCP connect, SSLRequest, TLS with verification, StartupMessage. */
+#include "conn/conn_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+static void upstream_fail(struct conn *c, const char *msg)
+{
+	metrics_error(METRICS_ERR_UPSTREAM);
+	conn_fail(c, "08001", msg);
+}
+
+void conn_upstream_start(struct conn *c)
+{
+	const struct config *cfg = c->env->cfg;
+	int fd = net_connect_start(&c->env->upstream_addr);
+	if (fd < 0) {
+		log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(errno));
+		upstream_fail(c, "pgseal: could not connect to the upstream server");
+		return;
+	}
+	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
+		close(fd);
+		upstream_fail(c, "pgseal: could not register the upstream socket");
+		return;
+	}
+	uint64_t limit = pgs_now_us() + (uint64_t)cfg->upstream.connect_timeout_ms * 1000u;
+	if (!c->deadline_us || limit < c->deadline_us)
+		c->deadline_us = limit;
+	c->state = CS_UPSTREAM_CONNECT;
+}
+
+/* The upstream is ready for the StartupMessage. */
+static void upstream_ready(struct conn *c)
+{
+	/* back to the client's startup deadline, which covers authentication */
+	c->deadline_us = pgs_now_us() + (uint64_t)c->env->cfg->startup_timeout_ms * 1000u;
+	sbuf_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
+	if (c->scram) {
+		c->state = CS_UPSTREAM_SCRAM;
+		c->server.readable = true;
+	} else {
+		c->state = CS_RELAY;
+		c->client.readable = true;
+		c->server.readable = true;
+	}
+	c->server.writable = true;
+	conn_drive(c);
+}
+
+static void tls_connect_step(struct conn *c)
+{
+	char eb[256];
+	ERR_clear_error();
+	int r = SSL_connect(c->server.ssl);
+	if (r == 1) {
+		log_conn(LOG_DEBUG, c->id, "upstream TLS established (%s)", SSL_get_version(c->server.ssl));
+		upstream_ready(c);
+		return;
+	}
+	int e = SSL_get_error(c->server.ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return;
+	long vr = SSL_get_verify_result(c->server.ssl);
+	metrics_error(METRICS_ERR_TLS);
+	if (vr != X509_V_OK)
+		log_conn(LOG_WARN, c->id, "upstream certificate verification failed: %s",
+			 X509_verify_cert_error_string(vr));
+	else
+		log_conn(LOG_WARN, c->id, "upstream TLS handshake failed: %s", net_tls_error(eb, sizeof(eb)));
+	upstream_fail(c, vr != X509_V_OK ? "pgseal: the upstream server's certificate failed verification"
+					 : "pgseal: TLS handshake with the upstream server failed");
+}
+
+void conn_upstream_step(struct conn *c)
+{
+	switch (c->state) {
+	case CS_UPSTREAM_CONNECT: {
+		if (!c->server.writable && !c->server.readable)
+			return;
+		int e = net_connect_result(c->server.fd);
+		if (e == EINPROGRESS || e == EALREADY)
+			return;
+		if (e != 0) {
+			log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(e));
+			upstream_fail(c, "pgseal: could not connect to the upstream server");
+			return;
+		}
+		if (!c->env->upstream_tls) {
+			upstream_ready(c);
+			return;
+		}
+		uint8_t req[8];
+		proto_put_u32_at(req, 8);
+		proto_put_u32_at(req + 4, PROTO_SSL_CODE);
+		if (send(c->server.fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+			upstream_fail(c, "pgseal: could not write to the upstream server");
+			return;
+		}
+		c->state = CS_UPSTREAM_SSLREQ;
+		c->server.readable = true;
+	}
+		/* fall through */
+	case CS_UPSTREAM_SSLREQ: {
+		uint8_t answer;
+		ssize_t n = recv(c->server.fd, &answer, 1, 0); /* exactly one byte: TLS follows */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->server.readable = false;
+			return;
+		}
+		if (n != 1) {
+			upstream_fail(c, "pgseal: the upstream server closed the connection during TLS negotiation");
+			return;
+		}
+		if (answer != 'S') {
+			/* never fall back to plaintext: that is the downgrade TLS is there to stop */
+			log_conn(LOG_WARN, c->id, "upstream refused TLS (answered '%c')",
+				 answer >= 32 && answer < 127 ? answer : '?');
+			upstream_fail(c, "pgseal: the upstream server does not accept TLS, and upstream.tls requires it");
+			return;
+		}
+		c->server.ssl = SSL_new(c->env->upstream_tls);
+		if (!c->server.ssl || SSL_set_fd(c->server.ssl, c->server.fd) != 1 ||
+		    net_tls_client_prepare(c->server.ssl, &c->env->cfg->upstream) != PGS_OK) {
+			upstream_fail(c, "pgseal: could not set up upstream TLS");
+			return;
+		}
+		c->state = CS_UPSTREAM_TLS;
+	}
+		/* fall through */
+	case CS_UPSTREAM_TLS:
+		tls_connect_step(c);
+		return;
+	default:
+		return;
+	}
+}

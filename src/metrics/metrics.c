@@ -1,0 +1,301 @@
+/* metrics.c - lock-free process-wide counters and latency histogram, as Prometheus text. */
+#include "metrics/metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The per-message counters (bytes, messages by type, latency) are bumped by every worker
+ * thread for every message. One shared cache line would bounce between cores, so they are
+ * spread over cache-line-aligned shards; each thread picks a shard once and sums happen
+ * only when rendering. Connection counters change once per connection and stay global,
+ * which also keeps the active gauge exact.
+ */
+#define METRICS_SHARDS 16
+
+/* Histogram upper bounds in microseconds and their `le` labels (seconds). */
+static const uint64_t lat_bounds_us[] = {
+    50,    100,    250,    500,    1000,    2500,    5000,    10000,    25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+static const char *const lat_bounds_le[] = {
+    "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+    "0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10",
+};
+#define LAT_BUCKETS (PGS_ARRAY_LEN(lat_bounds_us) + 1) /* the last one is +Inf */
+
+struct metrics_shard {
+	_Alignas(64) _Atomic uint64_t bytes[2];
+	_Atomic uint64_t messages[2][256];
+	_Atomic uint64_t lat_bucket[LAT_BUCKETS]; /* not cumulative; summed up when rendering */
+	_Atomic uint64_t lat_sum_us;
+};
+
+static struct metrics_shard g_shards[METRICS_SHARDS];
+static atomic_uint g_next_shard;
+static _Thread_local struct metrics_shard *t_shard;
+
+static _Atomic uint64_t g_conn_accepted;
+static _Atomic uint64_t g_conn_closed;
+static _Atomic uint64_t g_conn_rejected;
+static _Atomic uint64_t g_errors[METRICS_ERR__COUNT];
+static atomic_bool g_upstream_up;
+static _Atomic int64_t g_start_time_s;
+
+static const char *const error_class_names[METRICS_ERR__COUNT] = {
+    [METRICS_ERR_PROTOCOL] = "protocol",
+    [METRICS_ERR_TLS] = "tls",
+    [METRICS_ERR_AUTH] = "auth",
+    [METRICS_ERR_UPSTREAM] = "upstream",
+    [METRICS_ERR_TIMEOUT] = "timeout",
+    [METRICS_ERR_LIMIT] = "limit",
+    [METRICS_ERR_SERVER_ERROR] = "server_error",
+};
+
+static const char *const dir_names[2] = {"from_client", "from_server"};
+
+#define RELAXED memory_order_relaxed
+
+/* The process start time is taken when the program is loaded, before main(). */
+__attribute__((constructor)) static void metrics_record_start(void)
+{
+	atomic_store_explicit(&g_start_time_s, (int64_t)time(NULL), RELAXED);
+}
+
+static inline struct metrics_shard *my_shard(void)
+{
+	struct metrics_shard *s = t_shard;
+	if (PGS_UNLIKELY(!s)) {
+		unsigned i = atomic_fetch_add_explicit(&g_next_shard, 1, RELAXED);
+		s = t_shard = &g_shards[i % METRICS_SHARDS];
+	}
+	return s;
+}
+
+void metrics_conn_opened(void)
+{
+	atomic_fetch_add_explicit(&g_conn_accepted, 1, RELAXED);
+}
+
+void metrics_conn_closed(void)
+{
+	atomic_fetch_add_explicit(&g_conn_closed, 1, RELAXED);
+}
+
+void metrics_conn_rejected(void)
+{
+	atomic_fetch_add_explicit(&g_conn_rejected, 1, RELAXED);
+}
+
+void metrics_bytes(enum metrics_dir dir, uint64_t n)
+{
+	atomic_fetch_add_explicit(&my_shard()->bytes[dir & 1], n, RELAXED);
+}
+
+void metrics_message(enum metrics_dir dir, uint8_t type)
+{
+	atomic_fetch_add_explicit(&my_shard()->messages[dir & 1][type], 1, RELAXED);
+}
+
+void metrics_error(enum metrics_error e)
+{
+	if ((unsigned)e < METRICS_ERR__COUNT)
+		atomic_fetch_add_explicit(&g_errors[e], 1, RELAXED);
+}
+
+void metrics_query_latency_us(uint64_t us)
+{
+	struct metrics_shard *s = my_shard();
+	size_t i = 0;
+	while (i < PGS_ARRAY_LEN(lat_bounds_us) && us > lat_bounds_us[i])
+		i++;
+	atomic_fetch_add_explicit(&s->lat_bucket[i], 1, RELAXED);
+	atomic_fetch_add_explicit(&s->lat_sum_us, us, RELAXED);
+}
+
+void metrics_upstream_up(bool up)
+{
+	atomic_store_explicit(&g_upstream_up, up, RELAXED);
+}
+
+/* --- rendering -------------------------------------------------------------------- */
+
+struct metrics_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void buf_printf(struct metrics_buf *b, const char *fmt, ...) PGS_PRINTF(2, 3);
+static void buf_printf(struct metrics_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return; /* cannot happen with our formats */
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->p = pgs_xrealloc(b->p, b->cap);
+	}
+}
+
+static void family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * A label value for a message type byte. Printable ASCII is shown as itself (escaped as
+ * the format demands: backslash, double quote); anything else, which would not be valid
+ * UTF-8 or would be invisible, as 0xNN.
+ */
+static void type_label(char out[8], uint8_t t)
+{
+	if (t == '\\' || t == '"') {
+		out[0] = '\\';
+		out[1] = (char)t;
+		out[2] = 0;
+	} else if (t > 0x20 && t < 0x7f) {
+		out[0] = (char)t;
+		out[1] = 0;
+	} else {
+		snprintf(out, 8, "0x%02x", t);
+	}
+}
+
+static uint64_t load(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, RELAXED);
+}
+
+static void render_connections(struct metrics_buf *b)
+{
+	uint64_t acc = load(&g_conn_accepted);
+	uint64_t closed = load(&g_conn_closed);
+	family(b, "pgseal_client_connections_accepted_total", "counter",
+	       "Client connections accepted since the process started.");
+	buf_printf(b, "pgseal_client_connections_accepted_total %llu\n", (unsigned long long)acc);
+	family(b, "pgseal_client_connections_active", "gauge",
+	       "Client connections currently open.");
+	buf_printf(b, "pgseal_client_connections_active %llu\n",
+	           (unsigned long long)(acc > closed ? acc - closed : 0));
+	family(
+	    b, "pgseal_client_connections_rejected_total", "counter",
+	    "Client connections refused before a session started (connection limit, bad startup).");
+	buf_printf(b, "pgseal_client_connections_rejected_total %llu\n",
+	           (unsigned long long)load(&g_conn_rejected));
+}
+
+static void render_traffic(struct metrics_buf *b)
+{
+	family(b, "pgseal_bytes_total", "counter",
+	       "Bytes of PostgreSQL protocol traffic relayed, by direction.");
+	for (int d = 0; d < 2; d++) {
+		uint64_t sum = 0;
+		for (int s = 0; s < METRICS_SHARDS; s++)
+			sum += load(&g_shards[s].bytes[d]);
+		buf_printf(b, "pgseal_bytes_total{direction=\"%s\"} %llu\n", dir_names[d],
+		           (unsigned long long)sum);
+	}
+	family(b, "pgseal_messages_total", "counter",
+	       "PostgreSQL v3 protocol messages relayed, by direction and message type byte.");
+	for (int d = 0; d < 2; d++) {
+		for (int t = 0; t < 256; t++) {
+			uint64_t sum = 0;
+			for (int s = 0; s < METRICS_SHARDS; s++)
+				sum += load(&g_shards[s].messages[d][t]);
+			if (!sum)
+				continue;
+			char lbl[8];
+			type_label(lbl, (uint8_t)t);
+			buf_printf(b, "pgseal_messages_total{direction=\"%s\",type=\"%s\"} %llu\n",
+			           dir_names[d], lbl, (unsigned long long)sum);
+		}
+	}
+}
+
+static void render_errors(struct metrics_buf *b)
+{
+	family(b, "pgseal_errors_total", "counter", "Errors, by class.");
+	for (int e = 0; e < METRICS_ERR__COUNT; e++)
+		buf_printf(b, "pgseal_errors_total{class=\"%s\"} %llu\n", error_class_names[e],
+		           (unsigned long long)load(&g_errors[e]));
+}
+
+static void render_latency(struct metrics_buf *b)
+{
+	uint64_t counts[LAT_BUCKETS] = {0};
+	uint64_t sum_us = 0, cum = 0;
+	for (int s = 0; s < METRICS_SHARDS; s++) {
+		for (size_t i = 0; i < LAT_BUCKETS; i++)
+			counts[i] += load(&g_shards[s].lat_bucket[i]);
+		sum_us += load(&g_shards[s].lat_sum_us);
+	}
+	family(b, "pgseal_query_duration_seconds", "histogram",
+	       "Time from the first client message after idle to the ReadyForQuery that ends it.");
+	for (size_t i = 0; i < LAT_BUCKETS; i++) {
+		cum += counts[i];
+		buf_printf(b, "pgseal_query_duration_seconds_bucket{le=\"%s\"} %llu\n",
+		           i < PGS_ARRAY_LEN(lat_bounds_le) ? lat_bounds_le[i] : "+Inf",
+		           (unsigned long long)cum);
+	}
+	buf_printf(b, "pgseal_query_duration_seconds_sum %llu.%06llu\n",
+	           (unsigned long long)(sum_us / 1000000u),
+	           (unsigned long long)(sum_us % 1000000u));
+	/* _count is the +Inf bucket of this same snapshot, so the two always agree */
+	buf_printf(b, "pgseal_query_duration_seconds_count %llu\n", (unsigned long long)cum);
+}
+
+/* Resident set size from /proc/self/statm; 0 when unavailable. */
+static uint64_t resident_bytes(void)
+{
+	unsigned long long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	long page = sysconf(_SC_PAGESIZE);
+	return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
+}
+
+static void render_process(struct metrics_buf *b)
+{
+	family(b, "pgseal_upstream_up", "gauge",
+	       "1 if the last readiness probe reached the upstream PostgreSQL, else 0.");
+	buf_printf(b, "pgseal_upstream_up %d\n",
+	           atomic_load_explicit(&g_upstream_up, RELAXED) ? 1 : 0);
+	family(b, "pgseal_process_start_time_seconds", "gauge",
+	       "Start time of the process since the Unix epoch, in seconds.");
+	buf_printf(b, "pgseal_process_start_time_seconds %lld\n",
+	           (long long)atomic_load_explicit(&g_start_time_s, RELAXED));
+	family(b, "pgseal_process_resident_memory_bytes", "gauge",
+	       "Resident memory size in bytes.");
+	buf_printf(b, "pgseal_process_resident_memory_bytes %llu\n",
+	           (unsigned long long)resident_bytes());
+	family(b, "pgseal_build_info", "gauge", "Always 1; the label carries the pgseal version.");
+	buf_printf(b, "pgseal_build_info{version=\"%s\"} 1\n", PGSEAL_VERSION);
+}
+
+char *metrics_render(void)
+{
+	struct metrics_buf b = {.p = pgs_xmalloc(8192), .len = 0, .cap = 8192};
+	b.p[0] = 0;
+	render_connections(&b);
+	render_traffic(&b);
+	render_errors(&b);
+	render_latency(&b);
+	render_process(&b);
+	return b.p;
+}

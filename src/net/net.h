@@ -1,0 +1,69 @@
+/* net.h - sockets, the per-worker epoll loop, and the TLS contexts of both hops (OpenSSL). */
+#ifndef PGSEAL_NET_H
+#define PGSEAL_NET_H
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+
+#include "common/common.h"
+#include "config/config.h"
+
+/* ---- sockets -------------------------------------------------------------- */
+
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Resolves host:port (blocking; used at start-up only). */
+int net_resolve(const char *host, int port, struct net_addr *out, char *err, size_t errlen) PGS_MUSTCHECK;
+/* A non-blocking listening socket. */
+int net_listen(const char *hostport, int backlog, char *err, size_t errlen) PGS_MUSTCHECK;
+/* Starts a non-blocking connect; returns the fd (connect may still be in progress) or -1. */
+int net_connect_start(const struct net_addr *addr) PGS_MUSTCHECK;
+/* After EPOLLOUT on a connecting socket: 0 when connected, else errno. */
+int net_connect_result(int fd);
+void net_tune(int fd);
+
+/* ---- event loop ----------------------------------------------------------- */
+
+struct net_loop;
+
+/* Called with the epoll events that fired. */
+typedef void (*net_handler)(void *arg, uint32_t events);
+
+/* An object registered with a loop; embed it in what owns the fd. */
+struct net_watch {
+	net_handler fn;
+	void *arg;
+};
+
+struct net_loop *net_loop_new(void);
+void net_loop_free(struct net_loop *l);
+/* Edge-triggered registration for EPOLLIN|EPOLLOUT|EPOLLRDHUP (plus extra flags). */
+int net_loop_add(struct net_loop *l, int fd, struct net_watch *w, uint32_t extra) PGS_MUSTCHECK;
+int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w, uint32_t events) PGS_MUSTCHECK;
+void net_loop_del(struct net_loop *l, int fd);
+/* Waits up to timeout_ms and dispatches; returns the number of events or -1 (EINTR = 0). */
+int net_loop_run_once(struct net_loop *l, int timeout_ms);
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* Client-facing TLS (pgseal is the server): certificate, key, optional client CA (mTLS). */
+SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen);
+/* Upstream TLS (pgseal is the client) per upstream.tls. */
+SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen);
+/* Applies host verification (verify-full) and SNI to a new upstream SSL. */
+int net_tls_client_prepare(SSL *ssl, const struct cfg_upstream *cfg) PGS_MUSTCHECK;
+/* The last OpenSSL error as text, for logs (never contains payload). */
+const char *net_tls_error(char *buf, size_t len);
+
+/* Identity of a verified client certificate (mTLS). */
+struct net_peer_id {
+	char subject[256];      /* RFC 2253 subject DN */
+	char fingerprint[65];   /* lowercase hex SHA-256 of the certificate DER */
+};
+int net_tls_peer_id(SSL *ssl, struct net_peer_id *out) PGS_MUSTCHECK;
+
+#endif

@@ -1,0 +1,134 @@
+/* proto_codec.c - the bounds-checked reader and the packet builder of the wire codec. */
+#include "proto/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int proto_read_u8(struct proto_reader *r, uint8_t *out)
+{
+	if (proto_reader_left(r) < 1)
+		return PGS_ERR;
+	*out = r->buf[r->pos++];
+	return PGS_OK;
+}
+
+int proto_read_u16(struct proto_reader *r, uint16_t *out)
+{
+	if (proto_reader_left(r) < 2)
+		return PGS_ERR;
+	*out = (uint16_t)(r->buf[r->pos] << 8 | r->buf[r->pos + 1]);
+	r->pos += 2;
+	return PGS_OK;
+}
+
+int proto_read_u32(struct proto_reader *r, uint32_t *out)
+{
+	if (proto_reader_left(r) < 4)
+		return PGS_ERR;
+	*out = proto_get_u32(r->buf + r->pos);
+	r->pos += 4;
+	return PGS_OK;
+}
+
+int proto_read_i32(struct proto_reader *r, int32_t *out)
+{
+	uint32_t u;
+	if (proto_read_u32(r, &u) != PGS_OK)
+		return PGS_ERR;
+	*out = (int32_t)u;
+	return PGS_OK;
+}
+
+int proto_read_bytes(struct proto_reader *r, size_t n, const uint8_t **out)
+{
+	if (proto_reader_left(r) < n)
+		return PGS_ERR;
+	*out = r->buf + r->pos;
+	r->pos += n;
+	return PGS_OK;
+}
+
+int proto_read_cstr(struct proto_reader *r, const char **out, size_t *n)
+{
+	size_t left = proto_reader_left(r);
+	const uint8_t *start = r->buf + r->pos;
+	const uint8_t *nul = memchr(start, 0, left);
+	if (!nul)
+		return PGS_ERR;
+	*out = (const char *)start;
+	if (n)
+		*n = (size_t)(nul - start);
+	r->pos += (size_t)(nul - start) + 1;
+	return PGS_OK;
+}
+
+static void reserve(struct proto_buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more)
+		cap *= 2;
+	b->data = pgs_xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void proto_buf_free(struct proto_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void proto_buf_reset(struct proto_buf *b)
+{
+	b->len = 0;
+}
+
+void proto_put_u8(struct proto_buf *b, uint8_t v)
+{
+	reserve(b, 1);
+	b->data[b->len++] = v;
+}
+
+void proto_put_u16(struct proto_buf *b, uint16_t v)
+{
+	reserve(b, 2);
+	b->data[b->len++] = (uint8_t)(v >> 8);
+	b->data[b->len++] = (uint8_t)v;
+}
+
+void proto_put_u32(struct proto_buf *b, uint32_t v)
+{
+	reserve(b, 4);
+	proto_put_u32_at(b->data + b->len, v);
+	b->len += 4;
+}
+
+void proto_put_bytes(struct proto_buf *b, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void proto_put_cstr(struct proto_buf *b, const char *s)
+{
+	proto_put_bytes(b, s, strlen(s) + 1);
+}
+
+size_t proto_msg_begin(struct proto_buf *b, uint8_t type)
+{
+	if (type)
+		proto_put_u8(b, type);
+	size_t off = b->len;
+	proto_put_u32(b, 0); /* length, filled in by proto_msg_end */
+	return off;
+}
+
+void proto_msg_end(struct proto_buf *b, size_t off)
+{
+	proto_put_u32_at(b->data + off, (uint32_t)(b->len - off));
+}

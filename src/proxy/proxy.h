@@ -1,0 +1,18 @@
+/* proxy.h - the running proxy: listener, worker threads, verifier lookups, readiness, graceful shutdown. */
+#ifndef PGSEAL_PROXY_H
+#define PGSEAL_PROXY_H
+
+#include "common/common.h"
+#include "config/config.h"
+
+struct proxy;
+
+/* Prepares everything that can fail (TLS contexts, upstream address, listener, auth). */
+int proxy_create(const struct config *cfg, struct proxy **out, char *err, size_t errlen) PGS_MUSTCHECK;
+/* Starts the workers and blocks until SIGTERM/SIGINT, then shuts down gracefully. */
+int proxy_run(struct proxy *p) PGS_MUSTCHECK;
+/* True when a TCP connection to the upstream can be opened (cached for a second). */
+bool proxy_upstream_ready(void *proxy);
+void proxy_free(struct proxy *p);
+
+#endif
