@@ -49,6 +49,7 @@ class Factory:
         self.token_file = os.path.join(workdir, "admin.token")
         with open(self.token_file, "w") as f:
             f.write(ADMIN_TOKEN + "\n")
+        os.chmod(self.token_file, 0o600)
         self.auth_pass = os.path.join(workdir, "auth.pass")
         with open(self.auth_pass, "w") as f:
             f.write(harness.PASSWORDS["pgseal_auth"] + "\n")

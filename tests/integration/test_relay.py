@@ -387,3 +387,24 @@ def test_sql_identifiers_and_unicode(plain):
         c.execute(psql_sql.SQL("CREATE TEMP TABLE {} (v text)").format(psql_sql.Identifier("Ünïcode table")))
         c.execute(psql_sql.SQL("INSERT INTO {} VALUES (%s)").format(psql_sql.Identifier("Ünïcode table")), ("日本語 ✓",))
         assert c.execute('SELECT v FROM "Ünïcode table"').fetchone() == ("日本語 ✓",)
+
+
+def test_terminate_is_quiet(plain):
+    """After the client's Terminate, pgseal closes without sending anything (no ErrorResponse)."""
+    for _ in range(10):
+        with harness.Raw(plain.host, plain.port) as r:
+            r.startup_trust()
+            rows, err = r.query("SELECT 1")
+            assert rows == [["1"]] and err is None
+            r.send(harness.msg(b"X"))
+            r.sock.settimeout(10)
+            rest = b""
+            try:
+                while True:
+                    chunk = r.sock.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+            except ConnectionResetError:
+                pass
+            assert rest == b"", "pgseal sent %r after Terminate" % rest[:80]
