@@ -159,6 +159,26 @@ def test_upstream_restart_mid_session(plain, pg):
         assert admin_get(plain, "/readyz")[0] == 200
 
 
+def test_upstream_backend_terminated(plain, pg):
+    """The upstream closes one session (pg_terminate_backend): that client gets the error, others carry on."""
+    with psycopg.connect(plain.dsn(), autocommit=True) as other:
+        c = psycopg.connect(plain.dsn(), autocommit=True)
+        try:
+            pid = c.info.backend_pid
+            assert pg.psql("SELECT pg_terminate_backend(%d)" % pid).strip() == "t"
+            with pytest.raises(psycopg.OperationalError) as e:
+                for _ in range(50):  # the FATAL may arrive just after the next query is sent
+                    c.execute("SELECT 1")
+                    time.sleep(0.1)
+            print("terminated session:", str(e.value).strip())
+            assert "terminating connection due to administrator command" in str(e.value) or c.closed or c.broken
+        finally:
+            c.close()
+        assert other.execute("SELECT 'other ok'").fetchone() == ("other ok",)
+    with psycopg.connect(plain.dsn(), autocommit=True) as c2:
+        assert c2.execute("SELECT 'new ok'").fetchone() == ("new ok",)
+
+
 def test_upstream_unreachable(factory):
     cfg = factory.config()
     cfg["upstream"]["port"] = free_port()  # nothing listens there

@@ -5,6 +5,7 @@ import struct
 import subprocess
 import threading
 import time
+import warnings
 
 import psycopg
 import pytest
@@ -50,8 +51,10 @@ def test_tls_versions_below_1_2_refused(tls, certs):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(certs.ca)
         try:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         except (ValueError, ssl.SSLError):
             pytest.skip("local OpenSSL cannot even offer TLS < 1.2")
