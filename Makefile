@@ -33,6 +33,8 @@ SIM_OBJS  := $(SIM_SRCS:%.c=$(B)/obj/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 LIB       := $(B)/libpgseal.a
 
+.SECONDARY:
+
 .PHONY: all run test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim
