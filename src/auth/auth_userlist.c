@@ -12,6 +12,7 @@ struct auth_userlist_entry {
 	char *user;
 	char *secret;
 	size_t secret_len;
+	size_t line;
 };
 
 struct auth_userlist {
@@ -71,6 +72,15 @@ static void free_secret(char *s, size_t n)
 	}
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct auth_userlist_entry *x = a, *y = b;
+	int c = strcmp(x->user, y->user);
+	if (c)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out, char *err,
 			size_t errlen)
 {
@@ -116,12 +126,6 @@ int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out
 			free(user);
 			goto bad;
 		}
-		if (auth_userlist_lookup(ul, user)) {
-			free(user);
-			free_secret(secret, slen);
-			why = "duplicate user";
-			goto bad;
-		}
 		if (ul->n == USERLIST_ENTRIES_MAX) {
 			free(user);
 			free_secret(secret, slen);
@@ -132,10 +136,20 @@ int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out
 			ul->cap = ul->cap ? ul->cap * 2 : 16;
 			ul->e = pgs_xrealloc(ul->e, ul->cap * sizeof(*ul->e));
 		}
-		ul->e[ul->n++] = (struct auth_userlist_entry){user, secret, slen};
+		ul->e[ul->n++] = (struct auth_userlist_entry){user, secret, slen, line};
 		/* PgBouncer ignores the rest of the line. */
 		while (pos < len && text[pos] != '\n')
 			pos++;
+	}
+	/* sorted for bsearch; equal neighbours are duplicates (reported at the later line) */
+	if (ul->n > 1)
+		qsort(ul->e, ul->n, sizeof(*ul->e), entry_cmp);
+	for (size_t i = 1; i < ul->n; i++) {
+		if (strcmp(ul->e[i - 1].user, ul->e[i].user) == 0) {
+			line = ul->e[i - 1].line > ul->e[i].line ? ul->e[i - 1].line : ul->e[i].line;
+			why = "duplicate user";
+			goto bad;
+		}
 	}
 	*out = ul;
 	return AUTH_OK;
@@ -147,11 +161,20 @@ bad:
 
 const char *auth_userlist_lookup(const struct auth_userlist *ul, const char *user)
 {
+	size_t lo = 0, hi;
 	if (!ul || !user)
 		return NULL;
-	for (size_t i = 0; i < ul->n; i++)
-		if (strcmp(ul->e[i].user, user) == 0)
-			return ul->e[i].secret;
+	hi = ul->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(user, ul->e[mid].user);
+		if (c == 0)
+			return ul->e[mid].secret;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
