@@ -35,7 +35,8 @@ LIB       := $(B)/libpgseal.a
 
 .SECONDARY:
 
-.PHONY: all run test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
+
+.PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim
 
@@ -70,6 +71,9 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run.sh
+
+stop:
+	@bash scripts/stop.sh
 
 # --- tests ------------------------------------------------------------------
 unit: $(TEST_BINS)
