@@ -185,6 +185,10 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 	snprintf(k->next_path, nl, "%s.next", k->sealed_path);
 
 	bool have_blob = keys_file_exists(k->sealed_path);
+	if (have_blob && (flags & KEYS_OPEN_INIT_ONLY)) {
+		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it", k->sealed_path);
+		goto out;
+	}
 	if (!have_blob && !create) {
 		pgs_errf(err, errlen, "%s: no sealed master key (run `pgseal keys init`)",
 			 k->sealed_path);

@@ -41,6 +41,7 @@ void keys_close(struct keys *k);
  * (the CLI uses it; `serve` does not, so its sealing key is wiped right after boot). */
 #define KEYS_OPEN_CREATE 1u
 #define KEYS_OPEN_KEEP_SEALING 2u
+#define KEYS_OPEN_INIT_ONLY 4u /* `keys init`: fail, touching nothing, if a blob exists */
 int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, char *err,
 		 size_t errlen) PGS_MUSTCHECK;
 
