@@ -87,9 +87,13 @@ static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 	while (vl && (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' '))
 		vl--;
 	int drc = crypto_base64_decode(v, vl, raw, 64, &len);
-	/* Wipe the value in place (it is also what /proc/PID/environ shows), then drop it. */
-	crypto_wipe(v, strlen(v));
+	/* Drop the variable, then wipe "NAME=value" in place: the initial environment is
+	 * what /proc/PID/environ shows, and unsetenv only unlinks it. glibc never frees
+	 * environment strings, so the memory stays valid after unsetenv. */
+	char *entry = v - strlen(ENV_VAR) - 1;
+	size_t elen = strlen(ENV_VAR) + 1 + strlen(v);
 	unsetenv(ENV_VAR);
+	crypto_wipe(entry, elen);
 	if (drc != PGS_OK || len != CRYPTO_KEY_LEN) {
 		pgs_errf(err, errlen, "provider env: %s must be base64 of exactly 32 bytes", ENV_VAR);
 		goto out;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -399,9 +400,58 @@ static void test_client_id(void)
 	EVP_PKEY_free(pk);
 }
 
-int main(void)
+/* Child mode: PGSEAL_MASTER_KEY is in the initial environment; after keys_open neither the
+ * name nor the value may remain in /proc/self/environ. */
+static int env_child(const char *d)
+{
+	char p[256], err[512], buf[65536];
+	struct config *cfg = NULL;
+	struct keys *k = NULL;
+	snprintf(p, sizeof(p), "%s/c.yaml", d);
+	if (config_load(p, &cfg, err, sizeof(err)) != PGS_OK ||
+	    keys_open(cfg, true, &k, err, sizeof(err)) != PGS_OK)
+		return 3;
+	FILE *f = fopen("/proc/self/environ", "rb");
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	if (f)
+		fclose(f);
+	keys_close(k);
+	config_free(cfg);
+	if (!n)
+		return 4;
+	if (memmem(buf, n, "PGSEAL_MASTER_KEY", 17) || memmem(buf, n, "AAECAwQFBgcI", 12))
+		return 5;
+	return getenv("PGSEAL_MASTER_KEY") ? 6 : 0;
+}
+
+static void test_env_removed_from_proc(void)
+{
+	char p[128];
+	path(p, sizeof(p), "m.sealed");
+	unlink(p);
+	path(p, sizeof(p), "ks");
+	unlink(p);
+	struct config *cfg = config_for("env");
+	config_free(cfg);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *args[] = {"test_keys", "--env-child", dir, NULL};
+		char *envp[] = {"PGSEAL_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+				"OTHER=1", NULL};
+		execve("/proc/self/exe", args, envp);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WEXITSTATUS(st), 0);
+}
+
+int main(int argc, char **argv)
 {
 	log_setup(LOG_ERROR, LOG_TEXT);
+	if (argc == 3 && !strcmp(argv[1], "--env-child"))
+		return env_child(argv[2]);
 	snprintf(dir, sizeof(dir), "/tmp/pgseal-test-keys-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
@@ -409,6 +459,7 @@ int main(void)
 	RUN(test_keystore);
 	RUN(test_file_provider_flow);
 	RUN(test_env_provider);
+	RUN(test_env_removed_from_proc);
 	RUN(test_client_id);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
