@@ -33,7 +33,10 @@ SIM_OBJS  := $(SIM_SRCS:%.c=$(B)/obj/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 LIB       := $(B)/libpgseal.a
 
-.PHONY: all run test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
+.SECONDARY:
+
+
+.PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim
 
@@ -68,6 +71,9 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run.sh
+
+stop:
+	@bash scripts/stop.sh
 
 # --- tests ------------------------------------------------------------------
 unit: $(TEST_BINS)

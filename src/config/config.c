@@ -435,33 +435,21 @@ static void set_defaults(struct config *cfg)
 	cfg->log.format = LOG_TEXT;
 }
 
-int config_load(const char *file, struct config **out, char *err, size_t errlen)
+/* Parses an already-initialised parser; `file` names the source in messages. */
+static int load_from_parser(yaml_parser_t *parser, const char *file, struct config **out, char *err,
+			    size_t errlen)
 {
-	yaml_parser_t parser;
 	yaml_document_t doc;
 	struct loader ld = {.file = file, .doc = &doc, .err = err, .errlen = errlen};
 	struct config *cfg = NULL;
 	int rc = PGS_ERR;
-	bool have_doc = false;
-	FILE *f = fopen(file, "rb");
 
 	*out = NULL;
-	if (!f) {
-		pgs_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+	if (!yaml_parser_load(parser, &doc)) {
+		pgs_errf(err, errlen, "%s:%d: YAML error: %s", file, (int)parser->problem_mark.line + 1,
+			 parser->problem ? parser->problem : "unknown");
 		return PGS_ERR;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", file);
-		return PGS_ERR;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		pgs_errf(err, errlen, "%s:%d: YAML error: %s", file, (int)parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "unknown");
-		goto out;
-	}
-	have_doc = true;
 
 	cfg = pgs_xcalloc(1, sizeof(*cfg));
 	cfg->path = pgs_xstrdup(file);
@@ -491,11 +479,44 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
 	cfg = NULL;
 	rc = PGS_OK;
 out:
-	if (have_doc)
-		yaml_document_delete(&doc);
+	yaml_document_delete(&doc);
+	config_free(cfg);
+	return rc;
+}
+
+int config_load(const char *file, struct config **out, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	FILE *f = fopen(file, "rb");
+	*out = NULL;
+	if (!f) {
+		pgs_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return PGS_ERR;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", file);
+		return PGS_ERR;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	int rc = load_from_parser(&parser, file, out, err, errlen);
 	yaml_parser_delete(&parser);
 	fclose(f);
-	config_free(cfg);
+	return rc;
+}
+
+int config_load_buffer(const char *name, const uint8_t *data, size_t len, struct config **out,
+		       char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	*out = NULL;
+	if (!yaml_parser_initialize(&parser)) {
+		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", name);
+		return PGS_ERR;
+	}
+	yaml_parser_set_input_string(&parser, data, len);
+	int rc = load_from_parser(&parser, name, out, err, errlen);
+	yaml_parser_delete(&parser);
 	return rc;
 }
 

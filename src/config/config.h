@@ -81,6 +81,9 @@ struct config {
 
 /* Loads and validates FILE. On error returns PGS_ERR with "file:line: reason" in err. */
 int config_load(const char *file, struct config **out, char *err, size_t errlen) PGS_MUSTCHECK;
+/* The same from memory; `name` stands for the file in messages and path resolution. */
+int config_load_buffer(const char *name, const uint8_t *data, size_t len, struct config **out,
+		       char *err, size_t errlen) PGS_MUSTCHECK;
 void config_free(struct config *cfg);
 
 /* Parses "host:port" / "[v6]:port". */

@@ -37,7 +37,8 @@ struct conn_env {
 struct conn_lookup_result {
 	struct conn_lookup_result *next;
 	struct conn *conn;
-	char *verifier;                 /* malloc'd "SCRAM-SHA-256$..." or NULL: not found / not SCRAM */
+	char *verifier;                 /* malloc'd secret as stored (a SCRAM verifier, md5...) or NULL */
+	bool found;                     /* the role exists (a NULL verifier: it has no password) */
 	bool failed;                    /* the lookup itself failed (auth connection down) */
 };
 

@@ -118,6 +118,10 @@ ssize_t conn_side_read(struct conn_side *s, struct sbuf *b)
 	ssize_t n = read(s->fd, b->data + b->end, room);
 	if (n > 0) {
 		b->end += (uint32_t)n;
+		/* a short read drained the socket; with edge triggering, new data brings a new
+		 * event, so the EAGAIN read that would follow can be skipped */
+		if ((size_t)n < room)
+			s->readable = false;
 		return n;
 	}
 	if (n == 0)
@@ -160,6 +164,8 @@ ssize_t conn_side_write(struct conn_side *s, struct sbuf *b)
 	}
 	ssize_t n = send(s->fd, b->data + b->start, len, MSG_NOSIGNAL);
 	if (n > 0) {
+		if ((size_t)n < len)
+			s->writable = false; /* the socket buffer is full: wait for EPOLLOUT */
 		b->start += (uint32_t)n;
 		if (b->start == b->end)
 			b->start = b->scan = b->end = 0;

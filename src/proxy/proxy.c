@@ -48,6 +48,8 @@ static void accept_event(void *arg, uint32_t events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				log_warn("accept: %s (raise the file descriptor limit)", strerror(errno));
+			else if (errno == EINVAL) /* the listener was shut down */
+				net_loop_del(s->w.loop, s->p->listen_fd);
 			return; /* EAGAIN: another worker took it, or the queue is empty */
 		}
 		conn_accept(&s->w, fd);
@@ -236,6 +238,8 @@ int proxy_run(struct proxy *p)
 			 p->cfg->shutdown_timeout_ms);
 		atomic_store(&p->shutdown, 1);
 	}
+	/* refuse new connections at once instead of leaving them in the backlog */
+	(void)shutdown(p->listen_fd, SHUT_RDWR);
 	for (int i = 0; i < p->nworkers; i++)
 		if (p->workers[i].started)
 			pthread_join(p->workers[i].thread, NULL);

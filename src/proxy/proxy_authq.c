@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <openssl/crypto.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
 
 #define AUTHQ_MAX_QUEUE 4096
@@ -21,16 +22,10 @@ struct authq_req {
 	char user[64];
 };
 
-struct userlist_entry {
-	char *user;
-	char *verifier;
-};
-
 struct proxy_authq {
 	const struct config *cfg;
 	char *password;                 /* the auth role's password, wiped on free */
-	struct userlist_entry *users;   /* userlist_file mode */
-	size_t nusers;
+	struct auth_userlist *users;    /* userlist_file mode */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;
@@ -77,62 +72,35 @@ static int read_secret_file(const char *path, char **out, char *err, size_t errl
 	return PGS_OK;
 }
 
-/* Parses one quoted field of a userlist line ("a""b" -> a"b); returns the end or NULL. */
-static const char *quoted(const char *p, char *out, size_t cap)
-{
-	size_t n = 0;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != '"')
-		return NULL;
-	for (;;) {
-		if (!*p)
-			return NULL;
-		if (*p == '"') {
-			if (p[1] != '"')
-				break;
-			p++;
-		}
-		if (n + 1 >= cap)
-			return NULL;
-		out[n++] = *p++;
-	}
-	out[n] = 0;
-	return p + 1;
-}
-
 static int load_userlist(struct proxy_authq *q, const char *path, char *err, size_t errlen)
 {
-	char line[2048], user[256], ver[1024];
-	int lineno = 0;
+	char perr[256];
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		pgs_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return PGS_ERR;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		const char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!*p || *p == '\n' || *p == ';' || *p == '#')
-			continue;
-		p = quoted(p, user, sizeof(user));
-		if (p)
-			p = quoted(p, ver, sizeof(ver));
-		if (!p) {
-			fclose(f);
-			pgs_errf(err, errlen, "%s:%d: expected \"user\" \"verifier\"", path, lineno);
-			return PGS_ERR;
-		}
-		q->users = pgs_xrealloc(q->users, (q->nusers + 1) * sizeof(*q->users));
-		q->users[q->nusers].user = pgs_xstrdup(user);
-		q->users[q->nusers].verifier = pgs_xstrdup(ver);
-		q->nusers++;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || st.st_size > 64 * 1024 * 1024) {
+		fclose(f);
+		pgs_errf(err, errlen, "%s: unreadable or too large", path);
+		return PGS_ERR;
 	}
-	OPENSSL_cleanse(line, sizeof(line));
-	OPENSSL_cleanse(ver, sizeof(ver));
+	if (st.st_mode & 077)
+		log_warn("%s is readable by group or others; chmod 600 it", path);
+	size_t len = (size_t)st.st_size;
+	char *text = pgs_xmalloc(len + 1);
+	size_t got = fread(text, 1, len, f);
 	fclose(f);
+	text[got] = 0;
+	int rc = auth_userlist_parse(text, got, &q->users, perr, sizeof(perr));
+	OPENSSL_cleanse(text, len + 1);
+	free(text);
+	if (rc != AUTH_OK) {
+		pgs_errf(err, errlen, "%s: %s", path, perr);
+		return PGS_ERR;
+	}
+	log_info("auth: %zu users read from %s", auth_userlist_count(q->users), path);
 	return PGS_OK;
 }
 
@@ -155,11 +123,12 @@ fail:
 	return PGS_ERR;
 }
 
-static void post(struct conn_worker *w, struct conn *c, char *verifier, bool failed)
+static void post(struct conn_worker *w, struct conn *c, char *verifier, bool found, bool failed)
 {
 	struct conn_lookup_result *r = pgs_xcalloc(1, sizeof(*r));
 	r->conn = c;
 	r->verifier = verifier;
+	r->found = found;
 	r->failed = failed;
 	conn_lookup_post(w, r);
 }
@@ -200,8 +169,9 @@ static PGconn *auth_connect(struct proxy_authq *q)
 	return pg;
 }
 
-/* Runs the auth query; returns the verifier (malloc'd, may be NULL) or sets *failed. */
-static char *run_query(struct proxy_authq *q, const char *user, bool *failed)
+/* Runs the auth query; returns the verifier (malloc'd, may be NULL), whether the role
+ * exists, or sets *failed. */
+static char *run_query(struct proxy_authq *q, const char *user, bool *found, bool *failed)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!q->pg || PQstatus(q->pg) != CONNECTION_OK) {
@@ -215,6 +185,7 @@ static char *run_query(struct proxy_authq *q, const char *user, bool *failed)
 		PGresult *res = PQexecParams(q->pg, q->cfg->auth.query, 1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			char *v = NULL;
+			*found = PQntuples(res) >= 1;
 			if (PQntuples(res) >= 1 && PQnfields(res) >= 2 && !PQgetisnull(res, 0, 1)) {
 				char *val = PQgetvalue(res, 0, 1);
 				v = pgs_xstrdup(val);
@@ -255,9 +226,9 @@ static void *authq_main(void *arg)
 		q->queued--;
 		pthread_mutex_unlock(&q->mu);
 
-		bool failed = false;
-		char *v = q->stop ? NULL : run_query(q, r->user, &failed);
-		post(r->worker, r->conn, v, failed || q->stop);
+		bool failed = false, found = false;
+		char *v = q->stop ? NULL : run_query(q, r->user, &found, &failed);
+		post(r->worker, r->conn, v, found, failed || q->stop);
 		free(r);
 	}
 	if (q->pg)
@@ -281,11 +252,9 @@ int proxy_authq_submit(void *arg, struct conn *c, const char *user)
 	struct proxy_authq *q = arg;
 	struct conn_worker *w = conn_worker_of(c);
 	if (q->cfg->auth.userlist_file) {
-		char *v = NULL;
-		for (size_t i = 0; i < q->nusers; i++)
-			if (strcmp(q->users[i].user, user) == 0)
-				v = pgs_xstrdup(q->users[i].verifier);
-		post(w, c, v, false);
+		/* a user missing from the file is authenticated by the upstream (relayed) */
+		const char *secret = auth_userlist_lookup(q->users, user);
+		post(w, c, secret ? pgs_xstrdup(secret) : NULL, true, false);
 		return PGS_OK;
 	}
 	if (!q->started)
@@ -322,11 +291,7 @@ void proxy_authq_free(struct proxy_authq *q)
 		pthread_mutex_unlock(&q->mu);
 		pthread_join(q->thread, NULL);
 	}
-	for (size_t i = 0; i < q->nusers; i++) {
-		free(q->users[i].user);
-		wipe_free(q->users[i].verifier);
-	}
-	free(q->users);
+	auth_userlist_free(q->users);
 	wipe_free(q->password);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);

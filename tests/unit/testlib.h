@@ -31,7 +31,11 @@ static const char *t_current = "";
 		}                                                                               \
 	} while (0)
 
-#define CHECK_STR(a, b) CHECK((a) && (b) && strcmp((a), (b)) == 0)
+static inline int t_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+#define CHECK_STR(a, b) CHECK(t_streq((a), (b)))
 
 #define RUN(fn)                  \
 	do {                     \

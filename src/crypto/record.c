@@ -1,0 +1,245 @@
+/* record.c - the stored record of one encrypted value (DESIGN.md §5): encrypt, decrypt, blind index. */
+
+/* The blind index uses SHA-256's low-level API on purpose: HMAC's inner and outer states
+ * are precomputed once per key and copied by value per call, which EVP cannot do
+ * without an allocation per value (EVP_MD_CTX_copy_ex duplicates provider state). */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
+#include "crypto/crypto.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#define NAME_MAX_LEN 256
+#define NONCE_POOL 32 /* nonces fetched from the DRBG at a time */
+
+struct crypto_column_key {
+	EVP_CIPHER_CTX *enc; /* key schedule done once; per value only the nonce is set */
+	EVP_CIPHER_CTX *dec;
+	uint32_t key_id;
+	bool has_search;
+	SHA256_CTX hmac_inner; /* state after absorbing search_key ^ ipad */
+	SHA256_CTX hmac_outer; /* state after absorbing search_key ^ opad */
+	size_t name_len;
+	char name[NAME_MAX_LEN]; /* "<table>.<column>", the AAD suffix */
+	size_t pool_used;
+	uint8_t nonce_pool[NONCE_POOL * CRYPTO_NONCE_LEN];
+};
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t *search_key,
+			  uint32_t key_id, const char *table, const char *column,
+			  struct crypto_column_key **out)
+{
+	struct crypto_column_key *k = NULL;
+	uint8_t pad[SHA256_CBLOCK];
+	size_t tl = strlen(table), cl = strlen(column);
+	*out = NULL;
+	if (tl + cl + 2 > NAME_MAX_LEN)
+		return PGS_ERR;
+	/* The struct holds HMAC states derived from the key: it lives in secure memory. */
+	k = crypto_secure_alloc(sizeof(*k));
+	memcpy(k->name, table, tl);
+	k->name[tl] = '.';
+	memcpy(k->name + tl + 1, column, cl);
+	k->name_len = tl + 1 + cl;
+	k->key_id = key_id;
+	k->pool_used = NONCE_POOL;
+	k->enc = EVP_CIPHER_CTX_new();
+	k->dec = EVP_CIPHER_CTX_new();
+	if (!k->enc || !k->dec)
+		goto fail;
+	if (EVP_EncryptInit_ex(k->enc, EVP_aes_256_gcm(), NULL, data_key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(k->dec, EVP_aes_256_gcm(), NULL, data_key, NULL) != 1)
+		goto fail;
+	if (search_key) {
+		k->has_search = true;
+		memset(pad, 0x36, sizeof(pad));
+		for (int i = 0; i < CRYPTO_KEY_LEN; i++)
+			pad[i] ^= search_key[i];
+		if (!SHA256_Init(&k->hmac_inner) || !SHA256_Update(&k->hmac_inner, pad, sizeof(pad)))
+			goto fail;
+		memset(pad, 0x5c, sizeof(pad));
+		for (int i = 0; i < CRYPTO_KEY_LEN; i++)
+			pad[i] ^= search_key[i];
+		if (!SHA256_Init(&k->hmac_outer) || !SHA256_Update(&k->hmac_outer, pad, sizeof(pad)))
+			goto fail;
+	}
+	OPENSSL_cleanse(pad, sizeof(pad));
+	*out = k;
+	return PGS_OK;
+fail:
+	OPENSSL_cleanse(pad, sizeof(pad));
+	crypto_column_key_free(k);
+	return PGS_ERR;
+}
+
+void crypto_column_key_free(struct crypto_column_key *k)
+{
+	if (!k)
+		return;
+	EVP_CIPHER_CTX_free(k->enc); /* OpenSSL wipes the key schedule */
+	EVP_CIPHER_CTX_free(k->dec);
+	crypto_secure_free(k);
+}
+
+uint32_t crypto_column_key_id(const struct crypto_column_key *k)
+{
+	return k->key_id;
+}
+
+size_t crypto_record_len(bool searchable, size_t plain_len)
+{
+	if (plain_len > CRYPTO_REC_MAX_PLAIN)
+		return 0;
+	return plain_len + (searchable ? CRYPTO_REC_OVERHEAD_SEARCHABLE : CRYPTO_REC_OVERHEAD);
+}
+
+int crypto_blind_index(struct crypto_column_key *k, const uint8_t *pt, size_t ptlen,
+		       uint8_t out[CRYPTO_BLIND_LEN])
+{
+	SHA256_CTX c;
+	uint8_t inner[SHA256_DIGEST_LENGTH];
+	int rc = PGS_ERR;
+	if (!k->has_search)
+		return PGS_ERR;
+	c = k->hmac_inner;
+	if (!SHA256_Update(&c, pt, ptlen) || !SHA256_Final(inner, &c))
+		goto out;
+	c = k->hmac_outer;
+	if (!SHA256_Update(&c, inner, sizeof(inner)) || !SHA256_Final(out, &c))
+		goto out;
+	rc = PGS_OK;
+out:
+	OPENSSL_cleanse(&c, sizeof(c));
+	return rc;
+}
+
+static int next_nonce(struct crypto_column_key *k, uint8_t nonce[CRYPTO_NONCE_LEN])
+{
+	if (k->pool_used == NONCE_POOL) {
+		if (crypto_random(k->nonce_pool, sizeof(k->nonce_pool)) != PGS_OK)
+			return PGS_ERR;
+		k->pool_used = 0;
+	}
+	uint8_t *p = k->nonce_pool + k->pool_used * CRYPTO_NONCE_LEN;
+	memcpy(nonce, p, CRYPTO_NONCE_LEN);
+	memset(p, 0, CRYPTO_NONCE_LEN); /* a nonce is handed out once */
+	k->pool_used++;
+	return PGS_OK;
+}
+
+int crypto_record_encrypt_with_nonce(struct crypto_column_key *k, bool searchable,
+				     const uint8_t nonce[CRYPTO_NONCE_LEN], const uint8_t *pt,
+				     size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
+{
+	size_t need = crypto_record_len(searchable, ptlen);
+	size_t h = 0;
+	int n;
+	if (need == 0 || cap < need || (searchable && !k->has_search))
+		return PGS_ERR;
+	out[h++] = searchable ? CRYPTO_REC_SEARCHABLE : CRYPTO_REC_PLAIN;
+	if (searchable) {
+		if (crypto_blind_index(k, pt, ptlen, out + h) != PGS_OK)
+			return PGS_ERR;
+		h += CRYPTO_BLIND_LEN;
+	}
+	put_be32(out + h, k->key_id);
+	h += CRYPTO_KEYID_LEN;
+	size_t aad_len = h; /* format || blind index || key id, then the column name */
+	memcpy(out + h, nonce, CRYPTO_NONCE_LEN);
+	h += CRYPTO_NONCE_LEN;
+	uint8_t *ct = out + h;
+	if (EVP_EncryptInit_ex(k->enc, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(k->enc, NULL, &n, out, (int)aad_len) != 1 ||
+	    EVP_EncryptUpdate(k->enc, NULL, &n, (const uint8_t *)k->name, (int)k->name_len) != 1)
+		goto fail;
+	if (ptlen && EVP_EncryptUpdate(k->enc, ct, &n, pt, (int)ptlen) != 1)
+		goto fail;
+	if (EVP_EncryptFinal_ex(k->enc, ct + ptlen, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(k->enc, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, ct + ptlen) != 1)
+		goto fail;
+	*outlen = need;
+	return PGS_OK;
+fail:
+	OPENSSL_cleanse(out, need);
+	return PGS_ERR;
+}
+
+int crypto_record_encrypt(struct crypto_column_key *k, bool searchable, const uint8_t *pt,
+			  size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
+{
+	uint8_t nonce[CRYPTO_NONCE_LEN];
+	if (next_nonce(k, nonce) != PGS_OK)
+		return PGS_ERR;
+	return crypto_record_encrypt_with_nonce(k, searchable, nonce, pt, ptlen, out, cap, outlen);
+}
+
+int crypto_record_parse(const uint8_t *rec, size_t len, struct crypto_record_view *v)
+{
+	size_t h = 1;
+	if (len < CRYPTO_REC_OVERHEAD)
+		return PGS_ERR;
+	memset(v, 0, sizeof(*v));
+	v->format = rec[0];
+	if (v->format == CRYPTO_REC_SEARCHABLE) {
+		if (len < CRYPTO_REC_OVERHEAD_SEARCHABLE)
+			return PGS_ERR;
+		v->blind = rec + h;
+		h += CRYPTO_BLIND_LEN;
+	} else if (v->format != CRYPTO_REC_PLAIN) {
+		return PGS_ERR;
+	}
+	v->key_id = get_be32(rec + h);
+	h += CRYPTO_KEYID_LEN;
+	v->nonce = rec + h;
+	h += CRYPTO_NONCE_LEN;
+	v->ct = rec + h;
+	v->ct_len = len - h - CRYPTO_TAG_LEN;
+	v->tag = rec + len - CRYPTO_TAG_LEN;
+	if (v->ct_len > CRYPTO_REC_MAX_PLAIN)
+		return PGS_ERR;
+	return PGS_OK;
+}
+
+int crypto_record_decrypt(struct crypto_column_key *k, const uint8_t *rec, size_t reclen,
+			  uint8_t *out, size_t cap, size_t *outlen)
+{
+	struct crypto_record_view v;
+	uint8_t tag[CRYPTO_TAG_LEN];
+	int n;
+	if (crypto_record_parse(rec, reclen, &v) != PGS_OK || v.key_id != k->key_id ||
+	    cap < v.ct_len)
+		return PGS_ERR;
+	size_t aad_len = (size_t)(v.nonce - rec);
+	memcpy(tag, v.tag, sizeof(tag));
+	if (EVP_DecryptInit_ex(k->dec, NULL, NULL, NULL, v.nonce) != 1 ||
+	    EVP_DecryptUpdate(k->dec, NULL, &n, rec, (int)aad_len) != 1 ||
+	    EVP_DecryptUpdate(k->dec, NULL, &n, (const uint8_t *)k->name, (int)k->name_len) != 1)
+		goto fail;
+	if (v.ct_len && EVP_DecryptUpdate(k->dec, out, &n, v.ct, (int)v.ct_len) != 1)
+		goto fail;
+	if (EVP_CIPHER_CTX_ctrl(k->dec, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN, tag) != 1 ||
+	    EVP_DecryptFinal_ex(k->dec, out + v.ct_len, &n) != 1)
+		goto fail;
+	*outlen = v.ct_len;
+	return PGS_OK;
+fail:
+	OPENSSL_cleanse(out, v.ct_len);
+	return PGS_ERR;
+}

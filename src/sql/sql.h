@@ -1,0 +1,94 @@
+/* sql.h - statement analysis and rewriting against the encryption schema (libpg_query); no I/O, no crypto. */
+#ifndef PGSEAL_SQL_H
+#define PGSEAL_SQL_H
+
+#include "common/common.h"
+#include "schema/schema.h"
+
+/*
+ * A plan says how to make one statement text safe, computed once per text and cached
+ * by the caller (prepared statements pay it once). It is immutable and thread-safe to
+ * share. Applying it needs the values' encryption, which the caller provides: the
+ * plan only says WHERE a value goes and HOW (whole record, or blind index only).
+ *
+ * Fail closed: a statement that would write plaintext into an encrypted column, or
+ * compare/sort/compute on one in a way the plan cannot rewrite, gets a refusal
+ * (SQLSTATE 0A000, message naming "table.column") and must not be sent.
+ */
+
+enum sql_value_mode {
+	SQL_VALUE_RECORD = 1,   /* the whole encrypted record (INSERT/UPDATE/COPY values) */
+	SQL_VALUE_BLIND,        /* the 33-byte search prefix: format byte + blind index */
+};
+
+/* An edit of the statement text: replace [offset, offset+len) of the original. */
+enum sql_edit_kind {
+	SQL_EDIT_TEXT = 1,      /* put `text` there (e.g. "substr(email, 1, 33)") */
+	SQL_EDIT_LITERAL,       /* a constant: encrypt its value, put a bytea literal there */
+};
+
+struct sql_edit {
+	enum sql_edit_kind kind;
+	uint32_t offset, len;
+	const char *text;                 /* SQL_EDIT_TEXT */
+	const struct schema_column *column; /* SQL_EDIT_LITERAL */
+	enum sql_value_mode mode;         /* SQL_EDIT_LITERAL */
+	char *value;                      /* SQL_EDIT_LITERAL: the constant's value as text (unescaped), NUL-terminated */
+	size_t value_len;
+	bool value_null;                  /* the constant is NULL: stays NULL, no edit of the value */
+};
+
+/* A $n parameter that needs encryption in Bind. */
+struct sql_param {
+	int number;                       /* 1-based $n */
+	const struct schema_column *column;
+	enum sql_value_mode mode;
+};
+
+/* COPY ... FROM STDIN / TO STDOUT on an encrypted table. */
+struct sql_copy {
+	bool active;
+	bool from_stdin;                  /* else TO STDOUT */
+	bool csv;                         /* else text */
+	char delimiter;                   /* '\t' text, ',' csv */
+	char quote, escape;               /* csv */
+	char *null_string;                /* "\\N" text, "" csv */
+	bool header;
+	size_t ncolumns;                  /* the COPY's columns in order */
+	const struct schema_column **columns; /* NULL entries: not encrypted */
+};
+
+struct sql_plan {
+	bool touches_encrypted;           /* false: send the text unchanged */
+	bool refused;
+	char sqlstate[6];                 /* when refused: "0A000" (or "42601" for a syntax error on an encrypted table) */
+	char *message;                    /* when refused: names table.column, never a value */
+	size_t nedits;                    /* sorted by offset, non-overlapping */
+	struct sql_edit *edits;
+	size_t nparams;
+	struct sql_param *params;
+	struct sql_copy copy;
+	int nstatements;                  /* statements in the text (simple protocol may carry several) */
+};
+
+/* Fast path: false when the text cannot name any table of the schema (a case-insensitive
+ * search for the table names), so it is relayed without a parse. */
+bool sql_may_touch(const struct schema *s, const char *sql, size_t len);
+
+/* Analyses a statement text (NUL-terminated, len bytes). Returns PGS_ERR only on out of
+ * memory; a refusal is a successful plan with refused = true. */
+int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out) PGS_MUSTCHECK;
+void sql_plan_free(struct sql_plan *p);
+
+/* Supplies the encrypted form of a constant: writes a complete SQL expression for the
+ * bytea value (e.g. '\x0201...'::bytea) into *out (malloc'd). Returns PGS_ERR when the
+ * value does not parse as the column's type (err gets a message naming the column,
+ * never the value). */
+typedef int (*sql_encrypt_fn)(void *arg, const struct schema_column *col, enum sql_value_mode mode,
+			      const char *value, size_t len, char **out, char *err, size_t errlen);
+
+/* Applies the plan to the original text: a new malloc'd, NUL-terminated text. */
+int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc, void *arg,
+		    char **out, size_t *outlen, char *err, size_t errlen) PGS_MUSTCHECK;
+
+#endif
