@@ -59,13 +59,28 @@ if [[ -z ${SKIP_ASAN:-} ]]; then
     bash scripts/run-integration.sh build/asan
 fi
 
-# 4. other suites, when present
-for s in tests/sim/run.sh tests/attest/run.sh tests/keys/run.sh; do
-  [[ -f $s ]] && step "$(basename "$(dirname "$s")")" bash "$s"
+# 4. other suites under tests/ (everything but unit, integration and node, which have their
+#    own runners above): a run.sh if the directory has one, else its pytest files.
+pytest_dir() { # dir: runs pytest there and prints "<dir>: N passed, N failed"
+  local out rc p f
+  out=$(cd "$1" && timeout -k 10 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider . 2>&1); rc=$?
+  printf '%s\n' "$out"
+  p=$(tail -1 <<<"$out" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+  f=0
+  for n in $(tail -1 <<<"$out" | grep -oE '[0-9]+ (failed|errors?)' | grep -oE '[0-9]+'); do f=$((f + n)); done
+  [[ $rc -ne 0 && $f -eq 0 ]] && f=1
+  echo "$(basename "$1"): $p passed, $f failed"
+  return $rc
+}
+for d in tests/*/; do
+  d=${d%/}
+  case $(basename "$d") in unit|integration|node) continue ;; esac
+  if [[ -f $d/run.sh ]]; then
+    step "$(basename "$d")" bash "$d/run.sh"
+  elif compgen -G "$d/test_*.py" >/dev/null; then
+    step "$(basename "$d")" pytest_dir "$d"
+  fi
 done
-if [[ -d tests/keys && ! -f tests/keys/run.sh ]]; then
-  for s in tests/keys/*.sh; do [[ -f $s ]] && step "keys/$(basename "$s")" bash "$s"; done
-fi
 
 # 5. fuzz smoke with the committed corpus
 if [[ -z ${SKIP_FUZZ:-} ]] && compgen -G "fuzz/fuzz_*.c" >/dev/null; then
