@@ -1,6 +1,7 @@
 # test_relay.py - protocol relay through pgseal: simple/extended query, pipelining, COPY, NOTIFY, fastpath, errors, big values.
 import hashlib
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -408,3 +409,92 @@ def test_terminate_is_quiet(plain):
             except ConnectionResetError:
                 pass
             assert rest == b"", "pgseal sent %r after Terminate" % rest[:80]
+
+
+# ------------------------------------------------------------------ extended protocol on the wire
+
+def _cstr(s):
+    return s.encode() + b"\0"
+
+
+def _parse(name, query, oids=()):
+    return harness.msg(b"P", _cstr(name) + _cstr(query) + struct.pack("!H", len(oids)) +
+                       b"".join(struct.pack("!I", o) for o in oids))
+
+
+def _bind(portal, stmt, params=(), result_formats=()):
+    body = _cstr(portal) + _cstr(stmt) + struct.pack("!H", 0) + struct.pack("!H", len(params))
+    for p in params:
+        if p is None:
+            body += struct.pack("!i", -1)
+        else:
+            body += struct.pack("!i", len(p)) + p
+    body += struct.pack("!H", len(result_formats)) + b"".join(struct.pack("!H", f) for f in result_formats)
+    return harness.msg(b"B", body)
+
+
+def _execute(portal, max_rows=0):
+    return harness.msg(b"E", _cstr(portal) + struct.pack("!I", max_rows))
+
+
+def _describe(kind, name):
+    return harness.msg(b"D", kind + _cstr(name))
+
+
+def _close(kind, name):
+    return harness.msg(b"C", kind + _cstr(name))
+
+
+SYNC = harness.msg(b"S")
+FLUSH = harness.msg(b"H")
+
+
+def _tags(msgs):
+    return b"".join(t for t, _ in msgs)
+
+
+def test_extended_protocol_raw(plain):
+    with harness.Raw(plain.host, plain.port) as r:
+        r.startup_trust()
+        # named statement + named portal, suspended twice, closed; everything pipelined before one Sync
+        r.send(_parse("s1", "SELECT g FROM generate_series(1, $1::int) g", [23]) + _describe(b"S", "s1") +
+               _bind("p1", "s1", [b"5"]) + _execute("p1", 2) + _execute("p1", 2) + _execute("p1", 0) +
+               _close(b"P", "p1") + _close(b"S", "s1") + SYNC)
+        got = r.read_until({b"Z"})
+        assert _tags(got) == b"1tT2DDsDDsDC33Z", _tags(got)
+        rows = [p[6:].decode() for t, p in got if t == b"D"]
+        assert rows == ["1", "2", "3", "4", "5"]
+        assert [p for t, p in got if t == b"C"] == [b"SELECT 1\0"]
+        # Flush without Sync: the answers arrive anyway
+        r.send(_parse("s2", "SELECT 42::int4") + FLUSH)
+        r.sock.settimeout(5)
+        assert r.read_msg()[0] == b"1"
+        # binary result format requested per column
+        r.send(_bind("", "s2", [], [1]) + _execute("") + SYNC)
+        got = r.read_until({b"Z"})
+        assert _tags(got) == b"2DCZ"
+        assert got[1][1] == b"\x00\x01\x00\x00\x00\x04" + struct.pack("!i", 42)
+        # unnamed statement/portal, NULL and binary parameter
+        r.send(_parse("", "SELECT $1::text IS NULL, $2::int4 + 1", [25, 23]) +
+               harness.msg(b"B", b"\0\0" + struct.pack("!HHH", 2, 0, 1) + struct.pack("!H", 2) +
+                           struct.pack("!i", -1) + struct.pack("!i", 4) + struct.pack("!i", 41) + b"\0\0") +
+               _execute("") + SYNC)
+        got = r.read_until({b"Z"})
+        assert _tags(got) == b"12DCZ", _tags(got)
+        assert got[2][1] == b"\x00\x02" + struct.pack("!i", 1) + b"t" + struct.pack("!i", 2) + b"42"
+        # an error skips the rest up to Sync, then the session goes on
+        r.send(_parse("", "SELEC broken") + _bind("", "") + _execute("") + SYNC)
+        got = r.read_until({b"Z"})
+        assert _tags(got) == b"EZ"
+        assert harness.parse_error_fields(got[0][1])["C"] == "42601"
+        # the closed statement is gone, s2 still exists
+        r.send(_describe(b"S", "s1") + SYNC)
+        got = r.read_until({b"Z"})
+        assert _tags(got) == b"EZ" and harness.parse_error_fields(got[0][1])["C"] == "26000"
+        r.send(_bind("", "s2") + _execute("") + SYNC)
+        assert _tags(r.read_until({b"Z"})) == b"2DCZ"
+        # many pipelined Parse/Bind/Execute before a single Sync
+        batch = b"".join(_parse("", "SELECT %d" % i) + _bind("", "") + _execute("") for i in range(200))
+        r.send(batch + SYNC)
+        got = r.read_until({b"Z"}, limit=2000)
+        assert [p[6:].decode() for t, p in got if t == b"D"] == [str(i) for i in range(200)]
