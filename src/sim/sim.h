@@ -76,6 +76,8 @@ void sim_evlog_replay(const struct sim_evlog *log, uint32_t imr, uint8_t out[SIM
 char *sim_evlog_json(const struct sim_evlog *log); /* malloc'd JSON array text */
 void *sim_evlog_json_value(const struct sim_evlog *log); /* json_t array (jansson) */
 void sim_evlog_free(struct sim_evlog *log);
+/* Prints RTMR0-3 replayed from a dstack event log file as JSON; 0 ok, 1 digest mismatch, 2 bad file. */
+int sim_replay_file(const char *path);
 
 /* --- test CA and collateral (sim_ca.c, sim_pck.c) ------------------------- */
 struct sim_ca {

@@ -11,6 +11,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pgseal-dstack-sim --socket PATH [--compose-hash HEX] [--state-dir DIR]\n"
 		   "                         [--app-name NAME] [--log-level debug|info|warn|error]\n"
+		   "       pgseal-dstack-sim --replay EVENT_LOG.json   (prints RTMR0-3 replayed from a dstack event log)\n"
 		   "Serves the dstack guest-agent API (GetKey, GetQuote, Info, ...) over HTTP on a unix socket.\n"
 		   "DEVELOPMENT ONLY: quotes are signed by a TEST CA it creates, never by Intel.\n");
 }
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (!strcmp(a, "--replay"))
+			return sim_replay_file(v);
 		if (!strcmp(a, "--socket"))
 			opts.socket_path = v;
 		else if (!strcmp(a, "--compose-hash"))
