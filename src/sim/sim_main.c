@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 {
 	struct sim_opts opts = { 0 };
 	const char *level = "info";
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -63,7 +63,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	enum log_level lvl;
 	if (!opts.socket_path || log_parse_level(level, &lvl) != PGS_OK) {

@@ -13,7 +13,7 @@ if [ ! -x "$sim" ]; then
 	exit 1
 fi
 if [ ! -d "$repo/tests/node/node_modules/@phala/dstack-sdk" ] && command -v npm >/dev/null; then
-	(cd "$repo/tests/node" && npm install --no-audit --no-fund >/dev/null 2>&1) ||
+	(cd "$repo/tests/node" && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
 		echo "# npm install in tests/node failed: SDK and dcap-qvl checks will fail"
 fi
 PGSEAL_SIM="$sim" exec /usr/bin/python3 "$here/test_sim.py"
