@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define SIM_SECRET_LEN 32
 #define SIM_APP_ID_LEN 20
@@ -83,6 +84,9 @@ int sim_replay_file(const char *path);
 struct sim_ca {
 	EVP_PKEY *root_key, *platform_key, *pck_key, *tcb_key, *att_key;
 	X509 *root, *platform, *pck, *tcb;
+	EVP_PKEY *app_ca_key; /* signs GetTlsKey certificates, like dstack's KMS-issued app CA */
+	X509 *app_ca;
+	char *app_ca_pem;
 	char *collateral_json;   /* exactly the shape of testdata/tdx/tdx_quote_collateral.json */
 	char *pck_chain_pem;     /* leaf, platform CA, root: certification data type 5 */
 	uint8_t ppid[16];
@@ -108,6 +112,7 @@ int sim_pck_sgx_extension(const uint8_t ppid[16], const uint8_t platform_instanc
 /* TCB Info / QE Identity JSON bodies signed into the collateral. */
 char *sim_pck_tcb_info_json(void);
 char *sim_pck_qe_identity_json(void);
+int sim_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value) PGS_MUSTCHECK;
 /* Raw r || s P-256 ECDSA-SHA256 signature (as quotes and collateral carry them). */
 int sim_ecdsa_p256_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64]) PGS_MUSTCHECK;
 int sim_p256_raw_pub(EVP_PKEY *key, uint8_t out[64]) PGS_MUSTCHECK;
@@ -157,6 +162,20 @@ void sim_state_close(struct sim_state *st);
 /* dstack GetKey: derived key for path and its 2-link signature chain. */
 int sim_state_get_key(const struct sim_state *st, const char *path, const char *purpose, bool ed25519,
 		      uint8_t key[32], uint8_t sig0[SIM_K256_SIG_LEN]) PGS_MUSTCHECK;
+
+/* --- GetTlsKey certificates (sim_tls.c) ------------------------------------ */
+struct sim_tls_req {
+	const char *subject;
+	const char **alt_names;
+	size_t n_alt_names;
+	bool ra_tls, server_auth, client_auth;
+	int64_t not_before, not_after; /* unix seconds; < 0: default */
+};
+
+/* A fresh P-256 key (PKCS#8 PEM) and a certificate chain [leaf, app CA], the leaf carrying the quote
+ * (report_data = SHA-512("ratls-cert:" || SPKI DER)) and event log when ra_tls is set. */
+int sim_tls_issue(const struct sim_state *st, const struct sim_tls_req *req, char **key_pem, char **leaf_pem,
+		  char *err, size_t errlen) PGS_MUSTCHECK;
 
 /* --- HTTP API (sim_api.c, sim_http.c) --------------------------------------- */
 struct sim_reply {

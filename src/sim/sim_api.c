@@ -342,6 +342,78 @@ out:
 	free(pub);
 }
 
+static int arg_bool(json_t *args, const char *key, bool def, bool *val, struct sim_reply *out)
+{
+	json_t *v = json_object_get(args, key);
+	if (!v || json_is_null(v)) {
+		*val = def;
+		return PGS_OK;
+	}
+	if (!json_is_boolean(v)) {
+		reply_error(out, 400, "field '%s' must be a boolean", key);
+		return PGS_ERR;
+	}
+	*val = json_is_true(v);
+	return PGS_OK;
+}
+
+static int arg_time(json_t *args, const char *key, int64_t *val, struct sim_reply *out)
+{
+	json_t *v = json_object_get(args, key);
+	*val = -1;
+	if (!v || json_is_null(v))
+		return PGS_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 253402300799LL) {
+		reply_error(out, 400, "field '%s' must be seconds since the epoch", key);
+		return PGS_ERR;
+	}
+	*val = (int64_t)json_integer_value(v);
+	return PGS_OK;
+}
+
+static void do_get_tls_key(struct sim_state *st, json_t *args, struct sim_reply *out)
+{
+	struct sim_tls_req req = { 0 };
+	const char *names[32];
+	char err[160], *key = NULL, *leaf = NULL;
+	json_t *alt = json_object_get(args, "alt_names");
+	if (arg_str(args, "subject", "", &req.subject, out) || arg_bool(args, "usage_ra_tls", false, &req.ra_tls, out) ||
+	    arg_bool(args, "usage_server_auth", false, &req.server_auth, out) ||
+	    arg_bool(args, "usage_client_auth", false, &req.client_auth, out) ||
+	    arg_time(args, "not_before", &req.not_before, out) || arg_time(args, "not_after", &req.not_after, out))
+		return;
+	if (alt && !json_is_null(alt)) {
+		size_t i;
+		json_t *v;
+		if (!json_is_array(alt) || json_array_size(alt) > PGS_ARRAY_LEN(names)) {
+			reply_error(out, 400, "field 'alt_names' must be an array of at most %zu strings", PGS_ARRAY_LEN(names));
+			return;
+		}
+		json_array_foreach(alt, i, v) {
+			if (!json_is_string(v)) {
+				reply_error(out, 400, "field 'alt_names' must be an array of strings");
+				return;
+			}
+			names[i] = json_string_value(v);
+		}
+		req.alt_names = names;
+		req.n_alt_names = json_array_size(alt);
+	}
+	if (sim_tls_issue(st, &req, &key, &leaf, err, sizeof(err)) != PGS_OK) {
+		reply_error(out, 400, "%s", err);
+		return;
+	}
+	json_t *o = json_object(), *chain = json_array();
+	json_object_set_new(o, "key", json_string(key));
+	json_array_append_new(chain, json_string(leaf));
+	json_array_append_new(chain, json_string(st->ca.app_ca_pem));
+	json_object_set_new(o, "certificate_chain", chain);
+	OPENSSL_cleanse(key, strlen(key));
+	free(key);
+	free(leaf);
+	reply_json(out, 200, o);
+}
+
 static void do_version(struct sim_reply *out)
 {
 	json_t *o = json_object();
@@ -412,7 +484,9 @@ void sim_api_call(struct sim_state *st, const char *path, const char *body, size
 		do_sign(st, args, out);
 	else if (!strcmp(m, "Verify"))
 		do_verify(args, out);
-	else if (!strcmp(m, "GetTlsKey") || !strcmp(m, "DeriveKey") || !strcmp(m, "Attest") ||
+	else if (!strcmp(m, "GetTlsKey"))
+		do_get_tls_key(st, args, out);
+	else if (!strcmp(m, "DeriveKey") || !strcmp(m, "Attest") ||
 		 !strcmp(m, "GetAttestationForAppKey"))
 		reply_error(out, 501, "%s is not implemented by pgseal-dstack-sim", m);
 	else

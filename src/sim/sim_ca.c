@@ -23,8 +23,9 @@
 #define SIM_NOT_AFTER ((time_t)2524607999)  /* 2049-12-31T23:59:59Z */
 #define SIM_CRL_NEXT ((time_t)2366841600)   /* 2045-01-01T00:00:00Z */
 #define SIM_ORG "pgseal dstack simulator TEST CA - not Intel"
+#define SIM_APP_ORG "pgseal dstack simulator TEST App CA - not a dstack KMS"
 
-enum cert_kind { CERT_ROOT, CERT_PLATFORM, CERT_PCK, CERT_TCB };
+enum cert_kind { CERT_ROOT, CERT_PLATFORM, CERT_PCK, CERT_TCB, CERT_APP_CA };
 
 int sim_ecdsa_p256_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
@@ -60,7 +61,7 @@ int sim_p256_raw_pub(EVP_PKEY *key, uint8_t out[64])
 	return PGS_OK;
 }
 
-static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+int sim_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 {
 	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
 	if (!ext)
@@ -105,34 +106,36 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ik
 	    !ASN1_TIME_set(X509_getm_notBefore(x), SIM_NOT_BEFORE) || !ASN1_TIME_set(X509_getm_notAfter(x), SIM_NOT_AFTER))
 		goto out;
 	X509_NAME *name = X509_get_subject_name(x);
+	const char *org = kind == CERT_APP_CA ? SIM_APP_ORG : SIM_ORG;
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)SIM_ORG, -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 || X509_set_pubkey(x, key) != 1)
 		goto out;
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-	if (add_ext(x, &ctx, NID_subject_key_identifier, "hash") || add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+	if (sim_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") || sim_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto out;
 	switch (kind) {
 	case CERT_ROOT:
-		if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
-		    add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
+	case CERT_APP_CA:
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
+		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
 		break;
 	case CERT_PLATFORM:
-		if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-		    add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
 		break;
 	case CERT_PCK:
-		if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-		    add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation") ||
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
+		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation") ||
 		    add_sgx_ext(x, ca, secret))
 			goto out;
 		break;
 	case CERT_TCB:
-		if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-		    add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation"))
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
+		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation"))
 			goto out;
 		break;
 	}
@@ -335,6 +338,27 @@ static int create_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
 	return PGS_OK;
 }
 
+/* The CA that signs GetTlsKey certificates (dstack's KMS-issued app CA); added to older state dirs too. */
+static int load_or_create_app_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
+{
+	char *path = sim_path_join(dir, "app-ca.pem");
+	int exists = access(path, F_OK) == 0;
+	free(path);
+	if (exists)
+		return load_pem(dir, "app-ca-key.pem", &ca->app_ca_key, NULL) || load_pem(dir, "app-ca.pem", NULL, &ca->app_ca)
+			       ? PGS_ERR
+			       : PGS_OK;
+	ca->app_ca_key = EVP_EC_gen("P-256");
+	if (!ca->app_ca_key)
+		return PGS_ERR;
+	ca->app_ca = make_cert(ca->app_ca_key, "pgseal dstack simulator TEST App CA - not a dstack KMS", NULL,
+			       ca->app_ca_key, CERT_APP_CA, ca, secret);
+	if (!ca->app_ca || save_pem(dir, "app-ca-key.pem", ca->app_ca_key, NULL) ||
+	    save_pem(dir, "app-ca.pem", NULL, ca->app_ca))
+		return PGS_ERR;
+	return PGS_OK;
+}
+
 int sim_ca_load_or_create(struct sim_ca *ca, const char *state_dir, const uint8_t *secret)
 {
 	int rc = PGS_ERR;
@@ -366,6 +390,9 @@ int sim_ca_load_or_create(struct sim_ca *ca, const char *state_dir, const uint8_
 			goto out;
 		ca->collateral_json = (char *)buf;
 	}
+	if (load_or_create_app_ca(ca, dir, secret) != PGS_OK)
+		goto out;
+	ca->app_ca_pem = cert_pem(ca->app_ca);
 	char *leaf = cert_pem(ca->pck), *platform = cert_pem(ca->platform), *rootpem = cert_pem(ca->root);
 	if (leaf && platform && rootpem)
 		ca->pck_chain_pem = concat3(leaf, platform, rootpem);
@@ -414,6 +441,9 @@ void sim_ca_free(struct sim_ca *ca)
 		EVP_PKEY_free(*key_slot(ca, i));
 	for (size_t i = 0; i < PGS_ARRAY_LEN(cert_files); i++)
 		X509_free(*cert_slot(ca, i));
+	EVP_PKEY_free(ca->app_ca_key);
+	X509_free(ca->app_ca);
+	free(ca->app_ca_pem);
 	free(ca->collateral_json);
 	free(ca->pck_chain_pem);
 	memset(ca, 0, sizeof(*ca));

@@ -123,6 +123,11 @@ async function main() {
   const ve = await client.verify('ed25519', data, se.signature, se.public_key);
   check('sign/verify: ed25519', ve.valid === true);
 
+  const tls = await client.getTlsKey({ subject: 'pgseal.test', altNames: ['localhost'], usageRaTls: true });
+  check('getTlsKey: PEM key and a 2-certificate chain',
+    tls.key.startsWith('-----BEGIN PRIVATE KEY-----') && tls.certificate_chain.length === 2);
+  check('getTlsKey: asUint8Array()', tls.asUint8Array().length > 64);
+
   console.log(`SDKKEY ${hex(k1.key)}`);
 }
 

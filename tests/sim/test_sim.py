@@ -221,7 +221,7 @@ def test_start_and_files(sim):
     check("state dir next to the socket (PATH.d) with secret.bin", os.path.isfile(sec))
     check("secret.bin is 32 bytes, mode 0600", os.path.getsize(sec) == 32 and (os.stat(sec).st_mode & 0o777) == 0o600)
     keys = [f for f in os.listdir(os.path.join(state, "ca")) if f.endswith("-key.pem")]
-    check("five CA private keys, each 0600", len(keys) == 5 and all(
+    check("six CA private keys (incl. app CA), each 0600", len(keys) == 6 and all(
         (os.stat(os.path.join(state, "ca", f)).st_mode & 0o777) == 0o600 for f in keys), str(keys))
     for f in ("sim-root.pem", "sim-root.der", "sim-pck-chain.pem", "sim-collateral.json"):
         check(f"{f} written next to the socket", os.path.isfile(os.path.join(sim.dir, f)))
@@ -363,6 +363,40 @@ def test_quote(sim, workdir, info):
     return q, p
 
 
+def test_tls_key(sim, workdir):
+    req = {"subject": "pgseal.test", "alt_names": ["localhost", "127.0.0.1"], "usage_ra_tls": True,
+           "usage_server_auth": True, "usage_client_auth": False}
+    st, r = sim.rpc("/GetTlsKey", req)
+    check("GetTlsKey -> 200 {key, certificate_chain}", st == 200 and set(r) == {"key", "certificate_chain"}, str(r))
+    key = serialization.load_pem_private_key(r["key"].encode(), None)
+    check("GetTlsKey key is PKCS#8 P-256 PEM", r["key"].startswith("-----BEGIN PRIVATE KEY-----") and
+          isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1")
+    chain = [x509.load_pem_x509_certificate(c.encode()) for c in r["certificate_chain"]]
+    leaf, ca = chain
+    check("GetTlsKey chain [leaf, app CA], leaf signed by the app CA", len(chain) == 2 and cert_signed_by(leaf, ca))
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    check("GetTlsKey leaf holds the returned key", leaf.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == spki)
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    check("GetTlsKey SANs", san.get_values_for_type(x509.DNSName) == ["localhost"] and
+          [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"])
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    check("GetTlsKey server auth EKU", list(eku) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH])
+    qext = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.62397.1.1")).value.value
+    check("RA-TLS quote extension is DER OCTET STRING(quote)", qext[0] == 0x04)
+    q = qext[4:] if qext[1] == 0x82 else qext[3:] if qext[1] == 0x81 else qext[2:]
+    pq = parse_quote(q)
+    check("RA-TLS quote report_data = SHA-512('ratls-cert:' || SPKI DER)",
+          pq["report_data"] == hashlib.sha512(b"ratls-cert:" + spki).digest())
+    lext = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.62397.1.2")).value.value
+    log = json.loads(lext[lext.index(b"["):])
+    check("RA-TLS event log extension replays to the quote's RTMR3", replay(log, 3) == pq["rtmr3"])
+    st, r2 = sim.rpc("/GetTlsKey", {"subject": "x", "usage_client_auth": True})
+    leaf2 = x509.load_pem_x509_certificate(r2["certificate_chain"][0].encode())
+    check("GetTlsKey without RA-TLS: no quote extension, fresh key", st == 200 and r2["key"] != r["key"] and not any(
+        e.oid.dotted_string.startswith("1.3.6.1.4.1.62397") for e in leaf2.extensions))
+
+
 def test_collateral(workdir, p):
     coll = json.load(open(os.path.join(workdir, "sim-collateral.json")))
     if TESTDATA:
@@ -488,7 +522,10 @@ def test_bad_requests(sim):
         ("PUT", "/GetKey", b"{}", 405, "PUT"),
         ("DELETE", "/Info", None, 405, "DELETE"),
         ("POST", "/GetQuote", big, 413, "400 kB body"),
-        ("POST", "/GetTlsKey", b"{}", 501, "GetTlsKey not implemented"),
+        ("POST", "/Attest", b"{}", 501, "Attest not implemented"),
+        ("POST", "/GetTlsKey", json.dumps({"alt_names": ["a,b"]}).encode(), 400, "GetTlsKey bad alt name"),
+        ("POST", "/GetTlsKey", json.dumps({"usage_ra_tls": "yes"}).encode(), 400, "GetTlsKey bool as string"),
+        ("POST", "/GetTlsKey", json.dumps({"not_before": 10, "not_after": 5}).encode(), 400, "GetTlsKey bad window"),
     ]
     for method, path, body, want, what in cases:
         try:
@@ -605,6 +642,7 @@ def main():
         info = test_info(sim)
         q, p = test_quote(sim, workdir, info)
         test_collateral(workdir, p)
+        test_tls_key(sim, workdir)
         test_dcap_qvl(workdir, q)
         test_bad_requests(sim)
         test_sdk(sim)
