@@ -121,6 +121,9 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if self.proc.returncode != 0:  # a sanitizer report, or a crash
+                check(f"simulator on {os.path.basename(self.sock)} exits 0 on SIGTERM", False,
+                      open(self.log_path).read()[-3000:])
         self.logf.close()
         return self.proc.returncode
 
@@ -607,6 +610,28 @@ def test_restart_and_compose(workdir, key):
     check("no --socket: usage, exit 2", r.returncode == 2 and "usage" in r.stderr)
 
 
+def test_concurrent(sim):
+    import threading
+    errors = []
+
+    def worker(i):
+        try:
+            for j in range(5):
+                st, r = sim.rpc("/GetQuote", {"report_data": "%02x" % i})
+                st2, r2 = sim.rpc("/GetKey", {"path": "p%d" % (j % 2)})
+                if st != 200 or st2 != 200 or parse_quote(bytes.fromhex(r["quote"]))["report_data"][0] != i:
+                    errors.append((st, st2))
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    check("16 concurrent clients x 5 GetQuote+GetKey all answered correctly", not errors, str(errors[:3]))
+
+
 def test_sdk(sim):
     if not shutil.which("node") or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@phala", "dstack-sdk")):
         check("node and tests/node/node_modules (npm install) available", False)
@@ -645,6 +670,7 @@ def main():
         test_tls_key(sim, workdir)
         test_dcap_qvl(workdir, q)
         test_bad_requests(sim)
+        test_concurrent(sim)
         test_sdk(sim)
         sim.stop()
         check("SIGTERM stops the simulator cleanly", sim.proc.returncode == 0 and not os.path.exists(sim.sock))
