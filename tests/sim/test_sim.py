@@ -469,6 +469,29 @@ def test_dcap_qvl(workdir, q):
     check("@phala/dcap-qvl: before the collateral window (2023) refused", rc != 0, out)
 
 
+def test_real_quote_layout():
+    """The parser used on the simulator's quotes, applied to Intel-signed quotes: same layout, real signatures."""
+    if not TESTDATA:
+        check("testdata/tdx found (set PGSEAL_TESTDATA)", False)
+        return
+    intel_root = x509.load_der_x509_certificate(open(os.path.join(TESTDATA, "intel_sgx_root_ca.der"), "rb").read())
+    for name in ("tdx_quote.bin",):  # tdx_quote_outdated.bin is a v5 quote (body type + size before the report)
+        q = open(os.path.join(TESTDATA, name), "rb").read()
+        p = parse_quote(q)
+        check(f"{name}: same v4 layout (lengths consistent)", (p["version"], p["tee_type"], p["cert_type"],
+              p["inner_cert_type"]) == (4, 0x81, 6, 5) and 636 + p["sig_len"] == p["end"] <= len(q))
+        ak = ec.EllipticCurvePublicNumbers(int.from_bytes(p["att_key"][:32], "big"),
+                                           int.from_bytes(p["att_key"][32:], "big"), ec.SECP256R1()).public_key()
+        certs = pem_certs(p["pck_chain"])
+        check(f"{name}: quote signature, QE report data, QE report signature, chain to Intel's root",
+              verifies(ak, raw_sig(p["signature"]), q[:632]) and
+              p["qe_report"][320:352] == hashlib.sha256(p["att_key"] + p["qe_auth"]).digest() and
+              verifies(certs[0].public_key(), raw_sig(p["qe_report_sig"]), p["qe_report"]) and
+              cert_signed_by(certs[0], certs[1]) and cert_signed_by(certs[1], intel_root))
+        ext = certs[0].extensions.get_extension_for_oid(SGX_EXT_OID).value.value
+        check(f"{name}: SGX extension parsed like the simulator's (FMSPC)", sgx_ext_field(ext, 4)[0] == 4)
+
+
 def test_replay_sample():
     if not TESTDATA:
         check("testdata/tdx found (set PGSEAL_TESTDATA)", False)
@@ -676,6 +699,7 @@ def main():
         check("SIGTERM stops the simulator cleanly", sim.proc.returncode == 0 and not os.path.exists(sim.sock))
         sim = None
         test_replay_sample()
+        test_real_quote_layout()
         test_restart_and_compose(workdir, key)
     except Exception:
         check("no exception in the test script", False, traceback.format_exc())
