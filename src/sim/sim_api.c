@@ -1,4 +1,5 @@
-/* sim_api.c - the dstack guest-agent RPC methods (GetKey, GetQuote, Info, ...) with dstack's JSON shapes. */
+/* sim_api.c - the dstack guest-agent RPC methods (GetKey, GetQuote, Info, ...) with dstack's JSON
+ * shapes. */
 #include "sim/sim.h"
 
 #include <stdarg.h>
@@ -24,7 +25,8 @@ static void reply_json(struct sim_reply *out, unsigned status, json_t *o)
 		abort(); /* out of memory */
 }
 
-static void reply_error(struct sim_reply *out, unsigned status, const char *fmt, ...) PGS_PRINTF(3, 4);
+static void reply_error(struct sim_reply *out, unsigned status, const char *fmt, ...)
+    PGS_PRINTF(3, 4);
 static void reply_error(struct sim_reply *out, unsigned status, const char *fmt, ...)
 {
 	char msg[256];
@@ -45,7 +47,8 @@ static void set_hex(json_t *o, const char *key, const uint8_t *buf, size_t len)
 }
 
 /* Optional string argument; fails (400) if present with another JSON type. */
-static int arg_str(json_t *args, const char *key, const char *def, const char **val, struct sim_reply *out)
+static int arg_str(json_t *args, const char *key, const char *def, const char **val,
+                   struct sim_reply *out)
 {
 	json_t *v = json_object_get(args, key);
 	if (!v || json_is_null(v)) {
@@ -119,7 +122,7 @@ static void do_get_key(struct sim_state *st, json_t *args, struct sim_reply *out
 
 /* Hashes prefix || data for Tappd.TdxQuote; "raw" passes data through. */
 static int tappd_report_data(const char *alg, const char *prefix, const uint8_t *data, size_t len,
-			     uint8_t rd[SIM_REPORT_DATA_LEN])
+                             uint8_t rd[SIM_REPORT_DATA_LEN])
 {
 	memset(rd, 0, SIM_REPORT_DATA_LEN);
 	if (!strcmp(alg, "raw")) {
@@ -150,7 +153,8 @@ static int tappd_report_data(const char *alg, const char *prefix, const uint8_t 
 
 enum quote_api { QUOTE_GET, QUOTE_TAPPD_RAW, QUOTE_TAPPD };
 
-static void do_get_quote(struct sim_state *st, json_t *args, struct sim_reply *out, enum quote_api api)
+static void do_get_quote(struct sim_state *st, json_t *args, struct sim_reply *out,
+                         enum quote_api api)
 {
 	uint8_t *data = NULL, *quote = NULL, rd[SIM_REPORT_DATA_LEN];
 	size_t len = 0, qlen = 0;
@@ -158,7 +162,8 @@ static void do_get_quote(struct sim_state *st, json_t *args, struct sim_reply *o
 	if (arg_hex(args, "report_data", &data, &len, out))
 		return;
 	if (api == QUOTE_TAPPD) {
-		if (arg_str(args, "hash_algorithm", "sha512", &alg, out) || arg_str(args, "prefix", "", &prefix, out))
+		if (arg_str(args, "hash_algorithm", "sha512", &alg, out) ||
+		    arg_str(args, "prefix", "", &prefix, out))
 			goto out;
 		if (!*alg)
 			alg = "sha512";
@@ -166,7 +171,8 @@ static void do_get_quote(struct sim_state *st, json_t *args, struct sim_reply *o
 			prefix = "app-data:";
 	}
 	if (!strcmp(alg, "raw") && len > SIM_REPORT_DATA_LEN) {
-		reply_error(out, 400, "Report data is too long: %zu bytes, at most %d", len, SIM_REPORT_DATA_LEN);
+		reply_error(out, 400, "Report data is too long: %zu bytes, at most %d", len,
+		            SIM_REPORT_DATA_LEN);
 		goto out;
 	}
 	if (tappd_report_data(alg, prefix, data, len, rd) != PGS_OK) {
@@ -248,7 +254,8 @@ static void do_emit_event(struct sim_state *st, json_t *args, struct sim_reply *
 	if (arg_str(args, "event", "", &name, out) || arg_hex(args, "payload", &payload, &len, out))
 		return;
 	if (!*name || strlen(name) > SIM_MAX_EVENT_NAME || strchr(name, ':')) {
-		reply_error(out, 400, "event name must be 1 to %d characters without ':'", SIM_MAX_EVENT_NAME);
+		reply_error(out, 400, "event name must be 1 to %d characters without ':'",
+		            SIM_MAX_EVENT_NAME);
 	} else if (st->log.n >= SIM_MAX_EMITTED_EVENTS) {
 		reply_error(out, 400, "event log is full");
 	} else {
@@ -271,7 +278,9 @@ static void do_sign(struct sim_state *st, json_t *args, struct sim_reply *out)
 		goto out;
 	}
 	if (pre && len != 32) {
-		reply_error(out, 400, "Pre-hashed signing requires a 32-byte digest, but received %zu bytes", len);
+		reply_error(out, 400,
+		            "Pre-hashed signing requires a 32-byte digest, but received %zu bytes",
+		            len);
 		goto out;
 	}
 	if (sim_state_get_key(st, "vms", "signing", ed, key, sig0) != PGS_OK)
@@ -289,7 +298,8 @@ static void do_sign(struct sim_state *st, json_t *args, struct sim_reply *out)
 			goto fail;
 	}
 	json_t *o = json_object(), *chain = json_array();
-	char *h[3] = { sim_hex(sig, 64), sim_hex(sig0, sizeof(sig0)), sim_hex(st->kms_sig, sizeof(st->kms_sig)) };
+	char *h[3] = {sim_hex(sig, 64), sim_hex(sig0, sizeof(sig0)),
+	              sim_hex(st->kms_sig, sizeof(st->kms_sig))};
 	json_object_set_new(o, "signature", json_string(h[0]));
 	for (int i = 0; i < 3; i++) {
 		json_array_append_new(chain, json_string(h[i]));
@@ -314,13 +324,15 @@ static void do_verify(json_t *args, struct sim_reply *out)
 	size_t dlen = 0, slen = 0, plen = 0;
 	int valid = 0;
 	if (arg_str(args, "algorithm", "", &alg, out) || arg_hex(args, "data", &data, &dlen, out) ||
-	    arg_hex(args, "signature", &sig, &slen, out) || arg_hex(args, "public_key", &pub, &plen, out))
+	    arg_hex(args, "signature", &sig, &slen, out) ||
+	    arg_hex(args, "public_key", &pub, &plen, out))
 		goto out;
 	if (algorithm_kind(alg, &ed, &pre) != PGS_OK) {
 		reply_error(out, 400, "Unsupported algorithm");
 		goto out;
 	}
-	if (slen != 64 || (ed && plen != 32) || (!ed && plen != 33 && plen != 65) || (pre && dlen != 32)) {
+	if (slen != 64 || (ed && plen != 32) || (!ed && plen != 33 && plen != 65) ||
+	    (pre && dlen != 32)) {
 		reply_error(out, 400, "invalid signature, public key or digest length");
 		goto out;
 	}
@@ -363,7 +375,8 @@ static int arg_time(json_t *args, const char *key, int64_t *val, struct sim_repl
 	*val = -1;
 	if (!v || json_is_null(v))
 		return PGS_OK;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 253402300799LL) {
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 253402300799LL) {
 		reply_error(out, 400, "field '%s' must be seconds since the epoch", key);
 		return PGS_ERR;
 	}
@@ -373,25 +386,31 @@ static int arg_time(json_t *args, const char *key, int64_t *val, struct sim_repl
 
 static void do_get_tls_key(struct sim_state *st, json_t *args, struct sim_reply *out)
 {
-	struct sim_tls_req req = { 0 };
+	struct sim_tls_req req = {0};
 	const char *names[32];
 	char err[160], *key = NULL, *leaf = NULL;
 	json_t *alt = json_object_get(args, "alt_names");
-	if (arg_str(args, "subject", "", &req.subject, out) || arg_bool(args, "usage_ra_tls", false, &req.ra_tls, out) ||
+	if (arg_str(args, "subject", "", &req.subject, out) ||
+	    arg_bool(args, "usage_ra_tls", false, &req.ra_tls, out) ||
 	    arg_bool(args, "usage_server_auth", false, &req.server_auth, out) ||
 	    arg_bool(args, "usage_client_auth", false, &req.client_auth, out) ||
-	    arg_time(args, "not_before", &req.not_before, out) || arg_time(args, "not_after", &req.not_after, out))
+	    arg_time(args, "not_before", &req.not_before, out) ||
+	    arg_time(args, "not_after", &req.not_after, out))
 		return;
 	if (alt && !json_is_null(alt)) {
 		size_t i;
 		json_t *v;
 		if (!json_is_array(alt) || json_array_size(alt) > PGS_ARRAY_LEN(names)) {
-			reply_error(out, 400, "field 'alt_names' must be an array of at most %zu strings", PGS_ARRAY_LEN(names));
+			reply_error(out, 400,
+			            "field 'alt_names' must be an array of at most %zu strings",
+			            PGS_ARRAY_LEN(names));
 			return;
 		}
-		json_array_foreach(alt, i, v) {
+		json_array_foreach(alt, i, v)
+		{
 			if (!json_is_string(v)) {
-				reply_error(out, 400, "field 'alt_names' must be an array of strings");
+				reply_error(out, 400,
+				            "field 'alt_names' must be an array of strings");
 				return;
 			}
 			names[i] = json_string_value(v);
@@ -441,8 +460,8 @@ static const char *method_name(const char *path, bool *tappd)
 	return path;
 }
 
-void sim_api_call(struct sim_state *st, const char *path, const char *body, size_t body_len, void *query_args,
-		  struct sim_reply *out)
+void sim_api_call(struct sim_state *st, const char *path, const char *body, size_t body_len,
+                  void *query_args, struct sim_reply *out)
 {
 	json_t *args = NULL;
 	bool tappd = false;
@@ -453,7 +472,8 @@ void sim_api_call(struct sim_state *st, const char *path, const char *body, size
 		json_error_t err;
 		args = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &err);
 		if (!args) {
-			reply_error(out, 400, "invalid JSON at line %d column %d", err.line, err.column);
+			reply_error(out, 400, "invalid JSON at line %d column %d", err.line,
+			            err.column);
 			return;
 		}
 	} else if (query_args) {
@@ -487,7 +507,7 @@ void sim_api_call(struct sim_state *st, const char *path, const char *body, size
 	else if (!strcmp(m, "GetTlsKey"))
 		do_get_tls_key(st, args, out);
 	else if (!strcmp(m, "DeriveKey") || !strcmp(m, "Attest") ||
-		 !strcmp(m, "GetAttestationForAppKey"))
+	         !strcmp(m, "GetAttestationForAppKey"))
 		reply_error(out, 501, "%s is not implemented by pgseal-dstack-sim", m);
 	else
 		reply_error(out, 404, "unknown method");

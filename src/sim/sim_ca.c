@@ -1,4 +1,5 @@
-/* sim_ca.c - the simulator's TEST CA (root, platform CA, PCK, TCB signing, attestation key) and collateral. */
+/* sim_ca.c - the simulator's TEST CA (root, platform CA, PCK, TCB signing, attestation key) and
+ * collateral. */
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -41,7 +42,8 @@ int sim_ecdsa_p256_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t s
 	s = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
 	if (!s)
 		goto out;
-	if (BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) != 32 || BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) != 32)
+	if (BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) != 32 ||
+	    BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) != 32)
 		goto out;
 	rc = PGS_OK;
 out:
@@ -54,7 +56,8 @@ int sim_p256_raw_pub(EVP_PKEY *key, uint8_t out[64])
 {
 	uint8_t buf[65];
 	size_t len = 0;
-	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof(buf), &len) != 1 ||
+	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf,
+	                                    sizeof(buf), &len) != 1 ||
 	    len != 65 || buf[0] != 0x04)
 		return PGS_ERR;
 	memcpy(out, buf + 1, 64);
@@ -79,7 +82,9 @@ static int add_sgx_ext(X509 *x, const struct sim_ca *ca, const uint8_t *secret)
 	ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
 	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
 	X509_EXTENSION *ext = NULL;
-	if (!obj || !os || sim_hkdf(secret, SIM_SECRET_LEN, "platform-instance-id", NULL, 0, platform_instance, 16) ||
+	if (!obj || !os ||
+	    sim_hkdf(secret, SIM_SECRET_LEN, "platform-instance-id", NULL, 0, platform_instance,
+	             16) ||
 	    sim_pck_sgx_extension(ca->ppid, platform_instance, &der, &len) ||
 	    ASN1_OCTET_STRING_set(os, der, (int)len) != 1)
 		goto out;
@@ -95,47 +100,57 @@ out:
 	return rc;
 }
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey, enum cert_kind kind,
-		       const struct sim_ca *ca, const uint8_t *secret)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey,
+                       enum cert_kind kind, const struct sim_ca *ca, const uint8_t *secret)
 {
 	X509 *x = X509_new();
 	BIGNUM *serial = BN_new();
 	bool ok = false;
-	if (!x || !serial || X509_set_version(x, 2) != 1 || BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+	if (!x || !serial || X509_set_version(x, 2) != 1 ||
+	    BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
 	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
-	    !ASN1_TIME_set(X509_getm_notBefore(x), SIM_NOT_BEFORE) || !ASN1_TIME_set(X509_getm_notAfter(x), SIM_NOT_AFTER))
+	    !ASN1_TIME_set(X509_getm_notBefore(x), SIM_NOT_BEFORE) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), SIM_NOT_AFTER))
 		goto out;
 	X509_NAME *name = X509_get_subject_name(x);
 	const char *org = kind == CERT_APP_CA ? SIM_APP_ORG : SIM_ORG;
-	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 || X509_set_pubkey(x, key) != 1)
+	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+	                               0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1,
+	                               0) != 1 ||
+	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 ||
+	    X509_set_pubkey(x, key) != 1)
 		goto out;
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-	if (sim_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") || sim_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+	if (sim_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
+	    sim_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto out;
 	switch (kind) {
 	case CERT_ROOT:
 	case CERT_APP_CA:
-		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") ||
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints,
+		                     "critical,CA:TRUE,pathlen:1") ||
 		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
 		break;
 	case CERT_PLATFORM:
-		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints,
+		                     "critical,CA:TRUE,pathlen:0") ||
 		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"))
 			goto out;
 		break;
 	case CERT_PCK:
 		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation") ||
+		    sim_x509_add_ext(x, &ctx, NID_key_usage,
+		                     "critical,digitalSignature,nonRepudiation") ||
 		    add_sgx_ext(x, ca, secret))
 			goto out;
 		break;
 	case CERT_TCB:
 		if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-		    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation"))
+		    sim_x509_add_ext(x, &ctx, NID_key_usage,
+		                     "critical,digitalSignature,nonRepudiation"))
 			goto out;
 		break;
 	}
@@ -159,9 +174,11 @@ static char *crl_hex(X509 *issuer, EVP_PKEY *ikey)
 	ASN1_TIME *t = ASN1_TIME_new();
 	ASN1_INTEGER *num = ASN1_INTEGER_new();
 	if (!c || !t || !num || X509_CRL_set_version(c, 1) != 1 ||
-	    X509_CRL_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 || !ASN1_TIME_set(t, SIM_NOT_BEFORE) ||
-	    X509_CRL_set1_lastUpdate(c, t) != 1 || !ASN1_TIME_set(t, SIM_CRL_NEXT) || X509_CRL_set1_nextUpdate(c, t) != 1 ||
-	    ASN1_INTEGER_set(num, 1) != 1 || X509_CRL_add1_ext_i2d(c, NID_crl_number, num, 0, 0) != 1 ||
+	    X509_CRL_set_issuer_name(c, X509_get_subject_name(issuer)) != 1 ||
+	    !ASN1_TIME_set(t, SIM_NOT_BEFORE) || X509_CRL_set1_lastUpdate(c, t) != 1 ||
+	    !ASN1_TIME_set(t, SIM_CRL_NEXT) || X509_CRL_set1_nextUpdate(c, t) != 1 ||
+	    ASN1_INTEGER_set(num, 1) != 1 ||
+	    X509_CRL_add1_ext_i2d(c, NID_crl_number, num, 0, 0) != 1 ||
 	    X509_CRL_sign(c, ikey, EVP_sha256()) <= 0)
 		goto out;
 	int len = i2d_X509_CRL(c, &der);
@@ -209,12 +226,14 @@ static int sign_hex(EVP_PKEY *key, const char *text, char **hex)
 static int build_collateral(struct sim_ca *ca)
 {
 	int rc = PGS_ERR;
-	char *root = cert_pem(ca->root), *platform = cert_pem(ca->platform), *tcb = cert_pem(ca->tcb);
-	char *root_crl = crl_hex(ca->root, ca->root_key), *pck_crl = crl_hex(ca->platform, ca->platform_key);
+	char *root = cert_pem(ca->root), *platform = cert_pem(ca->platform),
+	     *tcb = cert_pem(ca->tcb);
+	char *root_crl = crl_hex(ca->root, ca->root_key),
+	     *pck_crl = crl_hex(ca->platform, ca->platform_key);
 	char *tcb_info = sim_pck_tcb_info_json(), *qe_id = sim_pck_qe_identity_json();
 	char *tcb_sig = NULL, *qe_sig = NULL, *pck_chain = NULL, *tcb_chain = NULL;
-	if (!root || !platform || !tcb || !root_crl || !pck_crl || sign_hex(ca->tcb_key, tcb_info, &tcb_sig) ||
-	    sign_hex(ca->tcb_key, qe_id, &qe_sig))
+	if (!root || !platform || !tcb || !root_crl || !pck_crl ||
+	    sign_hex(ca->tcb_key, tcb_info, &tcb_sig) || sign_hex(ca->tcb_key, qe_id, &qe_sig))
 		goto out;
 	pck_chain = concat3(platform, root, NULL);
 	tcb_chain = concat3(tcb, root, NULL);
@@ -247,19 +266,20 @@ out:
 }
 
 /* File names inside STATE/ca/. */
-static const char *const key_files[] = { "root-key.pem", "platform-key.pem", "pck-key.pem", "tcb-key.pem",
-					 "attestation-key.pem" };
-static const char *const cert_files[] = { "root.pem", "platform.pem", "pck.pem", "tcb.pem" };
+static const char *const key_files[] = {"root-key.pem", "platform-key.pem", "pck-key.pem",
+                                        "tcb-key.pem", "attestation-key.pem"};
+static const char *const cert_files[] = {"root.pem", "platform.pem", "pck.pem", "tcb.pem"};
 
 static EVP_PKEY **key_slot(struct sim_ca *ca, size_t i)
 {
-	EVP_PKEY **slots[] = { &ca->root_key, &ca->platform_key, &ca->pck_key, &ca->tcb_key, &ca->att_key };
+	EVP_PKEY **slots[] = {&ca->root_key, &ca->platform_key, &ca->pck_key, &ca->tcb_key,
+	                      &ca->att_key};
 	return slots[i];
 }
 
 static X509 **cert_slot(struct sim_ca *ca, size_t i)
 {
-	X509 **slots[] = { &ca->root, &ca->platform, &ca->pck, &ca->tcb };
+	X509 **slots[] = {&ca->root, &ca->platform, &ca->pck, &ca->tcb};
 	return slots[i];
 }
 
@@ -309,21 +329,23 @@ static int create_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
 	for (size_t i = 0; i < PGS_ARRAY_LEN(key_files); i++)
 		if (!(*key_slot(ca, i) = EVP_EC_gen("P-256")))
 			return PGS_ERR;
-	ca->root = make_cert(ca->root_key, "pgseal dstack simulator TEST Root CA - not Intel", NULL, ca->root_key,
-			     CERT_ROOT, ca, secret);
+	ca->root = make_cert(ca->root_key, "pgseal dstack simulator TEST Root CA - not Intel", NULL,
+	                     ca->root_key, CERT_ROOT, ca, secret);
 	if (!ca->root)
 		return PGS_ERR;
-	ca->platform = make_cert(ca->platform_key, "pgseal dstack simulator TEST PCK Platform CA - not Intel", ca->root,
-				 ca->root_key, CERT_PLATFORM, ca, secret);
+	ca->platform =
+	    make_cert(ca->platform_key, "pgseal dstack simulator TEST PCK Platform CA - not Intel",
+	              ca->root, ca->root_key, CERT_PLATFORM, ca, secret);
 	if (!ca->platform)
 		return PGS_ERR;
-	ca->pck = make_cert(ca->pck_key, "pgseal dstack simulator TEST PCK Certificate - not Intel", ca->platform,
-			    ca->platform_key, CERT_PCK, ca, secret);
-	ca->tcb = make_cert(ca->tcb_key, "pgseal dstack simulator TEST TCB Signing - not Intel", ca->root, ca->root_key,
-			    CERT_TCB, ca, secret);
+	ca->pck = make_cert(ca->pck_key, "pgseal dstack simulator TEST PCK Certificate - not Intel",
+	                    ca->platform, ca->platform_key, CERT_PCK, ca, secret);
+	ca->tcb = make_cert(ca->tcb_key, "pgseal dstack simulator TEST TCB Signing - not Intel",
+	                    ca->root, ca->root_key, CERT_TCB, ca, secret);
 	if (!ca->pck || !ca->tcb || build_collateral(ca) != PGS_OK)
 		return PGS_ERR;
-	/* Keys and collateral first, the root certificate last: its presence marks a complete CA. */
+	/* Keys and collateral first, the root certificate last: its presence marks a complete CA.
+	 */
 	for (size_t i = 0; i < PGS_ARRAY_LEN(key_files); i++)
 		if (save_pem(dir, key_files[i], *key_slot(ca, i), NULL))
 			return PGS_ERR;
@@ -338,21 +360,24 @@ static int create_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
 	return PGS_OK;
 }
 
-/* The CA that signs GetTlsKey certificates (dstack's KMS-issued app CA); added to older state dirs too. */
+/* The CA that signs GetTlsKey certificates (dstack's KMS-issued app CA); added to older state dirs
+ * too. */
 static int load_or_create_app_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
 {
 	char *path = sim_path_join(dir, "app-ca.pem");
 	int exists = access(path, F_OK) == 0;
 	free(path);
 	if (exists)
-		return load_pem(dir, "app-ca-key.pem", &ca->app_ca_key, NULL) || load_pem(dir, "app-ca.pem", NULL, &ca->app_ca)
-			       ? PGS_ERR
-			       : PGS_OK;
+		return load_pem(dir, "app-ca-key.pem", &ca->app_ca_key, NULL) ||
+		               load_pem(dir, "app-ca.pem", NULL, &ca->app_ca)
+		           ? PGS_ERR
+		           : PGS_OK;
 	ca->app_ca_key = EVP_EC_gen("P-256");
 	if (!ca->app_ca_key)
 		return PGS_ERR;
-	ca->app_ca = make_cert(ca->app_ca_key, "pgseal dstack simulator TEST App CA - not a dstack KMS", NULL,
-			       ca->app_ca_key, CERT_APP_CA, ca, secret);
+	ca->app_ca =
+	    make_cert(ca->app_ca_key, "pgseal dstack simulator TEST App CA - not a dstack KMS",
+	              NULL, ca->app_ca_key, CERT_APP_CA, ca, secret);
 	if (!ca->app_ca || save_pem(dir, "app-ca-key.pem", ca->app_ca_key, NULL) ||
 	    save_pem(dir, "app-ca.pem", NULL, ca->app_ca))
 		return PGS_ERR;
@@ -371,7 +396,9 @@ int sim_ca_load_or_create(struct sim_ca *ca, const char *state_dir, const uint8_
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		goto out;
 	if (access(root, F_OK) != 0) {
-		log_warn("dstack-sim: creating a new TEST CA in %s (not Intel; quotes it signs prove nothing)", dir);
+		log_warn("dstack-sim: creating a new TEST CA in %s (not Intel; quotes it signs "
+		         "prove nothing)",
+		         dir);
 		if (create_ca(ca, dir, secret) != PGS_OK)
 			goto out;
 	} else {
@@ -393,7 +420,8 @@ int sim_ca_load_or_create(struct sim_ca *ca, const char *state_dir, const uint8_
 	if (load_or_create_app_ca(ca, dir, secret) != PGS_OK)
 		goto out;
 	ca->app_ca_pem = cert_pem(ca->app_ca);
-	char *leaf = cert_pem(ca->pck), *platform = cert_pem(ca->platform), *rootpem = cert_pem(ca->root);
+	char *leaf = cert_pem(ca->pck), *platform = cert_pem(ca->platform),
+	     *rootpem = cert_pem(ca->root);
 	if (leaf && platform && rootpem)
 		ca->pck_chain_pem = concat3(leaf, platform, rootpem);
 	free(leaf);
@@ -417,10 +445,12 @@ int sim_ca_write_public(const struct sim_ca *ca, const char *dir)
 	uint8_t *der = NULL;
 	int dlen = i2d_X509(ca->root, &der);
 	char *p1 = sim_path_join(dir, "sim-root.pem"), *p2 = sim_path_join(dir, "sim-root.der");
-	char *p3 = sim_path_join(dir, "sim-pck-chain.pem"), *p4 = sim_path_join(dir, "sim-collateral.json");
+	char *p3 = sim_path_join(dir, "sim-pck-chain.pem"),
+	     *p4 = sim_path_join(dir, "sim-collateral.json");
 	if (!root || dlen <= 0)
 		goto out;
-	if (sim_write_file(p1, root, strlen(root), 0644) || sim_write_file(p2, der, (size_t)dlen, 0644) ||
+	if (sim_write_file(p1, root, strlen(root), 0644) ||
+	    sim_write_file(p2, der, (size_t)dlen, 0644) ||
 	    sim_write_file(p3, ca->pck_chain_pem, strlen(ca->pck_chain_pem), 0644) ||
 	    sim_write_file(p4, ca->collateral_json, strlen(ca->collateral_json), 0644))
 		goto out;

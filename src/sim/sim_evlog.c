@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 void sim_evlog_runtime_digest(uint32_t type, const char *name, const uint8_t *payload, size_t len,
-			      uint8_t out[SIM_MR_LEN])
+                              uint8_t out[SIM_MR_LEN])
 {
 	size_t nlen = strlen(name);
 	size_t total = 4 + 1 + nlen + 1 + len;
@@ -44,7 +44,8 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t len)
 	return d;
 }
 
-void sim_evlog_add_runtime(struct sim_evlog *log, const char *name, const uint8_t *payload, size_t len)
+void sim_evlog_add_runtime(struct sim_evlog *log, const char *name, const uint8_t *payload,
+                           size_t len)
 {
 	struct sim_event *e = evlog_push(log);
 	e->imr = 3;
@@ -55,7 +56,8 @@ void sim_evlog_add_runtime(struct sim_evlog *log, const char *name, const uint8_
 	sim_evlog_runtime_digest(e->type, name, payload, len, e->digest);
 }
 
-void sim_evlog_add_boot(struct sim_evlog *log, uint32_t imr, uint32_t type, const uint8_t *payload, size_t len)
+void sim_evlog_add_boot(struct sim_evlog *log, uint32_t imr, uint32_t type, const uint8_t *payload,
+                        size_t len)
 {
 	struct sim_event *e = evlog_push(log);
 	e->imr = imr;
@@ -63,7 +65,8 @@ void sim_evlog_add_boot(struct sim_evlog *log, uint32_t imr, uint32_t type, cons
 	e->name = pgs_xstrdup("");
 	e->payload = dup_bytes(payload, len);
 	e->payload_len = len;
-	/* Firmware events measure the payload itself; a plain SHA-384 is the simulator's stand-in. */
+	/* Firmware events measure the payload itself; a plain SHA-384 is the simulator's stand-in.
+	 */
 	sim_sha384(payload, len, e->digest);
 }
 

@@ -1,4 +1,5 @@
-/* sim_http.c - HTTP/1.1 on a unix socket (libmicrohttpd on a listening socket we bind ourselves). */
+/* sim_http.c - HTTP/1.1 on a unix socket (libmicrohttpd on a listening socket we bind ourselves).
+ */
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -24,7 +25,8 @@ struct sim_req {
 	bool too_big;
 };
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
 	(void)kind;
 	if (key && value) /* "?json" flags carry no value */
@@ -34,7 +36,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, unsigned status, char *body)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
@@ -56,8 +59,9 @@ static char *error_body(const char *msg)
 	return s;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_size, void **con_cls)
 {
 	struct sim_state *st = cls;
 	struct sim_req *r = *con_cls;
@@ -94,7 +98,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return send_reply(c, rep.status, rep.body);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -117,7 +122,9 @@ static int bind_unix(const char *path)
 	}
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
-			log_error("dstack-sim: %s exists and is not a socket; refusing to replace it", path);
+			log_error(
+			    "dstack-sim: %s exists and is not a socket; refusing to replace it",
+			    path);
 			return -1;
 		}
 		unlink(path); /* a stale socket from an earlier run */
@@ -128,7 +135,8 @@ static int bind_unix(const char *path)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0600) != 0 || listen(fd, 64) != 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0600) != 0 ||
+	    listen(fd, 64) != 0) {
 		log_error("dstack-sim: cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -150,10 +158,10 @@ int sim_http_serve(struct sim_state *st, const char *socket_path)
 	if (fd < 0)
 		return PGS_ERR;
 	/* One polling thread: requests are handled one at a time, so the state needs no locks. */
-	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, st,
-						MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed,
-						NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-						MHD_OPTION_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_END);
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, st, MHD_OPTION_LISTEN_SOCKET,
+	    fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_END);
 	if (!d) {
 		log_error("dstack-sim: cannot start the HTTP server");
 		close(fd);

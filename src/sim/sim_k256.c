@@ -1,4 +1,5 @@
-/* sim_k256.c - secp256k1 recoverable ECDSA (dstack's signature chains) and Ed25519, on OpenSSL BN/EC. */
+/* sim_k256.c - secp256k1 recoverable ECDSA (dstack's signature chains) and Ed25519, on OpenSSL
+ * BN/EC. */
 #include "sim/sim.h"
 
 #include <string.h>
@@ -68,15 +69,18 @@ out:
 	return rc;
 }
 
-/* ECDSA with a deterministic nonce k = HMAC-SHA256(key, digest || counter) mod n (RFC 6979 in spirit). */
-static int k256_sign(const uint8_t key[32], const uint8_t digest[32], uint8_t sig[64], uint8_t *recid)
+/* ECDSA with a deterministic nonce k = HMAC-SHA256(key, digest || counter) mod n (RFC 6979 in
+ * spirit). */
+static int k256_sign(const uint8_t key[32], const uint8_t digest[32], uint8_t sig[64],
+                     uint8_t *recid)
 {
 	struct k256 c;
 	int rc = PGS_ERR;
 	if (k256_open(&c) != PGS_OK)
 		return PGS_ERR;
 	BIGNUM *d = BN_bin2bn(key, 32, NULL), *e = BN_bin2bn(digest, 32, NULL);
-	BIGNUM *k = BN_new(), *kinv = BN_new(), *r = BN_new(), *s = BN_new(), *x = BN_new(), *y = BN_new();
+	BIGNUM *k = BN_new(), *kinv = BN_new(), *r = BN_new(), *s = BN_new(), *x = BN_new(),
+	       *y = BN_new();
 	BIGNUM *half = BN_new();
 	EC_POINT *R = EC_POINT_new(c.g);
 	uint8_t nonce[32];
@@ -151,13 +155,15 @@ int sim_k256_sign_digest(const uint8_t key[32], const uint8_t digest[32], uint8_
 	return k256_sign(key, digest, sig, NULL);
 }
 
-int sim_k256_verify_digest(const uint8_t *pub, size_t publen, const uint8_t digest[32], const uint8_t sig[64])
+int sim_k256_verify_digest(const uint8_t *pub, size_t publen, const uint8_t digest[32],
+                           const uint8_t sig[64])
 {
 	struct k256 c;
 	int rc = -1;
 	if (k256_open(&c) != PGS_OK)
 		return -1;
-	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL), *e = BN_bin2bn(digest, 32, NULL);
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL),
+	       *e = BN_bin2bn(digest, 32, NULL);
 	BIGNUM *w = BN_new(), *u1 = BN_new(), *u2 = BN_new(), *x = BN_new();
 	EC_POINT *q = EC_POINT_new(c.g), *X = EC_POINT_new(c.g);
 	if (!r || !s || !e || !w || !u1 || !u2 || !x || !q || !X)
@@ -172,7 +178,8 @@ int sim_k256_verify_digest(const uint8_t *pub, size_t publen, const uint8_t dige
 	if (!BN_mod_inverse(w, s, c.n, c.bn) || BN_mod_mul(u1, e, w, c.n, c.bn) != 1 ||
 	    BN_mod_mul(u2, r, w, c.n, c.bn) != 1 || EC_POINT_mul(c.g, X, u1, q, u2, c.bn) != 1 ||
 	    EC_POINT_is_at_infinity(c.g, X) ||
-	    EC_POINT_get_affine_coordinates(c.g, X, x, NULL, c.bn) != 1 || BN_nnmod(x, x, c.n, c.bn) != 1)
+	    EC_POINT_get_affine_coordinates(c.g, X, x, NULL, c.bn) != 1 ||
+	    BN_nnmod(x, x, c.n, c.bn) != 1)
 		goto out;
 	rc = BN_cmp(x, r) == 0;
 out:
@@ -193,7 +200,8 @@ int sim_ed25519_pubkey(const uint8_t seed[32], uint8_t pub[32])
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
 	size_t len = 32;
-	int rc = (k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32) ? PGS_OK : PGS_ERR;
+	int rc =
+	    (k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32) ? PGS_OK : PGS_ERR;
 	EVP_PKEY_free(k);
 	return rc;
 }

@@ -9,16 +9,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgseal-dstack-sim --socket PATH [--compose-hash HEX] [--state-dir DIR]\n"
-		   "                         [--app-name NAME] [--log-level debug|info|warn|error]\n"
-		   "       pgseal-dstack-sim --replay EVENT_LOG.json   (prints RTMR0-3 replayed from a dstack event log)\n"
-		   "Serves the dstack guest-agent API (GetKey, GetQuote, Info, ...) over HTTP on a unix socket.\n"
-		   "DEVELOPMENT ONLY: quotes are signed by a TEST CA it creates, never by Intel.\n");
+	fprintf(f,
+	        "usage: pgseal-dstack-sim --socket PATH [--compose-hash HEX] [--state-dir DIR]\n"
+	        "                         [--app-name NAME] [--log-level debug|info|warn|error]\n"
+	        "       pgseal-dstack-sim --replay EVENT_LOG.json   (prints RTMR0-3 replayed from "
+	        "a dstack event log)\n"
+	        "Serves the dstack guest-agent API (GetKey, GetQuote, Info, ...) over HTTP on a "
+	        "unix socket.\n"
+	        "DEVELOPMENT ONLY: quotes are signed by a TEST CA it creates, never by Intel.\n");
 }
 
 static void banner(const struct sim_state *st, const char *socket_path)
 {
-	char *ch = sim_hex(st->compose_hash, st->compose_hash_len), *app = sim_hex(st->app_id, SIM_APP_ID_LEN);
+	char *ch = sim_hex(st->compose_hash, st->compose_hash_len),
+	     *app = sim_hex(st->app_id, SIM_APP_ID_LEN);
 	log_warn("***************************************************************************");
 	log_warn("* pgseal-dstack-sim: THIS IS A SIMULATOR, NOT A TEE. NOTHING IS SEALED TO  *");
 	log_warn("* HARDWARE. Its TDX quotes are signed by a TEST CA it created itself, NOT  *");
@@ -26,15 +30,16 @@ static void banner(const struct sim_state *st, const char *socket_path)
 	log_warn("***************************************************************************");
 	log_info("dstack-sim: socket %s, state directory %s", socket_path, st->state_dir);
 	log_info("dstack-sim: app_id %s, compose_hash %s", app, ch);
-	log_info("dstack-sim: test root CA %s/sim-root.pem (and .der), collateral %s/sim-collateral.json",
-		 st->public_dir, st->public_dir);
+	log_info("dstack-sim: test root CA %s/sim-root.pem (and .der), collateral "
+	         "%s/sim-collateral.json",
+	         st->public_dir, st->public_dir);
 	free(ch);
 	free(app);
 }
 
 int main(int argc, char **argv)
 {
-	struct sim_opts opts = { 0 };
+	struct sim_opts opts = {0};
 	const char *level = "info";
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];

@@ -1,4 +1,5 @@
-/* sim_pck.c - the simulated platform's TCB: PCK certificate SGX extensions, TCB Info and QE Identity JSON. */
+/* sim_pck.c - the simulated platform's TCB: PCK certificate SGX extensions, TCB Info and QE
+ * Identity JSON. */
 #include "sim/sim.h"
 
 #include <stdio.h>
@@ -8,11 +9,11 @@
 #include <jansson.h>
 
 /* The platform the test CA certifies. FMSPC "PGSIM\0" cannot collide with a real Intel platform. */
-const uint8_t sim_cpu_svn[16] = { 3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0 };
+const uint8_t sim_cpu_svn[16] = {3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0};
 const uint16_t sim_pce_svn = 11;
-const uint8_t sim_fmspc[6] = { 'P', 'G', 'S', 'I', 'M', 0 };
+const uint8_t sim_fmspc[6] = {'P', 'G', 'S', 'I', 'M', 0};
 /* TEE_TCB_SVN: [0] TDX module SVN, [1] module major version (TDX_01), [2] late microcode. */
-const uint8_t sim_tee_tcb_svn[16] = { 6, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+const uint8_t sim_tee_tcb_svn[16] = {6, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 const uint8_t sim_qe_mrsigner[32] = "pgseal-sim TEST QE - not Intel!";
 const uint16_t sim_qe_isvprodid = 2, sim_qe_isvsvn = 4;
 
@@ -66,7 +67,7 @@ static void der_seq(struct der *d, struct der *inner)
 /* OID 1.2.840.113741.1.13.1[.a[.b]] (Intel SGX extensions arc). */
 static void der_sgx_oid(struct der *d, int a, int b)
 {
-	uint8_t oid[16] = { 0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01 };
+	uint8_t oid[16] = {0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x01, 0x0D, 0x01};
 	size_t n = 9;
 	if (a > 0)
 		oid[n++] = (uint8_t)a;
@@ -79,7 +80,7 @@ static void der_uint(struct der *d, unsigned v)
 {
 	uint8_t buf[5];
 	size_t n = 0;
-	uint8_t tmp[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t tmp[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 	size_t i = 0;
 	while (i < 3 && tmp[i] == 0)
 		i++;
@@ -93,7 +94,7 @@ static void der_uint(struct der *d, unsigned v)
 /* SEQUENCE { OID sgx.a[.b], value } */
 static void der_pair(struct der *d, int a, int b, uint8_t tag, const uint8_t *val, size_t len)
 {
-	struct der p = { 0 };
+	struct der p = {0};
 	der_sgx_oid(&p, a, b);
 	der_tlv(&p, tag, val, len);
 	der_seq(d, &p);
@@ -101,16 +102,17 @@ static void der_pair(struct der *d, int a, int b, uint8_t tag, const uint8_t *va
 
 static void der_pair_uint(struct der *d, int a, int b, unsigned v)
 {
-	struct der p = { 0 };
+	struct der p = {0};
 	der_sgx_oid(&p, a, b);
 	der_uint(&p, v);
 	der_seq(d, &p);
 }
 
-int sim_pck_sgx_extension(const uint8_t ppid[16], const uint8_t platform_instance[16], uint8_t **der, size_t *len)
+int sim_pck_sgx_extension(const uint8_t ppid[16], const uint8_t platform_instance[16],
+                          uint8_t **der, size_t *len)
 {
-	struct der top = { 0 }, tcb = { 0 }, tcbpair = { 0 }, cfg = { 0 }, cfgpair = { 0 }, out = { 0 };
-	static const uint8_t pce_id[2] = { 0, 0 };
+	struct der top = {0}, tcb = {0}, tcbpair = {0}, cfg = {0}, cfgpair = {0}, out = {0};
+	static const uint8_t pce_id[2] = {0, 0};
 	static const uint8_t sgx_type_scalable = 1, yes = 0xFF;
 
 	der_pair(&top, 1, 0, 0x04, ppid, 16);
@@ -176,7 +178,7 @@ static char *dump(json_t *o)
 
 char *sim_pck_tcb_info_json(void)
 {
-	static const uint8_t zero48[48] = { 0 };
+	static const uint8_t zero48[48] = {0};
 	char *fmspc = upper_hex(sim_fmspc, 6);
 	char *mrsigner = upper_hex(zero48, 48);
 	json_t *o = json_object();

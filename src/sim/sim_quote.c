@@ -1,4 +1,5 @@
-/* sim_quote.c - builds Intel TDX quote v4 bytes (header, TD report, ECDSA-P256 signature data) with the test CA. */
+/* sim_quote.c - builds Intel TDX quote v4 bytes (header, TD report, ECDSA-P256 signature data) with
+ * the test CA. */
 #include "sim/sim.h"
 
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #define QE_REPORT_LEN 384
 #define QE_AUTH_LEN 32
 
-static const uint8_t intel_qe_vendor_id[16] = { 0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
-						0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07 };
+static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+                                               0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
 static void le16(uint8_t *p, uint16_t v)
 {
@@ -30,19 +31,21 @@ static void le32(uint8_t *p, uint32_t v)
 
 static void build_header(const struct sim_state *st, uint8_t *h)
 {
-	le16(h + 0, 4);      /* version */
-	le16(h + 2, 2);      /* attestation key type: ECDSA-256-with-P-256 */
-	le32(h + 4, 0x81);   /* TEE type: TDX */
-	le16(h + 8, 0);      /* reserved (QE SVN in v3) */
-	le16(h + 10, 0);     /* reserved (PCE SVN in v3) */
+	le16(h + 0, 4);    /* version */
+	le16(h + 2, 2);    /* attestation key type: ECDSA-256-with-P-256 */
+	le32(h + 4, 0x81); /* TEE type: TDX */
+	le16(h + 8, 0);    /* reserved (QE SVN in v3) */
+	le16(h + 10, 0);   /* reserved (PCE SVN in v3) */
 	memcpy(h + 12, intel_qe_vendor_id, 16);
 	memcpy(h + 28, st->ca.qe_id, 16); /* user data: QE id, then 4 zero bytes */
 }
 
-static void build_body(const struct sim_state *st, const uint8_t report_data[SIM_REPORT_DATA_LEN], uint8_t *b)
+static void build_body(const struct sim_state *st, const uint8_t report_data[SIM_REPORT_DATA_LEN],
+                       uint8_t *b)
 {
-	static const uint8_t td_attributes[8] = { 0, 0, 0, 0x10, 0, 0, 0, 0 }; /* SEPT_VE_DISABLE; DEBUG (bit 0) off */
-	static const uint8_t xfam[8] = { 0xe7, 0x02, 0x06, 0, 0, 0, 0, 0 };
+	static const uint8_t td_attributes[8] = {0, 0, 0, 0x10, 0,
+	                                         0, 0, 0}; /* SEPT_VE_DISABLE; DEBUG (bit 0) off */
+	static const uint8_t xfam[8] = {0xe7, 0x02, 0x06, 0, 0, 0, 0, 0};
 	memcpy(b + 0, sim_tee_tcb_svn, 16);
 	memcpy(b + 16, st->mrseam, SIM_MR_LEN);
 	/* 64: MRSIGNERSEAM and 112: SEAM_ATTRIBUTES stay zero (Intel's TDX module). */
@@ -70,8 +73,8 @@ static void build_qe_report(const uint8_t ak[64], const uint8_t *auth, uint8_t *
 	sim_sha256(ak, 64, auth, QE_AUTH_LEN, r + 320);
 }
 
-int sim_quote_build(const struct sim_state *st, const uint8_t report_data[SIM_REPORT_DATA_LEN], uint8_t **out,
-		    size_t *outlen)
+int sim_quote_build(const struct sim_state *st, const uint8_t report_data[SIM_REPORT_DATA_LEN],
+                    uint8_t **out, size_t *outlen)
 {
 	const char *chain = st->ca.pck_chain_pem;
 	size_t chain_len = strlen(chain);

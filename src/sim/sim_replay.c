@@ -1,4 +1,5 @@
-/* sim_replay.c - `pgseal-dstack-sim --replay FILE`: replays a dstack event log with the simulator's code. */
+/* sim_replay.c - `pgseal-dstack-sim --replay FILE`: replays a dstack event log with the simulator's
+ * code. */
 #include "sim/sim.h"
 
 #include <stdio.h>
@@ -17,9 +18,10 @@ static int add_event(struct sim_evlog *log, json_t *e, bool *digests_ok)
 	uint8_t *pl = NULL, *dg = NULL;
 	size_t pllen = 0, dglen = 0;
 	int rc = PGS_ERR;
-	if (!json_is_integer(imr) || !json_is_integer(type) || !digest || json_integer_value(imr) < 0 ||
-	    json_integer_value(imr) > 3 || sim_unhex(payload ? payload : "", &pl, &pllen) ||
-	    sim_unhex(digest, &dg, &dglen) || (dglen != 0 && dglen != SIM_MR_LEN))
+	if (!json_is_integer(imr) || !json_is_integer(type) || !digest ||
+	    json_integer_value(imr) < 0 || json_integer_value(imr) > 3 ||
+	    sim_unhex(payload ? payload : "", &pl, &pllen) || sim_unhex(digest, &dg, &dglen) ||
+	    (dglen != 0 && dglen != SIM_MR_LEN))
 		goto out;
 	uint32_t t = (uint32_t)json_integer_value(type);
 	struct sim_event *ev;
@@ -30,7 +32,8 @@ static int add_event(struct sim_evlog *log, json_t *e, bool *digests_ok)
 			*digests_ok = false;
 	} else {
 		if (dglen != SIM_MR_LEN)
-			goto out; /* a firmware event's digest cannot be recomputed from its payload */
+			goto out; /* a firmware event's digest cannot be recomputed from its payload
+			           */
 		sim_evlog_add_boot(log, 0, t, pl, pllen);
 		ev = &log->ev[log->n - 1];
 		memcpy(ev->digest, dg, SIM_MR_LEN);
@@ -47,12 +50,13 @@ int sim_replay_file(const char *path)
 {
 	json_error_t err;
 	json_t *root = json_load_file(path, 0, &err), *events = NULL;
-	struct sim_evlog log = { 0 };
+	struct sim_evlog log = {0};
 	bool digests_ok = true;
 	int rc = 2;
 	if (!root)
 		goto out;
-	/* Either a GetQuote answer (event_log is a JSON string), an Info tcb_info, or a bare array. */
+	/* Either a GetQuote answer (event_log is a JSON string), an Info tcb_info, or a bare array.
+	 */
 	json_t *el = json_is_object(root) ? json_object_get(root, "event_log") : root;
 	if (json_is_string(el))
 		events = json_loads(json_string_value(el), 0, &err);
@@ -62,7 +66,8 @@ int sim_replay_file(const char *path)
 		goto out;
 	size_t i;
 	json_t *e;
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
+	{
 		if (!json_is_object(e) || add_event(&log, e, &digests_ok) != PGS_OK)
 			goto out;
 	}

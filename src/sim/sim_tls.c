@@ -1,4 +1,5 @@
-/* sim_tls.c - GetTlsKey: a fresh P-256 key and a certificate from the simulator's app CA, optionally RA-TLS. */
+/* sim_tls.c - GetTlsKey: a fresh P-256 key and a certificate from the simulator's app CA,
+ * optionally RA-TLS. */
 #include "sim/sim.h"
 
 #include <stdio.h>
@@ -24,7 +25,8 @@ static char *bio_string(BIO *b)
 	return s;
 }
 
-/* Adds a non-critical extension whose value is DER OCTET STRING(content), as dstack's yasna writes it. */
+/* Adds a non-critical extension whose value is DER OCTET STRING(content), as dstack's yasna writes
+ * it. */
 static int add_octet_ext(X509 *x, const char *oid, const uint8_t *content, size_t len)
 {
 	int rc = PGS_ERR;
@@ -49,16 +51,19 @@ out:
 	return rc;
 }
 
-/* "DNS:a,IP:b" for the alt names; only host-name and IP characters are accepted (no config syntax). */
+/* "DNS:a,IP:b" for the alt names; only host-name and IP characters are accepted (no config syntax).
+ */
 static char *san_value(const struct sim_tls_req *req, char *err, size_t errlen)
 {
-	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*:";
+	static const char allowed[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*:";
 	size_t n = 1;
 	for (size_t i = 0; i < req->n_alt_names; i++) {
 		const char *a = req->alt_names[i];
 		size_t len = strlen(a);
 		if (len == 0 || len > 253 || strspn(a, allowed) != len) {
-			pgs_errf(err, errlen, "alt_names entry %zu is not a DNS name or IP address", i);
+			pgs_errf(err, errlen, "alt_names entry %zu is not a DNS name or IP address",
+			         i);
 			return NULL;
 		}
 		n += len + 5;
@@ -74,8 +79,8 @@ static char *san_value(const struct sim_tls_req *req, char *err, size_t errlen)
 	return s;
 }
 
-int sim_tls_issue(const struct sim_state *st, const struct sim_tls_req *req, char **key_pem, char **leaf_pem,
-		  char *err, size_t errlen)
+int sim_tls_issue(const struct sim_state *st, const struct sim_tls_req *req, char **key_pem,
+                  char **leaf_pem, char *err, size_t errlen)
 {
 	int rc = PGS_ERR;
 	EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -102,21 +107,25 @@ int sim_tls_issue(const struct sim_state *st, const struct sim_tls_req *req, cha
 		pgs_errf(err, errlen, "subject longer than 64 characters");
 		goto out;
 	}
-	if (X509_set_version(x, 2) != 1 || BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) || !ASN1_TIME_set(X509_getm_notBefore(x), nb) ||
+	if (X509_set_version(x, 2) != 1 ||
+	    BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), nb) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), na) ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-				       0) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(st->ca.app_ca)) != 1 || X509_set_pubkey(x, key) != 1)
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+	                               (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(st->ca.app_ca)) != 1 ||
+	    X509_set_pubkey(x, key) != 1)
 		goto out;
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, st->ca.app_ca, x, NULL, NULL, 0);
 	const char *eku = req->server_auth && req->client_auth ? "serverAuth,clientAuth"
-			  : req->client_auth			  ? "clientAuth"
-								  : "serverAuth";
+	                  : req->client_auth                   ? "clientAuth"
+	                                                       : "serverAuth";
 	if (sim_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
 	    sim_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature,keyAgreement") ||
-	    ((req->server_auth || req->client_auth) && sim_x509_add_ext(x, &ctx, NID_ext_key_usage, eku)) ||
+	    ((req->server_auth || req->client_auth) &&
+	     sim_x509_add_ext(x, &ctx, NID_ext_key_usage, eku)) ||
 	    sim_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
 	    sim_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto out;
@@ -138,11 +147,13 @@ int sim_tls_issue(const struct sim_state *st, const struct sim_tls_req *req, cha
 		log = sim_evlog_json(&st->log);
 		if (sim_quote_build(st, rd, &quote, &qlen) != PGS_OK ||
 		    add_octet_ext(x, OID_RATLS_TDX_QUOTE, quote, qlen) != PGS_OK ||
-		    add_octet_ext(x, OID_RATLS_EVENT_LOG, (const uint8_t *)log, strlen(log)) != PGS_OK)
+		    add_octet_ext(x, OID_RATLS_EVENT_LOG, (const uint8_t *)log, strlen(log)) !=
+		        PGS_OK)
 			goto out;
 	}
 	if (X509_sign(x, st->ca.app_ca_key, EVP_sha256()) <= 0 ||
-	    PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1 || PEM_write_bio_X509(cb, x) != 1)
+	    PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    PEM_write_bio_X509(cb, x) != 1)
 		goto out;
 	*key_pem = bio_string(kb);
 	*leaf_pem = bio_string(cb);

@@ -137,8 +137,9 @@ char *sim_path_join(const char *dir, const char *name)
 void sim_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, a, alen) != 1 ||
-	    (b && EVP_DigestUpdate(c, b, blen) != 1) || EVP_DigestFinal_ex(c, out, NULL) != 1)
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, a, alen) != 1 || (b && EVP_DigestUpdate(c, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(c, out, NULL) != 1)
 		abort(); /* only on out-of-memory */
 	EVP_MD_CTX_free(c);
 }
@@ -148,8 +149,8 @@ void sim_sha384(const void *buf, size_t len, uint8_t out[48])
 	SHA384(buf, len, out);
 }
 
-int sim_hkdf(const uint8_t *ikm, size_t ikmlen, const char *label, const uint8_t *ctx, size_t ctxlen,
-	     uint8_t *out, size_t outlen)
+int sim_hkdf(const uint8_t *ikm, size_t ikmlen, const char *label, const uint8_t *ctx,
+             size_t ctxlen, uint8_t *out, size_t outlen)
 {
 	static const char salt[] = "pgseal-dstack-sim v1";
 	int rc = PGS_ERR;
@@ -165,11 +166,11 @@ int sim_hkdf(const uint8_t *ikm, size_t ikmlen, const char *label, const uint8_t
 	if (!kctx)
 		goto out;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, sizeof(salt) - 1),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, ilen),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen),
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, sizeof(salt) - 1),
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, ilen),
+	    OSSL_PARAM_construct_end(),
 	};
 	if (EVP_KDF_derive(kctx, out, outlen, params) != 1)
 		goto out;
