@@ -16,10 +16,11 @@
 #define SIM_MAX_EMITTED_EVENTS 4096
 #define SIM_MAX_EVENT_NAME 256
 
+/* ASCII only (\uXXXX escapes): the JS SDK compares Content-Length with a character count. */
 static void reply_json(struct sim_reply *out, unsigned status, json_t *o)
 {
 	out->status = status;
-	out->body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	out->body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!out->body)
 		abort(); /* out of memory */
@@ -218,7 +219,7 @@ static char *tcb_info_text(const struct sim_state *st)
 	set_hex(t, "device_id", st->device_id, SIM_DEVICE_ID_LEN);
 	json_object_set_new(t, "event_log", sim_evlog_json_value(&st->log));
 	json_object_set_new(t, "app_compose", json_string(st->app_compose));
-	char *s = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(t);
 	if (!s)
 		abort(); /* out of memory */

@@ -106,7 +106,7 @@ void *sim_evlog_json_value(const struct sim_evlog *log)
 char *sim_evlog_json(const struct sim_evlog *log)
 {
 	json_t *arr = sim_evlog_json_value(log);
-	char *s = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(arr);
 	if (!s)
 		abort(); /* jansson fails only on out-of-memory here */

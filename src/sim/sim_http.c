@@ -52,7 +52,7 @@ static char *error_body(const char *msg)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "error", json_string(msg));
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!s)
 		abort(); /* out of memory */

@@ -633,6 +633,44 @@ def test_restart_and_compose(workdir, key):
     check("no --socket: usage, exit 2", r.returncode == 2 and "usage" in r.stderr)
 
 
+def test_random_bodies(sim):
+    """Seeded mutations of valid requests to every method: always a JSON answer below 500, never a crash."""
+    import random
+    rnd = random.Random(1234)
+    valid = [("/GetKey", {"path": "a/b", "purpose": "p", "algorithm": "ed25519"}),
+             ("/GetQuote", {"report_data": "00" * 32}),
+             ("/prpc/Tappd.TdxQuote", {"report_data": "0011", "hash_algorithm": "sha256", "prefix": "x"}),
+             ("/EmitEvent", {"event": "e", "payload": "00"}),
+             ("/Sign", {"algorithm": "secp256k1_prehashed", "data": "11" * 32}),
+             ("/Verify", {"algorithm": "secp256k1", "data": "00", "signature": "00" * 64, "public_key": "02" + "11" * 32}),
+             ("/GetTlsKey", {"subject": "s", "alt_names": ["a.b", "::1"], "usage_ra_tls": True, "not_after": 4102444800}),
+             ("/Info", {})]
+    values = [None, True, 0, -1, 2 ** 70, 1.5, "", "zz", "0x", "00" * 65, [], ["a"] * 40, {}, "a" * 300, "\u00e9"]
+    bad = []
+    for i in range(400):
+        path, body = valid[rnd.randrange(len(valid))]
+        body = dict(body)
+        for _ in range(rnd.randrange(1, 3)):
+            key = rnd.choice(list(body) + ["extra"]) if body else "extra"
+            body[key] = rnd.choice(values)
+        raw = json.dumps(body).encode()
+        if rnd.random() < 0.2:
+            cut = rnd.randrange(len(raw) + 1)
+            raw = raw[:cut] + bytes([rnd.randrange(256)]) + raw[cut + 1:]
+        try:
+            st, ctype, data = sim.call("POST", path, raw)
+            obj = json.loads(data)
+            if st >= 500 or not isinstance(obj, dict) or (st >= 400 and "error" not in obj):
+                bad.append((path, raw[:80], st))
+        except Exception as e:
+            bad.append((path, raw[:80], repr(e)))
+    check("400 mutated requests: JSON answers below 500, no crash", not bad and sim.alive(), str(bad[:3]))
+    st, _ = sim.rpc("/EmitEvent", {"event": "\u00e9v\u00e9nement-\u4e2d", "payload": ""})
+    st2, _, data = sim.call("POST", "/Info", b"{}")
+    check("non-ASCII event names are answered as ASCII JSON (the SDK counts characters as bytes)",
+          st == 200 and st2 == 200 and data.isascii())
+
+
 def test_concurrent(sim):
     import threading
     errors = []
@@ -693,6 +731,7 @@ def main():
         test_tls_key(sim, workdir)
         test_dcap_qvl(workdir, q)
         test_bad_requests(sim)
+        test_random_bodies(sim)
         test_concurrent(sim)
         test_sdk(sim)
         sim.stop()
