@@ -138,8 +138,9 @@ int sim_quote_build(const struct sim_state *st, const uint8_t report_data[SIM_RE
 /* --- simulator state (sim_state.c) ----------------------------------------- */
 struct sim_opts {
 	const char *socket_path;
-	const char *state_dir;    /* NULL: socket_path + ".d" */
-	const char *compose_hash; /* hex, NULL: SHA-256 of the built-in app-compose */
+	const char *state_dir;        /* NULL: socket_path + ".d" */
+	const char *compose_hash;     /* hex; NULL: SHA-256 of the app-compose text */
+	const char *app_compose_file; /* NULL: the built-in app-compose */
 	const char *app_name;
 };
 

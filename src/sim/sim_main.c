@@ -11,7 +11,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: pgseal-dstack-sim --socket PATH [--compose-hash HEX] [--state-dir DIR]\n"
-	        "                         [--app-name NAME] [--log-level debug|info|warn|error]\n"
+	        "                         [--app-compose FILE] [--app-name NAME]\n"
+	        "                         [--log-level debug|info|warn|error]\n"
 	        "       pgseal-dstack-sim --replay EVENT_LOG.json   (prints RTMR0-3 replayed from "
 	        "a dstack event log)\n"
 	        "Serves the dstack guest-agent API (GetKey, GetQuote, Info, ...) over HTTP on a "
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 			opts.socket_path = v;
 		else if (!strcmp(a, "--compose-hash"))
 			opts.compose_hash = v;
+		else if (!strcmp(a, "--app-compose"))
+			opts.app_compose_file = v;
 		else if (!strcmp(a, "--state-dir"))
 			opts.state_dir = v;
 		else if (!strcmp(a, "--app-name"))

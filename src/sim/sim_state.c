@@ -123,12 +123,28 @@ static void add_boot_events(struct sim_state *st)
 	sim_evlog_add_runtime(&st->log, "system-ready", NULL, 0);
 }
 
-static int set_compose(struct sim_state *st, const char *hex)
+/* compose hash = SHA-256 of the app-compose text (dstack's definition), or the given hex. */
+static int set_compose(struct sim_state *st, const char *hex, const char *file)
 {
-	st->app_compose = pgs_xstrdup(default_app_compose);
+	if (hex && file) {
+		log_error("dstack-sim: give --compose-hash or --app-compose, not both");
+		return PGS_ERR;
+	}
+	if (file) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		if (sim_read_file(file, &buf, &len) != PGS_OK || len == 0 ||
+		    strlen((char *)buf) != len) {
+			free(buf);
+			log_error("dstack-sim: cannot read the app-compose file %s", file);
+			return PGS_ERR;
+		}
+		st->app_compose = (char *)buf;
+	} else {
+		st->app_compose = pgs_xstrdup(default_app_compose);
+	}
 	if (!hex) {
-		sim_sha256(default_app_compose, strlen(default_app_compose), NULL, 0,
-		           st->compose_hash);
+		sim_sha256(st->app_compose, strlen(st->app_compose), NULL, 0, st->compose_hash);
 		st->compose_hash_len = 32;
 		return PGS_OK;
 	}
@@ -176,7 +192,7 @@ int sim_state_open(struct sim_state *st, const struct sim_opts *opts)
 		goto out;
 	}
 	if (load_secret(st->state_dir, st->secret) != PGS_OK ||
-	    set_compose(st, opts->compose_hash) != PGS_OK)
+	    set_compose(st, opts->compose_hash, opts->app_compose_file) != PGS_OK)
 		goto out;
 	st->app_name = pgs_xstrdup(opts->app_name ? opts->app_name : "pgseal");
 

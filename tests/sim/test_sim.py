@@ -69,7 +69,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Sim:
-    def __init__(self, workdir, name="dstack.sock", compose_hash=None, state_dir=None):
+    def __init__(self, workdir, name="dstack.sock", compose_hash=None, state_dir=None, extra=None):
         self.sock = os.path.join(workdir, name)
         self.dir = workdir
         self.log_path = self.sock + ".log"
@@ -78,6 +78,7 @@ class Sim:
             args += ["--compose-hash", compose_hash]
         if state_dir:
             args += ["--state-dir", state_dir]
+        args += extra or []
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
@@ -625,6 +626,19 @@ def test_restart_and_compose(workdir, key):
     finally:
         sim.stop()
         shutil.rmtree(other, ignore_errors=True)
+    compose = os.path.join(workdir, "app-compose.json")
+    open(compose, "w").write('{"manifest_version":2,"name":"custom","runner":"docker-compose"}')
+    sim = Sim(workdir, name="c.sock", state_dir=state, extra=["--app-compose", compose])
+    try:
+        st, r = sim.rpc("/Info")
+        want = hashlib.sha256(open(compose, "rb").read()).hexdigest()
+        check("--app-compose: compose_hash = SHA-256(file), app_compose = file", r["compose_hash"] == want and
+              json.loads(r["tcb_info"])["app_compose"] == open(compose).read())
+    finally:
+        sim.stop()
+    r = subprocess.run([SIM, "--socket", os.path.join(workdir, "x.sock"), "--app-compose", compose,
+                        "--compose-hash", "ab" * 32], capture_output=True, text=True, timeout=30)
+    check("--app-compose with --compose-hash refused", r.returncode != 0)
     for bad in ("xyz", "", "ab" * 65):
         r = subprocess.run([SIM, "--socket", os.path.join(workdir, "bad.sock"), "--compose-hash", bad],
                            capture_output=True, text=True, timeout=30)
