@@ -131,6 +131,23 @@ static bool check_collateral(const struct attest_collateral *coll, X509 *root, i
 			     struct attest_result *res)
 {
 	char err[256];
+	/* Validity windows first (refusing on an unauthenticated date only refuses more),
+	 * so that stale collateral is reported as such rather than as a chain error. */
+	if (coll->ti_ok) {
+		res->tcb_info_issue = coll->ti.issue_date;
+		res->tcb_info_next_update = coll->ti.next_update;
+		res->tcb_eval_number = coll->ti.eval_number;
+		if (!check_window("TCB Info", coll->ti.issue_date, coll->ti.next_update, now,
+				  "tcb_info_window", res))
+			return false;
+	}
+	if (coll->qe_ok) {
+		res->qe_id_issue = coll->qe.issue_date;
+		res->qe_id_next_update = coll->qe.next_update;
+		if (!check_window("QE Identity", coll->qe.issue_date, coll->qe.next_update, now,
+				  "qe_identity_window", res))
+			return false;
+	}
 	if (!check_signed_doc("TCB Info", coll->tcb_info_chain, coll->tcb_info,
 			      coll->tcb_info_len, coll->tcb_info_sig, root, coll, now,
 			      "tcb_info_signature", res))
@@ -139,12 +156,6 @@ static bool check_collateral(const struct attest_collateral *coll, X509 *root, i
 		attest_fail(res, "tcb_info", "%s", coll->ti_err);
 		return false;
 	}
-	res->tcb_info_issue = coll->ti.issue_date;
-	res->tcb_info_next_update = coll->ti.next_update;
-	res->tcb_eval_number = coll->ti.eval_number;
-	if (!check_window("TCB Info", coll->ti.issue_date, coll->ti.next_update, now,
-			  "tcb_info_window", res))
-		return false;
 	if (!check_signed_doc("QE Identity", coll->qe_identity_chain, coll->qe_identity,
 			      coll->qe_identity_len, coll->qe_identity_sig, root, coll, now,
 			      "qe_identity_signature", res))
@@ -153,11 +164,6 @@ static bool check_collateral(const struct attest_collateral *coll, X509 *root, i
 		attest_fail(res, "qe_identity", "%s", coll->qe_err);
 		return false;
 	}
-	res->qe_id_issue = coll->qe.issue_date;
-	res->qe_id_next_update = coll->qe.next_update;
-	if (!check_window("QE Identity", coll->qe.issue_date, coll->qe.next_update, now,
-			  "qe_identity_window", res))
-		return false;
 	/* The PCK CRL's own issuer chain (the CRL signature itself is checked by OpenSSL
 	 * while it checks the PCK chain for revocation). */
 	STACK_OF(X509) *chain = attest_pem_chain((const uint8_t *)coll->pck_crl_chain,
