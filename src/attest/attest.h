@@ -242,7 +242,8 @@ struct attest_peer {
 	uint8_t expected_report_data[ATTEST_REPORT_DATA_LEN]; /* binding of the cert's key */
 };
 
-/* Extracts the quote / event log from an RA-TLS certificate and computes its binding. */
+/* Extracts the quote / event log from an RA-TLS certificate and computes its binding.
+ * *out is overwritten (free it with attest_peer_free, also after a failure). */
 int attest_ratls_from_cert(const uint8_t *der, size_t len, struct attest_peer *out, char *err,
 			   size_t errlen) PGS_MUSTCHECK;
 /* Connects to HOST:PORT (a PostgreSQL port: SSLRequest first), completes TLS and reads the

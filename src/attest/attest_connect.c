@@ -64,11 +64,11 @@ int attest_ratls_from_cert(const uint8_t *der, size_t len, struct attest_peer *o
 	unsigned char *spki = NULL;
 	int spki_len, rc = PGS_ERR;
 
+	memset(out, 0, sizeof(*out));
 	if (!x) {
 		pgs_errf(err, errlen, "RA-TLS: the server certificate is not valid DER");
 		goto out;
 	}
-	free(out->cert_der);
 	out->cert_der = pgs_xmalloc(len);
 	memcpy(out->cert_der, der, len);
 	out->cert_len = len;

@@ -56,7 +56,7 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		json_object_set_new(o, "td_report", json_string(q->td.is_td15 ? "1.5" : "1.0"));
 		set_hex(o, "mrtd", q->td.mr_td, 48);
 		for (int i = 0; i < 4; i++) {
-			char k[8];
+			char k[16];
 			snprintf(k, sizeof(k), "rtmr%d", i);
 			set_hex(o, k, q->td.rtmr[i], 48);
 		}
@@ -107,7 +107,7 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		json_object_set_new(o, "rtmr3_replayed_ok", json_boolean(replay->rtmr3_ok));
 		json_t *ev = json_object();
 		for (int i = 0; i < 4; i++) {
-			char k[24];
+			char k[40];
 			snprintf(k, sizeof(k), "rtmr%d_replayed", i);
 			set_hex(ev, k, replay->rtmr[i], 48);
 			snprintf(k, sizeof(k), "rtmr%d_replayed_ok", i);
