@@ -201,12 +201,13 @@ int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attes
 	add_advisories(res, tdx->advisories);
 
 	/* QVL checkTdxModuleTcbStatus: the module's ISVSVN (TEE_TCB_SVN[0]) against the
-	 * identity's levels, in the order the document gives (highest first). */
+	 * identity's levels, highest ISVSVN first. */
 	enum attest_tcb_status st = tdx->status;
 	if (mid) {
 		const struct attest_isv_level *ml = NULL;
-		for (size_t i = 0; i < mid->n_levels && !ml; i++)
-			if (td->tee_tcb_svn[0] >= mid->levels[i].isvsvn)
+		for (size_t i = 0; i < mid->n_levels; i++)
+			if (td->tee_tcb_svn[0] >= mid->levels[i].isvsvn &&
+			    (!ml || mid->levels[i].isvsvn > ml->isvsvn))
 				ml = &mid->levels[i];
 		if (!ml) {
 			attest_fail(res, "tdx_module", "TDX module ISVSVN %u matches no level of %s",

@@ -251,6 +251,8 @@ static int verify_main(int argc, char **argv)
 		.min_tcb_status = r.policy ? attest_policy_min_tcb(r.policy) : ATTEST_TCB_UP_TO_DATE,
 	};
 	const char *early_check = NULL;
+	char log_err[256] = "";
+	bool log_bad = false; /* the certificate's event log does not parse */
 	if (a.connect) {
 		rc = attest_connect_fetch(a.connect, a.timeout_ms, &r.peer, err, sizeof(err));
 		if (rc == PGS_ERR) {
@@ -266,10 +268,10 @@ static int verify_main(int argc, char **argv)
 			r.quote_len = r.peer.quote_len;
 			if (!r.have_log && r.peer.event_log) {
 				if (attest_eventlog_parse(r.peer.event_log, r.peer.event_log_len,
-							  &r.log, err, sizeof(err)) == PGS_OK)
+							  &r.log, log_err, sizeof(log_err)) == PGS_OK)
 					r.have_log = true;
 				else
-					early_check = "event_log";
+					log_bad = true;
 			}
 		}
 	} else if (attest_quote_decode_file(r.quote_file, r.quote_file_len, &r.quote, &r.quote_len,
@@ -299,6 +301,8 @@ static int verify_main(int argc, char **argv)
 		if (!r.replay.rtmr3_ok)
 			attest_fail(&r.res, "event_log", "%s", r.replay.reason);
 	}
+	if (log_bad)
+		attest_fail(&r.res, "event_log", "the certificate's %s", log_err);
 	if (r.have_peer && r.res.quote_parsed) {
 		r.binding_ok = !CRYPTO_memcmp(r.res.quote.td.report_data,
 					      r.peer.expected_report_data, ATTEST_REPORT_DATA_LEN);
@@ -318,6 +322,14 @@ static int verify_main(int argc, char **argv)
 	}
 	json_t *o = attest_result_json(&r.res, r.have_replay ? &r.replay : NULL,
 				       r.have_peer ? &r.peer : NULL, r.binding_ok);
+	if ((r.have_log || log_bad) && !r.have_replay) {
+		/* the contract's event-log fields, even when nothing could be replayed */
+		static const char *const keys[] = {"compose_hash", "app_id", "instance_id",
+						   "key_provider"};
+		for (size_t i = 0; i < PGS_ARRAY_LEN(keys); i++)
+			json_object_set_new(o, keys[i], json_null());
+		json_object_set_new(o, "rtmr3_replayed_ok", json_false());
+	}
 	if (r.policy) {
 		json_t *p = json_object();
 		json_object_set_new(p, "file", json_string(a.policy));
