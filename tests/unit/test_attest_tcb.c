@@ -15,8 +15,11 @@ static struct attest_pck_ext pck;
 
 /* A platform that reaches level 0 (UpToDate) of a 3-level TCB Info, a QE at ISVSVN 4
  * (UpToDate; 2 is OutOfDate), a TDX module version 1 at ISVSVN 5 (UpToDate; 3 OutOfDate). */
+static void teardown(void);
+
 static void setup(void)
 {
+	teardown(); /* the previous case's advisory arrays */
 	memset(&coll, 0, sizeof(coll));
 	memset(&q, 0, sizeof(q));
 	memset(qe_report, 0, sizeof(qe_report));
@@ -82,6 +85,8 @@ static void teardown(void)
 {
 	json_decref(levels[2].advisories);
 	json_decref(qe_levels[1].advisories);
+	levels[2].advisories = NULL;
+	qe_levels[1].advisories = NULL;
 }
 
 static int eval(struct attest_result *r)
