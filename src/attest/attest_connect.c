@@ -1,6 +1,7 @@
 /* attest_connect.c - RA-TLS: report_data binding of a certificate key, quote extraction, and the --connect client. */
 #include "attest/attest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -201,7 +202,9 @@ int attest_connect_fetch(const char *hostport, int timeout_ms, struct attest_pee
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (!(ssl = SSL_new(ctx)) || !SSL_set_fd(ssl, fd))
 		goto tls_fail;
-	SSL_set_tlsext_host_name(ssl, host);
+	struct in6_addr ip;
+	if (inet_pton(AF_INET, host, &ip) != 1 && inet_pton(AF_INET6, host, &ip) != 1)
+		SSL_set_tlsext_host_name(ssl, host); /* SNI carries names only */
 	if (SSL_connect(ssl) != 1)
 		goto tls_fail;
 	peer = SSL_get1_peer_certificate(ssl);
