@@ -93,7 +93,9 @@ cp "$Q" "$W/len.bin"; printf '\xff\xff\xff\x7f' | dd of="$W/len.bin" bs=1 seek=6
 run "length past end" 1 --quote "$W/len.bin" --collateral "$C" --at 1751000000 && is "length past end" failed_check quote_format
 cp "$Q" "$W/flip.bin"; printf '\x01' | dd of="$W/flip.bin" bs=1 seek=200 conv=notrunc 2>/dev/null
 run "flipped body" 1 --quote "$W/flip.bin" --collateral "$C" --at 1751000000 && is "flipped body" failed_check quote_signature
-run "dstack json quote" 1 --quote "$T/dstack_quote_report.json" --at 1751000000
+run "dstack json quote" 1 --quote "$T/dstack_quote_report.json" --at 1751000000 && is "dstack json quote" failed_check pck_chain
+# dstack's real quote: its PCK certificate dates from 2025-09-16; later every signature holds
+run "dstack quote signatures" 1 --quote "$T/dstack_quote_report.json" --at 1760000000 && is "dstack quote signatures" failed_check collateral
 
 # --- usage and I/O errors: exit 2 ---------------------------------------------------------
 run "no args" 2
