@@ -14,7 +14,7 @@
 #include <openssl/sha.h>
 
 #define NAME_MAX_LEN 256
-#define NONCE_POOL 512 /* nonces fetched from the DRBG at a time (6 KiB) */
+#define NONCE_POOL 256 /* nonces fetched from the DRBG at a time: 3 KiB, the context fits one page */
 
 struct crypto_column_key {
 	EVP_CIPHER_CTX *enc; /* key schedule done once; per value only the nonce is set */

@@ -41,6 +41,19 @@ CASES = [
     ("bytea", "\\x00ff10"), ("bytea", "ab\\\\c\\001"), ("text", "h\u00e9llo"), ("jsonb", '{"a": 1}'),
 ]
 
+# Values PostgreSQL refuses: pgseal must refuse them too (never store what cannot be typed).
+INVALID = [
+    ("int2", "32768"), ("int4", "2147483648"), ("int4", "4x"), ("int4", ""), ("int4", "1.0"),
+    ("int8", "-9223372036854775809"), ("float8", "1e400"), ("float8", "abc"), ("float8", ""),
+    ("numeric", "1.2.3"), ("numeric", "e5"), ("numeric", "1e"), ("numeric", "abc"),
+    ("bool", "maybe"), ("bool", "2"), ("bool", "o"),
+    ("date", "2023-02-29"), ("date", "2023-13-01"), ("date", "2023-01-32"),
+    ("timestamp", "2024-01-02 25:00:00"), ("timestamp", "2024-01-02 03:60:00"),
+    ("timestamptz", "2024-01-02 03:04:05 garbage"),
+    ("uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"), ("uuid", "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ("bytea", "\\x0"), ("bytea", "\\xzz"), ("bytea", "a\\b"), ("jsonb", "{\"a\": }"), ("jsonb", ""),
+]
+
 
 def main():
     if not os.path.exists(os.path.join(PGBIN, "initdb")):
@@ -80,8 +93,17 @@ def main():
             if parts[0] != "ok" or parts[1] != pgb or parts[2] != pgt:
                 print("DIFF %s %r: pgseal %s, postgres bin %s text %r" % (t, v, parts[1:], pgb, pgt))
                 bad += 1
+        inp = "".join("%s\t%s\n" % c for c in INVALID)
+        out = subprocess.run([dump], input=inp.encode(), capture_output=True).stdout.decode().splitlines()
+        for (t, v), o in zip(INVALID, out):
+            r = conn.exec_params(("SELECT $1::%s" % t).encode(), [v.encode()], result_format=0)
+            pg_ok = r.status == pq.ExecStatus.TUPLES_OK
+            if pg_ok or o != "err":
+                print("INVALID %s %r: postgres %s, pgseal %s" % (t, v, "accepts" if pg_ok else "refuses", o))
+                bad += 1
         conn.finish()
-        print("pg_crosscheck: %d values, %d differences" % (len(CASES), bad))
+        print("pg_crosscheck: %d values, %d invalid inputs, %d differences" %
+              (len(CASES), len(INVALID), bad))
         return 1 if bad else 0
     finally:
         subprocess.run(as_user + [PGBIN + "/pg_ctl", "-D", data, "-m", "immediate", "stop"],
