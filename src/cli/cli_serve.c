@@ -5,22 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <pthread.h>
 
 #include "cli/cli.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "crypto/crypto.h"
+#include "keys/keys.h"
 #include "admin/admin.h"
 #include "proxy/proxy.h"
 
 /* No core dumps (they would hold keys and values), and room for many connections. */
 static void harden_process(void)
 {
-	struct rlimit rl = {0, 0};
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct rlimit rl;
+	crypto_disable_core_dumps();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -44,6 +44,7 @@ int cli_serve_main(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct proxy *proxy = NULL;
 	struct admin *admin = NULL;
+	struct keys *keys = NULL;
 	int opt, rc = 1;
 
 	optind = 1;
@@ -70,10 +71,17 @@ int cli_serve_main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(cfg->log.level, cfg->log.format);
-	if (cfg->keys.enabled || cfg->has_inline_schemas || cfg->encryptor_config_file)
-		log_warn("the keys and schema settings are read but encryption is not active in this build");
+	if (cfg->keys.enabled) {
+		/* unseal (or, on first boot, create and seal) the master key before anything listens */
+		if (keys_open(cfg, true, &keys, err, sizeof(err)) != PGS_OK) {
+			log_error("cannot open the keys: %s", err);
+			goto out;
+		}
+		log_info("keys: provider %s, sealed master key %s%s", keys_provider_name(keys),
+			 keys_sealed_path(keys), keys_created_now(keys) ? " (created on this first boot)" : "");
+	}
 
-	if (proxy_create(cfg, &proxy, err, sizeof(err)) != PGS_OK) {
+	if (proxy_create(cfg, keys, &proxy, err, sizeof(err)) != PGS_OK) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}
@@ -100,6 +108,7 @@ int cli_serve_main(int argc, char **argv)
 out:
 	admin_stop(admin);
 	proxy_free(proxy);
+	keys_close(keys);
 	config_free(cfg);
 	return rc;
 }

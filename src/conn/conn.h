@@ -11,6 +11,9 @@
 
 struct conn;
 struct conn_cancel_registry;
+struct keys;
+struct keys_worker;
+struct schema;
 
 /* Looks up a user's SCRAM verifier for the `auth:` block (implemented by the proxy). The
  * callback runs later on the worker's thread through conn_worker_complete_lookups(). */
@@ -23,6 +26,8 @@ struct conn_verifier_source {
 /* Process-wide state shared by all workers; read-only after start except the atomics. */
 struct conn_env {
 	const struct config *cfg;
+	struct keys *keys;              /* NULL without a `keys:` section */
+	struct schema *schema;          /* the encryption schema (may have no table) */
 	SSL_CTX *client_tls;            /* NULL: no client_tls section */
 	SSL_CTX *upstream_tls;          /* NULL: upstream.tls = disable */
 	struct net_addr upstream_addr;

@@ -66,6 +66,7 @@ struct conn {
 	bool authenticated;         /* AuthenticationOk seen */
 	bool ready_seen;            /* first ReadyForQuery seen (session established) */
 	bool idle;                  /* last server message was ReadyForQuery */
+	bool terminating;           /* the client sent Terminate */
 	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
 	bool has_backend_key;
 	uint32_t backend_pid, backend_key;

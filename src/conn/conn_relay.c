@@ -44,6 +44,8 @@ int conn_scan_client(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
+		if (type == 'X')
+			c->terminating = true; /* the upstream closing next is expected, not an error */
 		metrics_message(METRICS_FROM_CLIENT, type);
 		if (c->idle) {
 			c->idle = false;

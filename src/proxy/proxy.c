@@ -121,13 +121,15 @@ bool proxy_upstream_ready(void *arg)
 	return ok;
 }
 
-int proxy_create(const struct config *cfg, struct proxy **out, char *err, size_t errlen)
+int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out, char *err,
+		 size_t errlen)
 {
 	struct proxy *p = pgs_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
 	p->listen_fd = -1;
 	pthread_mutex_init(&p->ready_mu, NULL);
 	p->env.cfg = cfg;
+	p->env.keys = keys;
 	atomic_init(&p->env.nclients, 0);
 	atomic_init(&p->env.next_id, 0);
 	p->env.cancel = conn_cancel_registry_new();
