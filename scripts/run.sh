@@ -3,6 +3,7 @@
 #
 # Idempotent: the second run reuses the cluster, certificates, passwords and token, and
 # restarts pgseal. Stop everything with `make stop` (scripts/stop.sh).
+# PGSEAL_RUN_KEYS=dstack also starts build/pgseal-dstack-sim and adds a `keys:` section.
 # Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,9 +148,9 @@ if [[ ${PGSEAL_RUN_KEYS:-none} == dstack ]]; then
   fi
   KEYS_YAML="keys:
   provider: dstack              # development: build/pgseal-dstack-sim stands in for the TEE
-  dstack_endpoint: dstack.sock
-  sealed_master_key: keys/master.sealed
-  keystore: keys/keystore"
+  dstack_endpoint: $RUN/dstack.sock
+  sealed_master_key: $RUN/keys/master.sealed
+  keystore: $RUN/keys/keystore"
 fi
 
 # --- pgseal config ---------------------------------------------------------------------------
@@ -216,6 +217,7 @@ Admin endpoints:
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/readyz
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/metrics
 
+Keys: ${KEYS_YAML:+provider dstack via build/pgseal-dstack-sim (a development stand-in, not a TEE; run/dstack-sim.log)}${KEYS_YAML:-none (set PGSEAL_RUN_KEYS=dstack to seal a master key with the dstack simulator)}
 Config: run/pgseal.yaml   Log: run/pgseal.log   PostgreSQL log: $PGDIR/postgres.log
 Stop everything: make stop   (again: make run; start from scratch: bash scripts/stop.sh --clean)
 MSG
