@@ -448,6 +448,19 @@ class Raw:
         self.buf = self.buf[1 + n:]
         return tag, payload
 
+    def read_msg_big(self):
+        """Like read_msg, for messages up to 1 GiB."""
+        if not self._fill(5):
+            return None
+        (n,) = struct.unpack("!I", self.buf[1:5])
+        if n < 4 or n > (1 << 30):
+            raise ValueError("bad backend message length %d" % n)
+        if not self._fill(1 + n):
+            return None
+        tag, payload = self.buf[:1], self.buf[5:1 + n]
+        self.buf = self.buf[1 + n:]
+        return tag, payload
+
     def read_until(self, tags, limit=1000):
         """Reads messages until one whose tag is in TAGS (or EOF); returns the list read."""
         out = []

@@ -498,3 +498,41 @@ def test_extended_protocol_raw(plain):
         r.send(batch + SYNC)
         got = r.read_until({b"Z"}, limit=2000)
         assert [p[6:].decode() for t, p in got if t == b"D"] == [str(i) for i in range(200)]
+
+
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_backpressure_client_not_reading(plain):
+    """A client that stops reading a 300 MB result: pgseal's memory stays bounded, others are served."""
+    import socket as _socket
+    before = _rss_kib(plain.proc.pid)
+    r = harness.Raw(plain.host, plain.port)
+    try:
+        r.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 64 * 1024)
+        r.startup_trust()
+        r.send(harness.msg(b"Q", b"SELECT repeat('x', 1000000) FROM generate_series(1, 300)\0"))
+        time.sleep(3)  # the result piles up somewhere: it must not be inside pgseal
+        with connect(plain) as c:
+            assert c.execute("SELECT 'others ok'").fetchone() == ("others ok",)
+        grown = _rss_kib(plain.proc.pid) - before
+        print("pgseal RSS grew by %d KiB while a 300 MB result waits" % grown)
+        assert grown < 64 * 1024, "pgseal buffered %d KiB for a client that does not read" % grown
+        # now read it all: nothing lost
+        r.sock.settimeout(60)
+        rows = 0
+        while True:
+            m = r.read_msg_big()
+            if m[0] == b"D":
+                rows += 1
+                assert len(m[1]) == 2 + 4 + 1000000
+            if m[0] == b"Z":
+                break
+        assert rows == 300
+    finally:
+        r.close()
