@@ -536,3 +536,55 @@ def test_backpressure_client_not_reading(plain):
         assert rows == 300
     finally:
         r.close()
+
+
+def test_backpressure_upstream_not_reading(plain):
+    """COPY data sent while the backend waits on a lock: pgseal stops reading the client instead of buffering."""
+    import socket as _socket
+    with connect(plain) as admin:
+        admin.execute("DROP TABLE IF EXISTS bp_copy")
+        admin.execute("CREATE TABLE bp_copy(v text)")
+    locker = psycopg.connect(plain.dsn())
+    r = harness.Raw(plain.host, plain.port)
+    try:
+        locker.execute("LOCK TABLE bp_copy IN ACCESS EXCLUSIVE MODE")
+        r.startup_trust()
+        r.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 64 * 1024)
+        before = _rss_kib(plain.proc.pid)
+        r.send(harness.msg(b"Q", b"COPY bp_copy FROM STDIN\0"))
+        chunk = harness.msg(b"d", (("y" * 999) + "\n").encode() * 1000)  # ~1 MB, 1000 rows
+        pending, sent_msgs, stuck_since = b"", 0, None
+        r.sock.setblocking(False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sent_msgs < 300:
+            if not pending:
+                pending = chunk
+                sent_msgs += 1
+            try:
+                n = r.sock.send(pending)
+                pending = pending[n:]
+                stuck_since = None
+            except BlockingIOError:
+                stuck_since = stuck_since or time.monotonic()
+                if time.monotonic() - stuck_since > 2:
+                    break
+                time.sleep(0.01)
+        grown = _rss_kib(plain.proc.pid) - before
+        print("sent %d MB before blocking; pgseal RSS grew by %d KiB" % (sent_msgs, grown))
+        assert sent_msgs < 300, "300 MB went somewhere while the backend did not read"
+        assert grown < 64 * 1024, "pgseal buffered %d KiB of COPY data" % grown
+        locker.rollback()  # releases the lock: the backend starts reading
+        r.sock.setblocking(True)
+        r.sock.settimeout(60)
+        r.send(pending)
+        r.send(harness.msg(b"c"))
+        got = r.read_until({b"Z"})
+        tags = b"".join(t for t, _ in got)
+        assert b"E" not in tags, [harness.parse_error_fields(p) for t, p in got if t == b"E"]
+        assert [p for t, p in got if t == b"C"] == [("COPY %d\0" % (sent_msgs * 1000)).encode()]
+    finally:
+        r.close()
+        locker.close()
+    with connect(plain) as c:
+        assert c.execute("SELECT count(*) FROM bp_copy").fetchone() == (sent_msgs * 1000,)
+        c.execute("DROP TABLE bp_copy")
