@@ -219,8 +219,8 @@ def test_two_ssl_requests(plain):
         r.send(struct.pack("!II", 8, SSL_REQUEST))
         assert r.read_byte() == b"N"
         r.send(struct.pack("!II", 8, SSL_REQUEST))
-        kind, fields = r.closed_or_error(10)
-        print("second SSLRequest ->", kind, fields)
+        kind, fields = r.closed_or_error(3)
+        print("second SSLRequest ->", kind, fields, r.buf[:16])
         # refusing is right; answering 'N' again would show as a timeout here, which we accept as well
         assert kind in ("error", "eof", "reset", "timeout")
     assert_serves(plain)
