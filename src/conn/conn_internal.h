@@ -3,6 +3,7 @@
 #define PGSEAL_CONN_INTERNAL_H
 
 #include "conn/conn.h"
+#include "conn/conn_crypt.h"
 #include "proto/proto.h"
 
 #define CONN_BUF_SIZE (16u * 1024u)
@@ -65,6 +66,7 @@ struct conn {
 	bool client_tls;            /* the client side runs TLS */
 	bool authenticated;         /* AuthenticationOk seen */
 	bool ready_seen;            /* first ReadyForQuery seen (session established) */
+	bool crypt_on;              /* the encryption layer watches this session */
 	bool idle;                  /* last server message was ReadyForQuery */
 	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
 	bool has_backend_key;
@@ -83,6 +85,7 @@ struct conn {
 	struct net_peer_id peer;    /* mTLS identity, when the client presented a certificate */
 	bool has_peer;
 	struct conn_scram *scram;
+	struct crypt_state crypt;   /* the encryption layer (when the schema has encrypted columns) */
 };
 
 /* conn_io.c */

@@ -43,6 +43,7 @@ struct sql_param {
 	int number;                       /* 1-based $n */
 	const struct schema_column *column;
 	enum sql_value_mode mode;
+	bool array;                       /* `col = ANY($n)`: an array of values, each BLIND */
 };
 
 /* COPY ... FROM STDIN / TO STDOUT on an encrypted table. */
