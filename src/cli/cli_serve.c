@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "schema/schema.h"
 #include "admin/admin.h"
 #include "proxy/proxy.h"
 
@@ -45,6 +46,7 @@ int cli_serve_main(int argc, char **argv)
 	struct proxy *proxy = NULL;
 	struct admin *admin = NULL;
 	struct keys *keys = NULL;
+	struct schema *schema = NULL;
 	int opt, rc = 1;
 
 	optind = 1;
@@ -81,7 +83,31 @@ int cli_serve_main(int argc, char **argv)
 			 keys_sealed_path(keys), keys_created_now(keys) ? " (created on this first boot)" : "");
 	}
 
-	if (proxy_create(cfg, keys, &proxy, err, sizeof(err)) != PGS_OK) {
+	if (schema_load(cfg, &schema, err, sizeof(err)) != PGS_OK) {
+		log_error("cannot load the encryption schema: %s", err);
+		goto out;
+	}
+	if (schema->nencrypted > 0) {
+		if (!keys) {
+			log_error("the schema encrypts %zu column(s) but the config has no `keys:` section",
+				  schema->nencrypted);
+			goto out;
+		}
+		/* every column gets its keys before the first client: no key is created mid-session */
+		for (size_t i = 0; i < schema->ntables; i++) {
+			const struct schema_table *t = &schema->tables[i];
+			for (size_t j = 0; j < t->nencrypted; j++) {
+				const struct schema_column *col = &t->encrypted[j];
+				if (keys_ensure_column(keys, col->client_id, t->name, col->name, err, sizeof(err)) != PGS_OK) {
+					log_error("keys for %s: %s", col->qualified, err);
+					goto out;
+				}
+			}
+		}
+		log_info("encryption: %zu column(s) in %zu table(s)", schema->nencrypted, schema->ntables);
+	}
+
+	if (proxy_create(cfg, keys, schema, &proxy, err, sizeof(err)) != PGS_OK) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}
@@ -108,6 +134,7 @@ int cli_serve_main(int argc, char **argv)
 out:
 	admin_stop(admin);
 	proxy_free(proxy);
+	schema_free(schema);
 	keys_close(keys);
 	config_free(cfg);
 	return rc;

@@ -68,6 +68,7 @@ struct conn {
 	bool ready_seen;            /* first ReadyForQuery seen (session established) */
 	bool crypt_on;              /* the encryption layer watches this session */
 	bool idle;                  /* last server message was ReadyForQuery */
+	bool terminating;           /* the client sent Terminate */
 	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
 	bool has_backend_key;
 	uint32_t backend_pid, backend_key;

@@ -269,6 +269,10 @@ void conn_pump(struct conn *c)
 					return;
 			} else if (n == 0 || n == -2) {
 				c->server.eof = true;
+				if (c->terminating) {
+					conn_close(c, "client terminated");
+					return;
+				}
 				metrics_error(METRICS_ERR_UPSTREAM);
 				/* deliver what was scanned, then tell the client at a boundary */
 				if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end &&

@@ -45,6 +45,8 @@ int conn_scan_client(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
+		if (type == 'X')
+			c->terminating = true; /* the upstream closing next is expected, not an error */
 		if (crypt && crypt_client_needs_whole(c, type)) {
 			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
 			if (b->end - b->scan < len + 1) {

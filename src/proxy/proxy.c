@@ -121,8 +121,8 @@ bool proxy_upstream_ready(void *arg)
 	return ok;
 }
 
-int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out, char *err,
-		 size_t errlen)
+int proxy_create(const struct config *cfg, struct keys *keys, struct schema *schema,
+		 struct proxy **out, char *err, size_t errlen)
 {
 	struct proxy *p = pgs_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
@@ -130,6 +130,7 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out
 	pthread_mutex_init(&p->ready_mu, NULL);
 	p->env.cfg = cfg;
 	p->env.keys = keys;
+	p->env.schema = schema;
 	atomic_init(&p->env.nclients, 0);
 	atomic_init(&p->env.next_id, 0);
 	p->env.cancel = conn_cancel_registry_new();

@@ -9,9 +9,10 @@ struct proxy;
 
 /* Prepares everything that can fail (TLS contexts, upstream address, listener, auth). */
 struct keys;
-/* keys may be NULL (no `keys:` section): then no column can be encrypted. */
-int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out, char *err,
-		 size_t errlen) PGS_MUSTCHECK;
+struct schema;
+/* keys may be NULL (no `keys:` section): then the schema must encrypt nothing. */
+int proxy_create(const struct config *cfg, struct keys *keys, struct schema *schema,
+		 struct proxy **out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Starts the workers and blocks until SIGTERM/SIGINT, then shuts down gracefully. */
 int proxy_run(struct proxy *p) PGS_MUSTCHECK;
 /* True when a TCP connection to the upstream can be opened (cached for a second). */
