@@ -542,6 +542,13 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 			rc = sql_expr(c, sc, test);
 		if (rc == 0)
 			rc = sql_stmt(c, sc, json_object_get(b, "subselect"), NULL);
+	} else if (!strcmp(type, "FuncCall") && json_object_get(b, "over")) {
+		json_t *copy = json_copy(b);
+		json_object_del(copy, "over");
+		rc = sql_no_encrypted(c, sc, json_object_get(b, "over"), "PARTITION BY / window ORDER BY");
+		if (rc == 0)
+			rc = walk_children(c, sc, copy);
+		json_decref(copy);
 	} else if (strlen(type) > 4 && !strcmp(type + strlen(type) - 4, "Stmt")) {
 		rc = sql_stmt(c, sc, node, NULL);
 	} else {

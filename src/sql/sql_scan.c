@@ -107,9 +107,7 @@ int sql_scan(struct sql_ctx *c)
 		if (pb_token(p + pos, (size_t)v, &t) < 0)
 			goto out;
 		pos += (size_t)v;
-		if (t.kind == SQL_T_SQL_COMMENT || t.kind == SQL_T_C_COMMENT)
-			continue;
-		if (t.start < 0 || t.end < t.start || (size_t)t.end > c->len)
+		if (t.start < 0 || t.end < 0 || (size_t)t.end > c->len || (size_t)t.start > c->len)
 			goto out;
 		if (c->ntoks == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -117,6 +115,25 @@ int sql_scan(struct sql_ctx *c)
 		}
 		c->toks[c->ntoks++] = t;
 	}
+	/* The scanner leaves the end of some tokens (U&'...') unset: they end where the next
+	 * token starts, less whitespace. Then comments go. */
+	size_t w = 0;
+	for (size_t i = 0; i < c->ntoks; i++) {
+		struct sql_tok *t = &c->toks[i];
+		if (t->end <= t->start) {
+			int e = i + 1 < c->ntoks ? c->toks[i + 1].start : (int)c->len;
+			while (e > t->start && (c->sql[e - 1] == ' ' || c->sql[e - 1] == '\t' || c->sql[e - 1] == '\n' ||
+						c->sql[e - 1] == '\r' || c->sql[e - 1] == '\f'))
+				e--;
+			t->end = e;
+		}
+		if (i > 0 && t->start < c->toks[i - 1].start)
+			goto out;
+		if (t->kind == SQL_T_SQL_COMMENT || t->kind == SQL_T_C_COMMENT)
+			continue;
+		c->toks[w++] = *t;
+	}
+	c->ntoks = w;
 	rc = 0;
 out:
 	pg_query_free_scan_result(r);
