@@ -43,7 +43,7 @@ struct sql_param {
 	int number;                       /* 1-based $n */
 	const struct schema_column *column;
 	enum sql_value_mode mode;
-	bool array;                       /* `col = ANY($n)`: an array of values, each BLIND */
+	bool array;                       /* `col = ANY($n)` / `col <> ALL($n)`: an array of values, each BLIND */
 };
 
 /* COPY ... FROM STDIN / TO STDOUT on an encrypted table. */
@@ -59,6 +59,14 @@ struct sql_copy {
 	const struct schema_column **columns; /* NULL entries: not encrypted */
 };
 
+/* An SQL-level `PREPARE name AS stmt` seen in a text: the caller remembers name -> params
+ * (per connection) once the statement succeeded, and forgets it on DEALLOCATE. */
+struct sql_prepared {
+	char *name;
+	size_t nparams;
+	struct sql_param *params;         /* the inner statement's $n that need encryption */
+};
+
 struct sql_plan {
 	bool touches_encrypted;           /* false: send the text unchanged */
 	bool refused;
@@ -70,6 +78,12 @@ struct sql_plan {
 	struct sql_param *params;
 	struct sql_copy copy;
 	int nstatements;                  /* statements in the text (simple protocol may carry several) */
+	size_t nprepared;                 /* PREPARE name AS ... in this text */
+	struct sql_prepared *prepared;
+	size_t ndeallocate;               /* DEALLOCATE name in this text */
+	char **deallocate;
+	bool deallocate_all;              /* DEALLOCATE ALL / DISCARD ALL */
+	bool cacheable;                   /* false: the plan used the connection's prepared map (EXECUTE) */
 };
 
 /* Fast path: false when the text cannot name any table of the schema (a case-insensitive
@@ -80,6 +94,21 @@ bool sql_may_touch(const struct schema *s, const char *sql, size_t len);
  * memory; a refusal is a successful plan with refused = true. */
 int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out) PGS_MUSTCHECK;
 void sql_plan_free(struct sql_plan *p);
+
+/* SQL-level EXECUTE: the caller's per-connection map of PREPAREd statements. */
+typedef const struct sql_prepared *(*sql_prepared_lookup_fn)(void *arg, const char *name);
+/* As sql_analyze, resolving `EXECUTE name(args)` through lookup: an argument bound to an
+ * encrypted parameter becomes a literal edit. Without lookup (NULL) or for an unknown name,
+ * EXECUTE is relayed unchanged. A plan that used lookup has cacheable = false. */
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len, sql_prepared_lookup_fn lookup,
+		   void *lookup_arg, struct sql_plan **out) PGS_MUSTCHECK;
+/* Fast path for EXECUTE: false when the text cannot contain an EXECUTE statement. A caller
+ * whose connection has prepared statements with encrypted parameters must call
+ * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */
+bool sql_may_execute(const char *sql, size_t len);
+/* Deep copy of a PREPARE entry, for the caller's map (column pointers point into the schema). */
+struct sql_prepared *sql_prepared_dup(const struct sql_prepared *p);
+void sql_prepared_free(struct sql_prepared *p);
 
 /* Supplies the encrypted form of a constant: writes a complete SQL expression for the
  * bytea value (e.g. '\x0201...'::bytea) into *out (malloc'd). Returns PGS_ERR when the
