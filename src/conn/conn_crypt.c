@@ -43,6 +43,8 @@ static struct crypt_layout *layout_ref(struct crypt_layout *l)
 
 static void stmt_free(struct crypt_stmt *st)
 {
+	if (--st->refs > 0)
+		return;
 	free(st->name);
 	if (st->owns_plan)
 		sql_plan_free(st->plan);
@@ -53,16 +55,47 @@ static void stmt_free(struct crypt_stmt *st)
 
 static void portal_free(struct crypt_portal *p)
 {
+	if (--p->refs > 0)
+		return;
 	free(p->name);
-	crypt_layout_unref(p->stmt_layout);
+	if (p->stmt)
+		stmt_free(p->stmt);
 	crypt_layout_unref(p->layout);
 	free(p->formats);
 	free(p);
 }
 
+struct crypt_stmt *crypt_stmt_ref(struct crypt_stmt *st)
+{
+	if (st)
+		st->refs++;
+	return st;
+}
+
+void crypt_stmt_unref(struct crypt_stmt *st)
+{
+	if (st)
+		stmt_free(st);
+}
+
+struct crypt_portal *crypt_portal_ref(struct crypt_portal *p)
+{
+	if (p)
+		p->refs++;
+	return p;
+}
+
+void crypt_portal_unref(struct crypt_portal *p)
+{
+	if (p)
+		portal_free(p);
+}
+
 static void expect_clear(struct crypt_expect *e)
 {
 	free(e->name);
+	crypt_stmt_unref(e->stmt);
+	crypt_portal_unref(e->portal);
 	crypt_layout_unref(e->layout);
 	free(e->error);
 	memset(e, 0, sizeof(*e));
@@ -193,6 +226,7 @@ struct crypt_stmt *crypt_stmt_add(struct conn *c, const char *name)
 {
 	crypt_stmt_remove(c, name);
 	struct crypt_stmt *st = pgs_xcalloc(1, sizeof(*st));
+	st->refs = 1;
 	st->name = pgs_xstrdup(name);
 	st->next = c->crypt.stmts;
 	c->crypt.stmts = st;
@@ -223,6 +257,7 @@ struct crypt_portal *crypt_portal_add(struct conn *c, const char *name)
 {
 	crypt_portal_remove(c, name);
 	struct crypt_portal *p = pgs_xcalloc(1, sizeof(*p));
+	p->refs = 1;
 	p->name = pgs_xstrdup(name);
 	p->next = c->crypt.portals;
 	c->crypt.portals = p;
@@ -240,9 +275,9 @@ struct crypt_layout *crypt_portal_layout(struct crypt_portal *p)
 		return NULL;
 	if (p->layout)
 		return layout_ref(p->layout);
-	if (!p->stmt_layout)
+	if (!p->stmt || !p->stmt->layout)
 		return NULL;
-	struct crypt_layout *src = p->stmt_layout;
+	struct crypt_layout *src = p->stmt->layout;
 	struct crypt_layout *l = pgs_xcalloc(1, sizeof(*l) + (size_t)src->ncols * sizeof(l->cols[0]));
 	l->refs = 1;
 	l->ncols = src->ncols;

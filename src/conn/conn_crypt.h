@@ -23,6 +23,7 @@ struct crypt_layout {
 /* A prepared statement of the session (named, or the unnamed one ""). */
 struct crypt_stmt {
 	struct crypt_stmt *next;
+	int refs;                       /* the session's list, portals and pending Describes */
 	char *name;
 	struct sql_plan *plan;          /* NULL when the statement touches nothing encrypted */
 	bool owns_plan;                 /* else the worker's plan cache owns it */
@@ -33,8 +34,9 @@ struct crypt_stmt {
 
 struct crypt_portal {
 	struct crypt_portal *next;
+	int refs;                       /* the session's list and pending Describes/Executes */
 	char *name;
-	struct crypt_layout *stmt_layout; /* the statement's columns, if known */
+	struct crypt_stmt *stmt;        /* its statement (a reference), whose Describe may come later */
 	int16_t *formats;               /* Bind's result format codes */
 	int nformats;
 	struct crypt_layout *layout;    /* from a Describe of the portal */
@@ -51,7 +53,9 @@ enum crypt_expect_kind {
 struct crypt_expect {
 	enum crypt_expect_kind kind;
 	char *name;                     /* statement or portal */
-	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode */
+	struct crypt_stmt *stmt;        /* EX_DESCRIBE_STMT (a reference) */
+	struct crypt_portal *portal;    /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
+	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
 	char *error;                    /* EX_REFUSED*: a whole ErrorResponse message */
 	uint32_t error_len;
 };
@@ -119,6 +123,10 @@ struct crypt_portal *crypt_portal_find(struct conn *c, const char *name);
 struct crypt_portal *crypt_portal_add(struct conn *c, const char *name);
 void crypt_portal_remove(struct conn *c, const char *name);
 struct crypt_layout *crypt_portal_layout(struct crypt_portal *p);
+struct crypt_stmt *crypt_stmt_ref(struct crypt_stmt *st);
+void crypt_stmt_unref(struct crypt_stmt *st);
+struct crypt_portal *crypt_portal_ref(struct crypt_portal *p);
+void crypt_portal_unref(struct crypt_portal *p);
 struct crypt_layout *crypt_layout_ref(struct crypt_layout *l);
 void crypt_layout_unref(struct crypt_layout *l);
 const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid, int16_t attnum);

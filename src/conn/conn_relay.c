@@ -167,8 +167,8 @@ int conn_scan_server(struct conn *c)
 				return PGS_ERR;
 			if (r == 2) {
 				/* the held first ReadyForQuery, released after the catalog lookup */
-				on_ready_for_query(c, b->data + b->scan + PROTO_HDR_LEN, 1);
-				b->scan += 6;
+				/* already injected and passed over: its status byte is the last one */
+				on_ready_for_query(c, b->data + b->scan - 1, 1);
 			} else if (type == 'Z' && b->scan > before) {
 				on_ready_for_query(c, b->data + b->scan - 1, 1);
 				if (c->worker->draining && c->txn_status == 'I' && b->scan == b->end) {

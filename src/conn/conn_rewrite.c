@@ -489,7 +489,7 @@ static int client_bind(struct conn *c, uint32_t total)
 		return PGS_ERR;
 	}
 	struct crypt_portal *po = crypt_portal_add(c, portal);
-	po->stmt_layout = st ? crypt_layout_ref(st->layout) : NULL;
+	po->stmt = crypt_stmt_ref(st);
 	po->nformats = nrf;
 	po->formats = pgs_xcalloc((size_t)nrf + 1, sizeof(int16_t));
 	for (uint16_t i = 0; i < nrf; i++)
@@ -600,7 +600,11 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		const char *name = (const char *)body + 1;
 		c->crypt.at_sync_boundary = false;
 		if (type == 'D') {
-			crypt_push(c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
+			struct crypt_expect *e = crypt_push(c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
+			if (body[0] == 'S')
+				e->stmt = crypt_stmt_ref(crypt_stmt_find(c, name));
+			else
+				e->portal = crypt_portal_ref(crypt_portal_find(c, name));
 		} else {
 			if (body[0] == 'S')
 				crypt_stmt_remove(c, name);
@@ -618,7 +622,8 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		}
 		c->crypt.at_sync_boundary = false;
 		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
-		e->layout = crypt_portal_layout(crypt_portal_find(c, (const char *)body));
+		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
+		e->portal = crypt_portal_ref(crypt_portal_find(c, (const char *)body));
 		pass_message(b, total);
 		return PGS_OK;
 	}
@@ -663,6 +668,8 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 	case 's': case 'E': case 'Z': case 'G': case 'H':
 		return true;
 	case 'D': {
+		if (e && e->kind == EX_EXECUTE && !e->layout)
+			e->layout = crypt_portal_layout(e->portal);
 		struct crypt_layout *l = e && e->kind == EX_EXECUTE ? e->layout
 					 : e && e->kind == EX_QUERY ? c->crypt.query_layout : NULL;
 		return (l && l->any_encrypted) || c->crypt.drop_until_complete;
@@ -717,9 +724,9 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 }
 
 /* Rewrites a ParameterDescription of a statement: encrypted parameters show their declared type. */
-static void parameter_description(struct conn *c, const char *stmt, uint8_t *body, uint32_t blen)
+static void parameter_description(struct conn *c, struct crypt_stmt *st, uint8_t *body, uint32_t blen)
 {
-	struct crypt_stmt *st = crypt_stmt_find(c, stmt);
+	(void)c;
 	if (!st || !st->plan || blen < 2)
 		return;
 	uint16_t n = (uint16_t)(body[0] << 8 | body[1]);
@@ -880,7 +887,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		break;
 	case 't':
 		if (e && e->kind == EX_DESCRIBE_STMT)
-			parameter_description(c, e->name, body, blen);
+			parameter_description(c, e->stmt, body, blen);
 		break;
 	case 'T': {
 		struct crypt_layout *l = row_description(c, body, blen);
@@ -889,7 +896,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			return PGS_ERR;
 		}
 		if (e && e->kind == EX_DESCRIBE_STMT) {
-			struct crypt_stmt *st = crypt_stmt_find(c, e->name);
+			struct crypt_stmt *st = e->stmt;
 			if (st) {
 				crypt_layout_unref(st->layout);
 				/* a statement's description has no formats yet: Bind decides them */
@@ -897,7 +904,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			}
 			crypt_pop(c);
 		} else if (e && e->kind == EX_DESCRIBE_PORTAL) {
-			struct crypt_portal *po = crypt_portal_find(c, e->name);
+			struct crypt_portal *po = e->portal;
 			if (po) {
 				crypt_layout_unref(po->layout);
 				po->layout = crypt_layout_ref(l);
