@@ -8,8 +8,12 @@ PKGS=(
   libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev
   postgresql-15 postgresql-client-15 pgbouncer openssl
   python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
-  nodejs npm util-linux procps
+  util-linux procps
 )
+# node and npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask
+# Debian for them when the commands are missing
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

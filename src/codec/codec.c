@@ -325,12 +325,18 @@ static int float_text_out(uint64_t bits, struct codec_buf *out)
 		return put_str(out, "NaN");
 	if (isinf(d))
 		return put_str(out, d > 0 ? "Infinity" : "-Infinity");
-	/* Shortest representation that reads back exactly, like PostgreSQL >= 12. */
-	for (int p = 1; p <= 17; p++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", p, d);
+	/* Shortest digits that read back exactly, laid out like PostgreSQL >= 12 (ryu):
+	 * exponential when the decimal exponent is < -4 or >= 15, else fixed-point. */
+	int p = 1;
+	for (; p < 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
 		if (strtod(tmp, NULL) == d)
 			break;
 	}
+	snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+	int x = atoi(strchr(tmp, 'e') + 1);
+	if (x >= -4 && x < 15)
+		snprintf(tmp, sizeof(tmp), "%.*f", p - 1 - x > 0 ? p - 1 - x : 0, d);
 	return put_str(out, tmp);
 }
 

@@ -189,7 +189,9 @@ int codec_numeric_send(const uint8_t *canon, size_t len, struct codec_buf *out)
 	else if (len == 9 && !memcmp(s, "-Infinity", 9))
 		sign = NUM_NINF;
 	if (sign != NUM_POS) {
-		if (put16(out, 0) || put16(out, 0) || put16(out, sign) || put16(out, 0))
+		/* PostgreSQL sends dscale 32 with the infinities (0 with NaN): match it */
+		int dscale = sign == NUM_NAN ? 0 : 0x20;
+		if (put16(out, 0) || put16(out, 0) || put16(out, sign) || put16(out, dscale))
 			return PGS_ERR;
 		return PGS_OK;
 	}

@@ -14,7 +14,7 @@
 #include <openssl/sha.h>
 
 #define NAME_MAX_LEN 256
-#define NONCE_POOL 32 /* nonces fetched from the DRBG at a time */
+#define NONCE_POOL 256 /* nonces fetched from the DRBG at a time: 3 KiB, the context fits one page */
 
 struct crypto_column_key {
 	EVP_CIPHER_CTX *enc; /* key schedule done once; per value only the nonce is set */
@@ -24,7 +24,9 @@ struct crypto_column_key {
 	SHA256_CTX hmac_inner; /* state after absorbing search_key ^ ipad */
 	SHA256_CTX hmac_outer; /* state after absorbing search_key ^ opad */
 	size_t name_len;
-	char name[NAME_MAX_LEN]; /* "<table>.<column>", the AAD suffix */
+	/* The AAD, built in place per call: 37 bytes of record header (format, blind index,
+	 * key id) then "<table>.<column>" set once, so that GCM gets it in ONE update. */
+	uint8_t aad[1 + CRYPTO_BLIND_LEN + CRYPTO_KEYID_LEN + NAME_MAX_LEN];
 	size_t pool_used;
 	uint8_t nonce_pool[NONCE_POOL * CRYPTO_NONCE_LEN];
 };
@@ -54,10 +56,13 @@ int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t 
 		return PGS_ERR;
 	/* The struct holds HMAC states derived from the key: it lives in secure memory. */
 	k = crypto_secure_alloc(sizeof(*k));
-	memcpy(k->name, table, tl);
-	k->name[tl] = '.';
-	memcpy(k->name + tl + 1, column, cl);
 	k->name_len = tl + 1 + cl;
+	{
+		uint8_t *name = k->aad + sizeof(k->aad) - k->name_len;
+		memcpy(name, table, tl);
+		name[tl] = '.';
+		memcpy(name + tl + 1, column, cl);
+	}
 	k->key_id = key_id;
 	k->pool_used = NONCE_POOL;
 	k->enc = EVP_CIPHER_CTX_new();
@@ -130,6 +135,15 @@ out:
 	return rc;
 }
 
+/* The AAD is header || name. The name sits at the end of k->aad (placed once); the header
+ * (hlen bytes: 5 or 37) is copied right in front of it, giving one contiguous buffer. */
+static const uint8_t *aad_for(struct crypto_column_key *k, const uint8_t *hdr, size_t hlen)
+{
+	uint8_t *name = k->aad + sizeof(k->aad) - k->name_len;
+	memcpy(name - hlen, hdr, hlen);
+	return name - hlen;
+}
+
 static int next_nonce(struct crypto_column_key *k, uint8_t nonce[CRYPTO_NONCE_LEN])
 {
 	if (k->pool_used == NONCE_POOL) {
@@ -137,9 +151,8 @@ static int next_nonce(struct crypto_column_key *k, uint8_t nonce[CRYPTO_NONCE_LE
 			return PGS_ERR;
 		k->pool_used = 0;
 	}
-	uint8_t *p = k->nonce_pool + k->pool_used * CRYPTO_NONCE_LEN;
-	memcpy(nonce, p, CRYPTO_NONCE_LEN);
-	memset(p, 0, CRYPTO_NONCE_LEN); /* a nonce is handed out once */
+	/* each nonce is handed out once: the index only moves forward until the refill */
+	memcpy(nonce, k->nonce_pool + k->pool_used * CRYPTO_NONCE_LEN, CRYPTO_NONCE_LEN);
 	k->pool_used++;
 	return PGS_OK;
 }
@@ -165,9 +178,9 @@ int crypto_record_encrypt_with_nonce(struct crypto_column_key *k, bool searchabl
 	memcpy(out + h, nonce, CRYPTO_NONCE_LEN);
 	h += CRYPTO_NONCE_LEN;
 	uint8_t *ct = out + h;
+	const uint8_t *aad = aad_for(k, out, aad_len);
 	if (EVP_EncryptInit_ex(k->enc, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_EncryptUpdate(k->enc, NULL, &n, out, (int)aad_len) != 1 ||
-	    EVP_EncryptUpdate(k->enc, NULL, &n, (const uint8_t *)k->name, (int)k->name_len) != 1)
+	    EVP_EncryptUpdate(k->enc, NULL, &n, aad, (int)(aad_len + k->name_len)) != 1)
 		goto fail;
 	if (ptlen && EVP_EncryptUpdate(k->enc, ct, &n, pt, (int)ptlen) != 1)
 		goto fail;
@@ -228,9 +241,9 @@ int crypto_record_decrypt(struct crypto_column_key *k, const uint8_t *rec, size_
 		return PGS_ERR;
 	size_t aad_len = (size_t)(v.nonce - rec);
 	memcpy(tag, v.tag, sizeof(tag));
+	const uint8_t *aad = aad_for(k, rec, aad_len);
 	if (EVP_DecryptInit_ex(k->dec, NULL, NULL, NULL, v.nonce) != 1 ||
-	    EVP_DecryptUpdate(k->dec, NULL, &n, rec, (int)aad_len) != 1 ||
-	    EVP_DecryptUpdate(k->dec, NULL, &n, (const uint8_t *)k->name, (int)k->name_len) != 1)
+	    EVP_DecryptUpdate(k->dec, NULL, &n, aad, (int)(aad_len + k->name_len)) != 1)
 		goto fail;
 	if (v.ct_len && EVP_DecryptUpdate(k->dec, out, &n, v.ct, (int)v.ct_len) != 1)
 		goto fail;

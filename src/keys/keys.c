@@ -1,7 +1,9 @@
 /* keys.c - boot (unseal or create), keystore changes (ensure, rotate), per-worker key contexts, status. */
 #include "keys/keys_internal.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +250,65 @@ void keys_close(struct keys *k)
 
 /* ---- keystore changes --------------------------------------------------------------- */
 
+/*
+ * Every change runs under the in-process write lock AND an flock on "<keystore>.lock",
+ * and starts by re-reading the keystore: another process (an instance sharing the
+ * keystore, or `keys rotate`) may have added keys since we loaded it. Entries are never
+ * removed and a (client, table, column, kind, version) never changes its key, so the
+ * file on disk is always a superset of what this process holds.
+ */
+static int begin_change(struct keys *k, int *lockfd, char *err, size_t errlen)
+{
+	size_t n = strlen(k->keystore_path) + 6;
+	char *lp = pgs_xmalloc(n);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct keys_store fresh;
+	char e2[256];
+	pthread_rwlock_wrlock(&k->lock);
+	snprintf(lp, n, "%s.lock", k->keystore_path);
+	*lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(lp);
+	if (*lockfd < 0 || flock(*lockfd, LOCK_EX) != 0) {
+		pgs_errf(err, errlen, "%s.lock: cannot lock", k->keystore_path);
+		goto fail;
+	}
+	int r = keys_file_read(k->keystore_path, KEYS_FILE_MAX, false, &buf, &len, err, errlen);
+	if (r == 1)
+		return PGS_OK; /* not written yet: ours is the only view */
+	if (r != PGS_OK)
+		goto fail;
+	if (keys_store_decode(buf, len, k->master, &fresh, e2, sizeof(e2)) != PGS_OK ||
+	    fresh.master_gen != k->master_gen) {
+		if (fresh.n || fresh.e)
+			keys_store_clear(&fresh);
+		pgs_errf(err, errlen, "%s: changed by another process under another master key "
+				      "(restart to reload it)", k->keystore_path);
+		free(buf);
+		goto fail;
+	}
+	free(buf);
+	keys_store_clear(&k->st);
+	k->st = fresh;
+	return PGS_OK;
+fail:
+	if (*lockfd >= 0)
+		close(*lockfd);
+	*lockfd = -1;
+	pthread_rwlock_unlock(&k->lock);
+	return PGS_ERR;
+}
+
+static void end_change(struct keys *k, int lockfd)
+{
+	if (lockfd >= 0) {
+		(void)flock(lockfd, LOCK_UN);
+		close(lockfd);
+	}
+	atomic_fetch_add(&k->change, 1);
+	pthread_rwlock_unlock(&k->lock);
+}
+
 static const char *client_or_default(const char *c)
 {
 	return c ? c : KEYS_DEFAULT_CLIENT;
@@ -295,7 +356,16 @@ int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
 		pgs_errf(err, errlen, "keys: invalid client, table or column name");
 		return PGS_ERR;
 	}
-	pthread_rwlock_wrlock(&k->lock);
+	/* fast path, the usual case at boot: the column has its keys already */
+	pthread_rwlock_rdlock(&k->lock);
+	bool have = find(&k->st, c, table, column, KEYS_KIND_DATA, 0) &&
+		    find(&k->st, c, table, column, KEYS_KIND_SEARCH, 0);
+	pthread_rwlock_unlock(&k->lock);
+	if (have)
+		return PGS_OK;
+	int lockfd;
+	if (begin_change(k, &lockfd, err, errlen) != PGS_OK)
+		return PGS_ERR;
 	before = k->st.n;
 	if (!find(&k->st, c, table, column, KEYS_KIND_DATA, 0))
 		rc = add_random(&k->st, c, table, column, KEYS_KIND_DATA, 1);
@@ -315,8 +385,7 @@ int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
 			free(e->client), free(e->table), free(e->column);
 			crypto_secure_free(e->key);
 		}
-	atomic_fetch_add(&k->change, 1);
-	pthread_rwlock_unlock(&k->lock);
+	end_change(k, lockfd);
 	return rc;
 }
 
@@ -324,8 +393,9 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		     const char *column, char *err, size_t errlen)
 {
 	size_t before, n;
-	int rc = PGS_OK, matched = 0;
-	pthread_rwlock_wrlock(&k->lock);
+	int rc = PGS_OK, matched = 0, lockfd;
+	if (begin_change(k, &lockfd, err, errlen) != PGS_OK)
+		return PGS_ERR;
 	before = n = k->st.n;
 	for (size_t i = 0; i < n && rc == PGS_OK; i++) {
 		struct keys_entry *e = &k->st.e[i];
@@ -360,8 +430,7 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 			free(e->client), free(e->table), free(e->column);
 			crypto_secure_free(e->key);
 		}
-	atomic_fetch_add(&k->change, 1);
-	pthread_rwlock_unlock(&k->lock);
+	end_change(k, lockfd);
 	return rc;
 }
 
@@ -370,12 +439,13 @@ int keys_rotate_master(struct keys *k, char *err, size_t errlen)
 	uint8_t *m2 = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	uint8_t *old = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	uint8_t blob[KEYS_SEALED_LEN];
-	int rc = PGS_ERR;
-	pthread_rwlock_wrlock(&k->lock);
+	int rc = PGS_ERR, lockfd = -1;
 	if (!k->sealing) {
 		pgs_errf(err, errlen, "keys: master rotation needs the sealing key (KEEP_SEALING)");
-		goto out;
+		goto done;
 	}
+	if (begin_change(k, &lockfd, err, errlen) != PGS_OK)
+		goto done;
 	struct keys_sealed_hdr h = {1, (uint8_t)k->provider, k->master_gen + 1, (uint64_t)time(NULL)};
 	if (crypto_random(m2, CRYPTO_KEY_LEN) != PGS_OK ||
 	    keys_sealed_seal(k->sealing, &h, m2, blob) != PGS_OK) {
@@ -404,7 +474,8 @@ int keys_rotate_master(struct keys *k, char *err, size_t errlen)
 	log_info("keys: master key rotated to generation %u", k->master_gen);
 	rc = PGS_OK;
 out:
-	pthread_rwlock_unlock(&k->lock);
+	end_change(k, lockfd);
+done:
 	crypto_secure_free(m2);
 	crypto_secure_free(old);
 	return rc;

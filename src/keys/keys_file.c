@@ -135,10 +135,26 @@ int keys_file_write(const char *path, const uint8_t *data, size_t len, bool no_r
 	if (no_replace) {
 		/* link() fails with EEXIST instead of replacing: an existing blob is never lost */
 		if (link(tmp, path) != 0) {
-			pgs_errf(err, errlen, "%s: %s", path,
-				 errno == EEXIST ? "already exists (refusing to overwrite it)"
-						 : strerror(errno));
-			goto out;
+			int e = errno;
+			if (e == EEXIST) {
+				pgs_errf(err, errlen, "%s: already exists (refusing to overwrite it)", path);
+				goto out;
+			}
+			/* no hard links on this file system: claim the name with O_EXCL, then
+			 * rename over our own empty placeholder */
+			int pfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (pfd < 0) {
+				pgs_errf(err, errlen, "%s: %s", path,
+					 errno == EEXIST ? "already exists (refusing to overwrite it)"
+							 : strerror(errno));
+				goto out;
+			}
+			close(pfd);
+			if (rename(tmp, path) != 0) {
+				pgs_errf(err, errlen, "%s: rename: %s", path, strerror(errno));
+				(void)unlink(path);
+				goto out;
+			}
 		}
 	} else if (rename(tmp, path) != 0) {
 		pgs_errf(err, errlen, "%s: rename: %s", path, strerror(errno));

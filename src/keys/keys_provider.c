@@ -53,12 +53,17 @@ static int from_dstack(const struct config *cfg, uint8_t out[CRYPTO_KEY_LEN], ch
 	uint8_t *raw = crypto_secure_alloc(TEE_DSTACK_MAX_KEY);
 	size_t rawlen = 0, nsig = 0;
 	int rc = PGS_ERR;
-	if (tee_dstack_info(ep, &info, err, errlen) != PGS_OK)
-		goto out;
-	log_info("dstack: endpoint %s, app_id %s, compose_hash %s, instance_id %s", ep,
-		 info.app_id ? info.app_id : "?", info.compose_hash ? info.compose_hash : "?",
-		 info.instance_id ? info.instance_id : "?");
-	tee_dstack_info_free(&info);
+	char ierr[256];
+	/* Info is for the log only: GetKey decides whether we can go on */
+	if (tee_dstack_info(ep, &info, ierr, sizeof(ierr)) == PGS_OK) {
+		log_info("dstack: endpoint %s, app_id %s, compose_hash %s, instance_id %s", ep,
+			 info.app_id ? info.app_id : "?",
+			 info.compose_hash ? info.compose_hash : "?",
+			 info.instance_id ? info.instance_id : "?");
+		tee_dstack_info_free(&info);
+	} else {
+		log_warn("dstack: %s", ierr);
+	}
 	if (tee_dstack_get_key(ep, DSTACK_KEY_PATH, DSTACK_KEY_PURPOSE, raw, TEE_DSTACK_MAX_KEY,
 			       &rawlen, &nsig, err, errlen) != PGS_OK)
 		goto out;

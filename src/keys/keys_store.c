@@ -131,15 +131,15 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 		}
 		const uint8_t *h = buf + pos;
 		size_t cl = get(h + 2, 2), tl = get(h + 4, 2), ol = get(h + 6, 2);
+		if (body - pos - ENTRY_HDR < cl + tl + ol + WRAP_LEN) {
+			pgs_errf(err, errlen, "keystore: truncated entry %u", i);
+			return PGS_ERR;
+		}
 		if ((h[0] != KEYS_KIND_DATA && h[0] != KEYS_KIND_SEARCH) || h[1] ||
 		    get(h + 8, 4) == 0 || !name_ok(h + ENTRY_HDR, cl, true) ||
 		    !name_ok(h + ENTRY_HDR + cl, tl, false) ||
 		    !name_ok(h + ENTRY_HDR + cl + tl, ol, false)) {
 			pgs_errf(err, errlen, "keystore: malformed entry %u", i);
-			return PGS_ERR;
-		}
-		if (body - pos - ENTRY_HDR < cl + tl + ol + WRAP_LEN) {
-			pgs_errf(err, errlen, "keystore: truncated entry %u", i);
 			return PGS_ERR;
 		}
 		pos += ENTRY_HDR + cl + tl + ol + WRAP_LEN;

@@ -335,6 +335,32 @@ static void test_file_provider_flow(void)
 	config_free(cfg);
 }
 
+/* Two writers on one keystore (two instances, or serve and `keys rotate`): neither loses
+ * the other's keys. */
+static void test_two_writers(void)
+{
+	struct config *cfg = config_for("file");
+	struct keys *a = NULL, *b = NULL, *c = NULL;
+	char err[512];
+	CHECK(keys_open(cfg, true, &a, err, sizeof(err)) == PGS_OK);
+	CHECK(keys_open(cfg, true, &b, err, sizeof(err)) == PGS_OK);
+	if (a && b) {
+		size_t n0 = keys_entry_count(a);
+		CHECK(keys_ensure_column(a, NULL, "t", "a_col", err, sizeof(err)) == PGS_OK);
+		CHECK(keys_ensure_column(b, NULL, "t", "b_col", err, sizeof(err)) == PGS_OK);
+		CHECK(keys_rotate_data(a, NULL, "t", "b_col", err, sizeof(err)) == PGS_OK);
+		CHECK_EQ_INT(keys_entry_count(a), n0 + 5);
+		/* b's worker sees its own column; a fresh open sees everything */
+		CHECK(keys_open(cfg, false, &c, err, sizeof(err)) == PGS_OK);
+		if (c)
+			CHECK_EQ_INT(keys_entry_count(c), n0 + 5);
+		keys_close(c);
+	}
+	keys_close(a);
+	keys_close(b);
+	config_free(cfg);
+}
+
 static void test_env_provider(void)
 {
 	char err[512], p[128];
@@ -458,6 +484,7 @@ int main(int argc, char **argv)
 	RUN(test_sealed_blob);
 	RUN(test_keystore);
 	RUN(test_file_provider_flow);
+	RUN(test_two_writers);
 	RUN(test_env_provider);
 	RUN(test_env_removed_from_proc);
 	RUN(test_client_id);

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench`: PostgreSQL direct vs PgBouncer (session) vs pgseal, interleaved rounds, medians, memory per idle connection.
+#
+# Everything runs on this machine, on loopback, started and stopped by this script: a
+# throwaway PostgreSQL 15 cluster, PgBouncer in session mode (trust), and build/pgseal
+# (plaintext on both sides). Machines here are shared and noisy: read the ratios, not the
+# absolute numbers. A benchmark never fails on timing: this script exits 0 unless the set-up
+# itself breaks.
+#
+# Knobs (env): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_MODES ("simple prepared"; add
+# "extended"), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_LAT_SECONDS (5), BENCH_IDLE (1000),
+# BENCH_SCALE (10), PGSEAL_BIN (build/pgseal), BENCH_PGSEAL_WORKERS (0 = one per CPU).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+PG_BIN=/usr/lib/postgresql/15/bin
+PGBENCH=$PG_BIN/pgbench
+SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+MODES=${BENCH_MODES:-simple prepared}
+CLIENTS=${BENCH_CLIENTS:-8}
+THREADS=${BENCH_THREADS:-2}
+LAT_SECS=${BENCH_LAT_SECONDS:-5}
+IDLE=${BENCH_IDLE:-1000}
+SCALE=${BENCH_SCALE:-10}
+BIN=${PGSEAL_BIN:-$root/build/pgseal}
+PY=/usr/bin/python3
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+[[ -x $BIN ]] || { say "$BIN missing: run make first"; exit 1; }
+command -v pgbouncer >/dev/null || { say "pgbouncer missing (apt-get install pgbouncer)"; exit 1; }
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+AS_PG=(); [[ $(id -u) -eq 0 ]] && AS_PG=(runuser -u postgres --)
+W=$(mktemp -d /var/tmp/pgseal-bench.XXXXXX)
+chmod 755 "$W"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$W"
+PGPORT=$(free_port); BPORT=$(free_port); SPORT=$(free_port)
+PGSEAL_PID=""; IDLE_PID=""
+
+cleanup() {
+  [[ -n $IDLE_PID ]] && kill "$IDLE_PID" 2>/dev/null
+  if [[ -n $PGSEAL_PID ]] && kill -0 "$PGSEAL_PID" 2>/dev/null; then
+    kill -TERM "$PGSEAL_PID"; for _ in $(seq 100); do kill -0 "$PGSEAL_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PGSEAL_PID" 2>/dev/null
+  fi
+  if [[ -f $W/pgbouncer.pid ]]; then
+    local bp; bp=$(cat "$W/pgbouncer.pid"); kill -TERM "$bp" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$bp" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$bp" 2>/dev/null
+  fi
+  [[ -f $W/data/PG_VERSION ]] && "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$W/data" -m immediate -w -t 30 stop >/dev/null 2>&1
+  if [[ -n ${BENCH_KEEP:-} ]]; then say "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+say "PostgreSQL on 127.0.0.1:$PGPORT (work dir $W)"
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$W/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$W/initdb.log" 2>&1 \
+  || { cat "$W/initdb.log"; exit 1; }
+cat >>"$W/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$W'
+max_connections = $((IDLE + 100))
+shared_buffers = 128MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_min_messages = warning
+CONF
+printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$W/data/pg_hba.conf"
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$W/data" -l "$W/postgres.log" -w -t 60 start >/dev/null \
+  || { tail -20 "$W/postgres.log"; exit 1; }
+psql_su() { "${AS_PG[@]}" "$PG_BIN/psql" -X -q -At -h "$W" -p "$PGPORT" -U postgres "$@"; }
+psql_su -d postgres -c "CREATE ROLE bench LOGIN SUPERUSER" -c "CREATE DATABASE bench OWNER bench"
+say "pgbench -i -s $SCALE"
+"$PGBENCH" -i -q -s "$SCALE" -h 127.0.0.1 -p "$PGPORT" -U bench bench >"$W/pgbench-init.log" 2>&1 \
+  || { tail -20 "$W/pgbench-init.log"; exit 1; }
+
+# --- PgBouncer (session mode, trust) ---------------------------------------------------------
+cat >"$W/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$PGPORT dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BPORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $W/userlist.txt
+pool_mode = session
+max_client_conn = $((IDLE + 200))
+default_pool_size = $((CLIENTS + 4))
+logfile = $W/pgbouncer.log
+pidfile = $W/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+INI
+echo '"bench" ""' >"$W/userlist.txt"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$W/pgbouncer.ini" "$W/userlist.txt"
+"${AS_PG[@]}" pgbouncer -d "$W/pgbouncer.ini" >"$W/pgbouncer.out" 2>&1
+if ! wait_port "$BPORT"; then say "PgBouncer did not start:"; cat "$W/pgbouncer.out" "$W/pgbouncer.log" >&2 2>/dev/null; fi
+
+# --- pgseal (plaintext both sides) -----------------------------------------------------------
+cat >"$W/pgseal.yaml" <<YAML
+listen: "127.0.0.1:$SPORT"
+workers: ${BENCH_PGSEAL_WORKERS:-0}
+max_client_connections: $((IDLE + 200))
+upstream: {host: 127.0.0.1, port: $PGPORT, tls: disable}
+log: {level: warn, format: text}
+YAML
+"$BIN" serve --config "$W/pgseal.yaml" >"$W/pgseal.log" 2>&1 </dev/null &
+PGSEAL_PID=$!
+if ! wait_port "$SPORT"; then say "pgseal did not start:"; tail -20 "$W/pgseal.log" >&2; fi
+
+declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT)
+SYSTEMS=(direct pgbouncer pgseal)
+
+# run_pgbench SYSTEM ARGS... -> prints "tps latency_ms" (or "n/a n/a")
+run_pgbench() {
+  local sys=$1; shift
+  local out
+  out=$("$PGBENCH" -n -S "$@" -h 127.0.0.1 -p "${PORT[$sys]}" -U bench bench 2>&1)
+  local tps lat
+  tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' <<<"$out" | tail -1)
+  lat=$(sed -nE 's/^latency average = ([0-9.]+) ms.*/\1/p' <<<"$out" | tail -1)
+  if [[ -z $tps ]]; then
+    printf '%s\n' "$out" | tail -3 >>"$W/errors.log"
+    echo "n/a n/a"
+  else
+    echo "$tps ${lat:-n/a}"
+  fi
+}
+median() { $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:] if x!="n/a"]; print("%.1f"%s.median(v) if v else "n/a")' "$@"; }
+median3() { $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:] if x!="n/a"]; print("%.3f"%s.median(v) if v else "n/a")' "$@"; }
+
+say "warm-up"
+for sys in "${SYSTEMS[@]}"; do run_pgbench "$sys" -M simple -c "$CLIENTS" -j "$THREADS" -T 2 >/dev/null; done
+
+declare -A TPS LAT
+rounds_log=""
+for mode in $MODES; do
+  for r in $(seq "$ROUNDS"); do
+    for sys in "${SYSTEMS[@]}"; do
+      read -r tps lat < <(run_pgbench "$sys" -M "$mode" -c "$CLIENTS" -j "$THREADS" -T "$SECS")
+      TPS[$mode,$sys]="${TPS[$mode,$sys]:-} $tps"
+      rounds_log+=$(printf '  %-9s round %d  %-10s %10s tps\n' "$mode" "$r" "$sys" "$tps")$'\n'
+      say "$mode round $r $sys: $tps tps"
+    done
+  done
+done
+for r in $(seq "$ROUNDS"); do
+  for sys in "${SYSTEMS[@]}"; do
+    read -r tps lat < <(run_pgbench "$sys" -M simple -c 1 -j 1 -T "$LAT_SECS")
+    LAT[$sys]="${LAT[$sys]:-} $lat"
+    rounds_log+=$(printf '  latency   round %d  %-10s %10s ms\n' "$r" "$sys" "$lat")$'\n'
+    say "latency round $r $sys: $lat ms"
+  done
+done
+
+# --- memory: RSS per idle client connection --------------------------------------------------
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+measure_idle() { # pid port -> "before after sessions"
+  local pid=$1 port=$2 before after ready
+  before=$(rss_kib "$pid")
+  coproc IDLEC { $PY "$root/bench/idle_conns.py" 127.0.0.1 "$port" bench bench "$IDLE" 2>>"$W/errors.log"; }
+  IDLE_PID=$IDLEC_PID
+  read -r -t 300 _ ready _ <&"${IDLEC[0]}" || ready=0
+  sleep 1
+  after=$(rss_kib "$pid")
+  exec {IDLEC[1]}>&-
+  wait "$IDLE_PID" 2>/dev/null; IDLE_PID=""
+  echo "${before:-0} ${after:-0} ${ready:-0}"
+}
+mem_line() { # name before after n
+  if [[ ${4:-0} -gt 0 && -n $3 && $3 -gt 0 ]]; then
+    printf '  %-10s VmRSS %7s KiB idle -> %7s KiB with %d sessions: %6.1f KiB per connection\n' \
+      "$1" "$2" "$3" "$4" "$($PY -c 'import sys; print((int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]))' "$2" "$3" "$4")"
+  else
+    printf '  %-10s n/a (sessions opened: %s)\n' "$1" "${4:-0}"
+  fi
+}
+say "memory: $IDLE idle sessions through pgseal"
+mem_pgseal="  pgseal     n/a"
+if kill -0 "$PGSEAL_PID" 2>/dev/null; then
+  read -r b a n < <(measure_idle "$PGSEAL_PID" "$SPORT")
+  mem_pgseal=$(mem_line pgseal "$b" "$a" "$n")
+fi
+mem_bouncer="  pgbouncer  n/a"
+if [[ -f $W/pgbouncer.pid ]]; then
+  say "memory: $IDLE idle sessions through pgbouncer"
+  read -r b a n < <(measure_idle "$(cat "$W/pgbouncer.pid")" "$BPORT")
+  mem_bouncer=$(mem_line pgbouncer "$b" "$a" "$n")
+fi
+
+# --- report ----------------------------------------------------------------------------------
+ratio() { $PY -c 'import sys; a,b=sys.argv[1:]; print("%.2fx"%(float(a)/float(b)) if "n/a" not in (a,b) and float(b)>0 else "n/a")' "$1" "$2"; }
+added() { $PY -c 'import sys; a,b=sys.argv[1:]; print("%+.0f"%((float(a)-float(b))*1000) if "n/a" not in (a,b) else "n/a")' "$1" "$2"; }
+{
+echo
+echo "pgseal benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  $(nproc) CPUs  PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')  $(pgbouncer --version | head -1)"
+echo
+echo "Throughput: pgbench -n -S -M MODE -c $CLIENTS -j $THREADS -T $SECS (scale $SCALE), systems interleaved"
+echo "direct, pgbouncer, pgseal in each of $ROUNDS rounds; median tps; ratio = system / direct."
+printf '%-10s %12s %12s %7s %12s %7s %18s\n' mode direct pgbouncer ratio pgseal ratio pgseal/pgbouncer
+for mode in $MODES; do
+  d=$(median ${TPS[$mode,direct]}); b=$(median ${TPS[$mode,pgbouncer]}); s=$(median ${TPS[$mode,pgseal]})
+  printf '%-10s %12s %12s %7s %12s %7s %18s\n' "$mode" "$d" "$b" "$(ratio "$b" "$d")" "$s" "$(ratio "$s" "$d")" "$(ratio "$s" "$b")"
+done
+echo
+echo "Latency at 1 client: pgbench -n -S -M simple -c 1 -j 1 -T $LAT_SECS, $ROUNDS interleaved rounds, median of the average latency."
+printf '%-10s %12s %16s\n' system "latency ms" "added us"
+d=$(median3 ${LAT[direct]})
+for sys in "${SYSTEMS[@]}"; do
+  l=$(median3 ${LAT[$sys]})
+  if [[ $sys == direct ]]; then printf '%-10s %12s %16s\n' "$sys" "$l" "-"; else printf '%-10s %12s %16s\n' "$sys" "$l" "$(added "$l" "$d")"; fi
+done
+echo
+echo "Memory: $IDLE idle client sessions (startup completed, trust), bench/idle_conns.py; VmRSS from /proc/PID/status before and 1 s after."
+echo "$mem_pgseal"
+echo "$mem_bouncer"
+echo
+echo "Rounds:"
+printf '%s' "$rounds_log"
+if [[ -s $W/errors.log ]]; then echo; echo "Errors seen (last lines):"; tail -10 "$W/errors.log"; fi
+echo
+echo "Method: each system gets the same pgbench command line against its own port; pgseal config: workers ${BENCH_PGSEAL_WORKERS:-0} (0 = one per CPU), plaintext both sides, log level warn; PgBouncer: session pool, trust, default_pool_size $((CLIENTS + 4)). Shared, noisy machine: compare ratios from the same run."
+} | tee "$W/report.txt"
+mkdir -p "$root/build" && cp "$W/report.txt" "$root/build/bench-report.txt" 2>/dev/null && say "report also in build/bench-report.txt"
+exit 0

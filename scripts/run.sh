@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# run.sh - `make run`: a local PostgreSQL under run/, development TLS certificates, and pgseal in front of it.
+#
+# Idempotent: the second run reuses the cluster, certificates, passwords and token, and
+# restarts pgseal. Stop everything with `make stop` (scripts/stop.sh).
+# Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+RUN="$root/run"
+PG_BIN=/usr/lib/postgresql/15/bin
+BIN=${PGSEAL_BIN:-$root/build/pgseal}
+
+say() { printf 'run: %s\n' "$*"; }
+die() { printf 'run: error: %s\n' "$*" >&2; exit 1; }
+
+[[ -x $BIN ]] || die "$BIN missing: run 'make' first (make run does it)"
+mkdir -p "$RUN" "$RUN/certs"
+chmod 755 "$RUN"
+
+# --- ports: the defaults, or a free one if taken by something else; remembered in run/ports ----
+if [[ -f $RUN/pgseal.pid ]] && grep -q pgseal "/proc/$(cat "$RUN/pgseal.pid")/cmdline" 2>/dev/null; then
+  kill -TERM "$(cat "$RUN/pgseal.pid")" && sleep 1   # frees our own ports before checking them
+fi
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pick() { # name default -> port
+  local saved
+  saved=$(sed -n "s/^$1=//p" "$RUN/ports" 2>/dev/null)
+  if [[ -n $saved ]]; then echo "$saved"; return; fi
+  if port_busy "$2"; then free_port; else echo "$2"; fi
+}
+PGPORT=${PGSEAL_RUN_PGPORT:-$(pick pg 55432)}
+PORT=${PGSEAL_RUN_PORT:-$(pick pgseal 6432)}
+APORT=${PGSEAL_RUN_ADMIN_PORT:-$(pick admin 9191)}
+printf 'pg=%s\npgseal=%s\nadmin=%s\n' "$PGPORT" "$PORT" "$APORT" >"$RUN/ports"
+
+# --- who runs PostgreSQL: postgres refuses root, so as root we use the 'postgres' user ----------
+if [[ $(id -u) -eq 0 ]]; then
+  id postgres >/dev/null 2>&1 || die "user 'postgres' missing (apt-get install postgresql-15)"
+  AS_PG=(runuser -u postgres --)
+else
+  AS_PG=()
+fi
+
+# The cluster lives in run/pg, unless the postgres user cannot reach the repository (e.g. it
+# sits under /root): then in /var/tmp/pgseal-run-<uid>-<hash>, with run/pg a symlink to it.
+PGDIR="$RUN/pg"
+if [[ ! -e $PGDIR ]]; then
+  mkdir -p "$PGDIR"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$PGDIR"
+  if ! "${AS_PG[@]}" test -w "$PGDIR" 2>/dev/null; then
+    rmdir "$PGDIR"
+    alt="/var/tmp/pgseal-run-$(id -u)-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+    mkdir -p "$alt"; [[ $(id -u) -eq 0 ]] && chown postgres: "$alt"; chmod 700 "$alt"
+    ln -s "$alt" "$PGDIR"
+    say "the postgres user cannot reach $RUN: cluster in $alt (run/pg links to it)"
+  fi
+fi
+PGDIR=$(readlink -f "$PGDIR")
+DATA="$PGDIR/data"
+
+# --- development PKI: a CA, PostgreSQL's server cert, pgseal's client-facing cert --------------
+C="$RUN/certs"
+mkcert_ca() {
+  [[ -f $C/ca.pem ]] && return
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$C/ca.key" \
+    -out "$C/ca.pem" -days 825 -subj "/CN=pgseal development CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  chmod 600 "$C/ca.key"
+}
+mkcert_leaf() { # name cn
+  local n=$1 cn=$2
+  [[ -f $C/$n.pem ]] && return
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$C/$n.key" \
+    -out "$C/$n.csr" -subj "/CN=$cn" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$C/$n.ext"
+  openssl x509 -req -in "$C/$n.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -CAcreateserial \
+    -out "$C/$n.pem" -days 825 -extfile "$C/$n.ext" 2>/dev/null
+  chmod 600 "$C/$n.key"; rm -f "$C/$n.csr" "$C/$n.ext"
+}
+mkcert_ca
+mkcert_leaf postgres localhost
+mkcert_leaf pgseal localhost
+
+secret() { # file: a random secret kept across runs
+  [[ -s $1 ]] || { umask 077; openssl rand -hex 24 >"$1"; }
+}
+secret "$RUN/app.password"
+secret "$RUN/auth.pass"
+secret "$RUN/admin.token"
+chmod 600 "$RUN/app.password" "$RUN/auth.pass" "$RUN/admin.token"
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+pg_ctl() { "${AS_PG[@]}" "$PG_BIN/pg_ctl" "$@"; }
+if [[ ! -f $DATA/PG_VERSION ]]; then
+  say "creating a PostgreSQL 15 cluster in $DATA (port $PGPORT)"
+  for f in postgres.pem postgres.key ca.pem; do
+    install -m 600 "$C/$f" "$PGDIR/$f"
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$PGDIR/$f"
+  done
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C >"$PGDIR/initdb.log" 2>&1 \
+    || { cat "$PGDIR/initdb.log"; die "initdb failed"; }
+  cat >>"$DATA/postgresql.conf" <<CONF
+# --- pgseal make run ---
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$PGDIR'
+ssl = on
+ssl_cert_file = '$PGDIR/postgres.pem'
+ssl_key_file = '$PGDIR/postgres.key'
+password_encryption = 'scram-sha-256'
+CONF
+  cat >"$DATA/pg_hba.conf" <<HBA
+local all postgres trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+HBA
+fi
+if ! pg_ctl -D "$DATA" status >/dev/null 2>&1; then
+  say "starting PostgreSQL on 127.0.0.1:$PGPORT"
+  pg_ctl -D "$DATA" -l "$PGDIR/postgres.log" -w -t 60 start >/dev/null || { tail -20 "$PGDIR/postgres.log"; die "PostgreSQL did not start"; }
+fi
+psql_su() { "${AS_PG[@]}" "$PG_BIN/psql" -X -q -At -h "$PGDIR" -p "$PGPORT" -U postgres "$@"; }
+# roles: 'app' (the application, SCRAM) and 'pgseal_auth' (reads SCRAM verifiers for pgseal's auth_query)
+psql_su -d postgres -v pw="$(cat "$RUN/app.password")" -v apw="$(cat "$RUN/auth.pass")" <<'SQL'
+SELECT format('CREATE ROLE app LOGIN PASSWORD %L', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app') \gexec
+SELECT format('ALTER ROLE app PASSWORD %L', :'pw') \gexec
+SELECT format('CREATE ROLE pgseal_auth LOGIN SUPERUSER PASSWORD %L', :'apw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgseal_auth') \gexec
+SELECT format('ALTER ROLE pgseal_auth PASSWORD %L', :'apw') \gexec
+SELECT 'CREATE DATABASE app OWNER app' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app') \gexec
+SQL
+
+# --- keys (later issues) ---------------------------------------------------------------------
+# The keys issue adds `keys: provider: dstack` backed by build/pgseal-dstack-sim. Set
+# PGSEAL_RUN_KEYS=dstack to try it now; it becomes the default once `pgseal serve` unseals keys.
+KEYS_YAML=""
+if [[ ${PGSEAL_RUN_KEYS:-none} == dstack ]]; then
+  SIM="$root/build/pgseal-dstack-sim"
+  [[ -x $SIM ]] || die "$SIM missing"
+  mkdir -p "$RUN/keys"; chmod 700 "$RUN/keys"
+  if [[ -f $RUN/dstack-sim.pid ]] && kill -0 "$(cat "$RUN/dstack-sim.pid")" 2>/dev/null; then :; else
+    rm -f "$RUN/dstack.sock"
+    nohup "$SIM" --socket "$RUN/dstack.sock" >>"$RUN/dstack-sim.log" 2>&1 &
+    echo $! >"$RUN/dstack-sim.pid"
+    for _ in $(seq 50); do [[ -S $RUN/dstack.sock ]] && break; sleep 0.1; done
+    [[ -S $RUN/dstack.sock ]] || die "pgseal-dstack-sim did not create $RUN/dstack.sock (see run/dstack-sim.log)"
+  fi
+  KEYS_YAML="keys:
+  provider: dstack              # development: build/pgseal-dstack-sim stands in for the TEE
+  dstack_endpoint: dstack.sock
+  sealed_master_key: keys/master.sealed
+  keystore: keys/keystore"
+fi
+
+# --- pgseal config ---------------------------------------------------------------------------
+cat >"$RUN/pgseal.yaml" <<YAML
+# run/pgseal.yaml - written by scripts/run.sh (make run); relative paths are relative to this file.
+listen: "127.0.0.1:$PORT"
+workers: 0
+upstream:
+  host: localhost
+  port: $PGPORT
+  tls: verify-full
+  ca_file: certs/ca.pem
+client_tls:
+  cert_file: certs/pgseal.pem
+  key_file: certs/pgseal.key
+  require: true
+auth:                     # pgseal runs SCRAM with clients (TLS on both hops)
+  user: pgseal_auth
+  password_file: auth.pass
+admin:
+  listen: "127.0.0.1:$APORT"
+  token_file: admin.token
+log:
+  level: info
+  format: text
+$KEYS_YAML
+YAML
+
+# --- (re)start pgseal ------------------------------------------------------------------------
+if [[ -f $RUN/pgseal.pid ]]; then
+  old=$(cat "$RUN/pgseal.pid")
+  if kill -0 "$old" 2>/dev/null && grep -q pgseal "/proc/$old/cmdline" 2>/dev/null; then
+    say "stopping the running pgseal (pid $old)"
+    kill -TERM "$old"
+    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$old" 2>/dev/null && kill -KILL "$old"
+  fi
+  rm -f "$RUN/pgseal.pid"
+fi
+say "starting pgseal on 127.0.0.1:$PORT (log: run/pgseal.log)"
+nohup "$BIN" serve --config "$RUN/pgseal.yaml" >>"$RUN/pgseal.log" 2>&1 </dev/null &
+pid=$!
+echo "$pid" >"$RUN/pgseal.pid"
+up=0
+for _ in $(seq 100); do
+  kill -0 "$pid" 2>/dev/null || break
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then up=1; break; fi
+  sleep 0.1
+done
+if [[ $up -ne 1 ]]; then
+  tail -20 "$RUN/pgseal.log" >&2
+  rm -f "$RUN/pgseal.pid"
+  die "pgseal did not start (see run/pgseal.log)"
+fi
+
+cat <<MSG
+
+pgseal is running (pid $pid) in front of PostgreSQL 15 on 127.0.0.1:$PGPORT.
+
+Connect with psql (TLS verified against the development CA):
+  PGPASSWORD=\$(cat $RUN/app.password) psql "host=localhost port=$PORT dbname=app user=app sslmode=verify-full sslrootcert=$RUN/certs/ca.pem"
+
+Admin endpoints:
+  curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/readyz
+  curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/metrics
+
+Config: run/pgseal.yaml   Log: run/pgseal.log   PostgreSQL log: $PGDIR/postgres.log
+Stop everything: make stop   (again: make run; start from scratch: bash scripts/stop.sh --clean)
+MSG

@@ -1,0 +1,341 @@
+/* attest_policy.c - YAML attestation policy: allowed measurements, compose hashes, minimum TCB status, PPID allow-list. */
+#include "attest/attest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define LIST_MAX 4096
+
+/* A list of lower-case hex values of one fixed length; n == 0 with set == false means
+ * "the policy does not constrain this". */
+struct hexlist {
+	bool set;
+	size_t n;
+	size_t bytes;
+	char **v;
+};
+
+struct attest_policy {
+	enum attest_tcb_status min_tcb;
+	struct hexlist mrtd, rtmr[3], compose, app_id, ppid;
+	bool require_event_log;
+};
+
+enum attest_tcb_status attest_policy_min_tcb(const struct attest_policy *p)
+{
+	return p->min_tcb;
+}
+
+static void list_free(struct hexlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void attest_policy_free(struct attest_policy *p)
+{
+	if (!p)
+		return;
+	list_free(&p->mrtd);
+	for (int i = 0; i < 3; i++)
+		list_free(&p->rtmr[i]);
+	list_free(&p->compose);
+	list_free(&p->app_id);
+	list_free(&p->ppid);
+	free(p);
+}
+
+/* Normalises a hex value (optional 0x, case-insensitive) of exactly `bytes` bytes. */
+static char *norm_hex(const char *s, size_t bytes)
+{
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	if (strlen(s) != 2 * bytes)
+		return NULL;
+	char *o = pgs_xmalloc(2 * bytes + 1);
+	for (size_t i = 0; i < 2 * bytes; i++) {
+		if (!isxdigit((unsigned char)s[i])) {
+			free(o);
+			return NULL;
+		}
+		o[i] = (char)tolower((unsigned char)s[i]);
+	}
+	o[2 * bytes] = '\0';
+	return o;
+}
+
+static int list_add(struct hexlist *l, const char *s, const char *key, char *err, size_t errlen)
+{
+	char *h = norm_hex(s, l->bytes);
+	if (!h) {
+		pgs_errf(err, errlen, "policy: %s: value is not %zu hex bytes", key, l->bytes);
+		return PGS_ERR;
+	}
+	if (l->n >= LIST_MAX) {
+		free(h);
+		pgs_errf(err, errlen, "policy: %s: too many values", key);
+		return PGS_ERR;
+	}
+	l->v = pgs_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = h;
+	l->set = true;
+	return PGS_OK;
+}
+
+/* PPID allow-list file: one hex PPID per line; '#' starts a comment. */
+static int load_ppid_file(struct hexlist *l, const char *path, const char *policy_path, char *err,
+			  size_t errlen)
+{
+	char full[4096], line[512];
+	if (path[0] != '/' && strrchr(policy_path, '/'))
+		snprintf(full, sizeof(full), "%.*s/%s",
+			 (int)(strrchr(policy_path, '/') - policy_path), policy_path, path);
+	else
+		snprintf(full, sizeof(full), "%s", path);
+	FILE *f = fopen(full, "r");
+	if (!f) {
+		pgs_errf(err, errlen, "policy: cannot open PPID allow-list %s: %s", full,
+			 strerror(errno));
+		return PGS_ERR;
+	}
+	l->set = true;
+	int rc = PGS_OK;
+	while (rc == PGS_OK && fgets(line, sizeof(line), f)) {
+		char *h = strchr(line, '#');
+		if (h)
+			*h = '\0';
+		char *s = line, *e;
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*s)
+			rc = list_add(l, s, "ppid_allowlist_file", err, errlen);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* ---- YAML walking ------------------------------------------------------------------- */
+
+static const char *scalar(yaml_document_t *d, yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* A key's value: a scalar or a sequence of scalars. */
+static int load_list(yaml_document_t *d, yaml_node_t *v, struct hexlist *l, const char *key,
+		     char *err, size_t errlen)
+{
+	l->set = true;
+	if (v->type == YAML_SCALAR_NODE)
+		return list_add(l, scalar(d, v), key, err, errlen);
+	if (v->type != YAML_SEQUENCE_NODE) {
+		pgs_errf(err, errlen, "policy: %s must be a list of hex values", key);
+		return PGS_ERR;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		const char *s = scalar(d, yaml_document_get_node(d, *it));
+		if (!s) {
+			pgs_errf(err, errlen, "policy: %s: every item must be a hex string", key);
+			return PGS_ERR;
+		}
+		if (list_add(l, s, key, err, errlen) != PGS_OK)
+			return PGS_ERR;
+	}
+	return PGS_OK;
+}
+
+static int load_key(struct attest_policy *p, yaml_document_t *d, const char *k, yaml_node_t *v,
+		    const char *path, char *err, size_t errlen)
+{
+	if (!strcmp(k, "min_tcb_status")) {
+		const char *s = scalar(d, v);
+		if (!s || attest_tcb_status_parse(s, &p->min_tcb) != PGS_OK) {
+			pgs_errf(err, errlen, "policy: min_tcb_status must be a TCB status name "
+					      "(UpToDate, SWHardeningNeeded, ...)");
+			return PGS_ERR;
+		}
+		return PGS_OK;
+	}
+	if (!strcmp(k, "require_event_log")) {
+		const char *s = scalar(d, v);
+		if (!s || (strcmp(s, "true") && strcmp(s, "false"))) {
+			pgs_errf(err, errlen, "policy: require_event_log must be true or false");
+			return PGS_ERR;
+		}
+		p->require_event_log = !strcmp(s, "true");
+		return PGS_OK;
+	}
+	if (!strcmp(k, "ppid_allowlist_file")) {
+		const char *s = scalar(d, v);
+		if (!s) {
+			pgs_errf(err, errlen, "policy: ppid_allowlist_file must be a path");
+			return PGS_ERR;
+		}
+		return load_ppid_file(&p->ppid, s, path, err, errlen);
+	}
+	static const char *const rt[] = {"rtmr0", "rtmr1", "rtmr2"};
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(k, rt[i]))
+			return load_list(d, v, &p->rtmr[i], k, err, errlen);
+	if (!strcmp(k, "mrtd"))
+		return load_list(d, v, &p->mrtd, k, err, errlen);
+	if (!strcmp(k, "compose_hashes"))
+		return load_list(d, v, &p->compose, k, err, errlen);
+	if (!strcmp(k, "app_ids"))
+		return load_list(d, v, &p->app_id, k, err, errlen);
+	if (!strcmp(k, "allowed_ppids"))
+		return load_list(d, v, &p->ppid, k, err, errlen);
+	pgs_errf(err, errlen, "policy: unknown key '%s'", k);
+	return PGS_ERR;
+}
+
+int attest_policy_load(const char *path, struct attest_policy **out, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct attest_policy *p = pgs_xcalloc(1, sizeof(*p));
+	FILE *f = fopen(path, "rb");
+	int rc = PGS_ERR;
+	bool have_doc = false;
+
+	*out = NULL;
+	p->mrtd.bytes = 48;
+	for (int i = 0; i < 3; i++)
+		p->rtmr[i].bytes = 48;
+	p->compose.bytes = 32;
+	p->app_id.bytes = 20;
+	p->ppid.bytes = 16;
+	p->min_tcb = ATTEST_TCB_UP_TO_DATE;
+	if (!f) {
+		pgs_errf(err, errlen, "policy: cannot open %s: %s", path, strerror(errno));
+		attest_policy_free(p);
+		return PGS_ERR;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		attest_policy_free(p);
+		pgs_errf(err, errlen, "policy: cannot initialise the YAML parser");
+		return PGS_ERR;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		pgs_errf(err, errlen, "policy: YAML error at line %zu: %s",
+			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+		goto out;
+	}
+	have_doc = true;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		pgs_errf(err, errlen, "policy: the document must be a mapping of rules");
+		goto out;
+	}
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+	     pr < root->data.mapping.pairs.top; pr++) {
+		const char *k = scalar(&doc, yaml_document_get_node(&doc, pr->key));
+		yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
+		if (!k || !v) {
+			pgs_errf(err, errlen, "policy: keys must be plain names");
+			goto out;
+		}
+		if (load_key(p, &doc, k, v, path, err, errlen) != PGS_OK)
+			goto out;
+	}
+	*out = p;
+	p = NULL;
+	rc = PGS_OK;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	attest_policy_free(p);
+	return rc;
+}
+
+/* ---- evaluation --------------------------------------------------------------------- */
+
+static bool in_list(const struct hexlist *l, const uint8_t *v)
+{
+	char h[2 * 48 + 1];
+	attest_hex(v, l->bytes, h);
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], h))
+			return true;
+	return false;
+}
+
+static bool in_list_hex(const struct hexlist *l, const char *h)
+{
+	for (size_t i = 0; h && i < l->n; i++)
+		if (!strcmp(l->v[i], h))
+			return true;
+	return false;
+}
+
+bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
+			 const struct attest_replay *replay, const char **rule, char *reason,
+			 size_t reasonlen)
+{
+	const struct attest_td_report *td = &res->quote.td;
+	*rule = NULL;
+	if (!res->quote_parsed) {
+		*rule = "quote";
+		pgs_errf(reason, reasonlen, "no parsed quote to check the policy against");
+		return false;
+	}
+	if (res->tcb_status == ATTEST_TCB_UNKNOWN || res->tcb_status > p->min_tcb) {
+		*rule = "min_tcb_status";
+		pgs_errf(reason, reasonlen, "TCB status %s, policy accepts %s or better",
+			 attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(p->min_tcb));
+		return false;
+	}
+	if (p->mrtd.set && !in_list(&p->mrtd, td->mr_td)) {
+		*rule = "mrtd";
+		pgs_errf(reason, reasonlen, "MRTD is not one of the %zu allowed values", p->mrtd.n);
+		return false;
+	}
+	static const char *const rt[] = {"rtmr0", "rtmr1", "rtmr2"};
+	for (int i = 0; i < 3; i++) {
+		if (p->rtmr[i].set && !in_list(&p->rtmr[i], td->rtmr[i])) {
+			*rule = rt[i];
+			pgs_errf(reason, reasonlen, "RTMR%d is not one of the %zu allowed values", i,
+				 p->rtmr[i].n);
+			return false;
+		}
+	}
+	bool need_log = p->require_event_log || p->compose.set || p->app_id.set;
+	if (need_log && (!replay || !replay->rtmr3_ok)) {
+		*rule = p->compose.set ? "compose_hashes" : p->app_id.set ? "app_ids"
+									  : "require_event_log";
+		pgs_errf(reason, reasonlen, "needs an event log whose IMR 3 replays to RTMR3");
+		return false;
+	}
+	if (p->compose.set && !in_list_hex(&p->compose, replay->compose_hash)) {
+		*rule = "compose_hashes";
+		pgs_errf(reason, reasonlen, "compose hash %s is not allowed",
+			 replay->compose_hash ? replay->compose_hash : "(none in the log)");
+		return false;
+	}
+	if (p->app_id.set && !in_list_hex(&p->app_id, replay->app_id)) {
+		*rule = "app_ids";
+		pgs_errf(reason, reasonlen, "app id %s is not allowed",
+			 replay->app_id ? replay->app_id : "(none in the log)");
+		return false;
+	}
+	if (p->ppid.set && (!res->pck_parsed || !in_list(&p->ppid, res->ppid))) {
+		*rule = "allowed_ppids";
+		pgs_errf(reason, reasonlen, "the platform's PPID is not in the allow-list");
+		return false;
+	}
+	return true;
+}
