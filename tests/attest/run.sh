@@ -219,7 +219,9 @@ if [[ -d "$HERE/node/node_modules/@phala/dcap-qvl" ]] && command -v node >/dev/n
   for off in 0 2 8 30 60 200 520 700 1000 1400 1500 2000; do
     cp "$Q" "$W/m.bin"; printf '\x5a' | dd of="$W/m.bin" bs=1 seek=$off conv=notrunc 2>/dev/null
     agree "tdx_quote flipped at $off" "$W/m.bin" "$C" 1751000000; done
-  [[ -d "$W/g" ]] && agree "test CA quote" "$W/g/quote.bin" "$W/g/collateral.json" "$(date +%s)" "$W/g/root.der"
+  now=$(date +%s)
+  for d in g dbg rv_pck rv_pckca; do
+    [[ -d "$W/$d" ]] && agree "test CA quote ($d)" "$W/$d/quote.bin" "$W/$d/collateral.json" $now "$W/$d/root.der"; done
 else
   bad "@phala/dcap-qvl not installed (cd tests/attest/node && npm install)"
 fi
