@@ -440,7 +440,7 @@ static int aexpr(struct sql_ctx *c, struct sql_scope *sc, json_t *b)
 	const char *op = op_name(b);
 	json_t *l = json_object_get(b, "lexpr"), *r = json_object_get(b, "rexpr");
 	struct sql_dcol dl, dr;
-	int rc;
+	int rc = 0;
 	if (!kind)
 		kind = "";
 	if (l && enc_ref(c, sc, l, &dl, &rc))
