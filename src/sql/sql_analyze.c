@@ -388,6 +388,10 @@ static int copy(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	}
 	c->touched = true;
 	bool from = json_is_true(json_object_get(b, "is_from"));
+	if (json_object_get(b, "whereClause")) {
+		sql_refuse(c, "0A000", "COPY ... FROM ... WHERE on an encrypted table is not supported");
+		goto fail;
+	}
 	if (json_is_true(json_object_get(b, "is_program")) || sql_jstr(b, "filename")) {
 		sql_refuse(c, "0A000", "COPY %s a server file or program on an encrypted table is not supported; use "
 			   "STDIN/STDOUT", from ? "FROM" : "TO");

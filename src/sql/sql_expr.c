@@ -170,8 +170,16 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	if (nf >= 2) {
 		const char *alias = sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
 		struct sql_rel *r = alias ? find_rel(sc, alias) : NULL;
-		if (!r)
+		if (!r) {
+			/* PostgreSQL rejects it, but would log the statement with its values first */
+			const char *schemaname =
+				nf >= 3 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 3), "String"), "sval") : NULL;
+			const struct schema_table *t = alias ? sql_find_table(c->s, schemaname, alias) : NULL;
+			if (t && sql_find_column(t, name))
+				return sql_refuse(c, "0A000", "invalid reference to %s.%s: the table is not in FROM under "
+						  "that name", alias, name);
 			return 0;
+		}
 		const struct sql_dcol *d = NULL;
 		enum look l = rel_lookup(r, name, &d);
 		if (l == LOOK_ENC)
@@ -290,6 +298,16 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 			sql_add_text_edit(c, s, e, t);
 		}
 		return 0;
+	}
+	/* unary plus on a number: +7 */
+	json_t *ae = sql_node_is(in, "A_Expr"), *num;
+	if (ae && !cast && !json_object_get(ae, "lexpr") && !strcmp(sql_jstr(ae, "kind") ? sql_jstr(ae, "kind") : "", "AEXPR_OP")) {
+		json_t *names = json_object_get(ae, "name");
+		const char *opn = sql_jstr(sql_node_is(json_array_get(names, 0), "String"), "sval");
+		num = sql_node_is(json_object_get(ae, "rexpr"), "A_Const");
+		if (json_array_size(names) == 1 && opn && !strcmp(opn, "+") && num &&
+		    (json_object_get(num, "ival") || json_object_get(num, "fval")))
+			in = json_object_get(ae, "rexpr");
 	}
 	if (array || !sql_node_is(in, "A_Const")) {
 		*ok = false;

@@ -381,7 +381,7 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 	*start = (uint32_t)c->toks[i].start;
 	*end = (uint32_t)c->toks[k - 1].end;
 	/* A single token needs no check; anything longer must re-parse to the same tree. */
-	if (k - (size_t)i > 1 && !extent_verified(c, node, *start, *end))
+	if ((k - (size_t)i > 1 || !sql_node_is(node, "A_Const")) && !extent_verified(c, node, *start, *end))
 		return -1;
 	return 0;
 }
