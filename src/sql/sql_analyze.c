@@ -578,6 +578,12 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
+		/* a partial index predicate is stored in the catalog: its constants must be blind */
+		struct sql_scope sc = {.parent = parent};
+		(void)target_rel(c, &sc, json_object_get(b, "relation"), NULL);
+		rc = sql_expr(c, &sc, json_object_get(b, "whereClause"));
+		sql_scope_free(&sc);
 	} else if (!strcmp(type, "MergeStmt")) {
 		if (sql_tree_names_encrypted(c, b))
 			rc = sql_refuse(c, "0A000", "MERGE on or from an encrypted table is not supported");
