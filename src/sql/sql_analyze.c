@@ -1,6 +1,7 @@
 /* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and the entry points. */
 #include "sql/sql_internal.h"
 
+#include <openssl/crypto.h>
 #include <pg_query.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,10 +645,13 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len, sql_prep
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {
-		if (touch)
+		if (touch && r.error)
 			(void)sql_refuse(&c, "42601", "pgseal could not parse this statement, which names an encrypted "
 					 "table; nothing was sent (syntax error at or near position %d)",
-					 r.error ? r.error->cursorpos : 0);
+					 r.error->cursorpos);
+		else if (touch)
+			(void)sql_refuse(&c, "42601", "pgseal could not read this statement, which names an encrypted "
+					 "table (too deeply nested?); nothing was sent");
 		goto out;
 	}
 	size_t i;
@@ -702,6 +706,8 @@ out:
 	sql_sink_free(&all);
 	free(c.toks);
 	json_decref(root);
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree)); /* it holds the statement's values */
 	pg_query_free_parse_result(r);
 	return PGS_OK;
 }

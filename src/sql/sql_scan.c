@@ -338,6 +338,8 @@ static bool extent_verified(struct sql_ctx *c, json_t *node, uint32_t start, uin
 	}
 	json_decref(a);
 	json_decref(root);
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree));
 	pg_query_free_parse_result(r);
 	OPENSSL_cleanse(q, n + 8);
 	free(q);
