@@ -318,8 +318,8 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	bool isnull = false;
 	if (sql_const_value(c, in, &v, &vlen, &isnull) < 0 || sql_const_extent(c, node, &s, &e) < 0) {
 		free(v);
-		return sql_refuse(c, "0A000", "pgseal could not locate the constant for %s in the statement text",
-				  col->qualified);
+		return sql_refuse(c, "0A000", "pgseal could not read or locate the constant for %s (write a plain "
+				  "literal, optionally with a cast)", col->qualified);
 	}
 	if (isnull) {
 		if (cast)

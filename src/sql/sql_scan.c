@@ -412,8 +412,8 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 			s = sql_jstr(v, "sval");
 		else if ((v = json_object_get(b, "fval")))
 			s = sql_jstr(v, "fval");
-		else if ((v = json_object_get(b, "bsval")))
-			s = sql_jstr(v, "bsval");
+		else if (json_object_get(b, "bsval"))
+			return -1; /* B'..' / X'..' are bit strings: their text form is not the literal's */
 		else if ((v = json_object_get(b, "boolval")))
 			s = json_is_true(json_object_get(v, "boolval")) ? "true" : "false";
 		else if (json_object_get(b, "ival")) {

@@ -126,7 +126,8 @@ static void test_insert_refused(void)
 	REFUSED("INSERT INTO users (email) SELECT email FROM users", "users.email");
 	REFUSED("INSERT INTO users (ssn) VALUES ((SELECT 'x'))", "users.ssn");
 	REFUSED("INSERT INTO app.accounts VALUES ('x')", "without a column list");
-	REFUSED("INSERT INTO users (ssn) VALUES (('x')::text)", "could not locate the constant for users.ssn");
+	REFUSED("INSERT INTO users (ssn) VALUES (('x')::text)", "could not read or locate the constant for users.ssn");
+	REFUSED("INSERT INTO users (ssn) VALUES (B'101')", "users.ssn");
 	REFUSED("INSERT INTO users (ssn) VALUES (-'5'::int8)", "users.ssn");
 	REFUSED("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.ssn",
 		"users.email");
