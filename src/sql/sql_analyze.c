@@ -1,6 +1,7 @@
 /* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and the entry points. */
 #include "sql/sql_internal.h"
 
+#include <openssl/crypto.h>
 #include <pg_query.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +389,10 @@ static int copy(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	}
 	c->touched = true;
 	bool from = json_is_true(json_object_get(b, "is_from"));
+	if (json_object_get(b, "whereClause")) {
+		sql_refuse(c, "0A000", "COPY ... FROM ... WHERE on an encrypted table is not supported");
+		goto fail;
+	}
 	if (json_is_true(json_object_get(b, "is_program")) || sql_jstr(b, "filename")) {
 		sql_refuse(c, "0A000", "COPY %s a server file or program on an encrypted table is not supported; use "
 			   "STDIN/STDOUT", from ? "FROM" : "TO");
@@ -574,6 +579,12 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
+		/* a partial index predicate is stored in the catalog: its constants must be blind */
+		struct sql_scope sc = {.parent = parent};
+		(void)target_rel(c, &sc, json_object_get(b, "relation"), NULL);
+		rc = sql_expr(c, &sc, json_object_get(b, "whereClause"));
+		sql_scope_free(&sc);
 	} else if (!strcmp(type, "MergeStmt")) {
 		if (sql_tree_names_encrypted(c, b))
 			rc = sql_refuse(c, "0A000", "MERGE on or from an encrypted table is not supported");
@@ -634,10 +645,13 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len, sql_prep
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {
-		if (touch)
+		if (touch && r.error)
 			(void)sql_refuse(&c, "42601", "pgseal could not parse this statement, which names an encrypted "
 					 "table; nothing was sent (syntax error at or near position %d)",
-					 r.error ? r.error->cursorpos : 0);
+					 r.error->cursorpos);
+		else if (touch)
+			(void)sql_refuse(&c, "42601", "pgseal could not read this statement, which names an encrypted "
+					 "table (too deeply nested?); nothing was sent");
 		goto out;
 	}
 	size_t i;
@@ -692,6 +706,8 @@ out:
 	sql_sink_free(&all);
 	free(c.toks);
 	json_decref(root);
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree)); /* it holds the statement's values */
 	pg_query_free_parse_result(r);
 	return PGS_OK;
 }

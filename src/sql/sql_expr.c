@@ -170,8 +170,16 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	if (nf >= 2) {
 		const char *alias = sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
 		struct sql_rel *r = alias ? find_rel(sc, alias) : NULL;
-		if (!r)
+		if (!r) {
+			/* PostgreSQL rejects it, but would log the statement with its values first */
+			const char *schemaname =
+				nf >= 3 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 3), "String"), "sval") : NULL;
+			const struct schema_table *t = alias ? sql_find_table(c->s, schemaname, alias) : NULL;
+			if (t && sql_find_column(t, name))
+				return sql_refuse(c, "0A000", "invalid reference to %s.%s: the table is not in FROM under "
+						  "that name", alias, name);
 			return 0;
+		}
 		const struct sql_dcol *d = NULL;
 		enum look l = rel_lookup(r, name, &d);
 		if (l == LOOK_ENC)
@@ -291,6 +299,16 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 		}
 		return 0;
 	}
+	/* unary plus on a number: +7 */
+	json_t *ae = sql_node_is(in, "A_Expr"), *num;
+	if (ae && !cast && !json_object_get(ae, "lexpr") && !strcmp(sql_jstr(ae, "kind") ? sql_jstr(ae, "kind") : "", "AEXPR_OP")) {
+		json_t *names = json_object_get(ae, "name");
+		const char *opn = sql_jstr(sql_node_is(json_array_get(names, 0), "String"), "sval");
+		num = sql_node_is(json_object_get(ae, "rexpr"), "A_Const");
+		if (json_array_size(names) == 1 && opn && !strcmp(opn, "+") && num &&
+		    (json_object_get(num, "ival") || json_object_get(num, "fval")))
+			in = json_object_get(ae, "rexpr");
+	}
 	if (array || !sql_node_is(in, "A_Const")) {
 		*ok = false;
 		return 0;
@@ -300,8 +318,8 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	bool isnull = false;
 	if (sql_const_value(c, in, &v, &vlen, &isnull) < 0 || sql_const_extent(c, node, &s, &e) < 0) {
 		free(v);
-		return sql_refuse(c, "0A000", "pgseal could not locate the constant for %s in the statement text",
-				  col->qualified);
+		return sql_refuse(c, "0A000", "pgseal could not read or locate the constant for %s (write a plain "
+				  "literal, optionally with a cast)", col->qualified);
 	}
 	if (isnull) {
 		if (cast)
@@ -440,7 +458,7 @@ static int aexpr(struct sql_ctx *c, struct sql_scope *sc, json_t *b)
 	const char *op = op_name(b);
 	json_t *l = json_object_get(b, "lexpr"), *r = json_object_get(b, "rexpr");
 	struct sql_dcol dl, dr;
-	int rc;
+	int rc = 0;
 	if (!kind)
 		kind = "";
 	if (l && enc_ref(c, sc, l, &dl, &rc))

@@ -338,6 +338,8 @@ static bool extent_verified(struct sql_ctx *c, json_t *node, uint32_t start, uin
 	}
 	json_decref(a);
 	json_decref(root);
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree));
 	pg_query_free_parse_result(r);
 	OPENSSL_cleanse(q, n + 8);
 	free(q);
@@ -381,7 +383,7 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 	*start = (uint32_t)c->toks[i].start;
 	*end = (uint32_t)c->toks[k - 1].end;
 	/* A single token needs no check; anything longer must re-parse to the same tree. */
-	if (k - (size_t)i > 1 && !extent_verified(c, node, *start, *end))
+	if ((k - (size_t)i > 1 || !sql_node_is(node, "A_Const")) && !extent_verified(c, node, *start, *end))
 		return -1;
 	return 0;
 }
@@ -410,8 +412,8 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 			s = sql_jstr(v, "sval");
 		else if ((v = json_object_get(b, "fval")))
 			s = sql_jstr(v, "fval");
-		else if ((v = json_object_get(b, "bsval")))
-			s = sql_jstr(v, "bsval");
+		else if (json_object_get(b, "bsval"))
+			return -1; /* B'..' / X'..' are bit strings: their text form is not the literal's */
 		else if ((v = json_object_get(b, "boolval")))
 			s = json_is_true(json_object_get(v, "boolval")) ? "true" : "false";
 		else if (json_object_get(b, "ival")) {

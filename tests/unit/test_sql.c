@@ -92,6 +92,9 @@ static void test_insert(void)
 	       "(ENC(ssn:RECORD:x))");
 	EXPECT("INSERT INTO users (ssn) VALUES ('2024-01-01 10:00'::timestamp with time zone)",
 	       "INSERT INTO users (ssn) VALUES (ENC(ssn:RECORD:2024-01-01 10:00))");
+	EXPECT("INSERT INTO users (ssn, salary) VALUES ('a'::text::varchar, - 5), ('b' /* c */ :: text, +7)",
+	       "INSERT INTO users (ssn, salary) VALUES (ENC(ssn:RECORD:a), ENC(salary:RECORD:-5)), "
+	       "(ENC(ssn:RECORD:b), ENC(salary:RECORD:7))");
 	EXPECT("INSERT INTO users (ssn) VALUES (U&'\\0041x')", "INSERT INTO users (ssn) VALUES (ENC(ssn:RECORD:Ax))");
 	/* no column list: the table's columns in order */
 	EXPECT("INSERT INTO users VALUES (1, 'e', 's', 10, 'n')",
@@ -123,6 +126,9 @@ static void test_insert_refused(void)
 	REFUSED("INSERT INTO users (email) SELECT email FROM users", "users.email");
 	REFUSED("INSERT INTO users (ssn) VALUES ((SELECT 'x'))", "users.ssn");
 	REFUSED("INSERT INTO app.accounts VALUES ('x')", "without a column list");
+	REFUSED("INSERT INTO users (ssn) VALUES (('x')::text)", "could not read or locate the constant for users.ssn");
+	REFUSED("INSERT INTO users (ssn) VALUES (B'101')", "users.ssn");
+	REFUSED("INSERT INTO users (ssn) VALUES (-'5'::int8)", "users.ssn");
 	REFUSED("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.ssn",
 		"users.email");
 	REFUSED("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET email = users.email || 'x'",
@@ -238,6 +244,9 @@ static void test_resolution(void)
 	EXPECT("SELECT email FROM users, logs WHERE email = 'w'",
 	       "SELECT email FROM users, logs WHERE substr(email, 1, 33) = ENC(email:BLIND:w)");
 	REFUSED("SELECT * FROM (SELECT * FROM accounts) s WHERE s.other = 1", "cannot tell");
+	REFUSED("UPDATE users u SET name = 'n' WHERE users.email = 'x'", "invalid reference to users.email");
+	EXPECT("SELECT * FROM users WHERE public.users.email = 'x'",
+	       "SELECT * FROM users WHERE substr(public.users.email, 1, 33) = ENC(email:BLIND:x)");
 	REFUSED("SELECT * FROM users WHERE id IN (SELECT id FROM logs WHERE email = 'x')", "ambiguous");
 	EXPECT("SELECT * FROM users WHERE name = 'x' ORDER BY id", "SELECT * FROM users WHERE name = 'x' ORDER BY id");
 	REFUSED("SELECT * FROM (SELECT email || '' AS e FROM users) s", "users.email");
@@ -386,6 +395,7 @@ static void test_copy(void)
 	REFUSED("COPY users TO '/tmp/x'", "server file");
 	REFUSED("COPY app.accounts FROM STDIN", "without a column list");
 	REFUSED("COPY (SELECT * FROM accounts) TO STDOUT", "cannot map");
+	REFUSED("COPY users (email) FROM STDIN WHERE email = 'x'", "WHERE");
 }
 
 static void test_other_refusals(void)
@@ -398,6 +408,10 @@ static void test_other_refusals(void)
 	EXPECT("ALTER TABLE users ALTER COLUMN email TYPE bytea USING email::bytea",
 	       "ALTER TABLE users ALTER COLUMN email TYPE bytea USING email::bytea");
 	EXPECT("CREATE TABLE users (id int, email bytea)", "CREATE TABLE users (id int, email bytea)");
+	EXPECT("CREATE INDEX i ON users (id) WHERE email = 'v'",
+	       "CREATE INDEX i ON users (id) WHERE substr(email, 1, 33) = ENC(email:BLIND:v)");
+	EXPECT("CREATE VIEW v AS SELECT id FROM users WHERE email = 'v'",
+	       "CREATE VIEW v AS SELECT id FROM users WHERE substr(email, 1, 33) = ENC(email:BLIND:v)");
 	/* no value ever appears in a message */
 	char *m = rw("SELECT * FROM users WHERE email LIKE 'topsecret%'");
 	CHECK(strstr(m, "topsecret") == NULL);
