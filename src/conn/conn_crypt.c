@@ -120,6 +120,9 @@ void crypt_free(struct conn *c)
 		s->fifo_len--;
 	}
 	free(s->fifo);
+	for (size_t i = 0; i < s->nprepared; i++)
+		sql_prepared_free(s->prepared[i]);
+	free(s->prepared);
 	crypt_layout_unref(s->query_layout);
 	for (int i = 0; i < s->noids; i++)
 		free(s->oids[i].attrs);

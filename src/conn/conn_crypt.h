@@ -84,6 +84,8 @@ struct crypt_state {
 	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
 	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
+	struct sql_prepared **prepared; /* SQL-level PREPAREs with encrypted parameters */
+	size_t nprepared;
 	/* COPY on an encrypted table */
 	struct sql_plan *copy_plan;     /* the plan of the COPY statement in progress */
 	bool copy_owns_plan;

@@ -78,7 +78,7 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, b
 	for (size_t i = 0; i < plan->nedits; i++)
 		if (plan->edits[i].kind == SQL_EDIT_LITERAL)
 			has_literals = true;
-	if (has_literals || w->plans->n >= PLAN_CACHE_MAX) {
+	if (has_literals || !plan->cacheable || w->plans->n >= PLAN_CACHE_MAX) {
 		*owned = true;
 		return plan;
 	}
@@ -155,6 +155,43 @@ bool crypt_client_needs_whole(const struct conn *c, uint8_t type)
 	}
 }
 
+/* SQL-level PREPARE/EXECUTE: the session's map of prepared statements' encrypted parameters. */
+static const struct sql_prepared *prepared_lookup(void *arg, const char *name)
+{
+	struct conn *c = arg;
+	for (size_t i = 0; i < c->crypt.nprepared; i++)
+		if (strcmp(c->crypt.prepared[i]->name, name) == 0)
+			return c->crypt.prepared[i];
+	return NULL;
+}
+
+static void prepared_forget(struct conn *c, const char *name)
+{
+	struct crypt_state *s = &c->crypt;
+	for (size_t i = 0; i < s->nprepared; i++) {
+		if (!name || strcmp(s->prepared[i]->name, name) == 0) {
+			sql_prepared_free(s->prepared[i]);
+			s->prepared[i--] = s->prepared[--s->nprepared];
+		}
+	}
+}
+
+static void prepared_apply(struct conn *c, const struct sql_plan *plan)
+{
+	struct crypt_state *s = &c->crypt;
+	if (plan->deallocate_all)
+		prepared_forget(c, NULL);
+	for (size_t i = 0; i < plan->ndeallocate; i++)
+		prepared_forget(c, plan->deallocate[i]);
+	for (size_t i = 0; i < plan->nprepared; i++) {
+		prepared_forget(c, plan->prepared[i].name);
+		if (!plan->prepared[i].nparams)
+			continue;
+		s->prepared = pgs_xrealloc(s->prepared, (s->nprepared + 1) * sizeof(*s->prepared));
+		s->prepared[s->nprepared++] = sql_prepared_dup(&plan->prepared[i]);
+	}
+}
+
 static int client_query(struct conn *c, uint32_t total)
 {
 	struct sbuf *b = &c->c2s;
@@ -167,13 +204,21 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t len = blen - 1;
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = true;
-	if (!sql_may_touch(c->env->schema, text, len)) {
+	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
+	if (!execute && !sql_may_touch(c->env->schema, text, len)) {
 		crypt_push(c, EX_QUERY, NULL);
 		pass_message(b, total);
 		return PGS_OK;
 	}
-	bool owned;
-	struct sql_plan *plan = plan_get(c, text, len, &owned);
+	bool owned = true;
+	struct sql_plan *plan = NULL;
+	if (execute) {
+		/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
+		if (sql_analyze_ex(c->env->schema, text, len, prepared_lookup, c, &plan) != PGS_OK)
+			plan = NULL;
+	} else {
+		plan = plan_get(c, text, len, &owned);
+	}
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -219,6 +264,7 @@ static int client_query(struct conn *c, uint32_t total)
 	}
 	if (ddl)
 		c->crypt.catalog_stale = true;
+	prepared_apply(c, plan);
 	crypt_push(c, EX_QUERY, NULL);
 out:
 	if (owned)
