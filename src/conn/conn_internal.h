@@ -136,4 +136,26 @@ void conn_cancel_register(struct conn *c);
 void conn_cancel_unregister(struct conn *c);
 void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id);
 
+/* ---- small helpers of the encryption layer's write and read paths ---- */
+
+static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
+{
+	return b->data + b->scan + PROTO_HDR_LEN;
+}
+
+/* Replaces the whole message at scan with a new one and passes over it. */
+static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total, const struct proto_buf *nb)
+{
+	sbuf_consume(b, old_total);
+	sbuf_inject(b, nb->data, (uint32_t)nb->len);
+}
+
+static inline void crypt_pass_message(struct sbuf *b, uint32_t total)
+{
+	b->scan += total;
+}
+
+#define CRYPT_BYTEA_OID 17u
+#define CRYPT_BYTEA_ARRAY_OID 1001u
+
 #endif
