@@ -90,6 +90,7 @@ sql "CREATE TABLE type_aware_by_name (id serial PRIMARY KEY, value_str text DEFA
      INSERT INTO type_aware_by_name (id, value_str) VALUES (1, NULL);" >/dev/null
 "${PSQL[@]}" -d s1 -f "$WORK/acra_type_aware.sql" >"$WORK/run1.log" 2>&1
 check "DDL runs on matching empty columns" test $? -eq 0
+check "a unique index on an encrypted column is warned about" grep -q 'WARNING:  pgseal: a unique index on type_aware_by_oid.value_searchable compares ciphertexts' "$WORK/run1.log"
 check "text column became bytea" test "$(sql "SELECT atttypid::regtype FROM pg_attribute WHERE attrelid = 'type_aware_by_name'::regclass AND attname = 'value_int64'")" = bytea
 check "all 11 encrypted columns are bytea" test "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid IN ('type_aware_by_name'::regclass, 'type_aware_by_oid'::regclass) AND atttypid = 'bytea'::regtype")" = 11
 check "plain columns untouched" test "$(sql "SELECT atttypid::regtype FROM pg_attribute WHERE attrelid = 'type_aware_by_oid'::regclass AND attname = 'id'")" = integer
@@ -141,7 +142,11 @@ cols=$(sql "SELECT string_agg(quote_ident(word) || ' text', ', ' ORDER BY word) 
 sql "CREATE SCHEMA \"Sales\"; CREATE TABLE \"Sales\".\"Order Lines\" (id int, $cols, \"Unit Price\" numeric, \"o'k\\x\" int)" >/dev/null
 {
 	printf 'schemas:\n  - table: \x27"Sales"."Order Lines"\x27\n    encrypted:\n'
-	for w in "${kws[@]}"; do printf '      - column: \x27%s\x27\n        searchable: true\n' "$w"; done
+	# searchable for a few only: each ALTER ... TYPE rebuilds every index of the table
+	for w in "${kws[@]}"; do
+		printf '      - column: \x27%s\x27\n' "$w"
+		case $w in select | order | user) printf '        searchable: true\n' ;; esac
+	done
 	printf '      - column: \x27"Unit Price"\x27\n        data_type: numeric\n'
 	printf '      - column: \x27"o\x27\x27k\\x"\x27\n        data_type: int4\n        searchable: true\n'
 } >"$WORK/kw.yaml"
@@ -149,10 +154,24 @@ printf 'upstream: {host: h}\nencryptor_config_file: kw.yaml\n' >"$WORK/kwcfg.yam
 "$PGSEAL" schema --config "$WORK/kwcfg.yaml" >"$WORK/kw.sql" 2>"$WORK/kw.err"
 check "keyword config loads" test $? -eq 0
 "${PSQL[@]}" -d s3 -f "$WORK/kw.sql" >"$WORK/run5.log" 2>&1
-check "keyword DDL runs (quote_ident parity)" test $? -eq 0 || tail -5 "$WORK/run5.log"
+rc=$?
+check "keyword DDL runs (quote_ident parity)" test $rc -eq 0
+[[ $rc -eq 0 ]] || tail -5 "$WORK/run5.log"
 n=$((${#kws[@]} + 2))
 check "all $n keyword/odd columns are bytea" test "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = '\"Sales\".\"Order Lines\"'::regclass AND atttypid = 'bytea'::regtype")" = "$n"
-check "all $((${#kws[@]} + 1)) blind indexes exist" test "$(sql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'Sales' AND indexname LIKE '%pgseal_bidx'")" = "$((${#kws[@]} + 1))"
+check "the 4 blind indexes exist" test "$(sql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'Sales' AND indexname LIKE '%pgseal_bidx'")" = 4
+check "a keyword column in an index expression" test "$(sql "SELECT indexdef FROM pg_indexes WHERE indexname = 'Order Lines_select_pgseal_bidx'")" = 'CREATE INDEX "Order Lines_select_pgseal_bidx" ON "Sales"."Order Lines" USING btree (substr("select", 1, 33))'
+
+# ---- the shipped example -------------------------------------------------------------------
+printf 'upstream: {host: h}\nencryptor_config_file: %s/examples/encryptor_config.yaml\n' "$ROOT" >"$WORK/ex.yaml"
+"$PGSEAL" schema --config "$WORK/ex.yaml" >"$WORK/ex.sql"
+check "examples/encryptor_config.yaml loads" test $? -eq 0
+export DB=postgres
+sql "CREATE TABLE customers (id bigserial PRIMARY KEY, email text, full_name text, birthday date,
+       balance numeric(12,2), notes text, created_at timestamptz DEFAULT now())" >/dev/null
+"${PSQL[@]}" -d postgres -f "$WORK/ex.sql" >"$WORK/run6.log" 2>&1
+check "the example's DDL runs" test $? -eq 0
+check "the example: 5 bytea columns" test "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 'customers'::regclass AND atttypid = 'bytea'::regtype")" = 5
 
 echo "test_ddl_pg: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
