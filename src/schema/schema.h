@@ -26,7 +26,7 @@ struct schema_column {
 	char *client_id;           /* NULL: any client; else only this mTLS client id may read and write */
 	enum schema_on_fail on_fail;
 	char *default_value;       /* text form, with SCHEMA_FAIL_DEFAULT */
-	int position;              /* 0-based index in table->columns (the table's column order) */
+	int position;              /* 0-based index in table->columns (the table's column order); -1 without `columns` */
 	size_t index;              /* 0-based index among all encrypted columns of the schema */
 };
 

@@ -144,8 +144,8 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		free(qc);
 		return PGS_ERR;
 	}
-	fprintf(m, "DECLARE\n\ttyp regtype;\nBEGIN\n"
-		   "\tSELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a\n"
+	fprintf(m, "DECLARE\n\ttyp regtype;\n\tnum int2;\nBEGIN\n"
+		   "\tSELECT a.atttypid::regtype, a.attnum INTO typ, num FROM pg_catalog.pg_attribute a\n"
 		   "\t WHERE a.attrelid = ");
 	put_literal(m, qt);
 	fprintf(m, "::regclass AND a.attname = ");
@@ -167,8 +167,17 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		   "\tELSE\n"
 		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT,\n"
 		   "\t\t\tALTER COLUMN %s TYPE bytea USING NULL::bytea;\n"
-		   "\tEND IF;\nEND\n",
+		   "\tEND IF;\n"
+		   "\tIF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ",
 		qt, qc, qc);
+	put_literal(m, qt);
+	fprintf(m, "::regclass\n"
+		   "\t\t   AND i.indisunique AND num = ANY (i.indkey)) THEN\n"
+		   "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
+	put_literal(m, c->qualified);
+	fprintf(m, "\n\t\t\tUSING HINT = '%s';\n\tEND IF;\nEND\n",
+		c->searchable ? "Replace it with a unique index on the blind index, substr(column, 1, 33)."
+			      : "Only a searchable column can be unique (on substr(column, 1, 33)).");
 	if (fclose(m) != 0) {
 		free(body);
 		free(qc);

@@ -247,7 +247,7 @@ static int normalize_default(struct loader *ld, yaml_node_t *v, enum codec_type 
 		goto out;
 	}
 	if (codec_from_canonical(type, CODEC_FMT_TEXT, canon.data, canon.len, &text) != PGS_OK ||
-	    memchr(text.data, 0, text.len)) {
+	    (text.len && memchr(text.data, 0, text.len))) {
 		fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
 		goto out;
 	}
