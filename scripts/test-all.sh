@@ -60,7 +60,7 @@ if [[ -z ${SKIP_ASAN:-} ]]; then
 fi
 
 # 4. other suites, when present
-for s in tests/sim/run.sh tests/attest/run.sh tests/keys/run.sh; do
+for s in tests/sim/run.sh tests/attest/run.sh tests/keys/run.sh tests/schema/test_ddl_pg.sh; do
   [[ -f $s ]] && step "$(basename "$(dirname "$s")")" bash "$s"
 done
 if [[ -d tests/keys && ! -f tests/keys/run.sh ]]; then
