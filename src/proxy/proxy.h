@@ -2,6 +2,8 @@
 #ifndef PGSEAL_PROXY_H
 #define PGSEAL_PROXY_H
 
+#include <openssl/ssl.h>
+
 #include "common/common.h"
 #include "config/config.h"
 
@@ -12,6 +14,10 @@ struct keys;
 /* keys may be NULL (no `keys:` section): then no column can be encrypted. */
 int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out, char *err,
 		 size_t errlen) PGS_MUSTCHECK;
+/* The same, serving client_tls (if not NULL; the proxy takes its own reference) instead of
+ * client_tls.cert_file: the RA-TLS context of tee_ratls_ssl_ctx(). */
+int proxy_create_tls(const struct config *cfg, struct keys *keys, SSL_CTX *client_tls,
+		     struct proxy **out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Starts the workers and blocks until SIGTERM/SIGINT, then shuts down gracefully. */
 int proxy_run(struct proxy *p) PGS_MUSTCHECK;
 /* True when a TCP connection to the upstream can be opened (cached for a second). */
