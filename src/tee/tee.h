@@ -76,6 +76,8 @@ void tee_dstack_info_free(struct tee_dstack_info *i);
  */
 #define TEE_RATLS_CN "pgseal"
 #define TEE_RATLS_VALIDITY_DAYS 365
+/* A larger event log is left out of the certificate (served by /attestation only). */
+#define TEE_RATLS_CERT_EVENT_LOG_MAX (64u * 1024u)
 
 struct tee_ratls;
 

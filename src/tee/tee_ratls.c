@@ -369,7 +369,14 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	r->provider = detect_provider(&info, q.quote, q.quote_len);
 	if (generate) {
 		tee_ratls_san_for_listen(cfg->listen, san, sizeof(san));
-		if (tee_ratls_build_cert(r->key, san, q.quote, q.quote_len, q.event_log, &r->cert, err,
+		/* OpenSSL clients refuse certificate lists over 100 KiB by default */
+		const char *ev = q.event_log;
+		if (ev && strlen(ev) > TEE_RATLS_CERT_EVENT_LOG_MAX) {
+			log_warn("RA-TLS: the event log (%zu bytes) is too large for the certificate; "
+				 "it is served at GET /attestation only", strlen(ev));
+			ev = NULL;
+		}
+		if (tee_ratls_build_cert(r->key, san, q.quote, q.quote_len, ev, &r->cert, err,
 					 errlen) != PGS_OK)
 			goto out;
 		r->ctx = net_tls_server_ctx_mem(&cfg->client_tls, r->cert, r->key, err, errlen);
