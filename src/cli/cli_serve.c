@@ -16,6 +16,7 @@
 #include "schema/schema.h"
 #include "admin/admin.h"
 #include "proxy/proxy.h"
+#include "tee/tee.h"
 
 /* No core dumps (they would hold keys and values), and room for many connections. */
 static void harden_process(void)
@@ -26,6 +27,20 @@ static void harden_process(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* admin hooks: readiness from the proxy, GET /attestation from RA-TLS (tee_ratls.c) */
+struct serve_hooks {
+	struct proxy *proxy;
+	struct tee_ratls *ratls;
+};
+static bool hook_ready(void *arg)
+{
+	return proxy_upstream_ready(((struct serve_hooks *)arg)->proxy);
+}
+static char *hook_attestation(void *arg)
+{
+	return tee_ratls_attestation_json(((struct serve_hooks *)arg)->ratls);
 }
 
 static void usage(FILE *f)
@@ -47,6 +62,8 @@ int cli_serve_main(int argc, char **argv)
 	struct admin *admin = NULL;
 	struct keys *keys = NULL;
 	struct schema *schema = NULL;
+	struct tee_ratls *ratls = NULL;
+	struct serve_hooks sh = {0};
 	int opt, rc = 1;
 
 	optind = 1;
@@ -107,7 +124,12 @@ int cli_serve_main(int argc, char **argv)
 		log_info("encryption: %zu column(s) in %zu table(s)", schema->nencrypted, schema->ntables);
 	}
 
-	if (proxy_create(cfg, keys, schema, &proxy, err, sizeof(err)) != PGS_OK) {
+	/* RA-TLS: the quote binding the client TLS key (provider dstack only) */
+	if (tee_ratls_setup(cfg, &ratls, err, sizeof(err)) != PGS_OK) {
+		log_error("cannot attest: %s", err);
+		goto out;
+	}
+	if (proxy_create(cfg, keys, schema, tee_ratls_ssl_ctx(ratls), &proxy, err, sizeof(err)) != PGS_OK) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}
@@ -121,7 +143,10 @@ int cli_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg->admin.enabled) {
-		struct admin_hooks hooks = {.ready = proxy_upstream_ready, .arg = proxy};
+		sh = (struct serve_hooks){.proxy = proxy, .ratls = ratls};
+		struct admin_hooks hooks = {.ready = hook_ready,
+					    .attestation_json = ratls ? hook_attestation : NULL,
+					    .arg = &sh};
 		if (admin_start(cfg, &hooks, &admin, err, sizeof(err)) != PGS_OK) {
 			log_error("cannot start the admin API: %s", err);
 			goto out;
@@ -135,6 +160,7 @@ out:
 	admin_stop(admin);
 	proxy_free(proxy);
 	schema_free(schema);
+	tee_ratls_free(ratls);
 	keys_close(keys);
 	config_free(cfg);
 	return rc;
