@@ -699,6 +699,7 @@ out:
 		memcpy(q->sqlstate, p->sqlstate, sizeof(q->sqlstate));
 		q->message = p->message;
 		q->nstatements = p->nstatements;
+		q->cacheable = p->cacheable;
 		p->message = NULL;
 		sql_plan_free(p);
 		*out = q;

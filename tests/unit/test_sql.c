@@ -303,6 +303,7 @@ static void test_multi_explain(void)
 	const char *q = "SELECT 1; SELECT email FROM users";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
 	CHECK_EQ_INT(p->nstatements, 2);
+	CHECK(p->cacheable);
 	CHECK(p->touches_encrypted);
 	CHECK_EQ_INT(p->nedits, 0);
 	sql_plan_free(p);
