@@ -1,4 +1,5 @@
-/* fuzz_sql.c - libFuzzer target for the SQL rewriter: no crash, sound plans, no encrypted literal left in the output. */
+/* fuzz_sql.c - libFuzzer target for the SQL rewriter: no crash, sound plans, no encrypted literal
+ * left in the output. */
 #include "../tests/unit/test_sql_util.h"
 #include "sql/sql.h"
 
@@ -47,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	char *out = NULL, err[256];
 	size_t outlen = 0;
-	if (sql_plan_render(p, sql, len, tsql_enc, NULL, &out, &outlen, err, sizeof(err)) == PGS_OK) {
+	if (sql_plan_render(p, sql, len, tsql_enc, NULL, &out, &outlen, err, sizeof(err)) ==
+	    PGS_OK) {
 		/* an encrypted constant that appears nowhere else in the input must not survive */
 		char *min = strdup(sql), *mout = strdup(out);
 		mask(min, len, p);
@@ -59,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		for (size_t i = 0; i < p->nedits; i++) {
 			const struct sql_edit *e = &p->edits[i];
-			if (e->kind != SQL_EDIT_LITERAL || e->value_len < 3 || strchr(e->value, ')') ||
-			    memchr(e->value, '#', e->value_len))
+			if (e->kind != SQL_EDIT_LITERAL || e->value_len < 3 ||
+			    strchr(e->value, ')') || memchr(e->value, '#', e->value_len))
 				continue;
 			if (!strstr(min, e->value) && strstr(mout, e->value))
 				abort();

@@ -1,4 +1,5 @@
-/* sql_expr.c - name resolution (FROM items, scopes) and expressions: searches rewritten, other uses refused. */
+/* sql_expr.c - name resolution (FROM items, scopes) and expressions: searches rewritten, other uses
+ * refused. */
 #include "sql/sql_internal.h"
 
 #include <stdio.h>
@@ -7,7 +8,8 @@
 
 #define SQL_MAX_DEPTH 400
 
-const struct schema_table *sql_find_table(const struct schema *s, const char *schemaname, const char *relname)
+const struct schema_table *sql_find_table(const struct schema *s, const char *schemaname,
+                                          const char *relname)
 {
 	if (!s || !relname)
 		return NULL;
@@ -22,7 +24,7 @@ const struct schema_table *sql_find_table(const struct schema *s, const char *sc
 		if (strcmp(dot + 1, relname) != 0)
 			continue;
 		if (!schemaname || (strlen(schemaname) == (size_t)(dot - name) &&
-				    strncmp(schemaname, name, (size_t)(dot - name)) == 0))
+		                    strncmp(schemaname, name, (size_t)(dot - name)) == 0))
 			return &s->tables[i];
 	}
 	return NULL;
@@ -62,7 +64,8 @@ void sql_scope_free(struct sql_scope *sc)
 	memset(sc, 0, sizeof(*sc));
 }
 
-static void rel_push(struct sql_rel *r, const char *name, const struct schema_column *col, bool tainted)
+static void rel_push(struct sql_rel *r, const char *name, const struct schema_column *col,
+                     bool tainted)
 {
 	r->cols = pgs_xrealloc(r->cols, (r->ncols + 1) * sizeof(*r->cols));
 	r->cols[r->ncols++] = (struct sql_dcol){.name = name, .col = col, .tainted = tainted};
@@ -127,7 +130,8 @@ static void rel_rename(struct sql_rel *r, json_t *colnames)
 		return;
 	}
 	for (size_t i = 0; i < n && i < r->ncols; i++) {
-		const char *nm = sql_jstr(sql_node_is(json_array_get(colnames, i), "String"), "sval");
+		const char *nm =
+		    sql_jstr(sql_node_is(json_array_get(colnames, i), "String"), "sval");
 		if (nm)
 			r->cols[i].name = nm;
 	}
@@ -168,16 +172,25 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		return 0; /* t.* : handled by callers */
 	out->name = name;
 	if (nf >= 2) {
-		const char *alias = sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
+		const char *alias =
+		    sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
 		struct sql_rel *r = alias ? find_rel(sc, alias) : NULL;
 		if (!r) {
-			/* PostgreSQL rejects it, but would log the statement with its values first */
+			/* PostgreSQL rejects it, but would log the statement with its values first
+			 */
 			const char *schemaname =
-				nf >= 3 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 3), "String"), "sval") : NULL;
-			const struct schema_table *t = alias ? sql_find_table(c->s, schemaname, alias) : NULL;
+			    nf >= 3
+			        ? sql_jstr(sql_node_is(json_array_get(fields, nf - 3), "String"),
+			                   "sval")
+			        : NULL;
+			const struct schema_table *t =
+			    alias ? sql_find_table(c->s, schemaname, alias) : NULL;
 			if (t && sql_find_column(t, name))
-				return sql_refuse(c, "0A000", "invalid reference to %s.%s: the table is not in FROM under "
-						  "that name", alias, name);
+				return sql_refuse(
+				    c, "0A000",
+				    "invalid reference to %s.%s: the table is not in FROM under "
+				    "that name",
+				    alias, name);
 			return 0;
 		}
 		const struct sql_dcol *d = NULL;
@@ -185,7 +198,9 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		if (l == LOOK_ENC)
 			*out = *d;
 		else if (l == LOOK_MAYBE)
-			return sql_refuse(c, "0A000", "pgseal cannot tell whether %s.%s holds encrypted data", alias, name);
+			return sql_refuse(c, "0A000",
+			                  "pgseal cannot tell whether %s.%s holds encrypted data",
+			                  alias, name);
 		return 0;
 	}
 	bool unknown_inner = false;
@@ -216,16 +231,19 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			const char *q = enc->col ? enc->col->qualified : name;
 			if (nenc > 1 || nplain > 0 || nmaybe > 0 || unknown_inner)
 				return sql_refuse(c, "0A000",
-						  "column reference \"%s\" is ambiguous next to encrypted column %s; "
-						  "qualify it", name, q);
+				                  "column reference \"%s\" is ambiguous next to "
+				                  "encrypted column %s; "
+				                  "qualify it",
+				                  name, q);
 			*out = *enc;
 			return 0;
 		}
 		if (nplain > 0)
 			return 0;
 		if (nmaybe > 0)
-			return sql_refuse(c, "0A000", "pgseal cannot tell whether column \"%s\" holds encrypted data",
-					  name);
+			return sql_refuse(
+			    c, "0A000",
+			    "pgseal cannot tell whether column \"%s\" holds encrypted data", name);
 		unknown_inner = unknown_inner || unknown_here;
 	}
 	return 0;
@@ -237,7 +255,8 @@ static const char *dcol_name(const struct sql_dcol *d)
 }
 
 /* A bare column reference to encrypted data: fills d and returns true. */
-static bool enc_ref(struct sql_ctx *c, struct sql_scope *sc, json_t *node, struct sql_dcol *d, int *rc)
+static bool enc_ref(struct sql_ctx *c, struct sql_scope *sc, json_t *node, struct sql_dcol *d,
+                    int *rc)
 {
 	json_t *b = sql_node_is(node, "ColumnRef");
 	*rc = 0;
@@ -266,7 +285,8 @@ static int substr_ref(struct sql_ctx *c, json_t *node)
 {
 	uint32_t s, e;
 	if (sql_ref_extent(c, sql_node_is(node, "ColumnRef"), &s, &e) < 0)
-		return sql_refuse(c, "0A000", "pgseal could not locate a column reference in the statement text");
+		return sql_refuse(
+		    c, "0A000", "pgseal could not locate a column reference in the statement text");
 	size_t n = e - s;
 	char *t = pgs_xmalloc(n + 20);
 	snprintf(t, n + 20, "substr(%.*s, 1, 33)", (int)n, c->sql + s);
@@ -275,8 +295,8 @@ static int substr_ref(struct sql_ctx *c, json_t *node)
 }
 
 /* A value for an encrypted column (mode RECORD) or a search operand (mode BLIND). */
-static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *col, enum sql_value_mode mode,
-		   bool array, bool *ok)
+static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *col,
+                   enum sql_value_mode mode, bool array, bool *ok)
 {
 	bool cast;
 	json_t *in = uncast(node, &cast), *b;
@@ -285,14 +305,16 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	if ((b = sql_node_is(in, "ParamRef"))) {
 		int num = (int)json_integer_value(json_object_get(b, "number"));
 		if (num <= 0)
-			return sql_refuse(c, "0A000", "pgseal does not support this parameter form for %s",
-					  col->qualified);
+			return sql_refuse(c, "0A000",
+			                  "pgseal does not support this parameter form for %s",
+			                  col->qualified);
 		sql_sink_param(c, num, col, mode, array);
 		if (cast) {
 			/* the column is bytea upstream: drop the cast to the declared type */
 			if (sql_const_extent(c, node, &s, &e) < 0)
-				return sql_refuse(c, "0A000", "pgseal could not rewrite the cast of $%d for %s", num,
-						  col->qualified);
+				return sql_refuse(c, "0A000",
+				                  "pgseal could not rewrite the cast of $%d for %s",
+				                  num, col->qualified);
 			char *t = pgs_xmalloc(16);
 			snprintf(t, 16, "$%d", num);
 			sql_add_text_edit(c, s, e, t);
@@ -301,7 +323,8 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	}
 	/* unary plus on a number: +7 */
 	json_t *ae = sql_node_is(in, "A_Expr"), *num;
-	if (ae && !cast && !json_object_get(ae, "lexpr") && !strcmp(sql_jstr(ae, "kind") ? sql_jstr(ae, "kind") : "", "AEXPR_OP")) {
+	if (ae && !cast && !json_object_get(ae, "lexpr") &&
+	    !strcmp(sql_jstr(ae, "kind") ? sql_jstr(ae, "kind") : "", "AEXPR_OP")) {
 		json_t *names = json_object_get(ae, "name");
 		const char *opn = sql_jstr(sql_node_is(json_array_get(names, 0), "String"), "sval");
 		num = sql_node_is(json_object_get(ae, "rexpr"), "A_Const");
@@ -316,10 +339,14 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	char *v = NULL;
 	size_t vlen = 0;
 	bool isnull = false;
-	if (sql_const_value(c, in, &v, &vlen, &isnull) < 0 || sql_const_extent(c, node, &s, &e) < 0) {
+	if (sql_const_value(c, in, &v, &vlen, &isnull) < 0 ||
+	    sql_const_extent(c, node, &s, &e) < 0) {
 		free(v);
-		return sql_refuse(c, "0A000", "pgseal could not read or locate the constant for %s (write a plain "
-				  "literal, optionally with a cast)", col->qualified);
+		return sql_refuse(
+		    c, "0A000",
+		    "pgseal could not read or locate the constant for %s (write a plain "
+		    "literal, optionally with a cast)",
+		    col->qualified);
 	}
 	if (isnull) {
 		if (cast)
@@ -330,13 +357,14 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	return 0;
 }
 
-int sql_value_into(struct sql_ctx *c, struct sql_scope *sc, json_t *node, const struct schema_column *col)
+int sql_value_into(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
+                   const struct schema_column *col)
 {
 	return sql_value_as(c, sc, node, col, SQL_VALUE_RECORD);
 }
 
-int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node, const struct schema_column *col,
-		 enum sql_value_mode mode)
+int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
+                 const struct schema_column *col, enum sql_value_mode mode)
 {
 	bool ok;
 	struct sql_dcol d;
@@ -348,29 +376,33 @@ int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node, const st
 	if (rc < 0 || operand(c, node, col, mode, false, &ok) < 0)
 		return -1;
 	if (!ok)
-		return sql_refuse(c, "0A000",
-				  "pgseal cannot encrypt the value for %s: only constants, parameters, NULL and "
-				  "DEFAULT can go into an encrypted column",
-				  col->qualified);
+		return sql_refuse(
+		    c, "0A000",
+		    "pgseal cannot encrypt the value for %s: only constants, parameters, NULL and "
+		    "DEFAULT can go into an encrypted column",
+		    col->qualified);
 	return 0;
 }
 
-static int search_operand(struct sql_ctx *c, json_t *node, const struct schema_column *col, bool array)
+static int search_operand(struct sql_ctx *c, json_t *node, const struct schema_column *col,
+                          bool array)
 {
 	bool ok;
 	if (operand(c, node, col, SQL_VALUE_BLIND, array, &ok) < 0)
 		return -1;
 	if (!ok)
-		return sql_refuse(c, "0A000",
-				  "pgseal can compare encrypted column %s only with constants or parameters",
-				  col->qualified);
+		return sql_refuse(
+		    c, "0A000",
+		    "pgseal can compare encrypted column %s only with constants or parameters",
+		    col->qualified);
 	return 0;
 }
 
 static const char *op_name(json_t *b)
 {
 	json_t *names = json_object_get(b, "name");
-	const char *op = sql_jstr(sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
+	const char *op = sql_jstr(
+	    sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
 	return op ? op : "?";
 }
 
@@ -391,22 +423,30 @@ static const char *kind_label(const char *kind, const char *op)
 	return op;
 }
 
-static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char *kind, const char *op,
-		  json_t *ref, const struct sql_dcol *d, json_t *other, bool ref_left)
+static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char *kind,
+                  const char *op, json_t *ref, const struct sql_dcol *d, json_t *other,
+                  bool ref_left)
 {
 	const struct schema_column *col = d->col;
 	bool eq = !strcmp(op, "=") || !strcmp(op, "<>");
-	bool ok_kind = (!strcmp(kind, "AEXPR_OP") && eq) || (!strcmp(kind, "AEXPR_IN") && eq && ref_left) ||
-		       (!strcmp(kind, "AEXPR_OP_ANY") && !strcmp(op, "=") && ref_left) ||
-		       (!strcmp(kind, "AEXPR_OP_ALL") && !strcmp(op, "<>") && ref_left);
+	bool ok_kind = (!strcmp(kind, "AEXPR_OP") && eq) ||
+	               (!strcmp(kind, "AEXPR_IN") && eq && ref_left) ||
+	               (!strcmp(kind, "AEXPR_OP_ANY") && !strcmp(op, "=") && ref_left) ||
+	               (!strcmp(kind, "AEXPR_OP_ALL") && !strcmp(op, "<>") && ref_left);
 	if (!ok_kind)
-		return sql_refuse(c, "0A000", "%s on encrypted column %s is not supported (only =, <>, IN and IS NULL)",
-				  kind_label(kind, op), dcol_name(d));
+		return sql_refuse(
+		    c, "0A000",
+		    "%s on encrypted column %s is not supported (only =, <>, IN and IS NULL)",
+		    kind_label(kind, op), dcol_name(d));
 	if (!col)
-		return sql_refuse(c, "0A000", "pgseal cannot compare column \"%s\": it carries encrypted data of "
-				  "more than one column", d->name);
+		return sql_refuse(
+		    c, "0A000",
+		    "pgseal cannot compare column \"%s\": it carries encrypted data of "
+		    "more than one column",
+		    d->name);
 	if (!col->searchable)
-		return sql_refuse(c, "0A000", "encrypted column %s is not searchable", col->qualified);
+		return sql_refuse(c, "0A000", "encrypted column %s is not searchable",
+		                  col->qualified);
 	if (substr_ref(c, ref) < 0)
 		return -1;
 	if (!strcmp(kind, "AEXPR_OP")) {
@@ -415,8 +455,9 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 		if (enc_ref(c, sc, other, &d2, &rc)) {
 			if (d2.col != col)
 				return sql_refuse(c, "0A000",
-						  "pgseal cannot compare %s with %s: they do not share a search key",
-						  col->qualified, dcol_name(&d2));
+				                  "pgseal cannot compare %s with %s: they do not "
+				                  "share a search key",
+				                  col->qualified, dcol_name(&d2));
 			return substr_ref(c, other);
 		}
 		if (rc < 0)
@@ -427,8 +468,11 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 		json_t *items = json_object_get(sql_node_is(other, "List"), "items"), *it;
 		size_t i;
 		if (!items)
-			return sql_refuse(c, "0A000", "pgseal does not understand this IN list on %s", col->qualified);
-		json_array_foreach(items, i, it) {
+			return sql_refuse(c, "0A000",
+			                  "pgseal does not understand this IN list on %s",
+			                  col->qualified);
+		json_array_foreach(items, i, it)
+		{
 			if (search_operand(c, it, col, false) < 0)
 				return -1;
 		}
@@ -439,7 +483,8 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 	if (arr) {
 		json_t *it;
 		size_t i;
-		json_array_foreach(json_object_get(arr, "elements"), i, it) {
+		json_array_foreach(json_object_get(arr, "elements"), i, it)
+		{
 			if (search_operand(c, it, col, false) < 0)
 				return -1;
 		}
@@ -448,8 +493,9 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 	bool cast;
 	if (sql_node_is(uncast(other, &cast), "ParamRef"))
 		return search_operand(c, other, col, true);
-	return sql_refuse(c, "0A000", "%s ANY/ALL on encrypted column %s needs ARRAY[...] or one array parameter",
-			  op, col->qualified);
+	return sql_refuse(
+	    c, "0A000", "%s ANY/ALL on encrypted column %s needs ARRAY[...] or one array parameter",
+	    op, col->qualified);
 }
 
 static int aexpr(struct sql_ctx *c, struct sql_scope *sc, json_t *b)
@@ -479,14 +525,16 @@ static int walk_children(struct sql_ctx *c, struct sql_scope *sc, json_t *v)
 	if (json_is_array(v)) {
 		size_t i;
 		json_t *it;
-		json_array_foreach(v, i, it) {
+		json_array_foreach(v, i, it)
+		{
 			if (sql_expr(c, sc, it) < 0)
 				return -1;
 		}
 	} else if (json_is_object(v)) {
 		const char *k;
 		json_t *it;
-		json_object_foreach(v, k, it) {
+		json_object_foreach(v, k, it)
+		{
 			if ((json_is_object(it) || json_is_array(it)) && sql_expr(c, sc, it) < 0)
 				return -1;
 		}
@@ -498,7 +546,8 @@ static bool star_touches(struct sql_scope *sc, json_t *fields)
 {
 	size_t nf = json_array_size(fields);
 	if (nf >= 2) {
-		const char *alias = sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
+		const char *alias =
+		    sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
 		struct sql_rel *r = alias ? find_rel(sc, alias) : NULL;
 		return r && rel_has_encrypted(r);
 	}
@@ -526,22 +575,28 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 		json_t *fields = json_object_get(b, "fields");
 		if (sql_node_is(json_array_get(fields, json_array_size(fields) - 1), "A_Star")) {
 			if (star_touches(sc, fields))
-				rc = sql_refuse(c, "0A000", "pgseal cannot use a whole row of an encrypted table here");
+				rc = sql_refuse(
+				    c, "0A000",
+				    "pgseal cannot use a whole row of an encrypted table here");
 		} else if (sql_resolve(c, sc, b, &d) < 0) {
 			rc = -1;
 		} else if (d.col || d.tainted) {
 			if (c->what)
-				rc = sql_refuse(c, "0A000", "%s on encrypted column %s is not supported", c->what,
-						dcol_name(&d));
-			else
 				rc = sql_refuse(c, "0A000",
-						"pgseal cannot compute on encrypted column %s (functions, operators, "
-						"casts and CASE are not supported; only =, <>, IN and IS NULL)",
-						dcol_name(&d));
+				                "%s on encrypted column %s is not supported",
+				                c->what, dcol_name(&d));
+			else
+				rc = sql_refuse(
+				    c, "0A000",
+				    "pgseal cannot compute on encrypted column %s (functions, "
+				    "operators, "
+				    "casts and CASE are not supported; only =, <>, IN and IS NULL)",
+				    dcol_name(&d));
 		}
 	} else if (!strcmp(type, "ParamRef")) {
 		sql_sink_plain(c, (int)json_integer_value(json_object_get(b, "number")));
-	} else if (!strcmp(type, "A_Const") || !strcmp(type, "SetToDefault") || !strcmp(type, "String")) {
+	} else if (!strcmp(type, "A_Const") || !strcmp(type, "SetToDefault") ||
+	           !strcmp(type, "String")) {
 		rc = 0;
 	} else if (!strcmp(type, "A_Expr")) {
 		rc = aexpr(c, sc, b);
@@ -554,8 +609,11 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 		json_t *test = json_object_get(b, "testexpr");
 		struct sql_dcol d;
 		if (test && enc_ref(c, sc, test, &d, &rc))
-			rc = sql_refuse(c, "0A000", "IN (SELECT ...) or a comparison with a subquery on encrypted column "
-					"%s is not supported", dcol_name(&d));
+			rc = sql_refuse(
+			    c, "0A000",
+			    "IN (SELECT ...) or a comparison with a subquery on encrypted column "
+			    "%s is not supported",
+			    dcol_name(&d));
 		else if (rc == 0 && test)
 			rc = sql_expr(c, sc, test);
 		if (rc == 0)
@@ -563,7 +621,8 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 	} else if (!strcmp(type, "FuncCall") && json_object_get(b, "over")) {
 		json_t *copy = json_copy(b);
 		json_object_del(copy, "over");
-		rc = sql_no_encrypted(c, sc, json_object_get(b, "over"), "PARTITION BY / window ORDER BY");
+		rc = sql_no_encrypted(c, sc, json_object_get(b, "over"),
+		                      "PARTITION BY / window ORDER BY");
 		if (rc == 0)
 			rc = walk_children(c, sc, copy);
 		json_decref(copy);
@@ -593,15 +652,12 @@ bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node)
 			return true;
 		const char *k;
 		json_t *v;
-		json_object_foreach(node, k, v)
-			if ((json_is_object(v) || json_is_array(v)) && sql_tree_names_encrypted(c, v))
-				return true;
+		json_object_foreach(node, k, v) if ((json_is_object(v) || json_is_array(v)) &&
+		                                    sql_tree_names_encrypted(c, v)) return true;
 	} else if (json_is_array(node)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(node, i, v)
-			if (sql_tree_names_encrypted(c, v))
-				return true;
+		json_array_foreach(node, i, v) if (sql_tree_names_encrypted(c, v)) return true;
 	}
 	return false;
 }
@@ -647,7 +703,8 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 	json_t *t;
 	memset(out, 0, sizeof(*out));
 	out->known = true;
-	json_array_foreach(targets, i, t) {
+	json_array_foreach(targets, i, t)
+	{
 		json_t *rt = sql_node_is(t, "ResTarget");
 		json_t *val = json_object_get(rt, "val");
 		const char *name = sql_jstr(rt, "name");
@@ -657,8 +714,10 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 			size_t nf = json_array_size(fields);
 			if (sql_node_is(json_array_get(fields, nf - 1), "A_Star")) {
 				const char *alias =
-					nf >= 2 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval")
-						: NULL;
+				    nf >= 2 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 2),
+				                                   "String"),
+				                       "sval")
+				            : NULL;
 				star_expand(sc, alias, out);
 				continue;
 			}
@@ -718,17 +777,23 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 		for (size_t i = first; i < sc->nrels; i++)
 			enc = enc || rel_has_encrypted(&sc->rels[i]);
 		if (json_is_true(json_object_get(b, "isNatural")) && enc)
-			return sql_refuse(c, "0A000", "NATURAL JOIN with an encrypted table is not supported; use ON");
+			return sql_refuse(
+			    c, "0A000",
+			    "NATURAL JOIN with an encrypted table is not supported; use ON");
 		size_t i;
 		json_t *u;
-		json_array_foreach(json_object_get(b, "usingClause"), i, u) {
+		json_array_foreach(json_object_get(b, "usingClause"), i, u)
+		{
 			const char *nm = sql_jstr(sql_node_is(u, "String"), "sval");
 			for (size_t k = first; nm && k < sc->nrels; k++) {
 				const struct sql_dcol *d = NULL;
 				enum look l = rel_lookup(&sc->rels[k], nm, &d);
 				if (l == LOOK_ENC || l == LOOK_MAYBE)
-					return sql_refuse(c, "0A000", "JOIN USING on encrypted column %s is not supported; "
-							  "use ON a = b", d ? dcol_name(d) : nm);
+					return sql_refuse(
+					    c, "0A000",
+					    "JOIN USING on encrypted column %s is not supported; "
+					    "use ON a = b",
+					    d ? dcol_name(d) : nm);
 			}
 		}
 		json_t *q = json_object_get(b, "quals");
@@ -749,7 +814,9 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 		return 0;
 	}
 	if (sql_tree_names_encrypted(c, b))
-		return sql_refuse(c, "0A000", "pgseal does not support this FROM item (%s) on an encrypted table", type);
+		return sql_refuse(
+		    c, "0A000", "pgseal does not support this FROM item (%s) on an encrypted table",
+		    type);
 	if (sql_expr(c, sc, b) < 0)
 		return -1;
 	sql_scope_add_rel(sc, NULL, &r);
