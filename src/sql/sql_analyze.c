@@ -419,96 +419,6 @@ out:
 	return rc;
 }
 
-static int copy(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	json_t *rv = json_object_get(b, "relation"), *q = json_object_get(b, "query");
-	struct sql_copy *cp = &c->plan->copy;
-	struct sql_rel r;
-	memset(&r, 0, sizeof(r));
-	const struct schema_table *t =
-	    rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
-	if (rv && !t)
-		return 0;
-	if (q) {
-		if (sql_stmt(c, parent, q, &r) < 0)
-			goto fail;
-		if (!c->touched) {
-			sql_rel_free(&r);
-			return 0;
-		}
-	}
-	c->touched = true;
-	bool from = json_is_true(json_object_get(b, "is_from"));
-	if (json_object_get(b, "whereClause")) {
-		sql_refuse(c, "0A000",
-		           "COPY ... FROM ... WHERE on an encrypted table is not supported");
-		goto fail;
-	}
-	if (json_is_true(json_object_get(b, "is_program")) || sql_jstr(b, "filename")) {
-		sql_refuse(
-		    c, "0A000",
-		    "COPY %s a server file or program on an encrypted table is not supported; use "
-		    "STDIN/STDOUT",
-		    from ? "FROM" : "TO");
-		goto fail;
-	}
-	if (cp->active) {
-		sql_refuse(c, "0A000", "only one COPY on an encrypted table per query text");
-		goto fail;
-	}
-	cp->active = true;
-	cp->from_stdin = from;
-	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0)
-		goto fail;
-	if (q) {
-		if (!r.known || r.unsafe) {
-			sql_refuse(c, "0A000",
-			           "COPY (SELECT ...) TO: pgseal cannot map the query's columns; "
-			           "list them");
-			goto fail;
-		}
-		cp->ncolumns = r.ncols;
-		cp->columns = pgs_xcalloc(r.ncols + 1, sizeof(*cp->columns));
-		for (size_t i = 0; i < r.ncols; i++) {
-			if (r.cols[i].tainted) {
-				sql_refuse(c, "0A000",
-				           "COPY (SELECT ...) TO: column %s mixes encrypted data",
-				           r.cols[i].name);
-				goto fail;
-			}
-			cp->columns[i] = r.cols[i].col;
-		}
-		sql_rel_free(&r);
-		return 0;
-	}
-	json_t *att = json_object_get(b, "attlist");
-	size_t n = json_array_size(att);
-	if (n == 0) {
-		if (t->ncolumns == 0) {
-			sql_refuse(
-			    c, "0A000",
-			    "COPY %s without a column list: name the columns (or list the table's "
-			    "columns in the encryption config)",
-			    t->name);
-			goto fail;
-		}
-		n = t->ncolumns;
-	}
-	cp->ncolumns = n;
-	cp->columns = pgs_xcalloc(n + 1, sizeof(*cp->columns));
-	for (size_t i = 0; i < n; i++) {
-		const char *nm =
-		    json_array_size(att)
-		        ? sql_jstr(sql_node_is(json_array_get(att, i), "String"), "sval")
-		        : t->columns[i];
-		cp->columns[i] = sql_find_column(t, nm);
-	}
-	return 0;
-fail:
-	sql_rel_free(&r);
-	return -1;
-}
-
 static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
 {
 	for (size_t i = c->plan->nprepared; i-- > 0;)
@@ -677,7 +587,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		if (t && (!strcmp(t, "DISCARD_ALL") || !strcmp(t, "DISCARD_PLANS")))
 			c->plan->deallocate_all = true;
 	} else if (!strcmp(type, "CopyStmt")) {
-		rc = copy(c, parent, b);
+		rc = sql_copy_stmt(c, parent, b);
 	} else if (!strcmp(type, "ViewStmt") || !strcmp(type, "DeclareCursorStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {

@@ -119,13 +119,15 @@ int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k);
 void sql_sink_free(struct sql_psink *k);
 int sql_finish_edits(struct sql_ctx *c);
 int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp);
+/* sql_copy.c: a COPY statement. */
+int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 
 /* JSON helpers: a wrapped node {"Type": {...}} -> its type name and body. */
 const char *sql_node_type(json_t *node, json_t **body);
 json_t *sql_node_is(json_t *node, const char *type);
 const char *sql_jstr(json_t *obj, const char *key);
 
-/* sql_expr.c: name resolution and expressions. */
+/* sql_scope.c / sql_expr.c: name resolution and expressions. */
 const struct schema_table *sql_find_table(const struct schema *s, const char *schemaname,
                                           const char *relname);
 const struct schema_column *sql_find_column(const struct schema_table *t, const char *name);
@@ -134,6 +136,8 @@ void sql_scope_free(struct sql_scope *sc);
 /* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);
 bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node);
+/* t.* or * in an expression: true when it may expand to encrypted columns. */
+bool sql_star_touches(struct sql_scope *sc, json_t *fields);
 void sql_rel_free(struct sql_rel *r);
 /* The output columns of a target or RETURNING list. */
 int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out);
