@@ -41,6 +41,8 @@ static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 				return -1;
 			}
 			sc->nctes--;
+			/* the recursive term sees the CTE under its column aliases */
+			sql_rel_rename(&first, json_object_get(b, "aliascolnames"));
 			cte->rel = first;
 			sc->nctes++;
 			struct sql_rel all;
@@ -70,13 +72,7 @@ static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			cte->name = name;
 			sc->nctes++;
 		}
-		json_t *colnames = json_object_get(b, "aliascolnames");
-		struct sql_rel *r = &sc->ctes[sc->nctes - 1].rel;
-		for (size_t k = 0; k < json_array_size(colnames) && k < r->ncols; k++)
-			r->cols[k].name =
-			    sql_jstr(sql_node_is(json_array_get(colnames, k), "String"), "sval");
-		if (json_array_size(colnames) && !r->known && r->ncols)
-			r->unsafe = true;
+		sql_rel_rename(&sc->ctes[sc->nctes - 1].rel, json_object_get(b, "aliascolnames"));
 	}
 	return 0;
 }

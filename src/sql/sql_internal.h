@@ -139,6 +139,8 @@ bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node);
 /* t.* or * in an expression: true when it may expand to encrypted columns. */
 bool sql_star_touches(struct sql_scope *sc, json_t *fields);
 void sql_rel_free(struct sql_rel *r);
+/* Renames the first columns by an alias list (t AS a(x, y), WITH c(x, y)). */
+void sql_rel_rename(struct sql_rel *r, json_t *colnames);
 /* The output columns of a target or RETURNING list. */
 int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out);
 int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node);

@@ -117,7 +117,7 @@ static bool rel_has_encrypted(const struct sql_rel *r)
 }
 
 /* Renames the first columns by an alias list (t AS a(x, y)). */
-static void rel_rename(struct sql_rel *r, json_t *colnames)
+void sql_rel_rename(struct sql_rel *r, json_t *colnames)
 {
 	size_t n = json_array_size(colnames);
 	if (n == 0)
@@ -206,6 +206,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		return 0;
 	}
 	bool unknown_inner = false;
+	struct sql_scope *top = sc;
 	for (; sc; sc = sc->parent) {
 		const struct sql_dcol *enc = NULL, *d = NULL;
 		int nenc = 0, nplain = 0, nmaybe = 0;
@@ -248,6 +249,12 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			    "pgseal cannot tell whether column \"%s\" holds encrypted data", name);
 		unknown_inner = unknown_inner || unknown_here;
 	}
+	/* not a column: a whole-row reference to a FROM item (WHERE u = ROW(...)) */
+	struct sql_rel *whole = find_rel(top, name);
+	if (whole && rel_has_encrypted(whole))
+		return sql_refuse(
+		    c, "0A000", "pgseal cannot use a whole row of an encrypted table (\"%s\") here",
+		    name);
 	return 0;
 }
 
@@ -358,7 +365,7 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 			c->touched = true;
 			sql_table_rel(t, &r);
 		}
-		rel_rename(&r, json_object_get(alias, "colnames"));
+		sql_rel_rename(&r, json_object_get(alias, "colnames"));
 		sql_scope_add_rel(sc, aname ? aname : rel, &r);
 		return 0;
 	}
@@ -368,7 +375,7 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 			sql_rel_free(&r);
 			return -1;
 		}
-		rel_rename(&r, json_object_get(alias, "colnames"));
+		sql_rel_rename(&r, json_object_get(alias, "colnames"));
 		sql_scope_add_rel(sc, sql_jstr(alias, "aliasname"), &r);
 		return 0;
 	}

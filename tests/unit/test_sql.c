@@ -306,6 +306,17 @@ static void test_resolution(void)
 	EXPECT("SELECT email FROM users, logs WHERE email = 'w'",
 	       "SELECT email FROM users, logs WHERE substr(email, 1, 33) = ENC(email:BLIND:w)");
 	REFUSED("SELECT * FROM (SELECT * FROM accounts) s WHERE s.other = 1", "cannot tell");
+	EXPECT("WITH RECURSIVE r(i, e) AS (SELECT id, email FROM users UNION ALL SELECT u.id, "
+	       "u.email FROM users u "
+	       "JOIN r ON r.e = 'x') SELECT i FROM r WHERE e = 'y'",
+	       "WITH RECURSIVE r(i, e) AS (SELECT id, email FROM users UNION ALL SELECT u.id, "
+	       "u.email FROM users u "
+	       "JOIN r ON substr(r.e, 1, 33) = ENC(email:BLIND:x)) SELECT i FROM r WHERE substr(e, "
+	       "1, 33) = "
+	       "ENC(email:BLIND:y)");
+	REFUSED("SELECT 1 FROM users u WHERE u = ROW(1, 'x', 'y', 2, 'n')", "whole row");
+	REFUSED("WITH c(a) AS (SELECT * FROM accounts) SELECT * FROM c WHERE secret = 'x'",
+	        "cannot tell");
 	REFUSED("UPDATE users u SET name = 'n' WHERE users.email = 'x'",
 	        "invalid reference to users.email");
 	EXPECT("SELECT * FROM users WHERE public.users.email = 'x'",
