@@ -360,8 +360,28 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 			    dcol_name(&d));
 		else if (rc == 0 && test)
 			rc = sql_expr(c, sc, test);
+		struct sql_rel outs;
+		memset(&outs, 0, sizeof(outs));
 		if (rc == 0)
-			rc = sql_stmt(c, sc, json_object_get(b, "subselect"), NULL);
+			rc = sql_stmt(c, sc, json_object_get(b, "subselect"), &outs);
+		/* a subquery's encrypted output compared or computed on is ciphertext vs. a value
+		 */
+		const char *kind = sql_jstr(b, "subLinkType");
+		if (rc == 0 && kind && strcmp(kind, "EXISTS_SUBLINK") != 0) {
+			for (size_t i = 0; i < outs.ncols && rc == 0; i++)
+				if (outs.cols[i].col || outs.cols[i].tainted)
+					rc = sql_refuse(
+					    c, "0A000",
+					    "a subquery returning encrypted column %s cannot be "
+					    "used in an expression",
+					    dcol_name(&outs.cols[i]));
+			if (rc == 0 && outs.unsafe)
+				rc = sql_refuse(
+				    c, "0A000",
+				    "a subquery that may return encrypted data cannot be used "
+				    "in an expression");
+		}
+		sql_rel_free(&outs);
 	} else if (!strcmp(type, "FuncCall") && json_object_get(b, "over")) {
 		json_t *copy = json_copy(b);
 		json_object_del(copy, "over");

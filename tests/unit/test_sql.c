@@ -314,6 +314,14 @@ static void test_resolution(void)
 	       "JOIN r ON substr(r.e, 1, 33) = ENC(email:BLIND:x)) SELECT i FROM r WHERE substr(e, "
 	       "1, 33) = "
 	       "ENC(email:BLIND:y)");
+	REFUSED("SELECT 1 FROM logs WHERE (SELECT email FROM users LIMIT 1) = 'x'",
+	        "subquery returning encrypted column users.email");
+	REFUSED("SELECT 1 FROM logs WHERE 'x' = ANY(SELECT email FROM users)", "users.email");
+	EXPECT("SELECT 1 FROM logs WHERE EXISTS (SELECT email FROM users WHERE email = 'x')",
+	       "SELECT 1 FROM logs WHERE EXISTS (SELECT email FROM users WHERE substr(email, 1, "
+	       "33) = ENC(email:BLIND:x))");
+	EXPECT("SELECT 1 FROM users WHERE id IN (SELECT user_id FROM orders)",
+	       "SELECT 1 FROM users WHERE id IN (SELECT user_id FROM orders)");
 	REFUSED("SELECT 1 FROM users u WHERE u = ROW(1, 'x', 'y', 2, 'n')", "whole row");
 	REFUSED("WITH c(a) AS (SELECT * FROM accounts) SELECT * FROM c WHERE secret = 'x'",
 	        "cannot tell");
