@@ -1,4 +1,5 @@
-/* fuzz_sql.c - libFuzzer target for the SQL rewriter: no crash, sound plans, no encrypted literal left in the output. */
+/* fuzz_sql.c - libFuzzer target for the SQL rewriter: no crash, sound plans, no encrypted literal
+ * left in the output. */
 #include "../tests/unit/test_sql_util.h"
 #include "sql/sql.h"
 
@@ -10,8 +11,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void mask(char *s, size_t len, const struct sql_plan *p)
 {
 	for (size_t i = 0; i < p->nedits; i++)
-		if (p->edits[i].offset + (size_t)p->edits[i].len <= len)
+		if (p->edits[i].kind == SQL_EDIT_LITERAL && p->edits[i].offset + (size_t)p->edits[i].len <= len)
 			memset(s + p->edits[i].offset, '#', p->edits[i].len);
+}
+
+/* Encrypts to a value-free placeholder, so any copy of the value in the output is a leak. */
+static int fuzz_enc(void *arg, const struct schema_column *col, enum sql_value_mode mode, const char *value,
+		    size_t len, char **out, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)value;
+	(void)len;
+	(void)err;
+	(void)errlen;
+	*out = strdup(mode == SQL_VALUE_RECORD ? "'\\x01'::bytea" : "'\\x02'::bytea");
+	return col && *out ? PGS_OK : PGS_ERR;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -47,19 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	char *out = NULL, err[256];
 	size_t outlen = 0;
-	if (sql_plan_render(p, sql, len, tsql_enc, NULL, &out, &outlen, err, sizeof(err)) == PGS_OK) {
+	if (sql_plan_render(p, sql, len, fuzz_enc, NULL, &out, &outlen, err, sizeof(err)) ==
+	    PGS_OK) {
 		/* an encrypted constant that appears nowhere else in the input must not survive */
 		char *min = strdup(sql), *mout = strdup(out);
 		mask(min, len, p);
-		for (char *q = mout; (q = strstr(q, "ENC(")) != NULL;) {
-			char *end = strchr(q, ')');
-			if (!end)
-				break;
-			memset(q, '#', (size_t)(end - q + 1));
-		}
 		for (size_t i = 0; i < p->nedits; i++) {
 			const struct sql_edit *e = &p->edits[i];
-			if (e->kind != SQL_EDIT_LITERAL || e->value_len < 3 || strchr(e->value, ')') ||
+			if (e->kind != SQL_EDIT_LITERAL || e->value_len < 3 ||
 			    memchr(e->value, '#', e->value_len))
 				continue;
 			if (!strstr(min, e->value) && strstr(mout, e->value))

@@ -1,4 +1,5 @@
-/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and the entry points. */
+/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and
+ * the entry points. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -13,12 +14,14 @@ static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 	bool recursive = json_is_true(json_object_get(with, "recursive"));
 	size_t i;
 	json_t *it;
-	json_array_foreach(json_object_get(with, "ctes"), i, it) {
+	json_array_foreach(json_object_get(with, "ctes"), i, it)
+	{
 		json_t *b = sql_node_is(it, "CommonTableExpr");
 		const char *name = sql_jstr(b, "ctename");
 		json_t *q = json_object_get(b, "ctequery");
 		if (!name)
-			return sql_refuse(c, "0A000", "pgseal does not understand this WITH clause");
+			return sql_refuse(c, "0A000",
+			                  "pgseal does not understand this WITH clause");
 		if (sc->nctes == sc->capctes) {
 			sc->capctes = sc->capctes ? sc->capctes * 2 : 4;
 			sc->ctes = pgs_xrealloc(sc->ctes, sc->capctes * sizeof(*sc->ctes));
@@ -38,6 +41,8 @@ static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 				return -1;
 			}
 			sc->nctes--;
+			/* the recursive term sees the CTE under its column aliases */
+			sql_rel_rename(&first, json_object_get(b, "aliascolnames"));
 			cte->rel = first;
 			sc->nctes++;
 			struct sql_rel all;
@@ -67,47 +72,52 @@ static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			cte->name = name;
 			sc->nctes++;
 		}
-		json_t *colnames = json_object_get(b, "aliascolnames");
-		struct sql_rel *r = &sc->ctes[sc->nctes - 1].rel;
-		for (size_t k = 0; k < json_array_size(colnames) && k < r->ncols; k++)
-			r->cols[k].name = sql_jstr(sql_node_is(json_array_get(colnames, k), "String"), "sval");
-		if (json_array_size(colnames) && !r->known && r->ncols)
-			r->unsafe = true;
+		sql_rel_rename(&sc->ctes[sc->nctes - 1].rel, json_object_get(b, "aliascolnames"));
 	}
 	return 0;
 }
 
-/* ORDER BY / GROUP BY / DISTINCT ON / PARTITION BY items: nothing encrypted may decide order or grouping. */
-static int order_items(struct sql_ctx *c, struct sql_scope *sc, json_t *items, const struct sql_rel *outs,
-		       const char *what)
+/* ORDER BY / GROUP BY / DISTINCT ON / PARTITION BY items: nothing encrypted may decide order or
+ * grouping. */
+static int order_items(struct sql_ctx *c, struct sql_scope *sc, json_t *items,
+                       const struct sql_rel *outs, const char *what)
 {
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *b = sql_node_is(it, "SortBy");
 		json_t *node = b ? json_object_get(b, "node") : it;
 		json_t *k = sql_node_is(node, "A_Const"), *cr = sql_node_is(node, "ColumnRef");
 		if (k && json_object_get(k, "ival") && outs) {
-			json_int_t pos = json_integer_value(json_object_get(json_object_get(k, "ival"), "ival"));
+			json_int_t pos =
+			    json_integer_value(json_object_get(json_object_get(k, "ival"), "ival"));
 			if (pos >= 1 && (size_t)pos <= outs->ncols) {
 				const struct sql_dcol *d = &outs->cols[pos - 1];
 				if (d->col || d->tainted)
-					return sql_refuse(c, "0A000", "%s on encrypted column %s is not supported", what,
-							  d->col ? d->col->qualified : d->name);
+					return sql_refuse(
+					    c, "0A000",
+					    "%s on encrypted column %s is not supported", what,
+					    d->col ? d->col->qualified : d->name);
 			} else if (!outs->known && outs->unsafe) {
-				return sql_refuse(c, "0A000", "pgseal cannot tell whether %s position %d is encrypted", what,
-						  (int)pos);
+				return sql_refuse(
+				    c, "0A000",
+				    "pgseal cannot tell whether %s position %d is encrypted", what,
+				    (int)pos);
 			}
 			continue;
 		}
 		if (cr && outs && json_array_size(json_object_get(cr, "fields")) == 1) {
-			const char *nm = sql_jstr(sql_node_is(json_array_get(json_object_get(cr, "fields"), 0), "String"),
-						  "sval");
+			const char *nm = sql_jstr(
+			    sql_node_is(json_array_get(json_object_get(cr, "fields"), 0), "String"),
+			    "sval");
 			for (size_t o = 0; nm && o < outs->ncols; o++)
 				if (outs->cols[o].name && !strcmp(outs->cols[o].name, nm) &&
 				    (outs->cols[o].col || outs->cols[o].tainted))
-					return sql_refuse(c, "0A000", "%s on encrypted column %s is not supported", what,
-							  outs->cols[o].col ? outs->cols[o].col->qualified : nm);
+					return sql_refuse(
+					    c, "0A000",
+					    "%s on encrypted column %s is not supported", what,
+					    outs->cols[o].col ? outs->cols[o].col->qualified : nm);
 		}
 		if (sql_no_encrypted(c, sc, node, what) < 0)
 			return -1;
@@ -131,7 +141,8 @@ int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 		    sql_select(c, &sc, json_object_get(b, "rarg"), &r2) < 0)
 			goto out;
 		for (size_t i = 0; i < outs.ncols && i < r2.ncols; i++)
-			if ((r2.cols[i].col || r2.cols[i].tainted) && r2.cols[i].col != outs.cols[i].col) {
+			if ((r2.cols[i].col || r2.cols[i].tainted) &&
+			    r2.cols[i].col != outs.cols[i].col) {
 				outs.cols[i].tainted = true;
 				outs.cols[i].col = NULL;
 			} else if (outs.cols[i].col && !r2.cols[i].col) {
@@ -143,15 +154,19 @@ int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 		if (strcmp(op, "SETOP_UNION") != 0 || !json_is_true(json_object_get(b, "all")))
 			for (size_t i = 0; i < outs.ncols; i++)
 				if (outs.cols[i].col || outs.cols[i].tainted) {
-					rc = sql_refuse(c, "0A000", "UNION/INTERSECT/EXCEPT without ALL compares encrypted "
-							"column %s; use UNION ALL",
-							outs.cols[i].col ? outs.cols[i].col->qualified : outs.cols[i].name);
+					rc = sql_refuse(
+					    c, "0A000",
+					    "UNION/INTERSECT/EXCEPT without ALL compares encrypted "
+					    "column %s; use UNION ALL",
+					    outs.cols[i].col ? outs.cols[i].col->qualified
+					                     : outs.cols[i].name);
 					goto out;
 				}
 	} else {
 		size_t i;
 		json_t *it;
-		json_array_foreach(json_object_get(b, "fromClause"), i, it) {
+		json_array_foreach(json_object_get(b, "fromClause"), i, it)
+		{
 			if (sql_from_item(c, &sc, it) < 0)
 				goto out;
 		}
@@ -169,22 +184,29 @@ int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 		if (json_array_size(dc) == 1 && json_object_size(json_array_get(dc, 0)) == 0) {
 			for (size_t k = 0; k < outs.ncols; k++)
 				if (outs.cols[k].col || outs.cols[k].tainted) {
-					rc = sql_refuse(c, "0A000", "DISTINCT on encrypted column %s is not supported",
-							outs.cols[k].col ? outs.cols[k].col->qualified : outs.cols[k].name);
+					rc = sql_refuse(
+					    c, "0A000",
+					    "DISTINCT on encrypted column %s is not supported",
+					    outs.cols[k].col ? outs.cols[k].col->qualified
+					                     : outs.cols[k].name);
 					goto out;
 				}
 			if (outs.unsafe) {
-				rc = sql_refuse(c, "0A000", "DISTINCT over a row with encrypted columns is not supported");
+				rc = sql_refuse(
+				    c, "0A000",
+				    "DISTINCT over a row with encrypted columns is not supported");
 				goto out;
 			}
 		} else if (order_items(c, &sc, dc, &outs, "DISTINCT ON") < 0) {
 			goto out;
 		}
-		json_array_foreach(json_object_get(b, "windowClause"), i, it) {
+		json_array_foreach(json_object_get(b, "windowClause"), i, it)
+		{
 			if (sql_no_encrypted(c, &sc, it, "PARTITION BY / window ORDER BY") < 0)
 				goto out;
 		}
-		json_array_foreach(json_object_get(b, "valuesLists"), i, it) {
+		json_array_foreach(json_object_get(b, "valuesLists"), i, it)
+		{
 			if (sql_expr(c, &sc, it) < 0)
 				goto out;
 		}
@@ -209,7 +231,8 @@ out:
 }
 
 /* The target table of INSERT/UPDATE/DELETE as a FROM item; NULL table when not in the schema. */
-static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv, const char *alias_as)
+static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
+                                             const char *alias_as)
 {
 	const char *rel = sql_jstr(rv, "relname");
 	const struct schema_table *t = sql_find_table(c->s, sql_jstr(rv, "schemaname"), rel);
@@ -224,21 +247,28 @@ static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope
 	return t;
 }
 
-static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t, json_t *targets)
+static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
+                    json_t *targets)
 {
 	size_t i;
 	json_t *it;
-	json_array_foreach(targets, i, it) {
+	json_array_foreach(targets, i, it)
+	{
 		json_t *rt = sql_node_is(it, "ResTarget");
 		const char *name = sql_jstr(rt, "name");
 		json_t *val = json_object_get(rt, "val");
 		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
 		if (col && json_array_size(json_object_get(rt, "indirection")))
-			return sql_refuse(c, "0A000", "assigning to a part of encrypted column %s is not supported",
-					  col->qualified);
+			return sql_refuse(
+			    c, "0A000",
+			    "assigning to a part of encrypted column %s is not supported",
+			    col->qualified);
 		if (col && sql_node_is(val, "MultiAssignRef"))
-			return sql_refuse(c, "0A000", "SET (...) = (...) on encrypted column %s is not supported; use "
-					  "col = value", col->qualified);
+			return sql_refuse(
+			    c, "0A000",
+			    "SET (...) = (...) on encrypted column %s is not supported; use "
+			    "col = value",
+			    col->qualified);
 		if (col ? sql_value_into(c, sc, val, col) < 0 : (val && sql_expr(c, sc, val) < 0))
 			return -1;
 	}
@@ -274,8 +304,11 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 	bool any = false;
 	if (t) {
 		if (ncols == 0 && t->ncolumns == 0 && t->nencrypted > 0) {
-			rc = sql_refuse(c, "0A000", "INSERT into %s without a column list: name the columns (or list the "
-					"table's columns in the encryption config)", t->name);
+			rc = sql_refuse(
+			    c, "0A000",
+			    "INSERT into %s without a column list: name the columns (or list the "
+			    "table's columns in the encryption config)",
+			    t->name);
 			goto out;
 		}
 		size_t n = ncols ? ncols : t->ncolumns;
@@ -284,9 +317,12 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 			json_t *rt = sql_node_is(json_array_get(cols, i), "ResTarget");
 			const char *nm = ncols ? sql_jstr(rt, "name") : t->columns[i];
 			enc[i] = sql_find_column(t, nm);
-			if (enc[i] && ncols && json_array_size(json_object_get(rt, "indirection"))) {
-				rc = sql_refuse(c, "0A000", "assigning to a part of encrypted column %s is not supported",
-						enc[i]->qualified);
+			if (enc[i] && ncols &&
+			    json_array_size(json_object_get(rt, "indirection"))) {
+				rc = sql_refuse(
+				    c, "0A000",
+				    "assigning to a part of encrypted column %s is not supported",
+				    enc[i]->qualified);
 				goto out;
 			}
 			any = any || enc[i];
@@ -298,12 +334,16 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 	if (sel && vl && json_object_size(sel) <= 4 && !json_object_get(sel, "withClause")) {
 		size_t i;
 		json_t *row;
-		json_array_foreach(vl, i, row) {
+		json_array_foreach(vl, i, row)
+		{
 			size_t k;
 			json_t *item;
-			json_array_foreach(json_object_get(sql_node_is(row, "List"), "items"), k, item) {
-				if (enc && k < ncols && enc[k] ? sql_value_into(c, &sc, item, enc[k]) < 0
-							 : sql_expr(c, &sc, item) < 0)
+			json_array_foreach(json_object_get(sql_node_is(row, "List"), "items"), k,
+			                   item)
+			{
+				if (enc && k < ncols && enc[k]
+				        ? sql_value_into(c, &sc, item, enc[k]) < 0
+				        : sql_expr(c, &sc, item) < 0)
 					goto out;
 			}
 		}
@@ -311,8 +351,11 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 		if (any) {
 			for (size_t i = 0; i < ncols; i++)
 				if (enc[i]) {
-					rc = sql_refuse(c, "0A000", "INSERT ... SELECT into encrypted column %s is not "
-							"supported", enc[i]->qualified);
+					rc = sql_refuse(
+					    c, "0A000",
+					    "INSERT ... SELECT into encrypted column %s is not "
+					    "supported",
+					    enc[i]->qualified);
 					goto out;
 				}
 		}
@@ -329,7 +372,8 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 			(void)target_rel(c, &sc, rv, "excluded");
 		}
 		json_t *infer = json_object_get(oc, "infer");
-		if (infer && sql_no_encrypted(c, &sc, json_object_get(infer, "whereClause"), "ON CONFLICT WHERE") < 0)
+		if (infer && sql_no_encrypted(c, &sc, json_object_get(infer, "whereClause"),
+		                              "ON CONFLICT WHERE") < 0)
 			goto out;
 		if (set_list(c, &sc, t, json_object_get(oc, "targetList")) < 0)
 			goto out;
@@ -344,7 +388,8 @@ out:
 	return rc;
 }
 
-static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd, struct sql_rel *out)
+static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
+                         struct sql_rel *out)
 {
 	struct sql_scope sc = {.parent = parent};
 	int rc = -1;
@@ -354,7 +399,8 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 	size_t i;
 	json_t *it;
-	json_array_foreach(json_object_get(b, upd ? "fromClause" : "usingClause"), i, it) {
+	json_array_foreach(json_object_get(b, upd ? "fromClause" : "usingClause"), i, it)
+	{
 		if (sql_from_item(c, &sc, it) < 0)
 			goto out;
 	}
@@ -367,83 +413,6 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 out:
 	sql_scope_free(&sc);
 	return rc;
-}
-
-static int copy(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	json_t *rv = json_object_get(b, "relation"), *q = json_object_get(b, "query");
-	struct sql_copy *cp = &c->plan->copy;
-	struct sql_rel r;
-	memset(&r, 0, sizeof(r));
-	const struct schema_table *t = rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname"))
-					  : NULL;
-	if (rv && !t)
-		return 0;
-	if (q) {
-		if (sql_stmt(c, parent, q, &r) < 0)
-			goto fail;
-		if (!c->touched) {
-			sql_rel_free(&r);
-			return 0;
-		}
-	}
-	c->touched = true;
-	bool from = json_is_true(json_object_get(b, "is_from"));
-	if (json_object_get(b, "whereClause")) {
-		sql_refuse(c, "0A000", "COPY ... FROM ... WHERE on an encrypted table is not supported");
-		goto fail;
-	}
-	if (json_is_true(json_object_get(b, "is_program")) || sql_jstr(b, "filename")) {
-		sql_refuse(c, "0A000", "COPY %s a server file or program on an encrypted table is not supported; use "
-			   "STDIN/STDOUT", from ? "FROM" : "TO");
-		goto fail;
-	}
-	if (cp->active) {
-		sql_refuse(c, "0A000", "only one COPY on an encrypted table per query text");
-		goto fail;
-	}
-	cp->active = true;
-	cp->from_stdin = from;
-	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0)
-		goto fail;
-	if (q) {
-		if (!r.known || r.unsafe) {
-			sql_refuse(c, "0A000", "COPY (SELECT ...) TO: pgseal cannot map the query's columns; list them");
-			goto fail;
-		}
-		cp->ncolumns = r.ncols;
-		cp->columns = pgs_xcalloc(r.ncols + 1, sizeof(*cp->columns));
-		for (size_t i = 0; i < r.ncols; i++) {
-			if (r.cols[i].tainted) {
-				sql_refuse(c, "0A000", "COPY (SELECT ...) TO: column %s mixes encrypted data", r.cols[i].name);
-				goto fail;
-			}
-			cp->columns[i] = r.cols[i].col;
-		}
-		sql_rel_free(&r);
-		return 0;
-	}
-	json_t *att = json_object_get(b, "attlist");
-	size_t n = json_array_size(att);
-	if (n == 0) {
-		if (t->ncolumns == 0) {
-			sql_refuse(c, "0A000", "COPY %s without a column list: name the columns (or list the table's "
-				   "columns in the encryption config)", t->name);
-			goto fail;
-		}
-		n = t->ncolumns;
-	}
-	cp->ncolumns = n;
-	cp->columns = pgs_xcalloc(n + 1, sizeof(*cp->columns));
-	for (size_t i = 0; i < n; i++) {
-		const char *nm = json_array_size(att) ? sql_jstr(sql_node_is(json_array_get(att, i), "String"), "sval")
-						      : t->columns[i];
-		cp->columns[i] = sql_find_column(t, nm);
-	}
-	return 0;
-fail:
-	sql_rel_free(&r);
-	return -1;
 }
 
 static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
@@ -499,13 +468,16 @@ static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		if (p->array && arr) {
 			size_t k;
 			json_t *el;
-			json_array_foreach(json_object_get(arr, "elements"), k, el) {
+			json_array_foreach(json_object_get(arr, "elements"), k, el)
+			{
 				if ((rc = sql_value_as(c, &sc, el, p->column, SQL_VALUE_BLIND)) < 0)
 					break;
 			}
 		} else if (p->array) {
-			rc = sql_refuse(c, "0A000", "EXECUTE argument $%d for %s must be ARRAY[...] of constants",
-					p->number, p->column->qualified);
+			rc = sql_refuse(
+			    c, "0A000",
+			    "EXECUTE argument $%d for %s must be ARRAY[...] of constants",
+			    p->number, p->column->qualified);
 		} else {
 			rc = sql_value_as(c, &sc, arg, p->column, p->mode);
 		}
@@ -519,17 +491,53 @@ static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 }
 
 static const char *const ddl_ok[] = {
-	"CreateStmt", "AlterTableStmt", "IndexStmt", "DropStmt", "TruncateStmt", "CommentStmt", "GrantStmt",
-	"VacuumStmt", "LockStmt", "RenameStmt", "AlterOwnerStmt", "ClusterStmt", "ReindexStmt", "CreateStatsStmt",
-	"AlterObjectSchemaStmt", "TransactionStmt", "VariableSetStmt", "VariableShowStmt", "CheckPointStmt",
-	"CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "AlterTableMoveAllStmt", "CreatePolicyStmt",
-	"AlterPolicyStmt", "CreatePublicationStmt", "AlterPublicationStmt", "SecLabelStmt", "ListenStmt",
-	"UnlistenStmt", "DropOwnedStmt", "ReassignOwnedStmt", "ConstraintsSetStmt", "LoadStmt", "CreateRoleStmt",
-	"AlterRoleStmt", "DropRoleStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt", "ClosePortalStmt",
-	"FetchStmt", "CreateExtensionStmt", "RefreshMatViewStmt",
+    "CreateStmt",
+    "AlterTableStmt",
+    "IndexStmt",
+    "DropStmt",
+    "TruncateStmt",
+    "CommentStmt",
+    "GrantStmt",
+    "VacuumStmt",
+    "LockStmt",
+    "RenameStmt",
+    "AlterOwnerStmt",
+    "ClusterStmt",
+    "ReindexStmt",
+    "CreateStatsStmt",
+    "AlterObjectSchemaStmt",
+    "TransactionStmt",
+    "VariableSetStmt",
+    "VariableShowStmt",
+    "CheckPointStmt",
+    "CreateSeqStmt",
+    "AlterSeqStmt",
+    "CreateSchemaStmt",
+    "AlterTableMoveAllStmt",
+    "CreatePolicyStmt",
+    "AlterPolicyStmt",
+    "CreatePublicationStmt",
+    "AlterPublicationStmt",
+    "SecLabelStmt",
+    "ListenStmt",
+    "UnlistenStmt",
+    "DropOwnedStmt",
+    "ReassignOwnedStmt",
+    "ConstraintsSetStmt",
+    "LoadStmt",
+    "CreateRoleStmt",
+    "AlterRoleStmt",
+    "DropRoleStmt",
+    "GrantRoleStmt",
+    "AlterDefaultPrivilegesStmt",
+    "ClosePortalStmt",
+    "FetchStmt",
+    "CreateExtensionStmt",
+    "RefreshMatViewStmt",
 };
-static const char *const body_stmts[] = {"DoStmt", "CreateFunctionStmt", "RuleStmt", "CreateTrigStmt",
-					  "AlterFunctionStmt", "CallStmt", "CreateEventTrigStmt"};
+static const char *const body_stmts[] = {
+    "DoStmt",   "CreateFunctionStmt", "RuleStmt", "CreateTrigStmt", "AlterFunctionStmt",
+    "CallStmt", "CreateEventTrigStmt"};
 
 int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out)
 {
@@ -566,7 +574,8 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		if (!nm) {
 			p->deallocate_all = true;
 		} else {
-			p->deallocate = pgs_xrealloc(p->deallocate, (p->ndeallocate + 1) * sizeof(char *));
+			p->deallocate =
+			    pgs_xrealloc(p->deallocate, (p->ndeallocate + 1) * sizeof(char *));
 			p->deallocate[p->ndeallocate++] = pgs_xstrdup(nm);
 		}
 	} else if (!strcmp(type, "DiscardStmt")) {
@@ -574,20 +583,22 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		if (t && (!strcmp(t, "DISCARD_ALL") || !strcmp(t, "DISCARD_PLANS")))
 			c->plan->deallocate_all = true;
 	} else if (!strcmp(type, "CopyStmt")) {
-		rc = copy(c, parent, b);
+		rc = sql_copy_stmt(c, parent, b);
 	} else if (!strcmp(type, "ViewStmt") || !strcmp(type, "DeclareCursorStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
-		/* a partial index predicate is stored in the catalog: its constants must be blind */
+		/* a partial index predicate is stored in the catalog: its constants must be blind
+		 */
 		struct sql_scope sc = {.parent = parent};
 		(void)target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 		rc = sql_expr(c, &sc, json_object_get(b, "whereClause"));
 		sql_scope_free(&sc);
 	} else if (!strcmp(type, "MergeStmt")) {
 		if (sql_tree_names_encrypted(c, b))
-			rc = sql_refuse(c, "0A000", "MERGE on or from an encrypted table is not supported");
+			rc = sql_refuse(c, "0A000",
+			                "MERGE on or from an encrypted table is not supported");
 	} else {
 		bool ok = false;
 		for (size_t i = 0; i < PGS_ARRAY_LEN(ddl_ok) && !ok; i++)
@@ -596,10 +607,13 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		for (size_t i = 0; i < PGS_ARRAY_LEN(body_stmts) && !body; i++)
 			body = !strcmp(type, body_stmts[i]);
 		if (body && (sql_may_touch(c->s, c->sql, c->len) || sql_tree_names_encrypted(c, b)))
-			rc = sql_refuse(c, "0A000", "pgseal cannot check a function body, rule, trigger or DO block "
-					"that may name an encrypted table");
+			rc = sql_refuse(
+			    c, "0A000",
+			    "pgseal cannot check a function body, rule, trigger or DO block "
+			    "that may name an encrypted table");
 		else if (!ok && !body && sql_tree_names_encrypted(c, b))
-			rc = sql_refuse(c, "0A000", "pgseal does not support %s on an encrypted table", type);
+			rc = sql_refuse(c, "0A000",
+			                "pgseal does not support %s on an encrypted table", type);
 		else if (ok && sql_tree_names_encrypted(c, b))
 			c->touched = true;
 	}
@@ -625,11 +639,12 @@ static bool has_word(const char *sql, size_t len, const char *w)
 	return false;
 }
 
-int sql_analyze_ex(const struct schema *s, const char *sql, size_t len, sql_prepared_lookup_fn lookup,
-		   void *lookup_arg, struct sql_plan **out)
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
+                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
 {
 	struct sql_plan *p = pgs_xcalloc(1, sizeof(*p));
-	struct sql_ctx c = {.s = s, .sql = sql, .plan = p, .lookup = lookup, .lookup_arg = lookup_arg};
+	struct sql_ctx c = {
+	    .s = s, .sql = sql, .plan = p, .lookup = lookup, .lookup_arg = lookup_arg};
 	PgQueryParseResult r = {0};
 	json_t *root = NULL;
 	struct sql_psink all = {0};
@@ -646,17 +661,22 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len, sql_prep
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {
 		if (touch && r.error)
-			(void)sql_refuse(&c, "42601", "pgseal could not parse this statement, which names an encrypted "
-					 "table; nothing was sent (syntax error at or near position %d)",
-					 r.error->cursorpos);
+			(void)sql_refuse(
+			    &c, "42601",
+			    "pgseal could not parse this statement, which names an encrypted "
+			    "table; nothing was sent (syntax error at or near position %d)",
+			    r.error->cursorpos);
 		else if (touch)
-			(void)sql_refuse(&c, "42601", "pgseal could not read this statement, which names an encrypted "
-					 "table (too deeply nested?); nothing was sent");
+			(void)sql_refuse(
+			    &c, "42601",
+			    "pgseal could not read this statement, which names an encrypted "
+			    "table (too deeply nested?); nothing was sent");
 		goto out;
 	}
 	size_t i;
 	json_t *st;
-	json_array_foreach(json_object_get(root, "stmts"), i, st) {
+	json_array_foreach(json_object_get(root, "stmts"), i, st)
+	{
 		struct sql_psink sink = {0};
 		c.sink = &sink;
 		c.touched = false;
@@ -699,6 +719,7 @@ out:
 		memcpy(q->sqlstate, p->sqlstate, sizeof(q->sqlstate));
 		q->message = p->message;
 		q->nstatements = p->nstatements;
+		q->cacheable = p->cacheable;
 		p->message = NULL;
 		sql_plan_free(p);
 		*out = q;
@@ -707,7 +728,8 @@ out:
 	free(c.toks);
 	json_decref(root);
 	if (r.parse_tree)
-		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree)); /* it holds the statement's values */
+		OPENSSL_cleanse(r.parse_tree,
+		                strlen(r.parse_tree)); /* it holds the statement's values */
 	pg_query_free_parse_result(r);
 	return PGS_OK;
 }

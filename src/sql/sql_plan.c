@@ -1,4 +1,5 @@
-/* sql_plan.c - building, checking, rendering and freeing plans; the fast-path table-name search; COPY options. */
+/* sql_plan.c - building, checking, rendering and freeing plans; the fast-path table-name search;
+ * COPY options. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -72,8 +73,9 @@ void sql_add_text_edit(struct sql_ctx *c, uint32_t start, uint32_t end, char *te
 	e->text = text;
 }
 
-void sql_add_literal_edit(struct sql_ctx *c, uint32_t start, uint32_t end, const struct schema_column *col,
-			  enum sql_value_mode mode, char *value, size_t vlen)
+void sql_add_literal_edit(struct sql_ctx *c, uint32_t start, uint32_t end,
+                          const struct schema_column *col, enum sql_value_mode mode, char *value,
+                          size_t vlen)
 {
 	struct sql_edit *e = new_edit(c);
 	e->kind = SQL_EDIT_LITERAL;
@@ -131,7 +133,9 @@ int sql_finish_edits(struct sql_ctx *c)
 			for (size_t k = r; k < p->nedits; k++)
 				edit_clear(&p->edits[k]);
 			p->nedits = w;
-			return sql_refuse(c, "0A000", "pgseal could not rewrite this statement safely (overlapping rewrites)");
+			return sql_refuse(c, "0A000",
+			                  "pgseal could not rewrite this statement safely "
+			                  "(overlapping rewrites)");
 		}
 		if (w != r)
 			p->edits[w] = p->edits[r];
@@ -141,15 +145,16 @@ int sql_finish_edits(struct sql_ctx *c)
 	return 0;
 }
 
-void sql_sink_param(struct sql_ctx *c, int number, const struct schema_column *col, enum sql_value_mode mode,
-		    bool array)
+void sql_sink_param(struct sql_ctx *c, int number, const struct schema_column *col,
+                    enum sql_value_mode mode, bool array)
 {
 	struct sql_psink *k = c->sink;
 	if (k->n == k->cap) {
 		k->cap = k->cap ? k->cap * 2 : 8;
 		k->v = pgs_xrealloc(k->v, k->cap * sizeof(*k->v));
 	}
-	k->v[k->n++] = (struct sql_param){.number = number, .column = col, .mode = mode, .array = array};
+	k->v[k->n++] =
+	    (struct sql_param){.number = number, .column = col, .mode = mode, .array = array};
 }
 
 void sql_sink_plain(struct sql_ctx *c, int number)
@@ -179,11 +184,14 @@ int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k)
 		struct sql_param *cur = &k->v[r];
 		if (w > 0 && k->v[w - 1].number == cur->number) {
 			struct sql_param *prev = &k->v[w - 1];
-			if (prev->column != cur->column || prev->mode != cur->mode || prev->array != cur->array)
+			if (prev->column != cur->column || prev->mode != cur->mode ||
+			    prev->array != cur->array)
 				return sql_refuse(c, "0A000",
-						  "parameter $%d is used for %s and %s in different ways; pgseal needs one "
-						  "parameter per encrypted use",
-						  cur->number, prev->column->qualified, cur->column->qualified);
+				                  "parameter $%d is used for %s and %s in "
+				                  "different ways; pgseal needs one "
+				                  "parameter per encrypted use",
+				                  cur->number, prev->column->qualified,
+				                  cur->column->qualified);
 			continue;
 		}
 		k->v[w++] = *cur;
@@ -193,8 +201,9 @@ int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k)
 		for (size_t j = 0; j < k->nplain; j++)
 			if (k->plain[j] == k->v[i].number)
 				return sql_refuse(c, "0A000",
-						  "parameter $%d is bound to encrypted column %s and also used elsewhere",
-						  k->v[i].number, k->v[i].column->qualified);
+				                  "parameter $%d is bound to encrypted column %s "
+				                  "and also used elsewhere",
+				                  k->v[i].number, k->v[i].column->qualified);
 	return 0;
 }
 
@@ -203,107 +212,6 @@ void sql_sink_free(struct sql_psink *k)
 	free(k->v);
 	free(k->plain);
 	memset(k, 0, sizeof(*k));
-}
-
-static const char *copy_opt_str(json_t *arg)
-{
-	json_t *b = sql_node_is(arg, "String");
-	return b ? sql_jstr(b, "sval") : NULL;
-}
-
-static int copy_bool(json_t *arg, bool *out)
-{
-	json_t *b;
-	if (!arg) {
-		*out = true;
-		return 0;
-	}
-	if ((b = sql_node_is(arg, "Boolean"))) {
-		*out = json_is_true(json_object_get(b, "boolval"));
-		return 0;
-	}
-	if ((b = sql_node_is(arg, "Integer"))) {
-		*out = json_integer_value(json_object_get(b, "ival")) != 0;
-		return 0;
-	}
-	const char *s = copy_opt_str(arg);
-	if (!s)
-		return -1;
-	if (!strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "match")) {
-		*out = true;
-		return 0;
-	}
-	if (!strcasecmp(s, "false") || !strcasecmp(s, "off")) {
-		*out = false;
-		return 0;
-	}
-	return -1;
-}
-
-static int copy_char(struct sql_ctx *c, json_t *arg, const char *name, char *out)
-{
-	const char *s = copy_opt_str(arg);
-	if (!s || strlen(s) != 1)
-		return sql_refuse(c, "0A000", "COPY %s must be a single one-byte character on an encrypted table", name);
-	*out = s[0];
-	return 0;
-}
-
-int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
-{
-	bool csv = false, have_delim = false, have_null = false, have_quote = false, have_escape = false;
-	char delim = 0, quote = 0, escape = 0;
-	const char *null_s = NULL;
-	size_t i;
-	json_t *o;
-	cp->header = false;
-	json_array_foreach(options, i, o) {
-		json_t *d = sql_node_is(o, "DefElem");
-		const char *name = d ? sql_jstr(d, "defname") : NULL;
-		json_t *arg = d ? json_object_get(d, "arg") : NULL;
-		if (!name)
-			return sql_refuse(c, "0A000", "pgseal does not understand this COPY option");
-		if (!strcmp(name, "format")) {
-			const char *f = copy_opt_str(arg);
-			if (f && !strcasecmp(f, "csv"))
-				csv = true;
-			else if (f && !strcasecmp(f, "text"))
-				csv = false;
-			else
-				return sql_refuse(c, "0A000", "COPY of an encrypted table supports FORMAT text and csv only");
-		} else if (!strcmp(name, "delimiter")) {
-			if (copy_char(c, arg, "DELIMITER", &delim) < 0)
-				return -1;
-			have_delim = true;
-		} else if (!strcmp(name, "null")) {
-			null_s = copy_opt_str(arg);
-			if (!null_s)
-				return sql_refuse(c, "0A000", "COPY NULL must be a string");
-			have_null = true;
-		} else if (!strcmp(name, "header")) {
-			if (copy_bool(arg, &cp->header) < 0)
-				return sql_refuse(c, "0A000", "pgseal does not understand this COPY HEADER value");
-		} else if (!strcmp(name, "quote")) {
-			if (copy_char(c, arg, "QUOTE", &quote) < 0)
-				return -1;
-			have_quote = true;
-		} else if (!strcmp(name, "escape")) {
-			if (copy_char(c, arg, "ESCAPE", &escape) < 0)
-				return -1;
-			have_escape = true;
-		} else if (!strcmp(name, "force_quote") || !strcmp(name, "force_not_null") ||
-			   !strcmp(name, "force_null") || !strcmp(name, "freeze") || !strcmp(name, "encoding")) {
-			continue;
-		} else {
-			return sql_refuse(c, "0A000", "COPY option %s is not supported on an encrypted table", name);
-		}
-	}
-	cp->csv = csv;
-	cp->delimiter = have_delim ? delim : (csv ? ',' : '\t');
-	cp->quote = have_quote ? quote : '"';
-	cp->escape = have_escape ? escape : cp->quote;
-	cp->null_string = pgs_xstrdup(have_null ? null_s : (csv ? "" : "\\N"));
-	return 0;
 }
 
 static bool memcasemem(const char *hay, size_t n, const char *needle, size_t m)
@@ -410,8 +318,8 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
 	b->d[b->n] = '\0';
 }
 
-int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc, void *arg,
-		    char **out, size_t *outlen, char *err, size_t errlen)
+int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc,
+                    void *arg, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct sbuf b = {0};
 	size_t pos = 0;
@@ -436,7 +344,9 @@ int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_e
 			sb_put(&b, "NULL", 4);
 		} else {
 			char *v = NULL;
-			if (!enc || enc(arg, e->column, e->mode, e->value, e->value_len, &v, err, errlen) != PGS_OK ||
+			if (!enc ||
+			    enc(arg, e->column, e->mode, e->value, e->value_len, &v, err, errlen) !=
+			        PGS_OK ||
 			    !v) {
 				free(v);
 				goto fail;

@@ -1,4 +1,5 @@
-/* sql_scan.c - tokens of the statement text (libpg_query's scanner) and exact extents of constants and column refs. */
+/* sql_scan.c - tokens of the statement text (libpg_query's scanner) and exact extents of constants
+ * and column refs. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -122,8 +123,9 @@ int sql_scan(struct sql_ctx *c)
 		struct sql_tok *t = &c->toks[i];
 		if (t->end <= t->start) {
 			int e = i + 1 < c->ntoks ? c->toks[i + 1].start : (int)c->len;
-			while (e > t->start && (c->sql[e - 1] == ' ' || c->sql[e - 1] == '\t' || c->sql[e - 1] == '\n' ||
-						c->sql[e - 1] == '\r' || c->sql[e - 1] == '\f'))
+			while (e > t->start && (c->sql[e - 1] == ' ' || c->sql[e - 1] == '\t' ||
+			                        c->sql[e - 1] == '\n' || c->sql[e - 1] == '\r' ||
+			                        c->sql[e - 1] == '\f'))
 				e--;
 			t->end = e;
 		}
@@ -216,10 +218,10 @@ static size_t skip_parens(const struct sql_ctx *c, size_t k)
 	return c->ntoks + 1;
 }
 
-static const char *const stop_words[] = {"and", "or", "not", "is", "isnull", "notnull", "like", "ilike",
-					 "similar", "overlaps", "between", "in", "at", "collate", "escape",
-					 "uescape", "from", "where", "returning", "on", "then", "else", "end",
-					 "when", "as", "using"};
+static const char *const stop_words[] = {
+    "and",       "or",      "not",  "is",   "isnull",  "notnull", "like",    "ilike", "similar",
+    "overlaps",  "between", "in",   "at",   "collate", "escape",  "uescape", "from",  "where",
+    "returning", "on",      "then", "else", "end",     "when",    "as",      "using"};
 
 static bool is_stop_word(const struct sql_ctx *c, size_t k)
 {
@@ -240,7 +242,8 @@ static size_t skip_typename(const struct sql_ctx *c, size_t k)
 		if (t->kind == SQL_T_DOT) {
 			k++;
 			progress = true;
-		} else if ((tok_text_is(c, k, "with") || tok_text_is(c, k, "without")) && tok_text_is(c, k + 1, "time")) {
+		} else if ((tok_text_is(c, k, "with") || tok_text_is(c, k, "without")) &&
+		           tok_text_is(c, k + 1, "time")) {
 			k += 1;
 			progress = true;
 		} else if (tok_text_is(c, k, "array")) {
@@ -259,8 +262,9 @@ static size_t skip_typename(const struct sql_ctx *c, size_t k)
 
 static bool is_const_tok(int kind)
 {
-	return kind == SQL_T_SCONST || kind == SQL_T_USCONST || kind == SQL_T_BCONST || kind == SQL_T_XCONST ||
-	       kind == SQL_T_ICONST || kind == SQL_T_FCONST || kind == SQL_T_PARAM;
+	return kind == SQL_T_SCONST || kind == SQL_T_USCONST || kind == SQL_T_BCONST ||
+	       kind == SQL_T_XCONST || kind == SQL_T_ICONST || kind == SQL_T_FCONST ||
+	       kind == SQL_T_PARAM;
 }
 
 int sql_min_location(json_t *node)
@@ -269,7 +273,8 @@ int sql_min_location(json_t *node)
 	if (json_is_object(node)) {
 		const char *key;
 		json_t *v;
-		json_object_foreach(node, key, v) {
+		json_object_foreach(node, key, v)
+		{
 			int l = -1;
 			if (strcmp(key, "location") == 0 && json_is_integer(v))
 				l = (int)json_integer_value(v);
@@ -281,7 +286,8 @@ int sql_min_location(json_t *node)
 	} else if (json_is_array(node)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(node, i, v) {
+		json_array_foreach(node, i, v)
+		{
 			int l = sql_min_location(v);
 			if (l >= 0 && (best < 0 || l < best))
 				best = l;
@@ -296,13 +302,11 @@ static void strip_locations(json_t *node)
 		json_object_del(node, "location");
 		const char *key;
 		json_t *v;
-		json_object_foreach(node, key, v)
-			strip_locations(v);
+		json_object_foreach(node, key, v) strip_locations(v);
 	} else if (json_is_array(node)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(node, i, v)
-			strip_locations(v);
+		json_array_foreach(node, i, v) strip_locations(v);
 	}
 }
 
@@ -321,7 +325,8 @@ static bool extent_verified(struct sql_ctx *c, json_t *node, uint32_t start, uin
 		root = json_loads(r.parse_tree, 0, NULL);
 	json_t *stmts = json_object_get(root, "stmts");
 	if (json_array_size(stmts) == 1) {
-		json_t *sel = sql_node_is(json_object_get(json_array_get(stmts, 0), "stmt"), "SelectStmt");
+		json_t *sel =
+		    sql_node_is(json_object_get(json_array_get(stmts, 0), "stmt"), "SelectStmt");
 		json_t *tl = json_object_get(sel, "targetList");
 		if (sel && json_object_size(sel) == 3 && json_array_size(tl) == 1) {
 			json_t *rt = sql_node_is(json_array_get(tl, 0), "ResTarget");
@@ -357,10 +362,11 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 	size_t k = (size_t)i;
 	if (c->toks[k].kind == SQL_T_MINUS || c->toks[k].kind == SQL_T_PLUS)
 		k++;
-	if (k < c->ntoks && tok_text_is(c, k, "cast") && k + 1 < c->ntoks && c->toks[k + 1].kind == SQL_T_LPAREN) {
+	if (k < c->ntoks && tok_text_is(c, k, "cast") && k + 1 < c->ntoks &&
+	    c->toks[k + 1].kind == SQL_T_LPAREN) {
 		k = skip_parens(c, k + 1);
 	} else if (k < c->ntoks && (is_const_tok(c->toks[k].kind) || tok_text_is(c, k, "null") ||
-				    tok_text_is(c, k, "true") || tok_text_is(c, k, "false"))) {
+	                            tok_text_is(c, k, "true") || tok_text_is(c, k, "false"))) {
 		int kind = c->toks[k].kind;
 		k++;
 		if (kind == SQL_T_SCONST)
@@ -383,7 +389,8 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 	*start = (uint32_t)c->toks[i].start;
 	*end = (uint32_t)c->toks[k - 1].end;
 	/* A single token needs no check; anything longer must re-parse to the same tree. */
-	if ((k - (size_t)i > 1 || !sql_node_is(node, "A_Const")) && !extent_verified(c, node, *start, *end))
+	if ((k - (size_t)i > 1 || !sql_node_is(node, "A_Const")) &&
+	    !extent_verified(c, node, *start, *end))
 		return -1;
 	return 0;
 }
@@ -413,11 +420,13 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 		else if ((v = json_object_get(b, "fval")))
 			s = sql_jstr(v, "fval");
 		else if (json_object_get(b, "bsval"))
-			return -1; /* B'..' / X'..' are bit strings: their text form is not the literal's */
+			return -1; /* B'..' / X'..' are bit strings: their text form is not the
+			              literal's */
 		else if ((v = json_object_get(b, "boolval")))
 			s = json_is_true(json_object_get(v, "boolval")) ? "true" : "false";
 		else if (json_object_get(b, "ival")) {
-			/* the JSON output drops negative and zero integers: read the source tokens */
+			/* the JSON output drops negative and zero integers: read the source tokens
+			 */
 			int loc = (int)json_integer_value(json_object_get(b, "location"));
 			if (sql_scan(c) < 0)
 				return -1;
