@@ -659,6 +659,26 @@ def test_dstack_simulator_endpoint_env(factory, kdir, sims):
     dstack_cycle(factory, kdir, sims, keys, env={"DSTACK_SIMULATOR_ENDPOINT": os.path.join(kdir, "dstack.sock")})
 
 
+def test_dstack_hung_agent_bounded(factory, kdir):
+    """An agent that accepts and never answers: serve gives up (Info, then GetKey, 10 s each) and
+    writes nothing."""
+    sock = os.path.join(kdir, "hung.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(sock)
+    srv.listen(16)
+    keys = {"provider": "dstack", "dstack_endpoint": sock,
+            "sealed_master_key": os.path.join(kdir, "master.sealed"), "keystore": os.path.join(kdir, "keystore")}
+    try:
+        t0 = time.monotonic()
+        out = serve_fails(factory, keys, bound=30)
+        took = time.monotonic() - t0
+    finally:
+        srv.close()
+    print("hung agent refused after %.1fs" % took)
+    assert "GetKey" in out and "Timeout" in out, out
+    assert sorted(os.listdir(kdir)) == ["hung.sock"]
+
+
 # --------------------------------------------------------------------------- core dumps, locked memory
 
 def test_secret_memory_of_running_serve(factory, kdir):
