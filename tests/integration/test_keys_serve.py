@@ -83,9 +83,9 @@ def clean_env(extra):
     return env
 
 
-def serve_ok(factory, name, keys, env=None, prefix=(), admin=True):
+def serve_ok(factory, name, keys, env=None, prefix=(), admin=True, **over):
     """Starts serve with this keys: section, registers it with the factory, relays a query."""
-    cfg = factory.config(keys=keys, admin=admin)
+    cfg = factory.config(keys=keys, admin=admin, **over)
     p = KeysSeal("%s-%d" % (name, len(factory.instances)), factory.workdir, cfg, env=env, prefix=prefix)
     factory.instances.append(p)
     p.start()
@@ -275,8 +275,8 @@ def test_file_first_boot_restart_and_status(factory, kdir):
     assert ks[:8] == b"PGSEALKS"
     assert not [n for n in os.listdir(kdir) if ".tmp." in n], os.listdir(kdir)
 
-    # restart: unseals, never rewrites
-    p = serve_ok(factory, "kfile", keys)
+    # restart (at log level debug): unseals, never rewrites
+    p = serve_ok(factory, "kfile", keys, log={"level": "debug"})
     log2 = stop_ok(p)
     assert "created on this first boot" not in log2, log2
     assert "keys: provider file" in log2, log2
@@ -429,7 +429,8 @@ def test_env_provider(factory, kdir):
     blob = read(keys["sealed_master_key"])
     assert blob[9] == 2  # provider id 2 = env
 
-    p = serve_ok(factory, "kenv", keys, env={"PGSEAL_MASTER_KEY": b64 + "\n"})  # trailing newline tolerated
+    p = serve_ok(factory, "kenv", keys, env={"PGSEAL_MASTER_KEY": b64 + "\n"},  # trailing newline tolerated
+                 log={"level": "debug"})
     log2 = stop_ok(p)
     assert "created on this first boot" not in log2
     assert read(keys["sealed_master_key"]) == blob
@@ -610,7 +611,7 @@ def dstack_cycle(factory, kdir, sims, keys, env):
     blob, ks = read(blob_path), read(ks_path)
     assert blob[9] == 1  # provider id 1 = dstack
 
-    p = serve_ok(factory, "kdstack", keys, env=env)
+    p = serve_ok(factory, "kdstack", keys, env=env, log={"level": "debug"})
     log2 = stop_ok(p)
     assert "created on this first boot" not in log2 and "compose_hash " + ch1 in log2, log2
     assert read(blob_path) == blob and read(ks_path) == ks
