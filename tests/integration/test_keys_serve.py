@@ -385,6 +385,58 @@ def test_file_missing_keystore_recreated(factory, kdir):
     assert read(keys["sealed_master_key"]) == blob
 
 
+def test_master_rotation_and_interrupted_rotation(factory, kdir):
+    """`keys rotate --master` next to a running serve; the next boot unseals generation 2. A rotation
+    interrupted between the keystore rewrite and the final rename (docs/keys.md §5) is completed by serve."""
+    keys = file_keys(kdir)
+    blob_path, ks_path = keys["sealed_master_key"], keys["keystore"]
+    p = serve_ok(factory, "krot", keys)
+    b1, k1 = read(blob_path), read(ks_path)
+    rc, out, err = keys_cli("rotate", "--config", p.conf_path, "--master")
+    assert rc == 0, err
+    relay(p)  # the running serve is not disturbed
+    stop_ok(p)
+    b2, k2 = read(blob_path), read(ks_path)
+    assert b2 != b1 and k2 != k1 and b2[12:16] == b"\0\0\0\x02"
+    p = serve_ok(factory, "krot", keys)
+    stop_ok(p)
+    assert read(blob_path) == b2
+    rc, out, err = keys_cli("status", "--config", p.conf_path)
+    assert rc == 0 and "master_generation: 2" in out, out + err
+
+    # the state a crash between steps (2) and (3) leaves: old blob, new blob in .next, new keystore
+    write(blob_path, b1)
+    write(blob_path + ".next", b2)
+    log = stop_ok(serve_ok(factory, "krot-recover", keys))
+    assert "completed an interrupted master-key rotation" in log, log
+    assert read(blob_path) == b2 and not os.path.exists(blob_path + ".next")
+    assert read(ks_path) == k2
+
+    # a keystore one generation ahead WITHOUT the .next blob: refused, nothing touched
+    write(blob_path, b1)
+    before = snapshot(kdir)
+    out = serve_fails(factory, keys)
+    assert ks_path in out, out
+    assert snapshot(kdir) == before
+    # and the old keystore with the new blob: refused too (generation mismatch or MAC)
+    write(blob_path, b2)
+    write(ks_path, k1)
+    out = serve_fails(factory, keys)
+    assert ks_path in out, out
+    write(ks_path, k2)
+    stop_ok(serve_ok(factory, "krot-ok", keys))
+
+
+def test_provider_mismatch_refused(factory, kdir):
+    keys = file_keys(kdir)
+    stop_ok(serve_ok(factory, "kmis", keys))
+    before = snapshot(kdir)
+    env_cfg = dict(env_keys(kdir))
+    out = serve_fails(factory, env_cfg, env={"PGSEAL_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()})
+    assert "sealed by provider 'file' but keys.provider is 'env'" in out and keys["sealed_master_key"] in out, out
+    assert snapshot(kdir) == before
+
+
 # --------------------------------------------------------------------------- provider env
 
 def env_keys(d):
