@@ -19,14 +19,12 @@ session's PostgreSQL; every instance that boots must also relay a query.
 """
 
 import base64
-import contextlib
 import http.client
 import json
 import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -34,7 +32,6 @@ import time
 import psycopg
 import pytest
 
-import harness
 from harness import PgSeal, pgseal_bin, wait_port, REPO, SANITIZER_PATTERNS, yaml_dump
 
 SIM = os.environ.get("PGSEAL_SIM", os.path.join(REPO, "build", "pgseal-dstack-sim"))
