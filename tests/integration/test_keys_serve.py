@@ -516,8 +516,6 @@ sys.exit("execve failed: %d" % ctypes.get_errno())
 """
 
 
-@pytest.mark.xfail(strict=True, reason="bug: only the entry getenv() returns is wiped; a duplicate "
-                   "PGSEAL_MASTER_KEY entry stays in /proc/PID/environ (src/keys/keys_provider.c from_env)")
 def test_env_duplicate_entry_wiped(factory, kdir):
     keys = env_keys(kdir)
     first, second = base64.b64encode(os.urandom(32)).decode(), base64.b64encode(os.urandom(32)).decode()
