@@ -112,6 +112,7 @@ fuzz: fuzz-build
 # --- benchmarks (never part of the tests) -----------------------------------
 bench: deps all
 	@bash bench/bench.sh
+	@bash bench/bench-encrypted.sh
 
 bench-crypto: all
 	@bash bench/bench-crypto.sh

@@ -60,7 +60,8 @@ if [[ -z ${SKIP_ASAN:-} ]]; then
 fi
 
 # 4. other suites under tests/ (everything but unit, integration and node, which have their
-#    own runners above): a run.sh if the directory has one, else its pytest files.
+#    own runners above): a run.sh if the directory has one, else its test_*.sh scripts and
+#    its pytest files (test_*.py).
 pytest_dir() { # dir: runs pytest there and prints "<dir>: N passed, N failed"
   local out rc p f
   out=$(cd "$1" && timeout -k 10 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider . 2>&1); rc=$?
@@ -77,7 +78,12 @@ for d in tests/*/; do
   case $(basename "$d") in unit|integration|node) continue ;; esac
   if [[ -f $d/run.sh ]]; then
     step "$(basename "$d")" bash "$d/run.sh"
-  elif compgen -G "$d/test_*.py" >/dev/null; then
+    continue
+  fi
+  for s in "$d"/test_*.sh; do
+    [[ -f $s ]] && step "$(basename "$d")/$(basename "$s" .sh)" bash "$s"
+  done
+  if compgen -G "$d/test_*.py" >/dev/null; then
     step "$(basename "$d")" pytest_dir "$d"
   fi
 done

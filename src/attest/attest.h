@@ -3,6 +3,7 @@
 #define PGSEAL_ATTEST_H
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "common/common.h"
 
@@ -231,6 +232,15 @@ bool attest_policy_check(const struct attest_policy *p, const struct attest_resu
 /* report_data binding of a certificate's public key (see ATTEST_RATLS_LABEL). */
 int attest_ratls_report_data(const uint8_t *spki_der, size_t spki_len,
 			     uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
+/* The same from a key (its SubjectPublicKeyInfo DER): what GetQuote's report_data must be
+ * for a certificate carrying this key. */
+int attest_ratls_report_data_for_key(EVP_PKEY *key,
+				     uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
+/* For the certificate generator: adds the quote (and the event log, if not NULL) to an
+ * unsigned certificate as non-critical extensions encoded as the verifier reads them.
+ * Call before X509_sign. */
+int attest_ratls_add_extensions(X509 *cert, const uint8_t *quote, size_t quote_len,
+				const char *event_log, size_t event_log_len) PGS_MUSTCHECK;
 
 struct attest_peer {
 	uint8_t *cert_der; /* the server's leaf certificate */

@@ -210,18 +210,6 @@ static int load_inputs(const struct args *a, struct run *r, char *err, size_t er
 	return PGS_OK;
 }
 
-static int emit(struct run *r)
-{
-	json_t *o = attest_result_json(&r->res, r->have_replay ? &r->replay : NULL,
-				       r->have_peer ? &r->peer : NULL, r->binding_ok);
-	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (s)
-		printf("%s\n", s);
-	free(s);
-	json_decref(o);
-	return r->res.trusted ? EXIT_TRUSTED : EXIT_UNTRUSTED;
-}
-
 static int verify_main(int argc, char **argv)
 {
 	struct args a;
@@ -279,16 +267,13 @@ static int verify_main(int argc, char **argv)
 		early_check = "quote_format";
 	}
 
+	char verr[256];
 	if (early_check) {
+		/* no quote to verify: report why, with the same document shape */
 		memset(&r.res, 0, sizeof(r.res));
 		attest_fail(&r.res, early_check, "%s", err);
-		rc = emit(&r);
-		run_free(&r);
-		return rc;
-	}
-	char verr[256];
-	if (attest_verify_quote(r.quote, r.quote_len, r.coll, &opts, &r.res, verr, sizeof(verr)) !=
-	    PGS_OK) {
+	} else if (attest_verify_quote(r.quote, r.quote_len, r.coll, &opts, &r.res, verr,
+				       sizeof(verr)) != PGS_OK) {
 		run_free(&r);
 		return usage_error(verr);
 	}

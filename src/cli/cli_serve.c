@@ -13,8 +13,10 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "schema/schema.h"
 #include "admin/admin.h"
 #include "proxy/proxy.h"
+#include "tee/tee.h"
 
 /* No core dumps (they would hold keys and values), and room for many connections. */
 static void harden_process(void)
@@ -25,6 +27,20 @@ static void harden_process(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* admin hooks: readiness from the proxy, GET /attestation from RA-TLS (tee_ratls.c) */
+struct serve_hooks {
+	struct proxy *proxy;
+	struct tee_ratls *ratls;
+};
+static bool hook_ready(void *arg)
+{
+	return proxy_upstream_ready(((struct serve_hooks *)arg)->proxy);
+}
+static char *hook_attestation(void *arg)
+{
+	return tee_ratls_attestation_json(((struct serve_hooks *)arg)->ratls);
 }
 
 static void usage(FILE *f)
@@ -45,6 +61,9 @@ int cli_serve_main(int argc, char **argv)
 	struct proxy *proxy = NULL;
 	struct admin *admin = NULL;
 	struct keys *keys = NULL;
+	struct schema *schema = NULL;
+	struct tee_ratls *ratls = NULL;
+	struct serve_hooks sh = {0};
 	int opt, rc = 1;
 
 	optind = 1;
@@ -81,7 +100,36 @@ int cli_serve_main(int argc, char **argv)
 			 keys_sealed_path(keys), keys_created_now(keys) ? " (created on this first boot)" : "");
 	}
 
-	if (proxy_create(cfg, keys, &proxy, err, sizeof(err)) != PGS_OK) {
+	if (schema_load(cfg, &schema, err, sizeof(err)) != PGS_OK) {
+		log_error("cannot load the encryption schema: %s", err);
+		goto out;
+	}
+	if (schema->nencrypted > 0) {
+		if (!keys) {
+			log_error("the schema encrypts %zu column(s) but the config has no `keys:` section",
+				  schema->nencrypted);
+			goto out;
+		}
+		/* every column gets its keys before the first client: no key is created mid-session */
+		for (size_t i = 0; i < schema->ntables; i++) {
+			const struct schema_table *t = &schema->tables[i];
+			for (size_t j = 0; j < t->nencrypted; j++) {
+				const struct schema_column *col = &t->encrypted[j];
+				if (keys_ensure_column(keys, col->client_id, t->name, col->name, err, sizeof(err)) != PGS_OK) {
+					log_error("keys for %s: %s", col->qualified, err);
+					goto out;
+				}
+			}
+		}
+		log_info("encryption: %zu column(s) in %zu table(s)", schema->nencrypted, schema->ntables);
+	}
+
+	/* RA-TLS: the quote binding the client TLS key (provider dstack only) */
+	if (tee_ratls_setup(cfg, &ratls, err, sizeof(err)) != PGS_OK) {
+		log_error("cannot attest: %s", err);
+		goto out;
+	}
+	if (proxy_create(cfg, keys, schema, tee_ratls_ssl_ctx(ratls), &proxy, err, sizeof(err)) != PGS_OK) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}
@@ -95,7 +143,10 @@ int cli_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg->admin.enabled) {
-		struct admin_hooks hooks = {.ready = proxy_upstream_ready, .arg = proxy};
+		sh = (struct serve_hooks){.proxy = proxy, .ratls = ratls};
+		struct admin_hooks hooks = {.ready = hook_ready,
+					    .attestation_json = ratls ? hook_attestation : NULL,
+					    .arg = &sh};
 		if (admin_start(cfg, &hooks, &admin, err, sizeof(err)) != PGS_OK) {
 			log_error("cannot start the admin API: %s", err);
 			goto out;
@@ -108,6 +159,8 @@ int cli_serve_main(int argc, char **argv)
 out:
 	admin_stop(admin);
 	proxy_free(proxy);
+	schema_free(schema);
+	tee_ratls_free(ratls);
 	keys_close(keys);
 	config_free(cfg);
 	return rc;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "keys/keys.h"
 #include "metrics/metrics.h"
 
 #define CONN_CLOSING_TIMEOUT_US (5u * 1000000u)
@@ -121,6 +122,8 @@ static void conn_free(struct conn *c)
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	proto_buf_free(&c->startup);
 	conn_auth_free(c);
+	if (c->crypt_on)
+		crypt_free(c);
 	free(c);
 }
 
@@ -239,6 +242,11 @@ int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env)
 	w->lookup_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->lookup_efd < 0)
 		return PGS_ERR;
+	if (env->keys) {
+		w->kw = keys_worker_new(env->keys);
+		if (!w->kw)
+			return PGS_ERR;
+	}
 	w->lookup_watch.fn = lookup_event;
 	w->lookup_watch.arg = w;
 	return net_loop_add_level(w->loop, w->lookup_efd, &w->lookup_watch, EPOLLIN);
@@ -337,6 +345,10 @@ void conn_worker_destroy(struct conn_worker *w)
 	}
 	if (w->lookup_efd >= 0)
 		close(w->lookup_efd);
+	keys_worker_free(w->kw);
+	w->kw = NULL;
+	crypt_plan_cache_free(w->plans);
+	w->plans = NULL;
 	net_loop_free(w->loop);
 	pthread_mutex_destroy(&w->lookup_mu);
 }

@@ -62,6 +62,8 @@ struct conn_worker {
 	struct conn_lookup_result *lookups_done;
 	int lookup_efd;
 	struct net_watch lookup_watch;
+	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */
+	struct crypt_plan_cache *plans; /* statement text -> plan */
 };
 
 int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env) PGS_MUSTCHECK;

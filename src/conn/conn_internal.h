@@ -3,6 +3,7 @@
 #define PGSEAL_CONN_INTERNAL_H
 
 #include "conn/conn.h"
+#include "conn/conn_crypt.h"
 #include "proto/proto.h"
 
 #define CONN_BUF_SIZE (16u * 1024u)
@@ -65,6 +66,7 @@ struct conn {
 	bool client_tls;            /* the client side runs TLS */
 	bool authenticated;         /* AuthenticationOk seen */
 	bool ready_seen;            /* first ReadyForQuery seen (session established) */
+	bool crypt_on;              /* the encryption layer watches this session */
 	bool idle;                  /* last server message was ReadyForQuery */
 	bool terminating;           /* the client sent Terminate */
 	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
@@ -84,6 +86,7 @@ struct conn {
 	struct net_peer_id peer;    /* mTLS identity, when the client presented a certificate */
 	bool has_peer;
 	struct conn_scram *scram;
+	struct crypt_state crypt;   /* the encryption layer (when the schema has encrypted columns) */
 };
 
 /* conn_io.c */
@@ -132,5 +135,27 @@ void conn_auth_free(struct conn *c);
 void conn_cancel_register(struct conn *c);
 void conn_cancel_unregister(struct conn *c);
 void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id);
+
+/* ---- small helpers of the encryption layer's write and read paths ---- */
+
+static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
+{
+	return b->data + b->scan + PROTO_HDR_LEN;
+}
+
+/* Replaces the whole message at scan with a new one and passes over it. */
+static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total, const struct proto_buf *nb)
+{
+	sbuf_consume(b, old_total);
+	sbuf_inject(b, nb->data, (uint32_t)nb->len);
+}
+
+static inline void crypt_pass_message(struct sbuf *b, uint32_t total)
+{
+	b->scan += total;
+}
+
+#define CRYPT_BYTEA_OID 17u
+#define CRYPT_BYTEA_ARRAY_OID 1001u
 
 #endif

@@ -17,6 +17,7 @@ int conn_scan_client(struct conn *c)
 {
 	struct sbuf *b = &c->c2s;
 	uint32_t max = c->env->cfg->max_message_size;
+	bool crypt = c->crypt_on;
 
 	while (b->scan < b->end) {
 		if (b->remain) {
@@ -46,13 +47,33 @@ int conn_scan_client(struct conn *c)
 		}
 		if (type == 'X')
 			c->terminating = true; /* the upstream closing next is expected, not an error */
+		if (crypt && crypt_client_needs_whole(c, type)) {
+			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
+			if (b->end - b->scan < len + 1) {
+				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+					conn_fail(c, "53200", "pgseal: out of memory");
+					return PGS_ERR;
+				}
+				break;
+			}
+			metrics_message(METRICS_FROM_CLIENT, type);
+			if (c->idle) {
+				c->idle = false;
+				c->query_start_us = pgs_now_us();
+			}
+			b->last_type = type;
+			if (crypt_client_message(c, type, len) != PGS_OK)
+				return PGS_ERR;
+			if (c->closed || c->state != CS_RELAY)
+				return PGS_ERR;
+			continue;
+		}
 		metrics_message(METRICS_FROM_CLIENT, type);
 		if (c->idle) {
 			c->idle = false;
 			c->query_start_us = pgs_now_us();
 		}
-		/* Messages are passed on as they stream in; the encryption layer will take whole
-		 * Query/Parse/Bind/CopyData messages here before they are released. */
+		/* everything else streams through as it arrives */
 		b->last_type = type;
 		b->remain = len + 1;
 	}
@@ -125,8 +146,40 @@ int conn_scan_server(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message from the upstream server");
 			return PGS_ERR;
 		}
+		bool crypt = c->crypt_on && crypt_server_needs_whole(c, type);
 		bool inspect = (type == 'R' && !c->authenticated) || type == 'K' || type == 'Z' ||
 			       (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
+		if (crypt) {
+			if (b->end - b->scan < len + 1) {
+				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+					conn_fail(c, "53200", "pgseal: out of memory");
+					return PGS_ERR;
+				}
+				break;
+			}
+			if (type == 'Z' && len == 5)
+				c->txn_status = b->data[b->scan + PROTO_HDR_LEN];
+			metrics_message(METRICS_FROM_SERVER, type);
+			b->last_type = type;
+			uint32_t before = b->scan;
+			int r = crypt_server_message(c, type, len);
+			if (r == PGS_ERR || c->closed || c->state != CS_RELAY)
+				return PGS_ERR;
+			if (r == 2) {
+				/* the held first ReadyForQuery, released after the catalog lookup */
+				/* already injected and passed over: its status byte is the last one */
+				on_ready_for_query(c, b->data + b->scan - 1, 1);
+			} else if (type == 'Z' && b->scan > before) {
+				on_ready_for_query(c, b->data + b->scan - 1, 1);
+				if (c->worker->draining && c->txn_status == 'I' && b->scan == b->end) {
+					conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+					return PGS_ERR;
+				}
+			} else if (type == 'E') {
+				metrics_error(METRICS_ERR_SERVER_ERROR);
+			}
+			continue;
+		}
 		if (inspect && (type != 'E' || len + 1 <= CONN_MAX_INSPECT)) {
 			if (len + 1 > CONN_MAX_INSPECT) {
 				conn_fail(c, "08P01", "pgseal: oversized control message from the upstream server");
@@ -157,6 +210,14 @@ int conn_scan_server(struct conn *c)
 				}
 				break;
 			case 'Z':
+				if (!c->ready_seen && !c->crypt_on && crypt_enabled(c)) {
+					crypt_init(c);
+					if (crypt_on_first_ready(c, blen == 1 ? body[0] : 'I')) {
+						/* held until pgseal's catalog lookup has answered */
+						sbuf_consume(b, len + 1);
+						continue;
+					}
+				}
 				on_ready_for_query(c, body, blen);
 				break;
 			case 'E': {

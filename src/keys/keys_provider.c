@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "tee/tee.h"
@@ -95,10 +96,16 @@ static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 	/* Drop the variable, then wipe "NAME=value" in place: the initial environment is
 	 * what /proc/PID/environ shows, and unsetenv only unlinks it. glibc never frees
 	 * environment strings, so the memory stays valid after unsetenv. */
-	char *entry = v - strlen(ENV_VAR) - 1;
-	size_t elen = strlen(ENV_VAR) + 1 + strlen(v);
+	/* every entry of that name goes: a duplicate would stay readable in /proc/PID/environ */
+	char *entries[16];
+	size_t nentries = 0;
+	size_t nlen = strlen(ENV_VAR);
+	for (char **e = environ; *e && nentries < PGS_ARRAY_LEN(entries); e++)
+		if (!strncmp(*e, ENV_VAR, nlen) && (*e)[nlen] == '=')
+			entries[nentries++] = *e;
 	unsetenv(ENV_VAR);
-	crypto_wipe(entry, elen);
+	for (size_t i = 0; i < nentries; i++)
+		crypto_wipe(entries[i], strlen(entries[i]));
 	if (drc != PGS_OK || len != CRYPTO_KEY_LEN) {
 		pgs_errf(err, errlen, "provider env: %s must be base64 of exactly 32 bytes", ENV_VAR);
 		goto out;

@@ -52,6 +52,10 @@ int net_loop_run_once(struct net_loop *l, int timeout_ms);
 
 /* Client-facing TLS (pgseal is the server): certificate, key, optional client CA (mTLS). */
 SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen);
+/* The same with a certificate and key held in memory (RA-TLS, src/tee/tee_ratls.c); the
+ * context takes its own references to both. client_tls.cert_file/key_file are ignored. */
+SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
+				char *err, size_t errlen);
 /* Upstream TLS (pgseal is the client) per upstream.tls. */
 SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen);
 /* Applies host verification (verify-full) and SNI to a new upstream SSL. */

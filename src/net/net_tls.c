@@ -28,6 +28,28 @@ static void ctx_common(SSL_CTX *ctx)
 					 SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+/* The part shared by both server contexts: mTLS (client_tls.ca_file) and no session cache. */
+static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, char *err, size_t errlen)
+{
+	char eb[256];
+	if (cfg->ca_file) {
+		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
+			pgs_errf(err, errlen, "client_tls.ca_file %s: %s", cfg->ca_file,
+				 net_tls_error(eb, sizeof(eb)));
+			return PGS_ERR;
+		}
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
+		if (names)
+			SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify_depth(ctx, 8);
+	}
+	/* session resumption across workers is not worth the shared state */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	return PGS_OK;
+}
+
 SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen)
 {
 	char eb[256];
@@ -48,21 +70,32 @@ SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t 
 			 net_tls_error(eb, sizeof(eb)));
 		goto fail;
 	}
-	if (cfg->ca_file) {
-		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
-			pgs_errf(err, errlen, "client_tls.ca_file %s: %s", cfg->ca_file,
-				 net_tls_error(eb, sizeof(eb)));
-			goto fail;
-		}
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
-		if (names)
-			SSL_CTX_set_client_CA_list(ctx, names);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-		SSL_CTX_set_verify_depth(ctx, 8);
+	if (server_ctx_finish(ctx, cfg, err, errlen) != PGS_OK)
+		goto fail;
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
+				char *err, size_t errlen)
+{
+	char eb[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		pgs_errf(err, errlen, "SSL_CTX_new: %s", net_tls_error(eb, sizeof(eb)));
+		return NULL;
 	}
-	/* session resumption across workers is not worth the shared state */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
+	ctx_common(ctx);
+	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		pgs_errf(err, errlen, "client_tls: the in-memory certificate/key: %s",
+			 net_tls_error(eb, sizeof(eb)));
+		goto fail;
+	}
+	if (server_ctx_finish(ctx, cfg, err, errlen) != PGS_OK)
+		goto fail;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -121,8 +121,8 @@ bool proxy_upstream_ready(void *arg)
 	return ok;
 }
 
-int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out, char *err,
-		 size_t errlen)
+int proxy_create(const struct config *cfg, struct keys *keys, struct schema *schema,
+		 SSL_CTX *client_tls, struct proxy **out, char *err, size_t errlen)
 {
 	struct proxy *p = pgs_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
@@ -130,17 +130,22 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct proxy **out
 	pthread_mutex_init(&p->ready_mu, NULL);
 	p->env.cfg = cfg;
 	p->env.keys = keys;
+	p->env.schema = schema;
 	atomic_init(&p->env.nclients, 0);
 	atomic_init(&p->env.next_id, 0);
 	p->env.cancel = conn_cancel_registry_new();
 
 	if (cfg->client_tls.enabled) {
-		if (!cfg->client_tls.cert_file) {
-			pgs_errf(err, errlen, "client_tls without cert_file needs the attestation "
-					      "(RA-TLS) support, which is not built yet");
+		if (client_tls) { /* RA-TLS: generated in memory (src/tee/tee_ratls.c) */
+			SSL_CTX_up_ref(client_tls);
+			p->env.client_tls = client_tls;
+		} else if (!cfg->client_tls.cert_file) {
+			pgs_errf(err, errlen, "client_tls without cert_file needs the RA-TLS "
+					      "certificate (keys.provider dstack), which was not made");
 			goto fail;
+		} else {
+			p->env.client_tls = net_tls_server_ctx(&cfg->client_tls, err, errlen);
 		}
-		p->env.client_tls = net_tls_server_ctx(&cfg->client_tls, err, errlen);
 		if (!p->env.client_tls)
 			goto fail;
 	}

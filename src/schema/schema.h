@@ -26,7 +26,7 @@ struct schema_column {
 	char *client_id;           /* NULL: any client; else only this mTLS client id may read and write */
 	enum schema_on_fail on_fail;
 	char *default_value;       /* text form, with SCHEMA_FAIL_DEFAULT */
-	int position;              /* 0-based index in table->columns (the table's column order) */
+	int position;              /* 0-based index in table->columns (the table's column order); -1 without `columns` */
 	size_t index;              /* 0-based index among all encrypted columns of the schema */
 };
 
@@ -61,5 +61,11 @@ int schema_column_position(const struct schema_table *t, const char *name);
 
 /* Prints the migration DDL (ALTER ... TYPE bytea, CREATE INDEX ... substr(col, 1, 33)). */
 int schema_print_ddl(const struct schema *s, FILE *out) PGS_MUSTCHECK;
+
+/* PostgreSQL's quote_ident() of one folded name: as it is when it is a plain lowercase
+ * identifier and not a reserved keyword, else in double quotes. Owner: the caller (free). */
+char *schema_quote_ident(const char *name);
+/* The same for a table name "schema.table" (each part quoted) or "table". Owner: the caller. */
+char *schema_quote_qualified(const char *name);
 
 #endif

@@ -1,4 +1,5 @@
-/* sql.h - statement analysis and rewriting against the encryption schema (libpg_query); no I/O, no crypto. */
+/* sql.h - statement analysis and rewriting against the encryption schema (libpg_query); no I/O, no
+ * crypto. */
 #ifndef PGSEAL_SQL_H
 #define PGSEAL_SQL_H
 
@@ -17,58 +18,75 @@
  */
 
 enum sql_value_mode {
-	SQL_VALUE_RECORD = 1,   /* the whole encrypted record (INSERT/UPDATE/COPY values) */
-	SQL_VALUE_BLIND,        /* the 33-byte search prefix: format byte + blind index */
+	SQL_VALUE_RECORD = 1, /* the whole encrypted record (INSERT/UPDATE/COPY values) */
+	SQL_VALUE_BLIND,      /* the 33-byte search prefix: format byte + blind index */
 };
 
 /* An edit of the statement text: replace [offset, offset+len) of the original. */
 enum sql_edit_kind {
-	SQL_EDIT_TEXT = 1,      /* put `text` there (e.g. "substr(email, 1, 33)") */
-	SQL_EDIT_LITERAL,       /* a constant: encrypt its value, put a bytea literal there */
+	SQL_EDIT_TEXT = 1, /* put `text` there (e.g. "substr(email, 1, 33)") */
+	SQL_EDIT_LITERAL,  /* a constant: encrypt its value, put a bytea literal there */
 };
 
 struct sql_edit {
 	enum sql_edit_kind kind;
 	uint32_t offset, len;
-	const char *text;                 /* SQL_EDIT_TEXT */
+	const char *text;                   /* SQL_EDIT_TEXT */
 	const struct schema_column *column; /* SQL_EDIT_LITERAL */
-	enum sql_value_mode mode;         /* SQL_EDIT_LITERAL */
-	char *value;                      /* SQL_EDIT_LITERAL: the constant's value as text (unescaped), NUL-terminated */
+	enum sql_value_mode mode;           /* SQL_EDIT_LITERAL */
+	char
+	    *value; /* SQL_EDIT_LITERAL: the constant's value as text (unescaped), NUL-terminated */
 	size_t value_len;
-	bool value_null;                  /* the constant is NULL: stays NULL, no edit of the value */
+	bool value_null; /* the constant is NULL: stays NULL, no edit of the value */
 };
 
 /* A $n parameter that needs encryption in Bind. */
 struct sql_param {
-	int number;                       /* 1-based $n */
+	int number; /* 1-based $n */
 	const struct schema_column *column;
 	enum sql_value_mode mode;
+	bool array; /* `col = ANY($n)` / `col <> ALL($n)`: an array of values, each BLIND */
 };
 
 /* COPY ... FROM STDIN / TO STDOUT on an encrypted table. */
 struct sql_copy {
 	bool active;
-	bool from_stdin;                  /* else TO STDOUT */
-	bool csv;                         /* else text */
-	char delimiter;                   /* '\t' text, ',' csv */
-	char quote, escape;               /* csv */
-	char *null_string;                /* "\\N" text, "" csv */
+	bool from_stdin;    /* else TO STDOUT */
+	bool csv;           /* else text */
+	char delimiter;     /* '\t' text, ',' csv */
+	char quote, escape; /* csv */
+	char *null_string;  /* "\\N" text, "" csv */
 	bool header;
-	size_t ncolumns;                  /* the COPY's columns in order */
+	size_t ncolumns;                      /* the COPY's columns in order */
 	const struct schema_column **columns; /* NULL entries: not encrypted */
 };
 
+/* An SQL-level `PREPARE name AS stmt` seen in a text: the caller remembers name -> params
+ * (per connection) once the statement succeeded, and forgets it on DEALLOCATE. */
+struct sql_prepared {
+	char *name;
+	size_t nparams;
+	struct sql_param *params; /* the inner statement's $n that need encryption */
+};
+
 struct sql_plan {
-	bool touches_encrypted;           /* false: send the text unchanged */
+	bool touches_encrypted; /* false: send the text unchanged */
 	bool refused;
-	char sqlstate[6];                 /* when refused: "0A000" (or "42601" for a syntax error on an encrypted table) */
-	char *message;                    /* when refused: names table.column, never a value */
-	size_t nedits;                    /* sorted by offset, non-overlapping */
+	char sqlstate[6]; /* when refused: "0A000" (or "42601" for a syntax error on an encrypted
+	                     table) */
+	char *message;    /* when refused: names table.column, never a value */
+	size_t nedits;    /* sorted by offset, non-overlapping */
 	struct sql_edit *edits;
 	size_t nparams;
 	struct sql_param *params;
 	struct sql_copy copy;
-	int nstatements;                  /* statements in the text (simple protocol may carry several) */
+	int nstatements;  /* statements in the text (simple protocol may carry several) */
+	size_t nprepared; /* PREPARE name AS ... in this text */
+	struct sql_prepared *prepared;
+	size_t ndeallocate; /* DEALLOCATE name in this text */
+	char **deallocate;
+	bool deallocate_all; /* DEALLOCATE ALL / DISCARD ALL */
+	bool cacheable;      /* false: the plan used the connection's prepared map (EXECUTE) */
 };
 
 /* Fast path: false when the text cannot name any table of the schema (a case-insensitive
@@ -77,18 +95,35 @@ bool sql_may_touch(const struct schema *s, const char *sql, size_t len);
 
 /* Analyses a statement text (NUL-terminated, len bytes). Returns PGS_ERR only on out of
  * memory; a refusal is a successful plan with refused = true. */
-int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out) PGS_MUSTCHECK;
+int sql_analyze(const struct schema *s, const char *sql, size_t len,
+                struct sql_plan **out) PGS_MUSTCHECK;
 void sql_plan_free(struct sql_plan *p);
+
+/* SQL-level EXECUTE: the caller's per-connection map of PREPAREd statements. */
+typedef const struct sql_prepared *(*sql_prepared_lookup_fn)(void *arg, const char *name);
+/* As sql_analyze, resolving `EXECUTE name(args)` through lookup: an argument bound to an
+ * encrypted parameter becomes a literal edit. Without lookup (NULL) or for an unknown name,
+ * EXECUTE is relayed unchanged. A plan that used lookup has cacheable = false. */
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
+                   sql_prepared_lookup_fn lookup, void *lookup_arg,
+                   struct sql_plan **out) PGS_MUSTCHECK;
+/* Fast path for EXECUTE: false when the text cannot contain an EXECUTE statement. A caller
+ * whose connection has prepared statements with encrypted parameters must call
+ * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */
+bool sql_may_execute(const char *sql, size_t len);
+/* Deep copy of a PREPARE entry, for the caller's map (column pointers point into the schema). */
+struct sql_prepared *sql_prepared_dup(const struct sql_prepared *p);
+void sql_prepared_free(struct sql_prepared *p);
 
 /* Supplies the encrypted form of a constant: writes a complete SQL expression for the
  * bytea value (e.g. '\x0201...'::bytea) into *out (malloc'd). Returns PGS_ERR when the
  * value does not parse as the column's type (err gets a message naming the column,
  * never the value). */
 typedef int (*sql_encrypt_fn)(void *arg, const struct schema_column *col, enum sql_value_mode mode,
-			      const char *value, size_t len, char **out, char *err, size_t errlen);
+                              const char *value, size_t len, char **out, char *err, size_t errlen);
 
 /* Applies the plan to the original text: a new malloc'd, NUL-terminated text. */
-int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc, void *arg,
-		    char **out, size_t *outlen, char *err, size_t errlen) PGS_MUSTCHECK;
+int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc,
+                    void *arg, char **out, size_t *outlen, char *err, size_t errlen) PGS_MUSTCHECK;
 
 #endif

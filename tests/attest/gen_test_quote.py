@@ -7,7 +7,7 @@ leaf certificate carrying Intel's SGX extension, a TCB signing certificate, two 
 report signed by the PCK key, an attestation key signing the quote, and TCB Info / QE
 Identity documents signed by the TCB signing key.
 
-usage: gen_test_quote.py OUTDIR [--report-data HEX | --ratls] [--rtmr3 HEX] [--debug] [--now UNIX]
+usage: gen_test_quote.py OUTDIR [--report-data HEX | --ratls] [--rtmr3 HEX] [--revoke pck|pckca] [--debug] [--now UNIX]
   writes OUTDIR/{quote.bin,collateral.json,root.pem,root.der}; with --ratls also an RA-TLS
   server certificate OUTDIR/{ratls.pem,ratls.key} whose quote binds its key, and
   OUTDIR/{other.pem,other.key}: a certificate carrying the same quote but another key.
@@ -99,12 +99,15 @@ def cert(subject, key, issuer, issuer_key, ca, t0, exts=()):
     return b.sign(issuer_key, hashes.SHA256())
 
 
-def crl(issuer, issuer_key, t0):
-    return (x509.CertificateRevocationListBuilder().issuer_name(name(issuer))
-            .last_update(t0 - datetime.timedelta(days=1))
-            .next_update(t0 + datetime.timedelta(days=3650))
-            .add_extension(x509.CRLNumber(1), critical=False)
-            .sign(issuer_key, hashes.SHA256()))
+def crl(issuer, issuer_key, t0, revoked=()):
+    b = (x509.CertificateRevocationListBuilder().issuer_name(name(issuer))
+         .last_update(t0 - datetime.timedelta(days=1))
+         .next_update(t0 + datetime.timedelta(days=3650))
+         .add_extension(x509.CRLNumber(1), critical=False))
+    for c in revoked:
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(c.serial_number)
+                                      .revocation_date(t0 - datetime.timedelta(hours=1)).build())
+    return b.sign(issuer_key, hashes.SHA256())
 
 
 def raw_sig(key, data):
@@ -130,7 +133,7 @@ def iso(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build(report_data, debug, t0, rtmr3=bytes(48)):
+def build(report_data, debug, t0, rtmr3=bytes(48), revoke=None):
     root_k, pckca_k, pck_k, tcb_k, att_k = (ec.generate_private_key(ec.SECP256R1()) for _ in range(5))
     root = cert("pgseal test SGX Root CA", root_k, "pgseal test SGX Root CA", root_k, True, t0)
     pckca = cert("pgseal test SGX PCK Platform CA", pckca_k, "pgseal test SGX Root CA", root_k, True, t0)
@@ -191,8 +194,10 @@ def build(report_data, debug, t0, rtmr3=bytes(48)):
         separators=(",", ":"))
     collateral = {
         "pck_crl_issuer_chain": pem(pckca) + pem(root),
-        "root_ca_crl": crl("pgseal test SGX Root CA", root_k, t0).public_bytes(serialization.Encoding.DER).hex(),
-        "pck_crl": crl("pgseal test SGX PCK Platform CA", pckca_k, t0).public_bytes(serialization.Encoding.DER).hex(),
+        "root_ca_crl": crl("pgseal test SGX Root CA", root_k, t0,
+                           [pckca] if revoke == "pckca" else []).public_bytes(serialization.Encoding.DER).hex(),
+        "pck_crl": crl("pgseal test SGX PCK Platform CA", pckca_k, t0,
+                       [pck] if revoke == "pck" else []).public_bytes(serialization.Encoding.DER).hex(),
         "tcb_info_issuer_chain": pem(tcbsign) + pem(root),
         "tcb_info": tcb_info,
         "tcb_info_signature": raw_sig(tcb_k, tcb_info.encode()).hex(),
@@ -223,6 +228,7 @@ def main():
     ap.add_argument("--report-data", default="00" * 64)
     ap.add_argument("--ratls", action="store_true")
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--revoke", choices=["pck", "pckca"], help="list the PCK (or its CA) in the CRL")
     ap.add_argument("--rtmr3", default="00" * 48, help="RTMR3 value (hex), e.g. a replayed event log")
     ap.add_argument("--now", type=int, default=None)
     a = ap.parse_args()
@@ -233,7 +239,7 @@ def main():
     tls_key = ec.generate_private_key(ec.SECP256R1())
     if a.ratls:
         report_data = hashlib.sha512(b"pgseal-ra-tls-v1" + spki_der(tls_key)).digest()
-    quote, collateral, root = build(report_data, a.debug, t0, bytes.fromhex(a.rtmr3))
+    quote, collateral, root = build(report_data, a.debug, t0, bytes.fromhex(a.rtmr3), a.revoke)
     open(out("quote.bin"), "wb").write(quote)
     open(out("collateral.json"), "w").write(json.dumps(collateral, indent=1))
     open(out("root.pem"), "w").write(pem(root))

@@ -129,6 +129,13 @@ if "$PY" "$HERE/gen_test_quote.py" "$W/g" --rtmr3 $RT3 && "$PY" "$HERE/gen_test_
   run "test CA DER root" 0 --quote "$G/quote.bin" --collateral "$G/collateral.json" --root-ca "$G/root.der"
   run "test CA without its root" 1 --quote "$G/quote.bin" --collateral "$G/collateral.json"
   run "test CA without collateral" 1 --quote "$G/quote.bin" --root-ca "$G/root.pem" && is "test CA without collateral" failed_check collateral
+  for rv in pck:pck_chain pckca:pck_crl_chain; do   # a revoked PCK CA already fails the CRL's own chain
+    want=${rv#*:}; rv=${rv%%:*}
+    if "$PY" "$HERE/gen_test_quote.py" "$W/rv_$rv" --revoke $rv; then
+      run "revoked $rv" 1 --quote "$W/rv_$rv/quote.bin" --collateral "$W/rv_$rv/collateral.json" --root-ca "$W/rv_$rv/root.pem" && is "revoked $rv" failed_check $want
+      [[ $(jf "$W/out.json" reason) == *revoked* ]] && ok || bad "revoked $rv: reason does not say revoked"
+    else bad "gen_test_quote.py --revoke $rv failed"; fi
+  done
   run "debug TD" 1 --quote "$W/dbg/quote.bin" --collateral "$W/dbg/collateral.json" --root-ca "$W/dbg/root.pem" && is "debug TD" failed_check td_attributes
   run "test CA + event log" 0 --quote "$G/quote.bin" --collateral "$G/collateral.json" --root-ca "$G/root.pem" --event-log "$T/dstack_quote_report.json" && {
     is "test CA + event log" rtmr3_replayed_ok true; is "test CA + event log" compose_hash 3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7; }
@@ -212,7 +219,9 @@ if [[ -d "$HERE/node/node_modules/@phala/dcap-qvl" ]] && command -v node >/dev/n
   for off in 0 2 8 30 60 200 520 700 1000 1400 1500 2000; do
     cp "$Q" "$W/m.bin"; printf '\x5a' | dd of="$W/m.bin" bs=1 seek=$off conv=notrunc 2>/dev/null
     agree "tdx_quote flipped at $off" "$W/m.bin" "$C" 1751000000; done
-  [[ -d "$W/g" ]] && agree "test CA quote" "$W/g/quote.bin" "$W/g/collateral.json" "$(date +%s)" "$W/g/root.der"
+  now=$(date +%s)
+  for d in g dbg rv_pck rv_pckca; do
+    [[ -d "$W/$d" ]] && agree "test CA quote ($d)" "$W/$d/quote.bin" "$W/$d/collateral.json" $now "$W/$d/root.der"; done
 else
   bad "@phala/dcap-qvl not installed (cd tests/attest/node && npm install)"
 fi

@@ -1,0 +1,1 @@
+INSERT INTO users (id, email, ssn, salary) VALUES (1, 'a@x', 'ssn1', 42), (2, NULL, DEFAULT, -3)

@@ -1,0 +1,1 @@
+INSERT INTO users VALUES (1, 'e', 's', 10, 'n') RETURNING *

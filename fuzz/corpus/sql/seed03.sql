@@ -1,0 +1,1 @@
+INSERT INTO users (email) VALUES ('2024-01-01'::date), (CAST('5' AS int8)), (E'x\n'), ($$d$$), (U&'\0041')

@@ -1,0 +1,1 @@
+INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET ssn = 'z'

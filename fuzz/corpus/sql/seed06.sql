@@ -1,0 +1,1 @@
+INSERT INTO users (email) SELECT name FROM logs

@@ -1,0 +1,1 @@
+UPDATE users u SET ssn = 's', salary = $1 WHERE u.email = 'e' RETURNING id

@@ -1,0 +1,1 @@
+DELETE FROM users WHERE email IN ('a', $2, 'c')

@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE email = 'a@b' AND id = 1

@@ -1,0 +1,1 @@
+SELECT id FROM users WHERE 'x' = users.email OR email <> 'y' OR email != $1

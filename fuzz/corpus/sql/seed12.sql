@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE email = ANY($1) OR email = ANY(ARRAY['a','b'])

@@ -1,0 +1,1 @@
+SELECT a.id FROM users a JOIN users b ON a.email = b.email

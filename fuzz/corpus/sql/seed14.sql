@@ -1,0 +1,1 @@
+SELECT * FROM users a JOIN orders o ON a.email = o.card

@@ -1,0 +1,1 @@
+SELECT DISTINCT email FROM users GROUP BY 1

@@ -1,0 +1,1 @@
+WITH c AS (SELECT id, email FROM users) SELECT * FROM c WHERE email = 'x'

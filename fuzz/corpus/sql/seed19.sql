@@ -1,0 +1,1 @@
+SELECT * FROM (SELECT email AS m FROM users) s WHERE s.m IN ('x')

@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE SELECT * FROM users WHERE email = 'q'

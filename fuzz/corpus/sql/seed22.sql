@@ -1,0 +1,1 @@
+PREPARE p(text) AS SELECT * FROM users WHERE email = $1; EXECUTE p('z'); DEALLOCATE p

@@ -1,0 +1,1 @@
+COPY users (id, email) FROM STDIN WITH CSV HEADER DELIMITER ';'

@@ -1,0 +1,1 @@
+COPY (SELECT email FROM users WHERE email = 'k') TO STDOUT

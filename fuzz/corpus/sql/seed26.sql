@@ -1,0 +1,1 @@
+INSERT INTO users (email) VALUES ('a'); SELECT email FROM users WHERE email = 'a'; SELECT 1

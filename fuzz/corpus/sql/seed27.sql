@@ -1,0 +1,1 @@
+SELECT * FROM app.accounts WHERE secret = 's' AND other = 1

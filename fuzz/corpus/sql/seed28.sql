@@ -1,0 +1,1 @@
+MERGE INTO users u USING s ON u.id = s.id WHEN MATCHED THEN DELETE

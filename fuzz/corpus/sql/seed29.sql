@@ -1,0 +1,1 @@
+DO $$ BEGIN INSERT INTO users (email) VALUES ('x'); END $$

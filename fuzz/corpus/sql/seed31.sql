@@ -1,0 +1,1 @@
+SELECT lower(email), count(*) OVER (PARTITION BY ssn) FROM users

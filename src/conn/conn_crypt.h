@@ -1,0 +1,162 @@
+/* conn_crypt.h - the encryption layer of a connection: statement tracking, rewriting, value crypto (private to src/conn). */
+#ifndef PGSEAL_CONN_CRYPT_H
+#define PGSEAL_CONN_CRYPT_H
+
+#include "codec/codec.h"
+#include "schema/schema.h"
+#include "sql/sql.h"
+
+struct conn;
+
+/* A result layout: for each column of a RowDescription, the encrypted rule (or NULL)
+ * and the wire format of its values. Refcounted: statements and portals share it. */
+struct crypt_layout {
+	int refs;
+	int ncols;
+	bool any_encrypted;
+	struct crypt_col {
+		const struct schema_column *col;
+		int16_t format;
+	} cols[];
+};
+
+/* A prepared statement of the session (named, or the unnamed one ""). */
+struct crypt_stmt {
+	struct crypt_stmt *next;
+	int refs;                       /* the session's list, portals and pending Describes */
+	char *name;
+	struct sql_plan *plan;          /* NULL when the statement touches nothing encrypted */
+	bool owns_plan;                 /* else the worker's plan cache owns it */
+	uint32_t *param_oids;           /* the client's Parse parameter types */
+	int nparam_oids;
+	struct crypt_layout *layout;    /* from a Describe of the statement (formats all text) */
+};
+
+struct crypt_portal {
+	struct crypt_portal *next;
+	int refs;                       /* the session's list and pending Describes/Executes */
+	char *name;
+	struct crypt_stmt *stmt;        /* its statement (a reference), whose Describe may come later */
+	int16_t *formats;               /* Bind's result format codes */
+	int nformats;
+	struct crypt_layout *layout;    /* from a Describe of the portal */
+};
+
+enum crypt_expect_kind {
+	EX_PARSE = 1, EX_BIND, EX_DESCRIBE_STMT, EX_DESCRIBE_PORTAL, EX_EXECUTE, EX_CLOSE,
+	EX_SYNC, EX_QUERY, EX_FUNCTION,
+	EX_CATALOG,                     /* pgseal's own catalog query: swallowed */
+	EX_REFUSED,                     /* a refused message: inject its error when it comes up */
+	EX_REFUSED_QUERY,               /* a refused simple query: error + ReadyForQuery */
+};
+
+struct crypt_expect {
+	enum crypt_expect_kind kind;
+	char *name;                     /* statement or portal */
+	struct crypt_stmt *stmt;        /* EX_DESCRIBE_STMT (a reference) */
+	struct crypt_portal *portal;    /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
+	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
+	char *error;                    /* EX_REFUSED*: a whole ErrorResponse message */
+	uint32_t error_len;
+};
+
+struct crypt_table_oid {
+	uint32_t oid;
+	const struct schema_table *table;
+	int nattr;
+	struct { int16_t attnum; const struct schema_column *col; } *attrs;
+};
+
+/* Per-connection encryption state. */
+struct crypt_state {
+	struct crypt_stmt *stmts;
+	struct crypt_portal *portals;
+	struct crypt_expect *fifo;      /* ring of expected responses */
+	uint32_t fifo_head, fifo_len, fifo_cap;
+	struct crypt_layout *query_layout; /* the last RowDescription of a simple query */
+	bool skip_to_sync;              /* an extended message was refused: drop until Sync */
+	bool at_sync_boundary;          /* the last client message was Sync or Query (or none yet) */
+	/* catalog: table OIDs of encrypted tables in this database */
+	struct crypt_table_oid *oids;
+	int noids;
+	bool catalog_loaded;
+	bool catalog_stale;
+	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
+	uint8_t held_status;
+	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
+	struct sql_prepared **prepared; /* SQL-level PREPAREs with encrypted parameters */
+	size_t nprepared;
+	/* COPY on an encrypted table */
+	struct sql_plan *copy_plan;     /* the plan of the COPY statement in progress */
+	bool copy_owns_plan;
+	bool copy_pending;              /* a COPY on an encrypted table was sent; G or H expected */
+	bool drop_until_complete;       /* a row failed to decrypt: drop the rest of this command's rows */
+	bool copy_in, copy_out;
+	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
+	bool copy_header_pending;
+	bool copy_refused;              /* the client's rows were refused: the rest are dropped */
+};
+
+void crypt_init(struct conn *c);
+void crypt_free(struct conn *c);
+bool crypt_enabled(const struct conn *c);
+
+/* Scanner hooks. Each is given the whole message at b->scan (type byte included) and
+ * either passes over it (possibly rewritten), consumes it, or fails the connection.
+ * Returns PGS_ERR after failing the connection. */
+int crypt_client_message(struct conn *c, uint8_t type, uint32_t len) PGS_MUSTCHECK;
+int crypt_server_message(struct conn *c, uint8_t type, uint32_t len) PGS_MUSTCHECK;
+/* Which messages the scanners must hold whole before calling the hooks. */
+bool crypt_client_needs_whole(const struct conn *c, uint8_t type);
+bool crypt_server_needs_whole(const struct conn *c, uint8_t type);
+/* Called when the session is established (first ReadyForQuery, before it is released). */
+bool crypt_on_first_ready(struct conn *c, uint8_t status);
+
+/* conn_crypt.c: bookkeeping shared with conn_rewrite.c. */
+struct crypt_expect *crypt_push(struct conn *c, enum crypt_expect_kind kind, const char *name);
+struct crypt_expect *crypt_head(struct conn *c);
+void crypt_pop(struct conn *c);
+void crypt_deliver_refusals(struct conn *c);
+void crypt_refuse(struct conn *c, bool simple_query, const char *sqlstate, const char *message);
+struct crypt_stmt *crypt_stmt_find(struct conn *c, const char *name);
+struct crypt_stmt *crypt_stmt_add(struct conn *c, const char *name);
+void crypt_stmt_remove(struct conn *c, const char *name);
+struct crypt_portal *crypt_portal_find(struct conn *c, const char *name);
+struct crypt_portal *crypt_portal_add(struct conn *c, const char *name);
+void crypt_portal_remove(struct conn *c, const char *name);
+struct crypt_layout *crypt_portal_layout(struct crypt_portal *p);
+struct crypt_stmt *crypt_stmt_ref(struct crypt_stmt *st);
+void crypt_stmt_unref(struct crypt_stmt *st);
+struct crypt_portal *crypt_portal_ref(struct crypt_portal *p);
+void crypt_portal_unref(struct crypt_portal *p);
+struct crypt_layout *crypt_layout_ref(struct crypt_layout *l);
+void crypt_layout_unref(struct crypt_layout *l);
+const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid, int16_t attnum);
+void crypt_catalog_request(struct conn *c);
+void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen);
+/* The worker's cache of plans by statement text (conn_rewrite.c). */
+struct crypt_plan_cache;
+void crypt_plan_cache_free(struct crypt_plan_cache *pc);
+
+/* conn_copy.c */
+void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen);
+void crypt_copy_end(struct conn *c);
+int crypt_copy_in_data(struct conn *c, uint32_t total) PGS_MUSTCHECK;
+int crypt_copy_out_data(struct conn *c, uint32_t total) PGS_MUSTCHECK;
+
+/* conn_value.c: one value through the keys. */
+int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
+			uint32_t wire_oid, int format, const uint8_t *in, size_t len,
+			struct codec_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
+/* Decrypts a stored record into col's wire form; handles response_on_fail. *is_null is
+ * set when the answer is NULL. Returns PGS_ERR when the reader must get an error. */
+int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
+			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+			char *err, size_t errlen) PGS_MUSTCHECK;
+/* bytea text forms (hex \x.. and escape) -> bytes. */
+int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
+/* sql_encrypt_fn for sql_plan_render. */
+int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
+			 const char *value, size_t len, char **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,669 @@
+/* conn_rewrite.c - the encryption layer's write path: Query, Parse and Bind rewritten, values encrypted, the plan cache. */
+#include "conn/conn_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "crypto/crypto.h"
+#include "metrics/metrics.h"
+
+#define PLAN_CACHE_BUCKETS 1024u
+#define PLAN_CACHE_MAX 8192u
+
+/* ---- the per-worker plan cache -------------------------------------------------- */
+
+struct plan_entry {
+	struct plan_entry *next;
+	uint64_t hash;
+	char *text;
+	size_t len;
+	struct sql_plan *plan;
+};
+
+struct crypt_plan_cache {
+	struct plan_entry *buckets[PLAN_CACHE_BUCKETS];
+	size_t n;
+};
+
+void crypt_plan_cache_free(struct crypt_plan_cache *pc)
+{
+	if (!pc)
+		return;
+	for (size_t i = 0; i < PLAN_CACHE_BUCKETS; i++) {
+		while (pc->buckets[i]) {
+			struct plan_entry *e = pc->buckets[i];
+			pc->buckets[i] = e->next;
+			/* statement texts may hold literals of encrypted columns */
+			crypto_wipe(e->text, e->len);
+			free(e->text);
+			sql_plan_free(e->plan);
+			free(e);
+		}
+	}
+	free(pc);
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The plan of a text, analysed once per worker. *owned: the caller must free it (the
+ * cache was full). NULL on out of memory. */
+static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, bool *owned)
+{
+	struct conn_worker *w = c->worker;
+	*owned = false;
+	if (!w->plans)
+		w->plans = pgs_xcalloc(1, sizeof(*w->plans));
+	uint64_t h = fnv1a(text, len);
+	struct plan_entry **bucket = &w->plans->buckets[h % PLAN_CACHE_BUCKETS];
+	for (struct plan_entry *e = *bucket; e; e = e->next)
+		if (e->hash == h && e->len == len && memcmp(e->text, text, len) == 0)
+			return e->plan;
+	struct sql_plan *plan = NULL;
+	if (sql_analyze(c->env->schema, text, len, &plan) != PGS_OK)
+		return NULL;
+	/* plans with literals hold plaintext values: they are not worth keeping */
+	bool has_literals = false;
+	for (size_t i = 0; i < plan->nedits; i++)
+		if (plan->edits[i].kind == SQL_EDIT_LITERAL)
+			has_literals = true;
+	if (has_literals || !plan->cacheable || w->plans->n >= PLAN_CACHE_MAX) {
+		*owned = true;
+		return plan;
+	}
+	struct plan_entry *e = pgs_xcalloc(1, sizeof(*e));
+	e->hash = h;
+	e->text = pgs_xmalloc(len + 1);
+	memcpy(e->text, text, len);
+	e->text[len] = 0;
+	e->len = len;
+	e->plan = plan;
+	e->next = *bucket;
+	*bucket = e;
+	w->plans->n++;
+	return plan;
+}
+
+static bool is_ddl(const char *text)
+{
+	while (*text && (isspace((unsigned char)*text) || *text == '('))
+		text++;
+	return !strncasecmp(text, "create", 6) || !strncasecmp(text, "alter", 5) ||
+	       !strncasecmp(text, "drop", 4);
+}
+
+static bool catalog_needed(struct conn *c)
+{
+	return !c->crypt.catalog_loaded || c->crypt.catalog_stale;
+}
+
+/* ---- client -> server ---------------------------------------------------------- */
+
+bool crypt_client_needs_whole(const struct conn *c, uint8_t type)
+{
+	switch (type) {
+	case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': case 'F':
+		return true;
+	case 'd':
+		return c->crypt.copy_in || c->crypt.copy_refused;
+	default:
+		return false;
+	}
+}
+
+/* SQL-level PREPARE/EXECUTE: the session's map of prepared statements' encrypted parameters. */
+static const struct sql_prepared *prepared_lookup(void *arg, const char *name)
+{
+	struct conn *c = arg;
+	for (size_t i = 0; i < c->crypt.nprepared; i++)
+		if (strcmp(c->crypt.prepared[i]->name, name) == 0)
+			return c->crypt.prepared[i];
+	return NULL;
+}
+
+static void prepared_forget(struct conn *c, const char *name)
+{
+	struct crypt_state *s = &c->crypt;
+	for (size_t i = 0; i < s->nprepared; i++) {
+		if (!name || strcmp(s->prepared[i]->name, name) == 0) {
+			sql_prepared_free(s->prepared[i]);
+			s->prepared[i--] = s->prepared[--s->nprepared];
+		}
+	}
+}
+
+static void prepared_apply(struct conn *c, const struct sql_plan *plan)
+{
+	struct crypt_state *s = &c->crypt;
+	if (plan->deallocate_all)
+		prepared_forget(c, NULL);
+	for (size_t i = 0; i < plan->ndeallocate; i++)
+		prepared_forget(c, plan->deallocate[i]);
+	for (size_t i = 0; i < plan->nprepared; i++) {
+		prepared_forget(c, plan->prepared[i].name);
+		if (!plan->prepared[i].nparams)
+			continue;
+		s->prepared = pgs_xrealloc(s->prepared, (s->nprepared + 1) * sizeof(*s->prepared));
+		s->prepared[s->nprepared++] = sql_prepared_dup(&plan->prepared[i]);
+	}
+}
+
+static int client_query(struct conn *c, uint32_t total)
+{
+	struct sbuf *b = &c->c2s;
+	const char *text = (const char *)crypt_msg_body(b);
+	uint32_t blen = total - PROTO_HDR_LEN;
+	if (blen == 0 || text[blen - 1] != 0) {
+		conn_fail(c, "08P01", "pgseal: malformed Query message");
+		return PGS_ERR;
+	}
+	size_t len = blen - 1;
+	bool boundary = c->crypt.at_sync_boundary;
+	c->crypt.at_sync_boundary = true;
+	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
+	if (!execute && !sql_may_touch(c->env->schema, text, len)) {
+		crypt_push(c, EX_QUERY, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	bool owned = true;
+	struct sql_plan *plan = NULL;
+	if (execute) {
+		/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
+		if (sql_analyze_ex(c->env->schema, text, len, prepared_lookup, c, &plan) != PGS_OK)
+			plan = NULL;
+	} else {
+		plan = plan_get(c, text, len, &owned);
+	}
+	if (!plan) {
+		conn_fail(c, "53200", "pgseal: out of memory");
+		return PGS_ERR;
+	}
+	int rc = PGS_OK;
+	if (plan->refused) {
+		sbuf_consume(b, total);
+		crypt_refuse(c, true, plan->sqlstate, plan->message);
+		goto out;
+	}
+	if (!plan->touches_encrypted) {
+		crypt_push(c, EX_QUERY, NULL);
+		crypt_pass_message(b, total);
+		goto out;
+	}
+	bool ddl = is_ddl(text);
+	if (catalog_needed(c) && boundary)
+		crypt_catalog_request(c); /* goes ahead of this query; the message moved on */
+	text = (const char *)crypt_msg_body(b);
+	char *out = NULL, err[256];
+	size_t outlen = 0;
+	if (sql_plan_render(plan, text, len, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
+		sbuf_consume(b, total);
+		crypt_refuse(c, true, "22P02", err);
+		goto out;
+	}
+	struct proto_buf nb = {0};
+	size_t off = proto_msg_begin(&nb, 'Q');
+	proto_put_bytes(&nb, out, outlen);
+	proto_put_u8(&nb, 0);
+	proto_msg_end(&nb, off);
+	crypto_wipe(out, outlen);
+	free(out);
+	crypt_replace_message(b, total, &nb);
+	proto_buf_free(&nb);
+	if (plan->copy.active) {
+		c->crypt.copy_pending = true;
+		if (c->crypt.copy_owns_plan)
+			sql_plan_free(c->crypt.copy_plan);
+		c->crypt.copy_plan = plan;
+		c->crypt.copy_owns_plan = owned;
+		owned = false;
+	}
+	if (ddl)
+		c->crypt.catalog_stale = true;
+	prepared_apply(c, plan);
+	crypt_push(c, EX_QUERY, NULL);
+out:
+	if (owned)
+		sql_plan_free(plan);
+	return rc;
+}
+
+static int client_parse(struct conn *c, uint32_t total)
+{
+	struct sbuf *b = &c->c2s;
+	struct proto_reader r;
+	const char *name, *query;
+	size_t qlen;
+	uint16_t n;
+	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
+	if (proto_read_cstr(&r, &name, NULL) != PGS_OK || proto_read_cstr(&r, &query, &qlen) != PGS_OK ||
+	    proto_read_u16(&r, &n) != PGS_OK || proto_reader_left(&r) != (size_t)n * 4) {
+		conn_fail(c, "08P01", "pgseal: malformed Parse message");
+		return PGS_ERR;
+	}
+	bool boundary = c->crypt.at_sync_boundary;
+	c->crypt.at_sync_boundary = false;
+	if (!sql_may_touch(c->env->schema, query, qlen)) {
+		struct crypt_stmt *st = crypt_stmt_add(c, name);
+		(void)st;
+		crypt_push(c, EX_PARSE, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	bool owned;
+	struct sql_plan *plan = plan_get(c, query, qlen, &owned);
+	if (!plan) {
+		conn_fail(c, "53200", "pgseal: out of memory");
+		return PGS_ERR;
+	}
+	if (plan->refused || plan->copy.active) {
+		const char *state = plan->refused ? plan->sqlstate : "0A000";
+		const char *msg = plan->refused ? plan->message
+						: "pgseal: COPY on an encrypted table must use the simple query protocol";
+		char copy[512];
+		snprintf(copy, sizeof(copy), "%s", msg);
+		sbuf_consume(b, total);
+		c->crypt.skip_to_sync = true;
+		crypt_refuse(c, false, state, copy);
+		if (owned)
+			sql_plan_free(plan);
+		return PGS_OK;
+	}
+	struct crypt_stmt *st = crypt_stmt_add(c, name);
+	if (!plan->touches_encrypted) {
+		if (owned)
+			sql_plan_free(plan);
+		crypt_push(c, EX_PARSE, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	st->plan = plan;
+	st->owns_plan = owned;
+	int nparams = n;
+	for (size_t i = 0; i < plan->nparams; i++)
+		if (plan->params[i].number > nparams)
+			nparams = plan->params[i].number;
+	st->nparam_oids = nparams;
+	st->param_oids = pgs_xcalloc((size_t)nparams + 1, sizeof(uint32_t));
+	for (int i = 0; i < n; i++) {
+		uint32_t oid;
+		if (proto_read_u32(&r, &oid) != PGS_OK)
+			break;
+		st->param_oids[i] = oid;
+	}
+	if (is_ddl(query))
+		c->crypt.catalog_stale = true;
+	if (catalog_needed(c) && boundary)
+		crypt_catalog_request(c);
+	/* re-read: the message may have moved */
+	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
+	if (proto_read_cstr(&r, &name, NULL) != PGS_OK || proto_read_cstr(&r, &query, &qlen) != PGS_OK) {
+		conn_fail(c, "08P01", "pgseal: malformed Parse message");
+		return PGS_ERR;
+	}
+	char *out = NULL, err[256];
+	size_t outlen = 0;
+	if (sql_plan_render(plan, query, qlen, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
+		crypt_stmt_remove(c, name);
+		sbuf_consume(b, total);
+		c->crypt.skip_to_sync = true;
+		crypt_refuse(c, false, "22P02", err);
+		return PGS_OK;
+	}
+	struct proto_buf nb = {0};
+	size_t off = proto_msg_begin(&nb, 'P');
+	proto_put_cstr(&nb, name);
+	proto_put_bytes(&nb, out, outlen);
+	proto_put_u8(&nb, 0);
+	proto_put_u16(&nb, (uint16_t)nparams);
+	for (int i = 0; i < nparams; i++) {
+		uint32_t oid = st->param_oids[i];
+		for (size_t j = 0; j < plan->nparams; j++)
+			if (plan->params[j].number == i + 1)
+				oid = plan->params[j].array ? CRYPT_BYTEA_ARRAY_OID : CRYPT_BYTEA_OID;
+		proto_put_u32(&nb, oid);
+	}
+	proto_msg_end(&nb, off);
+	crypto_wipe(out, outlen);
+	free(out);
+	crypt_replace_message(b, total, &nb);
+	proto_buf_free(&nb);
+	crypt_push(c, EX_PARSE, NULL);
+	return PGS_OK;
+}
+
+static const struct sql_param *plan_param(const struct sql_plan *p, int number)
+{
+	for (size_t i = 0; p && i < p->nparams; i++)
+		if (p->params[i].number == number)
+			return &p->params[i];
+	return NULL;
+}
+
+/* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
+static int encrypt_text_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
+			      const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen)
+{
+	struct codec_buf one = {0}, elem = {0};
+	struct proto_buf items = {0};
+	uint32_t count = 0;
+	int rc = PGS_ERR;
+	if (format != CODEC_FMT_TEXT) {
+		/* binary array: ndim, flags, elemtype, dims..., then elements */
+		struct proto_reader r;
+		uint32_t ndim, flags, etype, dim, lb;
+		proto_reader_init(&r, in, len);
+		if (proto_read_u32(&r, &ndim) != PGS_OK || ndim > 1 || proto_read_u32(&r, &flags) != PGS_OK ||
+		    proto_read_u32(&r, &etype) != PGS_OK)
+			goto bad;
+		dim = 0;
+		if (ndim == 1 && (proto_read_u32(&r, &dim) != PGS_OK || proto_read_u32(&r, &lb) != PGS_OK))
+			goto bad;
+		for (uint32_t i = 0; i < dim; i++) {
+			int32_t el;
+			const uint8_t *p;
+			if (proto_read_i32(&r, &el) != PGS_OK)
+				goto bad;
+			if (el < 0) {
+				proto_put_u32(&items, 0xffffffffu);
+				count++;
+				continue;
+			}
+			if (proto_read_bytes(&r, (size_t)el, &p) != PGS_OK)
+				goto bad;
+			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype, CODEC_FMT_BINARY, p,
+						(size_t)el, &one, err, errlen) != PGS_OK)
+				goto out;
+			proto_put_u32(&items, (uint32_t)one.len);
+			proto_put_bytes(&items, one.data, one.len);
+			count++;
+		}
+	} else {
+		size_t i = 0;
+		while (i < len && isspace(in[i]))
+			i++;
+		if (i >= len || in[i++] != '{')
+			goto bad;
+		for (;;) {
+			while (i < len && isspace(in[i]))
+				i++;
+			if (i < len && in[i] == '}' && count == 0) {
+				i++;
+				break;
+			}
+			elem.len = 0;
+			bool quoted = false;
+			if (i < len && in[i] == '"') {
+				quoted = true;
+				i++;
+				while (i < len && in[i] != '"') {
+					if (in[i] == '\\' && i + 1 < len)
+						i++;
+					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+						goto out;
+					i++;
+				}
+				if (i >= len)
+					goto bad;
+				i++;
+			} else {
+				while (i < len && in[i] != ',' && in[i] != '}') {
+					if (in[i] == '\\' && i + 1 < len)
+						i++;
+					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+						goto out;
+					i++;
+				}
+				while (elem.len && isspace(elem.data[elem.len - 1]))
+					elem.len--;
+			}
+			if (!quoted && elem.len == 4 && !strncasecmp((const char *)elem.data, "null", 4)) {
+				proto_put_u32(&items, 0xffffffffu);
+			} else {
+				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid, CODEC_FMT_TEXT,
+							elem.data, elem.len, &one, err, errlen) != PGS_OK)
+					goto out;
+				proto_put_u32(&items, (uint32_t)one.len);
+				proto_put_bytes(&items, one.data, one.len);
+			}
+			count++;
+			while (i < len && isspace(in[i]))
+				i++;
+			if (i < len && in[i] == ',') {
+				i++;
+				continue;
+			}
+			if (i < len && in[i] == '}') {
+				i++;
+				break;
+			}
+			goto bad;
+		}
+	}
+	proto_put_u32(out, count ? 1 : 0);
+	proto_put_u32(out, 0);
+	proto_put_u32(out, CRYPT_BYTEA_OID);
+	if (count) {
+		proto_put_u32(out, count);
+		proto_put_u32(out, 1);
+	}
+	proto_put_bytes(out, items.data, items.len);
+	rc = PGS_OK;
+	goto out;
+bad:
+	pgs_errf(err, errlen, "pgseal: malformed array for %s", pp->column->qualified);
+out:
+	codec_buf_free(&one);
+	codec_buf_free(&elem);
+	proto_buf_free(&items);
+	return rc;
+}
+
+static int client_bind(struct conn *c, uint32_t total)
+{
+	struct sbuf *b = &c->c2s;
+	struct proto_reader r;
+	const char *portal, *stmt;
+	uint16_t nfc, np, nrf;
+	const uint8_t *fcp;
+	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
+	if (proto_read_cstr(&r, &portal, NULL) != PGS_OK || proto_read_cstr(&r, &stmt, NULL) != PGS_OK ||
+	    proto_read_u16(&r, &nfc) != PGS_OK || proto_read_bytes(&r, (size_t)nfc * 2, &fcp) != PGS_OK ||
+	    proto_read_u16(&r, &np) != PGS_OK) {
+		conn_fail(c, "08P01", "pgseal: malformed Bind message");
+		return PGS_ERR;
+	}
+	c->crypt.at_sync_boundary = false;
+	struct crypt_stmt *st = crypt_stmt_find(c, stmt);
+	/* walk the values to reach the result formats */
+	size_t values_at = r.pos;
+	for (uint16_t i = 0; i < np; i++) {
+		int32_t vl;
+		const uint8_t *v;
+		if (proto_read_i32(&r, &vl) != PGS_OK || (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
+			conn_fail(c, "08P01", "pgseal: malformed Bind message");
+			return PGS_ERR;
+		}
+	}
+	const uint8_t *rfp;
+	if (proto_read_u16(&r, &nrf) != PGS_OK || proto_read_bytes(&r, (size_t)nrf * 2, &rfp) != PGS_OK) {
+		conn_fail(c, "08P01", "pgseal: malformed Bind message");
+		return PGS_ERR;
+	}
+	struct crypt_portal *po = crypt_portal_add(c, portal);
+	po->stmt = crypt_stmt_ref(st);
+	po->nformats = nrf;
+	po->formats = pgs_xcalloc((size_t)nrf + 1, sizeof(int16_t));
+	for (uint16_t i = 0; i < nrf; i++)
+		po->formats[i] = (int16_t)(rfp[2 * i] << 8 | rfp[2 * i + 1]);
+
+	if (!st || !st->plan || st->plan->nparams == 0) {
+		crypt_push(c, EX_BIND, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	/* rebuild: every encrypted parameter goes as binary bytea */
+	struct proto_buf nb = {0};
+	struct codec_buf val = {0};
+	char err[256];
+	size_t off = proto_msg_begin(&nb, 'B');
+	proto_put_cstr(&nb, portal);
+	proto_put_cstr(&nb, stmt);
+	proto_put_u16(&nb, np);
+	for (uint16_t i = 0; i < np; i++) {
+		uint16_t f = nfc == 0 ? 0 : nfc == 1 ? (uint16_t)(fcp[0] << 8 | fcp[1])
+						       : (uint16_t)(fcp[2 * i] << 8 | fcp[2 * i + 1]);
+		if (i >= nfc && nfc > 1)
+			f = 0;
+		proto_put_u16(&nb, plan_param(st->plan, i + 1) ? 1 : f);
+	}
+	proto_put_u16(&nb, np);
+	r.pos = values_at;
+	for (uint16_t i = 0; i < np; i++) {
+		int32_t vl = -1;
+		const uint8_t *v = NULL;
+		/* validated by the first walk above */
+		if (proto_read_i32(&r, &vl) != PGS_OK || (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK))
+			vl = -1;
+		const struct sql_param *pp = plan_param(st->plan, i + 1);
+		if (!pp || vl < 0) {
+			proto_put_u32(&nb, (uint32_t)vl);
+			if (vl > 0)
+				proto_put_bytes(&nb, v, (size_t)vl);
+			continue;
+		}
+		int f = nfc == 0 ? 0 : nfc == 1 ? (fcp[0] << 8 | fcp[1]) : (fcp[2 * i] << 8 | fcp[2 * i + 1]);
+		uint32_t wire = i < st->nparam_oids ? st->param_oids[i] : 0;
+		int rc;
+		if (pp->array) {
+			struct proto_buf arr = {0};
+			uint32_t elem_oid = 0;
+			rc = encrypt_text_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err, sizeof(err));
+			if (rc == PGS_OK) {
+				proto_put_u32(&nb, (uint32_t)arr.len);
+				proto_put_bytes(&nb, arr.data, arr.len);
+			}
+			proto_buf_free(&arr);
+		} else {
+			rc = crypt_encrypt_value(c, pp->column, pp->mode, wire, f, v, (size_t)vl, &val, err,
+						 sizeof(err));
+			if (rc == PGS_OK) {
+				proto_put_u32(&nb, (uint32_t)val.len);
+				proto_put_bytes(&nb, val.data, val.len);
+			}
+		}
+		if (rc != PGS_OK) {
+			codec_buf_free(&val);
+			proto_buf_free(&nb);
+			crypt_portal_remove(c, portal);
+			sbuf_consume(b, total);
+			c->crypt.skip_to_sync = true;
+			crypt_refuse(c, false, "22P02", err);
+			return PGS_OK;
+		}
+	}
+	proto_put_u16(&nb, nrf);
+	proto_put_bytes(&nb, rfp, (size_t)nrf * 2);
+	proto_msg_end(&nb, off);
+	codec_buf_free(&val);
+	/* the plaintext values are in the old message: wipe it as it goes */
+	crypto_wipe(b->data + b->scan, total);
+	crypt_replace_message(b, total, &nb);
+	proto_buf_free(&nb);
+	crypt_push(c, EX_BIND, NULL);
+	return PGS_OK;
+}
+
+int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
+{
+	struct sbuf *b = &c->c2s;
+	uint32_t total = len + 1;
+	const uint8_t *body = crypt_msg_body(b);
+	uint32_t blen = len - 4;
+
+	if (c->crypt.skip_to_sync && type != 'S') {
+		/* after a refusal the rest of the batch is dropped, as PostgreSQL would */
+		sbuf_consume(b, total);
+		return PGS_OK;
+	}
+	switch (type) {
+	case 'Q':
+		return client_query(c, total);
+	case 'P':
+		return client_parse(c, total);
+	case 'B':
+		return client_bind(c, total);
+	case 'D':
+	case 'C': {
+		if (blen < 2 || body[blen - 1] != 0 || (body[0] != 'S' && body[0] != 'P')) {
+			conn_fail(c, "08P01", "pgseal: malformed Describe or Close message");
+			return PGS_ERR;
+		}
+		const char *name = (const char *)body + 1;
+		c->crypt.at_sync_boundary = false;
+		if (type == 'D') {
+			struct crypt_expect *e = crypt_push(c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
+			if (body[0] == 'S')
+				e->stmt = crypt_stmt_ref(crypt_stmt_find(c, name));
+			else
+				e->portal = crypt_portal_ref(crypt_portal_find(c, name));
+		} else {
+			if (body[0] == 'S')
+				crypt_stmt_remove(c, name);
+			else
+				crypt_portal_remove(c, name);
+			crypt_push(c, EX_CLOSE, NULL);
+		}
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	case 'E': {
+		if (blen < 5 || !memchr(body, 0, blen)) {
+			conn_fail(c, "08P01", "pgseal: malformed Execute message");
+			return PGS_ERR;
+		}
+		c->crypt.at_sync_boundary = false;
+		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
+		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
+		e->portal = crypt_portal_ref(crypt_portal_find(c, (const char *)body));
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	case 'S':
+		c->crypt.skip_to_sync = false;
+		c->crypt.at_sync_boundary = true;
+		crypt_push(c, EX_SYNC, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	case 'F':
+		crypt_push(c, EX_FUNCTION, NULL);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	case 'd':
+		if (c->crypt.copy_refused) {
+			/* rows after a refused one never reach the server */
+			crypto_wipe(b->data + b->scan, total);
+			sbuf_consume(b, total);
+			return PGS_OK;
+		}
+		return crypt_copy_in_data(c, total);
+	case 'c':
+	case 'f':
+		c->crypt.copy_refused = false;
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	default:
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+}
+

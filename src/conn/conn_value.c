@@ -1,0 +1,250 @@
+/* conn_value.c - one value through the keys: canonical form, record encryption, blind index, decryption. */
+#include "conn/conn_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "crypto/crypto.h"
+#include "keys/keys.h"
+
+static const char *key_client(const struct schema_column *col)
+{
+	return col->client_id ? col->client_id : KEYS_DEFAULT_CLIENT;
+}
+
+/* A rule with client_id is usable only by the client holding that certificate. */
+static bool allowed(const struct conn *c, const struct schema_column *col)
+{
+	return !col->client_id || strcmp(col->client_id, c->crypt.client_id) == 0;
+}
+
+int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
+			uint32_t wire_oid, int format, const uint8_t *in, size_t len,
+			struct codec_buf *out, char *err, size_t errlen)
+{
+	struct codec_buf canon = {0};
+	struct crypto_column_key *k;
+	int rc = PGS_ERR;
+
+	if (!allowed(c, col)) {
+		pgs_errf(err, errlen, "pgseal: this client may not use %s", col->qualified);
+		return PGS_ERR;
+	}
+	if (!c->worker->kw) {
+		pgs_errf(err, errlen, "pgseal: %s is encrypted but no keys are configured", col->qualified);
+		return PGS_ERR;
+	}
+	if (codec_to_canonical(col->type, wire_oid, format, in, len, &canon) != PGS_OK) {
+		pgs_errf(err, errlen, "pgseal: invalid input for %s (type %s)", col->qualified,
+			 codec_type_name(col->type));
+		goto out;
+	}
+	if (keys_worker_current(c->worker->kw, key_client(col), col->table->name, col->name, &k) != PGS_OK) {
+		pgs_errf(err, errlen, "pgseal: no key for %s", col->qualified);
+		goto out;
+	}
+	out->len = 0;
+	if (mode == SQL_VALUE_BLIND) {
+		uint8_t prefix[CRYPTO_SEARCH_PREFIX_LEN];
+		prefix[0] = CRYPTO_REC_SEARCHABLE;
+		if (crypto_blind_index(k, canon.data, canon.len, prefix + 1) != PGS_OK ||
+		    codec_buf_put(out, prefix, sizeof(prefix)) != PGS_OK) {
+			pgs_errf(err, errlen, "pgseal: cannot compute the search index of %s", col->qualified);
+			goto out;
+		}
+		rc = PGS_OK;
+		goto out;
+	}
+	size_t need = crypto_record_len(col->searchable, canon.len);
+	if (need == 0 || codec_buf_put(out, NULL, 0) != PGS_OK) {
+		pgs_errf(err, errlen, "pgseal: value too large for %s", col->qualified);
+		goto out;
+	}
+	if (out->cap < need) {
+		uint8_t *d = realloc(out->data, need);
+		if (!d) {
+			pgs_errf(err, errlen, "pgseal: out of memory");
+			goto out;
+		}
+		out->data = d;
+		out->cap = need;
+	}
+	if (crypto_record_encrypt(k, col->searchable, canon.data, canon.len, out->data, out->cap,
+				  &out->len) != PGS_OK) {
+		pgs_errf(err, errlen, "pgseal: cannot encrypt a value of %s", col->qualified);
+		goto out;
+	}
+	rc = PGS_OK;
+out:
+	codec_buf_free(&canon);
+	return rc;
+}
+
+static int fail_response(struct conn *c, const struct schema_column *col, int format, const uint8_t *rec,
+			 size_t len, struct codec_buf *out, bool *is_null, char *err, size_t errlen,
+			 const char *why)
+{
+	log_conn(LOG_WARN, c->id, "a value of %s could not be decrypted: %s", col->qualified, why);
+	switch (col->on_fail) {
+	case SCHEMA_FAIL_CIPHERTEXT:
+		/* the stored bytes as bytea: never plaintext */
+		out->len = 0;
+		if (format == CODEC_FMT_BINARY)
+			return codec_buf_put(out, rec, len);
+		if (codec_buf_put(out, "\\x", 2) != PGS_OK)
+			return PGS_ERR;
+		for (size_t i = 0; i < len; i++) {
+			char h[3];
+			snprintf(h, sizeof(h), "%02x", rec[i]);
+			if (codec_buf_put(out, h, 2) != PGS_OK)
+				return PGS_ERR;
+		}
+		return PGS_OK;
+	case SCHEMA_FAIL_DEFAULT: {
+		struct codec_buf canon = {0};
+		int rc = PGS_ERR;
+		if (!col->default_value) {
+			*is_null = true;
+			return PGS_OK;
+		}
+		if (codec_to_canonical(col->type, 0, CODEC_FMT_TEXT, (const uint8_t *)col->default_value,
+				       strlen(col->default_value), &canon) == PGS_OK &&
+		    codec_from_canonical(col->type, format, canon.data, canon.len, out) == PGS_OK)
+			rc = PGS_OK;
+		codec_buf_free(&canon);
+		return rc;
+	}
+	case SCHEMA_FAIL_ERROR:
+	default:
+		pgs_errf(err, errlen, "pgseal: a value of %s could not be decrypted (%s)", col->qualified, why);
+		return PGS_ERR;
+	}
+}
+
+int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
+			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+			char *err, size_t errlen)
+{
+	struct crypto_record_view v;
+	struct crypto_column_key *k;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	int rc = PGS_ERR;
+
+	*is_null = false;
+	if (!allowed(c, col))
+		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+				     "this client may not read it");
+	if (!c->worker->kw)
+		return fail_response(c, col, format, rec, len, out, is_null, err, errlen, "no keys");
+	if (crypto_record_parse(rec, len, &v) != PGS_OK)
+		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+				     "not a pgseal record");
+	if (keys_worker_version(c->worker->kw, key_client(col), col->table->name, col->name, v.key_id,
+				&k) != PGS_OK)
+		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+				     "unknown key version");
+	pt = malloc(len ? len : 1);
+	if (!pt) {
+		pgs_errf(err, errlen, "pgseal: out of memory");
+		return PGS_ERR;
+	}
+	if (crypto_record_decrypt(k, rec, len, pt, len, &ptlen) != PGS_OK) {
+		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+				   "authentication failed");
+		goto out;
+	}
+	out->len = 0;
+	if (codec_from_canonical(col->type, format, pt, ptlen, out) != PGS_OK) {
+		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+				   "not a value of the declared type");
+		goto out;
+	}
+	rc = PGS_OK;
+out:
+	crypto_wipe(pt, len ? len : 1);
+	free(pt);
+	return rc;
+}
+
+static int hexval(uint8_t ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out)
+{
+	out->len = 0;
+	if (len >= 2 && in[0] == '\\' && in[1] == 'x') {
+		if ((len - 2) % 2)
+			return PGS_ERR;
+		for (size_t i = 2; i < len; i += 2) {
+			int hi = hexval(in[i]), lo = hexval(in[i + 1]);
+			if (hi < 0 || lo < 0)
+				return PGS_ERR;
+			uint8_t b = (uint8_t)(hi << 4 | lo);
+			if (codec_buf_put(out, &b, 1) != PGS_OK)
+				return PGS_ERR;
+		}
+		return PGS_OK;
+	}
+	/* bytea_output = escape: \\ is a backslash, \ooo an octal byte, others as they are */
+	for (size_t i = 0; i < len;) {
+		uint8_t b = in[i];
+		if (b == '\\') {
+			if (i + 1 < len && in[i + 1] == '\\') {
+				i += 2;
+			} else if (i + 3 < len && in[i + 1] >= '0' && in[i + 1] <= '3' &&
+				   in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
+				b = (uint8_t)((in[i + 1] - '0') << 6 | (in[i + 2] - '0') << 3 | (in[i + 3] - '0'));
+				i += 4;
+			} else {
+				return PGS_ERR;
+			}
+		} else {
+			i++;
+		}
+		if (codec_buf_put(out, &b, 1) != PGS_OK)
+			return PGS_ERR;
+	}
+	return PGS_OK;
+}
+
+int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
+			 const char *value, size_t len, char **out, char *err, size_t errlen)
+{
+	struct conn *c = arg;
+	struct codec_buf rec = {0};
+	if (crypt_encrypt_value(c, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec, err,
+				errlen) != PGS_OK) {
+		codec_buf_free(&rec);
+		return PGS_ERR;
+	}
+	/* E'\\x…'::bytea reads the same whatever standard_conforming_strings is */
+	size_t n = rec.len * 2 + 16;
+	char *s = malloc(n);
+	if (!s) {
+		codec_buf_free(&rec);
+		return PGS_ERR;
+	}
+	size_t o = 0;
+	memcpy(s, "E'\\\\x", 5);
+	o = 5;
+	for (size_t i = 0; i < rec.len; i++) {
+		static const char hx[] = "0123456789abcdef";
+		s[o++] = hx[rec.data[i] >> 4];
+		s[o++] = hx[rec.data[i] & 15];
+	}
+	memcpy(s + o, "'::bytea", 9);
+	*out = s;
+	codec_buf_free(&rec);
+	return PGS_OK;
+}

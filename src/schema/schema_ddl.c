@@ -1,0 +1,253 @@
+/* schema_ddl.c - `pgseal schema`: the migration DDL for encrypted columns (bytea, blind-index expression indexes). */
+#include "schema/schema.h"
+#include "schema/schema_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* PostgreSQL 15's keywords that quote_ident() quotes (pg_get_keywords() where catcode <> 'U'),
+ * sorted for bsearch. */
+static const char *const reserved[] = {
+	"all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
+	"authorization", "between", "bigint", "binary", "bit", "boolean", "both", "case",
+	"cast", "char", "character", "check", "coalesce", "collate", "collation", "column",
+	"concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+	"current_role", "current_schema", "current_time", "current_timestamp", "current_user",
+	"dec", "decimal", "default", "deferrable", "desc", "distinct", "do", "else", "end",
+	"except", "exists", "extract", "false", "fetch", "float", "for", "foreign", "freeze",
+	"from", "full", "grant", "greatest", "group", "grouping", "having", "ilike", "in",
+	"initially", "inner", "inout", "int", "integer", "intersect", "interval", "into", "is",
+	"isnull", "join", "lateral", "leading", "least", "left", "like", "limit", "localtime",
+	"localtimestamp", "national", "natural", "nchar", "none", "normalize", "not",
+	"notnull", "null", "nullif", "numeric", "offset", "on", "only", "or", "order", "out",
+	"outer", "overlaps", "overlay", "placing", "position", "precision", "primary", "real",
+	"references", "returning", "right", "row", "select", "session_user", "setof",
+	"similar", "smallint", "some", "substring", "symmetric", "table", "tablesample",
+	"then", "time", "timestamp", "to", "trailing", "treat", "trim", "true", "union",
+	"unique", "user", "using", "values", "varchar", "variadic", "verbose", "when", "where",
+	"window", "with", "xmlattributes", "xmlconcat", "xmlelement", "xmlexists", "xmlforest",
+	"xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize", "xmltable",
+};
+
+static int cmp_kw(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool needs_quotes(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+		return true;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return true;
+	return bsearch(&s, reserved, PGS_ARRAY_LEN(reserved), sizeof(reserved[0]), cmp_kw) != NULL;
+}
+
+char *schema_quote_ident(const char *name)
+{
+	size_t n = strlen(name), o = 0;
+	if (!needs_quotes(name))
+		return pgs_xstrdup(name);
+	char *r = pgs_xmalloc(2 * n + 3);
+	r[o++] = '"';
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			r[o++] = '"';
+		r[o++] = *p;
+	}
+	r[o++] = '"';
+	r[o] = 0;
+	return r;
+}
+
+char *schema_quote_qualified(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	if (!dot)
+		return schema_quote_ident(name);
+	/* the loader rejects '.' inside a part, so the first dot separates schema and table */
+	char *schema = pgs_xstrdup(name);
+	schema[dot - name] = 0;
+	char *qs = schema_quote_ident(schema), *qt = schema_quote_ident(dot + 1);
+	size_t n = strlen(qs) + strlen(qt) + 2;
+	char *r = pgs_xmalloc(n);
+	snprintf(r, n, "%s.%s", qs, qt);
+	free(schema);
+	free(qs);
+	free(qt);
+	return r;
+}
+
+/* A string literal that reads the same whatever standard_conforming_strings says. */
+static void put_literal(FILE *out, const char *s)
+{
+	if (strchr(s, '\\'))
+		fputc('E', out);
+	fputc('\'', out);
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			fputc(*p, out);
+		fputc(*p, out);
+	}
+	fputc('\'', out);
+}
+
+/* <table>_<column>_pgseal_bidx, within PostgreSQL's 63 bytes: a long prefix is cut (at a
+ * UTF-8 boundary) and a hash of the full name keeps it unique. */
+static char *index_name(const struct schema_column *c)
+{
+	const char *rel = strrchr(c->table->name, '.');
+	rel = rel ? rel + 1 : c->table->name;
+	static const char suffix[] = "_pgseal_bidx";
+	size_t n = strlen(rel) + strlen(c->name) + 2;
+	char *base = pgs_xmalloc(n);
+	snprintf(base, n, "%s_%s", rel, c->name);
+	if (strlen(base) + sizeof(suffix) - 1 <= SCHEMA_NAME_MAX) {
+		char *r = pgs_xmalloc(n + sizeof(suffix));
+		snprintf(r, n + sizeof(suffix), "%s%s", base, suffix);
+		free(base);
+		return r;
+	}
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)base; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	size_t keep = SCHEMA_NAME_MAX - (sizeof(suffix) - 1) - 9;
+	while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
+		keep--;
+	base[keep] = 0;
+	char *r = pgs_xmalloc(SCHEMA_NAME_MAX + 1);
+	snprintf(r, SCHEMA_NAME_MAX + 1, "%s_%08x%s", base, h, suffix);
+	free(base);
+	return r;
+}
+
+/* A dollar-quote tag that does not occur in the body. */
+static void dollar_tag(const char *body, char *tag, size_t len)
+{
+	snprintf(tag, len, "$pgseal$");
+	for (unsigned i = 1; strstr(body, tag); i++)
+		snprintf(tag, len, "$pgseal%u$", i);
+}
+
+/* One column: refuse (and change nothing) when it holds values of another type; convert it
+ * when it is empty; leave it when it is already bytea. Its default is dropped either way:
+ * a default would be written by PostgreSQL itself, unencrypted. */
+static int column_block(FILE *out, const struct schema_column *c, const char *qt)
+{
+	char *qc = schema_quote_ident(c->name);
+	char *body = NULL, tag[32];
+	size_t len = 0;
+	FILE *m = open_memstream(&body, &len);
+	if (!m) {
+		free(qc);
+		return PGS_ERR;
+	}
+	fprintf(m, "DECLARE\n\ttyp regtype;\n\tnum int2;\nBEGIN\n"
+		   "\tSELECT a.atttypid::regtype, a.attnum INTO typ, num FROM pg_catalog.pg_attribute a\n"
+		   "\t WHERE a.attrelid = ");
+	put_literal(m, qt);
+	fprintf(m, "::regclass AND a.attname = ");
+	put_literal(m, c->name);
+	fprintf(m, " AND a.attnum > 0 AND NOT a.attisdropped;\n"
+		   "\tIF typ IS NULL THEN\n"
+		   "\t\tRAISE EXCEPTION 'pgseal: column %% does not exist', ");
+	put_literal(m, c->qualified);
+	fprintf(m, ";\n"
+		   "\tELSIF typ = 'bytea'::regtype THEN\n"
+		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n"
+		   "\tELSIF EXISTS (SELECT 1 FROM %s WHERE %s IS NOT NULL) THEN\n"
+		   "\t\tRAISE EXCEPTION 'pgseal: column %% holds %% values that are not encrypted; "
+		   "nothing was changed', ",
+		qt, qc, qt, qc);
+	put_literal(m, c->qualified);
+	fprintf(m, ", typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
+		   "or empty the column, then run this again.';\n"
+		   "\tELSE\n"
+		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT,\n"
+		   "\t\t\tALTER COLUMN %s TYPE bytea USING NULL::bytea;\n"
+		   "\tEND IF;\n"
+		   "\tIF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ",
+		qt, qc, qc);
+	put_literal(m, qt);
+	fprintf(m, "::regclass\n"
+		   "\t\t   AND i.indisunique AND num = ANY (i.indkey)) THEN\n"
+		   "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
+	put_literal(m, c->qualified);
+	fprintf(m, "\n\t\t\tUSING HINT = '%s';\n\tEND IF;\nEND\n",
+		c->searchable ? "Replace it with a unique index on the blind index, substr(column, 1, 33)."
+			      : "Only a searchable column can be unique (on substr(column, 1, 33)).");
+	if (fclose(m) != 0) {
+		free(body);
+		free(qc);
+		return PGS_ERR;
+	}
+	dollar_tag(body, tag, sizeof(tag));
+	fprintf(out, "DO %s\n%s%s;\n", tag, body, tag);
+	free(body);
+	free(qc);
+	return PGS_OK;
+}
+
+int schema_print_ddl(const struct schema *s, FILE *out)
+{
+	size_t ntables = 0;
+	for (size_t i = 0; i < s->ntables; i++)
+		ntables += s->tables[i].nencrypted > 0;
+	fprintf(out,
+		"-- pgseal schema: migration for %zu encrypted column%s in %zu table%s.\n"
+		"--\n"
+		"-- Run it once as the owner of the tables, before values are written through pgseal:\n"
+		"--   pgseal schema --config pgseal.yaml | psql -v ON_ERROR_STOP=1 -d DATABASE\n"
+		"-- Every encrypted column becomes bytea (the application still sees the declared\n"
+		"-- type through pgseal). The type change is for EMPTY columns: a column that still\n"
+		"-- holds values of another type stops the whole migration and nothing is changed,\n"
+		"-- because converting it here would destroy those values or leave them readable.\n"
+		"-- Migrate existing rows through pgseal instead (docs/schema.md). Columns that are\n"
+		"-- already bytea are kept, so running this again is safe. Column defaults are\n"
+		"-- dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
+		"-- index on their blind index, substr(column, 1, 33).\n",
+		s->nencrypted, s->nencrypted == 1 ? "" : "s", ntables, ntables == 1 ? "" : "s");
+	if (s->nencrypted == 0) {
+		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
+		return ferror(out) ? PGS_ERR : PGS_OK;
+	}
+	fprintf(out, "\nBEGIN;\n");
+	for (size_t i = 0; i < s->ntables; i++) {
+		const struct schema_table *t = &s->tables[i];
+		if (!t->nencrypted)
+			continue;
+		char *qt = schema_quote_qualified(t->name);
+		/* names are free of control characters (the loader checks), so comments are safe */
+		fprintf(out, "\n-- %s:", qt);
+		for (size_t j = 0; j < t->nencrypted; j++) {
+			const struct schema_column *c = &t->encrypted[j];
+			char *qc = schema_quote_ident(c->name);
+			fprintf(out, "%s %s (%s%s%s)", j ? "," : "", qc, codec_type_name(c->type),
+				c->searchable ? ", searchable" : "", c->client_id ? ", one client" : "");
+			free(qc);
+		}
+		fprintf(out, "\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n", qt);
+		for (size_t j = 0; j < t->nencrypted; j++)
+			if (column_block(out, &t->encrypted[j], qt) != PGS_OK) {
+				free(qt);
+				return PGS_ERR;
+			}
+		for (size_t j = 0; j < t->nencrypted; j++) {
+			const struct schema_column *c = &t->encrypted[j];
+			if (!c->searchable)
+				continue;
+			char *iname = index_name(c);
+			char *qi = schema_quote_ident(iname), *qc = schema_quote_ident(c->name);
+			fprintf(out, "CREATE INDEX IF NOT EXISTS %s ON %s (substr(%s, 1, 33));\n", qi, qt,
+				qc);
+			free(iname);
+			free(qi);
+			free(qc);
+		}
+		free(qt);
+	}
+	fprintf(out, "\nCOMMIT;\n");
+	return ferror(out) ? PGS_ERR : PGS_OK;
+}

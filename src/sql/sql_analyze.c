@@ -1,0 +1,740 @@
+/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and
+ * the entry points. */
+#include "sql/sql_internal.h"
+
+#include <openssl/crypto.h>
+#include <pg_query.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
+{
+	bool recursive = json_is_true(json_object_get(with, "recursive"));
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(with, "ctes"), i, it)
+	{
+		json_t *b = sql_node_is(it, "CommonTableExpr");
+		const char *name = sql_jstr(b, "ctename");
+		json_t *q = json_object_get(b, "ctequery");
+		if (!name)
+			return sql_refuse(c, "0A000",
+			                  "pgseal does not understand this WITH clause");
+		if (sc->nctes == sc->capctes) {
+			sc->capctes = sc->capctes ? sc->capctes * 2 : 4;
+			sc->ctes = pgs_xrealloc(sc->ctes, sc->capctes * sizeof(*sc->ctes));
+		}
+		struct sql_cte *cte = &sc->ctes[sc->nctes];
+		memset(cte, 0, sizeof(*cte));
+		cte->name = name;
+		json_t *sel = sql_node_is(q, "SelectStmt");
+		if (recursive && sel && json_object_get(sel, "larg")) {
+			/* the non-recursive term gives the columns the recursive term sees */
+			cte->rel.unsafe = true;
+			sc->nctes++;
+			struct sql_rel first;
+			memset(&first, 0, sizeof(first));
+			if (sql_select(c, sc, json_object_get(sel, "larg"), &first) < 0) {
+				sql_rel_free(&first);
+				return -1;
+			}
+			sc->nctes--;
+			/* the recursive term sees the CTE under its column aliases */
+			sql_rel_rename(&first, json_object_get(b, "aliascolnames"));
+			cte->rel = first;
+			sc->nctes++;
+			struct sql_rel all;
+			memset(&all, 0, sizeof(all));
+			if (sql_stmt(c, sc, q, &all) < 0) {
+				sql_rel_free(&all);
+				return -1;
+			}
+			sql_rel_free(&all);
+		} else {
+			if (recursive)
+				cte->rel.unsafe = true;
+			if (recursive)
+				sc->nctes++;
+			struct sql_rel out;
+			memset(&out, 0, sizeof(out));
+			int rc = sql_stmt(c, sc, q, &out);
+			if (recursive)
+				sc->nctes--;
+			if (rc < 0) {
+				sql_rel_free(&out);
+				return -1;
+			}
+			cte = &sc->ctes[sc->nctes];
+			sql_rel_free(&cte->rel);
+			cte->rel = out;
+			cte->name = name;
+			sc->nctes++;
+		}
+		sql_rel_rename(&sc->ctes[sc->nctes - 1].rel, json_object_get(b, "aliascolnames"));
+	}
+	return 0;
+}
+
+/* ORDER BY / GROUP BY / DISTINCT ON / PARTITION BY items: nothing encrypted may decide order or
+ * grouping. */
+static int order_items(struct sql_ctx *c, struct sql_scope *sc, json_t *items,
+                       const struct sql_rel *outs, const char *what)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+	{
+		json_t *b = sql_node_is(it, "SortBy");
+		json_t *node = b ? json_object_get(b, "node") : it;
+		json_t *k = sql_node_is(node, "A_Const"), *cr = sql_node_is(node, "ColumnRef");
+		if (k && json_object_get(k, "ival") && outs) {
+			json_int_t pos =
+			    json_integer_value(json_object_get(json_object_get(k, "ival"), "ival"));
+			if (pos >= 1 && (size_t)pos <= outs->ncols) {
+				const struct sql_dcol *d = &outs->cols[pos - 1];
+				if (d->col || d->tainted)
+					return sql_refuse(
+					    c, "0A000",
+					    "%s on encrypted column %s is not supported", what,
+					    d->col ? d->col->qualified : d->name);
+			} else if (!outs->known && outs->unsafe) {
+				return sql_refuse(
+				    c, "0A000",
+				    "pgseal cannot tell whether %s position %d is encrypted", what,
+				    (int)pos);
+			}
+			continue;
+		}
+		if (cr && outs && json_array_size(json_object_get(cr, "fields")) == 1) {
+			const char *nm = sql_jstr(
+			    sql_node_is(json_array_get(json_object_get(cr, "fields"), 0), "String"),
+			    "sval");
+			for (size_t o = 0; nm && o < outs->ncols; o++)
+				if (outs->cols[o].name && !strcmp(outs->cols[o].name, nm) &&
+				    (outs->cols[o].col || outs->cols[o].tainted))
+					return sql_refuse(
+					    c, "0A000",
+					    "%s on encrypted column %s is not supported", what,
+					    outs->cols[o].col ? outs->cols[o].col->qualified : nm);
+		}
+		if (sql_no_encrypted(c, sc, node, what) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)
+{
+	struct sql_scope sc = {.parent = parent};
+	struct sql_rel outs, r2;
+	int rc = -1;
+	memset(&outs, 0, sizeof(outs));
+	memset(&r2, 0, sizeof(r2));
+	json_t *with = json_object_get(b, "withClause");
+	if (with && with_clause(c, &sc, with) < 0)
+		goto out;
+	const char *op = sql_jstr(b, "op");
+	if (op && strcmp(op, "SETOP_NONE") != 0) {
+		if (sql_select(c, &sc, json_object_get(b, "larg"), &outs) < 0 ||
+		    sql_select(c, &sc, json_object_get(b, "rarg"), &r2) < 0)
+			goto out;
+		for (size_t i = 0; i < outs.ncols && i < r2.ncols; i++)
+			if ((r2.cols[i].col || r2.cols[i].tainted) &&
+			    r2.cols[i].col != outs.cols[i].col) {
+				outs.cols[i].tainted = true;
+				outs.cols[i].col = NULL;
+			} else if (outs.cols[i].col && !r2.cols[i].col) {
+				outs.cols[i].tainted = true;
+				outs.cols[i].col = NULL;
+			}
+		if (r2.unsafe || !r2.known)
+			outs.unsafe = outs.unsafe || r2.unsafe;
+		if (strcmp(op, "SETOP_UNION") != 0 || !json_is_true(json_object_get(b, "all")))
+			for (size_t i = 0; i < outs.ncols; i++)
+				if (outs.cols[i].col || outs.cols[i].tainted) {
+					rc = sql_refuse(
+					    c, "0A000",
+					    "UNION/INTERSECT/EXCEPT without ALL compares encrypted "
+					    "column %s; use UNION ALL",
+					    outs.cols[i].col ? outs.cols[i].col->qualified
+					                     : outs.cols[i].name);
+					goto out;
+				}
+	} else {
+		size_t i;
+		json_t *it;
+		json_array_foreach(json_object_get(b, "fromClause"), i, it)
+		{
+			if (sql_from_item(c, &sc, it) < 0)
+				goto out;
+		}
+		if (sql_targets(c, &sc, json_object_get(b, "targetList"), &outs) < 0)
+			goto out;
+		json_t *w = json_object_get(b, "whereClause");
+		if (w && sql_expr(c, &sc, w) < 0)
+			goto out;
+		json_t *h = json_object_get(b, "havingClause");
+		if (h && sql_expr(c, &sc, h) < 0)
+			goto out;
+		if (order_items(c, &sc, json_object_get(b, "groupClause"), &outs, "GROUP BY") < 0)
+			goto out;
+		json_t *dc = json_object_get(b, "distinctClause");
+		if (json_array_size(dc) == 1 && json_object_size(json_array_get(dc, 0)) == 0) {
+			for (size_t k = 0; k < outs.ncols; k++)
+				if (outs.cols[k].col || outs.cols[k].tainted) {
+					rc = sql_refuse(
+					    c, "0A000",
+					    "DISTINCT on encrypted column %s is not supported",
+					    outs.cols[k].col ? outs.cols[k].col->qualified
+					                     : outs.cols[k].name);
+					goto out;
+				}
+			if (outs.unsafe) {
+				rc = sql_refuse(
+				    c, "0A000",
+				    "DISTINCT over a row with encrypted columns is not supported");
+				goto out;
+			}
+		} else if (order_items(c, &sc, dc, &outs, "DISTINCT ON") < 0) {
+			goto out;
+		}
+		json_array_foreach(json_object_get(b, "windowClause"), i, it)
+		{
+			if (sql_no_encrypted(c, &sc, it, "PARTITION BY / window ORDER BY") < 0)
+				goto out;
+		}
+		json_array_foreach(json_object_get(b, "valuesLists"), i, it)
+		{
+			if (sql_expr(c, &sc, it) < 0)
+				goto out;
+		}
+	}
+	if (order_items(c, &sc, json_object_get(b, "sortClause"), &outs, "ORDER BY") < 0)
+		goto out;
+	json_t *lim;
+	if ((lim = json_object_get(b, "limitCount")) && sql_expr(c, &sc, lim) < 0)
+		goto out;
+	if ((lim = json_object_get(b, "limitOffset")) && sql_expr(c, &sc, lim) < 0)
+		goto out;
+	rc = 0;
+	if (out) {
+		*out = outs;
+		memset(&outs, 0, sizeof(outs));
+	}
+out:
+	sql_rel_free(&outs);
+	sql_rel_free(&r2);
+	sql_scope_free(&sc);
+	return rc;
+}
+
+/* The target table of INSERT/UPDATE/DELETE as a FROM item; NULL table when not in the schema. */
+static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
+                                             const char *alias_as)
+{
+	const char *rel = sql_jstr(rv, "relname");
+	const struct schema_table *t = sql_find_table(c->s, sql_jstr(rv, "schemaname"), rel);
+	struct sql_rel r;
+	memset(&r, 0, sizeof(r));
+	if (t) {
+		c->touched = true;
+		sql_table_rel(t, &r);
+	}
+	const char *alias = sql_jstr(json_object_get(rv, "alias"), "aliasname");
+	sql_scope_add_rel(sc, alias_as ? alias_as : alias ? alias : rel, &r);
+	return t;
+}
+
+static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
+                    json_t *targets)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(targets, i, it)
+	{
+		json_t *rt = sql_node_is(it, "ResTarget");
+		const char *name = sql_jstr(rt, "name");
+		json_t *val = json_object_get(rt, "val");
+		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
+		if (col && json_array_size(json_object_get(rt, "indirection")))
+			return sql_refuse(
+			    c, "0A000",
+			    "assigning to a part of encrypted column %s is not supported",
+			    col->qualified);
+		if (col && sql_node_is(val, "MultiAssignRef"))
+			return sql_refuse(
+			    c, "0A000",
+			    "SET (...) = (...) on encrypted column %s is not supported; use "
+			    "col = value",
+			    col->qualified);
+		if (col ? sql_value_into(c, sc, val, col) < 0 : (val && sql_expr(c, sc, val) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int returning(struct sql_ctx *c, struct sql_scope *sc, json_t *b, struct sql_rel *out)
+{
+	struct sql_rel r;
+	if (sql_targets(c, sc, json_object_get(b, "returningList"), &r) < 0) {
+		sql_rel_free(&r);
+		return -1;
+	}
+	if (out)
+		*out = r;
+	else
+		sql_rel_free(&r);
+	return 0;
+}
+
+static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)
+{
+	struct sql_scope sc = {.parent = parent};
+	const struct schema_column **enc = NULL;
+	int rc = -1;
+	json_t *with = json_object_get(b, "withClause");
+	if (with && with_clause(c, &sc, with) < 0)
+		goto out;
+	json_t *rv = json_object_get(b, "relation");
+	const struct schema_table *t = target_rel(c, &sc, rv, NULL);
+	json_t *cols = json_object_get(b, "cols");
+	size_t ncols = json_array_size(cols);
+	bool any = false;
+	if (t) {
+		if (ncols == 0 && t->ncolumns == 0 && t->nencrypted > 0) {
+			rc = sql_refuse(
+			    c, "0A000",
+			    "INSERT into %s without a column list: name the columns (or list the "
+			    "table's columns in the encryption config)",
+			    t->name);
+			goto out;
+		}
+		size_t n = ncols ? ncols : t->ncolumns;
+		enc = pgs_xcalloc(n + 1, sizeof(*enc));
+		for (size_t i = 0; i < n; i++) {
+			json_t *rt = sql_node_is(json_array_get(cols, i), "ResTarget");
+			const char *nm = ncols ? sql_jstr(rt, "name") : t->columns[i];
+			enc[i] = sql_find_column(t, nm);
+			if (enc[i] && ncols &&
+			    json_array_size(json_object_get(rt, "indirection"))) {
+				rc = sql_refuse(
+				    c, "0A000",
+				    "assigning to a part of encrypted column %s is not supported",
+				    enc[i]->qualified);
+				goto out;
+			}
+			any = any || enc[i];
+		}
+		ncols = n;
+	}
+	json_t *sel = sql_node_is(json_object_get(b, "selectStmt"), "SelectStmt");
+	json_t *vl = sel ? json_object_get(sel, "valuesLists") : NULL;
+	if (sel && vl && json_object_size(sel) <= 4 && !json_object_get(sel, "withClause")) {
+		size_t i;
+		json_t *row;
+		json_array_foreach(vl, i, row)
+		{
+			size_t k;
+			json_t *item;
+			json_array_foreach(json_object_get(sql_node_is(row, "List"), "items"), k,
+			                   item)
+			{
+				if (enc && k < ncols && enc[k]
+				        ? sql_value_into(c, &sc, item, enc[k]) < 0
+				        : sql_expr(c, &sc, item) < 0)
+					goto out;
+			}
+		}
+	} else if (sel) {
+		if (any) {
+			for (size_t i = 0; i < ncols; i++)
+				if (enc[i]) {
+					rc = sql_refuse(
+					    c, "0A000",
+					    "INSERT ... SELECT into encrypted column %s is not "
+					    "supported",
+					    enc[i]->qualified);
+					goto out;
+				}
+		}
+		if (sql_stmt(c, &sc, json_object_get(b, "selectStmt"), NULL) < 0)
+			goto out;
+	}
+	json_t *oc = json_object_get(b, "onConflictClause");
+	if (oc) {
+		if (t) {
+			struct sql_rel ex;
+			sql_table_rel(t, &ex);
+			sql_scope_add_rel(&sc, "excluded", &ex);
+		} else {
+			(void)target_rel(c, &sc, rv, "excluded");
+		}
+		json_t *infer = json_object_get(oc, "infer");
+		if (infer && sql_no_encrypted(c, &sc, json_object_get(infer, "whereClause"),
+		                              "ON CONFLICT WHERE") < 0)
+			goto out;
+		if (set_list(c, &sc, t, json_object_get(oc, "targetList")) < 0)
+			goto out;
+		json_t *w = json_object_get(oc, "whereClause");
+		if (w && sql_expr(c, &sc, w) < 0)
+			goto out;
+	}
+	rc = returning(c, &sc, b, out);
+out:
+	free(enc);
+	sql_scope_free(&sc);
+	return rc;
+}
+
+static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
+                         struct sql_rel *out)
+{
+	struct sql_scope sc = {.parent = parent};
+	int rc = -1;
+	json_t *with = json_object_get(b, "withClause");
+	if (with && with_clause(c, &sc, with) < 0)
+		goto out;
+	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(b, upd ? "fromClause" : "usingClause"), i, it)
+	{
+		if (sql_from_item(c, &sc, it) < 0)
+			goto out;
+	}
+	if (upd && set_list(c, &sc, t, json_object_get(b, "targetList")) < 0)
+		goto out;
+	json_t *w = json_object_get(b, "whereClause");
+	if (w && sql_expr(c, &sc, w) < 0)
+		goto out;
+	rc = returning(c, &sc, b, out);
+out:
+	sql_scope_free(&sc);
+	return rc;
+}
+
+static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
+{
+	for (size_t i = c->plan->nprepared; i-- > 0;)
+		if (!strcmp(c->plan->prepared[i].name, name))
+			return &c->plan->prepared[i];
+	if (!c->lookup)
+		return NULL;
+	c->plan->cacheable = false;
+	return c->lookup(c->lookup_arg, name);
+}
+
+static int prepare(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	struct sql_psink sink = {0}, *saved = c->sink;
+	const char *name = sql_jstr(b, "name");
+	c->sink = &sink;
+	int rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	c->sink = saved;
+	if (rc == 0 && name)
+		rc = sql_sink_finish(c, &sink);
+	if (rc == 0 && name) {
+		struct sql_plan *p = c->plan;
+		p->prepared = pgs_xrealloc(p->prepared, (p->nprepared + 1) * sizeof(*p->prepared));
+		struct sql_prepared *e = &p->prepared[p->nprepared++];
+		e->name = pgs_xstrdup(name);
+		e->nparams = sink.n;
+		e->params = sink.v;
+		sink.v = NULL;
+	}
+	sql_sink_free(&sink);
+	return rc;
+}
+
+static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	const char *name = sql_jstr(b, "name");
+	json_t *args = json_object_get(b, "params");
+	const struct sql_prepared *pp = name ? find_prepared(c, name) : NULL;
+	size_t nargs = json_array_size(args);
+	bool *done = pgs_xcalloc(nargs + 1, sizeof(bool));
+	int rc = 0;
+	struct sql_scope sc = {.parent = parent};
+	for (size_t i = 0; pp && i < pp->nparams && rc == 0; i++) {
+		const struct sql_param *p = &pp->params[i];
+		if (p->number < 1 || (size_t)p->number > nargs)
+			continue;
+		json_t *arg = json_array_get(args, (size_t)p->number - 1);
+		done[p->number - 1] = true;
+		c->touched = true;
+		json_t *arr = sql_node_is(arg, "A_ArrayExpr");
+		if (p->array && arr) {
+			size_t k;
+			json_t *el;
+			json_array_foreach(json_object_get(arr, "elements"), k, el)
+			{
+				if ((rc = sql_value_as(c, &sc, el, p->column, SQL_VALUE_BLIND)) < 0)
+					break;
+			}
+		} else if (p->array) {
+			rc = sql_refuse(
+			    c, "0A000",
+			    "EXECUTE argument $%d for %s must be ARRAY[...] of constants",
+			    p->number, p->column->qualified);
+		} else {
+			rc = sql_value_as(c, &sc, arg, p->column, p->mode);
+		}
+	}
+	for (size_t i = 0; i < nargs && rc == 0; i++)
+		if (!done[i])
+			rc = sql_expr(c, &sc, json_array_get(args, i));
+	free(done);
+	sql_scope_free(&sc);
+	return rc;
+}
+
+static const char *const ddl_ok[] = {
+    "CreateStmt",
+    "AlterTableStmt",
+    "IndexStmt",
+    "DropStmt",
+    "TruncateStmt",
+    "CommentStmt",
+    "GrantStmt",
+    "VacuumStmt",
+    "LockStmt",
+    "RenameStmt",
+    "AlterOwnerStmt",
+    "ClusterStmt",
+    "ReindexStmt",
+    "CreateStatsStmt",
+    "AlterObjectSchemaStmt",
+    "TransactionStmt",
+    "VariableSetStmt",
+    "VariableShowStmt",
+    "CheckPointStmt",
+    "CreateSeqStmt",
+    "AlterSeqStmt",
+    "CreateSchemaStmt",
+    "AlterTableMoveAllStmt",
+    "CreatePolicyStmt",
+    "AlterPolicyStmt",
+    "CreatePublicationStmt",
+    "AlterPublicationStmt",
+    "SecLabelStmt",
+    "ListenStmt",
+    "UnlistenStmt",
+    "DropOwnedStmt",
+    "ReassignOwnedStmt",
+    "ConstraintsSetStmt",
+    "LoadStmt",
+    "CreateRoleStmt",
+    "AlterRoleStmt",
+    "DropRoleStmt",
+    "GrantRoleStmt",
+    "AlterDefaultPrivilegesStmt",
+    "ClosePortalStmt",
+    "FetchStmt",
+    "CreateExtensionStmt",
+    "RefreshMatViewStmt",
+};
+static const char *const body_stmts[] = {
+    "DoStmt",   "CreateFunctionStmt", "RuleStmt", "CreateTrigStmt", "AlterFunctionStmt",
+    "CallStmt", "CreateEventTrigStmt"};
+
+int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out)
+{
+	json_t *b;
+	const char *type = sql_node_type(node, &b);
+	int rc = 0;
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (c->plan->refused)
+		return -1;
+	if (!type)
+		return sql_refuse(c, "0A000", "pgseal does not understand this statement");
+	if (++c->depth > 400) {
+		c->depth--;
+		return sql_refuse(c, "0A000", "statement too deeply nested for pgseal");
+	}
+	if (!strcmp(type, "SelectStmt")) {
+		rc = sql_select(c, parent, b, out);
+	} else if (!strcmp(type, "InsertStmt")) {
+		rc = insert(c, parent, b, out);
+	} else if (!strcmp(type, "UpdateStmt")) {
+		rc = update_delete(c, parent, b, true, out);
+	} else if (!strcmp(type, "DeleteStmt")) {
+		rc = update_delete(c, parent, b, false, out);
+	} else if (!strcmp(type, "ExplainStmt")) {
+		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	} else if (!strcmp(type, "PrepareStmt")) {
+		rc = prepare(c, parent, b);
+	} else if (!strcmp(type, "ExecuteStmt")) {
+		rc = execute(c, parent, b);
+	} else if (!strcmp(type, "DeallocateStmt")) {
+		const char *nm = sql_jstr(b, "name");
+		struct sql_plan *p = c->plan;
+		if (!nm) {
+			p->deallocate_all = true;
+		} else {
+			p->deallocate =
+			    pgs_xrealloc(p->deallocate, (p->ndeallocate + 1) * sizeof(char *));
+			p->deallocate[p->ndeallocate++] = pgs_xstrdup(nm);
+		}
+	} else if (!strcmp(type, "DiscardStmt")) {
+		const char *t = sql_jstr(b, "target");
+		if (t && (!strcmp(t, "DISCARD_ALL") || !strcmp(t, "DISCARD_PLANS")))
+			c->plan->deallocate_all = true;
+	} else if (!strcmp(type, "CopyStmt")) {
+		rc = sql_copy_stmt(c, parent, b);
+	} else if (!strcmp(type, "ViewStmt") || !strcmp(type, "DeclareCursorStmt")) {
+		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	} else if (!strcmp(type, "CreateTableAsStmt")) {
+		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
+		/* a partial index predicate is stored in the catalog: its constants must be blind
+		 */
+		struct sql_scope sc = {.parent = parent};
+		(void)target_rel(c, &sc, json_object_get(b, "relation"), NULL);
+		rc = sql_expr(c, &sc, json_object_get(b, "whereClause"));
+		sql_scope_free(&sc);
+	} else if (!strcmp(type, "MergeStmt")) {
+		if (sql_tree_names_encrypted(c, b))
+			rc = sql_refuse(c, "0A000",
+			                "MERGE on or from an encrypted table is not supported");
+	} else {
+		bool ok = false;
+		for (size_t i = 0; i < PGS_ARRAY_LEN(ddl_ok) && !ok; i++)
+			ok = !strcmp(type, ddl_ok[i]);
+		bool body = false;
+		for (size_t i = 0; i < PGS_ARRAY_LEN(body_stmts) && !body; i++)
+			body = !strcmp(type, body_stmts[i]);
+		if (body && (sql_may_touch(c->s, c->sql, c->len) || sql_tree_names_encrypted(c, b)))
+			rc = sql_refuse(
+			    c, "0A000",
+			    "pgseal cannot check a function body, rule, trigger or DO block "
+			    "that may name an encrypted table");
+		else if (!ok && !body && sql_tree_names_encrypted(c, b))
+			rc = sql_refuse(c, "0A000",
+			                "pgseal does not support %s on an encrypted table", type);
+		else if (ok && sql_tree_names_encrypted(c, b))
+			c->touched = true;
+	}
+	c->depth--;
+	return rc;
+}
+
+static void append_params(struct sql_plan *p, struct sql_psink *k)
+{
+	if (k->n == 0)
+		return;
+	p->params = pgs_xrealloc(p->params, (p->nparams + k->n) * sizeof(*p->params));
+	memcpy(p->params + p->nparams, k->v, k->n * sizeof(*k->v));
+	p->nparams += k->n;
+}
+
+static bool has_word(const char *sql, size_t len, const char *w)
+{
+	size_t m = strlen(w);
+	for (size_t i = 0; i + m <= len; i++)
+		if (strncasecmp(sql + i, w, m) == 0)
+			return true;
+	return false;
+}
+
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
+                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
+{
+	struct sql_plan *p = pgs_xcalloc(1, sizeof(*p));
+	struct sql_ctx c = {
+	    .s = s, .sql = sql, .plan = p, .lookup = lookup, .lookup_arg = lookup_arg};
+	PgQueryParseResult r = {0};
+	json_t *root = NULL;
+	struct sql_psink all = {0};
+	*out = p;
+	p->cacheable = true;
+	len = strnlen(sql, len);
+	c.len = len;
+	bool touch = sql_may_touch(s, sql, len);
+	if (!touch && !(lookup && sql_may_execute(sql, len)) && !has_word(sql, len, "prepare") &&
+	    !has_word(sql, len, "deallocate") && !has_word(sql, len, "discard"))
+		return PGS_OK;
+	r = pg_query_parse(sql);
+	if (!r.error && r.parse_tree)
+		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
+	if (!root) {
+		if (touch && r.error)
+			(void)sql_refuse(
+			    &c, "42601",
+			    "pgseal could not parse this statement, which names an encrypted "
+			    "table; nothing was sent (syntax error at or near position %d)",
+			    r.error->cursorpos);
+		else if (touch)
+			(void)sql_refuse(
+			    &c, "42601",
+			    "pgseal could not read this statement, which names an encrypted "
+			    "table (too deeply nested?); nothing was sent");
+		goto out;
+	}
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(root, "stmts"), i, st)
+	{
+		struct sql_psink sink = {0};
+		c.sink = &sink;
+		c.touched = false;
+		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), NULL);
+		if (rc == 0)
+			rc = sql_sink_finish(&c, &sink);
+		if (rc == 0) {
+			if (all.n + sink.n > all.cap) {
+				all.cap = all.n + sink.n;
+				all.v = pgs_xrealloc(all.v, all.cap * sizeof(*all.v));
+			}
+			if (sink.n)
+				memcpy(all.v + all.n, sink.v, sink.n * sizeof(*sink.v));
+			all.n += sink.n;
+		}
+		sql_sink_free(&sink);
+		c.sink = NULL;
+		p->nstatements++;
+		if (c.touched)
+			p->touches_encrypted = true;
+		if (rc < 0)
+			break;
+	}
+	if (!p->refused) {
+		c.sink = &all;
+		if (sql_sink_finish(&c, &all) == 0)
+			append_params(p, &all);
+		c.sink = NULL;
+	}
+	if (!p->refused)
+		(void)sql_finish_edits(&c);
+	if (p->nedits || p->nparams || p->copy.active)
+		p->touches_encrypted = true;
+out:
+	if (p->refused) {
+		/* a refused plan carries only its verdict */
+		struct sql_plan *q = pgs_xcalloc(1, sizeof(*q));
+		q->touches_encrypted = true;
+		q->refused = true;
+		memcpy(q->sqlstate, p->sqlstate, sizeof(q->sqlstate));
+		q->message = p->message;
+		q->nstatements = p->nstatements;
+		q->cacheable = p->cacheable;
+		p->message = NULL;
+		sql_plan_free(p);
+		*out = q;
+	}
+	sql_sink_free(&all);
+	free(c.toks);
+	json_decref(root);
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree,
+		                strlen(r.parse_tree)); /* it holds the statement's values */
+	pg_query_free_parse_result(r);
+	return PGS_OK;
+}
+
+int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out)
+{
+	return sql_analyze_ex(s, sql, len, NULL, NULL, out);
+}

@@ -1,0 +1,162 @@
+/* sql_internal.h - shared internals of the sql module: analysis context, tokens, scopes (not
+ * public). */
+#ifndef PGSEAL_SQL_INTERNAL_H
+#define PGSEAL_SQL_INTERNAL_H
+
+#include "sql/sql.h"
+
+#include <jansson.h>
+
+/* Token kinds of libpg_query's scanner (pg_query.proto, enum Token) that the module needs. */
+enum {
+	SQL_T_LPAREN = 40,
+	SQL_T_RPAREN = 41,
+	SQL_T_PLUS = 43,
+	SQL_T_COMMA = 44,
+	SQL_T_MINUS = 45,
+	SQL_T_DOT = 46,
+	SQL_T_SEMI = 59,
+	SQL_T_LBRACK = 91,
+	SQL_T_RBRACK = 93,
+	SQL_T_IDENT = 258,
+	SQL_T_UIDENT = 259,
+	SQL_T_FCONST = 260,
+	SQL_T_SCONST = 261,
+	SQL_T_USCONST = 262,
+	SQL_T_BCONST = 263,
+	SQL_T_XCONST = 264,
+	SQL_T_OP = 265,
+	SQL_T_ICONST = 266,
+	SQL_T_PARAM = 267,
+	SQL_T_TYPECAST = 268,
+	SQL_T_SQL_COMMENT = 275,
+	SQL_T_C_COMMENT = 276,
+};
+enum { SQL_KW_NONE = 0, SQL_KW_UNRESERVED, SQL_KW_COLNAME, SQL_KW_TYPEFUNC, SQL_KW_RESERVED };
+
+struct sql_tok {
+	int start, end, kind, kw;
+};
+
+/* A column as seen through a FROM item. */
+struct sql_dcol {
+	const char *name;
+	const struct schema_column *col; /* the encrypted column it carries unchanged, or NULL */
+	bool tainted;                    /* derived from encrypted data in a way we cannot name */
+};
+
+/* A FROM item (table, subquery, CTE reference, function) visible in a scope. */
+struct sql_rel {
+	const char *alias;                /* the name that qualifies its columns */
+	const struct schema_table *table; /* a table of the schema */
+	bool known;                       /* the column list below is complete */
+	bool unsafe;                      /* columns not listed may carry encrypted data */
+	struct sql_dcol *cols;
+	size_t ncols;
+};
+
+struct sql_cte {
+	const char *name;
+	struct sql_rel rel; /* its columns (alias unused) */
+};
+
+struct sql_scope {
+	struct sql_scope *parent;
+	struct sql_rel *rels;
+	size_t nrels, caprels;
+	struct sql_cte *ctes;
+	size_t nctes, capctes;
+	json_t *targets; /* the SELECT's targetList (ORDER BY alias/position), or NULL */
+};
+
+/* Parameters met in one statement: those bound to encrypted columns, and plain uses. */
+struct sql_psink {
+	struct sql_param *v;
+	size_t n, cap;
+	int *plain;
+	size_t nplain, capplain;
+};
+
+struct sql_ctx {
+	const struct schema *s;
+	const char *sql;
+	size_t len;
+	struct sql_plan *plan;
+	size_t capedits;
+	struct sql_tok *toks;
+	size_t ntoks;
+	bool scanned, scan_failed;
+	struct sql_psink *sink;
+	sql_prepared_lookup_fn lookup;
+	void *lookup_arg;
+	int depth;
+	bool touched;     /* the current statement names an encrypted table */
+	const char *what; /* the clause being walked, for refusal messages (ORDER BY...) */
+};
+
+/* Walkers return 0 to go on, -1 to stop (the plan is refused). */
+int sql_refuse(struct sql_ctx *c, const char *sqlstate, const char *fmt, ...) PGS_PRINTF(3, 4);
+
+/* sql_scan.c: tokens and extents in the original text. */
+int sql_scan(struct sql_ctx *c);
+int sql_tok_at(const struct sql_ctx *c,
+               int offset); /* index of the token starting at offset, or -1 */
+int sql_ref_extent(struct sql_ctx *c, json_t *colref, uint32_t *start, uint32_t *end);
+int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t *end);
+/* The constant's value as text (malloc'd) from an A_Const or casts of one; *isnull for NULL. */
+int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, bool *isnull);
+int sql_min_location(json_t *node);
+
+/* sql_plan.c: building the plan. */
+void sql_add_text_edit(struct sql_ctx *c, uint32_t start, uint32_t end, char *text);
+void sql_add_literal_edit(struct sql_ctx *c, uint32_t start, uint32_t end,
+                          const struct schema_column *col, enum sql_value_mode mode, char *value,
+                          size_t vlen);
+void sql_sink_param(struct sql_ctx *c, int number, const struct schema_column *col,
+                    enum sql_value_mode mode, bool array);
+void sql_sink_plain(struct sql_ctx *c, int number);
+int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k);
+void sql_sink_free(struct sql_psink *k);
+int sql_finish_edits(struct sql_ctx *c);
+int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp);
+/* sql_copy.c: a COPY statement. */
+int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+
+/* JSON helpers: a wrapped node {"Type": {...}} -> its type name and body. */
+const char *sql_node_type(json_t *node, json_t **body);
+json_t *sql_node_is(json_t *node, const char *type);
+const char *sql_jstr(json_t *obj, const char *key);
+
+/* sql_scope.c / sql_expr.c: name resolution and expressions. */
+const struct schema_table *sql_find_table(const struct schema *s, const char *schemaname,
+                                          const char *relname);
+const struct schema_column *sql_find_column(const struct schema_table *t, const char *name);
+bool sql_table_has_column(const struct schema_table *t, const char *name);
+void sql_scope_free(struct sql_scope *sc);
+/* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
+int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);
+bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node);
+/* t.* or * in an expression: true when it may expand to encrypted columns. */
+bool sql_star_touches(struct sql_scope *sc, json_t *fields);
+void sql_rel_free(struct sql_rel *r);
+/* Renames the first columns by an alias list (t AS a(x, y), WITH c(x, y)). */
+void sql_rel_rename(struct sql_rel *r, json_t *colnames);
+/* The output columns of a target or RETURNING list. */
+int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out);
+int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node);
+int sql_no_encrypted(struct sql_ctx *c, struct sql_scope *sc, json_t *node, const char *what);
+int sql_value_into(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
+                   const struct schema_column *col);
+int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
+                 const struct schema_column *col, enum sql_value_mode mode);
+int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item);
+/* Adds a FROM item; takes ownership of r's columns. */
+void sql_scope_add_rel(struct sql_scope *sc, const char *alias, struct sql_rel *r);
+/* The columns of a schema table as a FROM item. */
+void sql_table_rel(const struct schema_table *t, struct sql_rel *r);
+
+/* sql_analyze.c: statements. */
+int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out);
+int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+
+#endif
