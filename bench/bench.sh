@@ -141,11 +141,13 @@ median3() { $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:
 say "warm-up"
 for sys in "${SYSTEMS[@]}"; do run_pgbench "$sys" -M simple -c "$CLIENTS" -j "$THREADS" -T 2 >/dev/null; done
 
+# round R runs the systems in a rotated order (A B C, B C A, C A B, ...) so none is always first or last
+order() { local i n=${#SYSTEMS[@]}; for ((i = 0; i < n; i++)); do printf '%s ' "${SYSTEMS[$(( (i + $1 - 1) % n ))]}"; done; }
 declare -A TPS LAT
 rounds_log=""
 for mode in $MODES; do
   for r in $(seq "$ROUNDS"); do
-    for sys in "${SYSTEMS[@]}"; do
+    for sys in $(order "$r"); do
       read -r tps lat < <(run_pgbench "$sys" -M "$mode" -c "$CLIENTS" -j "$THREADS" -T "$SECS")
       TPS[$mode,$sys]="${TPS[$mode,$sys]:-} $tps"
       rounds_log+=$(printf '  %-9s round %d  %-10s %10s tps\n' "$mode" "$r" "$sys" "$tps")$'\n'
@@ -154,7 +156,7 @@ for mode in $MODES; do
   done
 done
 for r in $(seq "$ROUNDS"); do
-  for sys in "${SYSTEMS[@]}"; do
+  for sys in $(order "$r"); do
     read -r tps lat < <(run_pgbench "$sys" -M simple -c 1 -j 1 -T "$LAT_SECS")
     LAT[$sys]="${LAT[$sys]:-} $lat"
     rounds_log+=$(printf '  latency   round %d  %-10s %10s ms\n' "$r" "$sys" "$lat")$'\n'
@@ -198,6 +200,17 @@ if [[ -f $W/pgbouncer.pid ]]; then
 fi
 
 # --- report ----------------------------------------------------------------------------------
+# median over rounds of the ratio A/B within each round (robust to load drifting between rounds)
+rratio() { $PY -c '
+import sys, statistics as st
+a, b = sys.argv[1].split(), sys.argv[2].split()
+r = [float(x) / float(y) for x, y in zip(a, b) if "n/a" not in (x, y) and float(y) > 0]
+print("%.2fx" % st.median(r) if r else "n/a")' "$1" "$2"; }
+radded() { $PY -c '
+import sys, statistics as st
+a, b = sys.argv[1].split(), sys.argv[2].split()
+r = [(float(x) - float(y)) * 1000 for x, y in zip(a, b) if "n/a" not in (x, y)]
+print("%+.0f" % st.median(r) if r else "n/a")' "$1" "$2"; }
 ratio() { $PY -c 'import sys; a,b=sys.argv[1:]; print("%.2fx"%(float(a)/float(b)) if "n/a" not in (a,b) and float(b)>0 else "n/a")' "$1" "$2"; }
 added() { $PY -c 'import sys; a,b=sys.argv[1:]; print("%+.0f"%((float(a)-float(b))*1000) if "n/a" not in (a,b) else "n/a")' "$1" "$2"; }
 {
@@ -205,19 +218,26 @@ echo
 echo "pgseal benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  $(nproc) CPUs  PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')  $(pgbouncer --version | head -1)"
 echo
 echo "Throughput: pgbench -n -S -M MODE -c $CLIENTS -j $THREADS -T $SECS (scale $SCALE), systems interleaved"
-echo "direct, pgbouncer, pgseal in each of $ROUNDS rounds; median tps; ratio = system / direct."
+echo "direct, pgbouncer, pgseal in each of $ROUNDS rounds (order rotated per round); median tps; ratio = system / direct."
 printf '%-10s %12s %12s %7s %12s %7s %18s\n' mode direct pgbouncer ratio pgseal ratio pgseal/pgbouncer
 for mode in $MODES; do
   d=$(median ${TPS[$mode,direct]}); b=$(median ${TPS[$mode,pgbouncer]}); s=$(median ${TPS[$mode,pgseal]})
   printf '%-10s %12s %12s %7s %12s %7s %18s\n' "$mode" "$d" "$b" "$(ratio "$b" "$d")" "$s" "$(ratio "$s" "$d")" "$(ratio "$s" "$b")"
 done
+echo "Median of the per-round ratios (each round runs the three systems back to back):"
+for mode in $MODES; do
+  printf '%-10s pgbouncer/direct %6s   pgseal/direct %6s   pgseal/pgbouncer %6s\n' "$mode" \
+    "$(rratio "${TPS[$mode,pgbouncer]}" "${TPS[$mode,direct]}")" "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,direct]}")" \
+    "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,pgbouncer]}")"
+done
 echo
 echo "Latency at 1 client: pgbench -n -S -M simple -c 1 -j 1 -T $LAT_SECS, $ROUNDS interleaved rounds, median of the average latency."
-printf '%-10s %12s %16s\n' system "latency ms" "added us"
+printf '%-10s %12s %16s %22s\n' system "latency ms" "added us" "added us (per round)"
 d=$(median3 ${LAT[direct]})
 for sys in "${SYSTEMS[@]}"; do
   l=$(median3 ${LAT[$sys]})
-  if [[ $sys == direct ]]; then printf '%-10s %12s %16s\n' "$sys" "$l" "-"; else printf '%-10s %12s %16s\n' "$sys" "$l" "$(added "$l" "$d")"; fi
+  if [[ $sys == direct ]]; then printf '%-10s %12s %16s %22s\n' "$sys" "$l" "-" "-"
+  else printf '%-10s %12s %16s %22s\n' "$sys" "$l" "$(added "$l" "$d")" "$(radded "${LAT[$sys]}" "${LAT[direct]}")"; fi
 done
 echo
 echo "Memory: $IDLE idle client sessions (startup completed, trust), bench/idle_conns.py; VmRSS from /proc/PID/status before and 1 s after."
