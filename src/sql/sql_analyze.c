@@ -426,6 +426,44 @@ static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *n
 	return c->lookup(c->lookup_arg, name);
 }
 
+/* `PREPARE name(int, text) AS ...`: a declared type of an encrypted parameter becomes
+ * bytea (bytea[] for = ANY), since the column is bytea upstream. The type's extent runs
+ * from its location to the next ',' or ')' outside parentheses and double quotes. */
+static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sql_psink *sink)
+{
+	for (size_t i = 0; i < sink->n; i++) {
+		const struct sql_param *p = &sink->v[i];
+		json_t *tn = sql_node_is(json_array_get(argtypes, (size_t)p->number - 1), "TypeName");
+		if (p->number < 1 || !tn)
+			continue;
+		json_t *loc = json_object_get(tn, "location");
+		if (!json_is_integer(loc) || json_integer_value(loc) < 0 ||
+		    (size_t)json_integer_value(loc) >= c->len)
+			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
+		size_t start = (size_t)json_integer_value(loc), end = start;
+		int depth = 0;
+		bool quoted = false;
+		for (; end < c->len; end++) {
+			char ch = c->sql[end];
+			if (ch == '"')
+				quoted = !quoted;
+			else if (!quoted && ch == '(')
+				depth++;
+			else if (!quoted && ch == ')' && depth-- == 0)
+				break;
+			else if (!quoted && ch == ',' && depth == 0)
+				break;
+		}
+		while (end > start && (c->sql[end - 1] == ' ' || c->sql[end - 1] == '\t' ||
+				       c->sql[end - 1] == '\n' || c->sql[end - 1] == '\r'))
+			end--;
+		if (end == start || end >= c->len)
+			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
+		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end, pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
+	}
+	return 0;
+}
+
 static int prepare(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 {
 	struct sql_psink sink = {0}, *saved = c->sink;
@@ -435,6 +473,8 @@ static int prepare(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	c->sink = saved;
 	if (rc == 0 && name)
 		rc = sql_sink_finish(c, &sink);
+	if (rc == 0 && name)
+		rc = prepare_argtypes(c, json_object_get(b, "argtypes"), &sink);
 	if (rc == 0 && name) {
 		struct sql_plan *p = c->plan;
 		p->prepared = pgs_xrealloc(p->prepared, (p->nprepared + 1) * sizeof(*p->prepared));

@@ -418,6 +418,25 @@ static void test_prepare_execute(void)
 		CHECK_EQ_INT(p->prepared[0].nparams, 1);
 		saved = sql_prepared_dup(&p->prepared[0]);
 	}
+	{
+		/* the declared type of the encrypted parameter becomes bytea */
+		char *r = NULL, e[128];
+		size_t rn;
+		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) == PGS_OK);
+		CHECK_STR(r, "PREPARE ins(int, bytea) AS INSERT INTO users (id, email) VALUES ($1, $2)");
+		free(r);
+	}
+	sql_plan_free(p);
+	q = "PREPARE s(character varying(30)[]) AS SELECT id FROM users WHERE email = ANY($1)";
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	{
+		char *r = NULL, e[128];
+		size_t rn;
+		CHECK(!p->refused);
+		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) == PGS_OK);
+		CHECK_STR(r, "PREPARE s(bytea[]) AS SELECT id FROM users WHERE substr(email, 1, 33) = ANY($1)");
+		free(r);
+	}
 	sql_plan_free(p);
 	if (!saved)
 		return;
