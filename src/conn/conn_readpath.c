@@ -245,6 +245,11 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		}
 		c->crypt.drop_until_complete = false;
 	}
+	if (type == '1' && e && e->kind == EX_SWALLOW_PARSE) {
+		sbuf_consume(b, total);
+		crypt_pop(c);
+		return PGS_OK;
+	}
 	switch (type) {
 	case '1': case '2': case '3':
 		if (e && (e->kind == EX_PARSE || e->kind == EX_BIND || e->kind == EX_CLOSE))
@@ -303,14 +308,36 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		crypt_copy_end(c);
 		break;
 	case 'E':
+		if (e && e->refusal) {
+			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds */
+			struct proto_buf nb = {0};
+			struct proto_reader r;
+			size_t off = proto_msg_begin(&nb, 'E');
+			proto_reader_init(&r, body, blen);
+			for (;;) {
+				uint8_t code;
+				const char *v;
+				if (proto_read_u8(&r, &code) != PGS_OK || code == 0 ||
+				    proto_read_cstr(&r, &v, NULL) != PGS_OK)
+					break;
+				if (code == 'W' || code == 'F' || code == 'L' || code == 'R')
+					continue;
+				proto_put_u8(&nb, code);
+				proto_put_cstr(&nb, v);
+			}
+			proto_put_u8(&nb, 0);
+			proto_msg_end(&nb, off);
+			crypt_replace_message(b, total, &nb);
+			proto_buf_free(&nb);
+			total = 0; /* already passed over */
+		}
 		crypt_copy_end(c);
 		if (e && e->kind == EX_QUERY) {
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
 		/* extended protocol: the server skips to the next Sync */
-		while ((e = crypt_head(c)) && !sync_like(e->kind) && e->kind != EX_REFUSED &&
-		       e->kind != EX_REFUSED_QUERY)
+		while ((e = crypt_head(c)) && !sync_like(e->kind))
 			crypt_pop(c);
 		break;
 	case 'Z':
@@ -329,6 +356,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 	default:
 		break;
 	}
-	crypt_pass_message(b, total);
+	if (total)
+		crypt_pass_message(b, total);
 	return PGS_OK;
 }
