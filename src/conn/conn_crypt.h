@@ -93,6 +93,7 @@ struct crypt_state {
 	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
 	bool copy_header_pending;
 	bool copy_refused;              /* the client's rows were refused: the rest are dropped */
+	bool copy_out_failed;           /* a row out failed to decrypt: the rest of the COPY is dropped */
 };
 
 void crypt_init(struct conn *c);

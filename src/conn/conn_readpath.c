@@ -40,7 +40,8 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 		return (l && l->any_encrypted) || c->crypt.drop_until_complete;
 	}
 	case 'd':
-		return c->crypt.copy_out;
+	case 'c':
+		return c->crypt.copy_out || c->crypt.copy_out_failed;
 	default:
 		return false;
 	}
@@ -244,6 +245,16 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			return PGS_OK;
 		}
 		c->crypt.drop_until_complete = false;
+	}
+	if (c->crypt.copy_out_failed) {
+		if (type == 'd' || type == 'c' || type == 'C') {
+			sbuf_consume(b, total);
+			if (type == 'C' && e && e->kind == EX_EXECUTE)
+				crypt_pop(c);
+			return PGS_OK;
+		}
+		if (type == 'Z' || type == 'E')
+			c->crypt.copy_out_failed = false;
 	}
 	if (type == '1' && e && e->kind == EX_SWALLOW_PARSE) {
 		sbuf_consume(b, total);
