@@ -679,6 +679,30 @@ static bool has_word(const char *sql, size_t len, const char *w)
 	return false;
 }
 
+/* The configured tables whose names appear in a text (case-insensitive), comma-separated. */
+static void names_in_text(const struct schema *s, const char *sql, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < s->ntables; i++) {
+		const char *name = s->tables[i].name;
+		const char *dot = strrchr(name, '.');
+		const char *bare = dot ? dot + 1 : name;
+		size_t n = strlen(bare);
+		bool found = false;
+		for (size_t j = 0; n && j + n <= len && !found; j++)
+			found = !strncasecmp(sql + j, bare, n);
+		if (!found)
+			continue;
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", name);
+		if (w < 0 || (size_t)w >= cap - o)
+			break;
+		o += (size_t)w;
+	}
+	if (!o)
+		snprintf(out, cap, "?");
+}
+
 int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
                    sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
 {
@@ -700,17 +724,20 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {
+		/* fail closed (DESIGN §5): 0A000, naming the encrypted table(s) the text names */
+		char names[256];
+		names_in_text(s, sql, len, names, sizeof(names));
 		if (touch && r.error)
 			(void)sql_refuse(
-			    &c, "42601",
-			    "pgseal could not parse this statement, which names an encrypted "
-			    "table; nothing was sent (syntax error at or near position %d)",
-			    r.error->cursorpos);
+			    &c, "0A000",
+			    "pgseal could not parse this statement, which names encrypted table %s; "
+			    "nothing was sent (syntax error at or near position %d)",
+			    names, r.error->cursorpos);
 		else if (touch)
 			(void)sql_refuse(
-			    &c, "42601",
-			    "pgseal could not read this statement, which names an encrypted "
-			    "table (too deeply nested?); nothing was sent");
+			    &c, "0A000",
+			    "pgseal could not read this statement, which names encrypted table %s "
+			    "(too deeply nested?); nothing was sent", names);
 		goto out;
 	}
 	size_t i;
