@@ -363,6 +363,7 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 			goto out;
 	}
 	json_t *oc = json_object_get(b, "onConflictClause");
+	size_t rels_before_excluded = sc.nrels;
 	if (oc) {
 		if (t) {
 			struct sql_rel ex;
@@ -380,6 +381,9 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 		json_t *w = json_object_get(oc, "whereClause");
 		if (w && sql_expr(c, &sc, w) < 0)
 			goto out;
+		/* EXCLUDED is visible in ON CONFLICT only, not in RETURNING */
+		while (sc.nrels > rels_before_excluded)
+			sql_rel_free(&sc.rels[--sc.nrels]);
 	}
 	rc = returning(c, &sc, b, out);
 out:
