@@ -97,6 +97,8 @@ static void expect_clear(struct crypt_expect *e)
 	crypt_stmt_unref(e->stmt);
 	crypt_portal_unref(e->portal);
 	crypt_layout_unref(e->layout);
+	if (e->owns_plan)
+		sql_plan_free(e->plan);
 	memset(e, 0, sizeof(*e));
 }
 

@@ -47,6 +47,7 @@ enum crypt_expect_kind {
 	EX_SYNC, EX_QUERY, EX_FUNCTION,
 	EX_CATALOG,                     /* pgseal's own catalog query: swallowed */
 	EX_SWALLOW_PARSE,               /* pgseal's own Parse of a refusal: its ParseComplete is dropped */
+	EX_SWALLOW_BIND,                /* ... and the BindComplete of its Bind */
 };
 
 struct crypt_expect {
@@ -56,6 +57,8 @@ struct crypt_expect {
 	struct crypt_portal *portal;    /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
 	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
 	bool refusal;                   /* pgseal's DO block standing in for a refused message */
+	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
+	bool owns_plan;
 };
 
 struct crypt_table_oid {

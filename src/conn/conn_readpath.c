@@ -48,7 +48,8 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 }
 
 /* Builds a layout from a RowDescription and rewrites its encrypted columns' types in place. */
-static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint32_t blen)
+static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint32_t blen,
+					    const struct sql_plan *plan)
 {
 	struct proto_reader r;
 	uint16_t n;
@@ -75,6 +76,10 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 			return NULL;
 		}
 		const struct schema_column *col = crypt_catalog_column(c, table, (int16_t)attnum);
+		/* no origin (scalar subquery, UNION ALL, CTE...): the statement's analysis knows
+		 * which encrypted column an output column carries unchanged */
+		if (!col && plan && plan->nresult == n)
+			col = plan->result[i];
 		l->cols[i].format = (int16_t)fmt;
 		if (col && typoid == CRYPT_BYTEA_OID) {
 			l->cols[i].col = col;
@@ -256,7 +261,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (type == 'Z' || type == 'E')
 			c->crypt.copy_out_failed = false;
 	}
-	if (type == '1' && e && e->kind == EX_SWALLOW_PARSE) {
+	if ((type == '1' && e && e->kind == EX_SWALLOW_PARSE) || (type == '2' && e && e->kind == EX_SWALLOW_BIND)) {
 		sbuf_consume(b, total);
 		crypt_pop(c);
 		return PGS_OK;
@@ -271,7 +276,14 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			parameter_description(c, e->stmt, body, blen);
 		break;
 	case 'T': {
-		struct crypt_layout *l = row_description(c, body, blen);
+		const struct sql_plan *plan = NULL;
+		if (e && e->kind == EX_DESCRIBE_STMT && e->stmt)
+			plan = e->stmt->plan;
+		else if (e && e->kind == EX_DESCRIBE_PORTAL && e->portal && e->portal->stmt)
+			plan = e->portal->stmt->plan;
+		else if (e && e->kind == EX_QUERY)
+			plan = e->plan;
+		struct crypt_layout *l = row_description(c, body, blen, plan);
 		if (!l) {
 			conn_fail(c, "08P01", "pgseal: malformed RowDescription from the upstream server");
 			return PGS_ERR;

@@ -177,10 +177,10 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 		proto_put_u32(&nb, 0);
 		proto_msg_end(&nb, off);
 		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
-		/* the client's Parse (refused at Parse) or its earlier Parse (refused at Bind)
-		 * expects one ParseComplete: an extra one is swallowed */
-		crypt_push(c, at == REFUSE_BIND ? EX_SWALLOW_PARSE : EX_PARSE, NULL);
-		crypt_push(c, EX_BIND, NULL);
+		/* as when PostgreSQL refuses a message itself, the client sees only the error
+		 * (then its ReadyForQuery): our ParseComplete and BindComplete are swallowed */
+		crypt_push(c, EX_SWALLOW_PARSE, NULL);
+		crypt_push(c, EX_SWALLOW_BIND, NULL);
 		crypt_push(c, EX_EXECUTE, NULL)->refusal = true;
 		crypt_stmt_add(c, "");
 		c->crypt.skip_to_sync = true;
@@ -299,7 +299,15 @@ static int client_query(struct conn *c, uint32_t total)
 	if (ddl)
 		c->crypt.catalog_stale = true;
 	prepared_apply(c, plan);
-	crypt_push(c, EX_QUERY, NULL);
+	{
+		struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
+		if (plan->nresult) {
+			/* the entry keeps the plan for its result columns: owned, or the worker's cached one */
+			e->plan = plan;
+			e->owns_plan = owned;
+			owned = false;
+		}
+	}
 out:
 	if (owned)
 		sql_plan_free(plan);

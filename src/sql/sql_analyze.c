@@ -749,9 +749,18 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	json_array_foreach(json_object_get(root, "stmts"), i, st)
 	{
 		struct sql_psink sink = {0};
+		struct sql_rel outrel;
 		c.sink = &sink;
 		c.touched = false;
-		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), NULL);
+		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), &outrel);
+		if (rc == 0 && i == 0 && outrel.known && outrel.ncols > 0) {
+			free(p->result);
+			p->result = pgs_xcalloc(outrel.ncols, sizeof(*p->result));
+			p->nresult = outrel.ncols;
+			for (size_t k = 0; k < outrel.ncols; k++)
+				p->result[k] = outrel.cols[k].col;
+		}
+		sql_rel_free(&outrel);
 		if (rc == 0)
 			rc = sql_sink_finish(&c, &sink);
 		if (rc == 0) {
@@ -776,6 +785,12 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 		if (sql_sink_finish(&c, &all) == 0)
 			append_params(p, &all);
 		c.sink = NULL;
+	}
+	if (p->nstatements != 1) {
+		/* several result sets: which RowDescription is whose is not worth guessing */
+		free(p->result);
+		p->result = NULL;
+		p->nresult = 0;
 	}
 	if (!p->refused)
 		(void)sql_finish_edits(&c);
