@@ -249,8 +249,13 @@ static int keys_pair(struct loader *ld, struct config *cfg, const char *key, yam
 			return fail(ld, v, "'provider' must be one of dstack, env, file");
 		return get_string(ld, v, key, &ks->provider);
 	}
-	if (!strcmp(key, "dstack_endpoint"))
-		return get_string(ld, v, key, &ks->dstack_endpoint);
+	if (!strcmp(key, "dstack_endpoint")) {
+		/* a socket path resolves against the file's folder like other paths; a URL does not */
+		const char *e = scalar(v);
+		if (e && (!strncmp(e, "http://", 7) || !strncmp(e, "https://", 8)))
+			return get_string(ld, v, key, &ks->dstack_endpoint);
+		return get_path(ld, cfg, v, key, &ks->dstack_endpoint);
+	}
 	if (!strcmp(key, "sealing_key_file"))
 		return get_path(ld, cfg, v, key, &ks->sealing_key_file);
 	if (!strcmp(key, "sealed_master_key"))

@@ -381,9 +381,18 @@ int crypt_copy_out_data(struct conn *c, uint32_t total)
 	struct codec_buf out = {0};
 	char err[256];
 	if (copy_data(c, b, total, false, &out, err, sizeof(err)) != PGS_OK) {
+		/* the reader gets an error in place of the rows (never the stored bytes); the
+		 * rest of this COPY is dropped up to ReadyForQuery, and the session goes on */
+		struct proto_buf eb = {0};
 		codec_buf_free(&out);
-		conn_fail(c, "XX001", err);
-		return PGS_ERR;
+		proto_build_error(&eb, "ERROR", "XX001", err);
+		crypto_wipe(b->data + b->scan, total);
+		sbuf_consume(b, total);
+		sbuf_inject(b, eb.data, (uint32_t)eb.len);
+		proto_buf_free(&eb);
+		crypt_copy_end(c);
+		c->crypt.copy_out_failed = true;
+		return PGS_OK;
 	}
 	emit_copy_data(b, total, &out);
 	codec_buf_free(&out);

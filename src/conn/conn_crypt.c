@@ -97,7 +97,8 @@ static void expect_clear(struct crypt_expect *e)
 	crypt_stmt_unref(e->stmt);
 	crypt_portal_unref(e->portal);
 	crypt_layout_unref(e->layout);
-	free(e->error);
+	if (e->owns_plan)
+		sql_plan_free(e->plan);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -162,7 +163,7 @@ struct crypt_expect *crypt_head(struct conn *c)
 	return s->fifo_len ? &s->fifo[s->fifo_head] : NULL;
 }
 
-/* Pops the head; then delivers pgseal's own refusals that have come up. */
+/* Pops the head. */
 void crypt_pop(struct conn *c)
 {
 	struct crypt_state *s = &c->crypt;
@@ -171,36 +172,6 @@ void crypt_pop(struct conn *c)
 	expect_clear(&s->fifo[s->fifo_head]);
 	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
 	s->fifo_len--;
-	crypt_deliver_refusals(c);
-}
-
-/* A refusal is answered in order: once every response before it has gone out. */
-void crypt_deliver_refusals(struct conn *c)
-{
-	struct crypt_expect *e;
-	while ((e = crypt_head(c)) && (e->kind == EX_REFUSED || e->kind == EX_REFUSED_QUERY)) {
-		sbuf_inject(&c->s2c, (const uint8_t *)e->error, e->error_len);
-		if (e->kind == EX_REFUSED_QUERY) {
-			uint8_t z[6] = {'Z', 0, 0, 0, 5, c->txn_status ? c->txn_status : 'I'};
-			sbuf_inject(&c->s2c, z, sizeof(z));
-		}
-		struct crypt_state *s = &c->crypt;
-		expect_clear(&s->fifo[s->fifo_head]);
-		s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
-		s->fifo_len--;
-	}
-}
-
-/* Queues an ErrorResponse (SQLSTATE, message) to be sent in order. */
-void crypt_refuse(struct conn *c, bool simple_query, const char *sqlstate, const char *message)
-{
-	struct proto_buf b = {0};
-	proto_build_error(&b, "ERROR", sqlstate, message);
-	struct crypt_expect *e = crypt_push(c, simple_query ? EX_REFUSED_QUERY : EX_REFUSED, NULL);
-	e->error = (char *)b.data;
-	e->error_len = (uint32_t)b.len;
-	log_conn(LOG_INFO, c->id, "refused (%s): %s", sqlstate, message);
-	crypt_deliver_refusals(c);
 }
 
 /* ---- statements and portals -------------------------------------------------------- */

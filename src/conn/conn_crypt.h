@@ -46,8 +46,8 @@ enum crypt_expect_kind {
 	EX_PARSE = 1, EX_BIND, EX_DESCRIBE_STMT, EX_DESCRIBE_PORTAL, EX_EXECUTE, EX_CLOSE,
 	EX_SYNC, EX_QUERY, EX_FUNCTION,
 	EX_CATALOG,                     /* pgseal's own catalog query: swallowed */
-	EX_REFUSED,                     /* a refused message: inject its error when it comes up */
-	EX_REFUSED_QUERY,               /* a refused simple query: error + ReadyForQuery */
+	EX_SWALLOW_PARSE,               /* pgseal's own Parse of a refusal: its ParseComplete is dropped */
+	EX_SWALLOW_BIND,                /* ... and the BindComplete of its Bind */
 };
 
 struct crypt_expect {
@@ -56,8 +56,9 @@ struct crypt_expect {
 	struct crypt_stmt *stmt;        /* EX_DESCRIBE_STMT (a reference) */
 	struct crypt_portal *portal;    /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
 	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
-	char *error;                    /* EX_REFUSED*: a whole ErrorResponse message */
-	uint32_t error_len;
+	bool refusal;                   /* pgseal's DO block standing in for a refused message */
+	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
+	bool owns_plan;
 };
 
 struct crypt_table_oid {
@@ -95,6 +96,7 @@ struct crypt_state {
 	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
 	bool copy_header_pending;
 	bool copy_refused;              /* the client's rows were refused: the rest are dropped */
+	bool copy_out_failed;           /* a row out failed to decrypt: the rest of the COPY is dropped */
 };
 
 void crypt_init(struct conn *c);
@@ -116,8 +118,6 @@ bool crypt_on_first_ready(struct conn *c, uint8_t status);
 struct crypt_expect *crypt_push(struct conn *c, enum crypt_expect_kind kind, const char *name);
 struct crypt_expect *crypt_head(struct conn *c);
 void crypt_pop(struct conn *c);
-void crypt_deliver_refusals(struct conn *c);
-void crypt_refuse(struct conn *c, bool simple_query, const char *sqlstate, const char *message);
 struct crypt_stmt *crypt_stmt_find(struct conn *c, const char *name);
 struct crypt_stmt *crypt_stmt_add(struct conn *c, const char *name);
 void crypt_stmt_remove(struct conn *c, const char *name);

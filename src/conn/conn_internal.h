@@ -64,6 +64,7 @@ struct conn {
 	bool counted;               /* holds a slot in env->nclients */
 	bool lookup_pending;        /* a verifier lookup refers to this conn */
 	bool client_tls;            /* the client side runs TLS */
+	bool ssl_answered;          /* an SSLRequest was answered */
 	bool authenticated;         /* AuthenticationOk seen */
 	bool ready_seen;            /* first ReadyForQuery seen (session established) */
 	bool crypt_on;              /* the encryption layer watches this session */

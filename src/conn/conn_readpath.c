@@ -40,14 +40,16 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 		return (l && l->any_encrypted) || c->crypt.drop_until_complete;
 	}
 	case 'd':
-		return c->crypt.copy_out;
+	case 'c':
+		return c->crypt.copy_out || c->crypt.copy_out_failed;
 	default:
 		return false;
 	}
 }
 
 /* Builds a layout from a RowDescription and rewrites its encrypted columns' types in place. */
-static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint32_t blen)
+static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint32_t blen,
+					    const struct sql_plan *plan)
 {
 	struct proto_reader r;
 	uint16_t n;
@@ -74,6 +76,10 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 			return NULL;
 		}
 		const struct schema_column *col = crypt_catalog_column(c, table, (int16_t)attnum);
+		/* no origin (scalar subquery, UNION ALL, CTE...): the statement's analysis knows
+		 * which encrypted column an output column carries unchanged */
+		if (!col && plan && plan->nresult == n)
+			col = plan->result[i];
 		l->cols[i].format = (int16_t)fmt;
 		if (col && typoid == CRYPT_BYTEA_OID) {
 			l->cols[i].col = col;
@@ -245,6 +251,21 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		}
 		c->crypt.drop_until_complete = false;
 	}
+	if (c->crypt.copy_out_failed) {
+		if (type == 'd' || type == 'c' || type == 'C') {
+			sbuf_consume(b, total);
+			if (type == 'C' && e && e->kind == EX_EXECUTE)
+				crypt_pop(c);
+			return PGS_OK;
+		}
+		if (type == 'Z' || type == 'E')
+			c->crypt.copy_out_failed = false;
+	}
+	if ((type == '1' && e && e->kind == EX_SWALLOW_PARSE) || (type == '2' && e && e->kind == EX_SWALLOW_BIND)) {
+		sbuf_consume(b, total);
+		crypt_pop(c);
+		return PGS_OK;
+	}
 	switch (type) {
 	case '1': case '2': case '3':
 		if (e && (e->kind == EX_PARSE || e->kind == EX_BIND || e->kind == EX_CLOSE))
@@ -255,7 +276,14 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			parameter_description(c, e->stmt, body, blen);
 		break;
 	case 'T': {
-		struct crypt_layout *l = row_description(c, body, blen);
+		const struct sql_plan *plan = NULL;
+		if (e && e->kind == EX_DESCRIBE_STMT && e->stmt)
+			plan = e->stmt->plan;
+		else if (e && e->kind == EX_DESCRIBE_PORTAL && e->portal && e->portal->stmt)
+			plan = e->portal->stmt->plan;
+		else if (e && e->kind == EX_QUERY)
+			plan = e->plan;
+		struct crypt_layout *l = row_description(c, body, blen, plan);
 		if (!l) {
 			conn_fail(c, "08P01", "pgseal: malformed RowDescription from the upstream server");
 			return PGS_ERR;
@@ -303,14 +331,36 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		crypt_copy_end(c);
 		break;
 	case 'E':
+		if (e && e->refusal) {
+			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds */
+			struct proto_buf nb = {0};
+			struct proto_reader r;
+			size_t off = proto_msg_begin(&nb, 'E');
+			proto_reader_init(&r, body, blen);
+			for (;;) {
+				uint8_t code;
+				const char *v;
+				if (proto_read_u8(&r, &code) != PGS_OK || code == 0 ||
+				    proto_read_cstr(&r, &v, NULL) != PGS_OK)
+					break;
+				if (code == 'W' || code == 'F' || code == 'L' || code == 'R')
+					continue;
+				proto_put_u8(&nb, code);
+				proto_put_cstr(&nb, v);
+			}
+			proto_put_u8(&nb, 0);
+			proto_msg_end(&nb, off);
+			crypt_replace_message(b, total, &nb);
+			proto_buf_free(&nb);
+			total = 0; /* already passed over */
+		}
 		crypt_copy_end(c);
 		if (e && e->kind == EX_QUERY) {
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
 		/* extended protocol: the server skips to the next Sync */
-		while ((e = crypt_head(c)) && !sync_like(e->kind) && e->kind != EX_REFUSED &&
-		       e->kind != EX_REFUSED_QUERY)
+		while ((e = crypt_head(c)) && !sync_like(e->kind))
 			crypt_pop(c);
 		break;
 	case 'Z':
@@ -329,6 +379,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 	default:
 		break;
 	}
-	crypt_pass_message(b, total);
+	if (total)
+		crypt_pass_message(b, total);
 	return PGS_OK;
 }

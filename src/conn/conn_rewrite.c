@@ -120,6 +120,75 @@ bool crypt_client_needs_whole(const struct conn *c, uint8_t type)
 	}
 }
 
+
+enum refuse_at { REFUSE_QUERY, REFUSE_PARSE, REFUSE_BIND };
+
+/*
+ * A refused message never reaches the server; in its place goes a DO block that raises
+ * the refusal there (SQLSTATE and message, which name columns, never values). The error
+ * then comes back in its natural order among the other answers, and inside a
+ * transaction block it aborts the transaction exactly as the refused statement's own
+ * error would have. Extended protocol: P/B/E of the DO block on the unnamed statement
+ * and portal stand in for the client's Parse (and its Bind); the rest up to Sync is
+ * dropped, as the server would skip it after the error.
+ */
+static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqlstate, const char *msg)
+{
+	struct proto_buf text = {0}, nb = {0};
+	char state[6] = "0A000";
+	if (strlen(sqlstate) == 5 && strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5)
+		memcpy(state, sqlstate, 6);
+	log_conn(LOG_INFO, c->id, "refused (%s): %s", state, msg);
+	static const char head[] = "DO $pgseal_refusal$BEGIN RAISE EXCEPTION USING ERRCODE = '";
+	proto_put_bytes(&text, head, sizeof(head) - 1);
+	proto_put_bytes(&text, state, 5);
+	proto_put_bytes(&text, "', MESSAGE = '", 14);
+	for (const char *m = msg; *m; m++) {
+		if (*m == '\'' )
+			proto_put_u8(&text, '\'');
+		/* the dollar-quote tag cannot be closed from inside: '$' becomes a harmless '%' */
+		proto_put_u8(&text, (uint8_t)(*m == '$' ? '%' : *m));
+	}
+	static const char tail[] = "'; END$pgseal_refusal$";
+	proto_put_bytes(&text, tail, sizeof(tail) - 1);
+	proto_put_u8(&text, 0);
+
+	if (at == REFUSE_QUERY) {
+		size_t off = proto_msg_begin(&nb, 'Q');
+		proto_put_bytes(&nb, text.data, text.len);
+		proto_msg_end(&nb, off);
+		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
+		crypt_push(c, EX_QUERY, NULL)->refusal = true;
+	} else {
+		size_t off = proto_msg_begin(&nb, 'P');
+		proto_put_cstr(&nb, "");
+		proto_put_bytes(&nb, text.data, text.len);
+		proto_put_u16(&nb, 0);
+		proto_msg_end(&nb, off);
+		off = proto_msg_begin(&nb, 'B');
+		proto_put_cstr(&nb, "");
+		proto_put_cstr(&nb, "");
+		proto_put_u16(&nb, 0);
+		proto_put_u16(&nb, 0);
+		proto_put_u16(&nb, 0);
+		proto_msg_end(&nb, off);
+		off = proto_msg_begin(&nb, 'E');
+		proto_put_cstr(&nb, "");
+		proto_put_u32(&nb, 0);
+		proto_msg_end(&nb, off);
+		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
+		/* as when PostgreSQL refuses a message itself, the client sees only the error
+		 * (then its ReadyForQuery): our ParseComplete and BindComplete are swallowed */
+		crypt_push(c, EX_SWALLOW_PARSE, NULL);
+		crypt_push(c, EX_SWALLOW_BIND, NULL);
+		crypt_push(c, EX_EXECUTE, NULL)->refusal = true;
+		crypt_stmt_add(c, "");
+		c->crypt.skip_to_sync = true;
+	}
+	proto_buf_free(&text);
+	proto_buf_free(&nb);
+}
+
 /* SQL-level PREPARE/EXECUTE: the session's map of prepared statements' encrypted parameters. */
 static const struct sql_prepared *prepared_lookup(void *arg, const char *name)
 {
@@ -191,7 +260,7 @@ static int client_query(struct conn *c, uint32_t total)
 	int rc = PGS_OK;
 	if (plan->refused) {
 		sbuf_consume(b, total);
-		crypt_refuse(c, true, plan->sqlstate, plan->message);
+		refuse_in_server(c, REFUSE_QUERY, plan->sqlstate, plan->message);
 		goto out;
 	}
 	if (!plan->touches_encrypted) {
@@ -207,7 +276,7 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t outlen = 0;
 	if (sql_plan_render(plan, text, len, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
 		sbuf_consume(b, total);
-		crypt_refuse(c, true, "22P02", err);
+		refuse_in_server(c, REFUSE_QUERY, "22P02", err);
 		goto out;
 	}
 	struct proto_buf nb = {0};
@@ -230,7 +299,15 @@ static int client_query(struct conn *c, uint32_t total)
 	if (ddl)
 		c->crypt.catalog_stale = true;
 	prepared_apply(c, plan);
-	crypt_push(c, EX_QUERY, NULL);
+	{
+		struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
+		if (plan->nresult) {
+			/* the entry keeps the plan for its result columns: owned, or the worker's cached one */
+			e->plan = plan;
+			e->owns_plan = owned;
+			owned = false;
+		}
+	}
 out:
 	if (owned)
 		sql_plan_free(plan);
@@ -271,9 +348,9 @@ static int client_parse(struct conn *c, uint32_t total)
 						: "pgseal: COPY on an encrypted table must use the simple query protocol";
 		char copy[512];
 		snprintf(copy, sizeof(copy), "%s", msg);
+		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
-		c->crypt.skip_to_sync = true;
-		crypt_refuse(c, false, state, copy);
+		refuse_in_server(c, REFUSE_PARSE, state, copy);
 		if (owned)
 			sql_plan_free(plan);
 		return PGS_OK;
@@ -315,8 +392,7 @@ static int client_parse(struct conn *c, uint32_t total)
 	if (sql_plan_render(plan, query, qlen, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
 		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
-		c->crypt.skip_to_sync = true;
-		crypt_refuse(c, false, "22P02", err);
+		refuse_in_server(c, REFUSE_PARSE, "22P02", err);
 		return PGS_OK;
 	}
 	struct proto_buf nb = {0};
@@ -565,9 +641,9 @@ static int client_bind(struct conn *c, uint32_t total)
 			codec_buf_free(&val);
 			proto_buf_free(&nb);
 			crypt_portal_remove(c, portal);
+			crypto_wipe(b->data + b->scan, total);
 			sbuf_consume(b, total);
-			c->crypt.skip_to_sync = true;
-			crypt_refuse(c, false, "22P02", err);
+			refuse_in_server(c, REFUSE_BIND, "22P02", err);
 			return PGS_OK;
 		}
 	}

@@ -94,10 +94,12 @@ static bool startup_packet(struct conn *c)
 	switch (st.code) {
 	case PROTO_SSL_CODE:
 		sbuf_consume(b, len);
-		if (c->client_tls) {
-			startup_fail(c, "08P01", "SSLRequest on an already encrypted connection");
+		if (c->client_tls || c->ssl_answered) {
+			/* PostgreSQL allows one SSLRequest per connection */
+			startup_fail(c, "08P01", "pgseal: duplicate SSLRequest");
 			return false;
 		}
+		c->ssl_answered = true;
 		/* bytes after SSLRequest, before the handshake, would be unencrypted data that a
 		 * man in the middle could have injected (CVE-2021-23222-style) */
 		if (b->end != b->scan) {

@@ -89,10 +89,16 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 	log_conn(LOG_WARN, c->id, "a value of %s could not be decrypted: %s", col->qualified, why);
 	switch (col->on_fail) {
 	case SCHEMA_FAIL_CIPHERTEXT:
-		/* the stored bytes as bytea: never plaintext */
+		/* the stored bytes, never plaintext: raw for bytea in binary, else as the text
+		 * \x... that only text and bytea columns can carry; other types get the error */
 		out->len = 0;
-		if (format == CODEC_FMT_BINARY)
+		if (col->type == CODEC_BYTEA && format == CODEC_FMT_BINARY)
 			return codec_buf_put(out, rec, len);
+		if (col->type != CODEC_BYTEA && col->type != CODEC_TEXT) {
+			pgs_errf(err, errlen, "pgseal: a value of %s could not be decrypted (%s), and its "
+				 "ciphertext cannot be returned as %s", col->qualified, why, codec_type_name(col->type));
+			return PGS_ERR;
+		}
 		if (codec_buf_put(out, "\\x", 2) != PGS_OK)
 			return PGS_ERR;
 		for (size_t i = 0; i < len; i++) {

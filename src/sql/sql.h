@@ -87,6 +87,11 @@ struct sql_plan {
 	char **deallocate;
 	bool deallocate_all; /* DEALLOCATE ALL / DISCARD ALL */
 	bool cacheable;      /* false: the plan used the connection's prepared map (EXECUTE) */
+	/* Single-statement texts returning rows: for each output column, the encrypted column
+	 * it carries unchanged (or NULL). Lets the proxy decrypt result columns that have no
+	 * RowDescription origin (scalar subqueries, UNION ALL, CTEs). nresult 0: unknown. */
+	size_t nresult;
+	const struct schema_column **result;
 };
 
 /* Fast path: false when the text cannot name any table of the schema (a case-insensitive

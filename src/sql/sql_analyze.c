@@ -363,6 +363,7 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 			goto out;
 	}
 	json_t *oc = json_object_get(b, "onConflictClause");
+	size_t rels_before_excluded = sc.nrels;
 	if (oc) {
 		if (t) {
 			struct sql_rel ex;
@@ -380,6 +381,9 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 		json_t *w = json_object_get(oc, "whereClause");
 		if (w && sql_expr(c, &sc, w) < 0)
 			goto out;
+		/* EXCLUDED is visible in ON CONFLICT only, not in RETURNING */
+		while (sc.nrels > rels_before_excluded)
+			sql_rel_free(&sc.rels[--sc.nrels]);
 	}
 	rc = returning(c, &sc, b, out);
 out:
@@ -679,6 +683,30 @@ static bool has_word(const char *sql, size_t len, const char *w)
 	return false;
 }
 
+/* The configured tables whose names appear in a text (case-insensitive), comma-separated. */
+static void names_in_text(const struct schema *s, const char *sql, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < s->ntables; i++) {
+		const char *name = s->tables[i].name;
+		const char *dot = strrchr(name, '.');
+		const char *bare = dot ? dot + 1 : name;
+		size_t n = strlen(bare);
+		bool found = false;
+		for (size_t j = 0; n && j + n <= len && !found; j++)
+			found = !strncasecmp(sql + j, bare, n);
+		if (!found)
+			continue;
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", name);
+		if (w < 0 || (size_t)w >= cap - o)
+			break;
+		o += (size_t)w;
+	}
+	if (!o)
+		snprintf(out, cap, "?");
+}
+
 int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
                    sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
 {
@@ -700,17 +728,20 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {
+		/* fail closed (DESIGN §5): 0A000, naming the encrypted table(s) the text names */
+		char names[256];
+		names_in_text(s, sql, len, names, sizeof(names));
 		if (touch && r.error)
 			(void)sql_refuse(
-			    &c, "42601",
-			    "pgseal could not parse this statement, which names an encrypted "
-			    "table; nothing was sent (syntax error at or near position %d)",
-			    r.error->cursorpos);
+			    &c, "0A000",
+			    "pgseal could not parse this statement, which names encrypted table %s; "
+			    "nothing was sent (syntax error at or near position %d)",
+			    names, r.error->cursorpos);
 		else if (touch)
 			(void)sql_refuse(
-			    &c, "42601",
-			    "pgseal could not read this statement, which names an encrypted "
-			    "table (too deeply nested?); nothing was sent");
+			    &c, "0A000",
+			    "pgseal could not read this statement, which names encrypted table %s "
+			    "(too deeply nested?); nothing was sent", names);
 		goto out;
 	}
 	size_t i;
@@ -718,9 +749,18 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	json_array_foreach(json_object_get(root, "stmts"), i, st)
 	{
 		struct sql_psink sink = {0};
+		struct sql_rel outrel;
 		c.sink = &sink;
 		c.touched = false;
-		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), NULL);
+		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), &outrel);
+		if (rc == 0 && i == 0 && outrel.known && outrel.ncols > 0) {
+			free(p->result);
+			p->result = pgs_xcalloc(outrel.ncols, sizeof(*p->result));
+			p->nresult = outrel.ncols;
+			for (size_t k = 0; k < outrel.ncols; k++)
+				p->result[k] = outrel.cols[k].col;
+		}
+		sql_rel_free(&outrel);
 		if (rc == 0)
 			rc = sql_sink_finish(&c, &sink);
 		if (rc == 0) {
@@ -745,6 +785,12 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 		if (sql_sink_finish(&c, &all) == 0)
 			append_params(p, &all);
 		c.sink = NULL;
+	}
+	if (p->nstatements != 1) {
+		/* several result sets: which RowDescription is whose is not worth guessing */
+		free(p->result);
+		p->result = NULL;
+		p->nresult = 0;
 	}
 	if (!p->refused)
 		(void)sql_finish_edits(&c);

@@ -3,6 +3,7 @@
 #include "sql/sql_internal.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -158,8 +159,17 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	}
 	cp->active = true;
 	cp->from_stdin = from;
-	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0)
+	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0) {
+		/* name the table in the refusal: COPY works per table */
+		if (t && c->plan->refused && c->plan->message && !strstr(c->plan->message, t->name)) {
+			char *m = NULL;
+			if (asprintf(&m, "%s (table %s)", c->plan->message, t->name) > 0) {
+				free(c->plan->message);
+				c->plan->message = m;
+			}
+		}
 		goto fail;
+	}
 	if (q) {
 		if (!r.known || r.unsafe) {
 			sql_refuse(c, "0A000",

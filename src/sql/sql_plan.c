@@ -289,6 +289,7 @@ void sql_plan_free(struct sql_plan *p)
 	for (size_t i = 0; i < p->ndeallocate; i++)
 		free(p->deallocate[i]);
 	free(p->deallocate);
+	free(p->result);
 	free(p);
 }
 
