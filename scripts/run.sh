@@ -3,7 +3,8 @@
 #
 # Idempotent: the second run reuses the cluster, certificates, passwords and token, and
 # restarts pgseal. Stop everything with `make stop` (scripts/stop.sh).
-# PGSEAL_RUN_KEYS=dstack also starts build/pgseal-dstack-sim and adds a `keys:` section.
+# Keys: build/pgseal-dstack-sim stands in for the TEE (PGSEAL_RUN_KEYS=none: no keys, no encryption),
+# and the demo table app.customers has two encrypted columns (run/encryptor_config.yaml).
 # Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -131,11 +132,9 @@ SELECT format('ALTER ROLE pgseal_auth PASSWORD %L', :'apw') \gexec
 SELECT 'CREATE DATABASE app OWNER app' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app') \gexec
 SQL
 
-# --- keys (later issues) ---------------------------------------------------------------------
-# The keys issue adds `keys: provider: dstack` backed by build/pgseal-dstack-sim. Set
-# PGSEAL_RUN_KEYS=dstack to try it now; it becomes the default once `pgseal serve` unseals keys.
+# --- keys: the dstack simulator, and an encrypted demo table --------------------------------
 KEYS_YAML=""
-if [[ ${PGSEAL_RUN_KEYS:-none} == dstack ]]; then
+if [[ ${PGSEAL_RUN_KEYS:-dstack} == dstack ]]; then
   SIM="$root/build/pgseal-dstack-sim"
   [[ -x $SIM ]] || die "$SIM missing"
   mkdir -p "$RUN/keys"; chmod 700 "$RUN/keys"
@@ -150,7 +149,26 @@ if [[ ${PGSEAL_RUN_KEYS:-none} == dstack ]]; then
   provider: dstack              # development: build/pgseal-dstack-sim stands in for the TEE
   dstack_endpoint: $RUN/dstack.sock
   sealed_master_key: $RUN/keys/master.sealed
-  keystore: $RUN/keys/keystore"
+  keystore: $RUN/keys/keystore
+encryptor_config_file: encryptor_config.yaml"
+  cat >"$RUN/encryptor_config.yaml" <<'ENC'
+# run/encryptor_config.yaml - Acra's encryptor_config format (see docs/schema.md)
+schemas:
+  - table: customers
+    columns: [id, name, email, ssn]
+    encrypted:
+      - column: email
+        searchable: true
+        data_type: str
+      - column: ssn
+        data_type: str
+ENC
+  # the demo table, owned by app; `pgseal schema` turns its encrypted columns into bytea
+  psql_su -d app -c "CREATE TABLE IF NOT EXISTS customers (id int PRIMARY KEY, name text, email text, ssn text)" \
+    -c "ALTER TABLE customers OWNER TO app"
+  printf 'listen: "127.0.0.1:1"\nupstream: {host: localhost}\nencryptor_config_file: %s\n' "$RUN/encryptor_config.yaml" >"$RUN/schema-only.yaml"
+  "$BIN" schema --config "$RUN/schema-only.yaml" | psql_su -d app -v ON_ERROR_STOP=1 >/dev/null \
+    || die "could not apply the encrypted-column DDL to app.customers"
 fi
 
 # --- pgseal config ---------------------------------------------------------------------------
@@ -206,6 +224,18 @@ if [[ $up -ne 1 ]]; then
   die "pgseal did not start (see run/pgseal.log)"
 fi
 
+if [[ -n $KEYS_YAML ]]; then
+  KEYS_MSG="Keys: provider dstack via build/pgseal-dstack-sim (a development stand-in, not a TEE; run/dstack-sim.log)
+
+Try the encrypted table app.customers (email searchable, ssn encrypted), with the psql command above:
+  -c \"INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '123-45-6789')\"
+  -c \"SELECT * FROM customers WHERE email = 'ada@example.com'\"
+What PostgreSQL itself stores:
+  runuser -u postgres -- psql -h $PGDIR -p $PGPORT -d app -c 'SELECT * FROM customers'
+"
+else
+  KEYS_MSG="Keys: none (PGSEAL_RUN_KEYS=none)"
+fi
 cat <<MSG
 
 pgseal is running (pid $pid) in front of PostgreSQL 15 on 127.0.0.1:$PGPORT.
@@ -217,7 +247,7 @@ Admin endpoints:
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/readyz
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/metrics
 
-Keys: ${KEYS_YAML:+provider dstack via build/pgseal-dstack-sim (a development stand-in, not a TEE; run/dstack-sim.log)}${KEYS_YAML:-none (set PGSEAL_RUN_KEYS=dstack to seal a master key with the dstack simulator)}
+$KEYS_MSG
 Config: run/pgseal.yaml   Log: run/pgseal.log   PostgreSQL log: $PGDIR/postgres.log
 Stop everything: make stop   (again: make run; start from scratch: bash scripts/stop.sh --clean)
 MSG
