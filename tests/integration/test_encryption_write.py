@@ -305,3 +305,49 @@ def test_transaction_rollback_and_savepoint(enc):
             assert cur.fetchall() == [("kept@x",)]
         conn.commit()
     assert people(enc, i) == {i: ("kept@x", None, None, None)}
+
+
+def test_identifier_forms_and_writable_cte(enc):
+    """Upper case, quoted, schema- and catalog-qualified names, a writable CTE, an UPDATE ... FROM: all encrypted."""
+    ids = [new_id() for _ in range(7)]
+    e = [canary("ident") for _ in ids]
+    sqls = [
+        "INSERT INTO PEOPLE (ID, EMAIL, NAME) VALUES (%d, '%s', 'UP')",
+        "INSERT INTO public.people (id, email, name) VALUES (%d, '%s', 'UP')",
+        'INSERT INTO "people" ("id", "email", "name") VALUES (%d, \'%s\', \'UP\')',
+        "INSERT INTO app.public.people (id, email, name) VALUES (%d, '%s', 'UP')",
+        "insert into people(id,email,name)values(%d,'%s','UP')",
+        "WITH ins AS (INSERT INTO people (id, email, name) VALUES (%d, '%s', 'UP') RETURNING *) SELECT 1 FROM ins",
+        "INSERT INTO people (id, email, name) VALUES (%d, '%s', 'x'); "
+        "UPDATE people p SET name = 'UP' FROM (SELECT 1 AS k) s WHERE p.id = " + str(ids[6]),
+    ]
+    with enc.pg2() as conn, conn.cursor() as cur:
+        for sql, i, v in zip(sqls, ids, e):
+            cur.execute(sql % (i, v))
+        cur.execute("SELECT count(*) FROM PEOPLE WHERE EMAIL = ANY(%s) AND NAME IS NOT NULL", (e,))
+        assert cur.fetchone()[0] == len(ids)
+    assert people(enc, *ids) == {i: (v, "UP", None, None) for i, v in zip(ids, e)}
+    assert_records(enc, ids, {i: (v, "UP", None) for i, v in zip(ids, e)})
+
+
+def test_casts_on_parameters(enc):
+    i = new_id()
+    e = canary("cast")
+    with enc.pg3() as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO people (id, email, name) VALUES (%s, %s::text, CAST(%s AS text))", (i, e, "cast"))
+        for sql in ("SELECT id FROM people WHERE email = %s::text", "SELECT id FROM people WHERE email = CAST(%s AS text)",
+                    "SELECT id FROM people WHERE email = %s::varchar"):
+            cur.execute(sql, (e,))
+            assert cur.fetchall() == [(i,)], sql
+    assert_records(enc, [i], {i: (e, "cast", None)})
+
+
+def test_copy_invalid_value_aborts_whole_copy(enc):
+    i, j = new_id(), new_id()
+    with enc.pg2() as conn, conn.cursor() as cur:
+        with pytest.raises(Exception) as ei:
+            cur.copy_expert("COPY typed (id, c_int4) FROM STDIN", io.StringIO("%d\t5\n%d\tnot-an-int\n" % (i, j)))
+        assert "typed.c_int4" in str(ei.value) and "not-an-int" not in str(ei.value)
+        conn.rollback()  # psycopg2 2.9: `with conn` opens a transaction even in autocommit
+        cur.execute("SELECT count(*) FROM typed WHERE id IN (%s, %s)", (i, j))
+        assert cur.fetchone()[0] == 0
