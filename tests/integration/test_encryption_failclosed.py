@@ -212,3 +212,33 @@ def test_unparsable_statement_refusal_names_table(enc, guard):
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute("SELECT id FROM people WHERE email = 'x' AND (")
         assert ei.value.pgcode == "0A000" and "people" in str(ei.value), ei.value
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a refused statement inside a transaction block does not abort the "
+                   "transaction: ReadyForQuery stays 'T' (PostgreSQL: 'E'), later statements run, and COMMIT commits "
+                   "the work done before the error")
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg3"])
+def test_refusal_aborts_the_transaction(enc, driver):
+    i = new_id()
+    if driver == "psycopg2":
+        conn = enc.pg2(autocommit=False)
+        err = psycopg2.Error
+    else:
+        conn = enc.pg3(autocommit=False)
+        err = psycopg.Error
+    try:
+        cur = conn.cursor()
+        cur.execute("INSERT INTO people (id, email) VALUES (%s, 'tx@x')", (i,))
+        with pytest.raises(err):
+            cur.execute("SELECT id FROM people WHERE email LIKE 'tx%'")
+        # what PostgreSQL does after any error in a transaction block
+        state = conn.info.transaction_status
+        with pytest.raises(err):
+            cur.execute("SELECT 1")
+        conn.rollback()
+        assert int(state) == 3, "transaction status after the refusal: %r (want INERROR)" % state
+    finally:
+        conn.close()
+        committed = enc.up_rows("SELECT count(*) FROM people WHERE id = %s", (i,))[0][0]
+        enc.up_rows("DELETE FROM people WHERE id = %s", (i,))
+    assert committed == 0
