@@ -152,7 +152,9 @@ def test_sql_prepare_then_execute(enc):
     """PREPARE in one Query, EXECUTE in the next (what psql and most tools do)."""
     i = new_id()
     e = canary("prepx")
-    with enc.pg2() as conn, conn.cursor() as cur:
+    conn = enc.pg2()  # autocommit, no `with conn` (psycopg2 2.9 would open a transaction)
+    try:
+        cur = conn.cursor()
         cur.execute("PREPARE ins_p AS INSERT INTO people (id, email, name) VALUES ($1, $2, $3)")
         try:
             cur.execute("EXECUTE ins_p(%d, '%s', 'prepared')" % (i, e))
@@ -160,12 +162,15 @@ def test_sql_prepare_then_execute(enc):
             st = stored(enc, i).get(i)
             # clean up what PostgreSQL stored before asserting: it must never hold the plaintext
             enc.up_rows("DELETE FROM people WHERE id = %s", (i,))
-        assert st is not None and e.encode() not in st[0], "EXECUTE stored the plaintext"
+        assert st is not None and st[0] is not None
+        assert e.encode() not in st[0] and st[0][0] == 2, "EXECUTE stored the plaintext"
         cur.execute("EXECUTE ins_p(%d, '%s', 'prepared')" % (i, e))
         cur.execute("PREPARE sel_p AS SELECT id, name FROM people WHERE email = $1")
         cur.execute("EXECUTE sel_p('%s')" % e)
         assert cur.fetchall() == [(i, "prepared")]
         cur.execute("DEALLOCATE ins_p; DEALLOCATE sel_p")
+    finally:
+        conn.close()
     assert people(enc, i) == {i: (e, "prepared", None, None)}
 
 
