@@ -209,3 +209,35 @@ def test_copy_out_decryption_failure_is_an_error(enc):
     finally:
         enc.up_rows("DELETE FROM failing WHERE id = %s", (i,))
         conn.close()
+
+
+def test_suspended_portal_binary_results(enc):
+    """Extended protocol on the wire: Execute with a row limit (PortalSuspended), binary result format."""
+    import struct
+    from harness import Raw, msg
+    ids = [new_id() for _ in range(5)]
+    emails = [canary("portal") for _ in ids]
+    with enc.pg3() as conn:
+        conn.cursor().executemany("INSERT INTO people (id, email) VALUES (%s, %s)", list(zip(ids, emails)))
+    q = ("SELECT email FROM people WHERE id BETWEEN %d AND %d ORDER BY id" % (ids[0], ids[-1])).encode()
+    with Raw("127.0.0.1", enc.proxy.port, timeout=10) as r:
+        r.startup_trust()
+        r.send(msg(b"P", b"st\0" + q + b"\0" + struct.pack("!H", 0)) +
+               msg(b"B", b"po\0st\0" + struct.pack("!HHHH", 0, 0, 1, 1)) +  # no params, results: binary
+               msg(b"D", b"Ppo\0") + msg(b"E", b"po\0" + struct.pack("!I", 2)) + msg(b"H"))
+        got, tags = [], []
+        for _ in range(3):
+            for tag, payload in r.read_until({b"s", b"C", b"E"}):
+                tags.append(tag)
+                if tag == b"D":
+                    (n,) = struct.unpack("!i", payload[2:6])
+                    got.append(payload[6:6 + n].decode())
+                if tag == b"T":
+                    assert struct.unpack("!I", payload[-12:-8])[0] == 25  # declared type, not bytea
+            if tags[-1] == b"C":
+                break
+            r.send(msg(b"E", b"po\0" + struct.pack("!I", 2)) + msg(b"H"))
+        r.send(msg(b"S"))
+        r.read_until({b"Z"})
+        assert b"E" not in tags and tags.count(b"s") == 2, tags
+        assert got == emails
