@@ -117,6 +117,17 @@ def pgseal_cli(*args, timeout=60):
     return r.stdout.decode()
 
 
+class _StatementConn(psycopg2.extensions.connection):
+    """`with conn:` without the implicit transaction psycopg2 2.9 adds in autocommit mode."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 class EncEnv:
     """pgseal with an encryption schema in front of the session's PostgreSQL."""
 
@@ -177,7 +188,9 @@ class EncEnv:
         return self.proxy.dsn(**kw)
 
     def pg2(self, autocommit=True, **kw):
-        c = psycopg2.connect(self.dsn(**kw))
+        # psycopg2 >= 2.9 opens a transaction on `with conn:` even in autocommit mode;
+        # these tests mean one statement per transaction, so the context only closes
+        c = psycopg2.connect(self.dsn(**kw), connection_factory=_StatementConn if autocommit else None)
         c.autocommit = autocommit
         return c
 

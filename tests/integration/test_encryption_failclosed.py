@@ -104,8 +104,6 @@ def test_refused_extended_protocol_and_pipeline(enc, guard):
                 assert cur.fetchone() == (3,)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: in a pipeline, the ErrorResponse of a refused statement is sent before "
-                   "the upstream's answers to the statements queued ahead of it (E before C of the previous Execute)")
 def test_refused_statement_in_pipeline_keeps_order(enc, guard):
     c = canary("fcpl")
     guard.append(c)
@@ -167,8 +165,6 @@ def test_binary_copy_refused(enc, guard):
         cur.execute("SELECT 1")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the refusal of a binary COPY does not name the table "
-                   "('COPY of an encrypted table supports FORMAT text and csv only')")
 def test_binary_copy_refusal_names_table(enc, guard):
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
@@ -205,8 +201,6 @@ def test_unparsable_statement_naming_encrypted_table(enc, guard, sql):
         cur.execute("SELECT 1")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (issue 4 item 6 vs docs/sql.md): an unparsable statement naming an "
-                   "encrypted table gets 42601 and a message that names no table, not 0A000 naming table.column")
 def test_unparsable_statement_refusal_names_table(enc, guard):
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
@@ -214,9 +208,6 @@ def test_unparsable_statement_refusal_names_table(enc, guard):
         assert ei.value.pgcode == "0A000" and "people" in str(ei.value), ei.value
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a refused statement inside a transaction block does not abort the "
-                   "transaction: ReadyForQuery stays 'T' (PostgreSQL: 'E'), later statements run, and COMMIT commits "
-                   "the work done before the error")
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg3"])
 def test_refusal_aborts_the_transaction(enc, driver):
     i = new_id()

@@ -111,8 +111,6 @@ def test_other_client_cannot_write_or_search_owner_columns(tenant):
         assert conn.execute("SELECT owner_err FROM tenant WHERE id = %s", (i,)).fetchall() == [(s,)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: response_on_fail: ciphertext in a BINARY result sends the raw record "
-                   "bytes under the declared type (text: invalid UTF-8), so the client cannot read the row")
 def test_ciphertext_response_in_binary_results(tenant):
     i = new_id()
     s = canary("tenantct")

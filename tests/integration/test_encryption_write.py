@@ -88,8 +88,6 @@ def test_insert_returning_and_on_conflict(enc):
     assert_records(enc, [i], {i: (e2, "second", "777")})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ON CONFLICT ... RETURNING an unqualified encrypted column is refused "
-                   "as ambiguous (EXCLUDED is not visible in RETURNING)")
 @pytest.mark.parametrize("conflict", ["DO NOTHING", "(id) DO UPDATE SET email = EXCLUDED.email"])
 def test_on_conflict_returning_unqualified(enc, conflict):
     i = new_id()
@@ -146,8 +144,6 @@ def test_sql_prepare_execute_in_one_query(enc):
     assert_records(enc, [i, k], {i: (e, "prepared", None), k: (None, "inone", None)})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: EXECUTE of a statement PREPAREd in an earlier Query is relayed "
-                   "unchanged: its arguments reach encrypted columns as PLAINTEXT and searches miss")
 def test_sql_prepare_then_execute(enc):
     """PREPARE in one Query, EXECUTE in the next (what psql and most tools do)."""
     i = new_id()
@@ -174,8 +170,6 @@ def test_sql_prepare_then_execute(enc):
     assert people(enc, i) == {i: (e, "prepared", None, None)}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PREPARE with a parameter type list keeps the declared type (text) of "
-                   "a parameter bound to an encrypted (bytea) column: PostgreSQL rejects the rewritten statement")
 @pytest.mark.parametrize("stmt", ["INSERT INTO people (id, email) VALUES ($1, $2)",
                                   "SELECT id FROM people WHERE email = $2 AND id = $1"])
 def test_sql_prepare_with_param_types(enc, stmt):
@@ -183,8 +177,13 @@ def test_sql_prepare_with_param_types(enc, stmt):
     with enc.pg2() as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO people (id, email) VALUES (%s, 'typed@x')", (i,))
         cur.execute("PREPARE typed_p(int8, text) AS " + stmt)
-        cur.execute("EXECUTE typed_p(%d, 'typed@x')" % i)
+        j = new_id() if stmt.startswith("INSERT") else i
+        cur.execute("EXECUTE typed_p(%d, 'typed@x')" % j)
+        if stmt.startswith("SELECT"):
+            assert cur.fetchall() == [(i,)]
         cur.execute("DEALLOCATE typed_p")
+    assert enc.up_rows("SELECT count(*) FROM people WHERE id IN (%s, %s) AND substr(email, 1, 1) = '\\x02'::bytea",
+                       (i, j)) == [(2 if j != i else 1,)]
 
 
 def test_multi_statement_simple_query(enc):
