@@ -297,8 +297,7 @@ static int copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *ro
 	put(o, "\n", 1);
 	rc = PGS_OK;
 out:
-	if (f.vals.data)
-		crypto_wipe(f.vals.data, f.vals.cap);
+	codec_buf_free(&f.vals); /* wipes the row's plaintext fields */
 	codec_buf_free(&v);
 	codec_buf_free(&raw);
 	return rc;
