@@ -13,6 +13,16 @@ static void sbuf_replace(struct sbuf *b, uint32_t old_len, const uint8_t *p, uin
 	sbuf_inject(b, p, n);
 }
 
+/* Passes over what has arrived of the current message's body: it streams through. */
+static void pass_body(struct sbuf *b)
+{
+	uint32_t n = b->end - b->scan;
+	if (n > b->remain)
+		n = b->remain;
+	b->scan += n;
+	b->remain -= n;
+}
+
 int conn_scan_client(struct conn *c)
 {
 	struct sbuf *b = &c->c2s;
@@ -21,11 +31,7 @@ int conn_scan_client(struct conn *c)
 
 	while (b->scan < b->end) {
 		if (b->remain) {
-			uint32_t n = b->end - b->scan;
-			if (n > b->remain)
-				n = b->remain;
-			b->scan += n;
-			b->remain -= n;
+			pass_body(b);
 			continue;
 		}
 		if (b->end - b->scan < PROTO_HDR_LEN)
@@ -129,11 +135,7 @@ int conn_scan_server(struct conn *c)
 
 	while (b->scan < b->end) {
 		if (b->remain) {
-			uint32_t n = b->end - b->scan;
-			if (n > b->remain)
-				n = b->remain;
-			b->scan += n;
-			b->remain -= n;
+			pass_body(b);
 			continue;
 		}
 		if (b->end - b->scan < PROTO_HDR_LEN)

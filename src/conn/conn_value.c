@@ -175,31 +175,23 @@ out:
 	return rc;
 }
 
-static int hexval(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out)
 {
 	out->len = 0;
 	if (len >= 2 && in[0] == '\\' && in[1] == 'x') {
-		if ((len - 2) % 2)
+		size_t n = (len - 2) / 2;
+		if ((len - 2) % 2 || codec_buf_put(out, NULL, 0) != PGS_OK)
 			return PGS_ERR;
-		for (size_t i = 2; i < len; i += 2) {
-			int hi = hexval(in[i]), lo = hexval(in[i + 1]);
-			if (hi < 0 || lo < 0)
+		if (out->cap < n) {
+			uint8_t *d = realloc(out->data, n ? n : 1);
+			if (!d)
 				return PGS_ERR;
-			uint8_t b = (uint8_t)(hi << 4 | lo);
-			if (codec_buf_put(out, &b, 1) != PGS_OK)
-				return PGS_ERR;
+			out->data = d;
+			out->cap = n;
 		}
+		if (crypto_unhex((const char *)in + 2, len - 2, out->data, n) != PGS_OK)
+			return PGS_ERR;
+		out->len = n;
 		return PGS_OK;
 	}
 	/* bytea_output = escape: \\ is a backslash, \ooo an octal byte, others as they are */
@@ -241,15 +233,9 @@ int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_va
 		codec_buf_free(&rec);
 		return PGS_ERR;
 	}
-	size_t o = 0;
 	memcpy(s, "E'\\\\x", 5);
-	o = 5;
-	for (size_t i = 0; i < rec.len; i++) {
-		static const char hx[] = "0123456789abcdef";
-		s[o++] = hx[rec.data[i] >> 4];
-		s[o++] = hx[rec.data[i] & 15];
-	}
-	memcpy(s + o, "'::bytea", 9);
+	crypto_hex(rec.data, rec.len, s + 5);
+	memcpy(s + 5 + 2 * rec.len, "'::bytea", 9);
 	*out = s;
 	codec_buf_free(&rec);
 	return PGS_OK;
