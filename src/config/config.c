@@ -173,6 +173,18 @@ static int upstream_pair(struct loader *ld, struct config *cfg, const char *key,
 		u->connect_timeout_ms = (int)x;
 		return PGS_OK;
 	}
+	if (!strcmp(key, "pool_max_idle")) {
+		if (get_int(ld, v, key, 0, 100000, &x))
+			return PGS_ERR;
+		u->pool_max_idle = (int)x;
+		return PGS_OK;
+	}
+	if (!strcmp(key, "pool_idle_timeout_ms")) {
+		if (get_int(ld, v, key, 100, 86400000, &x))
+			return PGS_ERR;
+		u->pool_idle_timeout_ms = (int)x;
+		return PGS_OK;
+	}
 	return unknown(ld, k, "upstream", key);
 }
 
@@ -435,6 +447,8 @@ static void set_defaults(struct config *cfg)
 	cfg->upstream.port = 5432;
 	cfg->upstream.tls = CFG_TLS_DISABLE;
 	cfg->upstream.connect_timeout_ms = 5000;
+	cfg->upstream.pool_max_idle = 20;
+	cfg->upstream.pool_idle_timeout_ms = 60000;
 	cfg->client_tls.require = true;
 	cfg->log.level = LOG_INFO;
 	cfg->log.format = LOG_TEXT;

@@ -122,6 +122,7 @@ static void conn_free(struct conn *c)
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	proto_buf_free(&c->startup);
 	conn_auth_free(c);
+	conn_params_free(&c->params);
 	if (c->crypt_on)
 		crypt_free(c);
 	free(c);
@@ -302,6 +303,7 @@ bool conn_worker_empty(const struct conn_worker *w)
 
 void conn_worker_tick(struct conn_worker *w, uint64_t now)
 {
+	conn_pool_tick(w, now);
 	struct conn *c = w->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
@@ -319,6 +321,7 @@ void conn_worker_tick(struct conn_worker *w, uint64_t now)
 void conn_worker_drain(struct conn_worker *w, bool force)
 {
 	w->draining = true;
+	conn_pool_close_all(w);
 	struct conn *c = w->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
@@ -334,6 +337,7 @@ void conn_worker_drain(struct conn_worker *w, bool force)
 
 void conn_worker_destroy(struct conn_worker *w)
 {
+	conn_pool_close_all(w);
 	while (w->conns)
 		conn_close(w->conns, "worker stopped");
 	conn_worker_reap(w);

@@ -48,6 +48,8 @@ struct conn_lookup_result {
 };
 
 /* Per-worker state: one thread, one loop. */
+struct conn_pooled;
+
 struct conn_worker {
 	int id;
 	struct conn_env *env;
@@ -64,6 +66,8 @@ struct conn_worker {
 	struct net_watch lookup_watch;
 	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */
 	struct crypt_plan_cache *plans; /* statement text -> plan */
+	struct conn_pooled *pool;       /* upstream connections waiting for a client (conn_pool.c) */
+	int npool;
 };
 
 int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env) PGS_MUSTCHECK;
@@ -80,6 +84,10 @@ void conn_worker_reap(struct conn_worker *w);
 bool conn_worker_empty(const struct conn_worker *w);
 /* Graceful shutdown: close connections idle between transactions; with force, close all. */
 void conn_worker_drain(struct conn_worker *w, bool force);
+/* Session pooling: closes pooled connections past upstream.pool_idle_timeout_ms. */
+void conn_pool_tick(struct conn_worker *w, uint64_t now_us);
+/* Closes every pooled upstream connection (shutdown). */
+void conn_pool_close_all(struct conn_worker *w);
 /* Called by the verifier source from any thread. */
 void conn_lookup_post(struct conn_worker *w, struct conn_lookup_result *r);
 /* The worker that owns a connection (for conn_lookup_post). */

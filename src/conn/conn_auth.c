@@ -201,6 +201,7 @@ static bool client_message(struct conn *c, uint8_t type, const uint8_t *body, ui
 	send_auth(c, PROTO_AUTH_SASL_FINAL, out, outlen);
 	OPENSSL_cleanse(out, sizeof(out));
 	s->client_step = 2;
+	c->pgseal_authenticated = true;
 	log_conn(LOG_INFO, c->id, "client authenticated by pgseal (SCRAM%s)",
 		 s->server.cbind_flag == 'p' ? " with channel binding" : "");
 	conn_upstream_start(c);

@@ -17,7 +17,9 @@
 
 struct reg_entry {
 	struct reg_entry *next;
-	uint32_t pid, key;
+	uint32_t pid;
+	uint32_t client_key;        /* the key the client was given */
+	uint32_t key;               /* the backend's own key, sent upstream */
 };
 
 struct conn_cancel_registry {
@@ -58,6 +60,7 @@ void conn_cancel_register(struct conn *c)
 	struct conn_cancel_registry *r = c->env->cancel;
 	struct reg_entry *e = pgs_xmalloc(sizeof(*e));
 	e->pid = c->backend_pid;
+	e->client_key = c->client_key;
 	e->key = c->backend_key;
 	pthread_mutex_lock(&r->mu);
 	size_t b = bucket(e->pid);
@@ -74,7 +77,7 @@ void conn_cancel_unregister(struct conn *c)
 	struct conn_cancel_registry *r = c->env->cancel;
 	pthread_mutex_lock(&r->mu);
 	for (struct reg_entry **pp = &r->buckets[bucket(c->backend_pid)]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->pid == c->backend_pid && (*pp)->key == c->backend_key) {
+		if ((*pp)->pid == c->backend_pid && (*pp)->client_key == c->client_key) {
 			struct reg_entry *e = *pp;
 			*pp = e->next;
 			free(e);
@@ -84,14 +87,16 @@ void conn_cancel_unregister(struct conn *c)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static bool registry_has(struct conn_cancel_registry *r, uint32_t pid, uint32_t key)
+/* Finds the session a client's (pid, key) names; gives the backend's own key. */
+static bool registry_find(struct conn_cancel_registry *r, uint32_t pid, uint32_t key, uint32_t *real)
 {
 	bool found = false;
 	pthread_mutex_lock(&r->mu);
 	for (struct reg_entry *e = r->buckets[bucket(pid)]; e; e = e->next) {
 		/* the key is a secret of the session: compare without an early exit */
-		if (e->pid == pid && CRYPTO_memcmp(&e->key, &key, sizeof(key)) == 0) {
+		if (e->pid == pid && CRYPTO_memcmp(&e->client_key, &key, sizeof(key)) == 0) {
 			found = true;
+			*real = e->key;
 			break;
 		}
 	}
@@ -202,7 +207,8 @@ out:
 
 void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id)
 {
-	if (!registry_has(env->cancel, pid, key)) {
+	uint32_t real = 0;
+	if (!registry_find(env->cancel, pid, key, &real)) {
 		log_conn(LOG_INFO, from_id, "cancel request for an unknown backend ignored");
 		return;
 	}
@@ -214,7 +220,7 @@ void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint6
 	struct cancel_job *job = pgs_xmalloc(sizeof(*job));
 	job->env = env;
 	job->pid = pid;
-	job->key = key;
+	job->key = real;
 	job->from_id = from_id;
 	pthread_t t;
 	pthread_attr_t attr;

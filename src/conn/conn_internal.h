@@ -53,6 +53,13 @@ enum conn_state {
 
 struct conn_scram; /* pgseal's SCRAM state (conn_auth.c) */
 
+/* The upstream's ParameterStatus values (name -> value), replayed when the connection is reused. */
+struct conn_params {
+	char **names;
+	char **values;
+	int n;
+};
+
 struct conn {
 	struct conn *prev, *next;   /* in the worker's list */
 	struct conn_worker *worker;
@@ -73,6 +80,11 @@ struct conn {
 	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
 	bool has_backend_key;
 	uint32_t backend_pid, backend_key;
+	uint32_t client_key;        /* the cancel key the client holds (a fresh one on a reused upstream) */
+	bool pgseal_authenticated;  /* pgseal verified the client's SCRAM proof itself */
+	bool upstream_challenged;   /* the upstream asked this session for credentials */
+	bool reused;                /* the upstream connection came from the pool */
+	struct conn_params params;  /* the upstream's ParameterStatus values, latest first */
 	uint64_t deadline_us;       /* startup / closing deadline, 0 = none */
 	uint64_t query_start_us;    /* for the latency histogram */
 
@@ -131,6 +143,17 @@ void conn_auth_client_step(struct conn *c); /* CS_CLIENT_SCRAM */
 void conn_auth_upstream_step(struct conn *c); /* CS_UPSTREAM_SCRAM */
 void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r);
 void conn_auth_free(struct conn *c);
+
+/* conn_pool.c: session pooling */
+void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
+void conn_params_free(struct conn_params *p);
+/* Whether the session may hand its upstream to the pool when the client sends Terminate. */
+bool conn_pool_can_release(const struct conn *c);
+/* Moves the upstream connection to the worker's pool (reset with DISCARD ALL first). */
+void conn_pool_release(struct conn *c);
+/* Gives the connection a pooled upstream for the same StartupMessage, if there is one;
+ * true when it did (the session then continues, or has failed). */
+bool conn_pool_take(struct conn *c);
 
 /* conn_cancel.c */
 void conn_cancel_register(struct conn *c);

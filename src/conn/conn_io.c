@@ -306,6 +306,13 @@ void conn_pump(struct conn *c)
 					return;
 			} else if (n == 0 || n == -2) {
 				c->client.eof = true;
+				if (n == 0 && c->c2s.scan == c->c2s.end && c->c2s.remain == 0 &&
+				    conn_pool_can_release(c)) {
+					/* gone without Terminate, between transactions: the upstream stays usable */
+					conn_pool_release(c);
+					conn_close(c, "client closed (upstream connection pooled)");
+					return;
+				}
 				/* forward what the client sent last (e.g. Terminate), then close */
 				if (c->server.writable && c->c2s.scan > c->c2s.start)
 					(void)conn_side_write(&c->server, &c->c2s);

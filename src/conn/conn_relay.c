@@ -51,8 +51,16 @@ int conn_scan_client(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
-		if (type == 'X')
+		if (type == 'X') {
+			if (len == 4 && b->end - b->scan >= 5 && conn_pool_can_release(c)) {
+				/* the session ends but its upstream connection is kept for the next client */
+				sbuf_consume(b, 5);
+				conn_pool_release(c);
+				conn_close(c, "client terminated (upstream connection pooled)");
+				return PGS_ERR;
+			}
 			c->terminating = true; /* the upstream closing next is expected, not an error */
+		}
 		if (crypt && crypt_client_needs_whole(c, type)) {
 			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
 			if (b->end - b->scan < len + 1) {
@@ -111,6 +119,8 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 		conn_fail(c, "08P01", "pgseal: malformed authentication message from the upstream server");
 		return PGS_ERR;
 	}
+	if (code != PROTO_AUTH_OK)
+		c->upstream_challenged = true;
 	if (code == PROTO_AUTH_OK) {
 		c->authenticated = true;
 	} else if (code == PROTO_AUTH_SASL && proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS")) {
@@ -150,7 +160,7 @@ int conn_scan_server(struct conn *c)
 		}
 		bool crypt = c->crypt_on && crypt_server_needs_whole(c, type);
 		bool inspect = (type == 'R' && !c->authenticated) || type == 'K' || type == 'Z' ||
-			       (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
+			       type == 'S' || (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
 		if (crypt) {
 			if (b->end - b->scan < len + 1) {
 				if (sbuf_reserve(b, len + 1) != PGS_OK) {
@@ -161,6 +171,8 @@ int conn_scan_server(struct conn *c)
 			}
 			if (type == 'Z' && len == 5)
 				c->txn_status = b->data[b->scan + PROTO_HDR_LEN];
+			if (type == 'S')
+				conn_params_set(&c->params, b->data + b->scan + PROTO_HDR_LEN, len - 4);
 			metrics_message(METRICS_FROM_SERVER, type);
 			b->last_type = type;
 			uint32_t before = b->scan;
@@ -208,6 +220,7 @@ int conn_scan_server(struct conn *c)
 			case 'K':
 				if (proto_parse_backend_key(body, blen, &c->backend_pid, &c->backend_key) == PGS_OK) {
 					c->has_backend_key = true;
+					c->client_key = c->backend_key;
 					conn_cancel_register(c);
 				}
 				break;
@@ -221,6 +234,9 @@ int conn_scan_server(struct conn *c)
 					}
 				}
 				on_ready_for_query(c, body, blen);
+				break;
+			case 'S':
+				conn_params_set(&c->params, body, blen);
 				break;
 			case 'E': {
 				char state[6];

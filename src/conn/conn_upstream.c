@@ -19,6 +19,8 @@ static void upstream_fail(struct conn *c, const char *msg)
 void conn_upstream_start(struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
+	if (conn_pool_take(c))
+		return;
 	int fd = net_connect_start(&c->env->upstream_addr);
 	if (fd < 0) {
 		log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(errno));
@@ -43,6 +45,7 @@ static void upstream_ready(struct conn *c)
 	c->deadline_us = pgs_now_us() + (uint64_t)c->env->cfg->startup_timeout_ms * 1000u;
 	sbuf_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
 	if (c->scram) {
+		c->upstream_challenged = true; /* pgseal answers the upstream's SCRAM itself */
 		c->state = CS_UPSTREAM_SCRAM;
 		c->server.readable = true;
 	} else {

@@ -45,6 +45,8 @@ static _Atomic uint64_t g_conn_closed;
 static _Atomic uint64_t g_conn_rejected;
 static _Atomic uint64_t g_errors[METRICS_ERR__COUNT];
 static atomic_bool g_upstream_up;
+static _Atomic int64_t g_pool_idle;
+static _Atomic uint64_t g_pool_reused;
 static _Atomic int64_t g_start_time_s;
 
 static const char *const error_class_names[METRICS_ERR__COUNT] = {
@@ -121,6 +123,16 @@ void metrics_query_latency_us(uint64_t us)
 void metrics_upstream_up(bool up)
 {
 	atomic_store_explicit(&g_upstream_up, up, RELAXED);
+}
+
+void metrics_pool_idle(int delta)
+{
+	atomic_fetch_add_explicit(&g_pool_idle, delta, RELAXED);
+}
+
+void metrics_pool_reused(void)
+{
+	atomic_fetch_add_explicit(&g_pool_reused, 1, RELAXED);
 }
 
 /* --- rendering -------------------------------------------------------------------- */
@@ -276,6 +288,14 @@ static void render_process(struct metrics_buf *b)
 	       "1 if the last readiness probe reached the upstream PostgreSQL, else 0.");
 	buf_printf(b, "pgseal_upstream_up %d\n",
 	           atomic_load_explicit(&g_upstream_up, RELAXED) ? 1 : 0);
+	family(b, "pgseal_upstream_pool_idle", "gauge",
+	       "Upstream connections kept for reuse by the session pool (being reset or idle).");
+	buf_printf(b, "pgseal_upstream_pool_idle %lld\n",
+	           (long long)atomic_load_explicit(&g_pool_idle, RELAXED));
+	family(b, "pgseal_upstream_pool_reused_total", "counter",
+	       "Client sessions served by a pooled upstream connection instead of a new one.");
+	buf_printf(b, "pgseal_upstream_pool_reused_total %llu\n",
+	           (unsigned long long)atomic_load_explicit(&g_pool_reused, RELAXED));
 	family(b, "pgseal_process_start_time_seconds", "gauge",
 	       "Start time of the process since the Unix epoch, in seconds.");
 	buf_printf(b, "pgseal_process_start_time_seconds %lld\n",

@@ -27,7 +27,9 @@ void metrics_bytes(enum metrics_dir dir, uint64_t n);
 void metrics_message(enum metrics_dir dir, uint8_t type); /* type byte of a v3 message */
 void metrics_error(enum metrics_error e);
 void metrics_query_latency_us(uint64_t us); /* first client message after idle -> ReadyForQuery */
-void metrics_upstream_up(bool up);         /* last readiness probe result */
+void metrics_upstream_up(bool up);
+void metrics_pool_idle(int delta);           /* upstream connections entering (+1) / leaving (-1) the pool */
+void metrics_pool_reused(void);              /* a session got a pooled upstream connection */         /* last readiness probe result */
 
 /* Renders everything in Prometheus text exposition format 0.0.4 into a malloc'd string. */
 char *metrics_render(void);

@@ -44,6 +44,8 @@ void net_loop_free(struct net_loop *l);
 /* Edge-triggered registration for EPOLLIN|EPOLLOUT|EPOLLRDHUP (plus extra flags). */
 int net_loop_add(struct net_loop *l, int fd, struct net_watch *w, uint32_t extra) PGS_MUSTCHECK;
 int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w, uint32_t events) PGS_MUSTCHECK;
+/* Points a registered fd's events at another watch. */
+int net_loop_mod(struct net_loop *l, int fd, struct net_watch *w) PGS_MUSTCHECK;
 void net_loop_del(struct net_loop *l, int fd);
 /* Waits up to timeout_ms and dispatches; returns the number of events or -1 (EINTR = 0). */
 int net_loop_run_once(struct net_loop *l, int timeout_ms);

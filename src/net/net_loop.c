@@ -45,6 +45,12 @@ int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w, uint32_t
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? PGS_OK : PGS_ERR;
 }
 
+int net_loop_mod(struct net_loop *l, int fd, struct net_watch *w)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = w};
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? PGS_OK : PGS_ERR;
+}
+
 void net_loop_del(struct net_loop *l, int fd)
 {
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);

@@ -345,8 +345,14 @@ def test_cancel_routes_to_right_backend(plain):
         assert res.get("b") == "b-done"
 
 
-def test_terminate_releases_backend(plain, pg):
-    with connect(plain, application_name="itest-terminate") as c:
+@pytest.fixture(scope="module")
+def unpooled(factory):
+    """pgseal with session pooling off: every client session has its own backend."""
+    return factory.start("unpooled", upstream={"pool_max_idle": 0})
+
+
+def test_terminate_releases_backend(unpooled, pg):
+    with connect(unpooled, application_name="itest-terminate") as c:
         pid = c.info.backend_pid
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

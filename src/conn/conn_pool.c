@@ -1,0 +1,392 @@
+/* conn_pool.c - session pooling: upstream connections kept after their client leaves, reset, and handed to the next client. */
+#include "conn/conn_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+/* How long a reset may take before the connection is given up. */
+#define POOL_RESET_TIMEOUT_US (5u * 1000000u)
+#define POOL_BUF_SIZE 4096u
+
+/*
+ * An upstream connection without a client. It is first reset (DISCARD ALL, the query
+ * PgBouncer uses in session mode), then waits, watched for EOF, until a client with the
+ * same StartupMessage takes it or it times out.
+ */
+struct conn_pooled {
+	struct conn_pooled *next;
+	struct conn_worker *w;
+	struct net_watch watch;
+	struct conn_side side;      /* fd and TLS state; side.conn is NULL */
+	struct sbuf in, out;
+	uint8_t *startup;           /* the StartupMessage that opened it: the pool key */
+	uint32_t startup_len;
+	struct conn_params params;
+	uint32_t pid, key;
+	bool trust;                 /* the upstream asked for no credentials */
+	bool ready;                 /* reset done: may be handed out */
+	bool saw_complete;          /* CommandComplete of the reset seen */
+	uint64_t since_us;          /* ready since, or reset started at */
+	uint64_t id;                /* the connection id it served last, for logs */
+};
+
+/* ---- ParameterStatus values ------------------------------------------------------- */
+
+void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen)
+{
+	const char *name = (const char *)body;
+	size_t nl = strnlen(name, blen);
+	if (nl == 0 || nl + 1 >= blen)
+		return;
+	const char *value = name + nl + 1;
+	size_t vl = strnlen(value, blen - nl - 1);
+	if (nl + 1 + vl + 1 != blen)
+		return; /* malformed: not remembered (the message itself is relayed as is) */
+	for (int i = 0; i < p->n; i++) {
+		if (!strcmp(p->names[i], name)) {
+			free(p->values[i]);
+			p->values[i] = pgs_xstrdup(value);
+			return;
+		}
+	}
+	p->names = pgs_xrealloc(p->names, (size_t)(p->n + 1) * sizeof(char *));
+	p->values = pgs_xrealloc(p->values, (size_t)(p->n + 1) * sizeof(char *));
+	p->names[p->n] = pgs_xstrdup(name);
+	p->values[p->n] = pgs_xstrdup(value);
+	p->n++;
+}
+
+void conn_params_free(struct conn_params *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		free(p->names[i]);
+		free(p->values[i]);
+	}
+	free(p->names);
+	free(p->values);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the pool ---------------------------------------------------------------------- */
+
+static void pooled_free(struct conn_pooled *e, const char *why)
+{
+	struct conn_worker *w = e->w;
+	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			w->npool--;
+			break;
+		}
+	}
+	log_conn(LOG_DEBUG, e->id, "pooled upstream connection closed: %s", why);
+	if (e->side.ssl) {
+		if (!e->side.eof)
+			(void)SSL_shutdown(e->side.ssl);
+		SSL_free(e->side.ssl);
+	}
+	if (e->side.fd >= 0) {
+		net_loop_del(w->loop, e->side.fd);
+		close(e->side.fd);
+	}
+	sbuf_free(&e->in);
+	sbuf_free(&e->out);
+	free(e->startup);
+	conn_params_free(&e->params);
+	free(e);
+	metrics_pool_idle(-1);
+}
+
+/* Reads the reset's answer; returns false when the connection was closed. */
+static bool pooled_read(struct conn_pooled *e)
+{
+	for (;;) {
+		if (e->side.writable && e->out.scan > e->out.start &&
+		    conn_side_write(&e->side, &e->out) == -2) {
+			pooled_free(e, "write failed");
+			return false;
+		}
+		if (!e->side.readable)
+			return true;
+		ssize_t n = conn_side_read(&e->side, &e->in);
+		if (n == -1)
+			return true;
+		if (n <= 0) {
+			pooled_free(e, n == 0 ? "closed by the server" : "read failed");
+			return false;
+		}
+		if (e->ready) {
+			/* an idle session has nothing to say: a FATAL, a notice of shutdown... */
+			pooled_free(e, "unexpected message from an idle server");
+			return false;
+		}
+		struct sbuf *b = &e->in;
+		while (b->end - b->scan >= PROTO_HDR_LEN) {
+			uint8_t type = b->data[b->scan];
+			uint32_t len = proto_get_u32(b->data + b->scan + 1);
+			if (len < 4 || len > CONN_MAX_INSPECT) {
+				pooled_free(e, "invalid message during reset");
+				return false;
+			}
+			if (b->end - b->scan < len + 1) {
+				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+					pooled_free(e, "out of memory");
+					return false;
+				}
+				break;
+			}
+			const uint8_t *body = b->data + b->scan + PROTO_HDR_LEN;
+			b->scan += len + 1;
+			b->start = b->scan;
+			switch (type) {
+			case 'C':
+				e->saw_complete = true;
+				break;
+			case 'S':
+				conn_params_set(&e->params, body, len - 4);
+				break;
+			case 'N':
+			case 'A':
+				break;
+			case 'Z':
+				if (!e->saw_complete || len != 5 || body[0] != 'I' || b->scan != b->end) {
+					pooled_free(e, "reset did not complete");
+					return false;
+				}
+				e->ready = true;
+				e->since_us = pgs_now_us();
+				b->start = b->scan = b->end = 0;
+				log_conn(LOG_DEBUG, e->id, "upstream connection reset and pooled");
+				break;
+			default:
+				pooled_free(e, type == 'E' ? "reset failed" : "unexpected message during reset");
+				return false;
+			}
+		}
+		sbuf_compact(b);
+	}
+}
+
+static void pooled_event(void *arg, uint32_t events)
+{
+	struct conn_pooled *e = arg;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		e->side.readable = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		e->side.writable = true;
+	if (e->side.read_wants_write || e->side.write_wants_read) {
+		e->side.readable = e->side.writable = true;
+		e->side.read_wants_write = e->side.write_wants_read = false;
+	}
+	(void)pooled_read(e);
+}
+
+bool conn_pool_can_release(const struct conn *c)
+{
+	const struct config *cfg = c->env->cfg;
+	const struct crypt_state *cs = &c->crypt;
+	if (cfg->upstream.pool_max_idle <= 0 || c->worker->draining ||
+	    c->worker->npool >= cfg->upstream.pool_max_idle)
+		return false;
+	if (c->state != CS_RELAY || !c->ready_seen || !c->idle || c->txn_status != 'I' ||
+	    !c->has_backend_key || c->server.fd < 0 || c->server.eof)
+		return false;
+	/* nothing of the server's half read, nothing of the client's before Terminate unsent */
+	if (c->s2c.remain || c->s2c.scan != c->s2c.end || c->c2s.start != c->c2s.scan)
+		return false;
+	if (c->crypt_on && (cs->fifo_len || cs->copy_in || cs->copy_out || cs->hold_first_ready))
+		return false;
+	/* a session whose credentials pgseal did not check may only be reused if the server
+	 * did not ask for any (trust) */
+	return c->pgseal_authenticated || !c->upstream_challenged;
+}
+
+void conn_pool_release(struct conn *c)
+{
+	struct conn_worker *w = c->worker;
+	struct conn_pooled *e = pgs_xcalloc(1, sizeof(*e));
+	e->w = w;
+	e->id = c->id;
+	e->side = c->server;
+	e->side.conn = NULL;
+	e->watch.fn = pooled_event;
+	e->watch.arg = e;
+	e->pid = c->backend_pid;
+	e->key = c->backend_key;
+	e->trust = !c->upstream_challenged;
+	e->params = c->params;
+	memset(&c->params, 0, sizeof(c->params));
+	e->startup = pgs_xmalloc(c->startup.len);
+	memcpy(e->startup, c->startup.data, c->startup.len);
+	e->startup_len = (uint32_t)c->startup.len;
+	e->since_us = pgs_now_us();
+	/* the connection is the pool's now */
+	c->server.fd = -1;
+	c->server.ssl = NULL;
+	c->server.registered = false;
+	conn_cancel_unregister(c);
+
+	if (sbuf_init(&e->in) != PGS_OK || sbuf_init(&e->out) != PGS_OK ||
+	    net_loop_mod(w->loop, e->side.fd, &e->watch) != PGS_OK) {
+		e->next = w->pool;
+		w->pool = e;
+		w->npool++;
+		metrics_pool_idle(1);
+		pooled_free(e, "cannot pool");
+		return;
+	}
+	static const char reset[] = "DISCARD ALL";
+	struct proto_buf q = {0};
+	size_t off = proto_msg_begin(&q, 'Q');
+	proto_put_bytes(&q, reset, sizeof(reset));
+	proto_msg_end(&q, off);
+	sbuf_inject(&e->out, q.data, (uint32_t)q.len);
+	proto_buf_free(&q);
+	e->next = w->pool;
+	w->pool = e;
+	w->npool++;
+	metrics_pool_idle(1);
+	e->side.writable = true;
+	(void)pooled_read(e);
+}
+
+/* Whether an idle pooled connection is still usable (not closed by the server meanwhile). */
+static bool pooled_alive(struct conn_pooled *e)
+{
+	uint8_t b;
+	ssize_t n = recv(e->side.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return !e->side.ssl || SSL_pending(e->side.ssl) == 0;
+	return false;
+}
+
+static void inject_status(struct sbuf *b, const char *name, const char *value)
+{
+	struct proto_buf m = {0};
+	size_t off = proto_msg_begin(&m, 'S');
+	proto_put_bytes(&m, name, strlen(name) + 1);
+	proto_put_bytes(&m, value, strlen(value) + 1);
+	proto_msg_end(&m, off);
+	sbuf_inject(b, m.data, (uint32_t)m.len);
+	proto_buf_free(&m);
+}
+
+bool conn_pool_take(struct conn *c)
+{
+	struct conn_worker *w = c->worker;
+	struct conn_pooled *e = w->pool, *next;
+	if (c->env->cfg->upstream.pool_max_idle <= 0)
+		return false;
+	for (; e; e = next) {
+		next = e->next;
+		if (!e->ready || e->startup_len != c->startup.len ||
+		    memcmp(e->startup, c->startup.data, e->startup_len) != 0)
+			continue;
+		if (!c->pgseal_authenticated && !e->trust)
+			continue;
+		if (!pooled_alive(e)) {
+			pooled_free(e, "closed by the server while idle");
+			continue;
+		}
+		break;
+	}
+	if (!e)
+		return false;
+	uint32_t client_key;
+	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1)
+		return false;
+
+	/* unlink and move the socket to the connection */
+	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			w->npool--;
+			break;
+		}
+	}
+	metrics_pool_idle(-1);
+	metrics_pool_reused();
+	net_loop_del(w->loop, e->side.fd);
+	int fd = e->side.fd;
+	SSL *ssl = e->side.ssl;
+	e->side.fd = -1;
+	e->side.ssl = NULL;
+	c->params = e->params;
+	memset(&e->params, 0, sizeof(e->params));
+	c->backend_pid = e->pid;
+	c->backend_key = e->key;
+	c->upstream_challenged = !e->trust;
+	sbuf_free(&e->in);
+	sbuf_free(&e->out);
+	free(e->startup);
+	free(e);
+	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
+		SSL_free(ssl);
+		close(fd);
+		conn_fail(c, "08001", "pgseal: could not register the upstream socket");
+		return true;
+	}
+	c->server.ssl = ssl;
+	c->server.readable = c->server.writable = true;
+	c->reused = true;
+	c->authenticated = true;
+	c->client_key = client_key;
+	c->has_backend_key = true;
+	conn_cancel_register(c);
+	conn_auth_free(c); /* the ClientKey is not needed: no upstream authentication */
+	log_conn(LOG_INFO, c->id, "upstream connection reused (backend %u)", c->backend_pid);
+
+	/* what a new session would have told the client: AuthenticationOk, the parameters,
+	 * the cancel key (a fresh one: the previous client's no longer reaches this backend) */
+	static const uint8_t ok[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0};
+	sbuf_inject(&c->s2c, ok, sizeof(ok));
+	for (int i = 0; i < c->params.n; i++)
+		inject_status(&c->s2c, c->params.names[i], c->params.values[i]);
+	uint8_t k[13] = {'K', 0, 0, 0, 12};
+	proto_put_u32_at(k + 5, c->backend_pid);
+	proto_put_u32_at(k + 9, client_key);
+	sbuf_inject(&c->s2c, k, sizeof(k));
+	/* ReadyForQuery goes through the scanner as if the server had sent it: it
+	 * establishes the session, and the encryption layer loads its catalog first */
+	static const uint8_t z[] = {'Z', 0, 0, 0, 5, 'I'};
+	if (sbuf_reserve(&c->s2c, sizeof(z)) != PGS_OK) {
+		conn_fail(c, "53200", "pgseal: out of memory");
+		return true;
+	}
+	memcpy(c->s2c.data + c->s2c.end, z, sizeof(z));
+	c->s2c.end += sizeof(z);
+	c->state = CS_RELAY;
+	c->client.readable = true;
+	if (conn_scan_server(c) != PGS_OK)
+		return true;
+	/* driven after the current event, once the caller (the SCRAM exchange) is done with
+	 * the message it is handling */
+	c->again = true;
+	w->any_again = true;
+	return true;
+}
+
+void conn_pool_tick(struct conn_worker *w, uint64_t now)
+{
+	uint64_t idle = (uint64_t)w->env->cfg->upstream.pool_idle_timeout_ms * 1000u;
+	struct conn_pooled *e = w->pool, *next;
+	for (; e; e = next) {
+		next = e->next;
+		if (e->ready && now - e->since_us >= idle)
+			pooled_free(e, "idle timeout");
+		else if (!e->ready && now - e->since_us >= POOL_RESET_TIMEOUT_US)
+			pooled_free(e, "reset timed out");
+	}
+}
+
+void conn_pool_close_all(struct conn_worker *w)
+{
+	while (w->pool)
+		pooled_free(w->pool, "pgseal is shutting down");
+}
