@@ -27,6 +27,8 @@ void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_
 		log_conn(LOG_WARN, c->id, "unexpected binary COPY on an encrypted table");
 	}
 	s->copy_line.len = 0;
+	s->copy_scanned = 0;
+	s->copy_inq = false;
 	if (type == 'G')
 		s->copy_in = true;
 	else
@@ -42,30 +44,24 @@ void crypt_copy_end(struct conn *c)
 	if (s->copy_line.data)
 		crypto_wipe(s->copy_line.data, s->copy_line.cap);
 	s->copy_line.len = 0;
+	s->copy_scanned = 0;
+	s->copy_inq = false;
 }
 
-/* Splits one row (without its newline) into fields, unescaping them. Values are
- * appended to vals with their offsets in offs; nulls marked in nulls. */
-struct copy_fields {
-	size_t n;
-	size_t off[1600];
-	size_t len[1600];
-	bool null[1600];
-	struct codec_buf vals;
-};
-
-static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len, struct copy_fields *f)
+/* Text format: fields end at an unescaped delimiter; backslash escapes are undone. */
+static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
 {
-	f->n = 0;
-	f->vals.len = 0;
 	size_t i = 0;
 	for (;;) {
 		if (f->n == PGS_ARRAY_LEN(f->off))
 			return PGS_ERR;
 		size_t start = i, vstart = f->vals.len;
 		bool raw_null;
-		while (i < len && row[i] != (uint8_t)cp->delimiter)
+		while (i < len && row[i] != (uint8_t)cp->delimiter) {
+			if (row[i] == '\\' && i + 1 < len)
+				i++; /* an escaped character, the delimiter included, is data */
 			i++;
+		}
 		/* the null marker is compared before unescaping, as PostgreSQL does */
 		raw_null = (i - start) == strlen(cp->null_string) &&
 			   !memcmp(row + start, cp->null_string, i - start);
@@ -117,10 +113,11 @@ static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len,
 	return PGS_OK;
 }
 
-static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, struct copy_fields *f)
+/* CSV: quoted sections may hold delimiters and newlines; inside them ESCAPE before QUOTE
+ * or before ESCAPE stands for that character; an unquoted NULL string is NULL. */
+static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
 {
-	f->n = 0;
-	f->vals.len = 0;
+	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
 	size_t i = 0;
 	for (;;) {
 		if (f->n == PGS_ARRAY_LEN(f->off))
@@ -128,18 +125,17 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, 
 		size_t vstart = f->vals.len;
 		bool quoted = false;
 		while (i < len && row[i] != (uint8_t)cp->delimiter) {
-			if (row[i] == (uint8_t)cp->quote) {
+			if (row[i] == q) {
 				quoted = true;
 				i++;
 				while (i < len) {
-					if (row[i] == (uint8_t)cp->escape && i + 1 < len && row[i + 1] == (uint8_t)cp->quote &&
-					    (cp->escape != cp->quote || true)) {
+					if (row[i] == esc && i + 1 < len && (row[i + 1] == q || row[i + 1] == esc)) {
 						if (codec_buf_put(&f->vals, &row[i + 1], 1) != PGS_OK)
 							return PGS_ERR;
 						i += 2;
 						continue;
 					}
-					if (row[i] == (uint8_t)cp->quote)
+					if (row[i] == q)
 						break;
 					if (codec_buf_put(&f->vals, &row[i], 1) != PGS_OK)
 						return PGS_ERR;
@@ -157,7 +153,7 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, 
 		f->off[f->n] = vstart;
 		f->len[f->n] = f->vals.len - vstart;
 		f->null[f->n] = !quoted && f->len[f->n] == strlen(cp->null_string) &&
-				!memcmp(f->vals.data + vstart, cp->null_string, f->len[f->n]);
+				(f->len[f->n] == 0 || !memcmp(f->vals.data + vstart, cp->null_string, f->len[f->n]));
 		f->n++;
 		if (i >= len)
 			break;
@@ -166,19 +162,50 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, 
 	return PGS_OK;
 }
 
-/* Where the row ends (index of its newline), or len when incomplete. CSV quotes may hold newlines. */
-static size_t row_end(const struct sql_copy *cp, const uint8_t *p, size_t len)
+int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
 {
-	bool inq = false;
-	for (size_t i = 0; i < len; i++) {
-		if (cp->csv && p[i] == (uint8_t)cp->quote)
-			inq = !inq;
-		else if (!inq && p[i] == '\n')
-			return i;
-		else if (!cp->csv && p[i] == '\\' && i + 1 < len)
-			i++;
+	f->n = 0;
+	f->vals.len = 0;
+	return cp->csv ? split_csv(cp, row, len, f) : split_text(cp, row, len, f);
+}
+
+bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos, bool *inq)
+{
+	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
+	size_t i = *pos;
+	while (i < len) {
+		uint8_t ch = p[i];
+		if (cp->csv) {
+			if (*inq && esc != q && ch == esc) {
+				if (i + 1 >= len)
+					break; /* decided by the next byte */
+				if (p[i + 1] == q || p[i + 1] == esc) {
+					i += 2;
+					continue;
+				}
+			}
+			if (ch == q) {
+				*inq = !*inq; /* a doubled quote toggles twice */
+			} else if (!*inq && ch == '\n') {
+				*pos = i;
+				return true;
+			}
+		} else {
+			if (ch == '\\') {
+				if (i + 1 >= len)
+					break;
+				i += 2; /* an escaped newline is data */
+				continue;
+			}
+			if (ch == '\n') {
+				*pos = i;
+				return true;
+			}
+		}
+		i++;
 	}
-	return len;
+	*pos = i;
+	return false;
 }
 
 static void put_hex(struct codec_buf *o, const uint8_t *p, size_t n, bool text_format)
@@ -210,7 +237,7 @@ static void put_text_escaped(struct codec_buf *o, const struct sql_copy *cp, con
 		}
 		put(o, &cp->quote, 1);
 		for (size_t i = 0; i < n; i++) {
-			if (p[i] == (uint8_t)cp->quote)
+			if (p[i] == (uint8_t)cp->quote || p[i] == (uint8_t)cp->escape)
 				put(o, &cp->escape, 1);
 			put(o, &p[i], 1);
 		}
@@ -244,7 +271,7 @@ static void put_text_escaped(struct codec_buf *o, const struct sql_copy *cp, con
 static int copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len, bool in,
 		    struct codec_buf *o, char *err, size_t errlen)
 {
-	static __thread struct copy_fields f;
+	static __thread struct crypt_copy_fields f;
 	struct codec_buf v = {0}, raw = {0};
 	int rc = PGS_ERR;
 	bool cr = len && row[len - 1] == '\r';
@@ -254,8 +281,7 @@ static int copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *ro
 		put(o, "\\.\n", 3);
 		return PGS_OK;
 	}
-	if ((cp->csv ? split_csv(cp, row, len, &f) : split_text(cp, row, len, &f)) != PGS_OK ||
-	    f.n != cp->ncolumns) {
+	if (crypt_copy_split(cp, row, len, &f) != PGS_OK || f.n != cp->ncolumns) {
 		pgs_errf(err, errlen, "pgseal: a COPY row does not have the expected %zu columns", cp->ncolumns);
 		goto out;
 	}
@@ -309,25 +335,31 @@ static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, st
 {
 	struct crypt_state *s = &c->crypt;
 	const struct sql_copy *cp = &s->copy_plan->copy;
+	if (s->copy_line.len + (total - PROTO_HDR_LEN) > c->env->cfg->max_message_size) {
+		pgs_errf(err, errlen, "pgseal: a COPY row is longer than max_message_size");
+		return PGS_ERR;
+	}
 	if (codec_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN, total - PROTO_HDR_LEN) != PGS_OK)
 		return PGS_ERR;
 	size_t pos = 0;
-	for (;;) {
-		size_t end = row_end(cp, s->copy_line.data + pos, s->copy_line.len - pos);
-		if (end == s->copy_line.len - pos)
-			break;
+	/* rows are searched from where the last message's search stopped, not from the
+	 * start of the carried row again */
+	size_t at = s->copy_scanned;
+	while (crypt_copy_row_end(cp, s->copy_line.data, s->copy_line.len, &at, &s->copy_inq)) {
 		const uint8_t *row = s->copy_line.data + pos;
+		size_t end = at - pos;
 		if (s->copy_header_pending) {
 			s->copy_header_pending = false;
 			put(out, row, end + 1);
 		} else if (copy_row(c, cp, row, end, in, out, err, errlen) != PGS_OK) {
 			return PGS_ERR;
 		}
-		pos += end + 1;
+		pos = ++at;
 	}
 	/* keep the incomplete tail for the next message */
 	memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
 	s->copy_line.len -= pos;
+	s->copy_scanned = at - pos;
 	return PGS_OK;
 }
 

@@ -94,6 +94,8 @@ struct crypt_state {
 	bool drop_until_complete;       /* a row failed to decrypt: drop the rest of this command's rows */
 	bool copy_in, copy_out;
 	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
+	size_t copy_scanned;            /* how much of copy_line was searched for a row end */
+	bool copy_inq;                  /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
 	bool copy_refused;              /* the client's rows were refused: the rest are dropped */
 	bool copy_out_failed;           /* a row out failed to decrypt: the rest of the COPY is dropped */
@@ -139,6 +141,22 @@ struct crypt_plan_cache;
 void crypt_plan_cache_free(struct crypt_plan_cache *pc);
 
 /* conn_copy.c */
+/* One COPY row split into its unescaped fields: field i is vals[off[i], off[i] + len[i]). */
+struct crypt_copy_fields {
+	size_t n;
+	size_t off[1600]; /* PostgreSQL's column limit */
+	size_t len[1600];
+	bool null[1600];
+	struct codec_buf vals;
+};
+/* Splits a row (without its newline) in the COPY's format; PGS_ERR when malformed
+ * (unterminated quote, too many fields). The caller frees f->vals. */
+int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len,
+		     struct crypt_copy_fields *f) PGS_MUSTCHECK;
+/* Searches p[*pos, len) for the newline ending a row, skipping escaped and quoted ones;
+ * true with *pos at it, or false with *pos where the search can resume once more bytes
+ * arrive. *inq carries the CSV quote state between calls. */
+bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos, bool *inq);
 void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen);
 void crypt_copy_end(struct conn *c);
 int crypt_copy_in_data(struct conn *c, uint32_t total) PGS_MUSTCHECK;

@@ -1,0 +1,69 @@
+/* fuzz_copy.c - libFuzzer target for the COPY row parser: row ends found whole or in pieces agree, fields split without crashing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn/conn_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct crypt_copy_fields fields;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	/* byte 0 picks the format, byte 1 where the stream is cut in two */
+	static const struct sql_copy formats[] = {
+	    {.csv = false, .delimiter = '\t', .null_string = "\\N"},
+	    {.csv = false, .delimiter = '|', .null_string = ""},
+	    {.csv = true, .delimiter = ',', .quote = '"', .escape = '"', .null_string = ""},
+	    {.csv = true, .delimiter = ';', .quote = '\'', .escape = '\\', .null_string = "NULL"},
+	};
+	const struct sql_copy *cp = &formats[data[0] % 4];
+	size_t n = size - 2;
+	uint8_t *buf = malloc(n ? n : 1);
+	memcpy(buf, data + 2, n);
+	size_t cut = n ? data[1] % (n + 1) : 0;
+
+	/* whole: every row end */
+	size_t pos = 0, start = 0;
+	bool inq = false;
+	size_t ends[64];
+	int nends = 0;
+	while (nends < 64 && crypt_copy_row_end(cp, buf, n, &pos, &inq)) {
+		ends[nends++] = pos;
+		if (crypt_copy_split(cp, buf + start, pos - start, &fields) == PGS_OK) {
+			for (size_t i = 0; i < fields.n; i++)
+				if (fields.off[i] + fields.len[i] > fields.vals.len)
+					abort();
+		}
+		start = ++pos;
+	}
+	/* in two pieces: the first search stops at the cut and resumes with more bytes */
+	if (nends < 64) {
+		size_t p2 = 0;
+		bool q2 = false;
+		int k = 0;
+		for (;;) {
+			if (crypt_copy_row_end(cp, buf, cut, &p2, &q2)) {
+				if (k >= nends || ends[k] != p2)
+					abort();
+				k++;
+				p2++;
+				continue;
+			}
+			break;
+		}
+		while (crypt_copy_row_end(cp, buf, n, &p2, &q2)) {
+			if (k >= nends || ends[k] != p2)
+				abort();
+			k++;
+			p2++;
+		}
+		if (k != nends)
+			abort();
+	}
+	codec_buf_free(&fields.vals);
+	free(buf);
+	return 0;
+}
