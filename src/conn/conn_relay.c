@@ -23,6 +23,17 @@ static void pass_body(struct sbuf *b)
 	b->remain -= n;
 }
 
+/* Counts a client message; the first after ReadyForQuery starts the latency clock. */
+static void client_message_seen(struct conn *c, uint8_t type)
+{
+	metrics_message(METRICS_FROM_CLIENT, type);
+	if (c->idle) {
+		c->idle = false;
+		c->query_start_us = pgs_now_us();
+	}
+	c->c2s.last_type = type;
+}
+
 int conn_scan_client(struct conn *c)
 {
 	struct sbuf *b = &c->c2s;
@@ -70,25 +81,15 @@ int conn_scan_client(struct conn *c)
 				}
 				break;
 			}
-			metrics_message(METRICS_FROM_CLIENT, type);
-			if (c->idle) {
-				c->idle = false;
-				c->query_start_us = pgs_now_us();
-			}
-			b->last_type = type;
+			client_message_seen(c, type);
 			if (crypt_client_message(c, type, len) != PGS_OK)
 				return PGS_ERR;
 			if (c->closed || c->state != CS_RELAY)
 				return PGS_ERR;
 			continue;
 		}
-		metrics_message(METRICS_FROM_CLIENT, type);
-		if (c->idle) {
-			c->idle = false;
-			c->query_start_us = pgs_now_us();
-		}
+		client_message_seen(c, type);
 		/* everything else streams through as it arrives */
-		b->last_type = type;
 		b->remain = len + 1;
 	}
 	return PGS_OK;

@@ -50,7 +50,10 @@ static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, cha
 	return PGS_OK;
 }
 
-SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen)
+/* The client-facing context, with the certificate and key from the files of the section
+ * or, when cert is given, from memory (RA-TLS). */
+static SSL_CTX *server_ctx_new(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key, char *err,
+			       size_t errlen)
 {
 	char eb[256];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -59,13 +62,19 @@ SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t 
 		return NULL;
 	}
 	ctx_common(ctx);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
+	if (cert) {
+		if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			pgs_errf(err, errlen, "client_tls: the in-memory certificate/key: %s",
+				 net_tls_error(eb, sizeof(eb)));
+			goto fail;
+		}
+	} else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
 		pgs_errf(err, errlen, "client_tls.cert_file %s: %s", cfg->cert_file,
 			 net_tls_error(eb, sizeof(eb)));
 		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	} else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
+		   SSL_CTX_check_private_key(ctx) != 1) {
 		pgs_errf(err, errlen, "client_tls.key_file %s: %s", cfg->key_file,
 			 net_tls_error(eb, sizeof(eb)));
 		goto fail;
@@ -78,28 +87,15 @@ fail:
 	return NULL;
 }
 
+SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen)
+{
+	return server_ctx_new(cfg, NULL, NULL, err, errlen);
+}
+
 SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
 				char *err, size_t errlen)
 {
-	char eb[256];
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		pgs_errf(err, errlen, "SSL_CTX_new: %s", net_tls_error(eb, sizeof(eb)));
-		return NULL;
-	}
-	ctx_common(ctx);
-	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		pgs_errf(err, errlen, "client_tls: the in-memory certificate/key: %s",
-			 net_tls_error(eb, sizeof(eb)));
-		goto fail;
-	}
-	if (server_ctx_finish(ctx, cfg, err, errlen) != PGS_OK)
-		goto fail;
-	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
+	return server_ctx_new(cfg, cert, key, err, errlen);
 }
 
 SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen)
