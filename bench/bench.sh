@@ -7,8 +7,7 @@
 # absolute numbers. A benchmark never fails on timing: this script exits 0 unless the set-up
 # itself breaks.
 #
-# Knobs (env): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_MODES ("simple prepared"; add
-# "extended"), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_LAT_SECONDS (5), BENCH_IDLE (1000),
+# Knobs (env): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_MODES ("simple extended prepared"), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_LAT_SECONDS (5), BENCH_IDLE (1000),
 # BENCH_SCALE (10), PGSEAL_BIN (build/pgseal), BENCH_PGSEAL_WORKERS (0 = one per CPU).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +16,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PGBENCH=$PG_BIN/pgbench
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
-MODES=${BENCH_MODES:-simple prepared}
+MODES=${BENCH_MODES:-simple extended prepared}
 CLIENTS=${BENCH_CLIENTS:-8}
 THREADS=${BENCH_THREADS:-2}
 LAT_SECS=${BENCH_LAT_SECONDS:-5}
@@ -250,7 +249,7 @@ echo "Rounds:"
 printf '%s' "$rounds_log"
 if [[ -s $W/errors.log ]]; then echo; echo "Errors seen (last lines):"; tail -10 "$W/errors.log"; fi
 echo
-echo "Method: each system gets the same pgbench command line against its own port; pgseal config: workers ${BENCH_PGSEAL_WORKERS:-0} (0 = one per CPU), plaintext both sides, log level warn; PgBouncer: session pool, trust, default_pool_size $((CLIENTS + 4)). Shared, noisy machine: compare ratios from the same run."
+echo "Method: each system gets the same pgbench command line against its own port; pgseal config: workers ${BENCH_PGSEAL_WORKERS:-0} (0 = one per CPU), plaintext both sides, log level warn, session pooling on (the default); PgBouncer: session pool, trust, default_pool_size $((CLIENTS + 4)). Shared, noisy machine: compare ratios from the same run."
 } | tee "$W/report.txt"
 mkdir -p "$root/build" && cp "$W/report.txt" "$root/build/bench-report.txt" 2>/dev/null && say "report also in build/bench-report.txt"
 exit 0
