@@ -187,13 +187,26 @@ static void pooled_event(void *arg, uint32_t events)
 	(void)pooled_read(e);
 }
 
+/* When the pool is full, the least recently pooled idle connection is the one to give up
+ * for a newer one (the list is newest first); NULL when the pool has room. */
+static struct conn_pooled *pool_victim(const struct conn_worker *w)
+{
+	if (w->npool < w->env->cfg->upstream.pool_max_idle)
+		return NULL;
+	struct conn_pooled *oldest = NULL;
+	for (struct conn_pooled *e = w->pool; e; e = e->next)
+		if (e->ready)
+			oldest = e;
+	return oldest;
+}
+
 bool conn_pool_can_release(const struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
 	const struct crypt_state *cs = &c->crypt;
 	if (cfg->upstream.pool_max_idle <= 0 || c->worker->draining ||
-	    c->worker->npool >= cfg->upstream.pool_max_idle)
-		return false;
+	    (c->worker->npool >= cfg->upstream.pool_max_idle && !pool_victim(c->worker)))
+		return false; /* off, shutting down, or full of connections still being reset */
 	if (c->state != CS_RELAY || !c->ready_seen || !c->idle || c->txn_status != 'I' ||
 	    !c->has_backend_key || c->server.fd < 0 || c->server.eof)
 		return false;
@@ -210,6 +223,9 @@ bool conn_pool_can_release(const struct conn *c)
 void conn_pool_release(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
+	struct conn_pooled *victim = pool_victim(w);
+	if (victim)
+		pooled_free(victim, "pool full: least recently used");
 	struct conn_pooled *e = pgs_xcalloc(1, sizeof(*e));
 	e->w = w;
 	e->id = c->id;

@@ -185,3 +185,24 @@ def test_metrics_count_reuse(pooled, pg):
 def harness_token():
     import conftest
     return conftest.ADMIN_TOKEN
+
+
+def test_full_pool_gives_up_the_least_recently_used(factory, pg):
+    p = factory.start("pool-one", workers=1, upstream={"pool_max_idle": 1})
+    a = backend_pid(p, application_name="lru-a")
+    wait_reset(pg, a)
+    b = backend_pid(p, application_name="lru-b")
+    wait_reset(pg, b)
+    # a was given up for b
+    deadline = time.monotonic() + 5
+    while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % a).strip() != "0":
+        assert time.monotonic() < deadline, "the older pooled connection was kept past pool_max_idle"
+        time.sleep(0.05)
+    assert backend_pid(p, application_name="lru-b") == b
+    assert backend_pid(p, application_name="lru-a") != a
+
+
+def test_pool_off(factory, pg):
+    p = factory.start("pool-off", workers=1, upstream={"pool_max_idle": 0})
+    first = backend_pid(p)
+    assert backend_pid(p) != first
