@@ -200,6 +200,26 @@ static struct conn_pooled *pool_victim(const struct conn_worker *w)
 	return oldest;
 }
 
+/* Whether the StartupMessage names a parameter (at any value). */
+static bool startup_has(const struct conn *c, const char *name)
+{
+	const uint8_t *p = c->startup.data, *end = p + c->startup.len;
+	if (c->startup.len < 8)
+		return false;
+	for (p += 8; p < end && *p;) {
+		const uint8_t *k = p, *v = memchr(k, 0, (size_t)(end - k));
+		if (!v || ++v >= end)
+			return false;
+		const uint8_t *next = memchr(v, 0, (size_t)(end - v));
+		if (!next)
+			return false;
+		if (!strcmp((const char *)k, name))
+			return true;
+		p = next + 1;
+	}
+	return false;
+}
+
 bool conn_pool_can_release(const struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
@@ -207,6 +227,9 @@ bool conn_pool_can_release(const struct conn *c)
 	if (cfg->upstream.pool_max_idle <= 0 || c->worker->draining ||
 	    (c->worker->npool >= cfg->upstream.pool_max_idle && !pool_victim(c->worker)))
 		return false; /* off, shutting down, or full of connections still being reset */
+	/* a walsender keeps replication state no reset query clears */
+	if (startup_has(c, "replication"))
+		return false;
 	if (c->state != CS_RELAY || !c->ready_seen || !c->idle || c->txn_status != 'I' ||
 	    !c->has_backend_key || c->server.fd < 0 || c->server.eof)
 		return false;

@@ -206,3 +206,12 @@ def test_pool_off(factory, pg):
     p = factory.start("pool-off", workers=1, upstream={"pool_max_idle": 0})
     first = backend_pid(p)
     assert backend_pid(p) != first
+
+
+def test_replication_connections_are_not_pooled(pooled, pg):
+    """A walsender (replication=database) keeps replication state: never handed to another client."""
+    def walsender_pid():
+        with psycopg.connect(pooled.dsn(user="postgres", replication="database"), autocommit=True) as c:
+            return c.execute("SELECT pg_backend_pid()").fetchone()[0]
+    first = walsender_pid()
+    assert walsender_pid() != first
