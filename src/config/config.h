@@ -21,7 +21,7 @@ struct cfg_upstream {
 	char *key_file;
 	char *server_name;      /* optional: name to verify instead of host */
 	int connect_timeout_ms; /* default 5000 */
-	int pool_max_idle;      /* session pooling: idle upstream connections kept per worker (default 20, 0 = off) */
+	int pool_max_idle;      /* session pooling: idle upstream connections kept, all workers together (default 20, 0 = off) */
 	int pool_idle_timeout_ms; /* closed after this long unused (default 60000) */
 };
 

@@ -24,6 +24,8 @@ struct conn_verifier_source {
 };
 
 /* Process-wide state shared by all workers; read-only after start except the atomics. */
+struct conn_pool;
+
 struct conn_env {
 	const struct config *cfg;
 	struct keys *keys;              /* NULL without a `keys:` section */
@@ -34,6 +36,7 @@ struct conn_env {
 	atomic_int nclients;            /* open client connections (for max_client_connections) */
 	atomic_uint_fast64_t next_id;   /* connection ids for logs */
 	struct conn_cancel_registry *cancel;
+	struct conn_pool *pool;         /* idle upstream connections of all workers (conn_pool.c) */
 	struct conn_verifier_source verifier; /* submit == NULL without an `auth:` block */
 	char auth_user[128];            /* the auth_query role, refused as a client user */
 };
@@ -66,7 +69,7 @@ struct conn_worker {
 	struct net_watch lookup_watch;
 	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */
 	struct crypt_plan_cache *plans; /* statement text -> plan */
-	struct conn_pooled *pool;       /* upstream connections waiting for a client (conn_pool.c) */
+	struct conn_pooled *pool;       /* upstream connections this worker is resetting (conn_pool.c) */
 	int npool;
 };
 
@@ -84,7 +87,10 @@ void conn_worker_reap(struct conn_worker *w);
 bool conn_worker_empty(const struct conn_worker *w);
 /* Graceful shutdown: close connections idle between transactions; with force, close all. */
 void conn_worker_drain(struct conn_worker *w, bool force);
-/* Session pooling: closes pooled connections past upstream.pool_idle_timeout_ms. */
+/* Session pooling: the process-wide list of idle upstream connections. */
+struct conn_pool *conn_pool_new(void);
+void conn_pool_free(struct conn_pool *p);
+/* Closes pooled connections past upstream.pool_idle_timeout_ms, and hung resets. */
 void conn_pool_tick(struct conn_worker *w, uint64_t now_us);
 /* Closes every pooled upstream connection (shutdown). */
 void conn_pool_close_all(struct conn_worker *w);

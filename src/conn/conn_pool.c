@@ -2,6 +2,7 @@
 #include "conn/conn_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,13 +16,15 @@
 #define POOL_BUF_SIZE 4096u
 
 /*
- * An upstream connection without a client. It is first reset (DISCARD ALL, the query
- * PgBouncer uses in session mode), then waits, watched for EOF, until a client with the
- * same StartupMessage takes it or it times out.
+ * An upstream connection without a client. The worker whose client left resets it
+ * (DISCARD ALL, the query PgBouncer uses in session mode) in its own loop; once reset it
+ * joins the process-wide idle list, outside every loop, until a client of any worker with
+ * the same StartupMessage takes it (after a check that the server has not closed it) or
+ * it times out.
  */
 struct conn_pooled {
 	struct conn_pooled *next;
-	struct conn_worker *w;
+	struct conn_worker *w;      /* the worker resetting it; NULL once idle */
 	struct net_watch watch;
 	struct conn_side side;      /* fd and TLS state; side.conn is NULL */
 	struct sbuf in, out;
@@ -32,7 +35,7 @@ struct conn_pooled {
 	bool trust;                 /* the upstream asked for no credentials */
 	bool ready;                 /* reset done: may be handed out */
 	bool saw_complete;          /* CommandComplete of the reset seen */
-	uint64_t since_us;          /* ready since, or reset started at */
+	uint64_t since_us;          /* idle since, or reset started at */
 	uint64_t id;                /* the connection id it served last, for logs */
 };
 
@@ -75,16 +78,22 @@ void conn_params_free(struct conn_params *p)
 
 /* ---- the pool ---------------------------------------------------------------------- */
 
-static void pooled_free(struct conn_pooled *e, const char *why)
+/* The idle connections of all workers, newest first. */
+struct conn_pool {
+	pthread_mutex_t mu;
+	struct conn_pooled *idle;
+	int nidle;
+};
+
+struct conn_pool *conn_pool_new(void)
 {
-	struct conn_worker *w = e->w;
-	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
-		if (*pp == e) {
-			*pp = e->next;
-			w->npool--;
-			break;
-		}
-	}
+	struct conn_pool *p = pgs_xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	return p;
+}
+
+static void pooled_destroy(struct conn_pooled *e, const char *why)
+{
 	log_conn(LOG_DEBUG, e->id, "pooled upstream connection closed: %s", why);
 	if (e->side.ssl) {
 		if (!e->side.eof)
@@ -92,7 +101,8 @@ static void pooled_free(struct conn_pooled *e, const char *why)
 		SSL_free(e->side.ssl);
 	}
 	if (e->side.fd >= 0) {
-		net_loop_del(w->loop, e->side.fd);
+		if (e->w)
+			net_loop_del(e->w->loop, e->side.fd);
 		close(e->side.fd);
 	}
 	sbuf_free(&e->in);
@@ -103,13 +113,77 @@ static void pooled_free(struct conn_pooled *e, const char *why)
 	metrics_pool_idle(-1);
 }
 
-/* Reads the reset's answer; returns false when the connection was closed. */
+void conn_pool_free(struct conn_pool *p)
+{
+	if (!p)
+		return;
+	while (p->idle) {
+		struct conn_pooled *e = p->idle;
+		p->idle = e->next;
+		pooled_destroy(e, "pgseal stopped");
+	}
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* A connection being reset leaves its worker's list, closed. */
+static void resetting_free(struct conn_pooled *e, const char *why)
+{
+	struct conn_worker *w = e->w;
+	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			w->npool--;
+			break;
+		}
+	}
+	pooled_destroy(e, why);
+}
+
+/* The reset is done: the connection leaves the worker's loop for the idle list. When the
+ * list is full, its least recently pooled connection makes room. */
+static void become_idle(struct conn_pooled *e)
+{
+	struct conn_worker *w = e->w;
+	struct conn_pool *p = w->env->pool;
+	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			w->npool--;
+			break;
+		}
+	}
+	net_loop_del(w->loop, e->side.fd);
+	e->w = NULL;
+	e->ready = true;
+	e->since_us = pgs_now_us();
+	sbuf_free(&e->in);
+	sbuf_free(&e->out);
+	struct conn_pooled *victim = NULL;
+	pthread_mutex_lock(&p->mu);
+	e->next = p->idle;
+	p->idle = e;
+	if (++p->nidle > w->env->cfg->upstream.pool_max_idle) {
+		struct conn_pooled **pp = &p->idle;
+		while ((*pp)->next)
+			pp = &(*pp)->next;
+		victim = *pp;
+		*pp = NULL;
+		p->nidle--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	log_conn(LOG_DEBUG, e->id, "upstream connection reset and pooled");
+	if (victim)
+		pooled_destroy(victim, "pool full: least recently used");
+}
+
+/* Reads the reset's answer; returns false when the connection was closed or went idle. */
 static bool pooled_read(struct conn_pooled *e)
 {
 	for (;;) {
 		if (e->side.writable && e->out.scan > e->out.start &&
 		    conn_side_write(&e->side, &e->out) == -2) {
-			pooled_free(e, "write failed");
+			resetting_free(e, "write failed");
 			return false;
 		}
 		if (!e->side.readable)
@@ -118,12 +192,7 @@ static bool pooled_read(struct conn_pooled *e)
 		if (n == -1)
 			return true;
 		if (n <= 0) {
-			pooled_free(e, n == 0 ? "closed by the server" : "read failed");
-			return false;
-		}
-		if (e->ready) {
-			/* an idle session has nothing to say: a FATAL, a notice of shutdown... */
-			pooled_free(e, "unexpected message from an idle server");
+			resetting_free(e, n == 0 ? "closed by the server" : "read failed");
 			return false;
 		}
 		struct sbuf *b = &e->in;
@@ -131,12 +200,12 @@ static bool pooled_read(struct conn_pooled *e)
 			uint8_t type = b->data[b->scan];
 			uint32_t len = proto_get_u32(b->data + b->scan + 1);
 			if (len < 4 || len > CONN_MAX_INSPECT) {
-				pooled_free(e, "invalid message during reset");
+				resetting_free(e, "invalid message during reset");
 				return false;
 			}
 			if (b->end - b->scan < len + 1) {
 				if (sbuf_reserve(b, len + 1) != PGS_OK) {
-					pooled_free(e, "out of memory");
+					resetting_free(e, "out of memory");
 					return false;
 				}
 				break;
@@ -156,16 +225,13 @@ static bool pooled_read(struct conn_pooled *e)
 				break;
 			case 'Z':
 				if (!e->saw_complete || len != 5 || body[0] != 'I' || b->scan != b->end) {
-					pooled_free(e, "reset did not complete");
+					resetting_free(e, "reset did not complete");
 					return false;
 				}
-				e->ready = true;
-				e->since_us = pgs_now_us();
-				b->start = b->scan = b->end = 0;
-				log_conn(LOG_DEBUG, e->id, "upstream connection reset and pooled");
-				break;
+				become_idle(e);
+				return false;
 			default:
-				pooled_free(e, type == 'E' ? "reset failed" : "unexpected message during reset");
+				resetting_free(e, type == 'E' ? "reset failed" : "unexpected message during reset");
 				return false;
 			}
 		}
@@ -185,19 +251,6 @@ static void pooled_event(void *arg, uint32_t events)
 		e->side.read_wants_write = e->side.write_wants_read = false;
 	}
 	(void)pooled_read(e);
-}
-
-/* When the pool is full, the least recently pooled idle connection is the one to give up
- * for a newer one (the list is newest first); NULL when the pool has room. */
-static struct conn_pooled *pool_victim(const struct conn_worker *w)
-{
-	if (w->npool < w->env->cfg->upstream.pool_max_idle)
-		return NULL;
-	struct conn_pooled *oldest = NULL;
-	for (struct conn_pooled *e = w->pool; e; e = e->next)
-		if (e->ready)
-			oldest = e;
-	return oldest;
 }
 
 /* Whether the StartupMessage names a parameter (at any value). */
@@ -224,9 +277,9 @@ bool conn_pool_can_release(const struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
 	const struct crypt_state *cs = &c->crypt;
-	if (cfg->upstream.pool_max_idle <= 0 || c->worker->draining ||
-	    (c->worker->npool >= cfg->upstream.pool_max_idle && !pool_victim(c->worker)))
-		return false; /* off, shutting down, or full of connections still being reset */
+	if (cfg->upstream.pool_max_idle <= 0 || !c->env->pool || c->worker->draining ||
+	    c->worker->npool >= cfg->upstream.pool_max_idle)
+		return false; /* off, shutting down, or as many resets running as could be kept */
 	/* a walsender keeps replication state no reset query clears */
 	if (startup_has(c, "replication"))
 		return false;
@@ -246,9 +299,6 @@ bool conn_pool_can_release(const struct conn *c)
 void conn_pool_release(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
-	struct conn_pooled *victim = pool_victim(w);
-	if (victim)
-		pooled_free(victim, "pool full: least recently used");
 	struct conn_pooled *e = pgs_xcalloc(1, sizeof(*e));
 	e->w = w;
 	e->id = c->id;
@@ -270,14 +320,14 @@ void conn_pool_release(struct conn *c)
 	c->server.ssl = NULL;
 	c->server.registered = false;
 	conn_cancel_unregister(c);
+	e->next = w->pool;
+	w->pool = e;
+	w->npool++;
+	metrics_pool_idle(1);
 
 	if (sbuf_init(&e->in) != PGS_OK || sbuf_init(&e->out) != PGS_OK ||
 	    net_loop_mod(w->loop, e->side.fd, &e->watch) != PGS_OK) {
-		e->next = w->pool;
-		w->pool = e;
-		w->npool++;
-		metrics_pool_idle(1);
-		pooled_free(e, "cannot pool");
+		resetting_free(e, "cannot pool");
 		return;
 	}
 	static const char reset[] = "DISCARD ALL";
@@ -287,15 +337,12 @@ void conn_pool_release(struct conn *c)
 	proto_msg_end(&q, off);
 	sbuf_inject(&e->out, q.data, (uint32_t)q.len);
 	proto_buf_free(&q);
-	e->next = w->pool;
-	w->pool = e;
-	w->npool++;
-	metrics_pool_idle(1);
 	e->side.writable = true;
 	(void)pooled_read(e);
 }
 
-/* Whether an idle pooled connection is still usable (not closed by the server meanwhile). */
+/* Whether an idle connection is still usable: nothing arrived since its reset (a server
+ * that closed it, or sent a FATAL, left bytes or an EOF to read). */
 static bool pooled_alive(struct conn_pooled *e)
 {
 	uint8_t b;
@@ -319,39 +366,40 @@ static void inject_status(struct sbuf *b, const char *name, const char *value)
 bool conn_pool_take(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
-	struct conn_pooled *e = w->pool, *next;
-	if (c->env->cfg->upstream.pool_max_idle <= 0)
+	struct conn_pool *p = c->env->pool;
+	struct conn_pooled *e;
+	if (c->env->cfg->upstream.pool_max_idle <= 0 || !p)
 		return false;
-	for (; e; e = next) {
-		next = e->next;
-		if (!e->ready || e->startup_len != c->startup.len ||
-		    memcmp(e->startup, c->startup.data, e->startup_len) != 0)
-			continue;
-		if (!c->pgseal_authenticated && !e->trust)
-			continue;
-		if (!pooled_alive(e)) {
-			pooled_free(e, "closed by the server while idle");
-			continue;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		struct conn_pooled **pp = &p->idle;
+		for (; *pp; pp = &(*pp)->next) {
+			struct conn_pooled *x = *pp;
+			if (x->startup_len == c->startup.len &&
+			    memcmp(x->startup, c->startup.data, x->startup_len) == 0 &&
+			    (c->pgseal_authenticated || x->trust))
+				break;
 		}
-		break;
-	}
-	if (!e)
-		return false;
-	uint32_t client_key;
-	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1)
-		return false;
-
-	/* unlink and move the socket to the connection */
-	for (struct conn_pooled **pp = &w->pool; *pp; pp = &(*pp)->next) {
-		if (*pp == e) {
+		e = *pp;
+		if (e) {
 			*pp = e->next;
-			w->npool--;
-			break;
+			p->nidle--;
 		}
+		pthread_mutex_unlock(&p->mu);
+		if (!e)
+			return false;
+		if (pooled_alive(e))
+			break;
+		pooled_destroy(e, "closed by the server while idle");
 	}
+	uint32_t client_key;
+	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1) {
+		pooled_destroy(e, "no random cancel key");
+		return false;
+	}
+	/* move the socket to the connection */
 	metrics_pool_idle(-1);
 	metrics_pool_reused();
-	net_loop_del(w->loop, e->side.fd);
 	int fd = e->side.fd;
 	SSL *ssl = e->side.ssl;
 	e->side.fd = -1;
@@ -361,8 +409,6 @@ bool conn_pool_take(struct conn *c)
 	c->backend_pid = e->pid;
 	c->backend_key = e->key;
 	c->upstream_challenged = !e->trust;
-	sbuf_free(&e->in);
-	sbuf_free(&e->out);
 	free(e->startup);
 	free(e);
 	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
@@ -413,19 +459,53 @@ bool conn_pool_take(struct conn *c)
 
 void conn_pool_tick(struct conn_worker *w, uint64_t now)
 {
-	uint64_t idle = (uint64_t)w->env->cfg->upstream.pool_idle_timeout_ms * 1000u;
-	struct conn_pooled *e = w->pool, *next;
-	for (; e; e = next) {
+	/* resets of this worker that hang */
+	for (struct conn_pooled *e = w->pool, *next; e; e = next) {
 		next = e->next;
-		if (e->ready && now - e->since_us >= idle)
-			pooled_free(e, "idle timeout");
-		else if (!e->ready && now - e->since_us >= POOL_RESET_TIMEOUT_US)
-			pooled_free(e, "reset timed out");
+		if (now - e->since_us >= POOL_RESET_TIMEOUT_US)
+			resetting_free(e, "reset timed out");
+	}
+	/* idle connections past their time, whichever worker notices first */
+	struct conn_pool *p = w->env->pool;
+	if (!p)
+		return;
+	uint64_t idle = (uint64_t)w->env->cfg->upstream.pool_idle_timeout_ms * 1000u;
+	struct conn_pooled *expired = NULL;
+	pthread_mutex_lock(&p->mu);
+	for (struct conn_pooled **pp = &p->idle; *pp;) {
+		struct conn_pooled *e = *pp;
+		if (now >= e->since_us && now - e->since_us >= idle) {
+			*pp = e->next;
+			p->nidle--;
+			e->next = expired;
+			expired = e;
+		} else {
+			pp = &e->next;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	while (expired) {
+		struct conn_pooled *e = expired;
+		expired = e->next;
+		pooled_destroy(e, "idle timeout");
 	}
 }
 
 void conn_pool_close_all(struct conn_worker *w)
 {
 	while (w->pool)
-		pooled_free(w->pool, "pgseal is shutting down");
+		resetting_free(w->pool, "pgseal is shutting down");
+	struct conn_pool *p = w->env->pool;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	struct conn_pooled *list = p->idle;
+	p->idle = NULL;
+	p->nidle = 0;
+	pthread_mutex_unlock(&p->mu);
+	while (list) {
+		struct conn_pooled *e = list;
+		list = e->next;
+		pooled_destroy(e, "pgseal is shutting down");
+	}
 }

@@ -134,6 +134,7 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 	atomic_init(&p->env.nclients, 0);
 	atomic_init(&p->env.next_id, 0);
 	p->env.cancel = conn_cancel_registry_new();
+	p->env.pool = conn_pool_new();
 
 	if (cfg->client_tls.enabled) {
 		if (client_tls) { /* RA-TLS: generated in memory (src/tee/tee_ratls.c) */
@@ -275,6 +276,7 @@ void proxy_free(struct proxy *p)
 	if (p->env.upstream_tls)
 		SSL_CTX_free(p->env.upstream_tls);
 	conn_cancel_registry_free(p->env.cancel);
+	conn_pool_free(p->env.pool);
 	pthread_mutex_destroy(&p->ready_mu);
 	free(p);
 }

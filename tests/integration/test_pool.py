@@ -12,14 +12,14 @@ from harness import DB, PASSWORDS, Raw, msg
 
 @pytest.fixture(scope="module")
 def pooled(factory):
-    """One worker, so that consecutive sessions meet the same pool."""
-    return factory.start("pooled", workers=1)
+    """Two workers: the idle list is shared, whichever worker a client lands on."""
+    return factory.start("pooled", workers=2)
 
 
 @pytest.fixture(scope="module")
 def pooled_auth(factory):
-    """One worker, client TLS and the auth: block (pgseal checks SCRAM itself)."""
-    return factory.start("pooled-auth", workers=1, client_tls=True, auth=True)
+    """Client TLS and the auth: block (pgseal checks SCRAM itself)."""
+    return factory.start("pooled-auth", client_tls=True, auth=True)
 
 
 def session(proxy, **kw):
