@@ -7,6 +7,7 @@
 #include "sql/sql.h"
 
 struct conn;
+struct proto_buf;
 
 /* A result layout: for each column of a RowDescription, the encrypted rule (or NULL)
  * and the wire format of its values. Refcounted: statements and portals share it. */
@@ -59,6 +60,7 @@ struct crypt_expect {
 	bool refusal;                   /* pgseal's DO block standing in for a refused message */
 	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
 	bool owns_plan;
+	bool hold_ready;                /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
 };
 
 struct crypt_table_oid {
@@ -82,6 +84,15 @@ struct crypt_state {
 	int noids;
 	bool catalog_loaded;
 	bool catalog_stale;
+	/* views over encrypted tables (conn_views.c): the set in use, the one the catalog
+	 * answer in flight builds, the view being read, and the names of views defined by
+	 * statements sent but not yet in the set (texts naming them are refused meanwhile) */
+	struct sql_views *views;
+	struct sql_views *views_loading;
+	struct crypt_view_row *view_row;
+	char **pending_views;
+	size_t npending_views;
+	bool refresh_at_sync;           /* an extended-protocol statement defined a view: reload at Sync */
 	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
 	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
@@ -133,10 +144,22 @@ struct crypt_layout *crypt_layout_ref(struct crypt_layout *l);
 void crypt_layout_unref(struct crypt_layout *l);
 const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid, int16_t attnum);
 void crypt_catalog_request(struct conn *c);
+/* The same right after the statement just sent, whose ReadyForQuery waits for the answer
+ * (a view was defined: nothing may be analysed without it). */
+void crypt_catalog_refresh(struct conn *c);
 void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen);
 /* The worker's cache of plans by statement text (conn_rewrite.c). */
 struct crypt_plan_cache;
 void crypt_plan_cache_free(struct crypt_plan_cache *pc);
+
+/* conn_views.c: views over encrypted tables, learned with the catalog. */
+void crypt_views_query(struct proto_buf *b, const struct schema *sc);
+void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
+void crypt_views_finish(struct conn *c);
+void crypt_views_free(struct conn *c);
+void crypt_views_defined(struct conn *c, const struct sql_plan *plan);
+/* A view defined by a statement sent but not yet loaded that the text may name, or NULL. */
+const char *crypt_views_pending(const struct conn *c, const char *text, size_t len);
 
 /* conn_copy.c */
 void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen);

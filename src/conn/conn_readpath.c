@@ -201,6 +201,7 @@ static int catalog_message(struct conn *c, uint8_t type, uint32_t total)
 	sbuf_consume(b, total);
 	if (type == 'Z') {
 		crypt_pop(c);
+		crypt_views_finish(c);
 		log_conn(LOG_DEBUG, c->id, "catalog: %d encrypted table(s) found", c->crypt.noids);
 		if (c->crypt.hold_first_ready) {
 			c->crypt.hold_first_ready = false;
@@ -368,6 +369,14 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			crypt_pop(c);
 		else if (e)
 			log_conn(LOG_DEBUG, c->id, "ReadyForQuery with an unexpected pending response");
+		if ((e = crypt_head(c)) && e->kind == EX_CATALOG && e->hold_ready && blen == 1) {
+			/* a view was just defined: the client gets this ReadyForQuery once the
+			 * catalog answer (the view's definition) is in */
+			c->crypt.hold_first_ready = true;
+			c->crypt.held_status = body[0];
+			sbuf_consume(b, total);
+			return PGS_OK;
+		}
 		break;
 	case 'G': case 'H':
 		crypt_copy_begin(c, type, body, blen);

@@ -93,6 +93,8 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, b
 	return plan;
 }
 
+static const struct sql_prepared *prepared_lookup(void *arg, const char *name);
+
 static bool is_ddl(const char *text)
 {
 	while (*text && (isspace((unsigned char)*text) || *text == '('))
@@ -104,6 +106,42 @@ static bool is_ddl(const char *text)
 static bool catalog_needed(struct conn *c)
 {
 	return !c->crypt.catalog_loaded || c->crypt.catalog_stale;
+}
+
+/* Whether a text needs the analysis: it may name an encrypted table or one of this
+ * session's views over them. */
+static bool may_touch(struct conn *c, const char *text, size_t len)
+{
+	return sql_may_touch(c->env->schema, text, len) ||
+	       sql_views_may_touch(c->crypt.views, text, len);
+}
+
+/* The plan of a text for this session. A text that may name one of the session's views is
+ * analysed with them and never cached: the worker's cache is shared by sessions whose views
+ * differ (a plan made without a view would relay a write through it unchanged). */
+static struct sql_plan *session_plan(struct conn *c, const char *text, size_t len, bool execute,
+				     bool *owned)
+{
+	struct sql_plan *plan = NULL;
+	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
+		return plan_get(c, text, len, owned);
+	*owned = true;
+	if (sql_analyze_views(c->env->schema, c->crypt.views, text, len, execute ? prepared_lookup : NULL,
+			      execute ? c : NULL, &plan) != PGS_OK)
+		return NULL;
+	return plan;
+}
+
+/* A text naming a view defined by a statement whose catalog answer is not in yet. */
+static bool refuse_pending_view(struct conn *c, const char *text, size_t len, char *msg, size_t cap)
+{
+	const char *v = crypt_views_pending(c, text, len);
+	if (!v)
+		return false;
+	snprintf(msg, cap,
+		 "view %s over encrypted data was just defined and pgseal has not loaded it yet; "
+		 "send this statement after the view's statement completed (after its Sync)", v);
+	return true;
 }
 
 /* ---- client -> server ---------------------------------------------------------- */
@@ -238,21 +276,21 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t len = blen - 1;
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = true;
+	char pmsg[256];
+	if (refuse_pending_view(c, text, len, pmsg, sizeof(pmsg))) {
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_QUERY, "0A000", pmsg);
+		return PGS_OK;
+	}
 	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
-	if (!execute && !sql_may_touch(c->env->schema, text, len)) {
+	if (!execute && !may_touch(c, text, len)) {
 		crypt_push(c, EX_QUERY, NULL);
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
 	bool owned = true;
-	struct sql_plan *plan = NULL;
-	if (execute) {
-		/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
-		if (sql_analyze_ex(c->env->schema, text, len, prepared_lookup, c, &plan) != PGS_OK)
-			plan = NULL;
-	} else {
-		plan = plan_get(c, text, len, &owned);
-	}
+	/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
+	struct sql_plan *plan = session_plan(c, text, len, execute, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -308,6 +346,11 @@ static int client_query(struct conn *c, uint32_t total)
 			owned = false;
 		}
 	}
+	if (plan->ndefined_views) {
+		/* the view's definition is loaded right after it; its ReadyForQuery waits */
+		crypt_views_defined(c, plan);
+		crypt_catalog_refresh(c);
+	}
 out:
 	if (owned)
 		sql_plan_free(plan);
@@ -329,7 +372,14 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = false;
-	if (!sql_may_touch(c->env->schema, query, qlen)) {
+	char pmsg[256];
+	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
+		crypt_stmt_remove(c, name);
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
+		return PGS_OK;
+	}
+	if (!may_touch(c, query, qlen)) {
 		struct crypt_stmt *st = crypt_stmt_add(c, name);
 		(void)st;
 		crypt_push(c, EX_PARSE, NULL);
@@ -337,7 +387,7 @@ static int client_parse(struct conn *c, uint32_t total)
 		return PGS_OK;
 	}
 	bool owned;
-	struct sql_plan *plan = plan_get(c, query, qlen, &owned);
+	struct sql_plan *plan = session_plan(c, query, qlen, false, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -379,6 +429,11 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	if (is_ddl(query))
 		c->crypt.catalog_stale = true;
+	if (plan->ndefined_views) {
+		/* loaded after the Sync that ends this batch; statements naming it wait for it */
+		crypt_views_defined(c, plan);
+		c->crypt.refresh_at_sync = true;
+	}
 	if (catalog_needed(c) && boundary)
 		crypt_catalog_request(c);
 	/* re-read: the message may have moved */
@@ -719,6 +774,10 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		c->crypt.at_sync_boundary = true;
 		crypt_push(c, EX_SYNC, NULL);
 		crypt_pass_message(b, total);
+		if (c->crypt.refresh_at_sync) {
+			c->crypt.refresh_at_sync = false;
+			crypt_catalog_refresh(c);
+		}
 		return PGS_OK;
 	case 'F':
 		crypt_push(c, EX_FUNCTION, NULL);

@@ -236,15 +236,39 @@ static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope
 {
 	const char *rel = sql_jstr(rv, "relname");
 	const struct schema_table *t = sql_find_table(c->s, sql_jstr(rv, "schemaname"), rel);
+	const struct sql_view *v = t ? NULL : sql_find_view(c, sql_jstr(rv, "schemaname"), rel);
 	struct sql_rel r;
 	memset(&r, 0, sizeof(r));
 	if (t) {
 		c->touched = true;
 		sql_table_rel(t, &r);
+	} else if (v) {
+		c->touched = true;
+		sql_view_rel(v, &r);
 	}
 	const char *alias = sql_jstr(json_object_get(rv, "alias"), "aliasname");
 	sql_scope_add_rel(sc, alias_as ? alias_as : alias ? alias : rel, &r);
 	return t;
+}
+
+/* INSERT/UPDATE through a view that carries encrypted data: the view's rules or triggers
+ * decide where the values go, so pgseal cannot encrypt them for the right column. */
+static int view_write(struct sql_ctx *c, json_t *rv, const char *what)
+{
+	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
+	const struct sql_view *v = sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
+	if (!v || !v->encrypted)
+		return 0;
+	const char *col = "?";
+	for (size_t i = 0; i < v->ncols; i++)
+		if (v->cols[i].col || v->cols[i].tainted) {
+			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
+			break;
+		}
+	return sql_refuse(c, "0A000",
+	                  "%s view %s is not supported: it carries encrypted column %s; write to "
+	                  "the table",
+	                  what, v->name, col);
 }
 
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
@@ -298,6 +322,8 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 	if (with && with_clause(c, &sc, with) < 0)
 		goto out;
 	json_t *rv = json_object_get(b, "relation");
+	if (view_write(c, rv, "INSERT into") < 0)
+		goto out;
 	const struct schema_table *t = target_rel(c, &sc, rv, NULL);
 	json_t *cols = json_object_get(b, "cols");
 	size_t ncols = json_array_size(cols);
@@ -399,6 +425,8 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 	int rc = -1;
 	json_t *with = json_object_get(b, "withClause");
 	if (with && with_clause(c, &sc, with) < 0)
+		goto out;
+	if (upd && view_write(c, json_object_get(b, "relation"), "UPDATE of") < 0)
 		goto out;
 	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 	size_t i;
@@ -534,6 +562,16 @@ static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	return rc;
 }
 
+static void define_view(struct sql_ctx *c, const char *name)
+{
+	struct sql_plan *p = c->plan;
+	if (!name)
+		return;
+	p->defined_views =
+	    pgs_xrealloc(p->defined_views, (p->ndefined_views + 1) * sizeof(*p->defined_views));
+	p->defined_views[p->ndefined_views++] = pgs_xstrdup(name);
+}
+
 static const char *const ddl_ok[] = {
     "CreateStmt",
     "AlterTableStmt",
@@ -599,7 +637,10 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		return sql_refuse(c, "0A000", "statement too deeply nested for pgseal");
 	}
 	if (!strcmp(type, "SelectStmt")) {
-		rc = sql_select(c, parent, b, out);
+		json_t *into = json_object_get(b, "intoClause");
+		rc = into ? sql_ddl_into(c, into) : 0;
+		if (rc == 0)
+			rc = sql_select(c, parent, b, out);
 	} else if (!strcmp(type, "InsertStmt")) {
 		rc = insert(c, parent, b, out);
 	} else if (!strcmp(type, "UpdateStmt")) {
@@ -628,10 +669,32 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 			c->plan->deallocate_all = true;
 	} else if (!strcmp(type, "CopyStmt")) {
 		rc = sql_copy_stmt(c, parent, b);
-	} else if (!strcmp(type, "ViewStmt") || !strcmp(type, "DeclareCursorStmt")) {
+	} else if (!strcmp(type, "ViewStmt")) {
+		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		if (rc == 0 && c->touched)
+			define_view(c, sql_jstr(json_object_get(b, "view"), "relname"));
+	} else if (!strcmp(type, "DeclareCursorStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
-		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		json_t *into = json_object_get(b, "into");
+		rc = sql_ddl_into(c, into);
+		if (rc == 0)
+			rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		const char *ot = sql_jstr(b, "objtype");
+		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
+			define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
+	} else if (!strcmp(type, "RenameStmt") && json_object_get(b, "relation") &&
+	           sql_find_view(c, sql_jstr(json_object_get(b, "relation"), "schemaname"),
+	                         sql_jstr(json_object_get(b, "relation"), "relname"))) {
+		c->touched = true;
+		const char *rt = sql_jstr(b, "renameType");
+		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW") ||
+		           !strcmp(rt, "OBJECT_TABLE")))
+			define_view(c, sql_jstr(b, "newname"));
+	} else if (!strcmp(type, "CreateStmt")) {
+		rc = sql_ddl_create(c, parent, b);
+	} else if (!strcmp(type, "AlterTableStmt")) {
+		rc = sql_ddl_alter(c, parent, b);
 	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
 		/* a partial index predicate is stored in the catalog: its constants must be blind
 		 */
@@ -650,7 +713,9 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		bool body = false;
 		for (size_t i = 0; i < PGS_ARRAY_LEN(body_stmts) && !body; i++)
 			body = !strcmp(type, body_stmts[i]);
-		if (body && (sql_may_touch(c->s, c->sql, c->len) || sql_tree_names_encrypted(c, b)))
+		if (body && (sql_may_touch(c->s, c->sql, c->len) ||
+		             sql_views_may_touch(c->views, c->sql, c->len) ||
+		             sql_tree_names_encrypted(c, b)))
 			rc = sql_refuse(
 			    c, "0A000",
 			    "pgseal cannot check a function body, rule, trigger or DO block "
@@ -707,12 +772,18 @@ static void names_in_text(const struct schema *s, const char *sql, size_t len, c
 		snprintf(out, cap, "?");
 }
 
-int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
-                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
+int sql_analyze_into(const struct schema *s, const struct sql_views *views, const char *sql,
+                     size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                     struct sql_plan **out, struct sql_rel *first_out)
 {
 	struct sql_plan *p = pgs_xcalloc(1, sizeof(*p));
-	struct sql_ctx c = {
-	    .s = s, .sql = sql, .plan = p, .lookup = lookup, .lookup_arg = lookup_arg};
+	struct sql_ctx c = {.s = s,
+	                    .sql = sql,
+	                    .plan = p,
+	                    .lookup = lookup,
+	                    .lookup_arg = lookup_arg,
+	                    .views = views,
+	                    .first_out = first_out};
 	PgQueryParseResult r = {0};
 	json_t *root = NULL;
 	struct sql_psink all = {0};
@@ -720,7 +791,7 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	p->cacheable = true;
 	len = strnlen(sql, len);
 	c.len = len;
-	bool touch = sql_may_touch(s, sql, len);
+	bool touch = sql_may_touch(s, sql, len) || sql_views_may_touch(views, sql, len);
 	if (!touch && !(lookup && sql_may_execute(sql, len)) && !has_word(sql, len, "prepare") &&
 	    !has_word(sql, len, "deallocate") && !has_word(sql, len, "discard"))
 		return PGS_OK;
@@ -760,6 +831,10 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 			for (size_t k = 0; k < outrel.ncols; k++)
 				p->result[k] = outrel.cols[k].col;
 		}
+		if (rc == 0 && i == 0 && c.first_out) {
+			*c.first_out = outrel;
+			memset(&outrel, 0, sizeof(outrel));
+		}
 		sql_rel_free(&outrel);
 		if (rc == 0)
 			rc = sql_sink_finish(&c, &sink);
@@ -786,6 +861,11 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 			append_params(p, &all);
 		c.sink = NULL;
 	}
+	if (!p->refused && p->ndefined_views && p->nstatements > 1)
+		(void)sql_refuse(&c, "0A000",
+		                 "CREATE/ALTER VIEW %s over encrypted data must be the only statement "
+		                 "of its query text (pgseal loads the view's definition after it)",
+		                 p->defined_views[0]);
 	if (p->nstatements != 1) {
 		/* several result sets: which RowDescription is whose is not worth guessing */
 		free(p->result);
@@ -818,6 +898,19 @@ out:
 		                strlen(r.parse_tree)); /* it holds the statement's values */
 	pg_query_free_parse_result(r);
 	return PGS_OK;
+}
+
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
+                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
+{
+	return sql_analyze_into(s, NULL, sql, len, lookup, lookup_arg, out, NULL);
+}
+
+int sql_analyze_views(const struct schema *s, const struct sql_views *views, const char *sql,
+                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                      struct sql_plan **out)
+{
+	return sql_analyze_into(s, views, sql, len, lookup, lookup_arg, out, NULL);
 }
 
 int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out)

@@ -412,7 +412,8 @@ bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node)
 {
 	if (json_is_object(node)) {
 		const char *rel = sql_jstr(node, "relname");
-		if (rel && sql_find_table(c->s, sql_jstr(node, "schemaname"), rel))
+		if (rel && (sql_find_table(c->s, sql_jstr(node, "schemaname"), rel) ||
+		            sql_find_view(c, sql_jstr(node, "schemaname"), rel)))
 			return true;
 		const char *k;
 		json_t *v;
