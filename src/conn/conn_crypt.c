@@ -324,7 +324,9 @@ void crypt_catalog_request(struct conn *c)
 	proto_msg_end(&b, off);
 	sbuf_inject(&c->c2s, b.data, (uint32_t)b.len);
 	proto_buf_free(&b);
-	crypt_push(c, EX_CATALOG, NULL);
+	struct crypt_expect *e = crypt_push(c, EX_CATALOG, NULL);
+	e->pending_upto = c->crypt.pending_first + c->crypt.npending_views;
+	e->reg_upto = c->crypt.views_requested = crypt_views_latest();
 	/* the new answer replaces the old map when it arrives */
 	for (int i = 0; i < c->crypt.noids; i++)
 		free(c->crypt.oids[i].attrs);
@@ -339,6 +341,7 @@ void crypt_catalog_refresh(struct conn *c)
 	crypt_catalog_request(c);
 	struct crypt_state *s = &c->crypt;
 	s->fifo[(s->fifo_head + s->fifo_len - 1) % s->fifo_cap].hold_ready = true;
+	log_conn(LOG_DEBUG, c->id, "catalog reload after a view definition");
 }
 
 /* One DataRow of the catalog answer: oid, nspname, relname, attnum, attname (text); or a

@@ -61,6 +61,8 @@ struct crypt_expect {
 	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
 	bool owns_plan;
 	bool hold_ready;                /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
+	uint64_t pending_upto;          /* EX_CATALOG: pending view names numbered below were defined before it */
+	uint64_t reg_upto;              /* EX_CATALOG: the registry's last number when it was sent */
 };
 
 struct crypt_table_oid {
@@ -92,6 +94,10 @@ struct crypt_state {
 	struct crypt_view_row *view_row;
 	char **pending_views;
 	size_t npending_views;
+	uint64_t pending_first;         /* sequence number of pending_views[0] */
+	uint64_t views_seen;            /* the registry's views (conn_views.c) up to this one are loaded */
+	uint64_t views_requested;       /* ... or asked for */
+	bool views_unconfirmed;         /* this session registered views not yet known committed */
 	bool refresh_at_sync;           /* an extended-protocol statement defined a view: reload at Sync */
 	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
@@ -155,11 +161,18 @@ void crypt_plan_cache_free(struct crypt_plan_cache *pc);
 /* conn_views.c: views over encrypted tables, learned with the catalog. */
 void crypt_views_query(struct proto_buf *b, const struct schema *sc);
 void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
-void crypt_views_finish(struct conn *c);
+/* The catalog answer is in: its views replace the set; pending names numbered below upto
+ * (defined before the request was sent) are no longer pending. */
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto);
+/* The last number of the process-wide registry of views defined through pgseal. */
+uint64_t crypt_views_latest(void);
+/* The session's view definitions are committed (ReadyForQuery 'I'): other sessions learn them. */
+void crypt_views_confirm(struct conn *c);
 void crypt_views_free(struct conn *c);
 void crypt_views_defined(struct conn *c, const struct sql_plan *plan);
-/* A view defined by a statement sent but not yet loaded that the text may name, or NULL. */
-const char *crypt_views_pending(const struct conn *c, const char *text, size_t len);
+/* A view defined (by this or another session) but not yet loaded that the text may name:
+ * true, its name in name. */
+bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap);
 
 /* conn_copy.c */
 void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen);

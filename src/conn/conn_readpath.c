@@ -200,8 +200,10 @@ static int catalog_message(struct conn *c, uint8_t type, uint32_t total)
 		log_conn(LOG_WARN, c->id, "the catalog lookup of encrypted tables failed");
 	sbuf_consume(b, total);
 	if (type == 'Z') {
+		struct crypt_expect *e = crypt_head(c);
+		uint64_t upto = e ? e->pending_upto : 0, reg_upto = e ? e->reg_upto : 0;
 		crypt_pop(c);
-		crypt_views_finish(c);
+		crypt_views_finish(c, upto, reg_upto);
 		log_conn(LOG_DEBUG, c->id, "catalog: %d encrypted table(s) found", c->crypt.noids);
 		if (c->crypt.hold_first_ready) {
 			c->crypt.hold_first_ready = false;
@@ -369,6 +371,8 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			crypt_pop(c);
 		else if (e)
 			log_conn(LOG_DEBUG, c->id, "ReadyForQuery with an unexpected pending response");
+		if (blen == 1 && body[0] == 'I')
+			crypt_views_confirm(c); /* committed: other sessions may learn this session's views */
 		if ((e = crypt_head(c)) && e->kind == EX_CATALOG && e->hold_ready && blen == 1) {
 			/* a view was just defined: the client gets this ReadyForQuery once the
 			 * catalog answer (the view's definition) is in */

@@ -105,7 +105,9 @@ static bool is_ddl(const char *text)
 
 static bool catalog_needed(struct conn *c)
 {
-	return !c->crypt.catalog_loaded || c->crypt.catalog_stale;
+	/* or a view was defined through pgseal by another session since the last load */
+	return !c->crypt.catalog_loaded || c->crypt.catalog_stale ||
+	       crypt_views_latest() > c->crypt.views_requested;
 }
 
 /* Whether a text needs the analysis: it may name an encrypted table or one of this
@@ -135,12 +137,12 @@ static struct sql_plan *session_plan(struct conn *c, const char *text, size_t le
 /* A text naming a view defined by a statement whose catalog answer is not in yet. */
 static bool refuse_pending_view(struct conn *c, const char *text, size_t len, char *msg, size_t cap)
 {
-	const char *v = crypt_views_pending(c, text, len);
-	if (!v)
+	char v[128];
+	if (!crypt_views_pending(c, text, len, v, sizeof(v)))
 		return false;
-	snprintf(msg, cap,
+	(void)snprintf(msg, cap,
 		 "view %s over encrypted data was just defined and pgseal has not loaded it yet; "
-		 "send this statement after the view's statement completed (after its Sync)", v);
+		 "send this statement again once the view's statement completed", v);
 	return true;
 }
 
@@ -276,8 +278,10 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t len = blen - 1;
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = true;
-	char pmsg[256];
+	char pmsg[384];
 	if (refuse_pending_view(c, text, len, pmsg, sizeof(pmsg))) {
+		if (boundary && catalog_needed(c))
+			crypt_catalog_request(c); /* the next statement will know the view */
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_QUERY, "0A000", pmsg);
 		return PGS_OK;
@@ -372,8 +376,10 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = false;
-	char pmsg[256];
+	char pmsg[384];
 	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
+		if (boundary && catalog_needed(c))
+			crypt_catalog_request(c); /* the next statement will know the view */
 		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
@@ -429,11 +435,6 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	if (is_ddl(query))
 		c->crypt.catalog_stale = true;
-	if (plan->ndefined_views) {
-		/* loaded after the Sync that ends this batch; statements naming it wait for it */
-		crypt_views_defined(c, plan);
-		c->crypt.refresh_at_sync = true;
-	}
 	if (catalog_needed(c) && boundary)
 		crypt_catalog_request(c);
 	/* re-read: the message may have moved */
@@ -766,6 +767,13 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
 		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
 		e->portal = crypt_portal_ref(crypt_portal_find(c, (const char *)body));
+		const struct sql_plan *pl = e->portal && e->portal->stmt ? e->portal->stmt->plan : NULL;
+		if (pl && pl->ndefined_views) {
+			/* a view is defined: loaded after the Sync that ends this batch, statements
+			 * naming it are refused until then */
+			crypt_views_defined(c, pl);
+			c->crypt.refresh_at_sync = true;
+		}
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}

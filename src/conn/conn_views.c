@@ -2,11 +2,114 @@
  * their definitions run through the sql analysis, view columns mapped for the read path. */
 #include "conn/conn_internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
+
+/*
+ * The process-wide registry of views defined through pgseal by any session: a session whose
+ * catalog predates a registration treats that name as pending (texts naming it are refused)
+ * and reloads its catalog at its next boundary. A registration is numbered once the defining
+ * session saw its statement committed (ReadyForQuery 'I'); before that it is pending for all
+ * other sessions. Bounded: a session older than an evicted entry refuses every text until it
+ * reloaded.
+ */
+#define REG_MAX 1024
+struct reg_entry {
+	char *name;
+	uint64_t owner; /* the defining session's id */
+	uint64_t seq;   /* 0: not known to be committed yet */
+};
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct reg_entry reg[REG_MAX];
+static size_t reg_head, reg_len;
+static uint64_t reg_seq;              /* the last number given (under reg_mu) */
+static uint64_t reg_evicted;          /* the highest number evicted (under reg_mu) */
+static _Atomic uint64_t reg_latest;   /* reg_seq, read without the lock */
+static atomic_size_t reg_unconfirmed; /* entries with seq 0 */
+
+uint64_t crypt_views_latest(void)
+{
+	return atomic_load(&reg_latest);
+}
+
+static void reg_add(uint64_t owner, const char *name)
+{
+	pthread_mutex_lock(&reg_mu);
+	if (reg_len == REG_MAX) {
+		struct reg_entry *o = &reg[reg_head];
+		if (o->seq > reg_evicted)
+			reg_evicted = o->seq;
+		if (!o->seq) {
+			/* never numbered: nobody can tell whether they know it */
+			reg_evicted = ++reg_seq;
+			atomic_store(&reg_latest, reg_seq);
+			atomic_fetch_sub(&reg_unconfirmed, 1);
+		}
+		free(o->name);
+		reg_head = (reg_head + 1) % REG_MAX;
+		reg_len--;
+	}
+	struct reg_entry *e = &reg[(reg_head + reg_len++) % REG_MAX];
+	e->name = pgs_xstrdup(name);
+	e->owner = owner;
+	e->seq = 0;
+	atomic_fetch_add(&reg_unconfirmed, 1);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* The session's registrations are committed (or rolled back, or the session ended). */
+void crypt_views_confirm(struct conn *c)
+{
+	if (!c->crypt.views_unconfirmed)
+		return;
+	c->crypt.views_unconfirmed = false;
+	pthread_mutex_lock(&reg_mu);
+	for (size_t i = 0; i < reg_len; i++) {
+		struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
+		if (e->owner == c->id && !e->seq) {
+			e->seq = ++reg_seq;
+			atomic_fetch_sub(&reg_unconfirmed, 1);
+		}
+	}
+	atomic_store(&reg_latest, reg_seq);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* A name of the registry this session has not loaded that the text may name: copied to name. */
+static bool reg_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
+{
+	bool found = false;
+	if (atomic_load(&reg_unconfirmed) == 0 && atomic_load(&reg_latest) <= c->crypt.views_seen)
+		return false;
+	pthread_mutex_lock(&reg_mu);
+	if (reg_evicted > c->crypt.views_seen) {
+		snprintf(name, cap, "(defined by another session)");
+		found = true;
+	}
+	bool uescape = false;
+	for (size_t k = 0; k + 3 <= len && !uescape; k++)
+		uescape = !strncasecmp(text + k, "u&\"", 3);
+	for (size_t i = 0; i < reg_len && !found; i++) {
+		const struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
+		/* this session's own definitions: its own pending list and reload cover them */
+		if (e->owner == c->id || (e->seq && e->seq <= c->crypt.views_seen))
+			continue;
+		size_t m = strlen(e->name);
+		for (size_t k = 0; m && k + m <= len && !found; k++)
+			found = !strncasecmp(text + k, e->name, m);
+		found = found || uescape;
+		if (found)
+			snprintf(name, cap, "%s", e->name);
+	}
+	pthread_mutex_unlock(&reg_mu);
+	return found;
+}
 
 /* The view whose rows are being read (one row per column, its definition on attnum 1). */
 struct crypt_view_row {
@@ -152,24 +255,33 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	}
 }
 
-static void pending_clear(struct crypt_state *s)
+/* Forgets the first n pending names. */
+static void pending_drop(struct crypt_state *s, size_t n)
 {
-	for (size_t i = 0; i < s->npending_views; i++)
+	if (n > s->npending_views)
+		n = s->npending_views;
+	for (size_t i = 0; i < n; i++)
 		free(s->pending_views[i]);
-	free(s->pending_views);
-	s->pending_views = NULL;
-	s->npending_views = 0;
+	memmove(s->pending_views, s->pending_views + n,
+		(s->npending_views - n) * sizeof(*s->pending_views));
+	s->npending_views -= n;
+	s->pending_first += n;
+	if (!s->npending_views) {
+		free(s->pending_views);
+		s->pending_views = NULL;
+	}
 }
 
-/* The catalog answer is complete: its views replace the set in use. */
-void crypt_views_finish(struct conn *c)
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto)
 {
 	struct crypt_state *s = &c->crypt;
+	if (reg_upto > s->views_seen)
+		s->views_seen = reg_upto;
 	row_flush(c);
 	sql_views_free(s->views);
 	s->views = s->views_loading;
 	s->views_loading = NULL;
-	pending_clear(s);
+	pending_drop(s, upto > s->pending_first ? (size_t)(upto - s->pending_first) : 0);
 	if (s->view_row) {
 		row_clear(s->view_row);
 		free(s->view_row);
@@ -188,7 +300,8 @@ void crypt_views_free(struct conn *c)
 		free(s->view_row);
 		s->view_row = NULL;
 	}
-	pending_clear(s);
+	pending_drop(s, s->npending_views);
+	crypt_views_confirm(c);
 }
 
 void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
@@ -198,21 +311,27 @@ void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
 		s->pending_views = pgs_xrealloc(s->pending_views,
 						(s->npending_views + 1) * sizeof(*s->pending_views));
 		s->pending_views[s->npending_views++] = pgs_xstrdup(plan->defined_views[i]);
+		reg_add(c->id, plan->defined_views[i]);
+		s->views_unconfirmed = true;
 	}
 }
 
-const char *crypt_views_pending(const struct conn *c, const char *text, size_t len)
+bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
 {
 	const struct crypt_state *s = &c->crypt;
+	bool uescape = false;
+	for (size_t k = 0; k + 3 <= len && !uescape; k++)
+		uescape = !strncasecmp(text + k, "u&\"", 3);
 	for (size_t i = 0; i < s->npending_views; i++) {
 		const char *w = s->pending_views[i];
 		size_t m = strlen(w);
-		for (size_t k = 0; m && k + m <= len; k++)
-			if (!strncasecmp(text + k, w, m))
-				return w;
-		for (size_t k = 0; k + 3 <= len; k++)
-			if (!strncasecmp(text + k, "u&\"", 3))
-				return w;
+		bool found = uescape;
+		for (size_t k = 0; m && k + m <= len && !found; k++)
+			found = !strncasecmp(text + k, w, m);
+		if (found) {
+			snprintf(name, cap, "%s", w);
+			return true;
+		}
 	}
-	return NULL;
+	return reg_pending(c, text, len, name, cap);
 }
