@@ -103,6 +103,12 @@ static bool is_ddl(const char *text)
 	       !strncasecmp(text, "drop", 4);
 }
 
+/* A view was defined through pgseal by another session since this session's last catalog load. */
+static bool views_outdated(struct conn *c)
+{
+	return c->crypt.catalog_loaded && crypt_views_latest() > c->crypt.views_requested;
+}
+
 static bool catalog_needed(struct conn *c)
 {
 	/* or a view was defined through pgseal by another session since the last load */
@@ -278,6 +284,10 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t len = blen - 1;
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = true;
+	if (boundary && views_outdated(c)) {
+		crypt_catalog_request(c); /* goes ahead of this query; the message moved on */
+		text = (const char *)crypt_msg_body(b);
+	}
 	char pmsg[384];
 	if (refuse_pending_view(c, text, len, pmsg, sizeof(pmsg))) {
 		if (boundary && catalog_needed(c))
@@ -376,6 +386,15 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = false;
+	if (boundary && views_outdated(c)) {
+		crypt_catalog_request(c); /* goes ahead of this Parse; the message moved on */
+		proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
+		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
+		    proto_read_cstr(&r, &query, &qlen) != PGS_OK || proto_read_u16(&r, &n) != PGS_OK) {
+			conn_fail(c, "08P01", "pgseal: malformed Parse message");
+			return PGS_ERR;
+		}
+	}
 	char pmsg[384];
 	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
 		if (boundary && catalog_needed(c))

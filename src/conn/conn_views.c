@@ -260,6 +260,8 @@ static void pending_drop(struct crypt_state *s, size_t n)
 {
 	if (n > s->npending_views)
 		n = s->npending_views;
+	if (n == 0)
+		return;
 	for (size_t i = 0; i < n; i++)
 		free(s->pending_views[i]);
 	memmove(s->pending_views, s->pending_views + n,
