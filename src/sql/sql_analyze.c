@@ -783,7 +783,8 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 	                    .lookup = lookup,
 	                    .lookup_arg = lookup_arg,
 	                    .views = views,
-	                    .first_out = first_out};
+	                    .first_out = first_out,
+	                    .viewdef = first_out != NULL};
 	PgQueryParseResult r = {0};
 	json_t *root = NULL;
 	struct sql_psink all = {0};

@@ -94,6 +94,7 @@ struct sql_ctx {
 	const char *what; /* the clause being walked, for refusal messages (ORDER BY...) */
 	const struct sql_views *views; /* this connection's views over encrypted tables, or NULL */
 	struct sql_rel *first_out;     /* when set: gets the first statement's output columns */
+	bool viewdef; /* analysing a stored view definition: its searches are already blind */
 };
 
 /* Walkers return 0 to go on, -1 to stop (the plan is refused). */

@@ -353,3 +353,23 @@ def test_view_of_another_session(venv, guard):
     finally:
         a.close()
         venv.up_rows("DROP VIEW IF EXISTS v_other")
+
+
+def test_view_with_search_created_through_pgseal(venv):
+    """CREATE VIEW ... WHERE email = 'x' through pgseal stores a blind search; the view still maps its columns."""
+    i, e, n = insert_row(venv)
+    with venv.pg3() as conn, conn.cursor() as cur:
+        cur.execute("CREATE VIEW v_filt AS SELECT id, email, name FROM vt WHERE email IN ('%s', 'other') "
+                    "AND email <> 'nobody'" % e)
+        try:
+            for binary in (False, True):
+                with conn.cursor(binary=binary) as c2:
+                    c2.execute("SELECT id, email, name FROM v_filt")
+                    assert c2.fetchall() == [(i, e, n)]
+                    c2.execute("SELECT name FROM v_filt WHERE email = %s", (e,))
+                    assert c2.fetchall() == [(n,)]
+            # the stored definition holds the blind index, not the value
+            (d,), = venv.up_rows("SELECT pg_get_viewdef('v_filt'::regclass)")
+            assert e not in d and "substr" in d, d
+        finally:
+            cur.execute("DROP VIEW v_filt")

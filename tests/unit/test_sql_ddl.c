@@ -218,6 +218,21 @@ static struct sql_views *make_views(void)
 	                  " SELECT users.email AS x FROM users UNION ALL SELECT orders.card AS x "
 	                  "FROM orders;");
 	CHECK(v->encrypted && v->cols[0].tainted && !v->cols[0].col);
+	/* a view created through pgseal stores its searches blind: still mapped */
+	v = sql_views_add(vs, S, "public", "filt", uv, 3,
+	                  " SELECT users.id, users.email, users.name FROM users WHERE "
+	                  "((substr(users.email, 1, 33) = '\\x0201'::bytea) AND "
+	                  "(substr(users.email, 1, 33) = ANY (ARRAY['\\x01'::bytea, '\\x02'::bytea])));");
+	CHECK(v->encrypted && v->cols[1].col && !v->cols[0].tainted);
+	/* not for other functions, nor for a column that is not searchable */
+	v = sql_views_add(vs, S, "public", "filt2", uv, 3,
+	                  " SELECT users.id, users.email, users.name FROM users WHERE "
+	                  "substr(users.ssn, 1, 33) = '\\x02'::bytea;");
+	CHECK(v->cols[1].tainted && !v->cols[1].col);
+	v = sql_views_add(vs, S, "public", "filt3", uv, 3,
+	                  " SELECT users.id, users.email, users.name FROM users WHERE "
+	                  "substr(users.email, 1, 3) = 'abc';");
+	CHECK(v->cols[1].tainted && !v->cols[1].col);
 	/* a definition that does not parse, or whose columns do not match: all tainted */
 	v = sql_views_add(vs, S, NULL, "broken", uv, 3, "SELEC garbage FROM users");
 	CHECK(v->encrypted && v->cols[2].tainted);
@@ -298,6 +313,9 @@ static void test_views(void)
 	       "INSERT INTO plainv (id, name) VALUES (1, 'x')");
 	EXPECT("UPDATE plainv SET name = 'y'", "UPDATE plainv SET name = 'y'");
 	EXPECT("INSERT INTO app2.uv (id) VALUES (1)", "PLAIN");
+	/* a client's own blind-looking search stays refused outside view definitions */
+	REFUSED("SELECT id FROM users WHERE substr(email, 1, 33) = '\\x02'::bytea", "users.email");
+	RESULT("SELECT email FROM filt", "users.email");
 	/* views defined by a text */
 	DEFINED("CREATE VIEW nv AS SELECT * FROM users", "nv");
 	DEFINED("CREATE OR REPLACE VIEW uv AS SELECT id, email, name FROM users", "uv");
