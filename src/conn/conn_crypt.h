@@ -189,6 +189,10 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
 			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
 			char *err, size_t errlen) PGS_MUSTCHECK;
+/* An array parameter of `col = ANY($n)` (text '{a,b}' or binary) -> a binary bytea[] whose
+ * elements are each BLIND. */
+int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
+			const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* bytea text forms (hex \x.. and escape) -> bytes. */
 int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
 /* sql_encrypt_fn for sql_plan_render. */

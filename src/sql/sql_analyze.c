@@ -1,5 +1,5 @@
-/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and
- * the entry points. */
+/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/EXPLAIN and the dispatch of the
+ * other statements, and the entry points. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -251,26 +251,6 @@ static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope
 	return t;
 }
 
-/* INSERT/UPDATE through a view that carries encrypted data: the view's rules or triggers
- * decide where the values go, so pgseal cannot encrypt them for the right column. */
-static int view_write(struct sql_ctx *c, json_t *rv, const char *what)
-{
-	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
-	const struct sql_view *v = sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
-	if (!v || !v->encrypted)
-		return 0;
-	const char *col = "?";
-	for (size_t i = 0; i < v->ncols; i++)
-		if (v->cols[i].col || v->cols[i].tainted) {
-			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
-			break;
-		}
-	return sql_refuse(c, "0A000",
-	                  "%s view %s is not supported: it carries encrypted column %s; write to "
-	                  "the table",
-	                  what, v->name, col);
-}
-
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
                     json_t *targets)
 {
@@ -322,7 +302,7 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 	if (with && with_clause(c, &sc, with) < 0)
 		goto out;
 	json_t *rv = json_object_get(b, "relation");
-	if (view_write(c, rv, "INSERT into") < 0)
+	if (sql_view_write(c, rv, "INSERT into") < 0)
 		goto out;
 	const struct schema_table *t = target_rel(c, &sc, rv, NULL);
 	json_t *cols = json_object_get(b, "cols");
@@ -426,7 +406,7 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 	json_t *with = json_object_get(b, "withClause");
 	if (with && with_clause(c, &sc, with) < 0)
 		goto out;
-	if (upd && view_write(c, json_object_get(b, "relation"), "UPDATE of") < 0)
+	if (upd && sql_view_write(c, json_object_get(b, "relation"), "UPDATE of") < 0)
 		goto out;
 	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 	size_t i;
@@ -445,131 +425,6 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 out:
 	sql_scope_free(&sc);
 	return rc;
-}
-
-static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
-{
-	for (size_t i = c->plan->nprepared; i-- > 0;)
-		if (!strcmp(c->plan->prepared[i].name, name))
-			return &c->plan->prepared[i];
-	if (!c->lookup)
-		return NULL;
-	c->plan->cacheable = false;
-	return c->lookup(c->lookup_arg, name);
-}
-
-/* `PREPARE name(int, text) AS ...`: a declared type of an encrypted parameter becomes
- * bytea (bytea[] for = ANY), since the column is bytea upstream. The type's extent runs
- * from its location to the next ',' or ')' outside parentheses and double quotes. */
-static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sql_psink *sink)
-{
-	for (size_t i = 0; i < sink->n; i++) {
-		const struct sql_param *p = &sink->v[i];
-		json_t *tn = sql_node_is(json_array_get(argtypes, (size_t)p->number - 1), "TypeName");
-		if (p->number < 1 || !tn)
-			continue;
-		json_t *loc = json_object_get(tn, "location");
-		if (!json_is_integer(loc) || json_integer_value(loc) < 0 ||
-		    (size_t)json_integer_value(loc) >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
-		size_t start = (size_t)json_integer_value(loc), end = start;
-		int depth = 0;
-		bool quoted = false;
-		for (; end < c->len; end++) {
-			char ch = c->sql[end];
-			if (ch == '"')
-				quoted = !quoted;
-			else if (!quoted && ch == '(')
-				depth++;
-			else if (!quoted && ch == ')' && depth-- == 0)
-				break;
-			else if (!quoted && ch == ',' && depth == 0)
-				break;
-		}
-		while (end > start && (c->sql[end - 1] == ' ' || c->sql[end - 1] == '\t' ||
-				       c->sql[end - 1] == '\n' || c->sql[end - 1] == '\r'))
-			end--;
-		if (end == start || end >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
-		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end, pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
-	}
-	return 0;
-}
-
-static int prepare(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	struct sql_psink sink = {0}, *saved = c->sink;
-	const char *name = sql_jstr(b, "name");
-	c->sink = &sink;
-	int rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
-	c->sink = saved;
-	if (rc == 0 && name)
-		rc = sql_sink_finish(c, &sink);
-	if (rc == 0 && name)
-		rc = prepare_argtypes(c, json_object_get(b, "argtypes"), &sink);
-	if (rc == 0 && name) {
-		struct sql_plan *p = c->plan;
-		p->prepared = pgs_xrealloc(p->prepared, (p->nprepared + 1) * sizeof(*p->prepared));
-		struct sql_prepared *e = &p->prepared[p->nprepared++];
-		e->name = pgs_xstrdup(name);
-		e->nparams = sink.n;
-		e->params = sink.v;
-		sink.v = NULL;
-	}
-	sql_sink_free(&sink);
-	return rc;
-}
-
-static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	const char *name = sql_jstr(b, "name");
-	json_t *args = json_object_get(b, "params");
-	const struct sql_prepared *pp = name ? find_prepared(c, name) : NULL;
-	size_t nargs = json_array_size(args);
-	bool *done = pgs_xcalloc(nargs + 1, sizeof(bool));
-	int rc = 0;
-	struct sql_scope sc = {.parent = parent};
-	for (size_t i = 0; pp && i < pp->nparams && rc == 0; i++) {
-		const struct sql_param *p = &pp->params[i];
-		if (p->number < 1 || (size_t)p->number > nargs)
-			continue;
-		json_t *arg = json_array_get(args, (size_t)p->number - 1);
-		done[p->number - 1] = true;
-		c->touched = true;
-		json_t *arr = sql_node_is(arg, "A_ArrayExpr");
-		if (p->array && arr) {
-			size_t k;
-			json_t *el;
-			json_array_foreach(json_object_get(arr, "elements"), k, el)
-			{
-				if ((rc = sql_value_as(c, &sc, el, p->column, SQL_VALUE_BLIND)) < 0)
-					break;
-			}
-		} else if (p->array) {
-			rc = sql_refuse(
-			    c, "0A000",
-			    "EXECUTE argument $%d for %s must be ARRAY[...] of constants",
-			    p->number, p->column->qualified);
-		} else {
-			rc = sql_value_as(c, &sc, arg, p->column, p->mode);
-		}
-	}
-	for (size_t i = 0; i < nargs && rc == 0; i++)
-		if (!done[i])
-			rc = sql_expr(c, &sc, json_array_get(args, i));
-	free(done);
-	sql_scope_free(&sc);
-	return rc;
-}
-
-static void define_view(struct sql_ctx *c, const char *name)
-{
-	struct sql_plan *p = c->plan;
-	if (!name)
-		return;
-	p->defined_views =
-	    pgs_xrealloc(p->defined_views, (p->ndefined_views + 1) * sizeof(*p->defined_views));
-	p->defined_views[p->ndefined_views++] = pgs_xstrdup(name);
 }
 
 static const char *const ddl_ok[] = {
@@ -650,9 +505,9 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	} else if (!strcmp(type, "ExplainStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "PrepareStmt")) {
-		rc = prepare(c, parent, b);
+		rc = sql_prepare_stmt(c, parent, b);
 	} else if (!strcmp(type, "ExecuteStmt")) {
-		rc = execute(c, parent, b);
+		rc = sql_execute_stmt(c, parent, b);
 	} else if (!strcmp(type, "DeallocateStmt")) {
 		const char *nm = sql_jstr(b, "name");
 		struct sql_plan *p = c->plan;
@@ -672,7 +527,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	} else if (!strcmp(type, "ViewStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 		if (rc == 0 && c->touched)
-			define_view(c, sql_jstr(json_object_get(b, "view"), "relname"));
+			sql_define_view(c, sql_jstr(json_object_get(b, "view"), "relname"));
 	} else if (!strcmp(type, "DeclareCursorStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
@@ -682,7 +537,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 			rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 		const char *ot = sql_jstr(b, "objtype");
 		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
-			define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
+			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
 	} else if (!strcmp(type, "RenameStmt") && json_object_get(b, "relation") &&
 	           sql_find_view(c, sql_jstr(json_object_get(b, "relation"), "schemaname"),
 	                         sql_jstr(json_object_get(b, "relation"), "relname"))) {
@@ -690,7 +545,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		const char *rt = sql_jstr(b, "renameType");
 		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW") ||
 		           !strcmp(rt, "OBJECT_TABLE")))
-			define_view(c, sql_jstr(b, "newname"));
+			sql_define_view(c, sql_jstr(b, "newname"));
 	} else if (!strcmp(type, "CreateStmt")) {
 		rc = sql_ddl_create(c, parent, b);
 	} else if (!strcmp(type, "AlterTableStmt")) {

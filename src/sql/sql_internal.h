@@ -163,9 +163,16 @@ const struct sql_view *sql_find_view(const struct sql_ctx *c, const char *schema
                                      const char *relname);
 /* The columns of a view as a FROM item. */
 void sql_view_rel(const struct sql_view *v, struct sql_rel *r);
+/* Refuses INSERT/UPDATE (what) through a view carrying encrypted data; 0 otherwise. */
+int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what);
+void sql_define_view(struct sql_ctx *c, const char *name);
 int sql_analyze_into(const struct schema *s, const struct sql_views *views, const char *sql,
                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
                      struct sql_plan **out, struct sql_rel *first_out);
+
+/* sql_prepare.c: PREPARE name AS ..., EXECUTE name(args). */
+int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 
 /* sql_ddl.c: CREATE TABLE, ALTER TABLE, CREATE TABLE AS / SELECT INTO targets. */
 int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);

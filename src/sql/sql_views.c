@@ -107,3 +107,34 @@ void sql_view_rel(const struct sql_view *v, struct sql_rel *r)
 		r->cols[i] = (struct sql_dcol){
 		    .name = v->cols[i].name, .col = v->cols[i].col, .tainted = v->cols[i].tainted};
 }
+
+/* INSERT/UPDATE through a view that carries encrypted data: the view's rules or triggers
+ * decide where the values go, so pgseal cannot encrypt them for the right column. */
+int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
+{
+	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
+	const struct sql_view *v = sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
+	if (!v || !v->encrypted)
+		return 0;
+	const char *col = "?";
+	for (size_t i = 0; i < v->ncols; i++)
+		if (v->cols[i].col || v->cols[i].tainted) {
+			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
+			break;
+		}
+	return sql_refuse(c, "0A000",
+	                  "%s view %s is not supported: it carries encrypted column %s; write to "
+	                  "the table",
+	                  what, v->name, col);
+}
+
+/* A view the text defines over encrypted data (plan->defined_views). */
+void sql_define_view(struct sql_ctx *c, const char *name)
+{
+	struct sql_plan *p = c->plan;
+	if (!name)
+		return;
+	p->defined_views =
+	    pgs_xrealloc(p->defined_views, (p->ndefined_views + 1) * sizeof(*p->defined_views));
+	p->defined_views[p->ndefined_views++] = pgs_xstrdup(name);
+}
