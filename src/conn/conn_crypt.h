@@ -63,6 +63,7 @@ struct crypt_expect {
 	bool hold_ready;                /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
 	uint64_t pending_upto;          /* EX_CATALOG: pending view names numbered below were defined before it */
 	uint64_t reg_upto;              /* EX_CATALOG: the registry's last number when it was sent */
+	bool failed;                    /* EX_CATALOG: its answer had an error */
 };
 
 struct crypt_table_oid {
@@ -161,9 +162,12 @@ void crypt_plan_cache_free(struct crypt_plan_cache *pc);
 /* conn_views.c: views over encrypted tables, learned with the catalog. */
 void crypt_views_query(struct proto_buf *b, const struct schema *sc);
 void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
-/* The catalog answer is in: its views replace the set; pending names numbered below upto
- * (defined before the request was sent) are no longer pending. */
-void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto);
+/* The catalog answer is in (status: its ReadyForQuery's): its views replace the set; pending
+ * names numbered below upto (defined before the request was sent) are no longer pending, and
+ * the registry up to reg_upto is known when the query ran outside a transaction block (a
+ * transaction's snapshot may predate a view). A failed answer changes nothing but asks for a
+ * reload at the next boundary. */
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status);
 /* The last number of the process-wide registry of views defined through pgseal. */
 uint64_t crypt_views_latest(void);
 /* The session's view definitions are committed (ReadyForQuery 'I'): other sessions learn them. */

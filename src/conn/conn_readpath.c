@@ -194,16 +194,21 @@ static bool sync_like(enum crypt_expect_kind k)
 static int catalog_message(struct conn *c, uint8_t type, uint32_t total)
 {
 	struct sbuf *b = &c->s2c;
+	struct crypt_expect *e = crypt_head(c);
+	uint8_t status = total == 6 ? crypt_msg_body(b)[0] : 0;
 	if (type == 'D')
 		crypt_catalog_row(c, crypt_msg_body(b), total - PROTO_HDR_LEN);
-	else if (type == 'E')
+	else if (type == 'E') {
 		log_conn(LOG_WARN, c->id, "the catalog lookup of encrypted tables failed");
+		if (e)
+			e->failed = true;
+	}
 	sbuf_consume(b, total);
 	if (type == 'Z') {
-		struct crypt_expect *e = crypt_head(c);
 		uint64_t upto = e ? e->pending_upto : 0, reg_upto = e ? e->reg_upto : 0;
+		bool failed = e && e->failed;
 		crypt_pop(c);
-		crypt_views_finish(c, upto, reg_upto);
+		crypt_views_finish(c, upto, reg_upto, failed, status);
 		log_conn(LOG_DEBUG, c->id, "catalog: %d encrypted table(s) found", c->crypt.noids);
 		if (c->crypt.hold_first_ready) {
 			c->crypt.hold_first_ready = false;

@@ -274,11 +274,23 @@ static void pending_drop(struct crypt_state *s, size_t n)
 	}
 }
 
-void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto)
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status)
 {
 	struct crypt_state *s = &c->crypt;
-	if (reg_upto > s->views_seen)
+	if (failed) {
+		/* keep what was known (views, pending names); try again at the next boundary */
+		sql_views_free(s->views_loading);
+		s->views_loading = NULL;
+		if (s->view_row)
+			row_clear(s->view_row);
+		s->catalog_stale = true;
+		s->views_requested = s->views_seen;
+		return;
+	}
+	if (status == 'I' && reg_upto > s->views_seen)
 		s->views_seen = reg_upto;
+	else if (status != 'I' && reg_upto > s->views_seen)
+		s->views_requested = s->views_seen; /* ask again outside the transaction */
 	row_flush(c);
 	sql_views_free(s->views);
 	s->views = s->views_loading;

@@ -143,7 +143,7 @@ int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 }
 
 static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
-                     json_t *cmd)
+                     const struct sql_view *v, json_t *cmd)
 {
 	const char *sub = sql_jstr(cmd, "subtype");
 	const char *name = sql_jstr(cmd, "name");
@@ -151,6 +151,16 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 	const struct schema_column *col = t && name ? sql_find_column(t, name) : NULL;
 	if (!sub)
 		return 0;
+	if (!t && v && name && !strcmp(sub, "AT_ColumnDefault") && def && !null_const(def)) {
+		/* a view column's default is what an INSERT through the view gets */
+		for (size_t i = 0; i < v->ncols; i++)
+			if (!strcmp(v->cols[i].name, name) && (v->cols[i].col || v->cols[i].tainted))
+				return sql_refuse(c, "0A000",
+				                  "a DEFAULT on view column %s.%s (encrypted column %s) "
+				                  "would store plaintext in the catalog",
+				                  v->name, name,
+				                  v->cols[i].col ? v->cols[i].col->qualified : "?");
+	}
 	if (!strcmp(sub, "AT_ColumnDefault")) {
 		if (col && def && !null_const(def))
 			return sql_refuse(c, "0A000",
@@ -197,14 +207,17 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 {
 	struct sql_scope sc = {.parent = parent};
-	const struct schema_table *t = ddl_table(c, &sc, json_object_get(b, "relation"));
+	json_t *rv = json_object_get(b, "relation");
+	const struct schema_table *t = ddl_table(c, &sc, rv);
+	const struct sql_view *v =
+	    t ? NULL : sql_find_view(c, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname"));
 	int rc = 0;
 	size_t i;
 	json_t *it;
 	json_array_foreach(json_object_get(b, "cmds"), i, it)
 	{
 		json_t *cmd = sql_node_is(it, "AlterTableCmd");
-		if (cmd && alter_cmd(c, &sc, t, cmd) < 0) {
+		if (cmd && alter_cmd(c, &sc, t, v, cmd) < 0) {
 			rc = -1;
 			break;
 		}

@@ -373,3 +373,31 @@ def test_view_with_search_created_through_pgseal(venv):
             assert e not in d and "substr" in d, d
         finally:
             cur.execute("DROP VIEW v_filt")
+
+
+def test_view_of_another_session_inside_a_transaction(venv, guard):
+    """A session whose transaction snapshot predates another session's view keeps refusing texts naming it."""
+    c = canary("vrr")
+    guard.append(c)
+    a = venv.pg2(autocommit=False)
+    try:
+        ca = a.cursor()
+        ca.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        ca.execute("SELECT count(*) FROM vt")  # the snapshot is taken
+        with venv.pg2() as b, b.cursor() as cb:
+            cb.execute("CREATE VIEW v_rr AS SELECT id, email FROM vt")
+        # this statement makes the session reload its catalog, inside the transaction: the
+        # snapshot predates the view, so the view stays pending
+        ca.execute("SELECT 2")
+        with pytest.raises(psycopg2.Error) as ei:
+            ca.execute("INSERT INTO v_rr (id, email) VALUES (%d, '%s')" % (new_id(), c))
+        assert ei.value.pgcode == "0A000" and "v_rr" in str(ei.value), ei.value
+        a.rollback()
+        a.autocommit = True
+        ca.execute("SELECT 1")  # outside a transaction: the reload sees the view
+        with pytest.raises(psycopg2.Error) as ei:
+            ca.execute("INSERT INTO v_rr (id, email) VALUES (%d, '%s')" % (new_id(), c))
+        refused(ei.value, "v_rr")
+    finally:
+        a.close()
+        venv.up_rows("DROP VIEW IF EXISTS v_rr")

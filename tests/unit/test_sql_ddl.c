@@ -316,6 +316,13 @@ static void test_views(void)
 	/* a client's own blind-looking search stays refused outside view definitions */
 	REFUSED("SELECT id FROM users WHERE substr(email, 1, 33) = '\\x02'::bytea", "users.email");
 	RESULT("SELECT email FROM filt", "users.email");
+	REFUSED("ALTER VIEW uv ALTER COLUMN email SET DEFAULT 'x'", "view column uv.email");
+	REFUSED("ALTER TABLE uv2 ALTER e SET DEFAULT 'x'", "users.email");
+	REFUSED("ALTER VIEW badv ALTER COLUMN le SET DEFAULT 'x'", "badv.le");
+	EXPECT("ALTER VIEW uv ALTER COLUMN id SET DEFAULT 5",
+	       "ALTER VIEW uv ALTER COLUMN id SET DEFAULT 5");
+	EXPECT("ALTER VIEW uv ALTER COLUMN email SET DEFAULT NULL",
+	       "ALTER VIEW uv ALTER COLUMN email SET DEFAULT NULL");
 	/* views defined by a text */
 	DEFINED("CREATE VIEW nv AS SELECT * FROM users", "nv");
 	DEFINED("CREATE OR REPLACE VIEW uv AS SELECT id, email, name FROM users", "uv");
