@@ -397,9 +397,9 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	char pmsg[384];
 	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
-		if (boundary && catalog_needed(c))
-			crypt_catalog_request(c); /* the next statement will know the view */
 		crypt_stmt_remove(c, name);
+		if (boundary && catalog_needed(c))
+			crypt_catalog_request(c); /* the next statement will know the view (name moved) */
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
 		return PGS_OK;
