@@ -22,8 +22,8 @@ static bool self_ref(json_t *node, const char *name)
 		node = json_object_get(b, "arg");
 	json_t *cr = sql_node_is(node, "ColumnRef");
 	json_t *f = json_object_get(cr, "fields");
-	const char *nm = sql_jstr(sql_node_is(json_array_get(f, json_array_size(f) - 1), "String"),
-	                          "sval");
+	const char *nm =
+	    sql_jstr(sql_node_is(json_array_get(f, json_array_size(f) - 1), "String"), "sval");
 	return cr && nm && !strcmp(nm, name);
 }
 
@@ -32,8 +32,8 @@ static bool serial_type(json_t *tn)
 	static const char *const serials[] = {"serial",  "bigserial", "smallserial",
 	                                      "serial2", "serial4",   "serial8"};
 	json_t *names = json_object_get(tn, "names");
-	const char *t =
-	    sql_jstr(sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
+	const char *t = sql_jstr(
+	    sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
 	for (size_t i = 0; t && i < PGS_ARRAY_LEN(serials); i++)
 		if (!strcmp(t, serials[i]))
 			return true;
@@ -125,7 +125,8 @@ int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	json_array_foreach(json_object_get(b, "tableElts"), i, it)
 	{
 		json_t *cd = sql_node_is(it, "ColumnDef"), *k = sql_node_is(it, "Constraint");
-		if ((cd && column_def(c, &sc, t, cd) < 0) || (k && constraint(c, &sc, k, NULL) < 0)) {
+		if ((cd && column_def(c, &sc, t, cd) < 0) ||
+		    (k && constraint(c, &sc, k, NULL) < 0)) {
 			rc = -1;
 			break;
 		}
@@ -154,12 +155,14 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 	if (!t && v && name && !strcmp(sub, "AT_ColumnDefault") && def && !null_const(def)) {
 		/* a view column's default is what an INSERT through the view gets */
 		for (size_t i = 0; i < v->ncols; i++)
-			if (!strcmp(v->cols[i].name, name) && (v->cols[i].col || v->cols[i].tainted))
-				return sql_refuse(c, "0A000",
-				                  "a DEFAULT on view column %s.%s (encrypted column %s) "
-				                  "would store plaintext in the catalog",
-				                  v->name, name,
-				                  v->cols[i].col ? v->cols[i].col->qualified : "?");
+			if (!strcmp(v->cols[i].name, name) &&
+			    (v->cols[i].col || v->cols[i].tainted))
+				return sql_refuse(
+				    c, "0A000",
+				    "a DEFAULT on view column %s.%s (encrypted column %s) "
+				    "would store plaintext in the catalog",
+				    v->name, name,
+				    v->cols[i].col ? v->cols[i].col->qualified : "?");
 	}
 	if (!strcmp(sub, "AT_ColumnDefault")) {
 		if (col && def && !null_const(def))

@@ -23,13 +23,15 @@ static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sq
 {
 	for (size_t i = 0; i < sink->n; i++) {
 		const struct sql_param *p = &sink->v[i];
-		json_t *tn = sql_node_is(json_array_get(argtypes, (size_t)p->number - 1), "TypeName");
+		json_t *tn =
+		    sql_node_is(json_array_get(argtypes, (size_t)p->number - 1), "TypeName");
 		if (p->number < 1 || !tn)
 			continue;
 		json_t *loc = json_object_get(tn, "location");
 		if (!json_is_integer(loc) || json_integer_value(loc) < 0 ||
 		    (size_t)json_integer_value(loc) >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
+			return sql_refuse(c, "0A000",
+			                  "pgseal cannot locate a parameter type of PREPARE");
 		size_t start = (size_t)json_integer_value(loc), end = start;
 		int depth = 0;
 		bool quoted = false;
@@ -45,11 +47,13 @@ static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sq
 				break;
 		}
 		while (end > start && (c->sql[end - 1] == ' ' || c->sql[end - 1] == '\t' ||
-				       c->sql[end - 1] == '\n' || c->sql[end - 1] == '\r'))
+		                       c->sql[end - 1] == '\n' || c->sql[end - 1] == '\r'))
 			end--;
 		if (end == start || end >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
-		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end, pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
+			return sql_refuse(c, "0A000",
+			                  "pgseal cannot locate a parameter type of PREPARE");
+		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end,
+		                  pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
 	}
 	return 0;
 }

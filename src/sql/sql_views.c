@@ -35,8 +35,8 @@ const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *
 	struct sql_rel out;
 	memset(&out, 0, sizeof(out));
 	/* analysed before this view is added: a definition cannot name its own view */
-	bool mapped = def && sql_analyze_into(s, vs, def, strlen(def), NULL, NULL, &p, &out) ==
-	                         PGS_OK &&
+	bool mapped = def &&
+	              sql_analyze_into(s, vs, def, strlen(def), NULL, NULL, &p, &out) == PGS_OK &&
 	              !p->refused && out.known && !out.unsafe && out.ncols == ncols;
 	vs->v = pgs_xrealloc(vs->v, (vs->n + 1) * sizeof(*vs->v));
 	struct sql_view *v = &vs->v[vs->n++];
@@ -113,7 +113,8 @@ void sql_view_rel(const struct sql_view *v, struct sql_rel *r)
 int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
 {
 	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
-	const struct sql_view *v = sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
+	const struct sql_view *v =
+	    sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
 	if (!v || !v->encrypted)
 		return 0;
 	const char *col = "?";

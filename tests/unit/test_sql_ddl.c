@@ -55,7 +55,8 @@ static void expect_refused_at(int line, const char *sql, const char *needle)
 		t_passed++;
 	} else {
 		t_failed++;
-		fprintf(stderr, "FAIL line %d\n  sql:  %s\n  want: REFUSED 0A000: ...%s\n  got:  %s\n",
+		fprintf(stderr,
+		        "FAIL line %d\n  sql:  %s\n  want: REFUSED 0A000: ...%s\n  got:  %s\n",
 		        line, sql, needle, got);
 	}
 	free(got);
@@ -92,8 +93,9 @@ static void expect_result_at(int line, const char *sql, const char *want)
 static void test_scalar_subquery(void)
 {
 	RESULT("SELECT (SELECT email FROM users WHERE id = $1)", "users.email");
-	RESULT("SELECT id, (SELECT u2.ssn FROM users u2 WHERE u2.id = u.id) AS s, name FROM users u",
-	       "-,users.ssn,-");
+	RESULT(
+	    "SELECT id, (SELECT u2.ssn FROM users u2 WHERE u2.id = u.id) AS s, name FROM users u",
+	    "-,users.ssn,-");
 	RESULT("SELECT (SELECT id FROM users LIMIT 1), (SELECT card FROM orders LIMIT 1) c",
 	       "-,orders.card");
 	RESULT("SELECT x.e FROM (SELECT (SELECT email FROM users LIMIT 1) AS e) x", "users.email");
@@ -115,7 +117,8 @@ static void test_scalar_subquery(void)
 	REFUSED("SELECT DISTINCT (SELECT email FROM users LIMIT 1)", "users.email");
 	REFUSED("SELECT (SELECT email || '' FROM users LIMIT 1)", "users.email");
 	REFUSED("SELECT (SELECT lower(email) FROM users LIMIT 1) FROM users", "users.email");
-	REFUSED("SELECT (SELECT secret FROM app.accounts WHERE secret LIKE 'x')", "app.accounts.secret");
+	REFUSED("SELECT (SELECT secret FROM app.accounts WHERE secret LIKE 'x')",
+	        "app.accounts.secret");
 	REFUSED("INSERT INTO users (id, email) VALUES (1, (SELECT email FROM users LIMIT 1))",
 	        "users.email");
 	REFUSED("UPDATE users SET email = (SELECT email FROM users LIMIT 1)", "users.email");
@@ -147,7 +150,8 @@ static void test_ddl(void)
 	EXPECT("CREATE TABLE users (id int, email bytea DEFAULT NULL, name text DEFAULT 'x')",
 	       "CREATE TABLE users (id int, email bytea DEFAULT NULL, name text DEFAULT 'x')");
 	REFUSED("CREATE TABLE users (id int, email bytea CHECK (email LIKE 'a%'))", "users.email");
-	REFUSED("CREATE TABLE users (id int, email bytea, CHECK (length(email) > 3))", "users.email");
+	REFUSED("CREATE TABLE users (id int, email bytea, CHECK (length(email) > 3))",
+	        "users.email");
 	REFUSED("CREATE TABLE users (id int, email bytea, name text GENERATED ALWAYS AS "
 	        "(email::text) STORED)",
 	        "users.email");
@@ -219,10 +223,11 @@ static struct sql_views *make_views(void)
 	                  "FROM orders;");
 	CHECK(v->encrypted && v->cols[0].tainted && !v->cols[0].col);
 	/* a view created through pgseal stores its searches blind: still mapped */
-	v = sql_views_add(vs, S, "public", "filt", uv, 3,
-	                  " SELECT users.id, users.email, users.name FROM users WHERE "
-	                  "((substr(users.email, 1, 33) = '\\x0201'::bytea) AND "
-	                  "(substr(users.email, 1, 33) = ANY (ARRAY['\\x01'::bytea, '\\x02'::bytea])));");
+	v = sql_views_add(
+	    vs, S, "public", "filt", uv, 3,
+	    " SELECT users.id, users.email, users.name FROM users WHERE "
+	    "((substr(users.email, 1, 33) = '\\x0201'::bytea) AND "
+	    "(substr(users.email, 1, 33) = ANY (ARRAY['\\x01'::bytea, '\\x02'::bytea])));");
 	CHECK(v->encrypted && v->cols[1].col && !v->cols[0].tainted);
 	/* not for other functions, nor for a column that is not searchable */
 	v = sql_views_add(vs, S, "public", "filt2", uv, 3,
@@ -301,7 +306,8 @@ static void test_views(void)
 	REFUSED("INSERT INTO public.uv2 (e) VALUES ($1)", "view uv2");
 	REFUSED("UPDATE uv SET name = 'x' WHERE id = 1", "view uv");
 	REFUSED("UPDATE badv SET id = 2", "view badv");
-	REFUSED("WITH w AS (INSERT INTO uv (id) VALUES (1) RETURNING id) SELECT * FROM w", "view uv");
+	REFUSED("WITH w AS (INSERT INTO uv (id) VALUES (1) RETURNING id) SELECT * FROM w",
+	        "view uv");
 	REFUSED("COPY uv FROM STDIN", "view uv");
 	REFUSED("COPY uv (id, email) FROM STDIN", "view uv");
 	REFUSED("MERGE INTO uv t USING logs l ON t.id = l.id WHEN MATCHED THEN DELETE", "MERGE");
