@@ -125,6 +125,7 @@ void crypt_free(struct conn *c)
 		sql_prepared_free(s->prepared[i]);
 	free(s->prepared);
 	crypt_layout_unref(s->query_layout);
+	crypt_views_free(c);
 	for (int i = 0; i < s->noids; i++)
 		free(s->oids[i].attrs);
 	free(s->oids);
@@ -316,12 +317,16 @@ void crypt_catalog_request(struct conn *c)
 			proto_put_u8(&b, ',');
 		append_literal(&b, dot ? dot + 1 : name);
 	}
-	proto_put_bytes(&b, ")", 1);
+	proto_put_bytes(&b, "); ", 3);
+	/* views over those tables, in the same round trip (conn_views.c) */
+	crypt_views_query(&b, sc);
 	proto_put_u8(&b, 0);
 	proto_msg_end(&b, off);
 	sbuf_inject(&c->c2s, b.data, (uint32_t)b.len);
 	proto_buf_free(&b);
-	crypt_push(c, EX_CATALOG, NULL);
+	struct crypt_expect *e = crypt_push(c, EX_CATALOG, NULL);
+	e->pending_upto = c->crypt.pending_first + c->crypt.npending_views;
+	e->reg_upto = c->crypt.views_requested = crypt_views_latest();
 	/* the new answer replaces the old map when it arrives */
 	for (int i = 0; i < c->crypt.noids; i++)
 		free(c->crypt.oids[i].attrs);
@@ -331,14 +336,29 @@ void crypt_catalog_request(struct conn *c)
 	log_conn(LOG_DEBUG, c->id, "catalog lookup of the encrypted tables sent");
 }
 
-/* One DataRow of the catalog answer: oid, nspname, relname, attnum, attname (text). */
+void crypt_catalog_refresh(struct conn *c)
+{
+	crypt_catalog_request(c);
+	struct crypt_state *s = &c->crypt;
+	s->fifo[(s->fifo_head + s->fifo_len - 1) % s->fifo_cap].hold_ready = true;
+	log_conn(LOG_DEBUG, c->id, "catalog reload after a view definition");
+}
+
+/* One DataRow of the catalog answer: oid, nspname, relname, attnum, attname (text); or a
+ * view's row (six columns, conn_views.c). */
 void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen)
 {
 	struct proto_reader r;
 	uint16_t n;
 	char f[5][256];
 	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK || n != 5)
+	if (proto_read_u16(&r, &n) != PGS_OK)
+		return;
+	if (n == 6) {
+		crypt_views_row(c, body, blen);
+		return;
+	}
+	if (n != 5)
 		return;
 	for (int i = 0; i < 5; i++) {
 		int32_t len;

@@ -7,6 +7,7 @@
 #include "sql/sql.h"
 
 struct conn;
+struct proto_buf;
 
 /* A result layout: for each column of a RowDescription, the encrypted rule (or NULL)
  * and the wire format of its values. Refcounted: statements and portals share it. */
@@ -59,6 +60,10 @@ struct crypt_expect {
 	bool refusal;                   /* pgseal's DO block standing in for a refused message */
 	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
 	bool owns_plan;
+	bool hold_ready;                /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
+	uint64_t pending_upto;          /* EX_CATALOG: pending view names numbered below were defined before it */
+	uint64_t reg_upto;              /* EX_CATALOG: the registry's last number when it was sent */
+	bool failed;                    /* EX_CATALOG: its answer had an error */
 };
 
 struct crypt_table_oid {
@@ -82,6 +87,19 @@ struct crypt_state {
 	int noids;
 	bool catalog_loaded;
 	bool catalog_stale;
+	/* views over encrypted tables (conn_views.c): the set in use, the one the catalog
+	 * answer in flight builds, the view being read, and the names of views defined by
+	 * statements sent but not yet in the set (texts naming them are refused meanwhile) */
+	struct sql_views *views;
+	struct sql_views *views_loading;
+	struct crypt_view_row *view_row;
+	char **pending_views;
+	size_t npending_views;
+	uint64_t pending_first;         /* sequence number of pending_views[0] */
+	uint64_t views_seen;            /* the registry's views (conn_views.c) up to this one are loaded */
+	uint64_t views_requested;       /* ... or asked for */
+	bool views_unconfirmed;         /* this session registered views not yet known committed */
+	bool refresh_at_sync;           /* an extended-protocol statement defined a view: reload at Sync */
 	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
 	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
@@ -135,10 +153,32 @@ struct crypt_layout *crypt_layout_ref(struct crypt_layout *l);
 void crypt_layout_unref(struct crypt_layout *l);
 const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid, int16_t attnum);
 void crypt_catalog_request(struct conn *c);
+/* The same right after the statement just sent, whose ReadyForQuery waits for the answer
+ * (a view was defined: nothing may be analysed without it). */
+void crypt_catalog_refresh(struct conn *c);
 void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen);
 /* The worker's cache of plans by statement text (conn_rewrite.c). */
 struct crypt_plan_cache;
 void crypt_plan_cache_free(struct crypt_plan_cache *pc);
+
+/* conn_views.c: views over encrypted tables, learned with the catalog. */
+void crypt_views_query(struct proto_buf *b, const struct schema *sc);
+void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
+/* The catalog answer is in (status: its ReadyForQuery's): its views replace the set; pending
+ * names numbered below upto (defined before the request was sent) are no longer pending, and
+ * the registry up to reg_upto is known when the query ran outside a transaction block (a
+ * transaction's snapshot may predate a view). A failed answer changes nothing but asks for a
+ * reload at the next boundary. */
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status);
+/* The last number of the process-wide registry of views defined through pgseal. */
+uint64_t crypt_views_latest(void);
+/* The session's view definitions are committed (ReadyForQuery 'I'): other sessions learn them. */
+void crypt_views_confirm(struct conn *c);
+void crypt_views_free(struct conn *c);
+void crypt_views_defined(struct conn *c, const struct sql_plan *plan);
+/* A view defined (by this or another session) but not yet loaded that the text may name:
+ * true, its name in name. */
+bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap);
 
 /* conn_copy.c */
 /* One COPY row split into its unescaped fields: field i is vals[off[i], off[i] + len[i]). */
@@ -171,6 +211,10 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
 			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
 			char *err, size_t errlen) PGS_MUSTCHECK;
+/* An array parameter of `col = ANY($n)` (text '{a,b}' or binary) -> a binary bytea[] whose
+ * elements are each BLIND. */
+int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
+			const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* bytea text forms (hex \x.. and escape) -> bytes. */
 int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
 /* sql_encrypt_fn for sql_plan_render. */

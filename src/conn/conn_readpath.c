@@ -194,13 +194,21 @@ static bool sync_like(enum crypt_expect_kind k)
 static int catalog_message(struct conn *c, uint8_t type, uint32_t total)
 {
 	struct sbuf *b = &c->s2c;
+	struct crypt_expect *e = crypt_head(c);
+	uint8_t status = total == 6 ? crypt_msg_body(b)[0] : 0;
 	if (type == 'D')
 		crypt_catalog_row(c, crypt_msg_body(b), total - PROTO_HDR_LEN);
-	else if (type == 'E')
+	else if (type == 'E') {
 		log_conn(LOG_WARN, c->id, "the catalog lookup of encrypted tables failed");
+		if (e)
+			e->failed = true;
+	}
 	sbuf_consume(b, total);
 	if (type == 'Z') {
+		uint64_t upto = e ? e->pending_upto : 0, reg_upto = e ? e->reg_upto : 0;
+		bool failed = e && e->failed;
 		crypt_pop(c);
+		crypt_views_finish(c, upto, reg_upto, failed, status);
 		log_conn(LOG_DEBUG, c->id, "catalog: %d encrypted table(s) found", c->crypt.noids);
 		if (c->crypt.hold_first_ready) {
 			c->crypt.hold_first_ready = false;
@@ -368,6 +376,16 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			crypt_pop(c);
 		else if (e)
 			log_conn(LOG_DEBUG, c->id, "ReadyForQuery with an unexpected pending response");
+		if (blen == 1 && body[0] == 'I')
+			crypt_views_confirm(c); /* committed: other sessions may learn this session's views */
+		if ((e = crypt_head(c)) && e->kind == EX_CATALOG && e->hold_ready && blen == 1) {
+			/* a view was just defined: the client gets this ReadyForQuery once the
+			 * catalog answer (the view's definition) is in */
+			c->crypt.hold_first_ready = true;
+			c->crypt.held_status = body[0];
+			sbuf_consume(b, total);
+			return PGS_OK;
+		}
 		break;
 	case 'G': case 'H':
 		crypt_copy_begin(c, type, body, blen);

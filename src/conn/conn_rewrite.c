@@ -93,6 +93,8 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, b
 	return plan;
 }
 
+static const struct sql_prepared *prepared_lookup(void *arg, const char *name);
+
 static bool is_ddl(const char *text)
 {
 	while (*text && (isspace((unsigned char)*text) || *text == '('))
@@ -101,9 +103,53 @@ static bool is_ddl(const char *text)
 	       !strncasecmp(text, "drop", 4);
 }
 
+/* A view was defined through pgseal by another session since this session's last catalog load. */
+static bool views_outdated(struct conn *c)
+{
+	return c->crypt.catalog_loaded && crypt_views_latest() > c->crypt.views_requested;
+}
+
 static bool catalog_needed(struct conn *c)
 {
-	return !c->crypt.catalog_loaded || c->crypt.catalog_stale;
+	/* or a view was defined through pgseal by another session since the last load */
+	return !c->crypt.catalog_loaded || c->crypt.catalog_stale ||
+	       crypt_views_latest() > c->crypt.views_requested;
+}
+
+/* Whether a text needs the analysis: it may name an encrypted table or one of this
+ * session's views over them. */
+static bool may_touch(struct conn *c, const char *text, size_t len)
+{
+	return sql_may_touch(c->env->schema, text, len) ||
+	       sql_views_may_touch(c->crypt.views, text, len);
+}
+
+/* The plan of a text for this session. A text that may name one of the session's views is
+ * analysed with them and never cached: the worker's cache is shared by sessions whose views
+ * differ (a plan made without a view would relay a write through it unchanged). */
+static struct sql_plan *session_plan(struct conn *c, const char *text, size_t len, bool execute,
+				     bool *owned)
+{
+	struct sql_plan *plan = NULL;
+	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
+		return plan_get(c, text, len, owned);
+	*owned = true;
+	if (sql_analyze_views(c->env->schema, c->crypt.views, text, len, execute ? prepared_lookup : NULL,
+			      execute ? c : NULL, &plan) != PGS_OK)
+		return NULL;
+	return plan;
+}
+
+/* A text naming a view defined by a statement whose catalog answer is not in yet. */
+static bool refuse_pending_view(struct conn *c, const char *text, size_t len, char *msg, size_t cap)
+{
+	char v[128];
+	if (!crypt_views_pending(c, text, len, v, sizeof(v)))
+		return false;
+	(void)snprintf(msg, cap,
+		 "view %s over encrypted data was just defined and pgseal has not loaded it yet; "
+		 "send this statement again once the view's statement completed", v);
+	return true;
 }
 
 /* ---- client -> server ---------------------------------------------------------- */
@@ -238,21 +284,27 @@ static int client_query(struct conn *c, uint32_t total)
 	size_t len = blen - 1;
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = true;
+	if (boundary && views_outdated(c)) {
+		crypt_catalog_request(c); /* goes ahead of this query; the message moved on */
+		text = (const char *)crypt_msg_body(b);
+	}
+	char pmsg[384];
+	if (refuse_pending_view(c, text, len, pmsg, sizeof(pmsg))) {
+		if (boundary && catalog_needed(c))
+			crypt_catalog_request(c); /* the next statement will know the view */
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_QUERY, "0A000", pmsg);
+		return PGS_OK;
+	}
 	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
-	if (!execute && !sql_may_touch(c->env->schema, text, len)) {
+	if (!execute && !may_touch(c, text, len)) {
 		crypt_push(c, EX_QUERY, NULL);
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
 	bool owned = true;
-	struct sql_plan *plan = NULL;
-	if (execute) {
-		/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
-		if (sql_analyze_ex(c->env->schema, text, len, prepared_lookup, c, &plan) != PGS_OK)
-			plan = NULL;
-	} else {
-		plan = plan_get(c, text, len, &owned);
-	}
+	/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
+	struct sql_plan *plan = session_plan(c, text, len, execute, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -308,6 +360,11 @@ static int client_query(struct conn *c, uint32_t total)
 			owned = false;
 		}
 	}
+	if (plan->ndefined_views) {
+		/* the view's definition is loaded right after it; its ReadyForQuery waits */
+		crypt_views_defined(c, plan);
+		crypt_catalog_refresh(c);
+	}
 out:
 	if (owned)
 		sql_plan_free(plan);
@@ -329,7 +386,25 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	bool boundary = c->crypt.at_sync_boundary;
 	c->crypt.at_sync_boundary = false;
-	if (!sql_may_touch(c->env->schema, query, qlen)) {
+	if (boundary && views_outdated(c)) {
+		crypt_catalog_request(c); /* goes ahead of this Parse; the message moved on */
+		proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
+		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
+		    proto_read_cstr(&r, &query, &qlen) != PGS_OK || proto_read_u16(&r, &n) != PGS_OK) {
+			conn_fail(c, "08P01", "pgseal: malformed Parse message");
+			return PGS_ERR;
+		}
+	}
+	char pmsg[384];
+	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
+		crypt_stmt_remove(c, name);
+		if (boundary && catalog_needed(c))
+			crypt_catalog_request(c); /* the next statement will know the view (name moved) */
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
+		return PGS_OK;
+	}
+	if (!may_touch(c, query, qlen)) {
 		struct crypt_stmt *st = crypt_stmt_add(c, name);
 		(void)st;
 		crypt_push(c, EX_PARSE, NULL);
@@ -337,7 +412,7 @@ static int client_parse(struct conn *c, uint32_t total)
 		return PGS_OK;
 	}
 	bool owned;
-	struct sql_plan *plan = plan_get(c, query, qlen, &owned);
+	struct sql_plan *plan = session_plan(c, query, qlen, false, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -425,125 +500,6 @@ static const struct sql_param *plan_param(const struct sql_plan *p, int number)
 	return NULL;
 }
 
-/* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
-static int encrypt_text_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-			      const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen)
-{
-	struct codec_buf one = {0}, elem = {0};
-	struct proto_buf items = {0};
-	uint32_t count = 0;
-	int rc = PGS_ERR;
-	if (format != CODEC_FMT_TEXT) {
-		/* binary array: ndim, flags, elemtype, dims..., then elements */
-		struct proto_reader r;
-		uint32_t ndim, flags, etype, dim, lb;
-		proto_reader_init(&r, in, len);
-		if (proto_read_u32(&r, &ndim) != PGS_OK || ndim > 1 || proto_read_u32(&r, &flags) != PGS_OK ||
-		    proto_read_u32(&r, &etype) != PGS_OK)
-			goto bad;
-		dim = 0;
-		if (ndim == 1 && (proto_read_u32(&r, &dim) != PGS_OK || proto_read_u32(&r, &lb) != PGS_OK))
-			goto bad;
-		for (uint32_t i = 0; i < dim; i++) {
-			int32_t el;
-			const uint8_t *p;
-			if (proto_read_i32(&r, &el) != PGS_OK)
-				goto bad;
-			if (el < 0) {
-				proto_put_u32(&items, 0xffffffffu);
-				count++;
-				continue;
-			}
-			if (proto_read_bytes(&r, (size_t)el, &p) != PGS_OK)
-				goto bad;
-			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype, CODEC_FMT_BINARY, p,
-						(size_t)el, &one, err, errlen) != PGS_OK)
-				goto out;
-			proto_put_u32(&items, (uint32_t)one.len);
-			proto_put_bytes(&items, one.data, one.len);
-			count++;
-		}
-	} else {
-		size_t i = 0;
-		while (i < len && isspace(in[i]))
-			i++;
-		if (i >= len || in[i++] != '{')
-			goto bad;
-		for (;;) {
-			while (i < len && isspace(in[i]))
-				i++;
-			if (i < len && in[i] == '}' && count == 0) {
-				i++;
-				break;
-			}
-			elem.len = 0;
-			bool quoted = false;
-			if (i < len && in[i] == '"') {
-				quoted = true;
-				i++;
-				while (i < len && in[i] != '"') {
-					if (in[i] == '\\' && i + 1 < len)
-						i++;
-					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
-						goto out;
-					i++;
-				}
-				if (i >= len)
-					goto bad;
-				i++;
-			} else {
-				while (i < len && in[i] != ',' && in[i] != '}') {
-					if (in[i] == '\\' && i + 1 < len)
-						i++;
-					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
-						goto out;
-					i++;
-				}
-				while (elem.len && isspace(elem.data[elem.len - 1]))
-					elem.len--;
-			}
-			if (!quoted && elem.len == 4 && !strncasecmp((const char *)elem.data, "null", 4)) {
-				proto_put_u32(&items, 0xffffffffu);
-			} else {
-				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid, CODEC_FMT_TEXT,
-							elem.data, elem.len, &one, err, errlen) != PGS_OK)
-					goto out;
-				proto_put_u32(&items, (uint32_t)one.len);
-				proto_put_bytes(&items, one.data, one.len);
-			}
-			count++;
-			while (i < len && isspace(in[i]))
-				i++;
-			if (i < len && in[i] == ',') {
-				i++;
-				continue;
-			}
-			if (i < len && in[i] == '}') {
-				i++;
-				break;
-			}
-			goto bad;
-		}
-	}
-	proto_put_u32(out, count ? 1 : 0);
-	proto_put_u32(out, 0);
-	proto_put_u32(out, CRYPT_BYTEA_OID);
-	if (count) {
-		proto_put_u32(out, count);
-		proto_put_u32(out, 1);
-	}
-	proto_put_bytes(out, items.data, items.len);
-	rc = PGS_OK;
-	goto out;
-bad:
-	pgs_errf(err, errlen, "pgseal: malformed array for %s", pp->column->qualified);
-out:
-	codec_buf_free(&one);
-	codec_buf_free(&elem);
-	proto_buf_free(&items);
-	return rc;
-}
-
 static int client_bind(struct conn *c, uint32_t total)
 {
 	struct sbuf *b = &c->c2s;
@@ -623,7 +579,7 @@ static int client_bind(struct conn *c, uint32_t total)
 		if (pp->array) {
 			struct proto_buf arr = {0};
 			uint32_t elem_oid = 0;
-			rc = encrypt_text_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err, sizeof(err));
+			rc = crypt_encrypt_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err, sizeof(err));
 			if (rc == PGS_OK) {
 				proto_put_u32(&nb, (uint32_t)arr.len);
 				proto_put_bytes(&nb, arr.data, arr.len);
@@ -711,6 +667,13 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
 		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
 		e->portal = crypt_portal_ref(crypt_portal_find(c, (const char *)body));
+		const struct sql_plan *pl = e->portal && e->portal->stmt ? e->portal->stmt->plan : NULL;
+		if (pl && pl->ndefined_views) {
+			/* a view is defined: loaded after the Sync that ends this batch, statements
+			 * naming it are refused until then */
+			crypt_views_defined(c, pl);
+			c->crypt.refresh_at_sync = true;
+		}
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
@@ -719,6 +682,10 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		c->crypt.at_sync_boundary = true;
 		crypt_push(c, EX_SYNC, NULL);
 		crypt_pass_message(b, total);
+		if (c->crypt.refresh_at_sync) {
+			c->crypt.refresh_at_sync = false;
+			crypt_catalog_refresh(c);
+		}
 		return PGS_OK;
 	case 'F':
 		crypt_push(c, EX_FUNCTION, NULL);

@@ -1,9 +1,11 @@
-/* conn_value.c - one value through the keys: canonical form, record encryption, blind index, decryption. */
+/* conn_value.c - one value through the keys: canonical form, record encryption, blind index, decryption, arrays of search values. */
 #include "conn/conn_internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "crypto/crypto.h"
@@ -239,4 +241,123 @@ int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_va
 	*out = s;
 	codec_buf_free(&rec);
 	return PGS_OK;
+}
+
+/* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
+int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
+			      const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen)
+{
+	struct codec_buf one = {0}, elem = {0};
+	struct proto_buf items = {0};
+	uint32_t count = 0;
+	int rc = PGS_ERR;
+	if (format != CODEC_FMT_TEXT) {
+		/* binary array: ndim, flags, elemtype, dims..., then elements */
+		struct proto_reader r;
+		uint32_t ndim, flags, etype, dim, lb;
+		proto_reader_init(&r, in, len);
+		if (proto_read_u32(&r, &ndim) != PGS_OK || ndim > 1 || proto_read_u32(&r, &flags) != PGS_OK ||
+		    proto_read_u32(&r, &etype) != PGS_OK)
+			goto bad;
+		dim = 0;
+		if (ndim == 1 && (proto_read_u32(&r, &dim) != PGS_OK || proto_read_u32(&r, &lb) != PGS_OK))
+			goto bad;
+		for (uint32_t i = 0; i < dim; i++) {
+			int32_t el;
+			const uint8_t *p;
+			if (proto_read_i32(&r, &el) != PGS_OK)
+				goto bad;
+			if (el < 0) {
+				proto_put_u32(&items, 0xffffffffu);
+				count++;
+				continue;
+			}
+			if (proto_read_bytes(&r, (size_t)el, &p) != PGS_OK)
+				goto bad;
+			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype, CODEC_FMT_BINARY, p,
+						(size_t)el, &one, err, errlen) != PGS_OK)
+				goto out;
+			proto_put_u32(&items, (uint32_t)one.len);
+			proto_put_bytes(&items, one.data, one.len);
+			count++;
+		}
+	} else {
+		size_t i = 0;
+		while (i < len && isspace(in[i]))
+			i++;
+		if (i >= len || in[i++] != '{')
+			goto bad;
+		for (;;) {
+			while (i < len && isspace(in[i]))
+				i++;
+			if (i < len && in[i] == '}' && count == 0) {
+				i++;
+				break;
+			}
+			elem.len = 0;
+			bool quoted = false;
+			if (i < len && in[i] == '"') {
+				quoted = true;
+				i++;
+				while (i < len && in[i] != '"') {
+					if (in[i] == '\\' && i + 1 < len)
+						i++;
+					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+						goto out;
+					i++;
+				}
+				if (i >= len)
+					goto bad;
+				i++;
+			} else {
+				while (i < len && in[i] != ',' && in[i] != '}') {
+					if (in[i] == '\\' && i + 1 < len)
+						i++;
+					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+						goto out;
+					i++;
+				}
+				while (elem.len && isspace(elem.data[elem.len - 1]))
+					elem.len--;
+			}
+			if (!quoted && elem.len == 4 && !strncasecmp((const char *)elem.data, "null", 4)) {
+				proto_put_u32(&items, 0xffffffffu);
+			} else {
+				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid, CODEC_FMT_TEXT,
+							elem.data, elem.len, &one, err, errlen) != PGS_OK)
+					goto out;
+				proto_put_u32(&items, (uint32_t)one.len);
+				proto_put_bytes(&items, one.data, one.len);
+			}
+			count++;
+			while (i < len && isspace(in[i]))
+				i++;
+			if (i < len && in[i] == ',') {
+				i++;
+				continue;
+			}
+			if (i < len && in[i] == '}') {
+				i++;
+				break;
+			}
+			goto bad;
+		}
+	}
+	proto_put_u32(out, count ? 1 : 0);
+	proto_put_u32(out, 0);
+	proto_put_u32(out, CRYPT_BYTEA_OID);
+	if (count) {
+		proto_put_u32(out, count);
+		proto_put_u32(out, 1);
+	}
+	proto_put_bytes(out, items.data, items.len);
+	rc = PGS_OK;
+	goto out;
+bad:
+	pgs_errf(err, errlen, "pgseal: malformed array for %s", pp->column->qualified);
+out:
+	codec_buf_free(&one);
+	codec_buf_free(&elem);
+	proto_buf_free(&items);
+	return rc;
 }

@@ -92,6 +92,11 @@ struct sql_plan {
 	 * RowDescription origin (scalar subqueries, UNION ALL, CTEs). nresult 0: unknown. */
 	size_t nresult;
 	const struct schema_column **result;
+	/* CREATE [OR REPLACE] VIEW / MATERIALIZED VIEW over encrypted data, or a rename of a
+	 * known view: the new names. The caller must reload its views before any statement
+	 * naming them is analysed (such a text is refused when it has other statements). */
+	size_t ndefined_views;
+	char **defined_views;
 };
 
 /* Fast path: false when the text cannot name any table of the schema (a case-insensitive
@@ -112,6 +117,42 @@ typedef const struct sql_prepared *(*sql_prepared_lookup_fn)(void *arg, const ch
 int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
                    sql_prepared_lookup_fn lookup, void *lookup_arg,
                    struct sql_plan **out) PGS_MUSTCHECK;
+/* Views over encrypted tables, learned per connection from the catalog (pg_get_viewdef run
+ * through the analysis): which encrypted column each view column carries unchanged. With
+ * them, reads and searches through a view work like through a subquery, and writes through
+ * a view carrying encrypted data are refused. Column pointers point into the schema. */
+struct sql_view_col {
+	char *name;
+	const struct schema_column *col; /* the encrypted column it carries unchanged, or NULL */
+	bool tainted;                    /* derived from encrypted data: selectable, nothing else */
+};
+struct sql_view {
+	char *schemaname, *name;
+	size_t ncols;
+	struct sql_view_col *cols; /* in attnum order */
+	bool encrypted;            /* some column carries encrypted data (col or tainted) */
+};
+struct sql_views {
+	size_t n;
+	struct sql_view *v;
+};
+struct sql_views *sql_views_new(void);
+void sql_views_free(struct sql_views *vs);
+/* Adds a view from its column names (attnum order) and definition text (pg_get_viewdef),
+ * analysed with the schema and the views added before (add them in dependency order). A
+ * definition that does not parse, is refused, or whose columns cannot be mapped makes every
+ * column tainted (fail closed). Returns the view (owned by vs). */
+const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *s,
+                                     const char *schemaname, const char *name,
+                                     const char *const *colnames, size_t ncols, const char *def);
+/* False when the text cannot name any of the views (as sql_may_touch for tables). */
+bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len);
+/* As sql_analyze_ex, also resolving the given views (NULL: none). A plan made with views that
+ * the text may name depends on them: the caller must not share it with connections that know
+ * other views (the proxy does not cache such plans). */
+int sql_analyze_views(const struct schema *s, const struct sql_views *views, const char *sql,
+                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                      struct sql_plan **out) PGS_MUSTCHECK;
 /* Fast path for EXECUTE: false when the text cannot contain an EXECUTE statement. A caller
  * whose connection has prepared statements with encrypted parameters must call
  * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */

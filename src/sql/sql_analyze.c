@@ -1,5 +1,5 @@
-/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/COPY/EXPLAIN/PREPARE/EXECUTE and
- * the entry points. */
+/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/EXPLAIN and the dispatch of the
+ * other statements, and the entry points. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -236,11 +236,15 @@ static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope
 {
 	const char *rel = sql_jstr(rv, "relname");
 	const struct schema_table *t = sql_find_table(c->s, sql_jstr(rv, "schemaname"), rel);
+	const struct sql_view *v = t ? NULL : sql_find_view(c, sql_jstr(rv, "schemaname"), rel);
 	struct sql_rel r;
 	memset(&r, 0, sizeof(r));
 	if (t) {
 		c->touched = true;
 		sql_table_rel(t, &r);
+	} else if (v) {
+		c->touched = true;
+		sql_view_rel(v, &r);
 	}
 	const char *alias = sql_jstr(json_object_get(rv, "alias"), "aliasname");
 	sql_scope_add_rel(sc, alias_as ? alias_as : alias ? alias : rel, &r);
@@ -298,6 +302,8 @@ static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct
 	if (with && with_clause(c, &sc, with) < 0)
 		goto out;
 	json_t *rv = json_object_get(b, "relation");
+	if (sql_view_write(c, rv, "INSERT into") < 0)
+		goto out;
 	const struct schema_table *t = target_rel(c, &sc, rv, NULL);
 	json_t *cols = json_object_get(b, "cols");
 	size_t ncols = json_array_size(cols);
@@ -400,6 +406,8 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 	json_t *with = json_object_get(b, "withClause");
 	if (with && with_clause(c, &sc, with) < 0)
 		goto out;
+	if (upd && sql_view_write(c, json_object_get(b, "relation"), "UPDATE of") < 0)
+		goto out;
 	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 	size_t i;
 	json_t *it;
@@ -415,121 +423,6 @@ static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
 		goto out;
 	rc = returning(c, &sc, b, out);
 out:
-	sql_scope_free(&sc);
-	return rc;
-}
-
-static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
-{
-	for (size_t i = c->plan->nprepared; i-- > 0;)
-		if (!strcmp(c->plan->prepared[i].name, name))
-			return &c->plan->prepared[i];
-	if (!c->lookup)
-		return NULL;
-	c->plan->cacheable = false;
-	return c->lookup(c->lookup_arg, name);
-}
-
-/* `PREPARE name(int, text) AS ...`: a declared type of an encrypted parameter becomes
- * bytea (bytea[] for = ANY), since the column is bytea upstream. The type's extent runs
- * from its location to the next ',' or ')' outside parentheses and double quotes. */
-static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sql_psink *sink)
-{
-	for (size_t i = 0; i < sink->n; i++) {
-		const struct sql_param *p = &sink->v[i];
-		json_t *tn = sql_node_is(json_array_get(argtypes, (size_t)p->number - 1), "TypeName");
-		if (p->number < 1 || !tn)
-			continue;
-		json_t *loc = json_object_get(tn, "location");
-		if (!json_is_integer(loc) || json_integer_value(loc) < 0 ||
-		    (size_t)json_integer_value(loc) >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
-		size_t start = (size_t)json_integer_value(loc), end = start;
-		int depth = 0;
-		bool quoted = false;
-		for (; end < c->len; end++) {
-			char ch = c->sql[end];
-			if (ch == '"')
-				quoted = !quoted;
-			else if (!quoted && ch == '(')
-				depth++;
-			else if (!quoted && ch == ')' && depth-- == 0)
-				break;
-			else if (!quoted && ch == ',' && depth == 0)
-				break;
-		}
-		while (end > start && (c->sql[end - 1] == ' ' || c->sql[end - 1] == '\t' ||
-				       c->sql[end - 1] == '\n' || c->sql[end - 1] == '\r'))
-			end--;
-		if (end == start || end >= c->len)
-			return sql_refuse(c, "0A000", "pgseal cannot locate a parameter type of PREPARE");
-		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end, pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
-	}
-	return 0;
-}
-
-static int prepare(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	struct sql_psink sink = {0}, *saved = c->sink;
-	const char *name = sql_jstr(b, "name");
-	c->sink = &sink;
-	int rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
-	c->sink = saved;
-	if (rc == 0 && name)
-		rc = sql_sink_finish(c, &sink);
-	if (rc == 0 && name)
-		rc = prepare_argtypes(c, json_object_get(b, "argtypes"), &sink);
-	if (rc == 0 && name) {
-		struct sql_plan *p = c->plan;
-		p->prepared = pgs_xrealloc(p->prepared, (p->nprepared + 1) * sizeof(*p->prepared));
-		struct sql_prepared *e = &p->prepared[p->nprepared++];
-		e->name = pgs_xstrdup(name);
-		e->nparams = sink.n;
-		e->params = sink.v;
-		sink.v = NULL;
-	}
-	sql_sink_free(&sink);
-	return rc;
-}
-
-static int execute(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
-{
-	const char *name = sql_jstr(b, "name");
-	json_t *args = json_object_get(b, "params");
-	const struct sql_prepared *pp = name ? find_prepared(c, name) : NULL;
-	size_t nargs = json_array_size(args);
-	bool *done = pgs_xcalloc(nargs + 1, sizeof(bool));
-	int rc = 0;
-	struct sql_scope sc = {.parent = parent};
-	for (size_t i = 0; pp && i < pp->nparams && rc == 0; i++) {
-		const struct sql_param *p = &pp->params[i];
-		if (p->number < 1 || (size_t)p->number > nargs)
-			continue;
-		json_t *arg = json_array_get(args, (size_t)p->number - 1);
-		done[p->number - 1] = true;
-		c->touched = true;
-		json_t *arr = sql_node_is(arg, "A_ArrayExpr");
-		if (p->array && arr) {
-			size_t k;
-			json_t *el;
-			json_array_foreach(json_object_get(arr, "elements"), k, el)
-			{
-				if ((rc = sql_value_as(c, &sc, el, p->column, SQL_VALUE_BLIND)) < 0)
-					break;
-			}
-		} else if (p->array) {
-			rc = sql_refuse(
-			    c, "0A000",
-			    "EXECUTE argument $%d for %s must be ARRAY[...] of constants",
-			    p->number, p->column->qualified);
-		} else {
-			rc = sql_value_as(c, &sc, arg, p->column, p->mode);
-		}
-	}
-	for (size_t i = 0; i < nargs && rc == 0; i++)
-		if (!done[i])
-			rc = sql_expr(c, &sc, json_array_get(args, i));
-	free(done);
 	sql_scope_free(&sc);
 	return rc;
 }
@@ -599,7 +492,10 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		return sql_refuse(c, "0A000", "statement too deeply nested for pgseal");
 	}
 	if (!strcmp(type, "SelectStmt")) {
-		rc = sql_select(c, parent, b, out);
+		json_t *into = json_object_get(b, "intoClause");
+		rc = into ? sql_ddl_into(c, into) : 0;
+		if (rc == 0)
+			rc = sql_select(c, parent, b, out);
 	} else if (!strcmp(type, "InsertStmt")) {
 		rc = insert(c, parent, b, out);
 	} else if (!strcmp(type, "UpdateStmt")) {
@@ -609,9 +505,9 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	} else if (!strcmp(type, "ExplainStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "PrepareStmt")) {
-		rc = prepare(c, parent, b);
+		rc = sql_prepare_stmt(c, parent, b);
 	} else if (!strcmp(type, "ExecuteStmt")) {
-		rc = execute(c, parent, b);
+		rc = sql_execute_stmt(c, parent, b);
 	} else if (!strcmp(type, "DeallocateStmt")) {
 		const char *nm = sql_jstr(b, "name");
 		struct sql_plan *p = c->plan;
@@ -628,10 +524,32 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 			c->plan->deallocate_all = true;
 	} else if (!strcmp(type, "CopyStmt")) {
 		rc = sql_copy_stmt(c, parent, b);
-	} else if (!strcmp(type, "ViewStmt") || !strcmp(type, "DeclareCursorStmt")) {
+	} else if (!strcmp(type, "ViewStmt")) {
+		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		if (rc == 0 && c->touched)
+			sql_define_view(c, sql_jstr(json_object_get(b, "view"), "relname"));
+	} else if (!strcmp(type, "DeclareCursorStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "CreateTableAsStmt")) {
-		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		json_t *into = json_object_get(b, "into");
+		rc = sql_ddl_into(c, into);
+		if (rc == 0)
+			rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+		const char *ot = sql_jstr(b, "objtype");
+		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
+			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
+	} else if (!strcmp(type, "RenameStmt") && json_object_get(b, "relation") &&
+	           sql_find_view(c, sql_jstr(json_object_get(b, "relation"), "schemaname"),
+	                         sql_jstr(json_object_get(b, "relation"), "relname"))) {
+		c->touched = true;
+		const char *rt = sql_jstr(b, "renameType");
+		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW") ||
+		           !strcmp(rt, "OBJECT_TABLE")))
+			sql_define_view(c, sql_jstr(b, "newname"));
+	} else if (!strcmp(type, "CreateStmt")) {
+		rc = sql_ddl_create(c, parent, b);
+	} else if (!strcmp(type, "AlterTableStmt")) {
+		rc = sql_ddl_alter(c, parent, b);
 	} else if (!strcmp(type, "IndexStmt") && json_object_get(b, "whereClause")) {
 		/* a partial index predicate is stored in the catalog: its constants must be blind
 		 */
@@ -650,7 +568,9 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		bool body = false;
 		for (size_t i = 0; i < PGS_ARRAY_LEN(body_stmts) && !body; i++)
 			body = !strcmp(type, body_stmts[i]);
-		if (body && (sql_may_touch(c->s, c->sql, c->len) || sql_tree_names_encrypted(c, b)))
+		if (body && (sql_may_touch(c->s, c->sql, c->len) ||
+		             sql_views_may_touch(c->views, c->sql, c->len) ||
+		             sql_tree_names_encrypted(c, b)))
 			rc = sql_refuse(
 			    c, "0A000",
 			    "pgseal cannot check a function body, rule, trigger or DO block "
@@ -707,12 +627,19 @@ static void names_in_text(const struct schema *s, const char *sql, size_t len, c
 		snprintf(out, cap, "?");
 }
 
-int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
-                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
+int sql_analyze_into(const struct schema *s, const struct sql_views *views, const char *sql,
+                     size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                     struct sql_plan **out, struct sql_rel *first_out)
 {
 	struct sql_plan *p = pgs_xcalloc(1, sizeof(*p));
-	struct sql_ctx c = {
-	    .s = s, .sql = sql, .plan = p, .lookup = lookup, .lookup_arg = lookup_arg};
+	struct sql_ctx c = {.s = s,
+	                    .sql = sql,
+	                    .plan = p,
+	                    .lookup = lookup,
+	                    .lookup_arg = lookup_arg,
+	                    .views = views,
+	                    .first_out = first_out,
+	                    .viewdef = first_out != NULL};
 	PgQueryParseResult r = {0};
 	json_t *root = NULL;
 	struct sql_psink all = {0};
@@ -720,7 +647,7 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 	p->cacheable = true;
 	len = strnlen(sql, len);
 	c.len = len;
-	bool touch = sql_may_touch(s, sql, len);
+	bool touch = sql_may_touch(s, sql, len) || sql_views_may_touch(views, sql, len);
 	if (!touch && !(lookup && sql_may_execute(sql, len)) && !has_word(sql, len, "prepare") &&
 	    !has_word(sql, len, "deallocate") && !has_word(sql, len, "discard"))
 		return PGS_OK;
@@ -760,6 +687,10 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 			for (size_t k = 0; k < outrel.ncols; k++)
 				p->result[k] = outrel.cols[k].col;
 		}
+		if (rc == 0 && i == 0 && c.first_out) {
+			*c.first_out = outrel;
+			memset(&outrel, 0, sizeof(outrel));
+		}
 		sql_rel_free(&outrel);
 		if (rc == 0)
 			rc = sql_sink_finish(&c, &sink);
@@ -786,6 +717,11 @@ int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
 			append_params(p, &all);
 		c.sink = NULL;
 	}
+	if (!p->refused && p->ndefined_views && p->nstatements > 1)
+		(void)sql_refuse(&c, "0A000",
+		                 "CREATE/ALTER VIEW %s over encrypted data must be the only statement "
+		                 "of its query text (pgseal loads the view's definition after it)",
+		                 p->defined_views[0]);
 	if (p->nstatements != 1) {
 		/* several result sets: which RowDescription is whose is not worth guessing */
 		free(p->result);
@@ -818,6 +754,19 @@ out:
 		                strlen(r.parse_tree)); /* it holds the statement's values */
 	pg_query_free_parse_result(r);
 	return PGS_OK;
+}
+
+int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
+                   sql_prepared_lookup_fn lookup, void *lookup_arg, struct sql_plan **out)
+{
+	return sql_analyze_into(s, NULL, sql, len, lookup, lookup_arg, out, NULL);
+}
+
+int sql_analyze_views(const struct schema *s, const struct sql_views *views, const char *sql,
+                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                      struct sql_plan **out)
+{
+	return sql_analyze_into(s, views, sql, len, lookup, lookup_arg, out, NULL);
 }
 
 int sql_analyze(const struct schema *s, const char *sql, size_t len, struct sql_plan **out)

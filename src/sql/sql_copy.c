@@ -128,6 +128,13 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	memset(&r, 0, sizeof(r));
 	const struct schema_table *t =
 	    rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
+	const struct sql_view *v =
+	    rv && !t ? sql_find_view(c, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
+	if (v && v->encrypted)
+		return sql_refuse(c, "0A000",
+		                  "COPY on view %s over encrypted data is not supported; use COPY "
+		                  "(SELECT ...) TO STDOUT",
+		                  v->name);
 	if (rv && !t)
 		return 0;
 	if (q) {

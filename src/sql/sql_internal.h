@@ -92,6 +92,9 @@ struct sql_ctx {
 	int depth;
 	bool touched;     /* the current statement names an encrypted table */
 	const char *what; /* the clause being walked, for refusal messages (ORDER BY...) */
+	const struct sql_views *views; /* this connection's views over encrypted tables, or NULL */
+	struct sql_rel *first_out;     /* when set: gets the first statement's output columns */
+	bool viewdef; /* analysing a stored view definition: its searches are already blind */
 };
 
 /* Walkers return 0 to go on, -1 to stop (the plan is refused). */
@@ -154,6 +157,27 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item);
 void sql_scope_add_rel(struct sql_scope *sc, const char *alias, struct sql_rel *r);
 /* The columns of a schema table as a FROM item. */
 void sql_table_rel(const struct schema_table *t, struct sql_rel *r);
+
+/* sql_views.c: views over encrypted tables. */
+const struct sql_view *sql_find_view(const struct sql_ctx *c, const char *schemaname,
+                                     const char *relname);
+/* The columns of a view as a FROM item. */
+void sql_view_rel(const struct sql_view *v, struct sql_rel *r);
+/* Refuses INSERT/UPDATE (what) through a view carrying encrypted data; 0 otherwise. */
+int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what);
+void sql_define_view(struct sql_ctx *c, const char *name);
+int sql_analyze_into(const struct schema *s, const struct sql_views *views, const char *sql,
+                     size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                     struct sql_plan **out, struct sql_rel *first_out);
+
+/* sql_prepare.c: PREPARE name AS ..., EXECUTE name(args). */
+int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+
+/* sql_ddl.c: CREATE TABLE, ALTER TABLE, CREATE TABLE AS / SELECT INTO targets. */
+int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+int sql_ddl_into(struct sql_ctx *c, json_t *into);
 
 /* sql_analyze.c: statements. */
 int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out);

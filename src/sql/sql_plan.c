@@ -290,6 +290,9 @@ void sql_plan_free(struct sql_plan *p)
 		free(p->deallocate[i]);
 	free(p->deallocate);
 	free(p->result);
+	for (size_t i = 0; i < p->ndefined_views; i++)
+		free(p->defined_views[i]);
+	free(p->defined_views);
 	free(p);
 }
 

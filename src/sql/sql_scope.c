@@ -308,6 +308,38 @@ static void star_expand(struct sql_scope *sc, const char *alias, struct sql_rel 
 	}
 }
 
+/* A scalar subquery that is a whole output column, `SELECT (SELECT email FROM t WHERE ...)`:
+ * its one column passes through unchanged, so the output carries what that column carries
+ * (decrypted for the client like a plain column reference). Used in any other expression, a
+ * subquery returning encrypted data is refused by sql_expr. */
+static int scalar_subquery(struct sql_ctx *c, struct sql_scope *sc, json_t *sl, struct sql_dcol *d)
+{
+	struct sql_rel outs;
+	memset(d, 0, sizeof(*d));
+	if (c->plan->refused)
+		return -1;
+	if (sql_stmt(c, sc, json_object_get(sl, "subselect"), &outs) < 0) {
+		sql_rel_free(&outs);
+		return -1;
+	}
+	int rc = 0;
+	if (outs.ncols == 1 && outs.known && !outs.unsafe) {
+		*d = outs.cols[0];
+	} else {
+		/* PostgreSQL requires exactly one column; anything we cannot map stays refused */
+		for (size_t i = 0; i < outs.ncols && rc == 0; i++)
+			if (outs.cols[i].col || outs.cols[i].tainted)
+				rc = sql_refuse(c, "0A000",
+				                "pgseal cannot map the subquery returning encrypted column %s",
+				                dcol_name(&outs.cols[i]));
+		if (rc == 0 && outs.unsafe)
+			rc = sql_refuse(c, "0A000",
+			                "a subquery that may return encrypted data cannot be used here");
+	}
+	sql_rel_free(&outs);
+	return rc;
+}
+
 int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out)
 {
 	size_t i;
@@ -338,6 +370,15 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 			rel_push(out, name ? name : d.name, d.col, d.tainted);
 			continue;
 		}
+		json_t *sl = sql_node_is(val, "SubLink");
+		const char *kind = sql_jstr(sl, "subLinkType");
+		if (sl && kind && !strcmp(kind, "EXPR_SUBLINK") && !json_object_get(sl, "testexpr")) {
+			struct sql_dcol d;
+			if (scalar_subquery(c, sc, sl, &d) < 0)
+				return -1;
+			rel_push(out, name ? name : d.name, d.col, d.tainted);
+			continue;
+		}
 		if (val && sql_expr(c, sc, val) < 0)
 			return -1;
 		rel_push(out, name, NULL, false);
@@ -359,11 +400,15 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 		const char *aname = sql_jstr(alias, "aliasname");
 		const struct sql_rel *cte = (!schemaname && rel) ? cte_lookup(sc, rel) : NULL;
 		const struct schema_table *t = cte ? NULL : sql_find_table(c->s, schemaname, rel);
+		const struct sql_view *v = cte || t ? NULL : sql_find_view(c, schemaname, rel);
 		if (cte) {
 			rel_copy(&r, cte);
 		} else if (t) {
 			c->touched = true;
 			sql_table_rel(t, &r);
+		} else if (v) {
+			c->touched = true;
+			sql_view_rel(v, &r);
 		}
 		sql_rel_rename(&r, json_object_get(alias, "colnames"));
 		sql_scope_add_rel(sc, aname ? aname : rel, &r);

@@ -41,8 +41,7 @@ def test_read_shapes(enc, row):
 
 
 @pytest.mark.parametrize("sql,rows", [
-    pytest.param("SELECT (SELECT name FROM people WHERE id = %s)", 1, marks=pytest.mark.xfail(
-        strict=True, reason="a scalar subquery returning an encrypted column is refused (0A000), not decrypted")),
+    ("SELECT (SELECT name FROM people WHERE id = %s)", 1),
     ("SELECT email FROM people WHERE id = %s UNION ALL SELECT email FROM people WHERE id = -1", 1),
     ("WITH RECURSIVE r(k, em) AS (SELECT 1, email FROM people WHERE id = %s UNION ALL "
      "SELECT k + 1, em FROM r WHERE k < 3) SELECT em FROM r", 3),
@@ -53,6 +52,57 @@ def test_read_without_origin(enc, row, sql, rows):
         cur.execute(sql, (i,))
         got = cur.fetchall()
         assert got == [(n if "name" in sql else e,)] * rows
+
+
+def test_scalar_subquery_in_select_list(enc, row):
+    """A scalar subquery returning an encrypted column unchanged is a whole output column: decrypted."""
+    i, e, n = row
+    cases = [
+        ("SELECT (SELECT name FROM people WHERE id = %(i)s)", [(n,)], [25]),
+        ("SELECT (SELECT email FROM people WHERE id = %(i)s) AS mail, 7 AS k", [(e, 7)], [25, 23]),
+        ("SELECT id, (SELECT email FROM people p2 WHERE p2.id = p.id) AS e FROM people p WHERE p.id = %(i)s",
+         [(i, e)], [20, 25]),
+        ("SELECT (SELECT phone FROM people WHERE id = %(i)s), (SELECT name FROM people WHERE id = -1)",
+         [(None, None)], [25, 25]),
+        ("SELECT x.m FROM (SELECT (SELECT email FROM people WHERE id = %(i)s) AS m) x", [(e,)], [25]),
+        ("SELECT (SELECT email FROM people WHERE email = %(e)s AND id = %(i)s)", [(e,)], [25]),
+        ("SELECT (SELECT c_int8 FROM typed WHERE id = -1)", [(None,)], [20]),
+    ]
+    for binary in (False, True):
+        with enc.pg3() as conn, conn.cursor(binary=binary) as cur:
+            for sql, want, oids in cases:
+                cur.execute(sql, {"i": i, "e": e})
+                assert cur.fetchall() == want, (sql, binary)
+                assert [d.type_code for d in cur.description] == oids, (sql, binary)
+    with enc.pg2() as conn, conn.cursor() as cur:
+        for sql, want, oids in cases:
+            cur.execute(sql, {"i": i, "e": e})
+            assert cur.fetchall() == want, sql
+            assert [d.type_code for d in cur.description] == oids, sql
+    # a typed column: the declared type and its binary form
+    j = new_id()
+    with enc.pg3() as conn, conn.cursor(binary=True) as cur:
+        cur.execute("INSERT INTO typed (id, c_int8, c_date) VALUES (%s, %s, '2024-02-29')", (j, 1234567890123))
+        cur.execute("SELECT (SELECT c_int8 FROM typed WHERE id = %s), (SELECT c_date FROM typed WHERE id = %s)", (j, j))
+        import datetime
+        assert cur.fetchall() == [(1234567890123, datetime.date(2024, 2, 29))]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT (SELECT name FROM people WHERE id = %s) || 'x'",
+    "SELECT lower((SELECT email FROM people WHERE id = %s))",
+    "SELECT (SELECT email FROM people WHERE id = %s) = 'a'",
+    "SELECT 1 WHERE (SELECT email FROM people WHERE id = %s) = 'a'",
+    "SELECT (SELECT email FROM people WHERE id = %s) AS e ORDER BY e",
+    "SELECT ARRAY(SELECT email FROM people WHERE id = %s)",
+])
+def test_scalar_subquery_in_expression_refused(enc, row, sql):
+    from enc_harness import refused
+    i, e, n = row
+    with enc.pg3() as conn, conn.cursor() as cur:
+        with pytest.raises(psycopg.Error) as ei:
+            cur.execute(sql, (i,))
+        refused(ei.value, "people.")
 
 
 def test_declared_types_in_descriptions(enc, row):

@@ -553,8 +553,8 @@ static void test_property_no_plaintext(void)
 	    "UPDATE users SET ssn = 'canary5'::text WHERE email IN ('canary6', 'canary7')",
 	    "SELECT * FROM users u WHERE u.email = 'canary8' OR email = ANY(ARRAY['canary9'])",
 	    "WITH c AS (SELECT email FROM users) SELECT * FROM c WHERE email <> $$canary10$$",
-	    "INSERT INTO orders (card) VALUES ('canary11') ON CONFLICT (id) DO UPDATE SET card = "
-	    "'canary12'",
+	    ("INSERT INTO orders (card) VALUES ('canary11') ON CONFLICT (id) DO UPDATE SET card = "
+	     "'canary12'"),
 	};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(qs); i++) {
 		struct sql_plan *p;

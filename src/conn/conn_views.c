@@ -1,0 +1,351 @@
+/* conn_views.c - views over encrypted tables: found with the catalog (pg_depend, pg_rewrite),
+ * their definitions run through the sql analysis, view columns mapped for the read path. */
+#include "conn/conn_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+/*
+ * The process-wide registry of views defined through pgseal by any session: a session whose
+ * catalog predates a registration treats that name as pending (texts naming it are refused)
+ * and reloads its catalog at its next boundary. A registration is numbered once the defining
+ * session saw its statement committed (ReadyForQuery 'I'); before that it is pending for all
+ * other sessions. Bounded: a session older than an evicted entry refuses every text until it
+ * reloaded.
+ */
+#define REG_MAX 1024
+struct reg_entry {
+	char *name;
+	uint64_t owner; /* the defining session's id */
+	uint64_t seq;   /* 0: not known to be committed yet */
+};
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct reg_entry reg[REG_MAX];
+static size_t reg_head, reg_len;
+static uint64_t reg_seq;              /* the last number given (under reg_mu) */
+static uint64_t reg_evicted;          /* the highest number evicted (under reg_mu) */
+static _Atomic uint64_t reg_latest;   /* reg_seq, read without the lock */
+static atomic_size_t reg_unconfirmed; /* entries with seq 0 */
+
+uint64_t crypt_views_latest(void)
+{
+	return atomic_load(&reg_latest);
+}
+
+static void reg_add(uint64_t owner, const char *name)
+{
+	pthread_mutex_lock(&reg_mu);
+	if (reg_len == REG_MAX) {
+		struct reg_entry *o = &reg[reg_head];
+		if (o->seq > reg_evicted)
+			reg_evicted = o->seq;
+		if (!o->seq) {
+			/* never numbered: nobody can tell whether they know it */
+			reg_evicted = ++reg_seq;
+			atomic_store(&reg_latest, reg_seq);
+			atomic_fetch_sub(&reg_unconfirmed, 1);
+		}
+		free(o->name);
+		reg_head = (reg_head + 1) % REG_MAX;
+		reg_len--;
+	}
+	struct reg_entry *e = &reg[(reg_head + reg_len++) % REG_MAX];
+	e->name = pgs_xstrdup(name);
+	e->owner = owner;
+	e->seq = 0;
+	atomic_fetch_add(&reg_unconfirmed, 1);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* The session's registrations are committed (or rolled back, or the session ended). */
+void crypt_views_confirm(struct conn *c)
+{
+	if (!c->crypt.views_unconfirmed)
+		return;
+	c->crypt.views_unconfirmed = false;
+	pthread_mutex_lock(&reg_mu);
+	for (size_t i = 0; i < reg_len; i++) {
+		struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
+		if (e->owner == c->id && !e->seq) {
+			e->seq = ++reg_seq;
+			atomic_fetch_sub(&reg_unconfirmed, 1);
+		}
+	}
+	atomic_store(&reg_latest, reg_seq);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* A name of the registry this session has not loaded that the text may name: copied to name. */
+static bool reg_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
+{
+	bool found = false;
+	if (atomic_load(&reg_unconfirmed) == 0 && atomic_load(&reg_latest) <= c->crypt.views_seen)
+		return false;
+	pthread_mutex_lock(&reg_mu);
+	if (reg_evicted > c->crypt.views_seen) {
+		snprintf(name, cap, "(defined by another session)");
+		found = true;
+	}
+	bool uescape = false;
+	for (size_t k = 0; k + 3 <= len && !uescape; k++)
+		uescape = !strncasecmp(text + k, "u&\"", 3);
+	for (size_t i = 0; i < reg_len && !found; i++) {
+		const struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
+		/* this session's own definitions: its own pending list and reload cover them */
+		if (e->owner == c->id || (e->seq && e->seq <= c->crypt.views_seen))
+			continue;
+		size_t m = strlen(e->name);
+		for (size_t k = 0; m && k + m <= len && !found; k++)
+			found = !strncasecmp(text + k, e->name, m);
+		found = found || uescape;
+		if (found)
+			snprintf(name, cap, "%s", e->name);
+	}
+	pthread_mutex_unlock(&reg_mu);
+	return found;
+}
+
+/* The view whose rows are being read (one row per column, its definition on attnum 1). */
+struct crypt_view_row {
+	uint32_t oid;
+	char nsp[256], rel[256];
+	char **names;
+	int16_t *attnums;
+	size_t n;
+	char *def;
+};
+
+/*
+ * Views (and materialized views) that depend, directly or through other views, on a table
+ * named like a configured one; deepest last, so a view's definition is analysed after the
+ * views it reads. Columns: oid, nspname, relname, attnum, attname, definition (on attnum 1).
+ */
+void crypt_views_query(struct proto_buf *b, const struct schema *sc)
+{
+	static const char head[] =
+	    "WITH RECURSIVE enc AS (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname IN (";
+	static const char tail[] =
+	    ")), dep(oid, depth) AS (SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d "
+	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+	    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+	    "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+	    "AND d.refobjid IN (SELECT oid FROM enc) AND r.ev_class <> d.refobjid "
+	    "UNION SELECT r.ev_class, dep.depth + 1 FROM dep JOIN pg_catalog.pg_depend d "
+	    "ON d.refobjid = dep.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+	    "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+	    "WHERE r.ev_class <> dep.oid AND dep.depth < 32) "
+	    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, "
+	    "CASE WHEN a.attnum = 1 THEN pg_catalog.pg_get_viewdef(c.oid) END "
+	    "FROM (SELECT oid, max(depth) AS depth FROM dep GROUP BY oid) v "
+	    "JOIN pg_catalog.pg_class c ON c.oid = v.oid AND c.relkind IN ('v', 'm') "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+	    "AND NOT a.attisdropped ORDER BY v.depth, c.oid, a.attnum";
+	proto_put_bytes(b, head, sizeof(head) - 1);
+	for (size_t i = 0; i < sc->ntables; i++) {
+		const char *name = sc->tables[i].name;
+		const char *dot = strrchr(name, '.');
+		if (i)
+			proto_put_u8(b, ',');
+		proto_put_u8(b, '\'');
+		for (const char *s = dot ? dot + 1 : name; *s; s++) {
+			if (*s == '\'')
+				proto_put_u8(b, '\'');
+			proto_put_u8(b, (uint8_t)*s);
+		}
+		proto_put_u8(b, '\'');
+	}
+	proto_put_bytes(b, tail, sizeof(tail) - 1);
+}
+
+static void row_clear(struct crypt_view_row *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->names[i]);
+	free(v->names);
+	free(v->attnums);
+	free(v->def);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The view read so far goes into the set being loaded, and its mapped columns into the catalog. */
+static void row_flush(struct conn *c)
+{
+	struct crypt_state *s = &c->crypt;
+	struct crypt_view_row *v = s->view_row;
+	if (!v || !v->oid)
+		return;
+	if (!s->views_loading)
+		s->views_loading = sql_views_new();
+	const struct sql_view *sv = sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
+						  (const char *const *)v->names, v->n, v->def);
+	struct crypt_table_oid *e = NULL;
+	for (size_t i = 0; i < sv->ncols; i++) {
+		if (!sv->cols[i].col)
+			continue;
+		if (!e) {
+			s->oids = pgs_xrealloc(s->oids, (size_t)(s->noids + 1) * sizeof(*s->oids));
+			e = &s->oids[s->noids++];
+			memset(e, 0, sizeof(*e));
+			e->oid = v->oid;
+		}
+		e->attrs = pgs_xrealloc(e->attrs, (size_t)(e->nattr + 1) * sizeof(*e->attrs));
+		e->attrs[e->nattr].attnum = v->attnums[i];
+		e->attrs[e->nattr].col = sv->cols[i].col;
+		e->nattr++;
+	}
+	log_conn(LOG_DEBUG, c->id, "catalog: view %s.%s over encrypted data (%d column(s) mapped)",
+		 v->nsp, v->rel, e ? e->nattr : 0);
+	row_clear(v);
+}
+
+void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
+{
+	struct crypt_state *s = &c->crypt;
+	struct proto_reader r;
+	uint16_t n;
+	const uint8_t *f[6] = {0};
+	int32_t fl[6] = {0};
+	proto_reader_init(&r, body, blen);
+	if (proto_read_u16(&r, &n) != PGS_OK || n != 6)
+		return;
+	for (int i = 0; i < 6; i++) {
+		if (proto_read_i32(&r, &fl[i]) != PGS_OK)
+			return;
+		if (fl[i] >= 0 && proto_read_bytes(&r, (size_t)fl[i], &f[i]) != PGS_OK)
+			return;
+		if (i < 5 && (fl[i] < 0 || fl[i] >= 256))
+			return;
+	}
+	char num[256];
+	memcpy(num, f[0], (size_t)fl[0]);
+	num[fl[0]] = 0;
+	uint32_t oid = (uint32_t)strtoul(num, NULL, 10);
+	if (!s->view_row)
+		s->view_row = pgs_xcalloc(1, sizeof(*s->view_row));
+	struct crypt_view_row *v = s->view_row;
+	if (v->oid != oid) {
+		row_flush(c);
+		v->oid = oid;
+		memcpy(v->nsp, f[1], (size_t)fl[1]);
+		v->nsp[fl[1]] = 0;
+		memcpy(v->rel, f[2], (size_t)fl[2]);
+		v->rel[fl[2]] = 0;
+	}
+	memcpy(num, f[3], (size_t)fl[3]);
+	num[fl[3]] = 0;
+	v->names = pgs_xrealloc(v->names, (v->n + 1) * sizeof(*v->names));
+	v->attnums = pgs_xrealloc(v->attnums, (v->n + 1) * sizeof(*v->attnums));
+	v->names[v->n] = pgs_xmalloc((size_t)fl[4] + 1);
+	memcpy(v->names[v->n], f[4], (size_t)fl[4]);
+	v->names[v->n][fl[4]] = 0;
+	v->attnums[v->n] = (int16_t)atoi(num);
+	v->n++;
+	if (fl[5] >= 0 && !v->def) {
+		v->def = pgs_xmalloc((size_t)fl[5] + 1);
+		memcpy(v->def, f[5], (size_t)fl[5]);
+		v->def[fl[5]] = 0;
+	}
+}
+
+/* Forgets the first n pending names. */
+static void pending_drop(struct crypt_state *s, size_t n)
+{
+	if (n > s->npending_views)
+		n = s->npending_views;
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(s->pending_views[i]);
+	memmove(s->pending_views, s->pending_views + n,
+		(s->npending_views - n) * sizeof(*s->pending_views));
+	s->npending_views -= n;
+	s->pending_first += n;
+	if (!s->npending_views) {
+		free(s->pending_views);
+		s->pending_views = NULL;
+	}
+}
+
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status)
+{
+	struct crypt_state *s = &c->crypt;
+	if (failed) {
+		/* keep what was known (views, pending names); try again at the next boundary */
+		sql_views_free(s->views_loading);
+		s->views_loading = NULL;
+		if (s->view_row)
+			row_clear(s->view_row);
+		s->catalog_stale = true;
+		s->views_requested = s->views_seen;
+		return;
+	}
+	if (status == 'I' && reg_upto > s->views_seen)
+		s->views_seen = reg_upto;
+	else if (status != 'I' && reg_upto > s->views_seen)
+		s->views_requested = s->views_seen; /* ask again outside the transaction */
+	row_flush(c);
+	sql_views_free(s->views);
+	s->views = s->views_loading;
+	s->views_loading = NULL;
+	pending_drop(s, upto > s->pending_first ? (size_t)(upto - s->pending_first) : 0);
+	if (s->view_row) {
+		row_clear(s->view_row);
+		free(s->view_row);
+		s->view_row = NULL;
+	}
+}
+
+void crypt_views_free(struct conn *c)
+{
+	struct crypt_state *s = &c->crypt;
+	sql_views_free(s->views);
+	sql_views_free(s->views_loading);
+	s->views = s->views_loading = NULL;
+	if (s->view_row) {
+		row_clear(s->view_row);
+		free(s->view_row);
+		s->view_row = NULL;
+	}
+	pending_drop(s, s->npending_views);
+	crypt_views_confirm(c);
+}
+
+void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
+{
+	struct crypt_state *s = &c->crypt;
+	for (size_t i = 0; plan && i < plan->ndefined_views; i++) {
+		s->pending_views = pgs_xrealloc(s->pending_views,
+						(s->npending_views + 1) * sizeof(*s->pending_views));
+		s->pending_views[s->npending_views++] = pgs_xstrdup(plan->defined_views[i]);
+		reg_add(c->id, plan->defined_views[i]);
+		s->views_unconfirmed = true;
+	}
+}
+
+bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
+{
+	const struct crypt_state *s = &c->crypt;
+	bool uescape = false;
+	for (size_t k = 0; k + 3 <= len && !uescape; k++)
+		uescape = !strncasecmp(text + k, "u&\"", 3);
+	for (size_t i = 0; i < s->npending_views; i++) {
+		const char *w = s->pending_views[i];
+		size_t m = strlen(w);
+		bool found = uescape;
+		for (size_t k = 0; m && k + m <= len && !found; k++)
+			found = !strncasecmp(text + k, w, m);
+		if (found) {
+			snprintf(name, cap, "%s", w);
+			return true;
+		}
+	}
+	return reg_pending(c, text, len, name, cap);
+}

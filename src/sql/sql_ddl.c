@@ -1,0 +1,248 @@
+/* sql_ddl.c - DDL that stores expressions in the catalog (DEFAULT, CHECK, GENERATED, USING,
+ * CREATE TABLE AS): nothing may put plaintext of an encrypted column there. */
+#include "sql/sql_internal.h"
+
+#include <string.h>
+
+/* NULL, optionally cast: the only default an encrypted column may have. */
+static bool null_const(json_t *node)
+{
+	json_t *b;
+	for (int i = 0; i < 64 && (b = sql_node_is(node, "TypeCast")); i++)
+		node = json_object_get(b, "arg");
+	json_t *k = sql_node_is(node, "A_Const");
+	return k && json_is_true(json_object_get(k, "isnull"));
+}
+
+/* The column itself, optionally cast (USING email::bytea): no value from the statement. */
+static bool self_ref(json_t *node, const char *name)
+{
+	json_t *b;
+	for (int i = 0; i < 64 && (b = sql_node_is(node, "TypeCast")); i++)
+		node = json_object_get(b, "arg");
+	json_t *cr = sql_node_is(node, "ColumnRef");
+	json_t *f = json_object_get(cr, "fields");
+	const char *nm =
+	    sql_jstr(sql_node_is(json_array_get(f, json_array_size(f) - 1), "String"), "sval");
+	return cr && nm && !strcmp(nm, name);
+}
+
+static bool serial_type(json_t *tn)
+{
+	static const char *const serials[] = {"serial",  "bigserial", "smallserial",
+	                                      "serial2", "serial4",   "serial8"};
+	json_t *names = json_object_get(tn, "names");
+	const char *t = sql_jstr(
+	    sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
+	for (size_t i = 0; t && i < PGS_ARRAY_LEN(serials); i++)
+		if (!strcmp(t, serials[i]))
+			return true;
+	return false;
+}
+
+/* A constraint of the table or of one column (col: the encrypted column it is declared on, or
+ * NULL). CHECK and exclusion WHERE are searches over the row: rewritten like a WHERE clause,
+ * anything else on an encrypted column refused. */
+static int constraint(struct sql_ctx *c, struct sql_scope *sc, json_t *b,
+                      const struct schema_column *col)
+{
+	const char *ct = sql_jstr(b, "contype");
+	json_t *e = json_object_get(b, "raw_expr");
+	if (!ct)
+		return 0;
+	if (col && !strcmp(ct, "CONSTR_DEFAULT") && e && !null_const(e))
+		return sql_refuse(c, "0A000",
+		                  "a DEFAULT on encrypted column %s would store plaintext in the "
+		                  "catalog; only DEFAULT NULL is supported",
+		                  col->qualified);
+	if (col && !strcmp(ct, "CONSTR_GENERATED"))
+		return sql_refuse(c, "0A000",
+		                  "a generated encrypted column %s is not supported (its value "
+		                  "would be computed in plaintext by PostgreSQL)",
+		                  col->qualified);
+	if (col && !strcmp(ct, "CONSTR_IDENTITY"))
+		return sql_refuse(c, "0A000",
+		                  "an identity encrypted column %s is not supported (its values "
+		                  "would be generated in plaintext by PostgreSQL)",
+		                  col->qualified);
+	if (e && (!strcmp(ct, "CONSTR_CHECK") || !strcmp(ct, "CONSTR_GENERATED")) &&
+	    sql_expr(c, sc, e) < 0)
+		return -1;
+	json_t *w = json_object_get(b, "where_clause");
+	if (w && sql_expr(c, sc, w) < 0)
+		return -1;
+	return 0;
+}
+
+static int column_def(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
+                      json_t *cd)
+{
+	const char *name = sql_jstr(cd, "colname");
+	const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
+	if (col && serial_type(json_object_get(cd, "typeName")))
+		return sql_refuse(c, "0A000",
+		                  "a serial encrypted column %s is not supported (its default "
+		                  "would generate plaintext)",
+		                  col->qualified);
+	json_t *rd = json_object_get(cd, "raw_default");
+	if (col && rd && !null_const(rd))
+		return sql_refuse(c, "0A000",
+		                  "a DEFAULT on encrypted column %s is not supported (only NULL)",
+		                  col->qualified);
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(cd, "constraints"), i, it)
+	{
+		json_t *k = sql_node_is(it, "Constraint");
+		if (k && constraint(c, sc, k, col) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The table a CREATE/ALTER TABLE is about, as the only FROM item of its expressions. */
+static const struct schema_table *ddl_table(struct sql_ctx *c, struct sql_scope *sc, json_t *rv)
+{
+	const struct schema_table *t =
+	    sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname"));
+	struct sql_rel r;
+	memset(&r, 0, sizeof(r));
+	if (t) {
+		c->touched = true;
+		sql_table_rel(t, &r);
+	}
+	sql_scope_add_rel(sc, sql_jstr(rv, "relname"), &r);
+	return t;
+}
+
+int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	struct sql_scope sc = {.parent = parent};
+	const struct schema_table *t = ddl_table(c, &sc, json_object_get(b, "relation"));
+	int rc = 0;
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(b, "tableElts"), i, it)
+	{
+		json_t *cd = sql_node_is(it, "ColumnDef"), *k = sql_node_is(it, "Constraint");
+		if ((cd && column_def(c, &sc, t, cd) < 0) ||
+		    (k && constraint(c, &sc, k, NULL) < 0)) {
+			rc = -1;
+			break;
+		}
+	}
+	json_array_foreach(json_object_get(b, "constraints"), i, it)
+	{
+		json_t *k = sql_node_is(it, "Constraint");
+		if (rc == 0 && k && constraint(c, &sc, k, NULL) < 0)
+			rc = -1;
+	}
+	if (rc == 0 && sql_tree_names_encrypted(c, b))
+		c->touched = true;
+	sql_scope_free(&sc);
+	return rc;
+}
+
+static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
+                     const struct sql_view *v, json_t *cmd)
+{
+	const char *sub = sql_jstr(cmd, "subtype");
+	const char *name = sql_jstr(cmd, "name");
+	json_t *def = json_object_get(cmd, "def");
+	const struct schema_column *col = t && name ? sql_find_column(t, name) : NULL;
+	if (!sub)
+		return 0;
+	if (!t && v && name && !strcmp(sub, "AT_ColumnDefault") && def && !null_const(def)) {
+		/* a view column's default is what an INSERT through the view gets */
+		for (size_t i = 0; i < v->ncols; i++)
+			if (!strcmp(v->cols[i].name, name) &&
+			    (v->cols[i].col || v->cols[i].tainted))
+				return sql_refuse(
+				    c, "0A000",
+				    "a DEFAULT on view column %s.%s (encrypted column %s) "
+				    "would store plaintext in the catalog",
+				    v->name, name,
+				    v->cols[i].col ? v->cols[i].col->qualified : "?");
+	}
+	if (!strcmp(sub, "AT_ColumnDefault")) {
+		if (col && def && !null_const(def))
+			return sql_refuse(c, "0A000",
+			                  "ALTER COLUMN %s SET DEFAULT would store plaintext in "
+			                  "the catalog; only DEFAULT NULL is supported",
+			                  col->qualified);
+		return 0;
+	}
+	if (!strcmp(sub, "AT_AddColumn") || !strcmp(sub, "AT_AddColumnToView")) {
+		json_t *cd = sql_node_is(def, "ColumnDef");
+		return cd ? column_def(c, sc, t, cd) : 0;
+	}
+	if (!strcmp(sub, "AT_AddConstraint")) {
+		json_t *k = sql_node_is(def, "Constraint");
+		return k ? constraint(c, sc, k, NULL) : 0;
+	}
+	if (!strcmp(sub, "AT_AddIdentity")) {
+		if (col)
+			return sql_refuse(c, "0A000",
+			                  "an identity encrypted column %s is not supported (its "
+			                  "values would be generated in plaintext by PostgreSQL)",
+			                  col->qualified);
+		return 0;
+	}
+	if (!strcmp(sub, "AT_AlterColumnType")) {
+		json_t *cd = sql_node_is(def, "ColumnDef");
+		json_t *u = json_object_get(cd, "raw_default");
+		if (!u)
+			return 0;
+		if (col) {
+			if (null_const(u) || self_ref(u, name))
+				return 0;
+			return sql_refuse(c, "0A000",
+			                  "ALTER COLUMN %s TYPE ... USING an expression would "
+			                  "store plaintext; only USING NULL or the column itself "
+			                  "is supported",
+			                  col->qualified);
+		}
+		return sql_expr(c, sc, u);
+	}
+	return 0;
+}
+
+int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	struct sql_scope sc = {.parent = parent};
+	json_t *rv = json_object_get(b, "relation");
+	const struct schema_table *t = ddl_table(c, &sc, rv);
+	const struct sql_view *v =
+	    t ? NULL : sql_find_view(c, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname"));
+	int rc = 0;
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(b, "cmds"), i, it)
+	{
+		json_t *cmd = sql_node_is(it, "AlterTableCmd");
+		if (cmd && alter_cmd(c, &sc, t, v, cmd) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && sql_tree_names_encrypted(c, b))
+		c->touched = true;
+	sql_scope_free(&sc);
+	return rc;
+}
+
+/* CREATE TABLE t AS / SELECT INTO t: the query's plaintext output would land in a table the
+ * config encrypts. */
+int sql_ddl_into(struct sql_ctx *c, json_t *into)
+{
+	json_t *rv = json_object_get(into, "rel");
+	const struct schema_table *t =
+	    rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
+	if (t && t->nencrypted > 0)
+		return sql_refuse(c, "0A000",
+		                  "CREATE TABLE AS / SELECT INTO encrypted table %s is not "
+		                  "supported (it would store plaintext in %s); create the table, "
+		                  "then INSERT through pgseal",
+		                  t->name, t->encrypted[0].qualified);
+	return 0;
+}
