@@ -144,25 +144,25 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		free(qc);
 		return PGS_ERR;
 	}
-	fprintf(m, "DECLARE\n\ttyp regtype;\n\tnum int2;\nBEGIN\n"
-		   "\tSELECT a.atttypid::regtype, a.attnum INTO typ, num FROM pg_catalog.pg_attribute a\n"
+	fprintf(m, "#variable_conflict use_column\nDECLARE\n\t_pgseal_typ regtype;\n\t_pgseal_num int2;\nBEGIN\n"
+		   "\tSELECT a.atttypid::regtype, a.attnum INTO _pgseal_typ, _pgseal_num FROM pg_catalog.pg_attribute a\n"
 		   "\t WHERE a.attrelid = ");
 	put_literal(m, qt);
 	fprintf(m, "::regclass AND a.attname = ");
 	put_literal(m, c->name);
 	fprintf(m, " AND a.attnum > 0 AND NOT a.attisdropped;\n"
-		   "\tIF typ IS NULL THEN\n"
+		   "\tIF _pgseal_typ IS NULL THEN\n"
 		   "\t\tRAISE EXCEPTION 'pgseal: column %% does not exist', ");
 	put_literal(m, c->qualified);
 	fprintf(m, ";\n"
-		   "\tELSIF typ = 'bytea'::regtype THEN\n"
+		   "\tELSIF _pgseal_typ = 'bytea'::regtype THEN\n"
 		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n"
 		   "\tELSIF EXISTS (SELECT 1 FROM %s WHERE %s IS NOT NULL) THEN\n"
 		   "\t\tRAISE EXCEPTION 'pgseal: column %% holds %% values that are not encrypted; "
 		   "nothing was changed', ",
 		qt, qc, qt, qc);
 	put_literal(m, c->qualified);
-	fprintf(m, ", typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
+	fprintf(m, ", _pgseal_typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
 		   "or empty the column, then run this again.';\n"
 		   "\tELSE\n"
 		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT,\n"
@@ -172,7 +172,7 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		qt, qc, qc);
 	put_literal(m, qt);
 	fprintf(m, "::regclass\n"
-		   "\t\t   AND i.indisunique AND num = ANY (i.indkey)) THEN\n"
+		   "\t\t   AND i.indisunique AND _pgseal_num = ANY (i.indkey)) THEN\n"
 		   "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
 	put_literal(m, c->qualified);
 	fprintf(m, "\n\t\t\tUSING HINT = '%s';\n\tEND IF;\nEND\n",

@@ -162,6 +162,20 @@ check "all $n keyword/odd columns are bytea" test "$(sql "SELECT count(*) FROM p
 check "the 4 blind indexes exist" test "$(sql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'Sales' AND indexname LIKE '%pgseal_bidx'")" = 4
 check "a keyword column in an index expression" test "$(sql "SELECT indexdef FROM pg_indexes WHERE indexname = 'Order Lines_select_pgseal_bidx'")" = 'CREATE INDEX "Order Lines_select_pgseal_bidx" ON "Sales"."Order Lines" USING btree (substr("select", 1, 33))'
 
+# ---- column names that a PL/pgSQL variable of the migration could shadow ---------------------
+sql "CREATE TABLE plvars (id int, num text, typ text, _pgseal_num text)" >/dev/null
+printf 'schemas:\n  - table: plvars\n    encrypted:\n      - column: num\n        searchable: true\n      - column: typ\n      - column: _pgseal_num\n' >"$WORK/plv.yaml"
+printf 'upstream: {host: h}\nencryptor_config_file: plv.yaml\n' >"$WORK/plvcfg.yaml"
+"$PGSEAL" schema --config "$WORK/plvcfg.yaml" >"$WORK/plv.sql"
+"${PSQL[@]}" -d s3 -f "$WORK/plv.sql" >"$WORK/run5b.log" 2>&1
+rc=$?
+check "columns named num, typ, _pgseal_num migrate" test $rc -eq 0
+[[ $rc -eq 0 ]] || tail -5 "$WORK/run5b.log"
+check "num, typ, _pgseal_num are bytea" test "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 'plvars'::regclass AND atttypid = 'bytea'::regtype")" = 3
+sql "INSERT INTO plvars (id) VALUES (1); UPDATE plvars SET typ = NULL" >/dev/null
+"${PSQL[@]}" -d s3 -f "$WORK/plv.sql" >"$WORK/run5c.log" 2>&1
+check "re-running it on bytea columns succeeds" test $? -eq 0
+
 # ---- the shipped example -------------------------------------------------------------------
 printf 'upstream: {host: h}\nencryptor_config_file: %s/examples/encryptor_config.yaml\n' "$ROOT" >"$WORK/ex.yaml"
 "$PGSEAL" schema --config "$WORK/ex.yaml" >"$WORK/ex.sql"
