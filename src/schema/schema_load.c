@@ -1,12 +1,15 @@
 /* schema_load.c - loads Acra's encryptor_config `schemas:` (inline or from its own file), rejecting what pgseal cannot honour with file:line. */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
+#include "crypto/crypto.h"
 #include "yamlx/yamlx.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 /* An encryptor_config is a few KiB; a limit keeps a mistaken path (a log, a dump) out. */
 #define SCHEMA_MAX_FILE (16u << 20)
@@ -94,46 +97,17 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 
 /* ---- values ------------------------------------------------------------------------------ */
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Strict standard base64 with padding (what Acra's loader accepts for bytes). */
 static int base64_decode(const char *s, struct codec_buf *out)
 {
-	size_t n = strlen(s);
-	if (n % 4)
-		return PGS_ERR;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			unsigned char c = (unsigned char)s[i + (size_t)j];
-			if (c == '=' && i + 4 == n && j >= 2) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			if (pad || (v[j] = b64val(c)) < 0)
-				return PGS_ERR;
-		}
-		uint8_t b[3] = {(uint8_t)(v[0] << 2 | v[1] >> 4), (uint8_t)(v[1] << 4 | v[2] >> 2),
-				(uint8_t)(v[2] << 6 | v[3])};
-		if (codec_buf_put(out, b, (size_t)(3 - pad)) != PGS_OK)
-			return PGS_ERR;
-	}
-	return PGS_OK;
+	size_t n = strlen(s), cap = n / 4 * 3 + 1, len = 0;
+	uint8_t *raw = pgs_xmalloc(cap);
+	int rc = PGS_ERR;
+	if (crypto_base64_decode(s, n, raw, cap, &len) == PGS_OK)
+		rc = codec_buf_put(out, raw, len);
+	OPENSSL_cleanse(raw, cap); /* a default plaintext value */
+	free(raw);
+	return rc;
 }
 
 /* default_data_value -> PostgreSQL's text output of the declared type. bytea takes Acra's
