@@ -169,6 +169,26 @@ static int unsupported(struct yamlx *ld, yaml_node_t *k, const char *key, const 
 		    key, what);
 }
 
+static bool envelope_key(const char *key)
+{
+	return !strcmp(key, "crypto_envelope") || !strcmp(key, "reencrypting_to_acrablocks");
+}
+
+/* Acra's container choice, in a column or in `defaults:`: checked, then ignored, since
+ * pgseal always writes its own record format. */
+static int check_envelope(struct yamlx *ld, const char *key, yaml_node_t *v)
+{
+	bool b;
+	if (!strcmp(key, "reencrypting_to_acrablocks"))
+		return yamlx_get_bool(ld, v, key, &b);
+	const char *s = yamlx_get_text(ld, v, key);
+	if (!s)
+		return PGS_ERR;
+	if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
+		return yamlx_fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
+	return PGS_OK;
+}
+
 static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column *c)
 {
 	yaml_node_t *type_node = NULL, *oid_node = NULL, *def_node = NULL, *fail_node = NULL;
@@ -217,15 +237,8 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 			fail_node = v;
 		} else if (!strcmp(key, "default_data_value")) {
 			def_node = v;
-		} else if (!strcmp(key, "crypto_envelope")) {
-			/* Acra's container choice; pgseal always writes its own record format */
-			const char *s = yamlx_get_text(ld, v, key);
-			if (!s)
-				return PGS_ERR;
-			if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
-				return yamlx_fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
-		} else if (!strcmp(key, "reencrypting_to_acrablocks")) {
-			if (yamlx_get_bool(ld, v, key, &b) != PGS_OK)
+		} else if (envelope_key(key)) {
+			if (check_envelope(ld, key, v) != PGS_OK)
 				return PGS_ERR;
 		} else if (!strcmp(key, "tokenized")) {
 			if (yamlx_get_bool(ld, v, key, &b) != PGS_OK)
@@ -407,19 +420,10 @@ static int parse_defaults(struct yamlx *ld, yaml_node_t *map)
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
 		const char *key = yamlx_scalar(k);
-		bool b;
-		if (!strcmp(key, "crypto_envelope")) {
-			const char *s = yamlx_get_text(ld, v, key);
-			if (!s)
-				return PGS_ERR;
-			if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
-				return yamlx_fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
-		} else if (!strcmp(key, "reencrypting_to_acrablocks")) {
-			if (yamlx_get_bool(ld, v, key, &b) != PGS_OK)
-				return PGS_ERR;
-		} else {
+		if (!envelope_key(key))
 			return yamlx_fail(ld, k, "unknown key '%s' in 'defaults'", key);
-		}
+		if (check_envelope(ld, key, v) != PGS_OK)
+			return PGS_ERR;
 	}
 	return PGS_OK;
 }
