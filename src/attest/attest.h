@@ -97,10 +97,6 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen,
 			     char *err, size_t errlen) PGS_MUSTCHECK;
 
-/* Hex helpers (lower case output; out must hold 2*len+1). */
-void attest_hex(const uint8_t *buf, size_t len, char *out);
-int attest_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
-
 /* ---- collateral (attest_collateral.c) ---------------------------------------------- */
 
 /* Intel PCS collateral in the JSON shape of testdata/tdx/..._collateral.json:

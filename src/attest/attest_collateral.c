@@ -1,5 +1,6 @@
 /* attest_collateral.c - parses Intel PCS collateral (TCB Info v3, TD_QE identity, CRLs, issuer chains) from JSON. */
 #include "attest/attest_int.h"
+#include "crypto/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ static const char *jstr(json_t *o, const char *k)
 static bool jhex(json_t *o, const char *k, uint8_t *out, size_t n)
 {
 	const char *s = jstr(o, k);
-	return s && attest_unhex(s, strlen(s), out, n) == PGS_OK;
+	return s && crypto_unhex(s, strlen(s), out, n) == PGS_OK;
 }
 
 static bool jint(json_t *o, const char *k, long long lo, long long hi, long long *out)
@@ -262,7 +263,7 @@ static uint8_t *hex_field(json_t *root, const char *k, size_t *len)
 	if (n == 0 || n % 2 || n / 2 > (16u << 20))
 		return NULL;
 	uint8_t *b = pgs_xmalloc(n / 2);
-	if (attest_unhex(s, n, b, n / 2) != PGS_OK) {
+	if (crypto_unhex(s, n, b, n / 2) != PGS_OK) {
 		free(b);
 		return NULL;
 	}

@@ -1,5 +1,6 @@
 /* attest_eventlog.c - dstack/TDX event log: parse the JSON log, replay RTMRs by SHA-384 extend, extract IMR 3 facts. */
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,7 +20,7 @@ static bool hex_bytes(json_t *v, uint8_t **out, size_t *outlen)
 	if (!s || n % 2 || n / 2 > PAYLOAD_MAX)
 		return false;
 	*out = pgs_xmalloc(n / 2 + 1);
-	if (attest_unhex(s, n, *out, n / 2) != PGS_OK) {
+	if (crypto_unhex(s, n, *out, n / 2) != PGS_OK) {
 		free(*out);
 		*out = NULL;
 		return false;
@@ -53,7 +54,7 @@ static int parse_event(json_t *e, size_t i, struct attest_event *ev, char *err, 
 			return PGS_ERR;
 		}
 		if (json_string_length(dg) > 0) {
-			if (attest_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
+			if (crypto_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
 				pgs_errf(err, errlen, "event log: event %zu: digest is not 96 hex "
 						      "digits", i);
 				return PGS_ERR;
@@ -166,7 +167,7 @@ static bool runtime_digest(const struct attest_event *ev, uint8_t out[48])
 static char *hex_dup(const uint8_t *b, size_t n)
 {
 	char *s = pgs_xmalloc(2 * n + 1);
-	attest_hex(b, n, s);
+	crypto_hex(b, n, s);
 	return s;
 }
 

@@ -1,5 +1,6 @@
 /* attest_policy.c - YAML attestation policy: allowed measurements, compose hashes, minimum TCB status, PPID allow-list. */
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -267,7 +268,7 @@ out:
 static bool in_list(const struct hexlist *l, const uint8_t *v)
 {
 	char h[2 * 48 + 1];
-	attest_hex(v, l->bytes, h);
+	crypto_hex(v, l->bytes, h);
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i], h))
 			return true;

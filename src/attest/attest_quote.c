@@ -1,5 +1,6 @@
 /* attest_quote.c - TDX quote v4/v5 parser (bounds-checked cursor, length fields never trusted) and hex/file decoding. */
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -207,40 +208,6 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 
 /* ---- hex and file decoding ---------------------------------------------------------- */
 
-void attest_hex(const uint8_t *buf, size_t len, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = d[buf[i] >> 4];
-		out[2 * i + 1] = d[buf[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-int attest_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
-{
-	if (hexlen != 2 * outlen)
-		return PGS_ERR;
-	for (size_t i = 0; i < outlen; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return PGS_ERR;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return PGS_OK;
-}
-
 /* Decodes hex text that may contain whitespace and a leading 0x. */
 static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen, char *err,
 		      size_t errlen)
@@ -255,7 +222,7 @@ static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 	for (; i < len; i++) {
 		if (isspace(data[i]))
 			continue;
-		int v = hexval(data[i]);
+		int v = crypto_hexval(data[i]);
 		if (v < 0) {
 			pgs_errf(err, errlen, "quote: invalid hex character at offset %zu", i);
 			free(buf);

@@ -1,5 +1,6 @@
 /* attest_report.c - the JSON document `pgseal attest verify` prints for a verification result. */
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +10,7 @@ static void set_hex(json_t *o, const char *k, const uint8_t *b, size_t n)
 	char buf[2 * 648 + 1];
 	if (n > 648)
 		return;
-	attest_hex(b, n, buf);
+	crypto_hex(b, n, buf);
 	json_object_set_new(o, k, json_string(buf));
 }
 

@@ -1,5 +1,6 @@
 /* codec.c - type table and wire <-> canonical conversion for every supported type. */
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -354,10 +355,7 @@ static int uuid_text_in(const char *s, size_t len, uint8_t out[16])
 				return PGS_ERR;
 			continue;
 		}
-		int v = isdigit((unsigned char)c)      ? c - '0'
-			: (c >= 'a' && c <= 'f') ? c - 'a' + 10
-			: (c >= 'A' && c <= 'F') ? c - 'A' + 10
-						 : -1;
+		int v = crypto_hexval(c);
 		if (v < 0 || n >= 32)
 			return PGS_ERR;
 		if (n % 2 == 0)
@@ -371,27 +369,15 @@ static int uuid_text_in(const char *s, size_t len, uint8_t out[16])
 
 static int uuid_text_out(const uint8_t u[16], struct codec_buf *out)
 {
-	char t[37];
-	static const char d[] = "0123456789abcdef";
+	char h[33], t[37];
 	size_t o = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
+	crypto_hex(u, 16, h);
+	for (int i = 0; i < 32; i++) {
+		if (i == 8 || i == 12 || i == 16 || i == 20)
 			t[o++] = '-';
-		t[o++] = d[u[i] >> 4];
-		t[o++] = d[u[i] & 15];
+		t[o++] = h[i];
 	}
 	return codec_buf_put(out, t, 36);
-}
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
@@ -403,9 +389,9 @@ static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
 				i++;
 				continue;
 			}
-			if (i + 1 >= len || hexv(s[i]) < 0 || hexv(s[i + 1]) < 0)
+			uint8_t b;
+			if (i + 1 >= len || crypto_unhex(s + i, 2, &b, 1) != PGS_OK)
 				return PGS_ERR;
-			uint8_t b = (uint8_t)(hexv(s[i]) << 4 | hexv(s[i + 1]));
 			if (codec_buf_put(out, &b, 1) != PGS_OK)
 				return PGS_ERR;
 			i += 2;
@@ -435,15 +421,20 @@ static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
 
 static int bytea_text_out(const uint8_t *p, size_t n, struct codec_buf *out)
 {
-	static const char d[] = "0123456789abcdef";
+	char t[2 * 64 + 1];
+	int rc = PGS_ERR;
 	if (put_str(out, "\\x") != PGS_OK)
 		return PGS_ERR;
-	for (size_t i = 0; i < n; i++) {
-		char t[2] = {d[p[i] >> 4], d[p[i] & 15]};
-		if (codec_buf_put(out, t, 2) != PGS_OK)
-			return PGS_ERR;
+	for (size_t i = 0; i < n; i += 64) {
+		size_t k = n - i < 64 ? n - i : 64;
+		crypto_hex(p + i, k, t);
+		if (codec_buf_put(out, t, 2 * k) != PGS_OK)
+			goto out;
 	}
-	return PGS_OK;
+	rc = PGS_OK;
+out:
+	OPENSSL_cleanse(t, sizeof(t)); /* the hex of a plaintext value */
+	return rc;
 }
 
 static bool json_valid(const uint8_t *s, size_t n)

@@ -1,47 +1,12 @@
 /* config.c - loads the YAML configuration with libyaml, rejecting unknown keys and bad values with file:line. */
 #include "config/config.h"
+#include "yamlx/yamlx.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <yaml.h>
-
-struct loader {
-	const char *file;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-};
-
-#define LINE(node) ((int)(node)->start_mark.line + 1)
-
-static int fail(struct loader *ld, yaml_node_t *node, const char *fmt, ...) PGS_PRINTF(3, 4);
-static int fail(struct loader *ld, yaml_node_t *node, const char *fmt, ...)
-{
-	char reason[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	pgs_errf(ld->err, ld->errlen, "%s:%d: %s", ld->file, node ? LINE(node) : 0, reason);
-	return PGS_ERR;
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static bool is_null_scalar(yaml_node_t *n)
-{
-	const char *s = scalar(n);
-	return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       (strcmp(s, "") == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0);
-}
 
 static char *resolve_path(const struct config *cfg, const char *p)
 {
@@ -53,103 +18,58 @@ static char *resolve_path(const struct config *cfg, const char *p)
 	return r;
 }
 
-static int get_string(struct loader *ld, yaml_node_t *v, const char *key, char **dst)
+static int get_path(struct yamlx *ld, struct config *cfg, yaml_node_t *v, const char *key,
+		    char **dst)
 {
-	const char *s = scalar(v);
-	if (!s)
-		return fail(ld, v, "'%s' must be a string", key);
-	free(*dst);
-	*dst = pgs_xstrdup(s);
-	return PGS_OK;
-}
-
-static int get_path(struct loader *ld, struct config *cfg, yaml_node_t *v, const char *key, char **dst)
-{
-	const char *s = scalar(v);
+	const char *s = yamlx_scalar(v);
 	if (!s || !*s)
-		return fail(ld, v, "'%s' must be a non-empty path", key);
+		return yamlx_fail(ld, v, "'%s' must be a non-empty path", key);
 	free(*dst);
 	*dst = resolve_path(cfg, s);
 	return PGS_OK;
 }
 
-static int get_int(struct loader *ld, yaml_node_t *v, const char *key, long min, long max, long *out)
-{
-	const char *s = scalar(v);
-	char *end;
-	if (!s || !*s)
-		return fail(ld, v, "'%s' must be an integer", key);
-	errno = 0;
-	long x = strtol(s, &end, 10);
-	if (errno || *end)
-		return fail(ld, v, "'%s' must be an integer, got \"%s\"", key, s);
-	if (x < min || x > max)
-		return fail(ld, v, "'%s' must be between %ld and %ld", key, min, max);
-	*out = x;
-	return PGS_OK;
-}
-
-static int get_bool(struct loader *ld, yaml_node_t *v, const char *key, bool *out)
-{
-	const char *s = scalar(v);
-	if (s && (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))) {
-		*out = true;
-		return PGS_OK;
-	}
-	if (s && (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))) {
-		*out = false;
-		return PGS_OK;
-	}
-	return fail(ld, v, "'%s' must be true or false", key);
-}
-
-/* Iterates a mapping; calls fn for each key. */
-typedef int (*pair_fn)(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *kn,
+/* Iterates a mapping; checks each key, then calls fn for it. */
+typedef int (*pair_fn)(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *kn,
 		       yaml_node_t *v);
 
-static int each_pair(struct loader *ld, struct config *cfg, yaml_node_t *map, const char *what,
+static int each_pair(struct yamlx *ld, struct config *cfg, yaml_node_t *map, const char *what,
 		     pair_fn fn)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return fail(ld, map, "'%s' must be a mapping", what);
+	char quoted[64];
+	snprintf(quoted, sizeof(quoted), "'%s'", what);
+	if (yamlx_require_mapping(ld, map, quoted) != PGS_OK)
+		return PGS_ERR;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *ks = scalar(k);
-		if (!ks)
-			return fail(ld, k, "keys of '%s' must be strings", what);
-		/* a duplicated key is almost always a mistake that would silently win */
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			const char *prev = scalar(yaml_document_get_node(ld->doc, q->key));
-			if (prev && strcmp(prev, ks) == 0)
-				return fail(ld, k, "duplicate key '%s' in '%s'", ks, what);
-		}
-		if (fn(ld, cfg, ks, k, v) != PGS_OK)
+		yaml_node_t *k = yamlx_node(ld, p->key);
+		if (yamlx_check_key(ld, map, p, quoted) != PGS_OK)
+			return PGS_ERR;
+		if (fn(ld, cfg, yamlx_scalar(k), k, yamlx_node(ld, p->value)) != PGS_OK)
 			return PGS_ERR;
 	}
 	return PGS_OK;
 }
 
-static int unknown(struct loader *ld, yaml_node_t *k, const char *section, const char *key)
+static int unknown(struct yamlx *ld, yaml_node_t *k, const char *section, const char *key)
 {
-	return fail(ld, k, "unknown key '%s' in '%s'", key, section);
+	return yamlx_fail(ld, k, "unknown key '%s' in '%s'", key, section);
 }
 
-static int upstream_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int upstream_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 			 yaml_node_t *v)
 {
 	struct cfg_upstream *u = &cfg->upstream;
 	long x;
 	if (!strcmp(key, "host"))
-		return get_string(ld, v, key, &u->host);
+		return yamlx_get_string(ld, v, key, &u->host);
 	if (!strcmp(key, "port")) {
-		if (get_int(ld, v, key, 1, 65535, &x))
+		if (yamlx_get_int(ld, v, key, 1, 65535, &x))
 			return PGS_ERR;
 		u->port = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "tls")) {
-		const char *s = scalar(v);
+		const char *s = yamlx_scalar(v);
 		static const char *const modes[] = {"disable", "require", "verify-ca", "verify-full"};
 		for (size_t i = 0; s && i < PGS_ARRAY_LEN(modes); i++) {
 			if (!strcmp(s, modes[i])) {
@@ -157,7 +77,7 @@ static int upstream_pair(struct loader *ld, struct config *cfg, const char *key,
 				return PGS_OK;
 			}
 		}
-		return fail(ld, v, "'tls' must be one of disable, require, verify-ca, verify-full");
+		return yamlx_fail(ld, v, "'tls' must be one of disable, require, verify-ca, verify-full");
 	}
 	if (!strcmp(key, "ca_file"))
 		return get_path(ld, cfg, v, key, &u->ca_file);
@@ -166,21 +86,21 @@ static int upstream_pair(struct loader *ld, struct config *cfg, const char *key,
 	if (!strcmp(key, "key_file"))
 		return get_path(ld, cfg, v, key, &u->key_file);
 	if (!strcmp(key, "server_name"))
-		return get_string(ld, v, key, &u->server_name);
+		return yamlx_get_string(ld, v, key, &u->server_name);
 	if (!strcmp(key, "connect_timeout_ms")) {
-		if (get_int(ld, v, key, 1, 600000, &x))
+		if (yamlx_get_int(ld, v, key, 1, 600000, &x))
 			return PGS_ERR;
 		u->connect_timeout_ms = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "pool_max_idle")) {
-		if (get_int(ld, v, key, 0, 100000, &x))
+		if (yamlx_get_int(ld, v, key, 0, 100000, &x))
 			return PGS_ERR;
 		u->pool_max_idle = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "pool_idle_timeout_ms")) {
-		if (get_int(ld, v, key, 100, 86400000, &x))
+		if (yamlx_get_int(ld, v, key, 100, 86400000, &x))
 			return PGS_ERR;
 		u->pool_idle_timeout_ms = (int)x;
 		return PGS_OK;
@@ -188,7 +108,7 @@ static int upstream_pair(struct loader *ld, struct config *cfg, const char *key,
 	return unknown(ld, k, "upstream", key);
 }
 
-static int client_tls_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int client_tls_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 			   yaml_node_t *v)
 {
 	struct cfg_client_tls *t = &cfg->client_tls;
@@ -199,44 +119,44 @@ static int client_tls_pair(struct loader *ld, struct config *cfg, const char *ke
 	if (!strcmp(key, "ca_file"))
 		return get_path(ld, cfg, v, key, &t->ca_file);
 	if (!strcmp(key, "require"))
-		return get_bool(ld, v, key, &t->require);
+		return yamlx_get_bool(ld, v, key, &t->require);
 	return unknown(ld, k, "client_tls", key);
 }
 
-static int admin_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int admin_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 		      yaml_node_t *v)
 {
 	if (!strcmp(key, "listen"))
-		return get_string(ld, v, key, &cfg->admin.listen);
+		return yamlx_get_string(ld, v, key, &cfg->admin.listen);
 	if (!strcmp(key, "token_file"))
 		return get_path(ld, cfg, v, key, &cfg->admin.token_file);
 	return unknown(ld, k, "admin", key);
 }
 
-static int auth_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int auth_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 		     yaml_node_t *v)
 {
 	struct cfg_auth *a = &cfg->auth;
 	if (!strcmp(key, "user"))
-		return get_string(ld, v, key, &a->user);
+		return yamlx_get_string(ld, v, key, &a->user);
 	if (!strcmp(key, "password_file"))
 		return get_path(ld, cfg, v, key, &a->password_file);
 	if (!strcmp(key, "database"))
-		return get_string(ld, v, key, &a->database);
+		return yamlx_get_string(ld, v, key, &a->database);
 	if (!strcmp(key, "query"))
-		return get_string(ld, v, key, &a->query);
+		return yamlx_get_string(ld, v, key, &a->query);
 	if (!strcmp(key, "userlist_file"))
 		return get_path(ld, cfg, v, key, &a->userlist_file);
 	return unknown(ld, k, "auth", key);
 }
 
-static int log_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int log_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 		    yaml_node_t *v)
 {
-	const char *s = scalar(v);
+	const char *s = yamlx_scalar(v);
 	if (!strcmp(key, "level")) {
 		if (!s || log_parse_level(s, &cfg->log.level) != PGS_OK)
-			return fail(ld, v, "'level' must be one of debug, info, warn, error");
+			return yamlx_fail(ld, v, "'level' must be one of debug, info, warn, error");
 		return PGS_OK;
 	}
 	if (!strcmp(key, "format")) {
@@ -245,27 +165,27 @@ static int log_pair(struct loader *ld, struct config *cfg, const char *key, yaml
 		else if (s && !strcmp(s, "json"))
 			cfg->log.format = LOG_JSON;
 		else
-			return fail(ld, v, "'format' must be text or json");
+			return yamlx_fail(ld, v, "'format' must be text or json");
 		return PGS_OK;
 	}
 	return unknown(ld, k, "log", key);
 }
 
-static int keys_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 		     yaml_node_t *v)
 {
 	struct cfg_keys *ks = &cfg->keys;
 	if (!strcmp(key, "provider")) {
-		const char *s = scalar(v);
+		const char *s = yamlx_scalar(v);
 		if (!s || (strcmp(s, "dstack") && strcmp(s, "env") && strcmp(s, "file")))
-			return fail(ld, v, "'provider' must be one of dstack, env, file");
-		return get_string(ld, v, key, &ks->provider);
+			return yamlx_fail(ld, v, "'provider' must be one of dstack, env, file");
+		return yamlx_get_string(ld, v, key, &ks->provider);
 	}
 	if (!strcmp(key, "dstack_endpoint")) {
 		/* a socket path resolves against the file's folder like other paths; a URL does not */
-		const char *e = scalar(v);
+		const char *e = yamlx_scalar(v);
 		if (e && (!strncmp(e, "http://", 7) || !strncmp(e, "https://", 8)))
-			return get_string(ld, v, key, &ks->dstack_endpoint);
+			return yamlx_get_string(ld, v, key, &ks->dstack_endpoint);
 		return get_path(ld, cfg, v, key, &ks->dstack_endpoint);
 	}
 	if (!strcmp(key, "sealing_key_file"))
@@ -277,38 +197,38 @@ static int keys_pair(struct loader *ld, struct config *cfg, const char *key, yam
 	return unknown(ld, k, "keys", key);
 }
 
-static int top_pair(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *k,
+static int top_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
 		    yaml_node_t *v)
 {
 	long x;
 	if (!strcmp(key, "listen"))
-		return get_string(ld, v, key, &cfg->listen);
+		return yamlx_get_string(ld, v, key, &cfg->listen);
 	if (!strcmp(key, "workers")) {
-		if (get_int(ld, v, key, 0, 256, &x))
+		if (yamlx_get_int(ld, v, key, 0, 256, &x))
 			return PGS_ERR;
 		cfg->workers = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "max_client_connections")) {
-		if (get_int(ld, v, key, 1, 1000000, &x))
+		if (yamlx_get_int(ld, v, key, 1, 1000000, &x))
 			return PGS_ERR;
 		cfg->max_client_connections = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "max_message_size")) {
-		if (get_int(ld, v, key, 1024, 0x40000000L, &x))
+		if (yamlx_get_int(ld, v, key, 1024, 0x40000000L, &x))
 			return PGS_ERR;
 		cfg->max_message_size = (uint32_t)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "startup_timeout_ms")) {
-		if (get_int(ld, v, key, 10, 3600000, &x))
+		if (yamlx_get_int(ld, v, key, 10, 3600000, &x))
 			return PGS_ERR;
 		cfg->startup_timeout_ms = (int)x;
 		return PGS_OK;
 	}
 	if (!strcmp(key, "shutdown_timeout_ms")) {
-		if (get_int(ld, v, key, 0, 3600000, &x))
+		if (yamlx_get_int(ld, v, key, 0, 3600000, &x))
 			return PGS_ERR;
 		cfg->shutdown_timeout_ms = (int)x;
 		return PGS_OK;
@@ -317,7 +237,7 @@ static int top_pair(struct loader *ld, struct config *cfg, const char *key, yaml
 		return each_pair(ld, cfg, v, "upstream", upstream_pair);
 	if (!strcmp(key, "client_tls")) {
 		cfg->client_tls.enabled = true;
-		if (is_null_scalar(v))
+		if (yamlx_is_null(ld, v))
 			return PGS_OK;
 		return each_pair(ld, cfg, v, "client_tls", client_tls_pair);
 	}
@@ -340,11 +260,11 @@ static int top_pair(struct loader *ld, struct config *cfg, const char *key, yaml
 	if (!strcmp(key, "schemas")) {
 		/* parsed by the schema module (Acra encryptor_config format) */
 		if (v->type != YAML_SEQUENCE_NODE)
-			return fail(ld, v, "'schemas' must be a list");
+			return yamlx_fail(ld, v, "'schemas' must be a list");
 		cfg->has_inline_schemas = true;
 		return PGS_OK;
 	}
-	return fail(ld, k, "unknown key '%s'", key);
+	return yamlx_fail(ld, k, "unknown key '%s'", key);
 }
 
 int config_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
@@ -389,38 +309,38 @@ const char *config_tls_mode_name(enum cfg_upstream_tls mode)
 	return "?";
 }
 
-static int validate(struct loader *ld, struct config *cfg, yaml_node_t *root)
+static int validate(struct yamlx *ld, struct config *cfg, yaml_node_t *root)
 {
 	char host[256];
 	int port;
 	if (config_parse_hostport(cfg->listen, host, sizeof(host), &port) != PGS_OK)
-		return fail(ld, root, "'listen' must be host:port, got \"%s\"", cfg->listen);
+		return yamlx_fail(ld, root, "'listen' must be host:port, got \"%s\"", cfg->listen);
 	if (!cfg->upstream.host)
-		return fail(ld, root, "'upstream.host' is required");
+		return yamlx_fail(ld, root, "'upstream.host' is required");
 	if ((cfg->upstream.tls == CFG_TLS_VERIFY_CA || cfg->upstream.tls == CFG_TLS_VERIFY_FULL) &&
 	    !cfg->upstream.ca_file)
-		return fail(ld, root, "'upstream.tls: %s' needs 'upstream.ca_file'",
+		return yamlx_fail(ld, root, "'upstream.tls: %s' needs 'upstream.ca_file'",
 			    config_tls_mode_name(cfg->upstream.tls));
 	if (!cfg->upstream.cert_file != !cfg->upstream.key_file)
-		return fail(ld, root, "'upstream.cert_file' and 'upstream.key_file' go together");
+		return yamlx_fail(ld, root, "'upstream.cert_file' and 'upstream.key_file' go together");
 	if (cfg->client_tls.enabled && !cfg->client_tls.cert_file != !cfg->client_tls.key_file)
-		return fail(ld, root, "'client_tls.cert_file' and 'client_tls.key_file' go together");
+		return yamlx_fail(ld, root, "'client_tls.cert_file' and 'client_tls.key_file' go together");
 	if (cfg->client_tls.enabled && !cfg->client_tls.cert_file &&
 	    !(cfg->keys.provider && !strcmp(cfg->keys.provider, "dstack")))
-		return fail(ld, root, "'client_tls' needs cert_file and key_file (only the dstack "
+		return yamlx_fail(ld, root, "'client_tls' needs cert_file and key_file (only the dstack "
 				      "provider can generate an attested certificate)");
 	if (cfg->admin.enabled) {
 		if (!cfg->admin.listen)
 			cfg->admin.listen = pgs_xstrdup("127.0.0.1:9191");
 		if (config_parse_hostport(cfg->admin.listen, host, sizeof(host), &port) != PGS_OK)
-			return fail(ld, root, "'admin.listen' must be host:port");
+			return yamlx_fail(ld, root, "'admin.listen' must be host:port");
 		if (!cfg->admin.token_file)
-			return fail(ld, root, "'admin.token_file' is required: every admin endpoint "
+			return yamlx_fail(ld, root, "'admin.token_file' is required: every admin endpoint "
 					      "needs a bearer token");
 	}
 	if (cfg->auth.enabled) {
 		if (!cfg->auth.userlist_file && (!cfg->auth.user || !cfg->auth.password_file))
-			return fail(ld, root, "'auth' needs 'user' and 'password_file' (or 'userlist_file')");
+			return yamlx_fail(ld, root, "'auth' needs 'user' and 'password_file' (or 'userlist_file')");
 		if (!cfg->auth.query)
 			cfg->auth.query = pgs_xstrdup(
 				"SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1");
@@ -429,9 +349,9 @@ static int validate(struct loader *ld, struct config *cfg, yaml_node_t *root)
 	}
 	if (cfg->keys.enabled) {
 		if (!cfg->keys.provider)
-			return fail(ld, root, "'keys.provider' is required (dstack, env or file)");
+			return yamlx_fail(ld, root, "'keys.provider' is required (dstack, env or file)");
 		if (!strcmp(cfg->keys.provider, "file") && !cfg->keys.sealing_key_file)
-			return fail(ld, root, "'keys.provider: file' needs 'keys.sealing_key_file'");
+			return yamlx_fail(ld, root, "'keys.provider: file' needs 'keys.sealing_key_file'");
 	}
 	return PGS_OK;
 }
@@ -459,16 +379,13 @@ static int load_from_parser(yaml_parser_t *parser, const char *file, struct conf
 			    size_t errlen)
 {
 	yaml_document_t doc;
-	struct loader ld = {.file = file, .doc = &doc, .err = err, .errlen = errlen};
+	struct yamlx ld = {.file = file, .doc = &doc, .err = err, .errlen = errlen, .missing_line = 0};
 	struct config *cfg = NULL;
 	int rc = PGS_ERR;
 
 	*out = NULL;
-	if (!yaml_parser_load(parser, &doc)) {
-		pgs_errf(err, errlen, "%s:%d: YAML error: %s", file, (int)parser->problem_mark.line + 1,
-			 parser->problem ? parser->problem : "unknown");
+	if (yamlx_load(parser, &doc, file, err, errlen) != PGS_OK)
 		return PGS_ERR;
-	}
 
 	cfg = pgs_xcalloc(1, sizeof(*cfg));
 	cfg->path = pgs_xstrdup(file);
@@ -512,9 +429,8 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
 		pgs_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 		return PGS_ERR;
 	}
-	if (!yaml_parser_initialize(&parser)) {
+	if (yamlx_parser_init(&parser, file, err, errlen) != PGS_OK) {
 		fclose(f);
-		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", file);
 		return PGS_ERR;
 	}
 	yaml_parser_set_input_file(&parser, f);
@@ -529,10 +445,8 @@ int config_load_buffer(const char *name, const uint8_t *data, size_t len, struct
 {
 	yaml_parser_t parser;
 	*out = NULL;
-	if (!yaml_parser_initialize(&parser)) {
-		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", name);
+	if (yamlx_parser_init(&parser, name, err, errlen) != PGS_OK)
 		return PGS_ERR;
-	}
 	yaml_parser_set_input_string(&parser, data, len);
 	int rc = load_from_parser(&parser, name, out, err, errlen);
 	yaml_parser_delete(&parser);

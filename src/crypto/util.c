@@ -121,7 +121,7 @@ void crypto_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int crypto_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -137,7 +137,7 @@ int crypto_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 	if (hexlen != 2 * outlen)
 		return PGS_ERR;
 	for (size_t i = 0; i < outlen; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = crypto_hexval(hex[2 * i]), lo = crypto_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return PGS_ERR;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -17,28 +17,14 @@
 static const uint8_t magic[8] = {'P', 'G', 'S', 'E', 'A', 'L', 'M', 'K'};
 #define HDR_LEN 24
 
-static void be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int keys_sealed_parse(const uint8_t *blob, size_t len, struct keys_sealed_hdr *h)
 {
 	if (len != KEYS_SEALED_LEN || memcmp(blob, magic, sizeof(magic)) != 0)
 		return PGS_ERR;
 	h->version = blob[8];
 	h->provider = blob[9];
-	h->master_gen = (uint32_t)get(blob + 12, 4);
-	h->created = get(blob + 16, 8);
+	h->master_gen = (uint32_t)keys_be_get(blob + 12, 4);
+	h->created = keys_be_get(blob + 16, 8);
 	if (h->version != 1 || h->provider < KEYS_PROV_DSTACK || h->provider > KEYS_PROV_FILE ||
 	    blob[10] || blob[11] || h->master_gen == 0)
 		return PGS_ERR;
@@ -52,8 +38,8 @@ int keys_sealed_seal(const uint8_t sealing[CRYPTO_KEY_LEN], const struct keys_se
 	memcpy(out, magic, sizeof(magic));
 	out[8] = 1;
 	out[9] = h->provider;
-	be(out + 12, h->master_gen, 4);
-	be(out + 16, h->created, 8);
+	keys_be_put(out + 12, h->master_gen, 4);
+	keys_be_put(out + 16, h->created, 8);
 	if (crypto_random(out + HDR_LEN, CRYPTO_NONCE_LEN) != PGS_OK)
 		return PGS_ERR;
 	return crypto_aead_seal(sealing, out + HDR_LEN, out, HDR_LEN, master, CRYPTO_KEY_LEN,

@@ -23,20 +23,6 @@ static const uint8_t entry_magic[8] = {'P', 'G', 'S', 'E', 'A', 'L', 'K', 'E'};
 #define WRAP_LEN (CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN + CRYPTO_TAG_LEN)
 #define MAC_LEN 32
 
-static void be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 void keys_store_add(struct keys_store *st, const char *client, const char *table,
 		    const char *column, uint8_t kind, uint32_t version, uint64_t created,
 		    const uint8_t key[CRYPTO_KEY_LEN])
@@ -79,7 +65,7 @@ static uint8_t *entry_aad(uint32_t gen, const uint8_t *hdr, size_t hdrlen, size_
 {
 	uint8_t *aad = pgs_xmalloc(12 + hdrlen);
 	memcpy(aad, entry_magic, 8);
-	be(aad + 8, gen, 4);
+	keys_be_put(aad + 8, gen, 4);
 	memcpy(aad + 12, hdr, hdrlen);
 	*aadlen = 12 + hdrlen;
 	return aad;
@@ -117,7 +103,8 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 		pgs_errf(err, errlen, "unsupported keystore version %u", buf[8]);
 		return PGS_ERR;
 	}
-	uint32_t gen = (uint32_t)get(buf + 12, 4), count = (uint32_t)get(buf + 16, 4);
+	uint32_t gen = (uint32_t)keys_be_get(buf + 12, 4);
+	uint32_t count = (uint32_t)keys_be_get(buf + 16, 4);
 	if (count > KEYS_MAX_ENTRIES) {
 		pgs_errf(err, errlen, "keystore: too many entries");
 		return PGS_ERR;
@@ -130,13 +117,14 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 			return PGS_ERR;
 		}
 		const uint8_t *h = buf + pos;
-		size_t cl = get(h + 2, 2), tl = get(h + 4, 2), ol = get(h + 6, 2);
+		size_t cl = keys_be_get(h + 2, 2), tl = keys_be_get(h + 4, 2),
+		       ol = keys_be_get(h + 6, 2);
 		if (body - pos - ENTRY_HDR < cl + tl + ol + WRAP_LEN) {
 			pgs_errf(err, errlen, "keystore: truncated entry %u", i);
 			return PGS_ERR;
 		}
 		if ((h[0] != KEYS_KIND_DATA && h[0] != KEYS_KIND_SEARCH) || h[1] ||
-		    get(h + 8, 4) == 0 || !name_ok(h + ENTRY_HDR, cl, true) ||
+		    keys_be_get(h + 8, 4) == 0 || !name_ok(h + ENTRY_HDR, cl, true) ||
 		    !name_ok(h + ENTRY_HDR + cl, tl, false) ||
 		    !name_ok(h + ENTRY_HDR + cl + tl, ol, false)) {
 			pgs_errf(err, errlen, "keystore: malformed entry %u", i);
@@ -160,7 +148,8 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 	pos = FILE_HDR;
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *h = buf + pos;
-		size_t cl = get(h + 2, 2), tl = get(h + 4, 2), ol = get(h + 6, 2);
+		size_t cl = keys_be_get(h + 2, 2), tl = keys_be_get(h + 4, 2),
+		       ol = keys_be_get(h + 6, 2);
 		size_t hl = ENTRY_HDR + cl + tl + ol, aadlen;
 		const uint8_t *w = h + hl;
 		uint8_t *aad = entry_aad(gen, h, hl, &aadlen);
@@ -178,7 +167,8 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 			free(c), free(t), free(o);
 			goto out;
 		}
-		keys_store_add(st, c, t, o, h[0], (uint32_t)get(h + 8, 4), get(h + 12, 8), key);
+		keys_store_add(st, c, t, o, h[0], (uint32_t)keys_be_get(h + 8, 4),
+			       keys_be_get(h + 12, 8), key);
 		free(c), free(t), free(o);
 		for (size_t j = 0; j + 1 < st->n; j++)
 			if (same_identity(&st->e[j], &st->e[st->n - 1])) {
@@ -208,8 +198,8 @@ int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_K
 	uint8_t *b = pgs_xcalloc(1, len);
 	memcpy(b, magic, 8);
 	b[8] = 1;
-	be(b + 12, st->master_gen, 4);
-	be(b + 16, st->n, 4);
+	keys_be_put(b + 12, st->master_gen, 4);
+	keys_be_put(b + 16, st->n, 4);
 	for (size_t i = 0; i < st->n; i++) {
 		const struct keys_entry *e = &st->e[i];
 		size_t cl = strlen(e->client), tl = strlen(e->table), ol = strlen(e->column);
@@ -217,11 +207,11 @@ int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_K
 			goto out;
 		uint8_t *h = b + pos;
 		h[0] = e->kind;
-		be(h + 2, cl, 2);
-		be(h + 4, tl, 2);
-		be(h + 6, ol, 2);
-		be(h + 8, e->version, 4);
-		be(h + 12, e->created, 8);
+		keys_be_put(h + 2, cl, 2);
+		keys_be_put(h + 4, tl, 2);
+		keys_be_put(h + 6, ol, 2);
+		keys_be_put(h + 8, e->version, 4);
+		keys_be_put(h + 12, e->created, 8);
 		memcpy(h + ENTRY_HDR, e->client, cl);
 		memcpy(h + ENTRY_HDR + cl, e->table, tl);
 		memcpy(h + ENTRY_HDR + cl + tl, e->column, ol);

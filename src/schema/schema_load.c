@@ -1,118 +1,31 @@
 /* schema_load.c - loads Acra's encryptor_config `schemas:` (inline or from its own file), rejecting what pgseal cannot honour with file:line. */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
+#include "crypto/crypto.h"
+#include "yamlx/yamlx.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <yaml.h>
+
+#include <openssl/crypto.h>
 
 /* An encryptor_config is a few KiB; a limit keeps a mistaken path (a log, a dump) out. */
 #define SCHEMA_MAX_FILE (16u << 20)
 
-struct loader {
-	const char *file;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-};
-
-#define LINE(node) ((int)(node)->start_mark.line + 1)
-
-static int fail(struct loader *ld, yaml_node_t *node, const char *fmt, ...) PGS_PRINTF(3, 4);
-static int fail(struct loader *ld, yaml_node_t *node, const char *fmt, ...)
-{
-	char reason[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	pgs_errf(ld->err, ld->errlen, "%s:%d: %s", ld->file, node ? LINE(node) : 1, reason);
-	return PGS_ERR;
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static bool is_null(yaml_node_t *n)
-{
-	const char *s = scalar(n);
-	return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       (!strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-		!strcmp(s, "NULL"));
-}
-
-static yaml_node_t *node(struct loader *ld, int id)
-{
-	return yaml_document_get_node(ld->doc, id);
-}
-
-static int get_bool(struct loader *ld, yaml_node_t *v, const char *key, bool *out)
-{
-	const char *s = scalar(v);
-	if (s && (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))) {
-		*out = true;
-		return PGS_OK;
-	}
-	if (s && (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))) {
-		*out = false;
-		return PGS_OK;
-	}
-	return fail(ld, v, "'%s' must be true or false", key);
-}
-
-/* A non-null scalar, as text; NULL (after reporting) otherwise. */
-static const char *get_text(struct loader *ld, yaml_node_t *v, const char *key)
-{
-	const char *s = scalar(v);
-	if (!s || is_null(v)) {
-		fail(ld, v, "'%s' must be a string", key);
-		return NULL;
-	}
-	if (strlen(s) != v->data.scalar.length) {
-		fail(ld, v, "'%s' contains a NUL character", key);
-		return NULL;
-	}
-	return s;
-}
-
-/* Checks that a mapping's keys are unique strings; the caller then dispatches them. */
-static int check_mapping(struct loader *ld, yaml_node_t *map, const char *what)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return fail(ld, map, "%s must be a mapping", what);
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ld, p->key);
-		const char *ks = scalar(k);
-		if (!ks)
-			return fail(ld, k, "keys of %s must be strings", what);
-		/* a repeated key would silently win in Acra's loader; here it is a mistake */
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			const char *prev = scalar(node(ld, q->key));
-			if (prev && !strcmp(prev, ks))
-				return fail(ld, k, "duplicate key '%s' in %s", ks, what);
-		}
-	}
-	return PGS_OK;
-}
-
 /* ---- names ------------------------------------------------------------------------------- */
 
-static int name_error(struct loader *ld, yaml_node_t *v, const char *key, const char *why)
+static int name_error(struct yamlx *ld, yaml_node_t *v, const char *key, const char *why)
 {
-	return fail(ld, v, "'%s': %s", key, why);
+	return yamlx_fail(ld, v, "'%s': %s", key, why);
 }
 
 /* Folds one dotted identifier path like PostgreSQL: unquoted parts to lowercase (ASCII),
  * "quoted" parts kept as written. max_parts is 1 for a column, 2 for [schema.]table. */
-static int fold_name(struct loader *ld, yaml_node_t *v, const char *key, int max_parts, char **out)
+static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_parts, char **out)
 {
-	const char *s = get_text(ld, v, key);
+	const char *s = yamlx_get_text(ld, v, key);
 	if (!s)
 		return PGS_ERR;
 	size_t n = strlen(s);
@@ -184,71 +97,42 @@ static int fold_name(struct loader *ld, yaml_node_t *v, const char *key, int max
 
 /* ---- values ------------------------------------------------------------------------------ */
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Strict standard base64 with padding (what Acra's loader accepts for bytes). */
 static int base64_decode(const char *s, struct codec_buf *out)
 {
-	size_t n = strlen(s);
-	if (n % 4)
-		return PGS_ERR;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			unsigned char c = (unsigned char)s[i + (size_t)j];
-			if (c == '=' && i + 4 == n && j >= 2) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			if (pad || (v[j] = b64val(c)) < 0)
-				return PGS_ERR;
-		}
-		uint8_t b[3] = {(uint8_t)(v[0] << 2 | v[1] >> 4), (uint8_t)(v[1] << 4 | v[2] >> 2),
-				(uint8_t)(v[2] << 6 | v[3])};
-		if (codec_buf_put(out, b, (size_t)(3 - pad)) != PGS_OK)
-			return PGS_ERR;
-	}
-	return PGS_OK;
+	size_t n = strlen(s), cap = n / 4 * 3 + 1, len = 0;
+	uint8_t *raw = pgs_xmalloc(cap);
+	int rc = PGS_ERR;
+	if (crypto_base64_decode(s, n, raw, cap, &len) == PGS_OK)
+		rc = codec_buf_put(out, raw, len);
+	OPENSSL_cleanse(raw, cap); /* a default plaintext value */
+	free(raw);
+	return rc;
 }
 
 /* default_data_value -> PostgreSQL's text output of the declared type. bytea takes Acra's
  * base64, or PostgreSQL's hex form when it starts with \x. */
-static int normalize_default(struct loader *ld, yaml_node_t *v, enum codec_type type, char **out)
+static int normalize_default(struct yamlx *ld, yaml_node_t *v, enum codec_type type, char **out)
 {
-	const char *s = get_text(ld, v, "default_data_value");
+	const char *s = yamlx_get_text(ld, v, "default_data_value");
 	struct codec_buf canon = {0}, text = {0};
 	int rc = PGS_ERR;
 	if (!s)
 		return PGS_ERR;
 	if (type == CODEC_BYTEA && strncmp(s, "\\x", 2) != 0) {
 		if (base64_decode(s, &canon) != PGS_OK) {
-			fail(ld, v, "'default_data_value' of a bytes column must be base64 (as in "
+			yamlx_fail(ld, v, "'default_data_value' of a bytes column must be base64 (as in "
 				    "Acra) or \\x followed by hex");
 			goto out;
 		}
 	} else if (codec_to_canonical(type, 0, CODEC_FMT_TEXT, (const uint8_t *)s, strlen(s),
 				      &canon) != PGS_OK) {
-		fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
+		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
 		goto out;
 	}
 	if (codec_from_canonical(type, CODEC_FMT_TEXT, canon.data, canon.len, &text) != PGS_OK ||
 	    (text.len && memchr(text.data, 0, text.len))) {
-		fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
+		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
 		goto out;
 	}
 	*out = pgs_xmalloc(text.len + 1);
@@ -278,38 +162,58 @@ static int client_id_ok(const char *s)
 	return 1;
 }
 
-static int unsupported(struct loader *ld, yaml_node_t *k, const char *key, const char *what)
+static int unsupported(struct yamlx *ld, yaml_node_t *k, const char *key, const char *what)
 {
-	return fail(ld, k, "'%s': %s is not supported by pgseal (it would store values other "
+	return yamlx_fail(ld, k, "'%s': %s is not supported by pgseal (it would store values other "
 			   "than pgseal's encrypted records); remove it or leave the column out",
 		    key, what);
 }
 
-static int parse_column(struct loader *ld, yaml_node_t *map, struct schema_column *c)
+static bool envelope_key(const char *key)
+{
+	return !strcmp(key, "crypto_envelope") || !strcmp(key, "reencrypting_to_acrablocks");
+}
+
+/* Acra's container choice, in a column or in `defaults:`: checked, then ignored, since
+ * pgseal always writes its own record format. */
+static int check_envelope(struct yamlx *ld, const char *key, yaml_node_t *v)
+{
+	bool b;
+	if (!strcmp(key, "reencrypting_to_acrablocks"))
+		return yamlx_get_bool(ld, v, key, &b);
+	const char *s = yamlx_get_text(ld, v, key);
+	if (!s)
+		return PGS_ERR;
+	if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
+		return yamlx_fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
+	return PGS_OK;
+}
+
+static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column *c)
 {
 	yaml_node_t *type_node = NULL, *oid_node = NULL, *def_node = NULL, *fail_node = NULL;
 	bool have_fail = false;
-	if (check_mapping(ld, map, "an 'encrypted' entry") != PGS_OK)
+	if (yamlx_check_mapping(ld, map, "an 'encrypted' entry") != PGS_OK)
 		return PGS_ERR;
 	c->on_fail = SCHEMA_FAIL_ERROR;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
+		const char *key = yamlx_scalar(k);
 		bool b;
 		if (!strcmp(key, "column")) {
 			if (fold_name(ld, v, key, 1, &c->name) != PGS_OK)
 				return PGS_ERR;
 		} else if (!strcmp(key, "searchable")) {
-			if (get_bool(ld, v, key, &c->searchable) != PGS_OK)
+			if (yamlx_get_bool(ld, v, key, &c->searchable) != PGS_OK)
 				return PGS_ERR;
 		} else if (!strcmp(key, "client_id")) {
-			if (is_null(v) || (scalar(v) && !*scalar(v)))
+			if (yamlx_is_null(ld, v) || (yamlx_scalar(v) && !*yamlx_scalar(v)))
 				continue; /* Acra: empty = the default client */
-			const char *s = get_text(ld, v, key);
+			const char *s = yamlx_get_text(ld, v, key);
 			if (!s)
 				return PGS_ERR;
 			if (!client_id_ok(s))
-				return fail(ld, v, "'client_id' must be 1-256 characters of A-Z a-z 0-9 "
+				return yamlx_fail(ld, v, "'client_id' must be 1-256 characters of A-Z a-z 0-9 "
 						   "_ - . (the id printed by 'pgseal keys client-id')");
 			c->client_id = pgs_xstrdup(s);
 		} else if (!strcmp(key, "data_type")) {
@@ -317,7 +221,7 @@ static int parse_column(struct loader *ld, yaml_node_t *map, struct schema_colum
 		} else if (!strcmp(key, "data_type_db_identifier")) {
 			oid_node = v;
 		} else if (!strcmp(key, "response_on_fail")) {
-			const char *s = get_text(ld, v, key);
+			const char *s = yamlx_get_text(ld, v, key);
 			if (!s)
 				return PGS_ERR;
 			if (!strcmp(s, "error"))
@@ -327,62 +231,55 @@ static int parse_column(struct loader *ld, yaml_node_t *map, struct schema_colum
 			else if (!strcmp(s, "default_value"))
 				c->on_fail = SCHEMA_FAIL_DEFAULT;
 			else
-				return fail(ld, v, "'response_on_fail' must be error, ciphertext or "
+				return yamlx_fail(ld, v, "'response_on_fail' must be error, ciphertext or "
 						   "default_value");
 			have_fail = true;
 			fail_node = v;
 		} else if (!strcmp(key, "default_data_value")) {
 			def_node = v;
-		} else if (!strcmp(key, "crypto_envelope")) {
-			/* Acra's container choice; pgseal always writes its own record format */
-			const char *s = get_text(ld, v, key);
-			if (!s)
-				return PGS_ERR;
-			if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
-				return fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
-		} else if (!strcmp(key, "reencrypting_to_acrablocks")) {
-			if (get_bool(ld, v, key, &b) != PGS_OK)
+		} else if (envelope_key(key)) {
+			if (check_envelope(ld, key, v) != PGS_OK)
 				return PGS_ERR;
 		} else if (!strcmp(key, "tokenized")) {
-			if (get_bool(ld, v, key, &b) != PGS_OK)
+			if (yamlx_get_bool(ld, v, key, &b) != PGS_OK)
 				return PGS_ERR;
 			if (b)
 				return unsupported(ld, k, key, "tokenization");
 		} else if (!strcmp(key, "consistent_tokenization")) {
-			if (get_bool(ld, v, key, &b) != PGS_OK)
+			if (yamlx_get_bool(ld, v, key, &b) != PGS_OK)
 				return PGS_ERR;
 			if (b)
 				return unsupported(ld, k, key, "tokenization");
 		} else if (!strcmp(key, "token_type")) {
-			if (!(is_null(v) || (scalar(v) && !*scalar(v))))
+			if (!(yamlx_is_null(ld, v) || (yamlx_scalar(v) && !*yamlx_scalar(v))))
 				return unsupported(ld, k, key, "tokenization");
 		} else if (!strcmp(key, "masking") || !strcmp(key, "plaintext_length") ||
 			   !strcmp(key, "plaintext_side")) {
 			return unsupported(ld, k, key, "masking (a part of the plaintext stays readable)");
 		} else if (!strcmp(key, "zone_id")) {
-			return fail(ld, k, "'zone_id': zones (deprecated in Acra 0.94) are not supported "
+			return yamlx_fail(ld, k, "'zone_id': zones (deprecated in Acra 0.94) are not supported "
 					   "by pgseal; use client_id to restrict a column to one client");
 		} else {
-			return fail(ld, k, "unknown key '%s' in an 'encrypted' entry", key);
+			return yamlx_fail(ld, k, "unknown key '%s' in an 'encrypted' entry", key);
 		}
 	}
 	if (!c->name)
-		return fail(ld, map, "an 'encrypted' entry needs 'column'");
+		return yamlx_fail(ld, map, "an 'encrypted' entry needs 'column'");
 	if (type_node && oid_node)
-		return fail(ld, oid_node, "'data_type' and 'data_type_db_identifier' are exclusive");
+		return yamlx_fail(ld, oid_node, "'data_type' and 'data_type_db_identifier' are exclusive");
 	c->type = CODEC_BYTEA; /* Acra's default: the value is opaque bytes */
 	c->type_oid = codec_type_oid(CODEC_BYTEA);
 	if (type_node) {
-		const char *s = get_text(ld, type_node, "data_type");
+		const char *s = yamlx_get_text(ld, type_node, "data_type");
 		if (!s)
 			return PGS_ERR;
 		if (codec_type_by_name(s, &c->type) != PGS_OK)
-			return fail(ld, type_node, "'data_type': unsupported type \"%.64s\" (str, bytes, "
+			return yamlx_fail(ld, type_node, "'data_type': unsupported type \"%.64s\" (str, bytes, "
 						   "int32, int64, or a PostgreSQL type listed in docs/schema.md)",
 				    s);
 		c->type_oid = codec_type_oid(c->type);
 	} else if (oid_node) {
-		const char *s = scalar(oid_node);
+		const char *s = yamlx_scalar(oid_node);
 		char *end;
 		unsigned long x = 0;
 		if (s && *s >= '0' && *s <= '9') {
@@ -392,10 +289,10 @@ static int parse_column(struct loader *ld, yaml_node_t *map, struct schema_colum
 				x = 0;
 		}
 		if (x == 0 || x > UINT32_MAX)
-			return fail(ld, oid_node, "'data_type_db_identifier' must be a type OID (a "
+			return yamlx_fail(ld, oid_node, "'data_type_db_identifier' must be a type OID (a "
 						  "positive integer)");
 		if (codec_type_by_oid((uint32_t)x, &c->type) != PGS_OK)
-			return fail(ld, oid_node, "'data_type_db_identifier': unsupported type OID %lu",
+			return yamlx_fail(ld, oid_node, "'data_type_db_identifier': unsupported type OID %lu",
 				    x);
 		c->type_oid = (uint32_t)x;
 	}
@@ -404,79 +301,79 @@ static int parse_column(struct loader *ld, yaml_node_t *map, struct schema_colum
 		if (!have_fail)
 			c->on_fail = SCHEMA_FAIL_DEFAULT;
 		else if (c->on_fail != SCHEMA_FAIL_DEFAULT)
-			return fail(ld, def_node, "'default_data_value' needs 'response_on_fail: "
+			return yamlx_fail(ld, def_node, "'default_data_value' needs 'response_on_fail: "
 						  "default_value'");
 		if (normalize_default(ld, def_node, c->type, &c->default_value) != PGS_OK)
 			return PGS_ERR;
 	} else if (c->on_fail == SCHEMA_FAIL_DEFAULT) {
-		return fail(ld, fail_node, "'response_on_fail: default_value' needs 'default_data_value'");
+		return yamlx_fail(ld, fail_node, "'response_on_fail: default_value' needs 'default_data_value'");
 	}
 	return PGS_OK;
 }
 
 /* ---- one table --------------------------------------------------------------------------- */
 
-static int parse_table(struct loader *ld, yaml_node_t *map, struct schema_table *t,
+static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *t,
 		       int *table_line)
 {
 	yaml_node_t *cols = NULL, *enc = NULL;
-	if (check_mapping(ld, map, "a 'schemas' entry") != PGS_OK)
+	if (yamlx_check_mapping(ld, map, "a 'schemas' entry") != PGS_OK)
 		return PGS_ERR;
-	*table_line = LINE(map);
+	*table_line = yamlx_line(map);
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
+		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "table")) {
 			if (fold_name(ld, v, key, 2, &t->name) != PGS_OK)
 				return PGS_ERR;
-			*table_line = LINE(v);
+			*table_line = yamlx_line(v);
 		} else if (!strcmp(key, "columns")) {
 			cols = v;
 		} else if (!strcmp(key, "encrypted")) {
 			enc = v;
 		} else {
-			return fail(ld, k, "unknown key '%s' in a 'schemas' entry", key);
+			return yamlx_fail(ld, k, "unknown key '%s' in a 'schemas' entry", key);
 		}
 	}
 	if (!t->name)
-		return fail(ld, map, "a 'schemas' entry needs 'table'");
-	if (cols && !is_null(cols)) {
+		return yamlx_fail(ld, map, "a 'schemas' entry needs 'table'");
+	if (cols && !yamlx_is_null(ld, cols)) {
 		if (cols->type != YAML_SEQUENCE_NODE)
-			return fail(ld, cols, "'columns' must be a list of column names");
+			return yamlx_fail(ld, cols, "'columns' must be a list of column names");
 		size_t n = (size_t)(cols->data.sequence.items.top - cols->data.sequence.items.start);
 		t->columns = pgs_xcalloc(n ? n : 1, sizeof(char *));
 		for (size_t i = 0; i < n; i++) {
-			yaml_node_t *v = node(ld, cols->data.sequence.items.start[i]);
+			yaml_node_t *v = yamlx_node(ld, cols->data.sequence.items.start[i]);
 			if (fold_name(ld, v, "columns", 1, &t->columns[i]) != PGS_OK)
 				return PGS_ERR;
 			t->ncolumns = i + 1;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(t->columns[j], t->columns[i]))
-					return fail(ld, v, "column '%s' is listed twice in 'columns' of "
+					return yamlx_fail(ld, v, "column '%s' is listed twice in 'columns' of "
 							   "table '%s'",
 						    t->columns[i], t->name);
 		}
 	}
-	if (enc && !is_null(enc)) {
+	if (enc && !yamlx_is_null(ld, enc)) {
 		if (enc->type != YAML_SEQUENCE_NODE)
-			return fail(ld, enc, "'encrypted' must be a list");
+			return yamlx_fail(ld, enc, "'encrypted' must be a list");
 		size_t n = (size_t)(enc->data.sequence.items.top - enc->data.sequence.items.start);
 		t->encrypted = pgs_xcalloc(n ? n : 1, sizeof(*t->encrypted));
 		for (size_t i = 0; i < n; i++) {
-			yaml_node_t *v = node(ld, enc->data.sequence.items.start[i]);
+			yaml_node_t *v = yamlx_node(ld, enc->data.sequence.items.start[i]);
 			struct schema_column *c = &t->encrypted[i];
 			t->nencrypted = i + 1;
 			if (parse_column(ld, v, c) != PGS_OK)
 				return PGS_ERR;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(t->encrypted[j].name, c->name))
-					return fail(ld, v, "column '%s' of table '%s' is encrypted twice",
+					return yamlx_fail(ld, v, "column '%s' of table '%s' is encrypted twice",
 						    c->name, t->name);
 			c->position = -1;
 			if (t->columns) {
 				c->position = schema_column_position(t, c->name);
 				if (c->position < 0)
-					return fail(ld, v, "encrypted column '%s' is not in 'columns' of "
+					return yamlx_fail(ld, v, "encrypted column '%s' is not in 'columns' of "
 							   "table '%s'",
 						    c->name, t->name);
 			}
@@ -485,24 +382,24 @@ static int parse_table(struct loader *ld, yaml_node_t *map, struct schema_table 
 	return PGS_OK;
 }
 
-static int parse_schemas(struct loader *ld, yaml_node_t *list, struct schema *s)
+static int parse_schemas(struct yamlx *ld, yaml_node_t *list, struct schema *s)
 {
-	if (is_null(list))
+	if (yamlx_is_null(ld, list))
 		return PGS_OK;
 	if (list->type != YAML_SEQUENCE_NODE)
-		return fail(ld, list, "'schemas' must be a list of tables");
+		return yamlx_fail(ld, list, "'schemas' must be a list of tables");
 	size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	int *lines = pgs_xcalloc(n ? n : 1, sizeof(int));
 	int rc = PGS_ERR;
 	s->tables = pgs_xcalloc(n ? n : 1, sizeof(*s->tables));
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *v = node(ld, list->data.sequence.items.start[i]);
+		yaml_node_t *v = yamlx_node(ld, list->data.sequence.items.start[i]);
 		s->ntables = i + 1;
 		if (parse_table(ld, v, &s->tables[i], &lines[i]) != PGS_OK)
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(s->tables[j].name, s->tables[i].name)) {
-				fail(ld, v, "table '%s' is configured twice (first at line %d)",
+				yamlx_fail(ld, v, "table '%s' is configured twice (first at line %d)",
 				     s->tables[i].name, lines[j]);
 				goto out;
 			}
@@ -514,55 +411,47 @@ out:
 }
 
 /* Acra's `defaults:`: envelope settings that do not change what pgseal stores. */
-static int parse_defaults(struct loader *ld, yaml_node_t *map)
+static int parse_defaults(struct yamlx *ld, yaml_node_t *map)
 {
-	if (is_null(map))
+	if (yamlx_is_null(ld, map))
 		return PGS_OK;
-	if (check_mapping(ld, map, "'defaults'") != PGS_OK)
+	if (yamlx_check_mapping(ld, map, "'defaults'") != PGS_OK)
 		return PGS_ERR;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
-		const char *key = scalar(k);
-		bool b;
-		if (!strcmp(key, "crypto_envelope")) {
-			const char *s = get_text(ld, v, key);
-			if (!s)
-				return PGS_ERR;
-			if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
-				return fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
-		} else if (!strcmp(key, "reencrypting_to_acrablocks")) {
-			if (get_bool(ld, v, key, &b) != PGS_OK)
-				return PGS_ERR;
-		} else {
-			return fail(ld, k, "unknown key '%s' in 'defaults'", key);
-		}
+		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
+		const char *key = yamlx_scalar(k);
+		if (!envelope_key(key))
+			return yamlx_fail(ld, k, "unknown key '%s' in 'defaults'", key);
+		if (check_envelope(ld, key, v) != PGS_OK)
+			return PGS_ERR;
 	}
 	return PGS_OK;
 }
 
 /* Acra's `database_settings:` has MySQL options only; PostgreSQL's section is empty. */
-static int parse_database_settings(struct loader *ld, yaml_node_t *map)
+static int parse_database_settings(struct yamlx *ld, yaml_node_t *map)
 {
-	if (is_null(map))
+	if (yamlx_is_null(ld, map))
 		return PGS_OK;
-	if (check_mapping(ld, map, "'database_settings'") != PGS_OK)
+	if (yamlx_check_mapping(ld, map, "'database_settings'") != PGS_OK)
 		return PGS_ERR;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
+		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "postgresql")) {
-			if (!is_null(v) && check_mapping(ld, v, "'database_settings.postgresql'") != PGS_OK)
+			if (!yamlx_is_null(ld, v) &&
+			    yamlx_check_mapping(ld, v, "'database_settings.postgresql'") != PGS_OK)
 				return PGS_ERR;
-			if (!is_null(v) && v->data.mapping.pairs.top != v->data.mapping.pairs.start)
-				return fail(ld, node(ld, v->data.mapping.pairs.start->key),
+			if (!yamlx_is_null(ld, v) && v->data.mapping.pairs.top != v->data.mapping.pairs.start)
+				return yamlx_fail(ld, yamlx_node(ld, v->data.mapping.pairs.start->key),
 					    "unknown key '%s' in 'database_settings.postgresql'",
-					    scalar(node(ld, v->data.mapping.pairs.start->key)));
+					    yamlx_scalar(yamlx_node(ld, v->data.mapping.pairs.start->key)));
 		} else if (!strcmp(key, "mysql")) {
 			/* MySQL-only options: accepted so a shared file loads, meaningless here */
-			if (!is_null(v) && check_mapping(ld, v, "'database_settings.mysql'") != PGS_OK)
+			if (!yamlx_is_null(ld, v) && yamlx_check_mapping(ld, v, "'database_settings.mysql'") != PGS_OK)
 				return PGS_ERR;
 		} else {
-			return fail(ld, k, "unknown key '%s' in 'database_settings'", key);
+			return yamlx_fail(ld, k, "unknown key '%s' in 'database_settings'", key);
 		}
 	}
 	return PGS_OK;
@@ -592,38 +481,36 @@ static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inl
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct loader ld = {.file = name, .doc = &doc, .err = err, .errlen = errlen};
+	struct yamlx ld = {.file = name, .doc = &doc, .err = err, .errlen = errlen,
+			   .missing_line = 1, .null_any_case = true};
 	struct schema *s = pgs_xcalloc(1, sizeof(*s));
 	int rc = PGS_ERR;
 
 	*out = NULL;
-	if (!yaml_parser_initialize(&parser)) {
-		pgs_errf(err, errlen, "%s: cannot initialise the YAML parser", name);
+	if (yamlx_parser_init(&parser, name, err, errlen) != PGS_OK) {
 		free(s);
 		return PGS_ERR;
 	}
 	yaml_parser_set_input_string(&parser, data, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		pgs_errf(err, errlen, "%s:%d: YAML error: %s", name, (int)parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "unknown");
+	if (yamlx_load(&parser, &doc, name, err, errlen) != PGS_OK) {
 		yaml_parser_delete(&parser);
 		free(s);
 		return PGS_ERR;
 	}
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (!root || is_null(root)) {
+	if (!root || yamlx_is_null(&ld, root)) {
 		rc = PGS_OK; /* an empty file: no encrypted columns */
 		goto done;
 	}
-	if (check_mapping(&ld, root, "the top level") != PGS_OK)
+	if (yamlx_check_mapping(&ld, root, "the top level") != PGS_OK)
 		goto done;
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = node(&ld, p->key), *v = node(&ld, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yamlx_node(&ld, p->key), *v = yamlx_node(&ld, p->value);
+		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "schemas")) {
 			if (has_file) {
-				fail(&ld, k, "both 'encryptor_config_file' and an inline 'schemas' list; "
+				yamlx_fail(&ld, k, "both 'encryptor_config_file' and an inline 'schemas' list; "
 					     "use one of them");
 				goto done;
 			}
@@ -638,7 +525,7 @@ static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inl
 			if (parse_database_settings(&ld, v) != PGS_OK)
 				goto done;
 		} else {
-			fail(&ld, k, "unknown key '%s' (an encryptor_config has 'schemas', 'defaults' "
+			yamlx_fail(&ld, k, "unknown key '%s' (an encryptor_config has 'schemas', 'defaults' "
 				     "and 'database_settings')",
 			     key);
 			goto done;

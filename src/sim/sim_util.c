@@ -1,5 +1,6 @@
 /* sim_util.c - hex, files, hashes and HKDF helpers for the dstack simulator. */
 #include "sim/sim.h"
+#include "crypto/crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,25 +18,9 @@
 
 char *sim_hex(const uint8_t *buf, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *s = pgs_xmalloc(len * 2 + 1);
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = digits[buf[i] >> 4];
-		s[2 * i + 1] = digits[buf[i] & 15];
-	}
-	s[len * 2] = '\0';
+	crypto_hex(buf, len, s);
 	return s;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int sim_unhex(const char *hex, uint8_t **out, size_t *outlen)
@@ -46,13 +31,9 @@ int sim_unhex(const char *hex, uint8_t **out, size_t *outlen)
 	if (n % 2)
 		return PGS_ERR;
 	uint8_t *b = pgs_xmalloc(n / 2);
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return PGS_ERR;
-		}
-		b[i] = (uint8_t)(hi << 4 | lo);
+	if (crypto_unhex(hex, n, b, n / 2) != PGS_OK) {
+		free(b);
+		return PGS_ERR;
 	}
 	*out = b;
 	*outlen = n / 2;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 #include "testlib.h"
 
 static char tdir[512];
@@ -107,7 +108,7 @@ static void test_replay(void)
 	CHECK(r.rtmr3_ok);
 	CHECK(r.rtmr_ok[0] && r.rtmr_ok[1] && r.rtmr_ok[2]);
 	char h[97];
-	attest_hex(r.rtmr[3], 48, h);
+	crypto_hex(r.rtmr[3], 48, h);
 	CHECK(!strcmp(h, "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53459121e7a5a4443147185a8"));
 	CHECK_STR(r.compose_hash, "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7");
 	CHECK_STR(r.app_id, "3763bc34552cf3a27ff71ad5f7a90471562a1a2d");
@@ -246,8 +247,8 @@ static void test_policy(void)
 	attest_eventlog_free(&el);
 	free(j);
 	fake_result(&res);
-	attest_hex(dq.td.mr_td, 48, mrtd);
-	attest_hex(dq.td.rtmr[0], 48, rtmr0);
+	crypto_hex(dq.td.mr_td, 48, mrtd);
+	crypto_hex(dq.td.rtmr[0], 48, rtmr0);
 
 	snprintf(y, sizeof(y),
 		 "min_tcb_status: UpToDate\nmrtd: [\"%s\"]\nrtmr0:\n  - \"0x%s\"\n"

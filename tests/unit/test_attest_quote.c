@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "attest/attest.h"
+#include "crypto/crypto.h"
 #include "testlib.h"
 
 #define AT_OK 1751000000   /* inside tdx_quote_collateral.json's windows */
@@ -106,7 +107,7 @@ static void test_vectors(void)
 	CHECK_EQ_INT(r.qe_status, ATTEST_TCB_UP_TO_DATE);
 	CHECK_EQ_INT(r.module_status, ATTEST_TCB_UP_TO_DATE);
 	char h[13];
-	attest_hex(r.fmspc, 6, h);
+	crypto_hex(r.fmspc, 6, h);
 	CHECK(!strcmp(h, "b0c06f000000"));
 
 	/* the v5 quote: no TCB level of its own collateral matches */
@@ -340,7 +341,7 @@ static void test_decode_file(void)
 	uint8_t *q = slurp("tdx_quote.bin", &n), *out = NULL;
 	char err[256];
 	char *hex = malloc(2 * n + 16);
-	attest_hex(q, n, hex);
+	crypto_hex(q, n, hex);
 
 	CHECK(attest_quote_decode_file(q, n, &out, &outn, err, sizeof(err)) == PGS_OK);
 	CHECK(outn == n && !memcmp(out, q, n));
