@@ -210,14 +210,15 @@ bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len,
 
 static void put_hex(struct codec_buf *o, const uint8_t *p, size_t n, bool text_format)
 {
-	static const char hx[] = "0123456789abcdef";
+	char h[2 * 64 + 1];
 	if (text_format)
 		put(o, "\\\\x", 3);
 	else
 		put(o, "\\x", 2);
-	for (size_t i = 0; i < n; i++) {
-		char h[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
-		put(o, h, 2);
+	for (size_t i = 0; i < n; i += 64) {
+		size_t k = n - i < 64 ? n - i : 64;
+		crypto_hex(p + i, k, h);
+		put(o, h, 2 * k);
 	}
 }
 
