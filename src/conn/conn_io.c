@@ -115,7 +115,7 @@ ssize_t conn_side_read(struct conn_side *s, struct sbuf *b)
 			return 0; /* peer closed without close_notify */
 		return -2;
 	}
-	ssize_t n = read(s->fd, b->data + b->end, room);
+	ssize_t n = recv(s->fd, b->data + b->end, room, 0);
 	if (n > 0) {
 		b->end += (uint32_t)n;
 		/* a short read drained the socket; with edge triggering, new data brings a new
