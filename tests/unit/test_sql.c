@@ -1,67 +1,6 @@
 /* test_sql.c - unit tests of the SQL analysis and rewriting: every supported form rendered exactly,
  * every refusal. */
-#include "test_sql_util.h"
-#include "testlib.h"
-
-static const struct schema *S;
-
-/* Analyses and renders: the text, or "REFUSED <sqlstate>: <message>", or "PLAIN" when untouched. */
-static char *rw(const char *sql)
-{
-	struct sql_plan *p = NULL;
-	char *out = NULL, err[256] = "";
-	size_t outlen;
-	char buf[1024];
-	if (sql_analyze(S, sql, strlen(sql), &p) != PGS_OK)
-		return strdup("OOM");
-	if (p->refused) {
-		snprintf(buf, sizeof(buf), "REFUSED %s: %s", p->sqlstate, p->message);
-		sql_plan_free(p);
-		return strdup(buf);
-	}
-	if (!p->touches_encrypted && p->nedits == 0) {
-		sql_plan_free(p);
-		return strdup("PLAIN");
-	}
-	if (sql_plan_render(p, sql, strlen(sql), tsql_enc, NULL, &out, &outlen, err, sizeof(err)) !=
-	    PGS_OK) {
-		snprintf(buf, sizeof(buf), "RENDER ERROR: %s", err);
-		sql_plan_free(p);
-		return strdup(buf);
-	}
-	sql_plan_free(p);
-	return out;
-}
-
-static void expect_at(int line, const char *sql, const char *want)
-{
-	char *got = rw(sql);
-	if (strcmp(got, want) == 0) {
-		t_passed++;
-	} else {
-		t_failed++;
-		fprintf(stderr, "FAIL line %d\n  sql:  %s\n  want: %s\n  got:  %s\n", line, sql,
-		        want, got);
-	}
-	free(got);
-}
-#define EXPECT(sql, want) expect_at(__LINE__, sql, want)
-
-static void expect_refused_at(int line, const char *sql, const char *state, const char *needle)
-{
-	char *got = rw(sql);
-	char prefix[32];
-	snprintf(prefix, sizeof(prefix), "REFUSED %s: ", state);
-	if (strncmp(got, prefix, strlen(prefix)) == 0 && strstr(got, needle)) {
-		t_passed++;
-	} else {
-		t_failed++;
-		fprintf(stderr, "FAIL line %d\n  sql:  %s\n  want: %s...%s\n  got:  %s\n", line,
-		        sql, prefix, needle, got);
-	}
-	free(got);
-}
-#define REFUSED(sql, needle) expect_refused_at(__LINE__, sql, "0A000", needle)
+#include "test_sql_expect.h"
 
 static void test_plain(void)
 {
