@@ -111,9 +111,7 @@ static bool views_outdated(struct conn *c)
 
 static bool catalog_needed(struct conn *c)
 {
-	/* or a view was defined through pgseal by another session since the last load */
-	return !c->crypt.catalog_loaded || c->crypt.catalog_stale ||
-	       crypt_views_latest() > c->crypt.views_requested;
+	return !c->crypt.catalog_loaded || c->crypt.catalog_stale || views_outdated(c);
 }
 
 /* Whether a text needs the analysis: it may name an encrypted table or one of this

@@ -33,6 +33,15 @@ static uint64_t reg_evicted;          /* the highest number evicted (under reg_m
 static _Atomic uint64_t reg_latest;   /* reg_seq, read without the lock */
 static atomic_size_t reg_unconfirmed; /* entries with seq 0 */
 
+/* A Unicode-escaped identifier (U&"...") may spell any name: it matches every view. */
+static bool has_uescape(const char *text, size_t len)
+{
+	for (size_t k = 0; k + 3 <= len; k++)
+		if (!strncasecmp(text + k, "u&\"", 3))
+			return true;
+	return false;
+}
+
 uint64_t crypt_views_latest(void)
 {
 	return atomic_load(&reg_latest);
@@ -92,9 +101,7 @@ static bool reg_pending(const struct conn *c, const char *text, size_t len, char
 		snprintf(name, cap, "(defined by another session)");
 		found = true;
 	}
-	bool uescape = false;
-	for (size_t k = 0; k + 3 <= len && !uescape; k++)
-		uescape = !strncasecmp(text + k, "u&\"", 3);
+	bool uescape = !found && has_uescape(text, len);
 	for (size_t i = 0; i < reg_len && !found; i++) {
 		const struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
 		/* this session's own definitions: its own pending list and reload cover them */
@@ -333,9 +340,8 @@ void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
 bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
 {
 	const struct crypt_state *s = &c->crypt;
-	bool uescape = false;
-	for (size_t k = 0; k + 3 <= len && !uescape; k++)
-		uescape = !strncasecmp(text + k, "u&\"", 3);
+	/* every statement passes here: the text is scanned only when a view is pending */
+	bool uescape = s->npending_views && has_uescape(text, len);
 	for (size_t i = 0; i < s->npending_views; i++) {
 		const char *w = s->pending_views[i];
 		size_t m = strlen(w);

@@ -36,16 +36,22 @@ static char *rw(const char *sql)
 	return out;
 }
 
-static void expect_at(int line, const char *sql, const char *want)
+/* Counts one check; reports the statement, what was wanted and what came out when it failed. */
+static void check_got(int line, const char *sql, const char *want, const char *got, bool ok)
 {
-	char *got = rw(sql);
-	if (strcmp(got, want) == 0) {
+	if (ok) {
 		t_passed++;
 	} else {
 		t_failed++;
 		fprintf(stderr, "FAIL line %d\n  sql:  %s\n  want: %s\n  got:  %s\n", line, sql,
 		        want, got);
 	}
+}
+
+static void expect_at(int line, const char *sql, const char *want)
+{
+	char *got = rw(sql);
+	check_got(line, sql, want, got, strcmp(got, want) == 0);
 	free(got);
 }
 #define EXPECT(sql, want) expect_at(__LINE__, sql, want)
@@ -53,15 +59,10 @@ static void expect_at(int line, const char *sql, const char *want)
 static void expect_refused_at(int line, const char *sql, const char *state, const char *needle)
 {
 	char *got = rw(sql);
-	char prefix[32];
+	char prefix[32], want[512];
 	snprintf(prefix, sizeof(prefix), "REFUSED %s: ", state);
-	if (strncmp(got, prefix, strlen(prefix)) == 0 && strstr(got, needle)) {
-		t_passed++;
-	} else {
-		t_failed++;
-		fprintf(stderr, "FAIL line %d\n  sql:  %s\n  want: %s...%s\n  got:  %s\n", line,
-		        sql, prefix, needle, got);
-	}
+	snprintf(want, sizeof(want), "%s...%s", prefix, needle);
+	check_got(line, sql, want, got, strncmp(got, prefix, strlen(prefix)) == 0 && strstr(got, needle));
 	free(got);
 }
 #define REFUSED(sql, needle) expect_refused_at(__LINE__, sql, "0A000", needle)
