@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/log.h"
 
@@ -32,15 +31,6 @@ static uint64_t reg_seq;              /* the last number given (under reg_mu) */
 static uint64_t reg_evicted;          /* the highest number evicted (under reg_mu) */
 static _Atomic uint64_t reg_latest;   /* reg_seq, read without the lock */
 static atomic_size_t reg_unconfirmed; /* entries with seq 0 */
-
-/* A Unicode-escaped identifier (U&"...") may spell any name: it matches every view. */
-static bool has_uescape(const char *text, size_t len)
-{
-	for (size_t k = 0; k + 3 <= len; k++)
-		if (!strncasecmp(text + k, "u&\"", 3))
-			return true;
-	return false;
-}
 
 uint64_t crypt_views_latest(void)
 {
@@ -101,16 +91,14 @@ static bool reg_pending(const struct conn *c, const char *text, size_t len, char
 		snprintf(name, cap, "(defined by another session)");
 		found = true;
 	}
-	bool uescape = !found && has_uescape(text, len);
+	bool uescape = !found && sql_text_mentions(text, len, "u&\"");
 	for (size_t i = 0; i < reg_len && !found; i++) {
 		const struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
 		/* this session's own definitions: its own pending list and reload cover them */
 		if (e->owner == c->id || (e->seq && e->seq <= c->crypt.views_seen))
 			continue;
-		size_t m = strlen(e->name);
-		for (size_t k = 0; m && k + m <= len && !found; k++)
-			found = !strncasecmp(text + k, e->name, m);
-		found = found || uescape;
+		/* a U&"..." identifier may spell any name */
+		found = uescape || sql_text_mentions(text, len, e->name);
 		if (found)
 			snprintf(name, cap, "%s", e->name);
 	}
@@ -341,14 +329,10 @@ bool crypt_views_pending(const struct conn *c, const char *text, size_t len, cha
 {
 	const struct crypt_state *s = &c->crypt;
 	/* every statement passes here: the text is scanned only when a view is pending */
-	bool uescape = s->npending_views && has_uescape(text, len);
+	bool uescape = s->npending_views && sql_text_mentions(text, len, "u&\"");
 	for (size_t i = 0; i < s->npending_views; i++) {
 		const char *w = s->pending_views[i];
-		size_t m = strlen(w);
-		bool found = uescape;
-		for (size_t k = 0; m && k + m <= len && !found; k++)
-			found = !strncasecmp(text + k, w, m);
-		if (found) {
+		if (uescape || sql_text_mentions(text, len, w)) {
 			snprintf(name, cap, "%s", w);
 			return true;
 		}

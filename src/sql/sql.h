@@ -157,6 +157,9 @@ int sql_analyze_views(const struct schema *s, const struct sql_views *views, con
  * whose connection has prepared statements with encrypted parameters must call
  * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */
 bool sql_may_execute(const char *sql, size_t len);
+/* Whether a statement text contains a word, ignoring case (the fast paths' name search;
+ * false for an empty word). */
+bool sql_text_mentions(const char *text, size_t len, const char *word);
 /* Deep copy of a PREPARE entry, for the caller's map (column pointers point into the schema). */
 struct sql_prepared *sql_prepared_dup(const struct sql_prepared *p);
 void sql_prepared_free(struct sql_prepared *p);

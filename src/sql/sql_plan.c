@@ -214,12 +214,11 @@ void sql_sink_free(struct sql_psink *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static bool memcasemem(const char *hay, size_t n, const char *needle, size_t m)
+bool sql_text_mentions(const char *text, size_t len, const char *word)
 {
-	if (m == 0 || m > n)
-		return m == 0;
-	for (size_t i = 0; i + m <= n; i++)
-		if (strncasecmp(hay + i, needle, m) == 0)
+	size_t m = strlen(word);
+	for (size_t i = 0; m && i + m <= len; i++)
+		if (strncasecmp(text + i, word, m) == 0)
 			return true;
 	return false;
 }
@@ -229,13 +228,13 @@ bool sql_may_touch(const struct schema *s, const char *sql, size_t len)
 	if (!s || s->ntables == 0)
 		return false;
 	/* U&"..." identifiers can spell any name with escapes: assume the worst. */
-	if (memcasemem(sql, len, "u&\"", 3))
+	if (sql_text_mentions(sql, len, "u&\""))
 		return true;
 	for (size_t i = 0; i < s->ntables; i++) {
 		const char *name = s->tables[i].name;
 		const char *dot = strrchr(name, '.');
 		const char *rel = dot ? dot + 1 : name;
-		if (memcasemem(sql, len, rel, strlen(rel)))
+		if (sql_text_mentions(sql, len, rel))
 			return true;
 	}
 	return false;
@@ -243,7 +242,7 @@ bool sql_may_touch(const struct schema *s, const char *sql, size_t len)
 
 bool sql_may_execute(const char *sql, size_t len)
 {
-	return memcasemem(sql, len, "execute", 7);
+	return sql_text_mentions(sql, len, "execute");
 }
 
 struct sql_prepared *sql_prepared_dup(const struct sql_prepared *p)

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct sql_views *sql_views_new(void)
 {
@@ -61,23 +60,14 @@ const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *
 	return v;
 }
 
-static bool has_name(const char *sql, size_t len, const char *w)
-{
-	size_t m = strlen(w);
-	for (size_t i = 0; m && i + m <= len; i++)
-		if (strncasecmp(sql + i, w, m) == 0)
-			return true;
-	return false;
-}
-
 bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len)
 {
 	if (!vs || vs->n == 0)
 		return false;
-	if (has_name(sql, len, "u&\""))
+	if (sql_text_mentions(sql, len, "u&\""))
 		return true;
 	for (size_t i = 0; i < vs->n; i++)
-		if (has_name(sql, len, vs->v[i].name))
+		if (sql_text_mentions(sql, len, vs->v[i].name))
 			return true;
 	return false;
 }

@@ -12,6 +12,10 @@ static void test_plain(void)
 	CHECK(sql_may_touch(S, "select * from USERS", 19));
 	CHECK(sql_may_touch(S, "select * from \"users\"", 21));
 	CHECK(sql_may_touch(S, "select * from app.Accounts", 26));
+	CHECK(sql_text_mentions("SELECT * FROM Users", 19, "users"));
+	CHECK(!sql_text_mentions("SELECT * FROM Users", 18, "users")); /* only within len */
+	CHECK(!sql_text_mentions("abc", 3, ""));                       /* an empty word: never */
+	CHECK(!sql_text_mentions("us", 2, "users"));                   /* longer than the text */
 	CHECK(sql_may_touch(S, "select * from U&\"\\0075sers\"", 27));
 	CHECK(sql_may_execute("EXECUTE p(1)", 12));
 	CHECK(!sql_may_execute("SELECT 1", 8));
