@@ -147,6 +147,16 @@ void conn_auth_free(struct conn *c);
 /* conn_pool.c: session pooling */
 void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
 void conn_params_free(struct conn_params *p);
+/* The answer to the pool's reset (DISCARD ALL), read as it arrives. */
+struct conn_reset {
+	bool saw_complete;          /* its CommandComplete was seen */
+	struct conn_params *params; /* ParameterStatus values it reports are recorded here */
+	const char *why;            /* set when the answer is refused */
+};
+/* Reads the whole messages of p[0, n): 1 when the reset completed (ReadyForQuery 'I' after
+ * CommandComplete, nothing after it), 0 when more is needed, -1 (with why) for an error or
+ * anything unexpected. *used: the bytes of whole messages read. */
+int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, uint32_t *used) PGS_MUSTCHECK;
 /* Whether the session may hand its upstream to the pool when the client sends Terminate. */
 bool conn_pool_can_release(const struct conn *c);
 /* Moves the upstream connection to the worker's pool (reset with DISCARD ALL first). */

@@ -177,6 +177,47 @@ static void become_idle(struct conn_pooled *e)
 		pooled_destroy(victim, "pool full: least recently used");
 }
 
+int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, uint32_t *used)
+{
+	uint32_t at = 0;
+	*used = 0;
+	while (n - at >= PROTO_HDR_LEN) {
+		uint8_t type = p[at];
+		uint32_t len = proto_get_u32(p + at + 1);
+		if (len < 4 || len > CONN_MAX_INSPECT) {
+			r->why = "invalid message during reset";
+			return -1;
+		}
+		if (n - at < len + 1)
+			break; /* the rest of it has not arrived */
+		const uint8_t *body = p + at + PROTO_HDR_LEN;
+		at += len + 1;
+		*used = at;
+		switch (type) {
+		case 'C':
+			r->saw_complete = true;
+			break;
+		case 'S':
+			conn_params_set(r->params, body, len - 4);
+			break;
+		case 'N':
+		case 'A':
+			break;
+		case 'Z':
+			/* idle, after the reset's CommandComplete, and nothing after it */
+			if (!r->saw_complete || len != 5 || body[0] != 'I' || at != n) {
+				r->why = "reset did not complete";
+				return -1;
+			}
+			return 1;
+		default:
+			r->why = type == 'E' ? "reset failed" : "unexpected message during reset";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Reads the reset's answer; returns false when the connection was closed or went idle. */
 static bool pooled_read(struct conn_pooled *e)
 {
@@ -195,47 +236,27 @@ static bool pooled_read(struct conn_pooled *e)
 			resetting_free(e, n == 0 ? "closed by the server" : "read failed");
 			return false;
 		}
-		struct sbuf *b = &e->in;
-		while (b->end - b->scan >= PROTO_HDR_LEN) {
-			uint8_t type = b->data[b->scan];
-			uint32_t len = proto_get_u32(b->data + b->scan + 1);
-			if (len < 4 || len > CONN_MAX_INSPECT) {
-				resetting_free(e, "invalid message during reset");
-				return false;
-			}
-			if (b->end - b->scan < len + 1) {
-				if (sbuf_reserve(b, len + 1) != PGS_OK) {
-					resetting_free(e, "out of memory");
-					return false;
-				}
-				break;
-			}
-			const uint8_t *body = b->data + b->scan + PROTO_HDR_LEN;
-			b->scan += len + 1;
-			b->start = b->scan;
-			switch (type) {
-			case 'C':
-				e->saw_complete = true;
-				break;
-			case 'S':
-				conn_params_set(&e->params, body, len - 4);
-				break;
-			case 'N':
-			case 'A':
-				break;
-			case 'Z':
-				if (!e->saw_complete || len != 5 || body[0] != 'I' || b->scan != b->end) {
-					resetting_free(e, "reset did not complete");
-					return false;
-				}
-				become_idle(e);
-				return false;
-			default:
-				resetting_free(e, type == 'E' ? "reset failed" : "unexpected message during reset");
-				return false;
-			}
+		struct conn_reset r = {.saw_complete = e->saw_complete, .params = &e->params};
+		uint32_t used = 0;
+		int st = conn_pool_reset_answer(&r, e->in.data + e->in.scan, e->in.end - e->in.scan, &used);
+		e->saw_complete = r.saw_complete;
+		e->in.scan += used;
+		e->in.start = e->in.scan;
+		if (st == 1) {
+			become_idle(e);
+			return false;
 		}
-		sbuf_compact(b);
+		if (st < 0) {
+			resetting_free(e, r.why);
+			return false;
+		}
+		/* room for the whole of a message begun (its length was checked above) */
+		struct sbuf *b = &e->in;
+		uint32_t need = b->end - b->scan >= PROTO_HDR_LEN ? proto_get_u32(b->data + b->scan + 1) + 1 : 0;
+		if (sbuf_reserve(b, need) != PGS_OK) {
+			resetting_free(e, "out of memory");
+			return false;
+		}
 	}
 }
 
