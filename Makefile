@@ -7,7 +7,7 @@
 CC      ?= cc
 B       ?= build
 SAN     ?=
-PKGS    := openssl yaml-0.1 jansson libcurl libmicrohttpd libpq
+PKGS    := openssl yaml-0.1 jansson libcurl libmicrohttpd libpq liburing
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g

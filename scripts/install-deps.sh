@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
-  libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev
+  libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev liburing-dev
   postgresql-15 postgresql-client-15 pgbouncer openssl
   python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
   util-linux procps

@@ -209,6 +209,17 @@ static int top_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_
 		cfg->workers = (int)x;
 		return PGS_OK;
 	}
+	if (!strcmp(key, "io_engine")) {
+		const char *s = yamlx_scalar(v);
+		static const char *const names[] = {"auto", "io_uring", "epoll"};
+		for (size_t i = 0; s && i < PGS_ARRAY_LEN(names); i++) {
+			if (!strcmp(s, names[i])) {
+				cfg->io_engine = (enum cfg_io_engine)i;
+				return PGS_OK;
+			}
+		}
+		return yamlx_fail(ld, v, "'io_engine' must be one of auto, io_uring, epoll");
+	}
 	if (!strcmp(key, "max_client_connections")) {
 		if (yamlx_get_int(ld, v, key, 1, 1000000, &x))
 			return PGS_ERR;

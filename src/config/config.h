@@ -62,11 +62,17 @@ struct cfg_keys {
 	char *keystore;
 };
 
+/* io_engine: io_uring batches the relay's receives and sends into one system call per
+ * loop turn; epoll is one recv/send per message; auto takes io_uring when the kernel
+ * offers it (and falls back to epoll otherwise). */
+enum cfg_io_engine { CFG_IO_AUTO, CFG_IO_URING, CFG_IO_EPOLL };
+
 struct config {
 	char *path;             /* the file it was read from */
 	char *dir;              /* its directory: relative paths in the file are resolved against it */
 	char *listen;           /* "127.0.0.1:6432" */
 	int workers;            /* 0 = one per CPU */
+	enum cfg_io_engine io_engine; /* how workers move plaintext relay bytes (default auto) */
 	int max_client_connections;   /* default 10000 */
 	uint32_t max_message_size;    /* default 1 GiB */
 	int startup_timeout_ms;       /* default 10000 */

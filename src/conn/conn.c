@@ -117,6 +117,8 @@ void conn_close(struct conn *c, const char *why)
 
 static void conn_free(struct conn *c)
 {
+	free(c->client.ubuf);
+	free(c->server.ubuf);
 	sbuf_free(&c->c2s);
 	sbuf_free(&c->s2c);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
@@ -164,7 +166,7 @@ static void closing_step(struct conn *c)
 			return;
 		}
 	}
-	if (c->s2c.scan == c->s2c.start)
+	if (c->s2c.scan == c->s2c.start && !conn_side_sending(&c->client))
 		conn_close(c, "session ended");
 }
 
@@ -274,8 +276,8 @@ void conn_worker_reap(struct conn_worker *w)
 	struct conn **pp = &w->dead;
 	while (*pp) {
 		struct conn *c = *pp;
-		if (c->lookup_pending) {
-			pp = &c->next; /* its lookup result still points here */
+		if (c->lookup_pending || c->client.ops || c->server.ops) {
+			pp = &c->next; /* its lookup result, or a completion, still points here */
 			continue;
 		}
 		*pp = c->next;

@@ -36,7 +36,25 @@ struct conn_side {
 	bool write_wants_read;  /* TLS: SSL_write returned WANT_READ */
 	bool eof;
 	bool registered;
+
+	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
+	 * the receive half of ubuf until the pump takes them; bytes handed to a send are
+	 * copied to its send half, which belongs to the kernel until the completion */
+	bool uring;
+	bool rx_pending;        /* a receive is in the kernel */
+	bool tx_pending;        /* a send is in the kernel */
+	bool rx_eof;            /* the last receive found the end of the stream */
+	bool tx_failed;
+	int rx_error;           /* -errno of a failed receive, 0 if none */
+	int ops;                /* operations in the kernel that point at this side */
+	uint8_t *ubuf;          /* CONN_URING_RX + CONN_URING_TX bytes */
+	uint32_t rx_off, rx_len;
+	uint32_t tx_off, tx_len;
+	struct net_op rx_op, tx_op;
 };
+
+#define CONN_URING_RX (16u * 1024u)
+#define CONN_URING_TX (16u * 1024u)
 
 enum conn_state {
 	CS_CLIENT_STARTUP,   /* reading SSLRequest / StartupMessage / CancelRequest */
@@ -118,6 +136,24 @@ int conn_side_attach(struct conn *c, struct conn_side *s, int fd) PGS_MUSTCHECK;
 void conn_side_close(struct conn *c, struct conn_side *s);
 /* Writes pending bytes both ways and reads what fits, until nothing moves. */
 void conn_pump(struct conn *c);
+
+/* conn_uring.c: the io_uring engine's reads and writes of a side */
+/* Moves a plaintext side of a relaying connection to its worker's ring (no-op otherwise). */
+void conn_uring_enter(struct conn *c, struct conn_side *s);
+/* Hands the side back to epoll, for the pool: PGS_ERR when it is not clean (bytes or an
+ * end were received, a send is unfinished), so it must be closed instead. */
+int conn_uring_leave(struct conn *c, struct conn_side *s) PGS_MUSTCHECK;
+/* Whether leaving would find the side clean, as far as is known without cancelling. */
+bool conn_uring_quiet(const struct conn_side *s);
+ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b);
+ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b);
+/* Cancels the side's operations before its socket is closed. */
+void conn_uring_close(struct conn *c, struct conn_side *s);
+/* A send of this side is still in the kernel. */
+static inline bool conn_side_sending(const struct conn_side *s)
+{
+	return s->uring && s->tx_pending;
+}
 
 /* conn.c */
 void conn_close(struct conn *c, const char *why);

@@ -86,6 +86,8 @@ void sbuf_consume(struct sbuf *b, uint32_t n)
 
 ssize_t conn_side_read(struct conn_side *s, struct sbuf *b)
 {
+	if (s->uring)
+		return conn_uring_read(s, b);
 	if (sbuf_space(b) == 0)
 		sbuf_compact(b);
 	size_t room = sbuf_space(b);
@@ -137,6 +139,8 @@ ssize_t conn_side_read(struct conn_side *s, struct sbuf *b)
 
 ssize_t conn_side_write(struct conn_side *s, struct sbuf *b)
 {
+	if (s->uring)
+		return conn_uring_write(s, b);
 	size_t len = b->scan - b->start;
 	if (len == 0)
 		return 0;
@@ -225,6 +229,7 @@ void conn_side_close(struct conn *c, struct conn_side *s)
 		s->ssl = NULL;
 	}
 	if (s->fd >= 0) {
+		conn_uring_close(c, s);
 		if (s->registered)
 			net_loop_del(c->worker->loop, s->fd);
 		close(s->fd);
@@ -239,6 +244,10 @@ void conn_pump(struct conn *c)
 {
 	int rounds = 64; /* fairness: other connections of this worker get a turn */
 	bool progress = true;
+	if (c->state == CS_RELAY) {
+		conn_uring_enter(c, &c->client);
+		conn_uring_enter(c, &c->server);
+	}
 	for (; progress && !c->closed; ) {
 		if (rounds-- == 0) {
 			c->again = true;

@@ -312,6 +312,8 @@ bool conn_pool_can_release(const struct conn *c)
 		return false;
 	if (c->crypt_on && (cs->fifo_len || cs->copy_in || cs->copy_out || cs->hold_first_ready))
 		return false;
+	if (!conn_uring_quiet(&c->server))
+		return false;
 	/* a session whose credentials pgseal did not check may only be reused if the server
 	 * did not ask for any (trust) */
 	return c->pgseal_authenticated || !c->upstream_challenged;
@@ -320,11 +322,16 @@ bool conn_pool_can_release(const struct conn *c)
 void conn_pool_release(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
+	/* back to epoll, where the reset runs; a socket that received meanwhile is closed */
+	if (conn_uring_leave(c, &c->server) != PGS_OK)
+		return;
 	struct conn_pooled *e = pgs_xcalloc(1, sizeof(*e));
 	e->w = w;
 	e->id = c->id;
 	e->side = c->server;
 	e->side.conn = NULL;
+	e->side.ubuf = NULL; /* stays with the connection, freed with it */
+	e->side.ops = 0;
 	e->watch.fn = pooled_event;
 	e->watch.arg = e;
 	e->pid = c->backend_pid;

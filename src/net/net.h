@@ -50,6 +50,34 @@ void net_loop_del(struct net_loop *l, int fd);
 /* Waits up to timeout_ms and dispatches; returns the number of events or -1 (EINTR = 0). */
 int net_loop_run_once(struct net_loop *l, int timeout_ms);
 
+/* ---- io_uring engine -------------------------------------------------------
+ * A loop may also own an io_uring: plaintext sockets in relay then receive and send by
+ * completion, and each loop turn is one system call that issues every queued send and
+ * receive and waits (epoll readiness of the other sockets arrives through the same ring).
+ * Buffers given to an operation belong to the kernel until its completion; an operation
+ * names its socket by number, so a socket is closed only after net_uring_cancel_fd. */
+
+/* Completion of an operation: res is the byte count or -errno (-ECANCELED when cancelled). */
+struct net_op {
+	void (*fn)(void *arg, int res);
+	void *arg;
+};
+
+/* 0 when this kernel can run the engine, else -errno (ENOSYS, EPERM: disabled or filtered). */
+int net_uring_probe(void);
+/* Gives the loop its ring; call on the thread that runs the loop. 0 or -errno. */
+int net_loop_start_uring(struct net_loop *l);
+bool net_loop_has_uring(const struct net_loop *l);
+/* Queue a receive into / a send from buf (issued at the next loop turn). */
+int net_uring_recv(struct net_loop *l, int fd, void *buf, size_t len, struct net_op *op) PGS_MUSTCHECK;
+int net_uring_send(struct net_loop *l, int fd, const void *buf, size_t len, struct net_op *op) PGS_MUSTCHECK;
+/* Issues what is queued, then cancels every operation still pending on fd and returns
+ * once the kernel has let go of them and their buffers (their completions still come). */
+void net_uring_cancel_fd(struct net_loop *l, int fd);
+/* The same for one operation: true when it was found pending and cancelled, so it
+ * consumed nothing; false when it had completed already. */
+bool net_uring_cancel_op(struct net_loop *l, struct net_op *op);
+
 /* ---- TLS ------------------------------------------------------------------ */
 
 /* Client-facing TLS (pgseal is the server): certificate, key, optional client CA (mTLS). */

@@ -1,16 +1,27 @@
-/* net_loop.c - a thin epoll wrapper: each worker thread owns one loop. */
+/* net_loop.c - each worker's event loop: epoll readiness, and (io_uring engine) completions of the relay's receives and sends. */
 #include "net/net.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include <liburing.h>
 
 #define NET_MAX_EVENTS 256
+#define NET_RING_ENTRIES 512u
+#define NET_RING_CQ_ENTRIES 8192u
+/* completions handled per loop turn before the caller's bookkeeping gets a turn */
+#define NET_MAX_COMPLETIONS 4096
 
 struct net_loop {
 	int epfd;
 	struct epoll_event events[NET_MAX_EVENTS];
+	bool uring;               /* the ring below is set up */
+	bool epoll_armed;         /* a poll on epfd is in the ring */
+	struct io_uring ring;
+	struct net_op epoll_op;   /* its completion: epoll has events to dispatch */
 };
 
 struct net_loop *net_loop_new(void)
@@ -28,6 +39,8 @@ void net_loop_free(struct net_loop *l)
 {
 	if (!l)
 		return;
+	if (l->uring)
+		io_uring_queue_exit(&l->ring);
 	close(l->epfd);
 	free(l);
 }
@@ -56,7 +69,7 @@ void net_loop_del(struct net_loop *l, int fd)
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-int net_loop_run_once(struct net_loop *l, int timeout_ms)
+static int dispatch_epoll(struct net_loop *l, int timeout_ms)
 {
 	int n = epoll_wait(l->epfd, l->events, NET_MAX_EVENTS, timeout_ms);
 	if (n < 0)
@@ -66,4 +79,181 @@ int net_loop_run_once(struct net_loop *l, int timeout_ms)
 		w->fn(w->arg, l->events[i].events);
 	}
 	return n;
+}
+
+/* ---- io_uring engine -------------------------------------------------------- */
+
+/* Sets up a ring with the cheapest completion mode the kernel offers: completions run
+ * when the worker asks for them (DEFER_TASKRUN, 6.1), else cooperatively (5.19), else
+ * plainly. The ring needs synchronous cancellation (6.0), which closing a socket relies on. */
+static int ring_init(struct io_uring *ring)
+{
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int r = -ENOSYS;
+	for (size_t i = 0; i < PGS_ARRAY_LEN(flag_sets); i++) {
+		struct io_uring_params p = {.flags = flag_sets[i] | IORING_SETUP_CQSIZE,
+					    .cq_entries = NET_RING_CQ_ENTRIES};
+		r = io_uring_queue_init_params(NET_RING_ENTRIES, ring, &p);
+		if (r == 0) {
+			if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+				io_uring_queue_exit(ring);
+				return -EOPNOTSUPP;
+			}
+			break;
+		}
+		if (r != -EINVAL)
+			return r; /* ENOSYS, EPERM (disabled or filtered), ENOMEM: no flags help */
+	}
+	if (r != 0)
+		return r;
+	/* probe synchronous cancellation: nothing is pending on this fd, so "not found" */
+	struct io_uring_sync_cancel_reg reg = {.fd = ring->ring_fd, .flags = IORING_ASYNC_CANCEL_FD,
+					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	r = io_uring_register_sync_cancel(ring, &reg);
+	if (r != -ENOENT) {
+		io_uring_queue_exit(ring);
+		return r < 0 ? r : -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int net_uring_probe(void)
+{
+	struct io_uring ring;
+	int r = ring_init(&ring);
+	if (r == 0)
+		io_uring_queue_exit(&ring);
+	return r;
+}
+
+int net_loop_start_uring(struct net_loop *l)
+{
+	if (l->uring)
+		return 0;
+	int r = ring_init(&l->ring);
+	if (r == 0)
+		l->uring = true;
+	return r;
+}
+
+bool net_loop_has_uring(const struct net_loop *l)
+{
+	return l->uring;
+}
+
+static struct io_uring_sqe *get_sqe(struct net_loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	if (!sqe) {
+		(void)io_uring_submit(&l->ring); /* the queue is full: issue it */
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+int net_uring_recv(struct net_loop *l, int fd, void *buf, size_t len, struct net_op *op)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return PGS_ERR;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	/* the socket was just drained: wait for data rather than try a read first */
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	io_uring_sqe_set_data(sqe, op);
+	return PGS_OK;
+}
+
+int net_uring_send(struct net_loop *l, int fd, const void *buf, size_t len, struct net_op *op)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	if (!sqe)
+		return PGS_ERR;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, op);
+	return PGS_OK;
+}
+
+/* Queued operations name their socket by number: they are issued before the number can be
+ * closed and given to another socket. */
+static void flush(struct net_loop *l)
+{
+	while (io_uring_sq_ready(&l->ring) > 0) {
+		int r = io_uring_submit(&l->ring);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+			break;
+		if (r <= 0)
+			(void)io_uring_get_events(&l->ring); /* make room in the completion queue */
+	}
+}
+
+void net_uring_cancel_fd(struct net_loop *l, int fd)
+{
+	flush(l);
+	struct io_uring_sync_cancel_reg reg = {.fd = fd,
+					       .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
+					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	int r;
+	do
+		r = io_uring_register_sync_cancel(&l->ring, &reg);
+	while (r == -EINTR || r == -EALREADY);
+}
+
+bool net_uring_cancel_op(struct net_loop *l, struct net_op *op)
+{
+	flush(l);
+	struct io_uring_sync_cancel_reg reg = {.addr = (uint64_t)(uintptr_t)op,
+					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	int r;
+	do
+		r = io_uring_register_sync_cancel(&l->ring, &reg);
+	while (r == -EINTR || r == -EALREADY);
+	return r >= 0;
+}
+
+static int run_uring(struct net_loop *l, int timeout_ms)
+{
+	if (!l->epoll_armed) {
+		/* one-shot, re-armed after each dispatch: a level-triggered fd left ready fires
+		 * the poll again at once */
+		struct io_uring_sqe *sqe = get_sqe(l);
+		if (!sqe)
+			return -1;
+		io_uring_prep_poll_add(sqe, l->epfd, POLLIN);
+		io_uring_sqe_set_data(sqe, &l->epoll_op);
+		l->epoll_armed = true;
+	}
+	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+				       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+	struct io_uring_cqe *cqe;
+	int r = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+		errno = -r;
+		return -1;
+	}
+	int n = 0;
+	while (n < NET_MAX_COMPLETIONS && io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+		struct net_op *op = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&l->ring, cqe);
+		n++;
+		if (op == &l->epoll_op) {
+			l->epoll_armed = false;
+			if (dispatch_epoll(l, 0) < 0)
+				return -1;
+		} else if (op) {
+			op->fn(op->arg, res);
+		}
+	}
+	return n;
+}
+
+int net_loop_run_once(struct net_loop *l, int timeout_ms)
+{
+	if (l->uring)
+		return run_uring(l, timeout_ms);
+	return dispatch_epoll(l, timeout_ms);
 }

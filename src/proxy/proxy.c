@@ -33,6 +33,7 @@ struct proxy {
 	atomic_int shutdown;          /* 1: graceful, 2: forced */
 	uint64_t shutdown_deadline_us;
 	struct proxy_authq *authq;
+	bool uring;                   /* workers run the io_uring engine (io_engine) */
 	/* readiness cache */
 	pthread_mutex_t ready_mu;
 	uint64_t ready_checked_us;
@@ -64,10 +65,16 @@ static void *worker_main(void *arg)
 	uint64_t last_tick = 0;
 	bool stopped_accepting = false;
 
+	if (p->uring) {
+		int r = net_loop_start_uring(w->loop); /* on this thread: the ring's only submitter */
+		if (r != 0)
+			log_warn("worker %d: io_uring: %s; this worker uses epoll", w->id, strerror(-r));
+	}
+
 	for (;;) {
 		int n = net_loop_run_once(w->loop, w->any_again ? 0 : 250);
 		if (n < 0) {
-			log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
+			log_error("worker %d: event loop: %s", w->id, strerror(errno));
 			break;
 		}
 		if (w->any_again)
@@ -169,6 +176,18 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 	if (p->listen_fd < 0)
 		goto fail;
 
+	if (cfg->io_engine != CFG_IO_EPOLL) {
+		int r = net_uring_probe();
+		if (r == 0) {
+			p->uring = true;
+		} else if (cfg->io_engine == CFG_IO_URING) {
+			pgs_errf(err, errlen, "io_engine: io_uring: the kernel refuses it (%s)", strerror(-r));
+			goto fail;
+		} else {
+			log_info("io_engine auto: io_uring is not available (%s), using epoll", strerror(-r));
+		}
+	}
+
 	p->nworkers = cfg->workers;
 	if (p->nworkers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -221,8 +240,8 @@ int proxy_run(struct proxy *p)
 		}
 		s->started = true;
 	}
-	log_info("pgseal %s listening on %s (%d workers), upstream %s:%d (tls %s)%s", PGSEAL_VERSION,
-		 p->cfg->listen, p->nworkers, p->cfg->upstream.host, p->cfg->upstream.port,
+	log_info("pgseal %s listening on %s (%d workers, %s), upstream %s:%d (tls %s)%s", PGSEAL_VERSION,
+		 p->cfg->listen, p->nworkers, p->uring ? "io_uring" : "epoll", p->cfg->upstream.host, p->cfg->upstream.port,
 		 config_tls_mode_name(p->cfg->upstream.tls),
 		 p->env.client_tls ? (p->cfg->client_tls.ca_file ? ", client TLS with mTLS" : ", client TLS")
 				   : ", plaintext clients");

@@ -23,6 +23,7 @@ static void test_minimal_defaults(void)
 		return;
 	CHECK_STR(cfg->listen, "127.0.0.1:6432");
 	CHECK_EQ_INT(cfg->workers, 0);
+	CHECK_EQ_INT(cfg->io_engine, CFG_IO_AUTO);
 	CHECK_EQ_INT(cfg->upstream.port, 5432);
 	CHECK_EQ_INT(cfg->upstream.tls, CFG_TLS_DISABLE);
 	CHECK_EQ_INT(cfg->max_message_size, 0x40000000);
@@ -36,6 +37,7 @@ static void test_full(void)
 	char err[512];
 	const char *y = "listen: \"0.0.0.0:7000\"\n"
 			"workers: 3\n"
+			"io_engine: epoll\n"
 			"max_client_connections: 50\n"
 			"startup_timeout_ms: 500\n"
 			"upstream: {host: 127.0.0.1, port: 5433, tls: verify-full, ca_file: ca.pem}\n"
@@ -53,6 +55,7 @@ static void test_full(void)
 	}
 	CHECK_STR(cfg->listen, "0.0.0.0:7000");
 	CHECK_EQ_INT(cfg->workers, 3);
+	CHECK_EQ_INT(cfg->io_engine, CFG_IO_EPOLL);
 	CHECK_EQ_INT(cfg->max_client_connections, 50);
 	CHECK_EQ_INT(cfg->upstream.port, 5433);
 	CHECK_EQ_INT(cfg->upstream.tls, CFG_TLS_VERIFY_FULL);
@@ -95,6 +98,8 @@ static void test_rejections(void)
 	expect_error("upstream: {host: db, tls: verify-full}\n", "test.yaml", "needs 'upstream.ca_file'");
 	expect_error("listen: nope\nupstream: {host: db}\n", "test.yaml", "'listen' must be host:port");
 	expect_error("workers: -1\nupstream: {host: db}\n", "test.yaml:1", "between 0 and 256");
+	expect_error("io_engine: uring\nupstream: {host: db}\n", "test.yaml:1", "one of auto, io_uring, epoll");
+	expect_error("io_engine: [epoll]\nupstream: {host: db}\n", "test.yaml:1", "one of auto, io_uring, epoll");
 	expect_error("port: 1\n", "test.yaml:1", "unknown key 'port'");
 	expect_error("listen: \"127.0.0.1:1\"\n", "test.yaml", "'upstream.host' is required");
 	expect_error("upstream: {host: db}\nupstream: {host: db2}\n", "test.yaml:2", "duplicate key");
