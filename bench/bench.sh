@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# bench.sh - `make bench`: PostgreSQL direct vs PgBouncer (session) vs pgseal, interleaved rounds, medians, memory per idle connection.
+# bench.sh - `make bench`: PostgreSQL direct vs PgBouncer (session) vs pgseal (one worker per CPU, and one worker), interleaved rounds, medians, proxy CPU per transaction, memory per idle connection.
 #
 # Everything runs on this machine, on loopback, started and stopped by this script: a
 # throwaway PostgreSQL 15 cluster, PgBouncer in session mode (trust), and build/pgseal
 # (plaintext on both sides). Machines here are shared and noisy: read the ratios, not the
-# absolute numbers. A benchmark never fails on timing: this script exits 0 unless the set-up
+# absolute numbers. pgseal runs twice: with its default worker count (one per CPU) and with
+# one worker, PgBouncer's single thread. A benchmark never fails on timing: this script exits 0 unless the set-up
 # itself breaks.
 #
 # Knobs (env): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_MODES ("simple extended prepared"), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_LAT_SECONDS (5), BENCH_IDLE (1000),
@@ -37,15 +38,18 @@ AS_PG=(); [[ $(id -u) -eq 0 ]] && AS_PG=(runuser -u postgres --)
 W=$(mktemp -d /var/tmp/pgseal-bench.XXXXXX)
 chmod 755 "$W"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$W"
-PGPORT=$(free_port); BPORT=$(free_port); SPORT=$(free_port)
-PGSEAL_PID=""; IDLE_PID=""
+PGPORT=$(free_port); BPORT=$(free_port); SPORT=$(free_port); S1PORT=$(free_port)
+PGSEAL_PID=""; PGSEAL1_PID=""; IDLE_PID=""
 
+stop_pid() {
+  [[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 0
+  kill -TERM "$1"; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null
+}
 cleanup() {
   [[ -n $IDLE_PID ]] && kill "$IDLE_PID" 2>/dev/null
-  if [[ -n $PGSEAL_PID ]] && kill -0 "$PGSEAL_PID" 2>/dev/null; then
-    kill -TERM "$PGSEAL_PID"; for _ in $(seq 100); do kill -0 "$PGSEAL_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PGSEAL_PID" 2>/dev/null
-  fi
+  stop_pid "$PGSEAL_PID"
+  stop_pid "$PGSEAL1_PID"
   if [[ -f $W/pgbouncer.pid ]]; then
     local bp; bp=$(cat "$W/pgbouncer.pid"); kill -TERM "$bp" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$bp" 2>/dev/null || break; sleep 0.1; done
@@ -104,38 +108,53 @@ echo '"bench" ""' >"$W/userlist.txt"
 "${AS_PG[@]}" pgbouncer -d "$W/pgbouncer.ini" >"$W/pgbouncer.out" 2>&1
 if ! wait_port "$BPORT"; then say "PgBouncer did not start:"; cat "$W/pgbouncer.out" "$W/pgbouncer.log" >&2 2>/dev/null; fi
 
-# --- pgseal (plaintext both sides) -----------------------------------------------------------
-cat >"$W/pgseal.yaml" <<YAML
-listen: "127.0.0.1:$SPORT"
-workers: ${BENCH_PGSEAL_WORKERS:-0}
+# --- pgseal (plaintext both sides): default workers, and one worker -----------------------------
+start_pgseal() { # NAME PORT WORKERS -> prints the pid
+  cat >"$W/$1.yaml" <<YAML
+listen: "127.0.0.1:$2"
+workers: $3
 max_client_connections: $((IDLE + 200))
 upstream: {host: 127.0.0.1, port: $PGPORT, tls: disable}
-log: {level: warn, format: text}
+log: {level: info, format: text}
 YAML
-# its own session, as PgBouncer (-d) and PostgreSQL have: with sched_autogroup on, a process
-# left in pgbench's session shares pgbench's CPU group and the comparison is skewed
-setsid "$BIN" serve --config "$W/pgseal.yaml" >"$W/pgseal.log" 2>&1 </dev/null &
-PGSEAL_PID=$!
-if ! wait_port "$SPORT"; then say "pgseal did not start:"; tail -20 "$W/pgseal.log" >&2; fi
+  # its own session, as PgBouncer (-d) and PostgreSQL have: with sched_autogroup on, a process
+  # left in pgbench's session shares pgbench's CPU group and the comparison is skewed
+  setsid "$BIN" serve --config "$W/$1.yaml" >"$W/$1.log" 2>&1 </dev/null &
+  echo $!
+}
+PGSEAL_PID=$(start_pgseal pgseal "$SPORT" "${BENCH_PGSEAL_WORKERS:-0}")
+PGSEAL1_PID=$(start_pgseal pgseal-1w "$S1PORT" 1)
+for port in "$SPORT" "$S1PORT"; do
+  if ! wait_port "$port"; then say "pgseal did not start on $port:"; tail -20 "$W"/pgseal*.log >&2; fi
+done
+ENGINE=$(sed -nE 's/.*listening on .*\([0-9]+ workers, ([a-z_]+)\).*/\1/p' "$W/pgseal.log" | head -1)
+WORKERS=$(sed -nE 's/.*listening on .*\(([0-9]+) workers, .*/\1/p' "$W/pgseal.log" | head -1)
 
-declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT)
-SYSTEMS=(direct pgbouncer pgseal)
+declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT [pgseal-1w]=$S1PORT)
+declare -A PID=([pgseal]=$PGSEAL_PID [pgseal-1w]=$PGSEAL1_PID [pgbouncer]=$(cat "$W/pgbouncer.pid" 2>/dev/null))
+SYSTEMS=(direct pgbouncer pgseal pgseal-1w)
+PROXIES=(pgbouncer pgseal pgseal-1w)
 
 # run_pgbench SYSTEM ARGS... -> prints "tps latency_ms" (or "n/a n/a")
 run_pgbench() {
   local sys=$1; shift
   local out
   out=$("$PGBENCH" -n -S "$@" -h 127.0.0.1 -p "${PORT[$sys]}" -U bench bench 2>&1)
-  local tps lat
+  local tps lat txns
   tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' <<<"$out" | tail -1)
   lat=$(sed -nE 's/^latency average = ([0-9.]+) ms.*/\1/p' <<<"$out" | tail -1)
+  txns=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out" | tail -1)
   if [[ -z $tps ]]; then
     printf '%s\n' "$out" | tail -3 >>"$W/errors.log"
-    echo "n/a n/a"
+    echo "n/a n/a n/a"
   else
-    echo "$tps ${lat:-n/a}"
+    echo "$tps ${lat:-n/a} ${txns:-n/a}"
   fi
 }
+# CPU time (user + system, all threads) a process has used, in clock ticks
+PROXY_PID=()
+cpu_ticks() { [[ -n ${1:-} && -r /proc/$1/stat ]] && awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" || echo n/a; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 median() { $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:] if x!="n/a"]; print("%.1f"%s.median(v) if v else "n/a")' "$@"; }
 median3() { $PY -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:] if x!="n/a"]; print("%.3f"%s.median(v) if v else "n/a")' "$@"; }
 
@@ -144,21 +163,28 @@ for sys in "${SYSTEMS[@]}"; do run_pgbench "$sys" -M simple -c "$CLIENTS" -j "$T
 
 # round R runs the systems in a rotated order (A B C, B C A, C A B, ...) so none is always first or last
 order() { local i n=${#SYSTEMS[@]}; for ((i = 0; i < n; i++)); do printf '%s ' "${SYSTEMS[$(( (i + $1 - 1) % n ))]}"; done; }
-declare -A TPS LAT
+declare -A TPS LAT CPU
 rounds_log=""
 for mode in $MODES; do
   for r in $(seq "$ROUNDS"); do
     for sys in $(order "$r"); do
-      read -r tps lat < <(run_pgbench "$sys" -M "$mode" -c "$CLIENTS" -j "$THREADS" -T "$SECS")
+      c0=$(cpu_ticks "${PID[$sys]:-}")
+      read -r tps lat txns < <(run_pgbench "$sys" -M "$mode" -c "$CLIENTS" -j "$THREADS" -T "$SECS")
+      c1=$(cpu_ticks "${PID[$sys]:-}")
+      cpu=n/a
+      if [[ $c0 != n/a && $c1 != n/a && $txns != n/a && $txns -gt 0 ]]; then
+        cpu=$($PY -c 'import sys; print("%.1f" % ((int(sys.argv[2]) - int(sys.argv[1])) * int(sys.argv[3]) / int(sys.argv[4])))' "$c0" "$c1" "$TICK_US" "$txns")
+      fi
       TPS[$mode,$sys]="${TPS[$mode,$sys]:-} $tps"
-      rounds_log+=$(printf '  %-9s round %d  %-10s %10s tps\n' "$mode" "$r" "$sys" "$tps")$'\n'
+      CPU[$mode,$sys]="${CPU[$mode,$sys]:-} $cpu"
+      rounds_log+=$(printf '  %-9s round %d  %-10s %10s tps  %6s us CPU/txn\n' "$mode" "$r" "$sys" "$tps" "$cpu")$'\n'
       say "$mode round $r $sys: $tps tps"
     done
   done
 done
 for r in $(seq "$ROUNDS"); do
   for sys in $(order "$r"); do
-    read -r tps lat < <(run_pgbench "$sys" -M simple -c 1 -j 1 -T "$LAT_SECS")
+    read -r tps lat txns < <(run_pgbench "$sys" -M simple -c 1 -j 1 -T "$LAT_SECS")
     LAT[$sys]="${LAT[$sys]:-} $lat"
     rounds_log+=$(printf '  latency   round %d  %-10s %10s ms\n' "$r" "$sys" "$lat")$'\n'
     say "latency round $r $sys: $lat ms"
@@ -219,17 +245,23 @@ echo
 echo "pgseal benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  $(nproc) CPUs  PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')  $(pgbouncer --version | head -1)"
 echo
 echo "Throughput: pgbench -n -S -M MODE -c $CLIENTS -j $THREADS -T $SECS (scale $SCALE), systems interleaved"
-echo "direct, pgbouncer, pgseal in each of $ROUNDS rounds (order rotated per round); median tps; ratio = system / direct."
-printf '%-10s %12s %12s %7s %12s %7s %18s\n' mode direct pgbouncer ratio pgseal ratio pgseal/pgbouncer
+echo "in each of $ROUNDS rounds (order rotated per round); median tps. pgseal: ${WORKERS:-?} workers (one per CPU), io_engine ${ENGINE:-?};"
+echo "pgseal-1w: workers: 1, the same one thread PgBouncer has."
+printf '%-10s' mode; for sys in "${SYSTEMS[@]}"; do printf ' %12s' "$sys"; done; echo
 for mode in $MODES; do
-  d=$(median ${TPS[$mode,direct]}); b=$(median ${TPS[$mode,pgbouncer]}); s=$(median ${TPS[$mode,pgseal]})
-  printf '%-10s %12s %12s %7s %12s %7s %18s\n' "$mode" "$d" "$b" "$(ratio "$b" "$d")" "$s" "$(ratio "$s" "$d")" "$(ratio "$s" "$b")"
+  printf '%-10s' "$mode"; for sys in "${SYSTEMS[@]}"; do printf ' %12s' "$(median ${TPS[$mode,$sys]})"; done; echo
 done
-echo "Median of the per-round ratios (each round runs the three systems back to back):"
+echo "Median of the per-round ratios (each round runs the systems back to back):"
 for mode in $MODES; do
-  printf '%-10s pgbouncer/direct %6s   pgseal/direct %6s   pgseal/pgbouncer %6s\n' "$mode" \
+  printf '%-10s pgbouncer/direct %6s   pgseal/direct %6s   pgseal/pgbouncer %6s   pgseal-1w/pgbouncer %6s\n' "$mode" \
     "$(rratio "${TPS[$mode,pgbouncer]}" "${TPS[$mode,direct]}")" "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,direct]}")" \
-    "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,pgbouncer]}")"
+    "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,pgbouncer]}")" "$(rratio "${TPS[$mode,pgseal-1w]}" "${TPS[$mode,pgbouncer]}")"
+done
+echo
+echo "The proxy's own CPU time (user + system, all its threads, /proc/PID/stat) per transaction, median over rounds:"
+for mode in $MODES; do
+  b=$(median ${CPU[$mode,pgbouncer]}); s=$(median ${CPU[$mode,pgseal]}); s1=$(median ${CPU[$mode,pgseal-1w]})
+  printf '%-10s pgbouncer %6s us   pgseal %6s us (%s of pgbouncer)   pgseal-1w %6s us (%s)\n' "$mode" "$b" "$s" "$(ratio "$s" "$b")" "$s1" "$(ratio "$s1" "$b")"
 done
 echo
 echo "Latency at 1 client: pgbench -n -S -M simple -c 1 -j 1 -T $LAT_SECS, $ROUNDS interleaved rounds, median of the average latency."
@@ -249,7 +281,7 @@ echo "Rounds:"
 printf '%s' "$rounds_log"
 if [[ -s $W/errors.log ]]; then echo; echo "Errors seen (last lines):"; tail -10 "$W/errors.log"; fi
 echo
-echo "Method: each system gets the same pgbench command line against its own port; pgseal config: workers ${BENCH_PGSEAL_WORKERS:-0} (0 = one per CPU), plaintext both sides, log level warn, session pooling on (the default); PgBouncer: session pool, trust, default_pool_size $((CLIENTS + 4)). Shared, noisy machine: compare ratios from the same run."
+echo "Method: each system gets the same pgbench command line against its own port; pgseal config: workers ${BENCH_PGSEAL_WORKERS:-0} (0 = one per CPU) and 1, io_engine auto, plaintext both sides, log level info (no line per query), session pooling on (the default); PgBouncer: session pool, trust, default_pool_size $((CLIENTS + 4)). Shared, noisy machine: compare ratios from the same run."
 } | tee "$W/report.txt"
 mkdir -p "$root/build" && cp "$W/report.txt" "$root/build/bench-report.txt" 2>/dev/null && say "report also in build/bench-report.txt"
 exit 0
