@@ -127,8 +127,8 @@ PGSEAL1_PID=$(start_pgseal pgseal-1w "$S1PORT" 1)
 for port in "$SPORT" "$S1PORT"; do
   if ! wait_port "$port"; then say "pgseal did not start on $port:"; tail -20 "$W"/pgseal*.log >&2; fi
 done
-ENGINE=$(sed -nE 's/.*listening on .*\([0-9]+ workers, ([a-z_]+)\).*/\1/p' "$W/pgseal.log" | head -1)
-WORKERS=$(sed -nE 's/.*listening on .*\(([0-9]+) workers, .*/\1/p' "$W/pgseal.log" | head -1)
+ENGINE=$(sed -nE 's/.*listening on .*\([0-9]+ workers?, ([a-z_]+)\).*/\1/p' "$W/pgseal.log" | head -1)
+WORKERS=$(sed -nE 's/.*listening on .*\(([0-9]+) workers?, .*/\1/p' "$W/pgseal.log" | head -1)
 
 declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT [pgseal-1w]=$S1PORT)
 declare -A PID=([pgseal]=$PGSEAL_PID [pgseal-1w]=$PGSEAL1_PID [pgbouncer]=$(cat "$W/pgbouncer.pid" 2>/dev/null))

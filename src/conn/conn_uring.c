@@ -41,11 +41,10 @@ void conn_uring_enter(struct conn *c, struct conn_side *s)
 	s->rx_op.arg = s;
 	s->tx_op.fn = tx_done;
 	s->tx_op.arg = s;
-	s->readable = false; /* until a receive completes */
 	s->writable = !s->tx_pending;
 	if (arm_recv(c, s) != PGS_OK)
 		s->rx_error = -ENOMEM; /* the next read fails the connection */
-	s->readable = s->rx_error != 0;
+	s->readable = s->rx_error != 0; /* otherwise when a receive completes */
 }
 
 bool conn_uring_quiet(const struct conn_side *s)

@@ -196,7 +196,7 @@ int net_uring_send(struct net_loop *l, int fd, const void *buf, size_t len, stru
  * closed and given to another socket. */
 static void flush(struct net_loop *l)
 {
-	while (io_uring_sq_ready(&l->ring) > 0) {
+	for (int i = 0; i < 8 && io_uring_sq_ready(&l->ring) > 0; i++) {
 		int r = io_uring_submit(&l->ring);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 			break;
@@ -205,16 +205,25 @@ static void flush(struct net_loop *l)
 	}
 }
 
+/* Synchronous cancellation; EALREADY: a matching operation is running, try again. */
+static int sync_cancel(struct net_loop *l, struct io_uring_sync_cancel_reg *reg)
+{
+	int r = -EALREADY;
+	for (int i = 0; i < 1000; i++) {
+		r = io_uring_register_sync_cancel(&l->ring, reg);
+		if (r != -EINTR && r != -EALREADY)
+			break;
+	}
+	return r;
+}
+
 void net_uring_cancel_fd(struct net_loop *l, int fd)
 {
 	flush(l);
 	struct io_uring_sync_cancel_reg reg = {.fd = fd,
 					       .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
 					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
-	int r;
-	do
-		r = io_uring_register_sync_cancel(&l->ring, &reg);
-	while (r == -EINTR || r == -EALREADY);
+	(void)sync_cancel(l, &reg);
 }
 
 bool net_uring_cancel_op(struct net_loop *l, struct net_op *op)
@@ -222,11 +231,7 @@ bool net_uring_cancel_op(struct net_loop *l, struct net_op *op)
 	flush(l);
 	struct io_uring_sync_cancel_reg reg = {.addr = (uint64_t)(uintptr_t)op,
 					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
-	int r;
-	do
-		r = io_uring_register_sync_cancel(&l->ring, &reg);
-	while (r == -EINTR || r == -EALREADY);
-	return r >= 0;
+	return sync_cancel(l, &reg) >= 0;
 }
 
 /* Issues the queue and waits for one completion in one system call. A worker waiting for

@@ -240,8 +240,9 @@ int proxy_run(struct proxy *p)
 		}
 		s->started = true;
 	}
-	log_info("pgseal %s listening on %s (%d workers, %s), upstream %s:%d (tls %s)%s", PGSEAL_VERSION,
-		 p->cfg->listen, p->nworkers, p->uring ? "io_uring" : "epoll", p->cfg->upstream.host, p->cfg->upstream.port,
+	log_info("pgseal %s listening on %s (%d worker%s, %s), upstream %s:%d (tls %s)%s", PGSEAL_VERSION,
+		 p->cfg->listen, p->nworkers, p->nworkers == 1 ? "" : "s", p->uring ? "io_uring" : "epoll",
+		 p->cfg->upstream.host, p->cfg->upstream.port,
 		 config_tls_mode_name(p->cfg->upstream.tls),
 		 p->env.client_tls ? (p->cfg->client_tls.ca_file ? ", client TLS with mTLS" : ", client TLS")
 				   : ", plaintext clients");
