@@ -239,6 +239,43 @@ def new_id():
     return _IDS[0]
 
 
+def server_log(env):
+    """PostgreSQL's log (statements are logged: a value that reached the server is in it)."""
+    with open(env.pg.log, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def guarded(env, state):
+    """Body of a `guard` fixture (`yield from`): yields a list for the values of refused
+    statements; after the test, state(env) must be unchanged and none of the values in the
+    server's log. Returns the list."""
+    before = state(env)
+    values = []
+    yield values
+    assert state(env) == before, "a refused statement changed the tables or their catalog entries"
+    log = server_log(env)
+    for v in values:
+        assert v not in log, "a refused statement reached PostgreSQL (its value is in the server log)"
+    return values
+
+
+def check_reads(env, cases, params, pg2_types=True):
+    """Runs (sql, rows, type oids) cases through psycopg 3 (text and binary results) and
+    psycopg2 (text); the rows and the declared result types must be as given."""
+    for binary in (False, True):
+        with env.pg3() as conn, conn.cursor(binary=binary) as cur:
+            for sql, want, oids in cases:
+                cur.execute(sql, params)
+                assert cur.fetchall() == want, (sql, binary)
+                assert [d.type_code for d in cur.description] == oids, (sql, binary)
+    with env.pg2() as conn, conn.cursor() as cur:
+        for sql, want, oids in cases:
+            cur.execute(sql, params)
+            assert cur.fetchall() == want, sql
+            if pg2_types:
+                assert [d.type_code for d in cur.description] == oids, sql
+
+
 def refused(exc, table_column):
     """Asserts a driver exception is pgseal's fail-closed refusal naming table.column."""
     code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)

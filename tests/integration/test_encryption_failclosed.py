@@ -10,7 +10,7 @@ import pytest
 
 from harness import Raw, msg
 
-from enc_harness import canary, enc, new_id  # noqa: F401
+from enc_harness import canary, enc, guarded, new_id, refused  # noqa: F401
 
 # (statement with {c} where a unique value goes, what the refusal must name)
 REFUSED = [
@@ -49,27 +49,10 @@ def snapshot(enc):
                        "(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) FROM typed t)")[0]
 
 
-def pg_log(enc):
-    with open(enc.pg.log, "rb") as f:
-        return f.read().decode(errors="replace")
-
-
-def check_refused(exc, col):
-    code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)
-    assert code == "0A000", "expected 0A000, got %r: %s" % (code, exc)
-    assert col in str(exc), "refusal does not name %s: %s" % (col, exc)
-
-
 @pytest.fixture
 def guard(enc):
     """The tables and PostgreSQL's log before; after: tables unchanged, no refused value reached the server."""
-    before = snapshot(enc)
-    values = []
-    yield values
-    assert snapshot(enc) == before, "a refused statement changed the tables"
-    log = pg_log(enc)
-    for v in values:
-        assert v not in log, "a refused statement reached PostgreSQL (its value is in the server log)"
+    yield from guarded(enc, snapshot)
 
 
 @pytest.mark.parametrize("sql,col", REFUSED, ids=[s[:48] for s, _ in REFUSED])
@@ -79,7 +62,7 @@ def test_refused_simple_protocol(enc, guard, sql, col):
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute(sql.format(c=c, n=n))
-        check_refused(ei.value, col)
+        refused(ei.value, col)
         assert c not in str(ei.value)
         cur.execute("SELECT 1")  # the session stays usable
         assert cur.fetchone() == (1,)
@@ -99,7 +82,7 @@ def test_refused_extended_protocol_and_pipeline(enc, guard):
             for sql, col in stmts:
                 with pytest.raises(psycopg.Error) as ei:
                     cur.execute(sql, (c,))
-                check_refused(ei.value, col)
+                refused(ei.value, col)
                 cur.execute("SELECT %s::int", (3,))
                 assert cur.fetchone() == (3,)
 
@@ -132,7 +115,7 @@ def test_refused_statement_in_pipeline_psycopg3_last(enc, guard):
             with conn.pipeline():
                 conn.execute("SELECT id FROM people WHERE email LIKE %s", (c,))
                 conn.execute("INSERT INTO people (id, email) VALUES (%s, %s)", (new_id(), c))  # skipped: after the error
-        check_refused(ei.value, "people.email")
+        refused(ei.value, "people.email")
         assert conn.execute("SELECT 4").fetchone() == (4,)
 
 
@@ -144,7 +127,7 @@ def test_refused_statement_in_multi_statement_query_sends_nothing(enc, guard):
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute("INSERT INTO people (id, email) VALUES (%d, 'first'); SELECT id FROM people WHERE email LIKE '%s'"
                         % (i, c))
-        check_refused(ei.value, "people.email")
+        refused(ei.value, "people.email")
         cur.execute("SELECT count(*) FROM people WHERE id = %s", (i,))
         assert cur.fetchone() == (0,)
 
@@ -169,7 +152,7 @@ def test_binary_copy_refusal_names_table(enc, guard):
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
             cur.copy_expert("COPY people TO STDOUT (FORMAT binary)", io.BytesIO())
-        assert ei.value.pgcode == "0A000" and "people" in str(ei.value), ei.value
+        refused(ei.value, "people")
 
 
 def test_copy_to_server_file_refused(enc, guard):
@@ -205,7 +188,7 @@ def test_unparsable_statement_refusal_names_table(enc, guard):
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute("SELECT id FROM people WHERE email = 'x' AND (")
-        assert ei.value.pgcode == "0A000" and "people" in str(ei.value), ei.value
+        refused(ei.value, "people")
 
 
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg3"])

@@ -5,7 +5,7 @@ import psycopg
 import psycopg2
 import pytest
 
-from enc_harness import canary, enc, new_id  # noqa: F401
+from enc_harness import canary, check_reads, enc, new_id  # noqa: F401
 
 
 @pytest.fixture
@@ -68,17 +68,7 @@ def test_scalar_subquery_in_select_list(enc, row):
         ("SELECT (SELECT email FROM people WHERE email = %(e)s AND id = %(i)s)", [(e,)], [25]),
         ("SELECT (SELECT c_int8 FROM typed WHERE id = -1)", [(None,)], [20]),
     ]
-    for binary in (False, True):
-        with enc.pg3() as conn, conn.cursor(binary=binary) as cur:
-            for sql, want, oids in cases:
-                cur.execute(sql, {"i": i, "e": e})
-                assert cur.fetchall() == want, (sql, binary)
-                assert [d.type_code for d in cur.description] == oids, (sql, binary)
-    with enc.pg2() as conn, conn.cursor() as cur:
-        for sql, want, oids in cases:
-            cur.execute(sql, {"i": i, "e": e})
-            assert cur.fetchall() == want, sql
-            assert [d.type_code for d in cur.description] == oids, sql
+    check_reads(enc, cases, {"i": i, "e": e})
     # a typed column: the declared type and its binary form
     j = new_id()
     with enc.pg3() as conn, conn.cursor(binary=True) as cur:

@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 
 from harness import Raw, msg
-from enc_harness import canary, enc_env, new_id, refused
+from enc_harness import canary, check_reads, enc_env, guarded, new_id, refused, server_log
 
 SCHEMA = """\
 schemas:
@@ -64,21 +64,11 @@ def table_state(env):
                        "(SELECT count(*) FROM pg_constraint WHERE conrelid = 'dt'::regclass)")[0]
 
 
-def pg_log(env):
-    with open(env.pg.log, "rb") as f:
-        return f.read().decode(errors="replace")
-
-
 @pytest.fixture
 def guard(venv):
     """Tables, defaults and constraints unchanged; no value of a refused statement in PostgreSQL's log."""
-    before = table_state(venv)
-    values = []
-    yield values
-    assert table_state(venv) == before, "a refused statement changed the tables or their catalog entries"
-    log = pg_log(venv)
+    values = yield from guarded(venv, table_state)
     for v in values:
-        assert v not in log, "a refused statement reached PostgreSQL (its value is in the server log)"
         # other tests add rows to vt: no row may hold the value, in any column, in plaintext
         (n,), = venv.up_rows("SELECT count(*) FROM vt WHERE position(convert_to(%s, 'UTF8') IN "
                              "coalesce(email, '') || coalesce(name, '') || convert_to(coalesce(note, ''), 'UTF8')) > 0",
@@ -162,7 +152,7 @@ def test_ddl_allowed(venv):
         finally:
             cur.execute("ALTER TABLE dt DROP CONSTRAINT dt_not_banned")
             cur.execute("ALTER TABLE dt ALTER COLUMN note DROP DEFAULT")
-    assert banned not in pg_log(venv)
+    assert banned not in server_log(venv)
 
 
 # ---- views ---------------------------------------------------------------------------------
@@ -180,16 +170,8 @@ def test_view_reads(venv):
         ("SELECT (SELECT mail FROM v_nested WHERE id = %(i)s)", [(e,)], [25]),
         ("SELECT x.m FROM (SELECT mail AS m FROM v_some WHERE id = %(i)s) x", [(e,)], [25]),
     ]
-    for binary in (False, True):
-        with venv.pg3() as conn, conn.cursor(binary=binary) as cur:
-            for sql, want, oids in cases:
-                cur.execute(sql, {"i": i, "e": e})
-                assert cur.fetchall() == want, (sql, binary)
-                assert [d.type_code for d in cur.description] == oids, (sql, binary)
+    check_reads(venv, cases, {"i": i, "e": e}, pg2_types=False)
     with venv.pg2() as conn, conn.cursor() as cur:
-        for sql, want, oids in cases:
-            cur.execute(sql, {"i": i, "e": e})
-            assert cur.fetchall() == want, sql
         cur.execute("REFRESH MATERIALIZED VIEW mv")
         cur.execute("SELECT email FROM mv WHERE id = %s", (i,))
         assert cur.fetchall() == [(e,)]
@@ -207,7 +189,7 @@ def test_view_reads(venv):
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute("SELECT id FROM v_all WHERE email LIKE %s", (e,))
         refused(ei.value, "vt.email")
-    assert e not in pg_log(venv) and n not in pg_log(venv)
+    assert e not in server_log(venv) and n not in server_log(venv)
 
 
 def test_view_writes_refused(venv, guard):
@@ -304,7 +286,7 @@ def test_view_definition_and_write_in_one_text_refused(venv, guard):
         with pytest.raises(psycopg2.Error) as ei:
             cur.execute("CREATE VIEW v_one AS SELECT id, email FROM vt; INSERT INTO v_one VALUES (%d, '%s')"
                         % (new_id(), c))
-        assert ei.value.pgcode == "0A000" and "v_one" in str(ei.value), ei.value
+        refused(ei.value, "v_one")
     assert not venv.up_rows("SELECT 1 FROM pg_class WHERE relname = 'v_one'")
 
 
@@ -344,7 +326,7 @@ def test_view_of_another_session(venv, guard):
             cb.execute("CREATE VIEW v_other AS SELECT id, email FROM vt")
         with pytest.raises(psycopg2.Error) as ei:
             ca.execute("INSERT INTO v_other (id, email) VALUES (%d, '%s')" % (new_id(), c))
-        assert ei.value.pgcode == "0A000" and "v_other" in str(ei.value), ei.value
+        refused(ei.value, "v_other")
         ca.execute("SELECT email FROM v_other WHERE id = %s", (i,))
         assert ca.fetchall() == [(e,)]
         with pytest.raises(psycopg2.Error) as ei:
@@ -391,7 +373,7 @@ def test_view_of_another_session_inside_a_transaction(venv, guard):
         ca.execute("SELECT 2")
         with pytest.raises(psycopg2.Error) as ei:
             ca.execute("INSERT INTO v_rr (id, email) VALUES (%d, '%s')" % (new_id(), c))
-        assert ei.value.pgcode == "0A000" and "v_rr" in str(ei.value), ei.value
+        refused(ei.value, "v_rr")
         a.rollback()
         a.autocommit = True
         ca.execute("SELECT 1")  # outside a transaction: the reload sees the view

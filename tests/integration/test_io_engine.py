@@ -7,7 +7,6 @@ the tests that exercise the relay's byte moving are collected again against each
 """
 import inspect
 import os
-import subprocess
 
 import psycopg
 import pytest
@@ -86,12 +85,9 @@ def io_uring_disabled():
 
 def test_io_uring_refused_by_the_kernel(factory, io_uring_disabled, tmp_path, pg):
     # asked for by name: pgseal does not start, and says why
-    path = tmp_path / "uring.yaml"
-    path.write_text(harness.yaml_dump(factory.config(upstream_tls="disable", io_engine="io_uring")) + "\n")
-    r = subprocess.run([harness.pgseal_bin(), "serve", "--config", str(path)], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=20)
-    out = r.stdout.decode(errors="replace")
-    assert r.returncode != 0, out
+    rc, out, _ = test_lifecycle._serve(harness.yaml_dump(factory.config(upstream_tls="disable", io_engine="io_uring"))
+                                       + "\n", tmp_path)
+    assert rc != 0, out
     assert "io_engine: io_uring: the kernel refuses it" in out
     # auto: epoll, said once at start, and the relay works
     q = factory.start("uring-auto-off", upstream_tls="disable")
