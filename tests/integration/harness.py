@@ -178,6 +178,8 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 log_min_messages = warning
+# every statement is logged: a value that reached the server is in the log (tests scan it)
+log_statement = all
 {extra}
 """.format(port=self.port, base=self.base, maxc=self.max_connections, extra=self.extra_conf)
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
