@@ -14,6 +14,7 @@
 """
 
 import os
+import random
 import subprocess
 import uuid
 
@@ -231,6 +232,12 @@ def enc(factory, pg, workdir):
 
 
 _IDS = [1000]
+
+
+def number_canary():
+    """A numeric marker for int8 values of refused statements: 15 random digits, so that it
+    cannot turn up by chance in a log where every statement (ids, ports, pids) is written."""
+    return str(random.SystemRandom().randrange(10**14, 10**15))
 
 
 def new_id():

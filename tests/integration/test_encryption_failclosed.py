@@ -10,7 +10,7 @@ import pytest
 
 from harness import Raw, msg
 
-from enc_harness import canary, enc, guarded, new_id, refused  # noqa: F401
+from enc_harness import canary, enc, guarded, new_id, number_canary, refused  # noqa: F401
 
 # (statement with {c} where a unique value goes, what the refusal must name)
 REFUSED = [
@@ -57,7 +57,7 @@ def guard(enc):
 
 @pytest.mark.parametrize("sql,col", REFUSED, ids=[s[:48] for s, _ in REFUSED])
 def test_refused_simple_protocol(enc, guard, sql, col):
-    c, n = canary("fc"), str(new_id() * 7919)
+    c, n = canary("fc"), number_canary()
     guard += [c, n]
     with enc.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:

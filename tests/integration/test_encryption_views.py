@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 
 from harness import Raw, msg
-from enc_harness import canary, check_reads, enc_env, guarded, new_id, refused, server_log
+from enc_harness import canary, check_reads, enc_env, guarded, new_id, number_canary, refused, server_log
 
 SCHEMA = """\
 schemas:
@@ -102,7 +102,7 @@ DDL_REFUSED = [
 
 @pytest.mark.parametrize("sql,col", DDL_REFUSED, ids=[s[:50] for s, _ in DDL_REFUSED])
 def test_ddl_refused(venv, guard, sql, col):
-    c, n = canary("ddl"), str(new_id() * 7919)
+    c, n = canary("ddl"), number_canary()
     guard += [c, n]
     with venv.pg2() as conn, conn.cursor() as cur:
         with pytest.raises(psycopg2.Error) as ei:
