@@ -218,6 +218,19 @@ int attest_policy_load(const char *path, struct attest_policy **out, char *err,
 void attest_policy_free(struct attest_policy *p);
 /* The worst TCB status the policy accepts (UpToDate if it says nothing). */
 enum attest_tcb_status attest_policy_min_tcb(const struct attest_policy *p);
+/* One rule of a policy and its result on a quote (reason empty when it holds). */
+struct attest_policy_rule {
+	const char *rule; /* the policy key: min_tcb_status, mrtd, rtmr0..2, compose_hashes, ... */
+	bool pass;
+	char reason[192];
+};
+#define ATTEST_POLICY_MAX_RULES 12
+/* Every rule the policy sets (min_tcb_status always), each evaluated, in the order of
+ * attest_policy_check; returns how many were written (at most cap). For displays that
+ * show each rule (pgseal-demo); the verdict is attest_policy_check's. */
+size_t attest_policy_rules(const struct attest_policy *p, const struct attest_result *res,
+			   const struct attest_replay *replay, struct attest_policy_rule *out,
+			   size_t cap);
 /* Returns true when every rule holds; otherwise *rule names the first failing rule. */
 bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
 			 const struct attest_replay *replay, const char **rule, char *reason,

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,60 +284,86 @@ static bool in_list_hex(const struct hexlist *l, const char *h)
 	return false;
 }
 
+/* Appends one rule's result (when there is room). */
+static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, const char *rule,
+		     bool pass, const char *fmt, ...) PGS_PRINTF(6, 7);
+static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, const char *rule,
+		     bool pass, const char *fmt, ...)
+{
+	if (*n >= cap)
+		return;
+	struct attest_policy_rule *r = &out[(*n)++];
+	r->rule = rule;
+	r->pass = pass;
+	r->reason[0] = 0;
+	if (!pass) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+		va_end(ap);
+	}
+}
+
+size_t attest_policy_rules(const struct attest_policy *p, const struct attest_result *res,
+			   const struct attest_replay *replay, struct attest_policy_rule *out,
+			   size_t cap)
+{
+	const struct attest_td_report *td = &res->quote.td;
+	size_t n = 0;
+	if (!res->quote_parsed) {
+		rule_add(out, cap, &n, "quote", false, "no parsed quote to check the policy against");
+		return n;
+	}
+	bool tcb_ok = res->tcb_status != ATTEST_TCB_UNKNOWN && res->tcb_status <= p->min_tcb;
+	rule_add(out, cap, &n, "min_tcb_status", tcb_ok, "TCB status %s, policy accepts %s or better",
+		 attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(p->min_tcb));
+	if (p->mrtd.set)
+		rule_add(out, cap, &n, "mrtd", in_list(&p->mrtd, td->mr_td),
+			 "MRTD is not one of the %zu allowed values", p->mrtd.n);
+	static const char *const rt[] = {"rtmr0", "rtmr1", "rtmr2"};
+	for (int i = 0; i < 3; i++)
+		if (p->rtmr[i].set)
+			rule_add(out, cap, &n, rt[i], in_list(&p->rtmr[i], td->rtmr[i]),
+				 "RTMR%d is not one of the %zu allowed values", i, p->rtmr[i].n);
+	bool need_log = p->require_event_log || p->compose.set || p->app_id.set;
+	if (need_log && (!replay || !replay->rtmr3_ok)) {
+		/* nothing measured to compare with: the log-based rules fail under one name */
+		rule_add(out, cap, &n,
+			 p->compose.set ? "compose_hashes" : p->app_id.set ? "app_ids"
+									   : "require_event_log",
+			 false, "needs an event log whose IMR 3 replays to RTMR3");
+	} else {
+		if (p->require_event_log)
+			rule_add(out, cap, &n, "require_event_log", true, "%s", "");
+		if (p->compose.set)
+			rule_add(out, cap, &n, "compose_hashes",
+				 in_list_hex(&p->compose, replay->compose_hash),
+				 "compose hash %s is not allowed",
+				 replay->compose_hash ? replay->compose_hash : "(none in the log)");
+		if (p->app_id.set)
+			rule_add(out, cap, &n, "app_ids", in_list_hex(&p->app_id, replay->app_id),
+				 "app id %s is not allowed",
+				 replay->app_id ? replay->app_id : "(none in the log)");
+	}
+	if (p->ppid.set)
+		rule_add(out, cap, &n, "allowed_ppids", res->pck_parsed && in_list(&p->ppid, res->ppid),
+			 "the platform's PPID is not in the allow-list");
+	return n;
+}
+
 bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
 			 const struct attest_replay *replay, const char **rule, char *reason,
 			 size_t reasonlen)
 {
-	const struct attest_td_report *td = &res->quote.td;
+	struct attest_policy_rule r[ATTEST_POLICY_MAX_RULES];
+	size_t n = attest_policy_rules(p, res, replay, r, PGS_ARRAY_LEN(r));
 	*rule = NULL;
-	if (!res->quote_parsed) {
-		*rule = "quote";
-		pgs_errf(reason, reasonlen, "no parsed quote to check the policy against");
-		return false;
-	}
-	if (res->tcb_status == ATTEST_TCB_UNKNOWN || res->tcb_status > p->min_tcb) {
-		*rule = "min_tcb_status";
-		pgs_errf(reason, reasonlen, "TCB status %s, policy accepts %s or better",
-			 attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(p->min_tcb));
-		return false;
-	}
-	if (p->mrtd.set && !in_list(&p->mrtd, td->mr_td)) {
-		*rule = "mrtd";
-		pgs_errf(reason, reasonlen, "MRTD is not one of the %zu allowed values", p->mrtd.n);
-		return false;
-	}
-	static const char *const rt[] = {"rtmr0", "rtmr1", "rtmr2"};
-	for (int i = 0; i < 3; i++) {
-		if (p->rtmr[i].set && !in_list(&p->rtmr[i], td->rtmr[i])) {
-			*rule = rt[i];
-			pgs_errf(reason, reasonlen, "RTMR%d is not one of the %zu allowed values", i,
-				 p->rtmr[i].n);
+	for (size_t i = 0; i < n; i++) {
+		if (!r[i].pass) {
+			*rule = r[i].rule;
+			pgs_errf(reason, reasonlen, "%s", r[i].reason);
 			return false;
 		}
-	}
-	bool need_log = p->require_event_log || p->compose.set || p->app_id.set;
-	if (need_log && (!replay || !replay->rtmr3_ok)) {
-		*rule = p->compose.set ? "compose_hashes" : p->app_id.set ? "app_ids"
-									  : "require_event_log";
-		pgs_errf(reason, reasonlen, "needs an event log whose IMR 3 replays to RTMR3");
-		return false;
-	}
-	if (p->compose.set && !in_list_hex(&p->compose, replay->compose_hash)) {
-		*rule = "compose_hashes";
-		pgs_errf(reason, reasonlen, "compose hash %s is not allowed",
-			 replay->compose_hash ? replay->compose_hash : "(none in the log)");
-		return false;
-	}
-	if (p->app_id.set && !in_list_hex(&p->app_id, replay->app_id)) {
-		*rule = "app_ids";
-		pgs_errf(reason, reasonlen, "app id %s is not allowed",
-			 replay->app_id ? replay->app_id : "(none in the log)");
-		return false;
-	}
-	if (p->ppid.set && (!res->pck_parsed || !in_list(&p->ppid, res->ppid))) {
-		*rule = "allowed_ppids";
-		pgs_errf(reason, reasonlen, "the platform's PPID is not in the allow-list");
-		return false;
 	}
 	return true;
 }

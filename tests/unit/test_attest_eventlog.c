@@ -363,6 +363,39 @@ static void test_ratls_cert(void)
 	EVP_PKEY_free(key);
 }
 
+/* attest_policy_rules: every configured rule with its own result, in check order */
+static void test_policy_rules(void)
+{
+	struct attest_result res;
+	struct attest_policy *p = NULL;
+	struct attest_policy_rule r[ATTEST_POLICY_MAX_RULES];
+	char err[256], reason[256];
+	const char *rule;
+	fake_result(&res);
+	char *path = write_tmp("mrtd: [000000000000000000000000000000000000000000000000"
+			       "000000000000000000000000000000000000000000000000]\n"
+			       "require_event_log: true\n"
+			       "allowed_ppids: [abababababababababababababababab]\n");
+	CHECK(attest_policy_load(path, &p, err, sizeof(err)) == PGS_OK);
+	size_t n = attest_policy_rules(p, &res, NULL, r, PGS_ARRAY_LEN(r));
+	CHECK_EQ_INT(n, 4);
+	CHECK(n == 4 && t_streq(r[0].rule, "min_tcb_status") && r[0].pass && !r[0].reason[0]);
+	CHECK(n == 4 && t_streq(r[1].rule, "mrtd") && !r[1].pass && r[1].reason[0]);
+	CHECK(n == 4 && t_streq(r[2].rule, "require_event_log") && !r[2].pass);
+	CHECK(n == 4 && t_streq(r[3].rule, "allowed_ppids") && r[3].pass); /* evaluated after failures */
+	/* the verdict is the first failing rule, as before */
+	CHECK(!attest_policy_check(p, &res, NULL, &rule, reason, sizeof(reason)));
+	CHECK_STR(rule, "mrtd");
+	/* a small output array is filled up to its size */
+	CHECK_EQ_INT(attest_policy_rules(p, &res, NULL, r, 2), 2);
+	res.quote_parsed = false;
+	n = attest_policy_rules(p, &res, NULL, r, PGS_ARRAY_LEN(r));
+	CHECK(n == 1 && t_streq(r[0].rule, "quote") && !r[0].pass);
+	attest_policy_free(p);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	find_testdata();
@@ -370,6 +403,7 @@ int main(void)
 	RUN(test_replay);
 	RUN(test_eventlog_malformed);
 	RUN(test_policy);
+	RUN(test_policy_rules);
 	RUN(test_ratls_cert);
 	json_decref(dlog);
 	free(dq_bytes);
