@@ -1,8 +1,10 @@
 # Makefile - builds pgseal, its simulator, unit tests and fuzz targets; `make run`, `make test`, `make bench`.
 #
 # Sources are found by globbing: src/<module>/*.c form the library, src/cli/*.c the
-# pgseal binary, src/sim/*.c the dstack simulator, tests/unit/test_*.c one unit test
-# binary each, fuzz/fuzz_*.c one libFuzzer target each. Adding a file needs no edit here.
+# pgseal binary, src/sim/*.c the dstack simulator, src/demo/*.c the demo web page
+# (pgseal-demo; its request validation, src/demo/demo_input*.c, is in the library for the
+# unit tests and fuzz targets), tests/unit/test_*.c one unit test binary each,
+# fuzz/fuzz_*.c one libFuzzer target each. Adding a file needs no edit here.
 
 CC      ?= cc
 B       ?= build
@@ -21,7 +23,8 @@ else
   CFLAGS_ALL += -D_FORTIFY_SOURCE=2
 endif
 
-LIB_SRCS  := $(filter-out src/cli/% src/sim/%,$(wildcard src/*/*.c))
+DEMO_SRCS := $(filter-out src/demo/demo_input%,$(wildcard src/demo/*.c))
+LIB_SRCS  := $(filter-out src/cli/% src/sim/% $(DEMO_SRCS),$(wildcard src/*/*.c))
 CLI_SRCS  := $(wildcard src/cli/*.c)
 SIM_SRCS  := $(wildcard src/sim/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -30,6 +33,7 @@ FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(B)/obj/%.o)
+DEMO_OBJS := $(DEMO_SRCS:%.c=$(B)/obj/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 LIB       := $(B)/libpgseal.a
 
@@ -38,7 +42,7 @@ LIB       := $(B)/libpgseal.a
 
 .PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
 
-all: $(B)/pgseal $(B)/pgseal-dstack-sim
+all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +60,13 @@ $(B)/pgseal: $(CLI_OBJS) $(LIB)
 $(B)/pgseal-dstack-sim: $(SIM_OBJS) $(LIB)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS_ALL)
+
+# the page's files are embedded by .incbin, which the compiler's -MMD does not see
+$(B)/obj/src/demo/demo_assets.o: $(wildcard src/demo/assets/*)
+
+$(B)/pgseal-demo: $(DEMO_OBJS) $(LIB)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $(DEMO_OBJS) $(LIB) $(LDLIBS_ALL)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
