@@ -4,8 +4,11 @@
 # Idempotent: the second run reuses the cluster, certificates, passwords and token, and
 # restarts pgseal. Stop everything with `make stop` (scripts/stop.sh).
 # Keys: build/pgseal-dstack-sim stands in for the TEE (PGSEAL_RUN_KEYS=none: no keys, no encryption),
-# and the demo table app.customers has two encrypted columns (run/encryptor_config.yaml).
-# Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191).
+# and the demo tables app.customers and app.people have encrypted columns (run/encryptor_config.yaml,
+# written only where it does not exist: a user's edits are kept). With the simulator, the demo page
+# pgseal-demo (docs/demo.md) runs in front of app.people.
+# Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191),
+# PGSEAL_RUN_DEMO_PORT (8480).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,7 +38,11 @@ pick() { # name default -> port
 PGPORT=${PGSEAL_RUN_PGPORT:-$(pick pg 55432)}
 PORT=${PGSEAL_RUN_PORT:-$(pick pgseal 6432)}
 APORT=${PGSEAL_RUN_ADMIN_PORT:-$(pick admin 9191)}
-printf 'pg=%s\npgseal=%s\nadmin=%s\n' "$PGPORT" "$PORT" "$APORT" >"$RUN/ports"
+if [[ -f $RUN/pgseal-demo.pid ]] && grep -q pgseal-demo "/proc/$(cat "$RUN/pgseal-demo.pid")/cmdline" 2>/dev/null; then
+  kill -TERM "$(cat "$RUN/pgseal-demo.pid")" && sleep 0.5   # frees its port too
+fi
+DPORT=${PGSEAL_RUN_DEMO_PORT:-$(pick demo 8480)}
+printf 'pg=%s\npgseal=%s\nadmin=%s\ndemo=%s\n' "$PGPORT" "$PORT" "$APORT" "$DPORT" >"$RUN/ports"
 
 # --- who runs PostgreSQL: postgres refuses root, so as root we use the 'postgres' user ----------
 if [[ $(id -u) -eq 0 ]]; then
@@ -132,7 +139,51 @@ SELECT format('ALTER ROLE pgseal_auth PASSWORD %L', :'apw') \gexec
 SELECT 'CREATE DATABASE app OWNER app' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app') \gexec
 SQL
 
-# --- keys: the dstack simulator, and an encrypted demo table --------------------------------
+# --- the encryption config: defaults only where there is no file (a user's edits are kept) -----
+PEOPLE_SCHEMA='  - table: people                # the demo page (pgseal-demo, docs/demo.md)
+    columns: [id, name, email, ssn, note]
+    encrypted:
+      - column: name
+        data_type: str
+      - column: email
+        searchable: true
+        data_type: str
+      - column: ssn
+        data_type: str
+      - column: note
+        data_type: str'
+# run.sh's previous default (customers only): replaced by the current default, as it was never edited
+OLD_DEFAULT_SHA=4dadde7a28779dc1bf87e31e1d7f35a2ea433b01cdaf1b60103f6b29d05d287d
+write_encryptor_config() {
+  local f="$RUN/encryptor_config.yaml"
+  if [[ -f $f && $(sha256sum <"$f" | cut -c1-64) != "$OLD_DEFAULT_SHA" ]]; then
+    grep -qE '^[[:space:]]*-[[:space:]]*table:[[:space:]]*"?people"?[[:space:]]*(#.*)?$' "$f" && return 0
+    # a user's file without the demo table: appended when 'schemas:' is its last top-level key
+    if [[ $(grep -E '^[A-Za-z_]+:' "$f" | tail -1) == schemas:* ]]; then
+      printf '\n%s\n' "$PEOPLE_SCHEMA" >>"$f"
+      say "added the demo table 'people' to run/encryptor_config.yaml (your other entries are kept)"
+    else
+      say "run/encryptor_config.yaml has no 'people' table and cannot be appended to: add it (docs/demo.md)"
+    fi
+    return 0
+  fi
+  cat >"$f" <<ENC
+# run/encryptor_config.yaml - Acra's encryptor_config format (see docs/schema.md).
+# Written by scripts/run.sh only when missing: your edits are kept across 'make run'.
+schemas:
+  - table: customers
+    columns: [id, name, email, ssn]
+    encrypted:
+      - column: email
+        searchable: true
+        data_type: str
+      - column: ssn
+        data_type: str
+$PEOPLE_SCHEMA
+ENC
+}
+
+# --- keys: the dstack simulator, and the encrypted demo tables -------------------------------
 KEYS_YAML=""
 if [[ ${PGSEAL_RUN_KEYS:-dstack} == dstack ]]; then
   SIM="$root/build/pgseal-dstack-sim"
@@ -151,21 +202,12 @@ if [[ ${PGSEAL_RUN_KEYS:-dstack} == dstack ]]; then
   sealed_master_key: $RUN/keys/master.sealed
   keystore: $RUN/keys/keystore
 encryptor_config_file: encryptor_config.yaml"
-  cat >"$RUN/encryptor_config.yaml" <<'ENC'
-# run/encryptor_config.yaml - Acra's encryptor_config format (see docs/schema.md)
-schemas:
-  - table: customers
-    columns: [id, name, email, ssn]
-    encrypted:
-      - column: email
-        searchable: true
-        data_type: str
-      - column: ssn
-        data_type: str
-ENC
-  # the demo table, owned by app; `pgseal schema` turns its encrypted columns into bytea
+  write_encryptor_config
+  # the demo tables, owned by app; `pgseal schema` turns their encrypted columns into bytea
   psql_su -d app -c "CREATE TABLE IF NOT EXISTS customers (id int PRIMARY KEY, name text, email text, ssn text)" \
-    -c "ALTER TABLE customers OWNER TO app"
+    -c "ALTER TABLE customers OWNER TO app" \
+    -c "CREATE TABLE IF NOT EXISTS people (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text, ssn text, note text)" \
+    -c "ALTER TABLE people OWNER TO app"
   printf 'listen: "127.0.0.1:1"\nupstream: {host: localhost}\nencryptor_config_file: %s\n' "$RUN/encryptor_config.yaml" >"$RUN/schema-only.yaml"
   "$BIN" schema --config "$RUN/schema-only.yaml" | psql_su -d app -v ON_ERROR_STOP=1 >/dev/null \
     || die "could not apply the encrypted-column DDL to app.customers"
@@ -224,6 +266,46 @@ if [[ $up -ne 1 ]]; then
   die "pgseal did not start (see run/pgseal.log)"
 fi
 
+# --- the demo page (pgseal-demo, docs/demo.md): only with the simulator and the people table ---
+DEMO_MSG="Demo page: not started (it needs PGSEAL_RUN_KEYS=dstack and the 'people' table in run/encryptor_config.yaml)"
+DEMO_BIN=$(dirname "$BIN")/pgseal-demo
+if [[ -n $KEYS_YAML ]] && grep -qE '^[[:space:]]*-[[:space:]]*table:[[:space:]]*"?people"?' "$RUN/encryptor_config.yaml"; then
+  [[ -x $DEMO_BIN ]] || die "$DEMO_BIN missing: run 'make' first"
+  if [[ -f $RUN/pgseal-demo.pid ]]; then
+    old=$(cat "$RUN/pgseal-demo.pid")
+    if kill -0 "$old" 2>/dev/null && grep -q pgseal-demo "/proc/$old/cmdline" 2>/dev/null; then
+      kill -TERM "$old"
+      for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$RUN/pgseal-demo.pid"
+  fi
+  # the application's password for both hops, in a libpq password file (never on a command line)
+  (umask 077; printf 'localhost:%s:app:app:%s\nlocalhost:%s:app:app:%s\n' "$PORT" "$(cat "$RUN/app.password")" \
+    "$PGPORT" "$(cat "$RUN/app.password")" >"$RUN/demo.pgpass")
+  [[ -f $RUN/demo-policy.yaml ]] || cat >"$RUN/demo-policy.yaml" <<'POL'
+# run/demo-policy.yaml - the attestation policy the demo page applies (docs/attestation.md, Policy)
+min_tcb_status: UpToDate
+require_event_log: true
+POL
+  tls="sslmode=verify-full sslrootcert=$C/ca.pem passfile=$RUN/demo.pgpass dbname=app user=app host=localhost"
+  say "starting pgseal-demo on 127.0.0.1:$DPORT (log: run/pgseal-demo.log)"
+  nohup "$DEMO_BIN" --listen "127.0.0.1:$DPORT" --pgseal "$tls port=$PORT" --db "$tls port=$PGPORT" \
+    --admin-url "http://127.0.0.1:$APORT" --root-ca "$RUN/sim-root.pem" --collateral "$RUN/sim-collateral.json" \
+    --policy "$RUN/demo-policy.yaml" --table people >>"$RUN/pgseal-demo.log" 2>&1 </dev/null &
+  echo $! >"$RUN/pgseal-demo.pid"
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$DPORT") 2>/dev/null && break
+    kill -0 "$(cat "$RUN/pgseal-demo.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if (exec 3<>"/dev/tcp/127.0.0.1/$DPORT") 2>/dev/null; then
+    DEMO_MSG="Demo page (pgseal-demo, docs/demo.md): http://127.0.0.1:$DPORT/   (log: run/pgseal-demo.log)"
+  else
+    tail -5 "$RUN/pgseal-demo.log" >&2
+    DEMO_MSG="Demo page: pgseal-demo did not start (see run/pgseal-demo.log)"
+  fi
+fi
+
 if [[ -n $KEYS_YAML ]]; then
   KEYS_MSG="Keys: provider dstack via build/pgseal-dstack-sim (a development stand-in, not a TEE; run/dstack-sim.log)
 
@@ -248,6 +330,8 @@ Admin endpoints:
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/metrics
 
 $KEYS_MSG
+$DEMO_MSG
+
 Config: run/pgseal.yaml   Log: run/pgseal.log   PostgreSQL log: $PGDIR/postgres.log
 Stop everything: make stop   (again: make run; start from scratch: bash scripts/stop.sh --clean)
 MSG

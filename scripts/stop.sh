@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# stop.sh - `make stop`: stops what `make run` started (pgseal, the dstack simulator, PostgreSQL); --clean also deletes run/.
+# stop.sh - `make stop`: stops what `make run` started (the demo page, pgseal, the dstack simulator, PostgreSQL); --clean also deletes run/.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 RUN="$root/run"
@@ -18,6 +18,7 @@ stop_pid() { # name pidfile match
   fi
   rm -f "$f"
 }
+stop_pid pgseal-demo "$RUN/pgseal-demo.pid" pgseal-demo
 stop_pid pgseal "$RUN/pgseal.pid" pgseal
 stop_pid pgseal-dstack-sim "$RUN/dstack-sim.pid" pgseal-dstack-sim
 if [[ -e $RUN/pg/data/PG_VERSION ]]; then
