@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install-deps.sh - installs the Debian packages (and test npm modules) pgseal needs, only those missing.
+# install-deps.sh - installs the Debian packages (and test npm modules) pgseal needs, only those missing (chromium: the demo page's browser test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,7 @@ PKGS=(
   postgresql-15 postgresql-client-15 pgbouncer openssl
   python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
   util-linux procps
+  chromium
 )
 # node and npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask
 # Debian for them when the commands are missing
@@ -33,8 +34,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# node test dependencies (node-postgres, dstack SDK, dcap-qvl), from the npm registry
-if [[ -f tests/node/package.json && ! -d tests/node/node_modules ]]; then
-  echo "install-deps: npm install in tests/node"
-  (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# node test dependencies, from the npm registry: tests/node (node-postgres, dstack SDK,
+# dcap-qvl) and tests/demo (puppeteer-core, driving Debian's chromium above: never a
+# browser of its own, hence PUPPETEER_SKIP_DOWNLOAD)
+for d in tests/node tests/demo; do
+  if [[ -f $d/package.json && ! -d $d/node_modules ]]; then
+    echo "install-deps: npm install in $d"
+    (cd "$d" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done

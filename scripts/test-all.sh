@@ -60,8 +60,8 @@ if [[ -z ${SKIP_ASAN:-} ]]; then
 fi
 
 # 4. other suites under tests/ (everything but unit, integration and node, which have their
-#    own runners above): a run.sh if the directory has one, else its test_*.sh scripts and
-#    its pytest files (test_*.py).
+#    own runners above, and demo, whose browser script tests/integration/test_demo.py runs):
+#    a run.sh if the directory has one, else its test_*.sh scripts and its pytest files (test_*.py).
 pytest_dir() { # dir: runs pytest there and prints "<dir>: N passed, N failed"
   local out rc p f
   out=$(cd "$1" && timeout -k 10 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider . 2>&1); rc=$?
@@ -75,7 +75,7 @@ pytest_dir() { # dir: runs pytest there and prints "<dir>: N passed, N failed"
 }
 for d in tests/*/; do
   d=${d%/}
-  case $(basename "$d") in unit|integration|node) continue ;; esac
+  case $(basename "$d") in unit|integration|node|demo) continue ;; esac
   if [[ -f $d/run.sh ]]; then
     step "$(basename "$d")" bash "$d/run.sh"
     continue

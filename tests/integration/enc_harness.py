@@ -132,7 +132,8 @@ class _StatementConn(psycopg2.extensions.connection):
 class EncEnv:
     """pgseal with an encryption schema in front of the session's PostgreSQL."""
 
-    def __init__(self, factory, pg, workdir, name, schema_yaml, tables_sql, mtls=False, log_level="debug"):
+    def __init__(self, factory, pg, workdir, name, schema_yaml, tables_sql, mtls=False, log_level="debug",
+                 keys=None, client_tls=False):
         self.factory, self.pg, self.name = factory, pg, name
         self.dir = os.path.join(workdir, "enc-" + name)
         os.makedirs(self.dir, exist_ok=True)
@@ -143,10 +144,11 @@ class EncEnv:
         self.schema_path = os.path.join(self.dir, "encryptor_config.yaml")
         with open(self.schema_path, "w") as f:
             f.write(schema_yaml)
-        self.keys = {"provider": "file", "sealing_key_file": self.sealing_key,
-                     "sealed_master_key": os.path.join(self.dir, "master.sealed"),
-                     "keystore": os.path.join(self.dir, "keystore")}
-        cfg = factory.config(mtls=mtls, log={"level": log_level}, keys=self.keys,
+        # keys: file keys by default; a `keys` section given (e.g. provider dstack) replaces them
+        self.keys = keys or {"provider": "file", "sealing_key_file": self.sealing_key,
+                             "sealed_master_key": os.path.join(self.dir, "master.sealed"),
+                             "keystore": os.path.join(self.dir, "keystore")}
+        cfg = factory.config(mtls=mtls, client_tls=client_tls, log={"level": log_level}, keys=self.keys,
                              encryptor_config_file=self.schema_path)
         # the tables, then the migration printed by `pgseal schema` (offline, from the config alone)
         self.upstream_script(tables_sql)
