@@ -1,4 +1,5 @@
-/* demo.h - pgseal-demo, the live demo page: configuration, the database side (through pgseal and directly), the attestation panel, the static assets. */
+/* demo.h - pgseal-demo, the live demo page: configuration, the database side (through pgseal and
+ * directly), the attestation panel, the static assets. */
 #ifndef PGSEAL_DEMO_H
 #define PGSEAL_DEMO_H
 
@@ -16,12 +17,13 @@
 #define DEMO_APP_NAME "pgseal-demo" /* application_name of both sessions */
 
 struct demo_cfg {
-	const char *listen;     /* host:port of the page */
-	const char *pgseal_dsn; /* libpq conninfo of pgseal's client port (the application's path) */
-	const char *db_dsn;     /* libpq conninfo of PostgreSQL itself (the database view) */
-	const char *admin_url;  /* pgseal's admin base URL (GET /attestation), NULL: no panel */
-	const char *table;      /* the demo table (a plain identifier) */
-	const char *root_ca;    /* trust anchor for the quote (PEM/DER); NULL: Intel's root */
+	const char *listen; /* host:port of the page */
+	const char
+	    *pgseal_dsn;       /* libpq conninfo of pgseal's client port (the application's path) */
+	const char *db_dsn;    /* libpq conninfo of PostgreSQL itself (the database view) */
+	const char *admin_url; /* pgseal's admin base URL (GET /attestation), NULL: no panel */
+	const char *table;     /* the demo table (a plain identifier) */
+	const char *root_ca;   /* trust anchor for the quote (PEM/DER); NULL: Intel's root */
 	const char *collateral; /* Intel PCS collateral JSON; NULL: no TCB status (untrusted) */
 	const char *policy;     /* attestation policy YAML; NULL: none */
 	int max_rows;           /* row cap: the oldest rows beyond it are deleted */
@@ -33,7 +35,8 @@ struct demo_cfg {
  * ("pgseal: ...", "PostgreSQL (direct): ..."). Never holds a value someone typed. */
 struct demo_err {
 	unsigned status;
-	char msg[512];
+	char msg[512]; /* for the page */
+	char log[512]; /* for the log: without PostgreSQL's message text, which can quote input */
 };
 
 struct demo_db;
@@ -61,7 +64,7 @@ json_t *demo_attest_panel(struct demo_attest *a, struct demo_err *e);
 /* The raw evidence as served by pgseal: the quote bytes, or the event log JSON text.
  * *out is malloc'd. */
 int demo_attest_raw(struct demo_attest *a, bool event_log, uint8_t **out, size_t *len,
-		    struct demo_err *e) PGS_MUSTCHECK;
+                    struct demo_err *e) PGS_MUSTCHECK;
 
 /* ---- static assets (demo_assets.c) -------------------------------------------------------- */
 

@@ -37,6 +37,7 @@ static void fail(struct demo_err *e, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	snprintf(e->log, sizeof(e->log), "%s", e->msg);
 }
 
 struct demo_attest *demo_attest_new(const struct demo_cfg *cfg)

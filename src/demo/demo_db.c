@@ -33,10 +33,11 @@ static void fail(struct demo_err *e, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	/* libpq messages end with a newline; the page shows one line */
+	/* libpq messages end with a newline; the page and the log show one line */
 	for (char *p = e->msg; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	snprintf(e->log, sizeof(e->log), "%s", e->msg);
 }
 
 struct demo_db *demo_db_new(const struct demo_cfg *cfg)
@@ -87,9 +88,11 @@ static void fail_res(struct demo_err *e, const char *hop, PGconn *c, PGresult *r
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	if (msg)
+	if (msg) {
 		fail(e, 502, "%s: %s (SQLSTATE %s)", hop, msg, state ? state : "?");
-	else
+		snprintf(e->log, sizeof(e->log), "%s: statement failed (SQLSTATE %s)", hop,
+		         state ? state : "?");
+	} else
 		fail(e, 502, "%s: %s", hop, PQerrorMessage(c));
 }
 
@@ -284,7 +287,11 @@ json_t *demo_db_search(struct demo_db *db, const char *email, struct demo_err *e
 	r = NULL;
 	/* what PostgreSQL received: the last statement of our pgseal session's backend */
 	json_t *seen = json_null();
-	if (db->seal_backend_pid > 0 && direct(db, e)) {
+	if (db->seal_backend_pid > 0 && !direct(db, e)) {
+		json_decref(rows); /* the statement cannot be shown: say which hop failed */
+		goto out;
+	}
+	if (db->seal_backend_pid > 0) {
 		char pid[16];
 		snprintf(pid, sizeof(pid), "%d", db->seal_backend_pid);
 		const char *pp[] = {pid};
@@ -295,14 +302,20 @@ json_t *demo_db_search(struct demo_db *db, const char *email, struct demo_err *e
 			json_decref(rows);
 			goto out;
 		}
-		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		/* another role without pg_read_all_stats reads "<insufficient privilege>" */
+		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+		    strcmp(PQgetvalue(r, 0, 0), "<insufficient privilege>") != 0)
 			seen = json_string(PQgetvalue(r, 0, 0));
 	}
+	/* json_string returns NULL for invalid UTF-8: then there is nothing to show */
+	if (!seen)
+		seen = json_null();
 	const char *q = json_string_value(seen);
-	out = json_pack("{s:o, s:o, s:s, s:o, s:i, s:s, s:b}", "columns", cols_json(), "rows", rows,
+	out = json_pack("{s:o, s:o, s:s, s:o, s:i, s:s, s:o}", "columns", cols_json(), "rows", rows,
 	                "application_sent", sql, "postgresql_received", seen, "backend_pid",
 	                db->seal_backend_pid, "source", "pg_stat_activity.query",
-	                "plaintext_reached_postgresql", q && strstr(q, email) != NULL);
+	                "plaintext_reached_postgresql",
+	                q ? json_boolean(strstr(q, email) != NULL) : json_null());
 	if (!q)
 		json_object_set_new(out, "postgresql_received_unavailable",
 		                    json_string("the direct connection cannot see the backend's "

@@ -189,16 +189,23 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, jso
 	return reply(c, status, CT_JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE, NULL);
 }
 
+/* Client errors (4xx) are not logged: they are about what someone sent. */
 static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-	if (status >= 500)
-		log_warn("demo: %s", msg); /* messages name hops and rules, never values */
 	return reply_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+static enum MHD_Result reply_failure(struct MHD_Connection *c, const struct demo_err *e)
+{
+	unsigned status = e->status ? e->status : 500;
+	if (status >= 500)
+		log_warn("demo: %s", e->log); /* names the hop; never PostgreSQL's message text */
+	return reply_error(c, status, e->msg[0] ? e->msg : "internal error");
 }
 
 static enum MHD_Result reply_result(struct MHD_Connection *c, json_t *o, const struct demo_err *e)
 {
-	return o ? reply_json(c, 200, o) : reply_error(c, e->status ? e->status : 500, e->msg);
+	return o ? reply_json(c, 200, o) : reply_failure(c, e);
 }
 
 /* ---- routes ----------------------------------------------------------------------------- */
@@ -242,7 +249,7 @@ static enum MHD_Result raw_evidence(struct app *a, struct MHD_Connection *c, boo
 	size_t len = 0;
 	struct demo_err e = {0};
 	if (demo_attest_raw(a->att, event_log, &raw, &len, &e) != PGS_OK)
-		return reply_error(c, e.status ? e.status : 500, e.msg);
+		return reply_failure(c, &e);
 	return reply(c, 200, event_log ? CT_JSON : "application/octet-stream", raw, len,
 	             MHD_RESPMEM_MUST_FREE,
 	             event_log ? "attachment; filename=\"pgseal-event-log.json\""

@@ -80,6 +80,16 @@ def test_search_shows_the_statement_postgresql_received(env):
     assert status == 200 and r["rows"] == [] and "substr(email, 1, 33)" in r["postgresql_received"]
 
 
+def test_statement_unavailable_to_another_role_is_said_not_invented(env):
+    """A --db role that may not see the pgseal session's statement: no statement is shown."""
+    d = env.start_demo("otherrole", db="host=127.0.0.1 port=%d user=md5_user password=%s dbname=%s sslmode=require"
+                       % (env.enc.pg.port, harness.PASSWORDS["md5_user"], harness.DB))
+    status, r = d.get("/api/search?email=ada@example.com")
+    assert status == 200, r
+    assert r["postgresql_received"] is None and r["plaintext_reached_postgresql"] is None
+    assert "pg_read_all_stats" in r["postgresql_received_unavailable"]
+
+
 HUGE = "x" * 5000
 VALID = {"name": "Ada", "email": "ada@example.com", "ssn": "900-12-3456", "note": "n"}
 HOSTILE_BODIES = [

@@ -200,8 +200,10 @@ async function onSearch(ev) {
     document.getElementById('search-sent').textContent = r.application_sent;
     document.getElementById('search-received').textContent = r.postgresql_received || r.postgresql_received_unavailable || '';
     document.getElementById('search-source').textContent = '(' + r.source + ' of backend ' + r.backend_pid + ')';
-    document.getElementById('search-check').textContent = r.plaintext_reached_postgresql
-      ? 'the address itself reached PostgreSQL' : 'the address did not reach PostgreSQL: pgseal sent its blind index';
+    document.getElementById('search-check').textContent = r.plaintext_reached_postgresql === null
+      ? 'PostgreSQL\'s copy of the statement could not be read'
+      : r.plaintext_reached_postgresql ? 'the address itself reached PostgreSQL'
+        : 'the address did not reach PostgreSQL: pgseal sent its blind index';
     box.hidden = false;
   } catch (e) { st.className = 'status error'; st.textContent = e.message; box.hidden = true; }
 }
