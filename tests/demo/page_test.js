@@ -45,13 +45,13 @@ async function check(url, shot, name, email, ssn, note) {
     // the contract's elements
     for (const sel of ['#app-view', '#db-view', '#attestation', '#dump-view', 'form#add-person', 'form#search',
       '#add-person input[name=name]', '#add-person input[name=email]', '#add-person input[name=ssn]',
-      '#add-person [name=note]', '#search input[name=email]']) {
+      '#add-person input[name=note]', '#search input[name=email]']) {
       if (!(await page.$(sel))) throw new Error('missing element ' + sel);
     }
     await page.type('#add-person input[name=name]', name);
     await page.type('#add-person input[name=email]', email);
     await page.type('#add-person input[name=ssn]', ssn);
-    await page.type('#add-person [name=note]', note);
+    await page.type('#add-person input[name=note]', note);
     await page.click('#add-person button[type=submit]');
     await page.waitForFunction((e) => document.getElementById('app-view').textContent.includes(e), {}, email);
     const app = await text(page, '#app-view');
