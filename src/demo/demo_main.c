@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEMO_THREADS 2
+#define DEMO_THREADS 4 /* a request waiting on the database must not hold up the page */
 #define DEMO_CONN_LIMIT 128
 #define DEMO_CONN_TIMEOUT_S 15
 
