@@ -2,6 +2,7 @@
  * for libpg_query, and the analysis under both settings when the text's meaning depends on it. */
 #include "sql/sql_internal.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,17 +71,22 @@ static const char *const fatal_lexer_errors[] = {
     "zero-length delimited identifier",
 };
 
-static bool lexer_fails(const char *sql)
+enum alt_parse { ALT_PARSES, ALT_LEXER_FATAL, ALT_SYNTAX_ERROR };
+
+/* Whether the text parses under the setting this thread lexes with. */
+static enum alt_parse alt_parse(const char *sql)
 {
-	PgQueryScanResult r = sql_lex_scan(sql);
-	bool fails = false;
+	PgQueryParseResult r = sql_lex_parse(sql);
+	enum alt_parse res = r.error ? ALT_SYNTAX_ERROR : ALT_PARSES;
 	for (size_t i = 0; r.error && r.error->message && i < PGS_ARRAY_LEN(fatal_lexer_errors);
-	     i++) {
-		size_t n = strlen(fatal_lexer_errors[i]);
-		fails = fails || strncmp(r.error->message, fatal_lexer_errors[i], n) == 0;
-	}
-	pg_query_free_scan_result(r);
-	return fails;
+	     i++)
+		if (strncmp(r.error->message, fatal_lexer_errors[i],
+		            strlen(fatal_lexer_errors[i])) == 0)
+			res = ALT_LEXER_FATAL;
+	if (r.parse_tree)
+		OPENSSL_cleanse(r.parse_tree, strlen(r.parse_tree)); /* it holds the values */
+	pg_query_free_parse_result(r);
+	return res;
 }
 
 static bool str_same(const char *a, const char *b)
@@ -220,8 +226,13 @@ int sql_analyze_lex(const struct schema *s, const struct sql_views *views, const
 	 * reload of its configuration), so that reading must do the same as this one. */
 	const char *other = lex->scs_off ? "on" : "off";
 	sql_lex_set(!lex->scs_off);
-	if (lexer_fails(sql))
-		goto out; /* under the other setting the server refuses the text: nothing is run */
+	enum alt_parse ap = alt_parse(sql);
+	/* Under the other setting the server refuses the text, nothing of it runs: certain for a
+	 * lexer error; for a syntax error only as far as the server's grammar is PostgreSQL 15's,
+	 * so relied on only when the setting is settled (then the other reading needs a reload of
+	 * the server's configuration between two statements). */
+	if (ap == ALT_LEXER_FATAL || (ap == ALT_SYNTAX_ERROR && lex->settled))
+		goto out;
 	rc = sql_analyze_into(s, views, sql, len, lookup, lookup_arg, &alt, NULL);
 	if (rc != PGS_OK) {
 		sql_plan_free(p);

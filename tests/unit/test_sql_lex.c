@@ -70,15 +70,29 @@ static void test_audit_statement(void)
 	char *old = rw(audit);
 	CHECK(strstr(old, "SECRET") != NULL);
 	free(old);
-	/* variants: the secret after an escaped quote, in a second statement, in a WHERE */
-	LEX_REFUSED("INSERT INTO users (name, email) VALUES ('a\\', '') , ('', 'SECRET') --')",
-	            false, true, "standard_conforming_strings");
 	/* under on a plain SELECT and a comment; under off an INSERT of the secret */
 	LEX_REFUSED("SELECT 'x\\', 1 --'; INSERT INTO users (email) VALUES ('SECRET') --", false,
 	            true, "users.email");
-	LEX_REFUSED("SELECT 1 FROM users WHERE name = 'a\\' OR email = 'SECRET' --'", false, true,
-	            "users.email");
-	LEX_REFUSED("UPDATE users SET name = 'q\\', email = 'SECRET' WHERE id = 1 --'", false, true,
+	/* texts that are a syntax error under off: the server refuses them there, so when the
+	 * setting is settled the reading under on is the one; while it may be changing, refused
+	 * (a newer server's grammar might accept what PostgreSQL 15's does not) */
+	static const char *const syntax_off[] = {
+	    "INSERT INTO users (name, email) VALUES ('a\\', '') , ('', 'SECRET') --')",
+	    "SELECT 1 FROM users WHERE name = 'a\\' OR email = 'SECRET' --'",
+	    "UPDATE users SET name = 'q\\', email = 'SECRET' WHERE id = 1 --'",
+	    "PREPARE p AS INSERT INTO users (id, email) VALUES ($1, 'a\\'), ($2, 'SECRET') --')"};
+	for (size_t i = 0; i < PGS_ARRAY_LEN(syntax_off); i++) {
+		LEX_REFUSED(syntax_off[i], false, false, "standard_conforming_strings");
+		char *got = rw_lex(syntax_off[i], false, true);
+		CHECK(strstr(got, "ENC(email:") != NULL && strstr(got, ":SECRET)") != NULL);
+		free(got);
+	}
+	LEX_ON("UPDATE users SET name = 'q\\', email = 'SECRET' WHERE id = 1 --'",
+	       "UPDATE users SET name = 'q\\', email = ENC(email:RECORD:SECRET) WHERE id = 1 --'");
+	/* the usual form under off, \' for a quote: a syntax error under on */
+	LEX_OFF("INSERT INTO users (email) VALUES ('it\\'s')",
+	        "INSERT INTO users (email) VALUES (ENC(email:RECORD:it's))");
+	LEX_REFUSED("INSERT INTO users (email) VALUES ('it\\'s')", true, false,
 	            "standard_conforming_strings");
 }
 
@@ -153,8 +167,6 @@ static void test_other_statements(void)
 	/* PREPARE: the inner statement's literals too */
 	LEX_OFF("PREPARE p AS INSERT INTO users (email) VALUES ('a\\\\b')",
 	        "PREPARE p AS INSERT INTO users (email) VALUES (ENC(email:RECORD:a\\b))");
-	LEX_REFUSED("PREPARE p AS INSERT INTO users (id, email) VALUES ($1, 'a\\'), ($2, 'S') --')",
-	            false, true, "standard_conforming_strings");
 	/* a search, an IN list */
 	LEX_OFF("SELECT id FROM users WHERE email IN ('a\\\\b', 'c')",
 	        "SELECT id FROM users WHERE substr(email, 1, 33) IN (ENC(email:BLIND:a\\b), "
