@@ -10,6 +10,8 @@ must read literals as the server does (values round-trip under both settings). E
 the server log, pg_dump, the table files and pgseal's log for its markers (leaks.Scan).
 """
 
+import struct
+
 import psycopg
 import psycopg2
 import pytest
@@ -480,3 +482,31 @@ def test_names_refused_in_pipeline(enc):
     assert stored(enc, i) == 0
     Scan(enc).check([m])
 
+
+def test_statement_before_the_session_is_ready(enc):
+    """A Query sent right behind the password, before the server's AuthenticationOk and
+    ReadyForQuery: pgseal refuses the connection (08P01) or, if the session became ready
+    before it read the Query, analyses it; it is never relayed unanalysed."""
+    from harness import DB, PASSWORDS, startup_packet
+    secrets = []
+    for _ in range(3):
+        i, m = new_id(), marker("early")
+        secrets.append(m)
+        q = ("INSERT INTO people (id, email) VALUES (%d, '%s')" % (i, m)).encode()
+        with Raw("127.0.0.1", enc.proxy.port, timeout=5) as r:
+            r.send(startup_packet({"user": "pw_user", "database": DB}))
+            tag, payload = r.read_msg()
+            assert tag == b"R" and struct.unpack("!I", payload[:4])[0] == 3  # cleartext password
+            r.send(msg(b"p", PASSWORDS["pw_user"].encode() + b"\0") + msg(b"Q", q + b"\0"))
+            tags = []
+            try:
+                for _ in range(50):
+                    mm = r.read_msg()
+                    if mm is None:
+                        break
+                    tags.append(mm[0])
+                    if tags.count(b"Z") == 2 or mm[0] == b"E":
+                        break
+            except OSError:
+                pass
+    Scan(enc).check(secrets)
