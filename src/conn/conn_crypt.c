@@ -288,17 +288,6 @@ const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_
 	return NULL;
 }
 
-static void append_literal(struct proto_buf *b, const char *s)
-{
-	proto_put_u8(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			proto_put_u8(b, '\'');
-		proto_put_u8(b, (uint8_t)*s);
-	}
-	proto_put_u8(b, '\'');
-}
-
 /* Sends pgseal's catalog query ahead of whatever the client sends next. */
 void crypt_catalog_request(struct conn *c)
 {
@@ -315,7 +304,7 @@ void crypt_catalog_request(struct conn *c)
 		const char *dot = strrchr(name, '.');
 		if (i)
 			proto_put_u8(&b, ',');
-		append_literal(&b, dot ? dot + 1 : name);
+		crypt_put_literal(&b, dot ? dot + 1 : name);
 	}
 	proto_put_bytes(&b, "); ", 3);
 	/* views over those tables, in the same round trip (conn_views.c) */

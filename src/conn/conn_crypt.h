@@ -180,6 +180,20 @@ void crypt_views_defined(struct conn *c, const struct sql_plan *plan);
  * true, its name in name. */
 bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap);
 
+/* conn_lex.c: the server's lexing settings for the session's next text (ParameterStatus). */
+/* boundary: the text starts a batch (a Query, or the first message after a Sync). */
+void crypt_lex_state(const struct conn *c, bool boundary, struct sql_lex *out);
+/* The session's standard_conforming_strings is off (as last reported). */
+bool crypt_lex_scs_off(const struct conn *c);
+/* True (with a message naming client_encoding, never a value) when a text that may name an
+ * encrypted table must be refused for the session's client_encoding: a client-only encoding
+ * (SJIS, BIG5, GBK, UHC, GB18030, JOHAB, SHIFT_JIS_2004) is in force, or one may be coming
+ * (lex not settled) and the text has a non-ASCII byte followed by one in 0x30-0x7E. */
+bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t len,
+				const struct sql_lex *lex, char *msg, size_t cap);
+/* A string literal that reads the same under both settings of standard_conforming_strings. */
+void crypt_put_literal(struct proto_buf *b, const char *s);
+
 /* conn_copy.c */
 /* One COPY row split into its unescaped fields: field i is vals[off[i], off[i] + len[i]). */
 struct crypt_copy_fields {

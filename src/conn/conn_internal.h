@@ -182,6 +182,8 @@ void conn_auth_free(struct conn *c);
 
 /* conn_pool.c: session pooling */
 void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
+/* The last value the server reported for a setting, or NULL. */
+const char *conn_params_get(const struct conn_params *p, const char *name);
 void conn_params_free(struct conn_params *p);
 /* The answer to the pool's reset (DISCARD ALL), read as it arrives. */
 struct conn_reset {

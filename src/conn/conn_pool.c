@@ -65,6 +65,14 @@ void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen)
 	p->n++;
 }
 
+const char *conn_params_get(const struct conn_params *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (!strcmp(p->names[i], name))
+			return p->values[i];
+	return NULL;
+}
+
 void conn_params_free(struct conn_params *p)
 {
 	for (int i = 0; i < p->n; i++) {

@@ -62,6 +62,16 @@ int conn_scan_client(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
+		if (!crypt && type != 'p' && type != 'X' && crypt_enabled(c)) {
+			/* before the session's first ReadyForQuery the encryption layer does not
+			 * watch yet: a statement sent that early would pass unanalysed (no driver
+			 * sends one; the protocol says to wait) */
+			metrics_error(METRICS_ERR_PROTOCOL);
+			log_conn(LOG_INFO, c->id, "%s message before the session was ready",
+				 proto_type_name(type, true));
+			conn_fail(c, "08P01", "pgseal: message sent before the session was ready");
+			return PGS_ERR;
+		}
 		if (type == 'X') {
 			if (len == 4 && b->end - b->scan >= 5 && conn_pool_can_release(c)) {
 				/* the session ends but its upstream connection is kept for the next client */

@@ -19,6 +19,7 @@
 struct plan_entry {
 	struct plan_entry *next;
 	uint64_t hash;
+	uint8_t lex;                    /* lex_key: the settings the plan was made under */
 	char *text;
 	size_t len;
 	struct sql_plan *plan;
@@ -55,21 +56,32 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
-/* The plan of a text, analysed once per worker. *owned: the caller must free it (the
- * cache was full). NULL on out of memory. */
-static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, bool *owned)
+/* The part of the cache key that the lexing settings make: 0 for a text that lexes the same
+ * under both settings of standard_conforming_strings, else which one and whether settled. */
+static uint8_t lex_key(const char *text, size_t len, const struct sql_lex *lex)
+{
+	if (sql_lex_neutral(text, len))
+		return 0;
+	return (uint8_t)(1 + (lex->scs_off ? 1 : 0) + (lex->settled ? 2 : 0));
+}
+
+/* The plan of a text, analysed once per worker and lexing settings. *owned: the caller must
+ * free it (the cache was full). NULL on out of memory. */
+static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
+				 const struct sql_lex *lex, bool *owned)
 {
 	struct conn_worker *w = c->worker;
 	*owned = false;
 	if (!w->plans)
 		w->plans = pgs_xcalloc(1, sizeof(*w->plans));
 	uint64_t h = fnv1a(text, len);
+	uint8_t lk = lex_key(text, len, lex);
 	struct plan_entry **bucket = &w->plans->buckets[h % PLAN_CACHE_BUCKETS];
 	for (struct plan_entry *e = *bucket; e; e = e->next)
-		if (e->hash == h && e->len == len && memcmp(e->text, text, len) == 0)
+		if (e->hash == h && e->lex == lk && e->len == len && memcmp(e->text, text, len) == 0)
 			return e->plan;
 	struct sql_plan *plan = NULL;
-	if (sql_analyze(c->env->schema, text, len, &plan) != PGS_OK)
+	if (sql_analyze_lex(c->env->schema, NULL, text, len, NULL, NULL, lex, &plan) != PGS_OK)
 		return NULL;
 	/* plans with literals hold plaintext values: they are not worth keeping */
 	bool has_literals = false;
@@ -82,6 +94,7 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len, b
 	}
 	struct plan_entry *e = pgs_xcalloc(1, sizeof(*e));
 	e->hash = h;
+	e->lex = lk;
 	e->text = pgs_xmalloc(len + 1);
 	memcpy(e->text, text, len);
 	e->text[len] = 0;
@@ -126,14 +139,14 @@ static bool may_touch(struct conn *c, const char *text, size_t len)
  * analysed with them and never cached: the worker's cache is shared by sessions whose views
  * differ (a plan made without a view would relay a write through it unchanged). */
 static struct sql_plan *session_plan(struct conn *c, const char *text, size_t len, bool execute,
-				     bool *owned)
+				     const struct sql_lex *lex, bool *owned)
 {
 	struct sql_plan *plan = NULL;
 	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
-		return plan_get(c, text, len, owned);
+		return plan_get(c, text, len, lex, owned);
 	*owned = true;
-	if (sql_analyze_views(c->env->schema, c->crypt.views, text, len, execute ? prepared_lookup : NULL,
-			      execute ? c : NULL, &plan) != PGS_OK)
+	if (sql_analyze_lex(c->env->schema, c->crypt.views, text, len, execute ? prepared_lookup : NULL,
+			    execute ? c : NULL, lex, &plan) != PGS_OK)
 		return NULL;
 	return plan;
 }
@@ -186,10 +199,11 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 	static const char head[] = "DO $pgseal_refusal$BEGIN RAISE EXCEPTION USING ERRCODE = '";
 	proto_put_bytes(&text, head, sizeof(head) - 1);
 	proto_put_bytes(&text, state, 5);
-	proto_put_bytes(&text, "', MESSAGE = '", 14);
+	/* E'...': the message reads the same whatever standard_conforming_strings is */
+	proto_put_bytes(&text, "', MESSAGE = E'", 15);
 	for (const char *m = msg; *m; m++) {
-		if (*m == '\'' )
-			proto_put_u8(&text, '\'');
+		if (*m == '\'' || *m == '\\')
+			proto_put_u8(&text, (uint8_t)*m);
 		/* the dollar-quote tag cannot be closed from inside: '$' becomes a harmless '%' */
 		proto_put_u8(&text, (uint8_t)(*m == '$' ? '%' : *m));
 	}
@@ -300,9 +314,16 @@ static int client_query(struct conn *c, uint32_t total)
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
+	struct sql_lex lex;
+	crypt_lex_state(c, boundary, &lex);
+	if (crypt_lex_encoding_refusal(c, text, len, &lex, pmsg, sizeof(pmsg))) {
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_QUERY, "0A000", pmsg);
+		return PGS_OK;
+	}
 	bool owned = true;
 	/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
-	struct sql_plan *plan = session_plan(c, text, len, execute, &owned);
+	struct sql_plan *plan = session_plan(c, text, len, execute, &lex, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -409,8 +430,16 @@ static int client_parse(struct conn *c, uint32_t total)
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
+	struct sql_lex lex;
+	crypt_lex_state(c, boundary, &lex);
+	if (crypt_lex_encoding_refusal(c, query, qlen, &lex, pmsg, sizeof(pmsg))) {
+		crypt_stmt_remove(c, name);
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
+		return PGS_OK;
+	}
 	bool owned;
-	struct sql_plan *plan = session_plan(c, query, qlen, false, &owned);
+	struct sql_plan *plan = session_plan(c, query, qlen, false, &lex, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;

@@ -149,13 +149,7 @@ void crypt_views_query(struct proto_buf *b, const struct schema *sc)
 		const char *dot = strrchr(name, '.');
 		if (i)
 			proto_put_u8(b, ',');
-		proto_put_u8(b, '\'');
-		for (const char *s = dot ? dot + 1 : name; *s; s++) {
-			if (*s == '\'')
-				proto_put_u8(b, '\'');
-			proto_put_u8(b, (uint8_t)*s);
-		}
-		proto_put_u8(b, '\'');
+		crypt_put_literal(b, dot ? dot + 1 : name);
 	}
 	proto_put_bytes(b, tail, sizeof(tail) - 1);
 }
@@ -177,8 +171,12 @@ static void row_flush(struct conn *c)
 	struct crypt_view_row *v = s->view_row;
 	if (!v || !v->oid)
 		return;
-	if (!s->views_loading)
+	if (!s->views_loading) {
 		s->views_loading = sql_views_new();
+		/* pg_get_viewdef wrote the definitions under the setting in force when the catalog
+		 * query ran, which the reports before its answer have told */
+		s->views_loading->scs_off = crypt_lex_scs_off(c);
+	}
 	const struct sql_view *sv = sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
 						  (const char *const *)v->names, v->n, v->def);
 	struct crypt_table_oid *e = NULL;

@@ -135,6 +135,10 @@ struct sql_view {
 struct sql_views {
 	size_t n;
 	struct sql_view *v;
+	/* sql_views_add lexes definitions as pg_get_viewdef wrote them: under the session's
+	 * standard_conforming_strings when the catalog query ran (it doubles backslashes only
+	 * when the setting is off) */
+	bool scs_off;
 };
 struct sql_views *sql_views_new(void);
 void sql_views_free(struct sql_views *vs);
@@ -153,6 +157,28 @@ bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len
 int sql_analyze_views(const struct schema *s, const struct sql_views *views, const char *sql,
                       size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
                       struct sql_plan **out) PGS_MUSTCHECK;
+/*
+ * How the session's server lexes a text. libpg_query assumes standard_conforming_strings =
+ * on; a server with it off reads a backslash in '...' as an escape, so the same text can
+ * hide a value from the analysis (issue 16). The caller tracks the setting from the
+ * server's ParameterStatus reports.
+ */
+struct sql_lex {
+	bool scs_off; /* the session's standard_conforming_strings is off */
+	bool settled; /* no request sent before this text and not yet answered can change it */
+};
+/* As sql_analyze_views, lexing as lex says. A text with a backslash is analysed under both
+ * settings (a request in flight, or a reload of the server's configuration, can change the
+ * setting before the server lexes it): refused (0A000) when the two readings differ in what
+ * they edit, or when only the literal values differ and lex->settled is false; otherwise the
+ * plan of lex's setting. The plan depends on lex only for texts where sql_lex_neutral is
+ * false. */
+int sql_analyze_lex(const struct schema *s, const struct sql_views *views, const char *sql,
+                    size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
+                    const struct sql_lex *lex, struct sql_plan **out) PGS_MUSTCHECK;
+/* True when the text lexes the same under both settings (it has no backslash). */
+bool sql_lex_neutral(const char *sql, size_t len);
+
 /* Fast path for EXECUTE: false when the text cannot contain an EXECUTE statement. A caller
  * whose connection has prepared statements with encrypted parameters must call
  * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */

@@ -651,7 +651,7 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 	if (!touch && !(lookup && sql_may_execute(sql, len)) && !has_word(sql, len, "prepare") &&
 	    !has_word(sql, len, "deallocate") && !has_word(sql, len, "discard"))
 		return PGS_OK;
-	r = pg_query_parse(sql);
+	r = sql_lex_parse(sql);
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (!root) {

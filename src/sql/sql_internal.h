@@ -6,6 +6,7 @@
 #include "sql/sql.h"
 
 #include <jansson.h>
+#include <pg_query.h>
 
 /* Token kinds of libpg_query's scanner (pg_query.proto, enum Token) that the module needs. */
 enum {
@@ -99,6 +100,13 @@ struct sql_ctx {
 
 /* Walkers return 0 to go on, -1 to stop (the plan is refused). */
 int sql_refuse(struct sql_ctx *c, const char *sqlstate, const char *fmt, ...) PGS_PRINTF(3, 4);
+
+/* sql_lex.c: every libpg_query parse and scan goes through these, lexing with the setting of
+ * standard_conforming_strings this thread's analysis assumes (sql_lex_set: returns the previous
+ * one; default on). */
+bool sql_lex_set(bool scs_off);
+PgQueryParseResult sql_lex_parse(const char *text);
+PgQueryScanResult sql_lex_scan(const char *text);
 
 /* sql_scan.c: tokens and extents in the original text. */
 int sql_scan(struct sql_ctx *c);

@@ -86,7 +86,7 @@ int sql_scan(struct sql_ctx *c)
 	if (c->scanned)
 		return c->scan_failed ? -1 : 0;
 	c->scanned = true;
-	PgQueryScanResult r = pg_query_scan(c->sql);
+	PgQueryScanResult r = sql_lex_scan(c->sql);
 	int rc = -1;
 	if (r.error)
 		goto out;
@@ -318,7 +318,7 @@ static bool extent_verified(struct sql_ctx *c, json_t *node, uint32_t start, uin
 	memcpy(q, "SELECT ", 7);
 	memcpy(q + 7, c->sql + start, n);
 	q[n + 7] = '\0';
-	PgQueryParseResult r = pg_query_parse(q);
+	PgQueryParseResult r = sql_lex_parse(q);
 	bool ok = false;
 	json_t *root = NULL, *a = NULL;
 	if (!r.error && r.parse_tree)

@@ -34,9 +34,11 @@ const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *
 	struct sql_rel out;
 	memset(&out, 0, sizeof(out));
 	/* analysed before this view is added: a definition cannot name its own view */
+	bool prev = sql_lex_set(vs->scs_off);
 	bool mapped = def &&
 	              sql_analyze_into(s, vs, def, strlen(def), NULL, NULL, &p, &out) == PGS_OK &&
 	              !p->refused && out.known && !out.unsafe && out.ncols == ncols;
+	sql_lex_set(prev);
 	vs->v = pgs_xrealloc(vs->v, (vs->n + 1) * sizeof(*vs->v));
 	struct sql_view *v = &vs->v[vs->n++];
 	memset(v, 0, sizeof(*v));

@@ -194,6 +194,7 @@ log_statement = all
                 "host all scram_user %s scram-sha-256" % net,
                 "host all pgseal_auth %s scram-sha-256" % net,
                 "host all bench %s trust" % net,
+                "host all lex_user %s trust" % net,  # test_failclosed_settings: ALTER ROLE ... SET
             ]
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
             f.write("\n".join(hba) + "\n")
