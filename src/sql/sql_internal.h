@@ -182,5 +182,15 @@ int sql_ddl_into(struct sql_ctx *c, json_t *into);
 /* sql_analyze.c: statements. */
 int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out);
 int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+/* A WITH clause: its CTEs enter the scope. */
+int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with);
+
+/* sql_dml.c: INSERT, UPDATE, DELETE. */
+/* The target table (or view) of a statement as a FROM item; the config's table, or NULL. */
+const struct schema_table *sql_target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
+                                          const char *alias_as);
+int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+int sql_update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
+                      struct sql_rel *out);
 
 #endif
