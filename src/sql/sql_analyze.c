@@ -341,14 +341,22 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		const char *ot = sql_jstr(b, "objtype");
 		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
 			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
-	} else if (!strcmp(type, "RenameStmt") && json_object_get(b, "relation") &&
-	           sql_find_view(c, sql_jstr(json_object_get(b, "relation"), "schemaname"),
-	                         sql_jstr(json_object_get(b, "relation"), "relname"))) {
-		c->touched = true;
-		const char *rt = sql_jstr(b, "renameType");
-		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW") ||
-		           !strcmp(rt, "OBJECT_TABLE")))
-			sql_define_view(c, sql_jstr(b, "newname"));
+	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != 1) {
+		/* renames of tables, views, columns and schemas: sql_rename.c */
+	} else if (!strcmp(type, "AlterObjectSchemaStmt") && (rc = sql_move_stmt(c, b)) != 1) {
+		/* SET SCHEMA of a table or view */
+	} else if (!strcmp(type, "CreateForeignTableStmt")) {
+		rc = sql_ddl_foreign(c, b);
+	} else if ((!strcmp(type, "CreatePolicyStmt") || !strcmp(type, "AlterPolicyStmt")) &&
+	           sql_tree_names_encrypted(c, b)) {
+		/* a policy's USING / WITH CHECK is stored in the catalog: searched like a WHERE */
+		struct sql_scope sc = {.parent = parent};
+		(void)sql_target_rel(c, &sc, json_object_get(b, "table"), NULL);
+		json_t *q = json_object_get(b, "qual"), *wc = json_object_get(b, "with_check");
+		rc = q ? sql_expr(c, &sc, q) : 0;
+		if (rc == 0 && wc)
+			rc = sql_expr(c, &sc, wc);
+		sql_scope_free(&sc);
 	} else if (!strcmp(type, "CreateStmt")) {
 		rc = sql_ddl_create(c, parent, b);
 	} else if (!strcmp(type, "AlterTableStmt")) {
@@ -366,6 +374,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 			                "MERGE on or from an encrypted table is not supported");
 	} else {
 		bool ok = false;
+		rc = 0;
 		for (size_t i = 0; i < PGS_ARRAY_LEN(ddl_ok) && !ok; i++)
 			ok = !strcmp(type, ddl_ok[i]);
 		bool body = false;
@@ -474,6 +483,15 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 			    "pgseal could not read this statement, which names encrypted table %s "
 			    "(too deeply nested?); nothing was sent",
 			    names);
+		else if (lookup && sql_may_execute(sql, len))
+			/* DECLARE c CURSOR FOR EXECUTE s('x'): the error would log the arguments of
+			 * a prepared statement whose parameters are encrypted */
+			(void)sql_refuse(
+			    &c, "0A000",
+			    "pgseal could not parse this statement, which may EXECUTE a "
+			    "prepared statement with encrypted parameters; nothing was sent "
+			    "(syntax error at or near position %d)",
+			    r.error ? r.error->cursorpos : 0);
 		goto out;
 	}
 	size_t i;

@@ -26,6 +26,41 @@ const struct schema_table *sql_target_rel(struct sql_ctx *c, struct sql_scope *s
 	return t;
 }
 
+/*
+ * A target column of INSERT or UPDATE on an encrypted table that pgseal cannot map with
+ * certainty: a name the config does not list (misspelt, or a quoted "EMAIL"), or a part of a
+ * column (`SET people.email = ...` is a field of a column named people to PostgreSQL).
+ * PostgreSQL would reject the statement, but log it with its values first: refused here.
+ */
+static int target_check(struct sql_ctx *c, const struct schema_table *t, json_t *rt)
+{
+	const char *name = sql_jstr(rt, "name");
+	if (!t || t->nencrypted == 0 || !name)
+		return 0;
+	const struct schema_column *col = sql_find_column(t, name);
+	if (json_array_size(json_object_get(rt, "indirection"))) {
+		if (col)
+			return sql_refuse(
+			    c, "0A000",
+			    "assigning to a part of encrypted column %s is not supported",
+			    col->qualified);
+		return sql_refuse(
+		    c, "0A000",
+		    "assigning to a part of column \"%s\" of encrypted table %s is not "
+		    "supported (PostgreSQL reads %s.x as a field of a column named %s; "
+		    "name the column alone); nothing was sent",
+		    name, t->name, name, name);
+	}
+	if (!col && t->ncolumns > 0 && !sql_table_has_column(t, name))
+		return sql_refuse(
+		    c, "0A000",
+		    "column \"%s\" is not a column of encrypted table %s in the "
+		    "encryption config (misspelt, or quoted in another case?); nothing "
+		    "was sent",
+		    name, t->name);
+	return 0;
+}
+
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
                     json_t *targets)
 {
@@ -37,11 +72,8 @@ static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema
 		const char *name = sql_jstr(rt, "name");
 		json_t *val = json_object_get(rt, "val");
 		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
-		if (col && json_array_size(json_object_get(rt, "indirection")))
-			return sql_refuse(
-			    c, "0A000",
-			    "assigning to a part of encrypted column %s is not supported",
-			    col->qualified);
+		if (target_check(c, t, rt) < 0)
+			return -1;
 		if (col && sql_node_is(val, "MultiAssignRef"))
 			return sql_refuse(
 			    c, "0A000",
@@ -82,7 +114,7 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 	const struct schema_table *t = sql_target_rel(c, &sc, rv, NULL);
 	json_t *cols = json_object_get(b, "cols");
 	size_t ncols = json_array_size(cols);
-	bool any = false;
+	bool any = false, explicit = ncols > 0;
 	if (t) {
 		if (ncols == 0 && t->ncolumns == 0 && t->nencrypted > 0) {
 			rc = sql_refuse(
@@ -98,18 +130,15 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 			json_t *rt = sql_node_is(json_array_get(cols, i), "ResTarget");
 			const char *nm = ncols ? sql_jstr(rt, "name") : t->columns[i];
 			enc[i] = sql_find_column(t, nm);
-			if (enc[i] && ncols &&
-			    json_array_size(json_object_get(rt, "indirection"))) {
-				rc = sql_refuse(
-				    c, "0A000",
-				    "assigning to a part of encrypted column %s is not supported",
-				    enc[i]->qualified);
+			if (ncols && target_check(c, t, rt) < 0)
 				goto out;
-			}
 			any = any || enc[i];
 		}
 		ncols = n;
 	}
+	/* a VALUES row longer or shorter than the targets: PostgreSQL rejects it (and logs it) */
+	bool arity = t && t->nencrypted > 0;
+	size_t rowlen = explicit ? ncols : 0;
 	json_t *sel = sql_node_is(json_object_get(b, "selectStmt"), "SelectStmt");
 	json_t *vl = sel ? json_object_get(sel, "valuesLists") : NULL;
 	if (sel && vl && json_object_size(sel) <= 4 && !json_object_get(sel, "withClause")) {
@@ -118,9 +147,19 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 		json_array_foreach(vl, i, row)
 		{
 			size_t k;
-			json_t *item;
-			json_array_foreach(json_object_get(sql_node_is(row, "List"), "items"), k,
-			                   item)
+			json_t *item, *items = json_object_get(sql_node_is(row, "List"), "items");
+			size_t len = json_array_size(items);
+			if (arity && (rowlen ? len != rowlen : len > ncols)) {
+				rc = sql_refuse(
+				    c, "0A000",
+				    "INSERT into encrypted table %s: a VALUES row has %zu "
+				    "value(s) for %zu target column(s); nothing was sent",
+				    t->name, len, rowlen ? rowlen : ncols);
+				goto out;
+			}
+			if (arity && !rowlen)
+				rowlen = len; /* every row as long as the first */
+			json_array_foreach(items, k, item)
 			{
 				if (enc && k < ncols && enc[k]
 				        ? sql_value_into(c, &sc, item, enc[k]) < 0
@@ -140,8 +179,22 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 					goto out;
 				}
 		}
-		if (sql_stmt(c, &sc, json_object_get(b, "selectStmt"), NULL) < 0)
+		struct sql_rel q;
+		if (sql_stmt(c, &sc, json_object_get(b, "selectStmt"), &q) < 0) {
+			sql_rel_free(&q);
 			goto out;
+		}
+		size_t qn = q.ncols;
+		bool known = q.known;
+		sql_rel_free(&q);
+		if (arity && known && (explicit ? qn != ncols : qn > ncols)) {
+			rc = sql_refuse(
+			    c, "0A000",
+			    "INSERT into encrypted table %s: the query gives %zu value(s) "
+			    "for %zu target column(s); nothing was sent",
+			    t->name, qn, ncols);
+			goto out;
+		}
 	}
 	json_t *oc = json_object_get(b, "onConflictClause");
 	size_t rels_before_excluded = sc.nrels;

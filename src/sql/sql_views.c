@@ -64,8 +64,8 @@ bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len
 {
 	if (!vs || vs->n == 0)
 		return false;
-	if (sql_text_mentions(sql, len, "u&\""))
-		return true;
+	if (sql_text_mentions(sql, len, "u&\"") || sql_may_rename_schema(sql, len))
+		return true; /* ALTER SCHEMA s RENAME: s.v becomes t.v, the text names no view */
 	for (size_t i = 0; i < vs->n; i++)
 		if (sql_text_mentions(sql, len, vs->v[i].name))
 			return true;
