@@ -51,14 +51,7 @@ static int target_check(struct sql_ctx *c, const struct schema_table *t, json_t 
 		    "name the column alone); nothing was sent",
 		    name, t->name, name, name);
 	}
-	if (!col && t->ncolumns > 0 && !sql_table_has_column(t, name))
-		return sql_refuse(
-		    c, "0A000",
-		    "column \"%s\" is not a column of encrypted table %s in the "
-		    "encryption config (misspelt, or quoted in another case?); nothing "
-		    "was sent",
-		    name, t->name);
-	return 0;
+	return col ? 0 : sql_column_mapped(c, t, name);
 }
 
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
@@ -210,6 +203,16 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 		if (infer && sql_no_encrypted(c, &sc, json_object_get(infer, "whereClause"),
 		                              "ON CONFLICT WHERE") < 0)
 			goto out;
+		size_t i;
+		json_t *ie;
+		json_array_foreach(json_object_get(infer, "indexElems"), i, ie)
+		{
+			json_t *e = sql_node_is(ie, "IndexElem");
+			json_t *x = json_object_get(e, "expr");
+			if (sql_column_mapped(c, t, sql_jstr(e, "name")) < 0 ||
+			    (x && sql_no_encrypted(c, &sc, x, "ON CONFLICT") < 0))
+				goto out;
+		}
 		if (set_list(c, &sc, t, json_object_get(oc, "targetList")) < 0)
 			goto out;
 		json_t *w = json_object_get(oc, "whereClause");

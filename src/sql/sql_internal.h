@@ -138,6 +138,9 @@ const struct schema_table *sql_find_table(const struct schema *s, const char *sc
                                           const char *relname);
 const struct schema_column *sql_find_column(const struct schema_table *t, const char *name);
 bool sql_table_has_column(const struct schema_table *t, const char *name);
+/* Refuses a name that is not a column of encrypted table t in the config's `columns:` (system
+ * columns aside): PostgreSQL would reject the statement after logging it. 0 otherwise. */
+int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name);
 void sql_scope_free(struct sql_scope *sc);
 /* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);

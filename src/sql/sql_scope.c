@@ -184,6 +184,11 @@ static int refuse_unmapped(struct sql_ctx *c, const struct schema_table *t, cons
 	                  name, t->name);
 }
 
+int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name)
+{
+	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : 0;
+}
+
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out)
 {
 	json_t *fields = json_object_get(colref, "fields");

@@ -520,6 +520,15 @@ static void test_unmapped(void)
 	    "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET \"SSN\" = 'SECRET'",
 	    "\"SSN\"");
 	REFUSED("SELECT id FROM users WHERE \"EMAIL\" = 'SECRET'", "\"EMAIL\"");
+	REFUSED(
+	    "INSERT INTO users (id, email) VALUES (1, 'SECRET') ON CONFLICT (\"ID\") DO NOTHING",
+	    "\"ID\"");
+	REFUSED(
+	    "INSERT INTO users (id, email) VALUES (1, 'SECRET') ON CONFLICT ((lower(email))) DO "
+	    "NOTHING",
+	    "users.email");
+	EXPECT("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO NOTHING",
+	       "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO NOTHING");
 	REFUSED("DELETE FROM users u WHERE u.\"Email\" = 'SECRET'", "\"Email\"");
 	REFUSED("SELECT id FROM users WHERE id IN (SELECT id FROM orders WHERE crad = 'SECRET')",
 	        "\"crad\"");
