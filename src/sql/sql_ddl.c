@@ -6,11 +6,15 @@
 #include <string.h>
 #include <strings.h>
 
-/* A table of the config with encrypted columns. */
+/* A table of the config with encrypted columns, or (for a known child table or partition of
+ * one) that table. */
 static const struct schema_table *enc_table(struct sql_ctx *c, json_t *rv)
 {
-	const struct schema_table *t =
-	    rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
+	const char *nsp = sql_jstr(rv, "schemaname"), *rel = sql_jstr(rv, "relname");
+	const struct schema_table *t = rv ? sql_find_table(c->s, nsp, rel) : NULL;
+	const struct sql_view *v = rv && !t ? sql_find_view(c, nsp, rel) : NULL;
+	if (v && v->child_of)
+		return v->child_of;
 	return t && t->nencrypted > 0 ? t : NULL;
 }
 

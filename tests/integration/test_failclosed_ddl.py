@@ -1,4 +1,5 @@
 # test_failclosed_ddl.py - no new path into an encrypted table (inheritance, partitions, foreign tables), renames and moves refresh the session's picture of views, and what PostgreSQL would reject (after logging it) is refused: each class through psycopg2, psycopg 3 and psql, every marker scanned for in the server log, pg_dump, the table files and pgseal's log.
+import io
 import types
 
 import psycopg
@@ -307,4 +308,39 @@ def test_unparsable_execute_refused(fenv):
         "\\set ON_ERROR_STOP 0\n"
         "DECLARE c CURSOR FOR EXECUTE pins2(%d, '%s');\n" % (new_id(), m))
     assert "nothing was sent" in err, err
+    leaks.Scan(fenv).check(marks)
+
+
+# ---- children made directly on the server ----------------------------------------------------
+
+def test_child_made_on_the_server(fenv):
+    """A child table of an encrypted table created without pgseal (by a DBA on the server): new
+    sessions find it in the catalog; reads decrypt, searches are blind, writes naming it refused."""
+    i, e, n = insert_row(fenv)
+    # the row moves to the child as ciphertext, straight on the server
+    fenv.upstream_script("CREATE TABLE fd_kid (extra text) INHERITS (fd);\n"
+                         "INSERT INTO fd_kid SELECT *, 'x' FROM ONLY fd WHERE id = %d;\n"
+                         "DELETE FROM ONLY fd WHERE id = %d;\n" % (i, i))
+    marks = [e, n]
+    try:
+        for dname, run in drivers(fenv):
+            p = None if dname == "psql" else (e,)
+            q = "SELECT id, email, name FROM fd_kid WHERE email = %s" if p else \
+                "SELECT id, email, name FROM fd_kid WHERE email = '%s'" % e
+            assert [tuple(map(str, r)) for r in run(q, p)] == [(str(i), e, n)], dname
+            assert [tuple(map(str, r)) for r in run("SELECT name FROM fd WHERE id = %d" % i)] == [(n,)]
+            for sql in ("INSERT INTO fd_kid (id, email) VALUES (%d, '{m}')" % new_id(),
+                        "UPDATE fd_kid SET name = '{m}' WHERE id = %d" % i,
+                        "CREATE TABLE fd_grandkid_%s (note text DEFAULT '{m}') INHERITS (fd_kid)" % dname):
+                m = leaks.marker("kid")
+                marks.append(m)
+                expect_refused(run, sql.format(m=m), "fd")
+        with fenv.pg2() as c, c.cursor() as cur:
+            m = leaks.marker("kidcopy")
+            marks.append(m)
+            with pytest.raises(psycopg2.Error) as ei:
+                cur.copy_expert("COPY fd_kid (id, email) FROM STDIN", io.StringIO("%d\t%s\n" % (new_id(), m)))
+            refused(ei.value, "fd_kid")
+    finally:
+        fenv.upstream_script("DROP TABLE IF EXISTS fd_kid;\n")
     leaks.Scan(fenv).check(marks)

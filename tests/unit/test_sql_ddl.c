@@ -324,6 +324,42 @@ static void test_paths(void)
 	EXPECT("CREATE POLICY p ON logs USING (email = 'x')", "PLAIN");
 }
 
+/* A child table or partition found in the catalog (created directly on the server): reads and
+ * searches as through a view of the parent's columns, writes and new paths refused. */
+static void test_children(void)
+{
+	struct sql_views *vs = sql_views_new();
+	static const char *const kc[] = {"id", "email", "name", "extra"};
+	const struct sql_view *v =
+	    sql_views_add_child(vs, S, "public", "users_p1", kc, 4, "public", "users");
+	CHECK(v && v->child_of && v->encrypted && v->cols[1].col && !v->cols[0].col &&
+	      !v->cols[3].col && !v->cols[3].tainted);
+	/* not for a child of a table the config does not encrypt, nor a configured child */
+	CHECK(!sql_views_add_child(vs, S, "public", "logs_p1", kc, 4, "public", "logs"));
+	CHECK(!sql_views_add_child(vs, S, "public", "orders", kc, 4, "public", "users"));
+	CHECK(!sql_views_add_child(vs, S, "other", "accounts_p1", kc, 4, "other", "accounts"));
+	V = vs;
+	RESULT("SELECT * FROM users_p1", "-,users.email,-,-");
+	EXPECT(
+	    "SELECT id FROM users_p1 WHERE email = 'a' AND extra = 'b'",
+	    "SELECT id FROM users_p1 WHERE substr(email, 1, 33) = ENC(email:BLIND:a) AND extra = "
+	    "'b'");
+	REFUSED("INSERT INTO users_p1 (id, email) VALUES (1, 'x')",
+	        "INSERT into users_p1, a child table or partition of encrypted table users");
+	REFUSED("UPDATE users_p1 SET extra = 'x'", "write to users");
+	REFUSED("COPY users_p1 FROM STDIN", "COPY on users_p1, a child table or partition");
+	REFUSED("SELECT id FROM users_p1 WHERE email LIKE 'x%'", "users.email");
+	REFUSED("CREATE TABLE users_p1_1 PARTITION OF users_p1 FOR VALUES IN (1)",
+	        "a partition of encrypted table users");
+	REFUSED("ALTER TABLE x INHERIT users_p1", "encrypted table users");
+	REFUSED("ALTER TABLE users_p1 ALTER COLUMN email SET DEFAULT 'x'", "users_p1.email");
+	DEFINED("ALTER TABLE users_p1 RENAME TO users_q1", "users_q1");
+	EXPECT("DELETE FROM users_p1 WHERE email = 'a'",
+	       "DELETE FROM users_p1 WHERE substr(email, 1, 33) = ENC(email:BLIND:a)");
+	V = NULL;
+	sql_views_free(vs);
+}
+
 /* Renames and moves: what the config names stays put; views changed are reloaded. */
 static void test_renames(void)
 {
@@ -387,5 +423,6 @@ int main(void)
 	RUN(test_views);
 	RUN(test_paths);
 	RUN(test_renames);
+	RUN(test_children);
 	return t_summary("test_sql_ddl");
 }
