@@ -397,6 +397,48 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	return rc;
 }
 
+/* A relation named like an encrypted table or a known view but for case (a quoted "People" for
+ * people): PostgreSQL would reject or miss it, and pgseal would not encrypt for it. Returns the
+ * configured name, or NULL. */
+static const char *case_twin_rel(struct sql_ctx *c, json_t *node, int depth)
+{
+	if (depth > 400)
+		return NULL;
+	if (json_is_object(node)) {
+		const char *rel = sql_jstr(node, "relname");
+		for (size_t i = 0; rel && i < c->s->ntables; i++) {
+			const struct schema_table *t = &c->s->tables[i];
+			const char *dot = strrchr(t->name, '.'), *bare = dot ? dot + 1 : t->name;
+			if (t->nencrypted > 0 && !strcasecmp(bare, rel) && strcmp(bare, rel) != 0)
+				return t->name;
+		}
+		for (size_t i = 0; rel && c->views && i < c->views->n; i++) {
+			const char *vn = c->views->v[i].name;
+			if (c->views->v[i].encrypted && !strcasecmp(vn, rel) &&
+			    strcmp(vn, rel) != 0)
+				return vn;
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach(node, k, v)
+		{
+			const char *r = case_twin_rel(c, v, depth + 1);
+			if (r)
+				return r;
+		}
+	} else if (json_is_array(node)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(node, i, v)
+		{
+			const char *r = case_twin_rel(c, v, depth + 1);
+			if (r)
+				return r;
+		}
+	}
+	return NULL;
+}
+
 static void append_params(struct sql_plan *p, struct sql_psink *k)
 {
 	if (k->n == 0)
@@ -492,6 +534,14 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 			    "prepared statement with encrypted parameters; nothing was sent "
 			    "(syntax error at or near position %d)",
 			    r.error ? r.error->cursorpos : 0);
+		goto out;
+	}
+	const char *twin = c.viewdef ? NULL : case_twin_rel(&c, root, 0);
+	if (twin) {
+		(void)sql_refuse(&c, "0A000",
+		                 "a relation named like encrypted table or view %s but for case (a "
+		                 "quoted name?) is not supported; nothing was sent",
+		                 twin);
 		goto out;
 	}
 	size_t i;

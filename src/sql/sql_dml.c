@@ -54,6 +54,27 @@ static int target_check(struct sql_ctx *c, const struct schema_table *t, json_t 
 	return col ? 0 : sql_column_mapped(c, t, name);
 }
 
+/* SET (a, b) = (1, 2, 3) or = (SELECT 1, 2, 3) on an encrypted table: a value without a column
+ * (or a column without a value), which PostgreSQL rejects after logging the statement. */
+static int multi_arity(struct sql_ctx *c, const struct schema_table *t, json_t *val)
+{
+	json_t *m = sql_node_is(val, "MultiAssignRef");
+	if (!t || t->nencrypted == 0 || !m)
+		return 0;
+	json_int_t want = json_integer_value(json_object_get(m, "ncolumns"));
+	json_t *src = json_object_get(m, "source"), *row = sql_node_is(src, "RowExpr");
+	json_t *sel =
+	    sql_node_is(json_object_get(sql_node_is(src, "SubLink"), "subselect"), "SelectStmt");
+	json_t *list = row ? json_object_get(row, "args") : json_object_get(sel, "targetList");
+	if ((row || (sel && list)) && (json_int_t)json_array_size(list) != want)
+		return sql_refuse(
+		    c, "0A000",
+		    "UPDATE of encrypted table %s: SET (...) = (...) has %zu value(s) "
+		    "for %d column(s); nothing was sent",
+		    t->name, json_array_size(list), (int)want);
+	return 0;
+}
+
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
                     json_t *targets)
 {
@@ -65,7 +86,7 @@ static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema
 		const char *name = sql_jstr(rt, "name");
 		json_t *val = json_object_get(rt, "val");
 		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
-		if (target_check(c, t, rt) < 0)
+		if (target_check(c, t, rt) < 0 || multi_arity(c, t, val) < 0)
 			return -1;
 		if (col && sql_node_is(val, "MultiAssignRef"))
 			return sql_refuse(

@@ -141,6 +141,8 @@ bool sql_table_has_column(const struct schema_table *t, const char *name);
 /* Refuses a name that is not a column of encrypted table t in the config's `columns:` (system
  * columns aside): PostgreSQL would reject the statement after logging it. 0 otherwise. */
 int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name);
+/* The encrypted column of t whose name equals name but for case ("EMAIL" for email), or NULL. */
+const struct schema_column *sql_case_twin(const struct schema_table *t, const char *name);
 void sql_scope_free(struct sql_scope *sc);
 /* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);

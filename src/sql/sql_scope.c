@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *dcol_name(const struct sql_dcol *d)
 {
@@ -162,14 +163,25 @@ static struct sql_rel *find_rel(struct sql_scope *sc, const char *alias)
 	return NULL;
 }
 
+const struct schema_column *sql_case_twin(const struct schema_table *t, const char *name)
+{
+	for (size_t i = 0; t && name && i < t->nencrypted; i++)
+		if (strcasecmp(t->encrypted[i].name, name) == 0 &&
+		    strcmp(t->encrypted[i].name, name))
+			return &t->encrypted[i];
+	return NULL;
+}
+
 /* A name that is no column of a configured encrypted table whose columns the config lists
  * (system columns aside): PostgreSQL would reject the statement, after logging it with its
  * values. Not in CREATE/ALTER TABLE, whose new columns the config may not list yet. */
 static bool unmapped(const struct sql_ctx *c, const struct schema_table *t, const char *name)
 {
 	static const char *const sys[] = {"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"};
-	if (!t || t->nencrypted == 0 || t->ncolumns == 0 || c->ddl || c->viewdef)
+	if (!t || t->nencrypted == 0 || c->ddl || c->viewdef)
 		return false;
+	if (t->ncolumns == 0)
+		return sql_case_twin(t, name) != NULL;
 	for (size_t i = 0; i < PGS_ARRAY_LEN(sys); i++)
 		if (!strcmp(name, sys[i]))
 			return false;
@@ -224,7 +236,8 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		}
 		const struct sql_dcol *d = NULL;
 		enum look l = rel_lookup(r, name, &d);
-		if (l == LOOK_NO && unmapped(c, r->table, name))
+		if ((l == LOOK_NO || l == LOOK_UNKNOWN || l == LOOK_MAYBE) &&
+		    unmapped(c, r->table, name))
 			return refuse_unmapped(c, r->table, name);
 		if (l == LOOK_ENC)
 			*out = *d;
@@ -249,6 +262,9 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 				only = only ? only : sc->rels[i].table;
 			else
 				all_config = false;
+			/* "EMAIL" for email: PostgreSQL folds only unquoted names */
+			if (sql_case_twin(sc->rels[i].table, name) && !c->ddl && !c->viewdef)
+				return refuse_unmapped(c, sc->rels[i].table, name);
 			switch (rel_lookup(&sc->rels[i], name, &d)) {
 			case LOOK_ENC:
 				enc = d;

@@ -261,6 +261,9 @@ UNMAPPED = [
     ("UPDATE fd SET \"Name\" = '{m}' WHERE id = {i}", "\"Name\""),
     ("SELECT id FROM fd WHERE \"Email\" = '{m}'", "\"Email\""),
     ("DELETE FROM fd f WHERE f.mail = '{m}'", "\"mail\""),
+    ("INSERT INTO \"FD\" (id, email) VALUES ({i}, '{m}')", "fd"),
+    ("UPDATE fd SET (name, note) = ('{m}', 'x', 'y') WHERE id = {i}", "value(s) for 2"),
+    ("INSERT INTO fdsch.fq (id, \"SECRET\") VALUES ({i}, '{m}')", "\"SECRET\""),
 ]
 
 

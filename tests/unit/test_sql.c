@@ -548,6 +548,23 @@ static void test_unmapped(void)
 	        "encrypted table app.accounts");
 	REFUSED("UPDATE users SET name[1] = 'SECRET'", "\"name\"");
 	REFUSED("INSERT INTO users (id, users.email) VALUES (1, 'SECRET')", "\"users\"");
+	/* SET (a, b) = (...) with another number of values */
+	REFUSED("UPDATE users SET (name, id) = (1, 2, 'SECRET')",
+	        "SET (...) = (...) has 3 value(s) for 2 column(s)");
+	REFUSED("UPDATE users SET (name, id) = (SELECT 'n', 1, 'SECRET')", "3 value(s) for 2");
+	EXPECT("UPDATE users SET (name, id) = ('n', 2)", "UPDATE users SET (name, id) = ('n', 2)");
+	/* a quoted name that differs only in case: a column of a table whose columns the config
+	 * does not list, a table, a view */
+	REFUSED("INSERT INTO app.accounts (id, \"SECRET\") VALUES (1, 'SECRET')",
+	        "column \"SECRET\" is not a column of encrypted table app.accounts");
+	REFUSED("UPDATE app.accounts a SET x = 1 WHERE a.\"Secret\" = 'SECRET'", "\"Secret\"");
+	REFUSED("SELECT id FROM app.accounts WHERE \"SECRET\" = 'SECRET'", "\"SECRET\"");
+	EXPECT("UPDATE app.accounts SET \"Other\" = 'x'",
+	       "UPDATE app.accounts SET \"Other\" = 'x'");
+	REFUSED("INSERT INTO \"Users\" (id, email) VALUES (1, 'SECRET')",
+	        "a relation named like encrypted table or view users but for case");
+	REFUSED("SELECT * FROM public.\"ORDERS\" WHERE card = 'SECRET'", "orders");
+	EXPECT("SELECT * FROM \"Logs\"", "PLAIN");
 	/* none of these messages carries the value */
 	static const char *const qs[] = {
 	    "INSERT INTO users (id, email) VALUES (1, 'a', 'SECRET')",
