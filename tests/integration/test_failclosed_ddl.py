@@ -1,5 +1,6 @@
 # test_failclosed_ddl.py - no new path into an encrypted table (inheritance, partitions, foreign tables), renames and moves refresh the session's picture of views, and what PostgreSQL would reject (after logging it) is refused: each class through psycopg2, psycopg 3 and psql, every marker scanned for in the server log, pg_dump, the table files and pgseal's log.
 import io
+import struct
 import types
 
 import psycopg
@@ -8,6 +9,7 @@ import pytest
 
 import harness
 import leaks
+from harness import Raw, msg
 from enc_harness import enc_env, new_id, refused
 
 SCHEMA = """\
@@ -347,3 +349,32 @@ def test_child_made_on_the_server(fenv):
     finally:
         fenv.upstream_script("DROP TABLE IF EXISTS fd_kid;\n")
     leaks.Scan(fenv).check(marks)
+
+
+def test_view_moved_in_a_pipeline_refused_until_loaded(fenv):
+    """Extended protocol, one batch: a write naming the view moved earlier in the batch is refused
+    (the move is loaded after the Sync); after it, the moved view is known."""
+    def P(q):
+        return msg(b"P", b"\0" + q.encode() + b"\0" + struct.pack("!H", 0))
+    B = msg(b"B", b"\0\0" + struct.pack("!HHH", 0, 0, 0))
+    E, S = msg(b"E", b"\0" + struct.pack("!I", 0)), msg(b"S")
+    m = leaks.marker("pipe")
+    fenv.upstream_script("CREATE SCHEMA IF NOT EXISTS fdv_pipe;\n")
+    try:
+        with Raw("127.0.0.1", fenv.proxy.port, timeout=10) as r:
+            r.startup_trust()
+            rows, err = r.query("CREATE VIEW v_fdpipe AS SELECT id, email FROM fd")
+            assert err is None, err
+            r.send(P("ALTER VIEW v_fdpipe SET SCHEMA fdv_pipe") + B + E +
+                   P("INSERT INTO fdv_pipe.v_fdpipe (id, email) VALUES (%d, '%s')" % (new_id(), m)) + B + E + S)
+            got = r.read_until({b"Z"})
+            err = [x[1] for x in got if x[0] == b"E"]
+            assert err and b"0A000" in err[0] and b"v_fdpipe" in err[0], got
+            # the batch failed as a whole: the move was rolled back; once more, alone
+            rows, err = r.query("ALTER VIEW v_fdpipe SET SCHEMA fdv_pipe")
+            assert err is None, err
+            rows, err = r.query("INSERT INTO fdv_pipe.v_fdpipe (id, email) VALUES (%d, '%s')" % (new_id(), m))
+            assert err is not None and "0A000" in str(err) and "v_fdpipe" in str(err), (rows, err)
+    finally:
+        fenv.upstream_script("DROP SCHEMA IF EXISTS fdv_pipe CASCADE;\nDROP VIEW IF EXISTS v_fdpipe;\n")
+    leaks.Scan(fenv).check([m])
