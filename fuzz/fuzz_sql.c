@@ -45,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)sql_views_add(views, s, "public", "uv", vcols, 3,
 				    "SELECT users.id, users.email, users.name FROM users");
 		(void)sql_views_add(views, s, NULL, "uv2", vcols, 2, "SELECT uv.id, uv.email AS e FROM uv");
+		/* a partition of users found in the catalog */
+		(void)sql_views_add_child(views, s, "public", "users_p1", vcols, 3, "public", "users");
 	}
 	/* the input as a view definition: mapped or all tainted, never a crash */
 	struct sql_views *one = sql_views_new();

@@ -334,7 +334,7 @@ void crypt_catalog_refresh(struct conn *c)
 }
 
 /* One DataRow of the catalog answer: oid, nspname, relname, attnum, attname (text); or a
- * view's row (six columns, conn_views.c). */
+ * view's row (six columns) or a child table's (seven, conn_views.c). */
 void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen)
 {
 	struct proto_reader r;
@@ -343,7 +343,8 @@ void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	proto_reader_init(&r, body, blen);
 	if (proto_read_u16(&r, &n) != PGS_OK)
 		return;
-	if (n == 6) {
+	if (n == 6 || n == 7) {
+		/* a view's row, or a child table's (conn_views.c) */
 		crypt_views_row(c, body, blen);
 		return;
 	}

@@ -106,27 +106,65 @@ static bool reg_pending(const struct conn *c, const char *text, size_t len, char
 	return found;
 }
 
-/* The view whose rows are being read (one row per column, its definition on attnum 1). */
+/* The view (or child table) whose rows are being read (one row per column, a view's definition
+ * on attnum 1, a child's configured ancestor on every row). */
 struct crypt_view_row {
 	uint32_t oid;
 	char nsp[256], rel[256];
+	bool child;
+	char pnsp[256], prel[256];
 	char **names;
 	int16_t *attnums;
 	size_t n;
 	char *def;
 };
 
+/* The tables named like a configured one (depth 0) and their descendants by inheritance or
+ * partitioning (pg_inherits), as the CTE `enc(oid, depth)`. */
+static void put_enc(struct proto_buf *b, const struct schema *sc)
+{
+	static const char head[] = "WITH RECURSIVE enc(oid, depth) AS (SELECT c.oid, 0 FROM "
+				   "pg_catalog.pg_class c WHERE c.relname IN (";
+	static const char tail[] = ") UNION SELECT i.inhrelid, enc.depth + 1 FROM enc "
+				   "JOIN pg_catalog.pg_inherits i ON i.inhparent = enc.oid "
+				   "WHERE enc.depth < 32)";
+	proto_put_bytes(b, head, sizeof(head) - 1);
+	for (size_t i = 0; i < sc->ntables; i++) {
+		const char *name = sc->tables[i].name;
+		const char *dot = strrchr(name, '.');
+		if (i)
+			proto_put_u8(b, ',');
+		crypt_put_literal(b, dot ? dot + 1 : name);
+	}
+	proto_put_bytes(b, tail, sizeof(tail) - 1);
+}
+
 /*
- * Views (and materialized views) that depend, directly or through other views, on a table
- * named like a configured one; deepest last, so a view's definition is analysed after the
- * views it reads. Columns: oid, nspname, relname, attnum, attname, definition (on attnum 1).
+ * Two statements. First the child tables and partitions of tables named like a configured one,
+ * with their nearest such ancestor (a path PostgreSQL follows by itself: rows written to a child
+ * are read through the parent). Columns: oid, nspname, relname, attnum, attname, the ancestor's
+ * nspname and relname. Then the views (and materialized views) that depend, directly or through
+ * other views, on those tables or their children; deepest last, so a view's definition is
+ * analysed after the views it reads. Columns: oid, nspname, relname, attnum, attname, definition
+ * (on attnum 1).
  */
 void crypt_views_query(struct proto_buf *b, const struct schema *sc)
 {
-	static const char head[] =
-	    "WITH RECURSIVE enc AS (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname IN (";
-	static const char tail[] =
-	    ")), dep(oid, depth) AS (SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d "
+	static const char kids[] =
+	    ", kid(oid, top, depth) AS (SELECT i.inhrelid, i.inhparent, 1 "
+	    "FROM pg_catalog.pg_inherits i WHERE i.inhparent IN (SELECT oid FROM enc WHERE depth = 0) "
+	    "UNION SELECT i.inhrelid, kid.top, kid.depth + 1 FROM kid "
+	    "JOIN pg_catalog.pg_inherits i ON i.inhparent = kid.oid WHERE kid.depth < 32) "
+	    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, pn.nspname, p.relname "
+	    "FROM (SELECT DISTINCT ON (oid) oid, top FROM kid ORDER BY oid, depth) k "
+	    "JOIN pg_catalog.pg_class c ON c.oid = k.oid "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "JOIN pg_catalog.pg_class p ON p.oid = k.top "
+	    "JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace "
+	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+	    "AND NOT a.attisdropped ORDER BY c.oid, a.attnum; ";
+	static const char views[] =
+	    ", dep(oid, depth) AS (SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d "
 	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
 	    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
 	    "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
@@ -143,15 +181,10 @@ void crypt_views_query(struct proto_buf *b, const struct schema *sc)
 	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
 	    "AND NOT a.attisdropped ORDER BY v.depth, c.oid, a.attnum";
-	proto_put_bytes(b, head, sizeof(head) - 1);
-	for (size_t i = 0; i < sc->ntables; i++) {
-		const char *name = sc->tables[i].name;
-		const char *dot = strrchr(name, '.');
-		if (i)
-			proto_put_u8(b, ',');
-		crypt_put_literal(b, dot ? dot + 1 : name);
-	}
-	proto_put_bytes(b, tail, sizeof(tail) - 1);
+	put_enc(b, sc);
+	proto_put_bytes(b, kids, sizeof(kids) - 1);
+	put_enc(b, sc);
+	proto_put_bytes(b, views, sizeof(views) - 1);
 }
 
 static void row_clear(struct crypt_view_row *v)
@@ -177,10 +210,13 @@ static void row_flush(struct conn *c)
 		 * query ran, which the reports before its answer have told */
 		s->views_loading->scs_off = crypt_lex_scs_off(c);
 	}
-	const struct sql_view *sv = sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
-						  (const char *const *)v->names, v->n, v->def);
+	const struct sql_view *sv =
+		v->child ? sql_views_add_child(s->views_loading, c->env->schema, v->nsp, v->rel,
+					       (const char *const *)v->names, v->n, v->pnsp, v->prel)
+			 : sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
+					 (const char *const *)v->names, v->n, v->def);
 	struct crypt_table_oid *e = NULL;
-	for (size_t i = 0; i < sv->ncols; i++) {
+	for (size_t i = 0; sv && i < sv->ncols; i++) {
 		if (!sv->cols[i].col)
 			continue;
 		if (!e) {
@@ -194,8 +230,8 @@ static void row_flush(struct conn *c)
 		e->attrs[e->nattr].col = sv->cols[i].col;
 		e->nattr++;
 	}
-	log_conn(LOG_DEBUG, c->id, "catalog: view %s.%s over encrypted data (%d column(s) mapped)",
-		 v->nsp, v->rel, e ? e->nattr : 0);
+	log_conn(LOG_DEBUG, c->id, "catalog: %s %s.%s over encrypted data (%d column(s) mapped)",
+		 v->child ? "child table" : "view", v->nsp, v->rel, e ? e->nattr : 0);
 	row_clear(v);
 }
 
@@ -204,17 +240,18 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	struct crypt_state *s = &c->crypt;
 	struct proto_reader r;
 	uint16_t n;
-	const uint8_t *f[6] = {0};
-	int32_t fl[6] = {0};
+	const uint8_t *f[7] = {0};
+	int32_t fl[7] = {0};
 	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK || n != 6)
+	if (proto_read_u16(&r, &n) != PGS_OK || (n != 6 && n != 7))
 		return;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < n; i++) {
 		if (proto_read_i32(&r, &fl[i]) != PGS_OK)
 			return;
 		if (fl[i] >= 0 && proto_read_bytes(&r, (size_t)fl[i], &f[i]) != PGS_OK)
 			return;
-		if (i < 5 && (fl[i] < 0 || fl[i] >= 256))
+		/* a child's row: its ancestor's names (fields 5, 6) too */
+		if ((i < 5 || n == 7) && (fl[i] < 0 || fl[i] >= 256))
 			return;
 	}
 	char num[256];
@@ -231,6 +268,13 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
 		v->nsp[fl[1]] = 0;
 		memcpy(v->rel, f[2], (size_t)fl[2]);
 		v->rel[fl[2]] = 0;
+		v->child = n == 7;
+		if (v->child) {
+			memcpy(v->pnsp, f[5], (size_t)fl[5]);
+			v->pnsp[fl[5]] = 0;
+			memcpy(v->prel, f[6], (size_t)fl[6]);
+			v->prel[fl[6]] = 0;
+		}
 	}
 	memcpy(num, f[3], (size_t)fl[3]);
 	num[fl[3]] = 0;
@@ -241,7 +285,7 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	v->names[v->n][fl[4]] = 0;
 	v->attnums[v->n] = (int16_t)atoi(num);
 	v->n++;
-	if (fl[5] >= 0 && !v->def) {
+	if (n == 6 && fl[5] >= 0 && !v->def) {
 		v->def = pgs_xmalloc((size_t)fl[5] + 1);
 		memcpy(v->def, f[5], (size_t)fl[5]);
 		v->def[fl[5]] = 0;

@@ -100,7 +100,7 @@ struct sql_plan {
 };
 
 /* Fast path: false when the text cannot name any table of the schema (a case-insensitive
- * search for the table names), so it is relayed without a parse. */
+ * search for the table names) nor rename a schema, so it is relayed without a parse. */
 bool sql_may_touch(const struct schema *s, const char *sql, size_t len);
 
 /* Analyses a statement text (NUL-terminated, len bytes). Returns PGS_ERR only on out of
@@ -131,6 +131,8 @@ struct sql_view {
 	size_t ncols;
 	struct sql_view_col *cols; /* in attnum order */
 	bool encrypted;            /* some column carries encrypted data (col or tainted) */
+	/* not a view: a child table or partition of this encrypted table (pg_inherits) */
+	const struct schema_table *child_of;
 };
 struct sql_views {
 	size_t n;
@@ -149,7 +151,17 @@ void sql_views_free(struct sql_views *vs);
 const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *s,
                                      const char *schemaname, const char *name,
                                      const char *const *colnames, size_t ncols, const char *def);
-/* False when the text cannot name any of the views (as sql_may_touch for tables). */
+/* Adds a child table or partition of a configured encrypted table (found with pg_inherits):
+ * its columns named like the parent's encrypted columns carry them (PostgreSQL keeps the names
+ * along inheritance), so reads decrypt and searches are rewritten as through a view; writes naming
+ * it are refused (they would store plaintext under a name the config does not know). NULL when the
+ * parent is no encrypted table of the config, or the child is itself a configured table. */
+const struct sql_view *sql_views_add_child(struct sql_views *vs, const struct schema *s,
+                                           const char *schemaname, const char *name,
+                                           const char *const *colnames, size_t ncols,
+                                           const char *parent_schema, const char *parent_name);
+/* False when the text cannot name any of the views (as sql_may_touch for tables) nor rename a
+ * schema (which moves the views in it). */
 bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len);
 /* As sql_analyze_ex, also resolving the given views (NULL: none). A plan made with views that
  * the text may name depends on them: the caller must not share it with connections that know

@@ -1,5 +1,5 @@
-/* sql_analyze.c - statement analysis: SELECT/INSERT/UPDATE/DELETE/EXPLAIN and the dispatch of the
- * other statements, and the entry points. */
+/* sql_analyze.c - statement analysis: SELECT, EXPLAIN and the dispatch of the other statements,
+ * and the entry points. */
 #include "sql/sql_internal.h"
 
 #include <openssl/crypto.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
+int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 {
 	bool recursive = json_is_true(json_object_get(with, "recursive"));
 	size_t i;
@@ -133,7 +133,7 @@ int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 	memset(&outs, 0, sizeof(outs));
 	memset(&r2, 0, sizeof(r2));
 	json_t *with = json_object_get(b, "withClause");
-	if (with && with_clause(c, &sc, with) < 0)
+	if (with && sql_with_clause(c, &sc, with) < 0)
 		goto out;
 	const char *op = sql_jstr(b, "op");
 	if (op && strcmp(op, "SETOP_NONE") != 0) {
@@ -230,203 +230,6 @@ out:
 	return rc;
 }
 
-/* The target table of INSERT/UPDATE/DELETE as a FROM item; NULL table when not in the schema. */
-static const struct schema_table *target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
-                                             const char *alias_as)
-{
-	const char *rel = sql_jstr(rv, "relname");
-	const struct schema_table *t = sql_find_table(c->s, sql_jstr(rv, "schemaname"), rel);
-	const struct sql_view *v = t ? NULL : sql_find_view(c, sql_jstr(rv, "schemaname"), rel);
-	struct sql_rel r;
-	memset(&r, 0, sizeof(r));
-	if (t) {
-		c->touched = true;
-		sql_table_rel(t, &r);
-	} else if (v) {
-		c->touched = true;
-		sql_view_rel(v, &r);
-	}
-	const char *alias = sql_jstr(json_object_get(rv, "alias"), "aliasname");
-	sql_scope_add_rel(sc, alias_as ? alias_as : alias ? alias : rel, &r);
-	return t;
-}
-
-static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
-                    json_t *targets)
-{
-	size_t i;
-	json_t *it;
-	json_array_foreach(targets, i, it)
-	{
-		json_t *rt = sql_node_is(it, "ResTarget");
-		const char *name = sql_jstr(rt, "name");
-		json_t *val = json_object_get(rt, "val");
-		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
-		if (col && json_array_size(json_object_get(rt, "indirection")))
-			return sql_refuse(
-			    c, "0A000",
-			    "assigning to a part of encrypted column %s is not supported",
-			    col->qualified);
-		if (col && sql_node_is(val, "MultiAssignRef"))
-			return sql_refuse(
-			    c, "0A000",
-			    "SET (...) = (...) on encrypted column %s is not supported; use "
-			    "col = value",
-			    col->qualified);
-		if (col ? sql_value_into(c, sc, val, col) < 0 : (val && sql_expr(c, sc, val) < 0))
-			return -1;
-	}
-	return 0;
-}
-
-static int returning(struct sql_ctx *c, struct sql_scope *sc, json_t *b, struct sql_rel *out)
-{
-	struct sql_rel r;
-	if (sql_targets(c, sc, json_object_get(b, "returningList"), &r) < 0) {
-		sql_rel_free(&r);
-		return -1;
-	}
-	if (out)
-		*out = r;
-	else
-		sql_rel_free(&r);
-	return 0;
-}
-
-static int insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)
-{
-	struct sql_scope sc = {.parent = parent};
-	const struct schema_column **enc = NULL;
-	int rc = -1;
-	json_t *with = json_object_get(b, "withClause");
-	if (with && with_clause(c, &sc, with) < 0)
-		goto out;
-	json_t *rv = json_object_get(b, "relation");
-	if (sql_view_write(c, rv, "INSERT into") < 0)
-		goto out;
-	const struct schema_table *t = target_rel(c, &sc, rv, NULL);
-	json_t *cols = json_object_get(b, "cols");
-	size_t ncols = json_array_size(cols);
-	bool any = false;
-	if (t) {
-		if (ncols == 0 && t->ncolumns == 0 && t->nencrypted > 0) {
-			rc = sql_refuse(
-			    c, "0A000",
-			    "INSERT into %s without a column list: name the columns (or list the "
-			    "table's columns in the encryption config)",
-			    t->name);
-			goto out;
-		}
-		size_t n = ncols ? ncols : t->ncolumns;
-		enc = pgs_xcalloc(n + 1, sizeof(*enc));
-		for (size_t i = 0; i < n; i++) {
-			json_t *rt = sql_node_is(json_array_get(cols, i), "ResTarget");
-			const char *nm = ncols ? sql_jstr(rt, "name") : t->columns[i];
-			enc[i] = sql_find_column(t, nm);
-			if (enc[i] && ncols &&
-			    json_array_size(json_object_get(rt, "indirection"))) {
-				rc = sql_refuse(
-				    c, "0A000",
-				    "assigning to a part of encrypted column %s is not supported",
-				    enc[i]->qualified);
-				goto out;
-			}
-			any = any || enc[i];
-		}
-		ncols = n;
-	}
-	json_t *sel = sql_node_is(json_object_get(b, "selectStmt"), "SelectStmt");
-	json_t *vl = sel ? json_object_get(sel, "valuesLists") : NULL;
-	if (sel && vl && json_object_size(sel) <= 4 && !json_object_get(sel, "withClause")) {
-		size_t i;
-		json_t *row;
-		json_array_foreach(vl, i, row)
-		{
-			size_t k;
-			json_t *item;
-			json_array_foreach(json_object_get(sql_node_is(row, "List"), "items"), k,
-			                   item)
-			{
-				if (enc && k < ncols && enc[k]
-				        ? sql_value_into(c, &sc, item, enc[k]) < 0
-				        : sql_expr(c, &sc, item) < 0)
-					goto out;
-			}
-		}
-	} else if (sel) {
-		if (any) {
-			for (size_t i = 0; i < ncols; i++)
-				if (enc[i]) {
-					rc = sql_refuse(
-					    c, "0A000",
-					    "INSERT ... SELECT into encrypted column %s is not "
-					    "supported",
-					    enc[i]->qualified);
-					goto out;
-				}
-		}
-		if (sql_stmt(c, &sc, json_object_get(b, "selectStmt"), NULL) < 0)
-			goto out;
-	}
-	json_t *oc = json_object_get(b, "onConflictClause");
-	size_t rels_before_excluded = sc.nrels;
-	if (oc) {
-		if (t) {
-			struct sql_rel ex;
-			sql_table_rel(t, &ex);
-			sql_scope_add_rel(&sc, "excluded", &ex);
-		} else {
-			(void)target_rel(c, &sc, rv, "excluded");
-		}
-		json_t *infer = json_object_get(oc, "infer");
-		if (infer && sql_no_encrypted(c, &sc, json_object_get(infer, "whereClause"),
-		                              "ON CONFLICT WHERE") < 0)
-			goto out;
-		if (set_list(c, &sc, t, json_object_get(oc, "targetList")) < 0)
-			goto out;
-		json_t *w = json_object_get(oc, "whereClause");
-		if (w && sql_expr(c, &sc, w) < 0)
-			goto out;
-		/* EXCLUDED is visible in ON CONFLICT only, not in RETURNING */
-		while (sc.nrels > rels_before_excluded)
-			sql_rel_free(&sc.rels[--sc.nrels]);
-	}
-	rc = returning(c, &sc, b, out);
-out:
-	free(enc);
-	sql_scope_free(&sc);
-	return rc;
-}
-
-static int update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
-                         struct sql_rel *out)
-{
-	struct sql_scope sc = {.parent = parent};
-	int rc = -1;
-	json_t *with = json_object_get(b, "withClause");
-	if (with && with_clause(c, &sc, with) < 0)
-		goto out;
-	if (upd && sql_view_write(c, json_object_get(b, "relation"), "UPDATE of") < 0)
-		goto out;
-	const struct schema_table *t = target_rel(c, &sc, json_object_get(b, "relation"), NULL);
-	size_t i;
-	json_t *it;
-	json_array_foreach(json_object_get(b, upd ? "fromClause" : "usingClause"), i, it)
-	{
-		if (sql_from_item(c, &sc, it) < 0)
-			goto out;
-	}
-	if (upd && set_list(c, &sc, t, json_object_get(b, "targetList")) < 0)
-		goto out;
-	json_t *w = json_object_get(b, "whereClause");
-	if (w && sql_expr(c, &sc, w) < 0)
-		goto out;
-	rc = returning(c, &sc, b, out);
-out:
-	sql_scope_free(&sc);
-	return rc;
-}
-
 static const char *const ddl_ok[] = {
     "CreateStmt",
     "AlterTableStmt",
@@ -497,11 +300,11 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		if (rc == 0)
 			rc = sql_select(c, parent, b, out);
 	} else if (!strcmp(type, "InsertStmt")) {
-		rc = insert(c, parent, b, out);
+		rc = sql_insert(c, parent, b, out);
 	} else if (!strcmp(type, "UpdateStmt")) {
-		rc = update_delete(c, parent, b, true, out);
+		rc = sql_update_delete(c, parent, b, true, out);
 	} else if (!strcmp(type, "DeleteStmt")) {
-		rc = update_delete(c, parent, b, false, out);
+		rc = sql_update_delete(c, parent, b, false, out);
 	} else if (!strcmp(type, "ExplainStmt")) {
 		rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
 	} else if (!strcmp(type, "PrepareStmt")) {
@@ -538,14 +341,22 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		const char *ot = sql_jstr(b, "objtype");
 		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
 			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
-	} else if (!strcmp(type, "RenameStmt") && json_object_get(b, "relation") &&
-	           sql_find_view(c, sql_jstr(json_object_get(b, "relation"), "schemaname"),
-	                         sql_jstr(json_object_get(b, "relation"), "relname"))) {
-		c->touched = true;
-		const char *rt = sql_jstr(b, "renameType");
-		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW") ||
-		           !strcmp(rt, "OBJECT_TABLE")))
-			sql_define_view(c, sql_jstr(b, "newname"));
+	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != 1) {
+		/* renames of tables, views, columns and schemas: sql_rename.c */
+	} else if (!strcmp(type, "AlterObjectSchemaStmt") && (rc = sql_move_stmt(c, b)) != 1) {
+		/* SET SCHEMA of a table or view */
+	} else if (!strcmp(type, "CreateForeignTableStmt")) {
+		rc = sql_ddl_foreign(c, b);
+	} else if ((!strcmp(type, "CreatePolicyStmt") || !strcmp(type, "AlterPolicyStmt")) &&
+	           sql_tree_names_encrypted(c, b)) {
+		/* a policy's USING / WITH CHECK is stored in the catalog: searched like a WHERE */
+		struct sql_scope sc = {.parent = parent};
+		(void)sql_target_rel(c, &sc, json_object_get(b, "table"), NULL);
+		json_t *q = json_object_get(b, "qual"), *wc = json_object_get(b, "with_check");
+		rc = q ? sql_expr(c, &sc, q) : 0;
+		if (rc == 0 && wc)
+			rc = sql_expr(c, &sc, wc);
+		sql_scope_free(&sc);
 	} else if (!strcmp(type, "CreateStmt")) {
 		rc = sql_ddl_create(c, parent, b);
 	} else if (!strcmp(type, "AlterTableStmt")) {
@@ -554,7 +365,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		/* a partial index predicate is stored in the catalog: its constants must be blind
 		 */
 		struct sql_scope sc = {.parent = parent};
-		(void)target_rel(c, &sc, json_object_get(b, "relation"), NULL);
+		(void)sql_target_rel(c, &sc, json_object_get(b, "relation"), NULL);
 		rc = sql_expr(c, &sc, json_object_get(b, "whereClause"));
 		sql_scope_free(&sc);
 	} else if (!strcmp(type, "MergeStmt")) {
@@ -563,6 +374,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 			                "MERGE on or from an encrypted table is not supported");
 	} else {
 		bool ok = false;
+		rc = 0;
 		for (size_t i = 0; i < PGS_ARRAY_LEN(ddl_ok) && !ok; i++)
 			ok = !strcmp(type, ddl_ok[i]);
 		bool body = false;
@@ -585,6 +397,48 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	return rc;
 }
 
+/* A relation named like an encrypted table or a known view but for case (a quoted "People" for
+ * people): PostgreSQL would reject or miss it, and pgseal would not encrypt for it. Returns the
+ * configured name, or NULL. */
+static const char *case_twin_rel(struct sql_ctx *c, json_t *node, int depth)
+{
+	if (depth > 400)
+		return NULL;
+	if (json_is_object(node)) {
+		const char *rel = sql_jstr(node, "relname");
+		for (size_t i = 0; rel && i < c->s->ntables; i++) {
+			const struct schema_table *t = &c->s->tables[i];
+			const char *dot = strrchr(t->name, '.'), *bare = dot ? dot + 1 : t->name;
+			if (t->nencrypted > 0 && !strcasecmp(bare, rel) && strcmp(bare, rel) != 0)
+				return t->name;
+		}
+		for (size_t i = 0; rel && c->views && i < c->views->n; i++) {
+			const char *vn = c->views->v[i].name;
+			if (c->views->v[i].encrypted && !strcasecmp(vn, rel) &&
+			    strcmp(vn, rel) != 0)
+				return vn;
+		}
+		const char *k;
+		json_t *v;
+		json_object_foreach(node, k, v)
+		{
+			const char *r = case_twin_rel(c, v, depth + 1);
+			if (r)
+				return r;
+		}
+	} else if (json_is_array(node)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(node, i, v)
+		{
+			const char *r = case_twin_rel(c, v, depth + 1);
+			if (r)
+				return r;
+		}
+	}
+	return NULL;
+}
+
 static void append_params(struct sql_plan *p, struct sql_psink *k)
 {
 	if (k->n == 0)
@@ -604,7 +458,8 @@ static bool has_word(const char *sql, size_t len, const char *w)
 }
 
 /* The configured tables whose names appear in a text (case-insensitive), comma-separated. */
-static void names_in_text(const struct schema *s, const char *sql, size_t len, char *out, size_t cap)
+static void names_in_text(const struct schema *s, const char *sql, size_t len, char *out,
+                          size_t cap)
 {
 	size_t o = 0;
 	out[0] = 0;
@@ -659,16 +514,34 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		char names[256];
 		names_in_text(s, sql, len, names, sizeof(names));
 		if (touch && r.error)
-			(void)sql_refuse(
-			    &c, "0A000",
-			    "pgseal could not parse this statement, which names encrypted table %s; "
-			    "nothing was sent (syntax error at or near position %d)",
-			    names, r.error->cursorpos);
+			(void)sql_refuse(&c, "0A000",
+			                 "pgseal could not parse this statement, which names "
+			                 "encrypted table %s; "
+			                 "nothing was sent (syntax error at or near position %d)",
+			                 names, r.error->cursorpos);
 		else if (touch)
 			(void)sql_refuse(
 			    &c, "0A000",
 			    "pgseal could not read this statement, which names encrypted table %s "
-			    "(too deeply nested?); nothing was sent", names);
+			    "(too deeply nested?); nothing was sent",
+			    names);
+		else if (lookup && sql_may_execute(sql, len))
+			/* DECLARE c CURSOR FOR EXECUTE s('x'): the error would log the arguments of
+			 * a prepared statement whose parameters are encrypted */
+			(void)sql_refuse(
+			    &c, "0A000",
+			    "pgseal could not parse this statement, which may EXECUTE a "
+			    "prepared statement with encrypted parameters; nothing was sent "
+			    "(syntax error at or near position %d)",
+			    r.error ? r.error->cursorpos : 0);
+		goto out;
+	}
+	const char *twin = c.viewdef ? NULL : case_twin_rel(&c, root, 0);
+	if (twin) {
+		(void)sql_refuse(&c, "0A000",
+		                 "a relation named like encrypted table or view %s but for case (a "
+		                 "quoted name?) is not supported; nothing was sent",
+		                 twin);
 		goto out;
 	}
 	size_t i;
@@ -718,10 +591,11 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		c.sink = NULL;
 	}
 	if (!p->refused && p->ndefined_views && p->nstatements > 1)
-		(void)sql_refuse(&c, "0A000",
-		                 "CREATE/ALTER VIEW %s over encrypted data must be the only statement "
-		                 "of its query text (pgseal loads the view's definition after it)",
-		                 p->defined_views[0]);
+		(void)sql_refuse(
+		    &c, "0A000",
+		    "CREATE/ALTER VIEW %s over encrypted data must be the only statement "
+		    "of its query text (pgseal loads the view's definition after it)",
+		    p->defined_views[0]);
 	if (p->nstatements != 1) {
 		/* several result sets: which RowDescription is whose is not worth guessing */
 		free(p->result);

@@ -130,6 +130,12 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	    rv ? sql_find_table(c->s, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
 	const struct sql_view *v =
 	    rv && !t ? sql_find_view(c, sql_jstr(rv, "schemaname"), sql_jstr(rv, "relname")) : NULL;
+	if (v && v->encrypted && v->child_of)
+		return sql_refuse(
+		    c, "0A000",
+		    "COPY on %s, a child table or partition of encrypted table %s, is "
+		    "not supported; use COPY %s or COPY (SELECT ...) TO STDOUT",
+		    v->name, v->child_of->name, v->child_of->name);
 	if (v && v->encrypted)
 		return sql_refuse(c, "0A000",
 		                  "COPY on view %s over encrypted data is not supported; use COPY "
@@ -168,7 +174,8 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	cp->from_stdin = from;
 	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0) {
 		/* name the table in the refusal: COPY works per table */
-		if (t && c->plan->refused && c->plan->message && !strstr(c->plan->message, t->name)) {
+		if (t && c->plan->refused && c->plan->message &&
+		    !strstr(c->plan->message, t->name)) {
 			char *m = NULL;
 			if (asprintf(&m, "%s (table %s)", c->plan->message, t->name) > 0) {
 				free(c->plan->message);

@@ -1,8 +1,72 @@
 /* sql_ddl.c - DDL that stores expressions in the catalog (DEFAULT, CHECK, GENERATED, USING,
- * CREATE TABLE AS): nothing may put plaintext of an encrypted column there. */
+ * CREATE TABLE AS): nothing may put plaintext of an encrypted column there; nor may DDL open a new
+ * path into an encrypted table (inheritance, partitions, foreign tables). */
 #include "sql/sql_internal.h"
 
 #include <string.h>
+#include <strings.h>
+
+/* A table of the config with encrypted columns, or (for a known child table or partition of
+ * one) that table. */
+static const struct schema_table *enc_table(struct sql_ctx *c, json_t *rv)
+{
+	const char *nsp = sql_jstr(rv, "schemaname"), *rel = sql_jstr(rv, "relname");
+	const struct schema_table *t = rv ? sql_find_table(c->s, nsp, rel) : NULL;
+	const struct sql_view *v = rv && !t ? sql_find_view(c, nsp, rel) : NULL;
+	if (v && v->child_of)
+		return v->child_of;
+	return t && t->nencrypted > 0 ? t : NULL;
+}
+
+/*
+ * Inheritance and partitions are paths PostgreSQL follows by itself: rows written to a child or
+ * partition are read through the parent, an UPDATE of a parent writes its children, an INSERT
+ * into a partitioned table is routed to a partition. pgseal maps names, not these paths, so a
+ * child table of an encrypted table (or an encrypted table under another parent) would take
+ * plaintext in or give it out under another name: refused, both ways.
+ */
+static int refuse_path(struct sql_ctx *c, const struct schema_table *t, const char *how)
+{
+	return sql_refuse(c, "0A000",
+	                  "%s encrypted table %s is not supported: rows written through the other "
+	                  "table would reach %s in plaintext (pgseal maps tables by name, not "
+	                  "inheritance or partitions)",
+	                  how, t->name, t->encrypted[0].qualified);
+}
+
+/* Options of a foreign table (postgres_fdw's table_name 'people'): naming a configured table,
+ * writes through the foreign table would reach it in plaintext. */
+static int foreign_options(struct sql_ctx *c, json_t *options)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(options, i, it)
+	{
+		json_t *d = sql_node_is(it, "DefElem");
+		const char *v = sql_jstr(sql_node_is(json_object_get(d, "arg"), "String"), "sval");
+		for (size_t k = 0; v && k < c->s->ntables; k++) {
+			const struct schema_table *t = &c->s->tables[k];
+			const char *dot = strrchr(t->name, '.');
+			if (t->nencrypted > 0 &&
+			    (!strcasecmp(v, t->name) || (dot && !strcasecmp(v, dot + 1))))
+				return refuse_path(c, t, "a foreign table over");
+		}
+	}
+	return 0;
+}
+
+int sql_ddl_foreign(struct sql_ctx *c, json_t *b)
+{
+	if (foreign_options(c, json_object_get(b, "options")) < 0)
+		return -1;
+	json_t *base = json_object_get(b, "base");
+	if (sql_tree_names_encrypted(c, base))
+		return sql_refuse(
+		    c, "0A000",
+		    "pgseal does not support a foreign table named like, a partition of "
+		    "or a child of an encrypted table");
+	return 0;
+}
 
 /* NULL, optionally cast: the only default an encrypted column may have. */
 static bool null_const(json_t *node)
@@ -115,13 +179,58 @@ static const struct schema_table *ddl_table(struct sql_ctx *c, struct sql_scope 
 	return t;
 }
 
+/* CREATE TABLE ... INHERITS (p) / PARTITION OF p / PARTITION BY. */
+static int create_paths(struct sql_ctx *c, json_t *b, const struct schema_table *t)
+{
+	bool part = json_object_get(b, "partbound") != NULL;
+	const struct schema_table *p;
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(b, "inhRelations"), i, it)
+	{
+		if ((p = enc_table(c, sql_node_is(it, "RangeVar"))))
+			return refuse_path(c, p,
+			                   part ? "a partition of" : "a child table (INHERITS) of");
+	}
+	if (t && t->nencrypted > 0 && json_array_size(json_object_get(b, "inhRelations")))
+		return refuse_path(c, t, part ? "making a partition of" : "INHERITS for");
+	if (t && t->nencrypted > 0 && json_object_get(b, "partspec"))
+		return refuse_path(c, t, "PARTITION BY for");
+	return 0;
+}
+
+static int ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+static int ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+
 int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	bool saved = c->ddl;
+	c->ddl = true;
+	int rc = ddl_create(c, parent, b);
+	c->ddl = saved;
+	return rc;
+}
+
+int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+{
+	bool saved = c->ddl;
+	c->ddl = true;
+	int rc = ddl_alter(c, parent, b);
+	c->ddl = saved;
+	return rc;
+}
+
+static int ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 {
 	struct sql_scope sc = {.parent = parent};
 	const struct schema_table *t = ddl_table(c, &sc, json_object_get(b, "relation"));
-	int rc = 0;
+	int rc = create_paths(c, b, t);
 	size_t i;
 	json_t *it;
+	if (rc < 0) {
+		sql_scope_free(&sc);
+		return rc;
+	}
 	json_array_foreach(json_object_get(b, "tableElts"), i, it)
 	{
 		json_t *cd = sql_node_is(it, "ColumnDef"), *k = sql_node_is(it, "Constraint");
@@ -152,6 +261,23 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 	const struct schema_column *col = t && name ? sql_find_column(t, name) : NULL;
 	if (!sub)
 		return 0;
+	if (!strcmp(sub, "AT_AddInherit") || !strcmp(sub, "AT_AttachPartition")) {
+		/* ALTER TABLE x INHERIT enc, ALTER TABLE enc ATTACH PARTITION x: both directions */
+		bool attach = !strcmp(sub, "AT_AttachPartition");
+		json_t *other = attach ? json_object_get(sql_node_is(def, "PartitionCmd"), "name")
+		                       : sql_node_is(def, "RangeVar");
+		const struct schema_table *o = enc_table(c, other);
+		if (o)
+			return refuse_path(c, o,
+			                   attach ? "attaching a partition to or of"
+			                          : "a child table (INHERIT) of");
+		if (t && t->nencrypted > 0)
+			return refuse_path(c, t,
+			                   attach ? "attaching a partition to" : "INHERIT for");
+		return 0;
+	}
+	if (!strcmp(sub, "AT_GenericOptions"))
+		return foreign_options(c, json_object_get(sql_node_is(def, "List"), "items"));
 	if (!t && v && name && !strcmp(sub, "AT_ColumnDefault") && def && !null_const(def)) {
 		/* a view column's default is what an INSERT through the view gets */
 		for (size_t i = 0; i < v->ncols; i++)
@@ -207,7 +333,7 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 	return 0;
 }
 
-int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
+static int ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 {
 	struct sql_scope sc = {.parent = parent};
 	json_t *rv = json_object_get(b, "relation");

@@ -96,6 +96,7 @@ struct sql_ctx {
 	const struct sql_views *views; /* this connection's views over encrypted tables, or NULL */
 	struct sql_rel *first_out;     /* when set: gets the first statement's output columns */
 	bool viewdef; /* analysing a stored view definition: its searches are already blind */
+	bool ddl;     /* CREATE/ALTER TABLE: columns being defined are not in the config yet */
 };
 
 /* Walkers return 0 to go on, -1 to stop (the plan is refused). */
@@ -119,6 +120,8 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 int sql_min_location(json_t *node);
 
 /* sql_plan.c: building the plan. */
+/* Whether a text may be ALTER SCHEMA ... RENAME (the fast paths analyse it). */
+bool sql_may_rename_schema(const char *sql, size_t len);
 void sql_add_text_edit(struct sql_ctx *c, uint32_t start, uint32_t end, char *text);
 void sql_add_literal_edit(struct sql_ctx *c, uint32_t start, uint32_t end,
                           const struct schema_column *col, enum sql_value_mode mode, char *value,
@@ -143,6 +146,11 @@ const struct schema_table *sql_find_table(const struct schema *s, const char *sc
                                           const char *relname);
 const struct schema_column *sql_find_column(const struct schema_table *t, const char *name);
 bool sql_table_has_column(const struct schema_table *t, const char *name);
+/* Refuses a name that is not a column of encrypted table t in the config's `columns:` (system
+ * columns aside): PostgreSQL would reject the statement after logging it. 0 otherwise. */
+int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name);
+/* The encrypted column of t whose name equals name but for case ("EMAIL" for email), or NULL. */
+const struct schema_column *sql_case_twin(const struct schema_table *t, const char *name);
 void sql_scope_free(struct sql_scope *sc);
 /* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);
@@ -178,6 +186,11 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
                      struct sql_plan **out, struct sql_rel *first_out);
 
+/* sql_rename.c: RenameStmt, AlterObjectSchemaStmt (SET SCHEMA). 1: not a rename the analysis
+ * maps (the caller treats it as other DDL). */
+int sql_rename_stmt(struct sql_ctx *c, json_t *b);
+int sql_move_stmt(struct sql_ctx *c, json_t *b);
+
 /* sql_prepare.c: PREPARE name AS ..., EXECUTE name(args). */
 int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
@@ -186,9 +199,21 @@ int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 int sql_ddl_into(struct sql_ctx *c, json_t *into);
+/* CREATE FOREIGN TABLE: refused when it names or points at an encrypted table. */
+int sql_ddl_foreign(struct sql_ctx *c, json_t *b);
 
 /* sql_analyze.c: statements. */
 int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct sql_rel *out);
 int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+/* A WITH clause: its CTEs enter the scope. */
+int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with);
+
+/* sql_dml.c: INSERT, UPDATE, DELETE. */
+/* The target table (or view) of a statement as a FROM item; the config's table, or NULL. */
+const struct schema_table *sql_target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
+                                          const char *alias_as);
+int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+int sql_update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
+                      struct sql_rel *out);
 
 #endif

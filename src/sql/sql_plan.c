@@ -223,12 +223,20 @@ bool sql_text_mentions(const char *text, size_t len, const char *word)
 	return false;
 }
 
+bool sql_may_rename_schema(const char *sql, size_t len)
+{
+	return sql_text_mentions(sql, len, "rename") && sql_text_mentions(sql, len, "schema");
+}
+
 bool sql_may_touch(const struct schema *s, const char *sql, size_t len)
 {
 	if (!s || s->ntables == 0)
 		return false;
 	/* U&"..." identifiers can spell any name with escapes: assume the worst. */
 	if (sql_text_mentions(sql, len, "u&\""))
+		return true;
+	/* ALTER SCHEMA app RENAME TO ...: names no table, but the config's `app.accounts` */
+	if (sql_may_rename_schema(sql, len))
 		return true;
 	for (size_t i = 0; i < s->ntables; i++) {
 		const char *name = s->tables[i].name;

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *dcol_name(const struct sql_dcol *d)
 {
@@ -162,6 +163,44 @@ static struct sql_rel *find_rel(struct sql_scope *sc, const char *alias)
 	return NULL;
 }
 
+const struct schema_column *sql_case_twin(const struct schema_table *t, const char *name)
+{
+	for (size_t i = 0; t && name && i < t->nencrypted; i++)
+		if (strcasecmp(t->encrypted[i].name, name) == 0 &&
+		    strcmp(t->encrypted[i].name, name))
+			return &t->encrypted[i];
+	return NULL;
+}
+
+/* A name that is no column of a configured encrypted table whose columns the config lists
+ * (system columns aside): PostgreSQL would reject the statement, after logging it with its
+ * values. Not in CREATE/ALTER TABLE, whose new columns the config may not list yet. */
+static bool unmapped(const struct sql_ctx *c, const struct schema_table *t, const char *name)
+{
+	static const char *const sys[] = {"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"};
+	if (!t || t->nencrypted == 0 || c->ddl || c->viewdef)
+		return false;
+	if (t->ncolumns == 0)
+		return sql_case_twin(t, name) != NULL;
+	for (size_t i = 0; i < PGS_ARRAY_LEN(sys); i++)
+		if (!strcmp(name, sys[i]))
+			return false;
+	return !sql_table_has_column(t, name);
+}
+
+static int refuse_unmapped(struct sql_ctx *c, const struct schema_table *t, const char *name)
+{
+	return sql_refuse(c, "0A000",
+	                  "column \"%s\" is not a column of encrypted table %s in the encryption "
+	                  "config (misspelt, or quoted in another case?); nothing was sent",
+	                  name, t->name);
+}
+
+int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name)
+{
+	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : 0;
+}
+
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out)
 {
 	json_t *fields = json_object_get(colref, "fields");
@@ -197,6 +236,9 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		}
 		const struct sql_dcol *d = NULL;
 		enum look l = rel_lookup(r, name, &d);
+		if ((l == LOOK_NO || l == LOOK_UNKNOWN || l == LOOK_MAYBE) &&
+		    unmapped(c, r->table, name))
+			return refuse_unmapped(c, r->table, name);
 		if (l == LOOK_ENC)
 			*out = *d;
 		else if (l == LOOK_MAYBE)
@@ -207,11 +249,22 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	}
 	bool unknown_inner = false;
 	struct sql_scope *top = sc;
+	/* every FROM item in sight a configured table with listed columns: a name none of them
+	 * has is certainly not a column (an encrypted table's, quoted in another case?) */
+	const struct schema_table *only = NULL;
+	bool all_config = true;
 	for (; sc; sc = sc->parent) {
 		const struct sql_dcol *enc = NULL, *d = NULL;
 		int nenc = 0, nplain = 0, nmaybe = 0;
 		bool unknown_here = false;
 		for (size_t i = 0; i < sc->nrels; i++) {
+			if (sc->rels[i].table && sc->rels[i].known)
+				only = only ? only : sc->rels[i].table;
+			else
+				all_config = false;
+			/* "EMAIL" for email: PostgreSQL folds only unquoted names */
+			if (sql_case_twin(sc->rels[i].table, name) && !c->ddl && !c->viewdef)
+				return refuse_unmapped(c, sc->rels[i].table, name);
 			switch (rel_lookup(&sc->rels[i], name, &d)) {
 			case LOOK_ENC:
 				enc = d;
@@ -255,6 +308,8 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		return sql_refuse(
 		    c, "0A000", "pgseal cannot use a whole row of an encrypted table (\"%s\") here",
 		    name);
+	if (!whole && all_config && !c->what && unmapped(c, only, name))
+		return refuse_unmapped(c, only, name);
 	return 0;
 }
 
@@ -329,12 +384,14 @@ static int scalar_subquery(struct sql_ctx *c, struct sql_scope *sc, json_t *sl, 
 		/* PostgreSQL requires exactly one column; anything we cannot map stays refused */
 		for (size_t i = 0; i < outs.ncols && rc == 0; i++)
 			if (outs.cols[i].col || outs.cols[i].tainted)
-				rc = sql_refuse(c, "0A000",
-				                "pgseal cannot map the subquery returning encrypted column %s",
-				                dcol_name(&outs.cols[i]));
+				rc = sql_refuse(
+				    c, "0A000",
+				    "pgseal cannot map the subquery returning encrypted column %s",
+				    dcol_name(&outs.cols[i]));
 		if (rc == 0 && outs.unsafe)
-			rc = sql_refuse(c, "0A000",
-			                "a subquery that may return encrypted data cannot be used here");
+			rc = sql_refuse(
+			    c, "0A000",
+			    "a subquery that may return encrypted data cannot be used here");
 	}
 	sql_rel_free(&outs);
 	return rc;
@@ -372,7 +429,8 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 		}
 		json_t *sl = sql_node_is(val, "SubLink");
 		const char *kind = sql_jstr(sl, "subLinkType");
-		if (sl && kind && !strcmp(kind, "EXPR_SUBLINK") && !json_object_get(sl, "testexpr")) {
+		if (sl && kind && !strcmp(kind, "EXPR_SUBLINK") &&
+		    !json_object_get(sl, "testexpr")) {
 			struct sql_dcol d;
 			if (scalar_subquery(c, sc, sl, &d) < 0)
 				return -1;

@@ -62,12 +62,36 @@ const struct sql_view *sql_views_add(struct sql_views *vs, const struct schema *
 	return v;
 }
 
+const struct sql_view *sql_views_add_child(struct sql_views *vs, const struct schema *s,
+                                           const char *schemaname, const char *name,
+                                           const char *const *colnames, size_t ncols,
+                                           const char *parent_schema, const char *parent_name)
+{
+	const struct schema_table *p = sql_find_table(s, parent_schema, parent_name);
+	if (!p || p->nencrypted == 0 || !name || sql_find_table(s, schemaname, name))
+		return NULL;
+	vs->v = pgs_xrealloc(vs->v, (vs->n + 1) * sizeof(*vs->v));
+	struct sql_view *v = &vs->v[vs->n++];
+	memset(v, 0, sizeof(*v));
+	v->schemaname = schemaname ? pgs_xstrdup(schemaname) : NULL;
+	v->name = pgs_xstrdup(name);
+	v->child_of = p;
+	v->ncols = ncols;
+	v->cols = pgs_xcalloc(ncols + 1, sizeof(*v->cols));
+	for (size_t i = 0; i < ncols; i++) {
+		v->cols[i].name = pgs_xstrdup(colnames[i] ? colnames[i] : "");
+		v->cols[i].col = sql_find_column(p, v->cols[i].name);
+		v->encrypted = v->encrypted || v->cols[i].col;
+	}
+	return v;
+}
+
 bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len)
 {
 	if (!vs || vs->n == 0)
 		return false;
-	if (sql_text_mentions(sql, len, "u&\""))
-		return true;
+	if (sql_text_mentions(sql, len, "u&\"") || sql_may_rename_schema(sql, len))
+		return true; /* ALTER SCHEMA s RENAME: s.v becomes t.v, the text names no view */
 	for (size_t i = 0; i < vs->n; i++)
 		if (sql_text_mentions(sql, len, vs->v[i].name))
 			return true;
@@ -115,6 +139,12 @@ int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
 			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
 			break;
 		}
+	if (v->child_of)
+		return sql_refuse(c, "0A000",
+		                  "%s %s, a child table or partition of encrypted table %s, is not "
+		                  "supported: it carries encrypted column %s under a name the "
+		                  "encryption config does not know; write to %s",
+		                  what, v->name, v->child_of->name, col, v->child_of->name);
 	return sql_refuse(c, "0A000",
 	                  "%s view %s is not supported: it carries encrypted column %s; write to "
 	                  "the table",

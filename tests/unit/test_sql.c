@@ -365,8 +365,10 @@ static void test_prepare_execute(void)
 		/* the declared type of the encrypted parameter becomes bytea */
 		char *r = NULL, e[128];
 		size_t rn;
-		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) == PGS_OK);
-		CHECK_STR(r, "PREPARE ins(int, bytea) AS INSERT INTO users (id, email) VALUES ($1, $2)");
+		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) ==
+		      PGS_OK);
+		CHECK_STR(
+		    r, "PREPARE ins(int, bytea) AS INSERT INTO users (id, email) VALUES ($1, $2)");
 		free(r);
 	}
 	sql_plan_free(p);
@@ -376,8 +378,10 @@ static void test_prepare_execute(void)
 		char *r = NULL, e[128];
 		size_t rn;
 		CHECK(!p->refused);
-		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) == PGS_OK);
-		CHECK_STR(r, "PREPARE s(bytea[]) AS SELECT id FROM users WHERE substr(email, 1, 33) = ANY($1)");
+		CHECK(sql_plan_render(p, q, strlen(q), tsql_enc, NULL, &r, &rn, e, sizeof(e)) ==
+		      PGS_OK);
+		CHECK_STR(r, "PREPARE s(bytea[]) AS SELECT id FROM users WHERE substr(email, 1, "
+		             "33) = ANY($1)");
 		free(r);
 	}
 	sql_plan_free(p);
@@ -487,6 +491,108 @@ static void test_other_refusals(void)
 	free(m);
 }
 
+/* What PostgreSQL would reject (after logging the statement with its values) on an encrypted
+ * table: refused, as anything pgseal cannot map with certainty. */
+static void test_unmapped(void)
+{
+	/* more or fewer values than target columns */
+	REFUSED("INSERT INTO users (id, email) VALUES (1, 'a', 'SECRET')",
+	        "a VALUES row has 3 value(s) for 2 target column(s)");
+	REFUSED("INSERT INTO users (id, email, ssn) VALUES (1, 'a')", "2 value(s) for 3");
+	REFUSED("INSERT INTO users (id, name) VALUES (1, 'n'), (2, 'n', 'SECRET')", "users");
+	REFUSED("INSERT INTO users VALUES (1, 'a', 'b', 5, 'n', 'SECRET')",
+	        "6 value(s) for 5 target column(s)");
+	REFUSED("INSERT INTO users VALUES (1, 'a'), (2, 'b', 'SECRET')", "3 value(s) for 2");
+	REFUSED("INSERT INTO users (id, name) SELECT 1, 'n', 'SECRET'",
+	        "the query gives 3 value(s) for 2 target column(s)");
+	EXPECT("INSERT INTO users VALUES (1, 'a')",
+	       "INSERT INTO users VALUES (1, ENC(email:RECORD:a))");
+	EXPECT("INSERT INTO users (id, name) SELECT 1, 'n'",
+	       "INSERT INTO users (id, name) SELECT 1, 'n'");
+	EXPECT("INSERT INTO logs (a) VALUES (1, 2)", "PLAIN");
+	/* a name the config does not list for a table whose columns it lists */
+	REFUSED(
+	    "INSERT INTO users (id, \"EMAIL\") VALUES (1, 'SECRET')",
+	    "column \"EMAIL\" is not a column of encrypted table users in the encryption config");
+	REFUSED("INSERT INTO users (id, emial) VALUES (1, 'SECRET')", "\"emial\"");
+	REFUSED("UPDATE users SET \"Email\" = 'SECRET' WHERE id = 1", "\"Email\"");
+	REFUSED(
+	    "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET \"SSN\" = 'SECRET'",
+	    "\"SSN\"");
+	REFUSED("SELECT id FROM users WHERE \"EMAIL\" = 'SECRET'", "\"EMAIL\"");
+	REFUSED(
+	    "INSERT INTO users (id, email) VALUES (1, 'SECRET') ON CONFLICT (\"ID\") DO NOTHING",
+	    "\"ID\"");
+	REFUSED(
+	    "INSERT INTO users (id, email) VALUES (1, 'SECRET') ON CONFLICT ((lower(email))) DO "
+	    "NOTHING",
+	    "users.email");
+	EXPECT("INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO NOTHING",
+	       "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO NOTHING");
+	REFUSED("DELETE FROM users u WHERE u.\"Email\" = 'SECRET'", "\"Email\"");
+	REFUSED("SELECT id FROM users WHERE id IN (SELECT id FROM orders WHERE crad = 'SECRET')",
+	        "\"crad\"");
+	/* system columns, whole rows, output aliases, other tables: as before */
+	EXPECT("SELECT ctid, xmin, tableoid FROM users WHERE id = 1", "SELECT ctid, xmin, tableoid "
+	                                                              "FROM users WHERE id = 1");
+	EXPECT("SELECT id AS k FROM users ORDER BY k", "SELECT id AS k FROM users ORDER BY k");
+	EXPECT("SELECT u.id FROM users u JOIN logs l ON l.uid = u.id WHERE lvl = 'x'",
+	       "SELECT u.id FROM users u JOIN logs l ON l.uid = u.id WHERE lvl = 'x'");
+	EXPECT("UPDATE users SET name = v.n FROM (VALUES (1, 'x')) v(i, n) WHERE users.id = v.i",
+	       "UPDATE users SET name = v.n FROM (VALUES (1, 'x')) v(i, n) WHERE users.id = v.i");
+	EXPECT("UPDATE app.accounts SET \"Note\" = 'x'", "UPDATE app.accounts SET \"Note\" = 'x'");
+	/* assignments to a part of any column of an encrypted table */
+	REFUSED("UPDATE users SET users.email = 'SECRET'",
+	        "assigning to a part of column \"users\" of encrypted table users");
+	REFUSED("UPDATE app.accounts SET accounts.secret = 'SECRET'",
+	        "encrypted table app.accounts");
+	REFUSED("UPDATE users SET name[1] = 'SECRET'", "\"name\"");
+	REFUSED("INSERT INTO users (id, users.email) VALUES (1, 'SECRET')", "\"users\"");
+	/* SET (a, b) = (...) with another number of values */
+	REFUSED("UPDATE users SET (name, id) = (1, 2, 'SECRET')",
+	        "SET (...) = (...) has 3 value(s) for 2 column(s)");
+	REFUSED("UPDATE users SET (name, id) = (SELECT 'n', 1, 'SECRET')", "3 value(s) for 2");
+	EXPECT("UPDATE users SET (name, id) = ('n', 2)", "UPDATE users SET (name, id) = ('n', 2)");
+	/* a quoted name that differs only in case: a column of a table whose columns the config
+	 * does not list, a table, a view */
+	REFUSED("INSERT INTO app.accounts (id, \"SECRET\") VALUES (1, 'SECRET')",
+	        "column \"SECRET\" is not a column of encrypted table app.accounts");
+	REFUSED("UPDATE app.accounts a SET x = 1 WHERE a.\"Secret\" = 'SECRET'", "\"Secret\"");
+	REFUSED("SELECT id FROM app.accounts WHERE \"SECRET\" = 'SECRET'", "\"SECRET\"");
+	EXPECT("UPDATE app.accounts SET \"Other\" = 'x'",
+	       "UPDATE app.accounts SET \"Other\" = 'x'");
+	REFUSED("INSERT INTO \"Users\" (id, email) VALUES (1, 'SECRET')",
+	        "a relation named like encrypted table or view users but for case");
+	REFUSED("SELECT * FROM public.\"ORDERS\" WHERE card = 'SECRET'", "orders");
+	EXPECT("SELECT * FROM \"Logs\"", "PLAIN");
+	/* none of these messages carries the value */
+	static const char *const qs[] = {
+	    "INSERT INTO users (id, email) VALUES (1, 'a', 'SECRET')",
+	    "INSERT INTO users (id, \"EMAIL\") VALUES (1, 'SECRET')",
+	    "UPDATE users SET users.email = 'SECRET'",
+	    "SELECT id FROM users WHERE \"EMAIL\" = 'SECRET'",
+	};
+	for (size_t i = 0; i < PGS_ARRAY_LEN(qs); i++) {
+		char *m = rw(qs[i]);
+		CHECK(strncmp(m, "REFUSED", 7) == 0 && strstr(m, "SECRET") == NULL);
+		free(m);
+	}
+	/* a text that does not parse, with a prepared statement with encrypted parameters in the
+	 * session: it may carry EXECUTE arguments */
+	struct sql_prepared pp = {.name = "s", .nparams = 0};
+	struct sql_plan *p;
+	const char *q = "DECLARE c CURSOR FOR EXECUTE s('SECRET')";
+	CHECK(sql_analyze_ex(S, q, strlen(q), lookup_fn, &pp, &p) == PGS_OK);
+	CHECK(p->refused && !strcmp(p->sqlstate, "0A000"));
+	CHECK(p->message && strstr(p->message, "may EXECUTE a prepared statement") &&
+	      !strstr(p->message, "SECRET"));
+	sql_plan_free(p);
+	/* without prepared statements (no lookup) a text naming nothing encrypted is relayed */
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	CHECK(!p->refused && !p->touches_encrypted);
+	sql_plan_free(p);
+}
+
 /* Property: every constant bound for an encrypted column is gone from the rendered text. */
 static void test_property_no_plaintext(void)
 {
@@ -541,6 +647,7 @@ int main(void)
 	RUN(test_prepare_execute);
 	RUN(test_copy);
 	RUN(test_other_refusals);
+	RUN(test_unmapped);
 	RUN(test_property_no_plaintext);
 	return t_summary("test_sql");
 }
