@@ -111,10 +111,15 @@ static void drop_swallowed_syncs(struct conn *c, uint32_t n)
 
 /* Ends the COPY upstream with CopyFail; the client gets state/msg in place of the server's
  * answer to it. Goes before anything of the client's not yet scanned. */
-static void copy_fail_upstream(struct conn *c, const char *state, const char *msg, uint32_t syncs)
+static int copy_fail_upstream(struct conn *c, const char *state, const char *msg, uint32_t syncs)
 {
 	struct crypt_state *s = &c->crypt;
 	struct proto_buf fb = {0};
+	if (c->c2s.remain) {
+		/* a client message is streaming: nothing can go between its bytes; close */
+		conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
+		return PGS_ERR;
+	}
 	size_t off = proto_msg_begin(&fb, 'f');
 	proto_put_cstr(&fb, COPY_FAIL_TEXT);
 	proto_msg_end(&fb, off);
@@ -132,6 +137,7 @@ static void copy_fail_upstream(struct conn *c, const char *state, const char *ms
 	log_conn(LOG_INFO, c->id, "COPY refused (%s): %s", state, msg);
 	copy_in_done(s);
 	s->copy_in = CRYPT_COPY_DRAIN; /* the client's rows of this COPY go nowhere */
+	return PGS_OK;
 }
 
 int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
@@ -170,12 +176,11 @@ int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
 	if (!ok) {
 		/* fail closed: the client never sees the CopyInResponse, so sends no rows */
 		sbuf_consume(b, total);
-		copy_fail_upstream(
+		return copy_fail_upstream(
 		    c, "0A000",
 		    "pgseal: a COPY FROM STDIN that pgseal cannot match to a COPY of a plain "
 		    "table or of a known encrypted table; nothing of its data was sent",
 		    syncs);
-		return PGS_OK;
 	}
 	if (syncs)
 		drop_swallowed_syncs(c, syncs);
@@ -381,7 +386,8 @@ int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
 		/* nothing of this row or later ones reaches the server: CopyFail ends the COPY */
 		codec_buf_free(&out);
 		drop_client(b, total);
-		copy_fail_upstream(c, err.state, err.msg, 0);
+		if (copy_fail_upstream(c, err.state, err.msg, 0) != PGS_OK)
+			return PGS_ERR;
 		if (type == 'c')
 			copy_in_done(s); /* the client's stream is over too */
 		return PGS_OK;
