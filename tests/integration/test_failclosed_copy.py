@@ -301,3 +301,53 @@ def test_good_last_row_without_newline_is_kept(enc):
         cur.copy_expert("COPY people (id, email, name) FROM STDIN", io.StringIO(data))
         assert cur.rowcount == 2
     assert_encrypted(enc, want)
+
+
+def extended_copy_start(r, sql):
+    r.send(msg(b"P", b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0)) +
+           msg(b"B", b"\0\0" + struct.pack("!HHH", 0, 0, 0)) + msg(b"E", b"\0" + struct.pack("!I", 0)) + msg(b"S"))
+    got = r.read_until({b"G", b"E", b"Z"})
+    assert got[-1][0] == b"G", got
+
+
+def test_raw_extended_malformed_row_and_syncs_in_the_data(enc):
+    """Extended protocol: a Sync between CopyData messages is read by the server's COPY
+    (no answer); a malformed row then fails the COPY, and the client's Sync after its
+    CopyDone gets the one ReadyForQuery."""
+    good, bad = people(2, "xs"), people(1, "xb")
+    with raw_session(enc) as r:
+        extended_copy_start(r, "COPY people (id, email, name) FROM STDIN")
+        (i1, (e1, n1)), (i2, (e2, n2)) = good.items()
+        (bi, (be, bn)), = bad.items()
+        r.send(copy_data("%d\t%s\t%s\n" % (i1, e1, n1)) + msg(b"S") + copy_data("%d\t%s\t%s\n" % (i2, e2, n2)) +
+               msg(b"H") + copy_data("%d\t%s\n" % (bi, be)) + copy_data("%d\t%s\t%s\n" % (i2 + 1000000, bn, bn)) +
+               msg(b"c") + msg(b"S"))
+        got = r.read_until({b"Z"})
+        errs = [parse_error_fields(p) for t, p in got if t == b"E"]
+        assert len(errs) == 1 and errs[0]["C"] == "22P04" and "line 3" in errs[0]["M"], got
+        assert "MARK" not in errs[0]["M"]
+        rows, err = r.query("SELECT 1")
+        assert err is None and rows == [["1"]]
+    absent(enc, list(good) + list(bad) + [i2 + 1000000])
+    leaks.Scan(enc).check([m for v in list(good.values()) + list(bad.values()) for m in v])
+
+
+def test_raw_server_error_mid_copy_drops_the_rest(enc):
+    """The server ends the COPY with its own error (a bad plain value) while the client still
+    sends: the rest of the rows go nowhere, the session goes on."""
+    first, rest = people(1, "d1"), people(3, "d2")
+    (i1, (e1, n1)), = first.items()
+    with raw_session(enc) as r:
+        r.send(msg(b"Q", b"COPY people (id, email, name) FROM STDIN\0"))
+        assert r.read_until({b"G", b"E", b"Z"})[-1][0] == b"G"
+        # an id that is no integer (a plain column: the server reads it): it fails on that row
+        r.send(copy_data("%d\t%s\t%s\nnot-an-id\t%s\t%s\n" % (i1, e1, n1, e1, n1)))
+        got = r.read_until({b"E"})
+        assert parse_error_fields(got[-1][1])["C"] == "22P02", got
+        r.send(b"".join(copy_data("%d\t%s\t%s\n" % (i, e, n)) for i, (e, n) in rest.items()) + msg(b"c"))
+        got = r.read_until({b"Z"})
+        assert got[-1][0] == b"Z" and b"E" not in [t for t, _ in got], got
+        rows, err = r.query("SELECT 2")
+        assert err is None and rows == [["2"]]
+    absent(enc, list(first) + list(rest))
+    leaks.Scan(enc).check([m for v in list(first.values()) + list(rest.values()) for m in v])
