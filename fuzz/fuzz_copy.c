@@ -1,4 +1,6 @@
-/* fuzz_copy.c - libFuzzer target for the COPY row parser: row ends found whole or in pieces agree, fields split without crashing. */
+/* fuzz_copy.c - libFuzzer target for the COPY row parser: row ends found whole or in pieces agree,
+ * fields split and rows re-encoded without crashing, a malformed row's message holds no byte of it.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +9,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct crypt_copy_fields fields;
+static const struct schema_column *plain3[3];
+
+/* Re-encodes a row of three plain columns; an error message is one of the fixed reasons. */
+static void reencode(const struct sql_copy *fmt, const uint8_t *row, size_t len)
+{
+	struct sql_copy cp = *fmt;
+	struct codec_buf o = {0};
+	struct crypt_copy_err e;
+	cp.ncolumns = 3;
+	cp.columns = plain3;
+	if (crypt_copy_row(NULL, &cp, row, len, true, 1, &o, &e) != PGS_OK &&
+	    (strcmp(e.state, "22P04") != 0 || !strstr(e.msg, "malformed COPY data at line 1: ")))
+		abort();
+	codec_buf_free(&o);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,7 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (fields.off[i] + fields.len[i] > fields.vals.len)
 					abort();
 		}
+		reencode(cp, buf + start, pos - start);
 		start = ++pos;
+	}
+	/* the data ends: the tail is a last row, or a reason why not */
+	if (nends < 64 && start < n) {
+		if (!crypt_copy_tail_malformed(cp, n, pos, inq))
+			reencode(cp, buf + start, n - start);
 	}
 	/* in two pieces: the first search stops at the cut and resumes with more bytes */
 	if (nends < 64) {

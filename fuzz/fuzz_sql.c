@@ -75,8 +75,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (e->kind == SQL_EDIT_TEXT && !e->text)
 			abort();
 	}
-	if (!p->touches_encrypted && (p->nedits || p->nparams || p->copy.active))
+	if (!p->touches_encrypted && (p->nedits || p->nparams))
 		abort();
+	/* one COPY description per COPY statement, in statement order, each within the text */
+	for (size_t i = 0; i < p->ncopies; i++) {
+		const struct sql_copy *cp = &p->copies[i];
+		if (cp->statement < 0 || cp->statement >= p->nstatements ||
+		    (i > 0 && p->copies[i - 1].statement >= cp->statement) ||
+		    sql_plan_copy(p, cp->statement) != cp)
+			abort();
+		if (cp->encrypted &&
+		    (!p->touches_encrypted || !cp->null_string || (cp->ncolumns && !cp->columns)))
+			abort();
+	}
 	char *out = NULL, err[256];
 	size_t outlen = 0;
 	if (sql_plan_render(p, sql, len, fuzz_enc, NULL, &out, &outlen, err, sizeof(err)) ==

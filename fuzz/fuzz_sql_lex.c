@@ -49,8 +49,11 @@ static void check_plan(const struct sql_plan *p, const char *sql, size_t len)
 		if (e->kind == SQL_EDIT_TEXT && !e->text)
 			abort();
 	}
-	if (!p->touches_encrypted && (p->nedits || p->nparams || p->copy.active))
+	if (!p->touches_encrypted && (p->nedits || p->nparams))
 		abort();
+	for (size_t i = 0; i < p->ncopies; i++)
+		if (!p->touches_encrypted && p->copies[i].encrypted)
+			abort();
 	char *out = NULL, err[256];
 	size_t outlen = 0;
 	if (sql_plan_render(p, sql, len, fuzz_enc, NULL, &out, &outlen, err, sizeof(err)) != PGS_OK)

@@ -1,432 +1,446 @@
-/* conn_copy.c - COPY FROM STDIN / TO STDOUT (text and csv) on encrypted tables: rows re-assembled and re-encoded. */
+/* conn_copy.c - the COPY sub-protocol of the encryption layer: each CopyInResponse/CopyOutResponse
+ * paired with the statement that started it, client rows encrypted or relayed, fail closed. */
 #include "conn/conn_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <ctype.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "crypto/crypto.h"
 
-/* Appends to a row buffer; only out of memory can fail, and that aborts. */
-static void put(struct codec_buf *o, const void *p, size_t n)
-{
-	if (codec_buf_put(o, p, n) != PGS_OK)
-		abort();
-}
+/*
+ * How a COPY is matched: a Query's expected-response entry counts its statements as their
+ * answers arrive (CommandComplete, EmptyQueryResponse; an ErrorResponse ends the Query), so
+ * the n-th statement's CopyInResponse is paired with the plan's COPY at statement n; an
+ * Execute's is paired with its portal's statement. A text relayed because it names no
+ * encrypted table only copies plain tables. Anything else is not attributable: the server
+ * gets CopyFail (no value in it), the client an error, and none of its rows go anywhere.
+ *
+ * The client's side of a COPY FROM runs on the client's messages, which may arrive before the
+ * server's CopyInResponse (a client that does not wait for it): they are held until pgseal
+ * knows what the COPY is.
+ */
 
-void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen)
-{
-	struct crypt_state *s = &c->crypt;
-	if (!s->copy_pending || !s->copy_plan)
-		return;
-	s->copy_pending = false;
-	if (blen < 1 || body[0] != 0) {
-		/* binary COPY is refused by the plan; never reached with a valid plan */
-		log_conn(LOG_WARN, c->id, "unexpected binary COPY on an encrypted table");
-	}
-	s->copy_line.len = 0;
-	s->copy_scanned = 0;
-	s->copy_inq = false;
-	if (type == 'G')
-		s->copy_in = true;
-	else
-		s->copy_out = true;
-	s->copy_header_pending = s->copy_plan->copy.header;
-}
+/* The CopyFail text pgseal sends: the server logs it, so it says nothing of the data. */
+#define COPY_FAIL_TEXT "pgseal refused the COPY data"
 
-void crypt_copy_end(struct conn *c)
+static void line_reset(struct crypt_state *s)
 {
-	struct crypt_state *s = &c->crypt;
-	s->copy_in = s->copy_out = false;
-	s->copy_pending = false;
 	if (s->copy_line.data)
 		crypto_wipe(s->copy_line.data, s->copy_line.cap);
 	s->copy_line.len = 0;
 	s->copy_scanned = 0;
 	s->copy_inq = false;
+	s->copy_eod = false;
+	s->copy_lineno = 0;
 }
 
-/* Text format: fields end at an unescaped delimiter; backslash escapes are undone. */
-static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
+static void copy_desc_set(struct crypt_state *s, const struct sql_copy *d)
 {
-	size_t i = 0;
-	for (;;) {
-		if (f->n == PGS_ARRAY_LEN(f->off))
-			return PGS_ERR;
-		size_t start = i, vstart = f->vals.len;
-		bool raw_null;
-		while (i < len && row[i] != (uint8_t)cp->delimiter) {
-			if (row[i] == '\\' && i + 1 < len)
-				i++; /* an escaped character, the delimiter included, is data */
-			i++;
-		}
-		/* the null marker is compared before unescaping, as PostgreSQL does */
-		raw_null = (i - start) == strlen(cp->null_string) &&
-			   !memcmp(row + start, cp->null_string, i - start);
-		for (size_t j = start; j < i; j++) {
-			uint8_t ch = row[j];
-			if (ch == '\\' && j + 1 < i) {
-				uint8_t e = row[++j];
-				switch (e) {
-				case 'b': ch = '\b'; break;
-				case 'f': ch = '\f'; break;
-				case 'n': ch = '\n'; break;
-				case 'r': ch = '\r'; break;
-				case 't': ch = '\t'; break;
-				case 'v': ch = '\v'; break;
-				case 'x': {
-					int v = 0, k = 0;
-					while (k < 2 && j + 1 < i && isxdigit(row[j + 1])) {
-						uint8_t h = row[++j];
-						v = v * 16 + (h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
-						k++;
-					}
-					ch = (uint8_t)v;
-					break;
-				}
-				default:
-					if (e >= '0' && e <= '7') {
-						int v = e - '0', k = 1;
-						while (k < 3 && j + 1 < i && row[j + 1] >= '0' && row[j + 1] <= '7') {
-							v = v * 8 + (row[++j] - '0');
-							k++;
-						}
-						ch = (uint8_t)v;
-					} else {
-						ch = e;
-					}
-				}
-			}
-			if (codec_buf_put(&f->vals, &ch, 1) != PGS_OK)
-				return PGS_ERR;
-		}
-		f->off[f->n] = vstart;
-		f->len[f->n] = f->vals.len - vstart;
-		f->null[f->n] = raw_null;
-		f->n++;
-		if (i >= len)
-			break;
-		i++; /* the delimiter */
+	sql_copy_clear(&s->copy);
+	sql_copy_dup(&s->copy, d);
+	line_reset(s);
+	s->copy_header_pending = d->header;
+}
+
+void crypt_copy_free(struct conn *c)
+{
+	struct crypt_state *s = &c->crypt;
+	sql_copy_clear(&s->copy);
+	codec_buf_free(&s->copy_line);
+}
+
+/* The client's COPY stream ended (or was abandoned): nothing of it is kept. */
+static void copy_in_done(struct crypt_state *s)
+{
+	s->copy_in = CRYPT_COPY_NONE;
+	line_reset(s);
+}
+
+/* Which COPY a CopyIn/Out/BothResponse belongs to: true with *desc its description (NULL: a
+ * COPY of a plain table), false when pgseal cannot tell with certainty. */
+static bool copy_attribute(struct conn *c, const struct sql_copy **desc)
+{
+	struct crypt_expect *e = crypt_head(c);
+	*desc = NULL;
+	if (!e || e->refusal)
+		return false;
+	if (e->kind == EX_QUERY) {
+		if (e->copy_plain)
+			return true; /* the text names no encrypted table */
+		*desc = sql_plan_copy(e->plan, e->stmt_index);
+		return *desc != NULL;
 	}
-	return PGS_OK;
-}
-
-/* CSV: quoted sections may hold delimiters and newlines; inside them ESCAPE before QUOTE
- * or before ESCAPE stands for that character; an unquoted NULL string is NULL. */
-static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
-{
-	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
-	size_t i = 0;
-	for (;;) {
-		if (f->n == PGS_ARRAY_LEN(f->off))
-			return PGS_ERR;
-		size_t vstart = f->vals.len;
-		bool quoted = false;
-		while (i < len && row[i] != (uint8_t)cp->delimiter) {
-			if (row[i] == q) {
-				quoted = true;
-				i++;
-				while (i < len) {
-					if (row[i] == esc && i + 1 < len && (row[i + 1] == q || row[i + 1] == esc)) {
-						if (codec_buf_put(&f->vals, &row[i + 1], 1) != PGS_OK)
-							return PGS_ERR;
-						i += 2;
-						continue;
-					}
-					if (row[i] == q)
-						break;
-					if (codec_buf_put(&f->vals, &row[i], 1) != PGS_OK)
-						return PGS_ERR;
-					i++;
-				}
-				if (i >= len)
-					return PGS_ERR; /* unterminated quote */
-				i++;
-				continue;
-			}
-			if (codec_buf_put(&f->vals, &row[i], 1) != PGS_OK)
-				return PGS_ERR;
-			i++;
-		}
-		f->off[f->n] = vstart;
-		f->len[f->n] = f->vals.len - vstart;
-		f->null[f->n] = !quoted && f->len[f->n] == strlen(cp->null_string) &&
-				(f->len[f->n] == 0 || !memcmp(f->vals.data + vstart, cp->null_string, f->len[f->n]));
-		f->n++;
-		if (i >= len)
-			break;
-		i++;
+	if (e->kind == EX_EXECUTE) {
+		struct crypt_stmt *st = e->portal ? e->portal->stmt : NULL;
+		if (!st)
+			return false;
+		if (!st->plan)
+			return true; /* its statement names no encrypted table */
+		*desc = sql_plan_copy(st->plan, 0);
+		return *desc != NULL;
 	}
-	return PGS_OK;
-}
-
-int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len, struct crypt_copy_fields *f)
-{
-	f->n = 0;
-	f->vals.len = 0;
-	return cp->csv ? split_csv(cp, row, len, f) : split_text(cp, row, len, f);
-}
-
-bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos, bool *inq)
-{
-	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
-	size_t i = *pos;
-	while (i < len) {
-		uint8_t ch = p[i];
-		if (cp->csv) {
-			if (*inq && esc != q && ch == esc) {
-				if (i + 1 >= len)
-					break; /* decided by the next byte */
-				if (p[i + 1] == q || p[i + 1] == esc) {
-					i += 2;
-					continue;
-				}
-			}
-			if (ch == q) {
-				*inq = !*inq; /* a doubled quote toggles twice */
-			} else if (!*inq && ch == '\n') {
-				*pos = i;
-				return true;
-			}
-		} else {
-			if (ch == '\\') {
-				if (i + 1 >= len)
-					break;
-				i += 2; /* an escaped newline is data */
-				continue;
-			}
-			if (ch == '\n') {
-				*pos = i;
-				return true;
-			}
-		}
-		i++;
-	}
-	*pos = i;
 	return false;
 }
 
-static void put_hex(struct codec_buf *o, const uint8_t *p, size_t n, bool text_format)
-{
-	char h[2 * 64 + 1];
-	if (text_format)
-		put(o, "\\\\x", 3);
-	else
-		put(o, "\\x", 2);
-	for (size_t i = 0; i < n; i += 64) {
-		size_t k = n - i < 64 ? n - i : 64;
-		crypto_hex(p + i, k, h);
-		put(o, h, 2 * k);
-	}
-}
-
-static void put_text_escaped(struct codec_buf *o, const struct sql_copy *cp, const uint8_t *p, size_t n)
-{
-	if (cp->csv) {
-		bool q = n == 0 && strlen(cp->null_string) == 0;
-		for (size_t i = 0; i < n && !q; i++)
-			if (p[i] == (uint8_t)cp->delimiter || p[i] == (uint8_t)cp->quote || p[i] == '\n' ||
-			    p[i] == '\r')
-				q = true;
-		if (!q && n == strlen(cp->null_string) && !memcmp(p, cp->null_string, n))
-			q = true;
-		if (!q) {
-			put(o, p, n);
-			return;
-		}
-		put(o, &cp->quote, 1);
-		for (size_t i = 0; i < n; i++) {
-			if (p[i] == (uint8_t)cp->quote || p[i] == (uint8_t)cp->escape)
-				put(o, &cp->escape, 1);
-			put(o, &p[i], 1);
-		}
-		put(o, &cp->quote, 1);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *e = NULL;
-		switch (p[i]) {
-		case '\\': e = "\\\\"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\v': e = "\\v"; break;
-		}
-		if (!e && p[i] == (uint8_t)cp->delimiter) {
-			char d[2] = {'\\', cp->delimiter};
-			put(o, d, 2);
-			continue;
-		}
-		if (e)
-			put(o, e, 2);
-		else
-			put(o, &p[i], 1);
-	}
-}
-
-/* Re-encodes one row; in = true for FROM STDIN (encrypt), false for TO STDOUT (decrypt). */
-static int copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len, bool in,
-		    struct codec_buf *o, char *err, size_t errlen)
-{
-	static __thread struct crypt_copy_fields f;
-	struct codec_buf v = {0}, raw = {0};
-	int rc = PGS_ERR;
-	bool cr = len && row[len - 1] == '\r';
-	if (cr)
-		len--;
-	if (in && !cp->csv && len == 2 && row[0] == '\\' && row[1] == '.') {
-		put(o, "\\.\n", 3);
-		return PGS_OK;
-	}
-	if (crypt_copy_split(cp, row, len, &f) != PGS_OK || f.n != cp->ncolumns) {
-		pgs_errf(err, errlen, "pgseal: a COPY row does not have the expected %zu columns", cp->ncolumns);
-		goto out;
-	}
-	for (size_t i = 0; i < f.n; i++) {
-		if (i)
-			put(o, &cp->delimiter, 1);
-		const struct schema_column *col = cp->columns[i];
-		const uint8_t *val = f.vals.data + f.off[i];
-		if (f.null[i]) {
-			put(o, cp->null_string, strlen(cp->null_string));
-			continue;
-		}
-		if (!col) {
-			put_text_escaped(o, cp, val, f.len[i]);
-			continue;
-		}
-		if (in) {
-			if (crypt_encrypt_value(c, col, SQL_VALUE_RECORD, 0, CODEC_FMT_TEXT, val, f.len[i], &v, err,
-						errlen) != PGS_OK)
-				goto out;
-			put_hex(o, v.data, v.len, !cp->csv);
-		} else {
-			bool is_null = false;
-			if (crypt_bytea_text_decode(val, f.len[i], &raw) != PGS_OK) {
-				pgs_errf(err, errlen, "pgseal: a value of %s is not bytea", col->qualified);
-				goto out;
-			}
-			if (crypt_decrypt_value(c, col, CODEC_FMT_TEXT, raw.data, raw.len, &v, &is_null, err,
-						errlen) != PGS_OK)
-				goto out;
-			if (is_null)
-				put(o, cp->null_string, strlen(cp->null_string));
-			else
-				put_text_escaped(o, cp, v.data, v.len);
-		}
-	}
-	if (cr)
-		put(o, "\r", 1);
-	put(o, "\n", 1);
-	rc = PGS_OK;
-out:
-	codec_buf_free(&f.vals); /* wipes the row's plaintext fields */
-	codec_buf_free(&v);
-	codec_buf_free(&raw);
-	return rc;
-}
-
-/* Takes the complete rows of one CopyData message (plus what was carried), returns the new payload. */
-static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, struct codec_buf *out,
-		     char *err, size_t errlen)
+/* The Syncs a client sent after the Execute of a COPY FROM are read and ignored by the server
+ * during the COPY: no ReadyForQuery answers them. Returns how many there are. */
+static uint32_t swallowed_syncs(struct conn *c)
 {
 	struct crypt_state *s = &c->crypt;
-	const struct sql_copy *cp = &s->copy_plan->copy;
-	if (s->copy_line.len + (total - PROTO_HDR_LEN) > c->env->cfg->max_message_size) {
-		pgs_errf(err, errlen, "pgseal: a COPY row is longer than max_message_size");
+	uint32_t n = 0;
+	while (n + 1 < s->fifo_len && s->fifo[(s->fifo_head + n + 1) % s->fifo_cap].kind == EX_SYNC)
+		n++;
+	return n;
+}
+
+static void drop_swallowed_syncs(struct conn *c, uint32_t n)
+{
+	struct crypt_state *s = &c->crypt;
+	/* entries 1..n are EX_SYNC, which hold nothing: the ones after them move up */
+	for (uint32_t i = 1; i < s->fifo_len; i++) {
+		struct crypt_expect *dst = &s->fifo[(s->fifo_head + i) % s->fifo_cap];
+		if (i + n < s->fifo_len)
+			*dst = s->fifo[(s->fifo_head + i + n) % s->fifo_cap];
+		else
+			memset(dst, 0, sizeof(*dst));
+	}
+	s->fifo_len -= n;
+}
+
+/* Ends the COPY upstream with CopyFail; the client gets state/msg in place of the server's
+ * answer to it. Goes before anything of the client's not yet scanned. */
+static int copy_fail_upstream(struct conn *c, const char *state, const char *msg, uint32_t syncs)
+{
+	struct crypt_state *s = &c->crypt;
+	struct proto_buf fb = {0};
+	if (c->c2s.remain) {
+		/* a client message is streaming: nothing can go between its bytes; close */
+		conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
 		return PGS_ERR;
 	}
-	if (codec_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN, total - PROTO_HDR_LEN) != PGS_OK)
-		return PGS_ERR;
+	size_t off = proto_msg_begin(&fb, 'f');
+	proto_put_cstr(&fb, COPY_FAIL_TEXT);
+	proto_msg_end(&fb, off);
+	/* extended protocol: the server now skips to a Sync, and the client's Syncs were read
+	 * during the COPY; these answer for them */
+	for (uint32_t i = 0; i < syncs; i++) {
+		off = proto_msg_begin(&fb, 'S');
+		proto_msg_end(&fb, off);
+	}
+	sbuf_inject(&c->c2s, fb.data, (uint32_t)fb.len);
+	proto_buf_free(&fb);
+	s->copy_fail_pending = true;
+	memcpy(s->copy_fail_state, state, 6);
+	snprintf(s->copy_fail_msg, sizeof(s->copy_fail_msg), "%s", msg);
+	log_conn(LOG_INFO, c->id, "COPY refused (%s): %s", state, msg);
+	copy_in_done(s);
+	s->copy_in = CRYPT_COPY_DRAIN; /* the client's rows of this COPY go nowhere */
+	return PGS_OK;
+}
+
+int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
+{
+	struct crypt_state *s = &c->crypt;
+	struct sbuf *b = &c->s2c;
+	const uint8_t *body = crypt_msg_body(b);
+	uint32_t blen = total - PROTO_HDR_LEN;
+	const struct sql_copy *d = NULL;
+	struct crypt_expect *e = crypt_head(c);
+	bool known = copy_attribute(c, &d);
+	bool binary = blen < 1 || body[0] != 0;
+	if (d && !d->encrypted)
+		d = NULL; /* a COPY of a plain table or query listed by the plan */
+
+	if (type == 'H') {
+		/* rows come from the server: at worst the client sees stored bytes, never the
+		 * server plaintext; an encrypted table's rows are decrypted */
+		if (!known)
+			log_conn(LOG_WARN, c->id,
+			         "a COPY TO answer matches no statement; relayed unchanged");
+		if (known && d && !d->from_stdin && !binary) {
+			copy_desc_set(s, d);
+			s->copy_out = true;
+		}
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	}
+	/* 'G' and 'W': the client's data will go to the server */
+	bool ok = known && (!d || (d->from_stdin && type == 'G' && !binary));
+	if (ok && e && e->kind == EX_QUERY && !e->copy_plain) {
+		const struct sql_copy *listed = sql_plan_copy(e->plan, e->stmt_index);
+		ok = listed && listed->from_stdin;
+	}
+	uint32_t syncs = e && e->kind == EX_EXECUTE ? swallowed_syncs(c) : 0;
+	if (!ok) {
+		/* fail closed: the client never sees the CopyInResponse, so sends no rows */
+		sbuf_consume(b, total);
+		return copy_fail_upstream(
+		    c, "0A000",
+		    "pgseal: a COPY FROM STDIN that pgseal cannot match to a COPY of a plain "
+		    "table or of a known encrypted table; nothing of its data was sent",
+		    syncs);
+	}
+	if (syncs)
+		drop_swallowed_syncs(c, syncs);
+	if (d) {
+		copy_desc_set(s, d);
+		s->copy_in = CRYPT_COPY_ENCRYPT;
+	} else {
+		s->copy_in = CRYPT_COPY_PLAIN;
+	}
+	crypt_pass_message(b, total);
+	return PGS_OK;
+}
+
+void crypt_copy_server_end(struct conn *c, uint8_t type)
+{
+	struct crypt_state *s = &c->crypt;
+	if (s->copy_out) {
+		s->copy_out = false;
+		line_reset(s);
+	}
+	/* an error ended the server's COPY: the rest of the client's rows go nowhere */
+	if (type == 'E' && (s->copy_in == CRYPT_COPY_ENCRYPT || s->copy_in == CRYPT_COPY_PLAIN)) {
+		copy_in_done(s);
+		s->copy_in = CRYPT_COPY_DRAIN;
+	}
+	if (type == 'Z')
+		s->copy_fail_pending = false;
+}
+
+int crypt_copy_error(struct conn *c, uint32_t total)
+{
+	struct crypt_state *s = &c->crypt;
+	struct sbuf *b = &c->s2c;
+	char state[6];
+	if (!s->copy_fail_pending)
+		return 0;
+	s->copy_fail_pending = false;
+	/* the answer to pgseal's CopyFail is 57014 (any other error came first: it stays) */
+	if (proto_error_sqlstate(crypt_msg_body(b), total - PROTO_HDR_LEN, state) != PGS_OK ||
+	    strcmp(state, "57014") != 0)
+		return 0;
+	struct proto_buf eb = {0};
+	proto_build_error(&eb, "ERROR", s->copy_fail_state, s->copy_fail_msg);
+	crypt_replace_message(b, total, &eb);
+	proto_buf_free(&eb);
+	return 1;
+}
+
+/* Whether the server may still answer with a CopyInResponse: a Query or Execute is pending. */
+static bool copy_may_start(struct conn *c)
+{
+	struct crypt_state *s = &c->crypt;
+	for (uint32_t i = 0; i < s->fifo_len; i++) {
+		enum crypt_expect_kind k = s->fifo[(s->fifo_head + i) % s->fifo_cap].kind;
+		if (k == EX_QUERY || k == EX_EXECUTE)
+			return true;
+	}
+	return false;
+}
+
+/* Re-encodes the complete rows in copy_line into out (final: the data ended, the tail is the
+ * last row). A text end marker \. ends the data: the rest is ignored, as PostgreSQL does. */
+static int copy_rows(struct conn *c, bool in, bool final, struct codec_buf *out,
+                     struct crypt_copy_err *err)
+{
+	struct crypt_state *s = &c->crypt;
+	const struct sql_copy *cp = &s->copy;
 	size_t pos = 0;
 	/* rows are searched from where the last message's search stopped, not from the
 	 * start of the carried row again */
 	size_t at = s->copy_scanned;
-	while (crypt_copy_row_end(cp, s->copy_line.data, s->copy_line.len, &at, &s->copy_inq)) {
+	for (;;) {
+		bool whole =
+		    crypt_copy_row_end(cp, s->copy_line.data, s->copy_line.len, &at, &s->copy_inq);
+		if (!whole) {
+			if (!final || pos == s->copy_line.len)
+				break;
+			/* the data ended without a newline: the tail is the last row, when complete
+			 */
+			const char *why =
+			    crypt_copy_tail_malformed(cp, s->copy_line.len, at, s->copy_inq);
+			if (why) {
+				memcpy(err->state, "22P04", 6);
+				pgs_errf(err->msg, sizeof(err->msg),
+				         "pgseal: malformed COPY data at line %llu: %s",
+				         (unsigned long long)s->copy_lineno + 1, why);
+				return PGS_ERR;
+			}
+			at = s->copy_line.len;
+		}
 		const uint8_t *row = s->copy_line.data + pos;
 		size_t end = at - pos;
+		size_t rl = end && row[end - 1] == '\r' ? end - 1 : end;
+		s->copy_lineno++;
+		if (in && rl == 2 && row[0] == '\\' && row[1] == '.') {
+			if (codec_buf_put(out, "\\.\n", 3) != PGS_OK)
+				abort();
+			s->copy_eod = true;
+			pos = at = s->copy_line.len;
+			break;
+		}
 		if (s->copy_header_pending) {
 			s->copy_header_pending = false;
-			put(out, row, end + 1);
-		} else if (copy_row(c, cp, row, end, in, out, err, errlen) != PGS_OK) {
+			if (codec_buf_put(out, row, end) != PGS_OK ||
+			    codec_buf_put(out, "\n", 1) != PGS_OK)
+				abort();
+		} else if (crypt_copy_row(c, cp, row, end, in, s->copy_lineno, out, err) !=
+		           PGS_OK) {
 			return PGS_ERR;
 		}
-		pos = ++at;
+		pos = at = whole ? at + 1 : at;
+		if (!whole)
+			break;
 	}
 	/* keep the incomplete tail for the next message */
+	crypto_wipe(s->copy_line.data, pos);
 	memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
 	s->copy_line.len -= pos;
 	s->copy_scanned = at - pos;
 	return PGS_OK;
 }
 
-static void emit_copy_data(struct sbuf *b, uint32_t total, const struct codec_buf *payload)
+/* Takes one CopyData message's payload (plus what was carried) and re-encodes its rows. */
+static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, struct codec_buf *out,
+                     struct crypt_copy_err *err)
+{
+	struct crypt_state *s = &c->crypt;
+	if (s->copy_line.len + (total - PROTO_HDR_LEN) > c->env->cfg->max_message_size) {
+		memcpy(err->state, "54000", 6);
+		pgs_errf(err->msg, sizeof(err->msg),
+		         "pgseal: a COPY row is longer than max_message_size");
+		return PGS_ERR;
+	}
+	if (codec_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN,
+	                  total - PROTO_HDR_LEN) != PGS_OK)
+		abort();
+	return copy_rows(c, in, false, out, err);
+}
+
+static void inject_copy_data(struct sbuf *b, const struct codec_buf *payload)
 {
 	struct proto_buf nb = {0};
-	crypto_wipe(b->data + b->scan, total);
-	sbuf_consume(b, total);
-	if (payload->len) {
-		size_t off = proto_msg_begin(&nb, 'd');
-		proto_put_bytes(&nb, payload->data, payload->len);
-		proto_msg_end(&nb, off);
-		sbuf_inject(b, nb.data, (uint32_t)nb.len);
-	}
+	if (!payload->len)
+		return;
+	size_t off = proto_msg_begin(&nb, 'd');
+	proto_put_bytes(&nb, payload->data, payload->len);
+	proto_msg_end(&nb, off);
+	sbuf_inject(b, nb.data, (uint32_t)nb.len);
 	proto_buf_free(&nb);
 }
 
-int crypt_copy_in_data(struct conn *c, uint32_t total)
+/* Drops a client message of the COPY stream, wiping it: its bytes may be plaintext. */
+static void drop_client(struct sbuf *b, uint32_t total)
 {
+	crypto_wipe(b->data + b->scan, total);
+	sbuf_consume(b, total);
+}
+
+int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
+{
+	struct crypt_state *s = &c->crypt;
 	struct sbuf *b = &c->c2s;
 	struct codec_buf out = {0};
-	char err[256];
-	if (!c->crypt.copy_in || !c->crypt.copy_plan) {
-		b->scan += total;
+	struct crypt_copy_err err;
+	switch (s->copy_in) {
+	case CRYPT_COPY_PLAIN:
+		if (type != 'd')
+			copy_in_done(s);
+		crypt_pass_message(b, total);
+		return PGS_OK;
+	case CRYPT_COPY_DRAIN:
+		drop_client(b, total);
+		if (type != 'd')
+			copy_in_done(s);
+		return PGS_OK;
+	case CRYPT_COPY_NONE:
+		if (copy_may_start(c)) {
+			s->client_held = true; /* until the server says what the COPY is */
+			return CRYPT_HOLD;
+		}
+		/* no COPY is running: the server would ignore it */
+		drop_client(b, total);
+		return PGS_OK;
+	case CRYPT_COPY_ENCRYPT:
+		break;
+	}
+	if (type == 'f') {
+		/* the client's own CopyFail: its message is the client's */
+		copy_in_done(s);
+		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
-	if (copy_data(c, b, total, true, &out, err, sizeof(err)) != PGS_OK) {
-		/* nothing of this row reaches the server: end the COPY with CopyFail */
-		struct proto_buf fb = {0};
-		crypto_wipe(b->data + b->scan, total);
-		sbuf_consume(b, total);
-		size_t off = proto_msg_begin(&fb, 'f');
-		proto_put_cstr(&fb, err);
-		proto_msg_end(&fb, off);
-		sbuf_inject(b, fb.data, (uint32_t)fb.len);
-		proto_buf_free(&fb);
-		crypt_copy_end(c);
-		c->crypt.copy_refused = true;
+	if (s->copy_eod) {
+		/* after the end marker the server ignores the data, pgseal drops it */
+		if (type == 'd') {
+			drop_client(b, total);
+			return PGS_OK;
+		}
+	}
+	int rc = type == 'd' ? copy_data(c, b, total, true, &out, &err)
+	                     : (s->copy_eod ? PGS_OK : copy_rows(c, true, true, &out, &err));
+	if (rc != PGS_OK) {
+		/* nothing of this row or later ones reaches the server: CopyFail ends the COPY */
 		codec_buf_free(&out);
+		drop_client(b, total);
+		if (copy_fail_upstream(c, err.state, err.msg, 0) != PGS_OK)
+			return PGS_ERR;
+		if (type == 'c')
+			copy_in_done(s); /* the client's stream is over too */
 		return PGS_OK;
 	}
-	emit_copy_data(b, total, &out);
+	if (type == 'd') {
+		drop_client(b, total);
+		inject_copy_data(b, &out);
+	} else {
+		/* CopyDone: the last row first */
+		inject_copy_data(b, &out);
+		copy_in_done(s);
+		crypt_pass_message(b, total);
+	}
 	codec_buf_free(&out);
 	return PGS_OK;
+}
+
+void crypt_copy_client_other(struct conn *c, uint8_t type)
+{
+	struct crypt_state *s = &c->crypt;
+	/* Flush and Sync are read and ignored by the server during a COPY FROM; anything else
+	 * ends the client's COPY stream (the server fails a COPY that gets it) */
+	if (s->copy_in == CRYPT_COPY_NONE || type == 'H' || type == 'S')
+		return;
+	copy_in_done(s);
+}
+
+bool crypt_copy_sync_swallowed(const struct conn *c)
+{
+	return c->crypt.copy_in == CRYPT_COPY_PLAIN || c->crypt.copy_in == CRYPT_COPY_ENCRYPT;
 }
 
 int crypt_copy_out_data(struct conn *c, uint32_t total)
 {
 	struct sbuf *b = &c->s2c;
 	struct codec_buf out = {0};
-	char err[256];
-	if (copy_data(c, b, total, false, &out, err, sizeof(err)) != PGS_OK) {
+	struct crypt_copy_err err;
+	if (copy_data(c, b, total, false, &out, &err) != PGS_OK) {
 		/* the reader gets an error in place of the rows (never the stored bytes); the
 		 * rest of this COPY is dropped up to ReadyForQuery, and the session goes on */
 		struct proto_buf eb = {0};
 		codec_buf_free(&out);
-		proto_build_error(&eb, "ERROR", "XX001", err);
-		crypto_wipe(b->data + b->scan, total);
-		sbuf_consume(b, total);
+		proto_build_error(&eb, "ERROR", "XX001", err.msg);
+		drop_client(b, total);
 		sbuf_inject(b, eb.data, (uint32_t)eb.len);
 		proto_buf_free(&eb);
-		crypt_copy_end(c);
+		c->crypt.copy_out = false;
+		line_reset(&c->crypt);
 		c->crypt.copy_out_failed = true;
 		return PGS_OK;
 	}
-	emit_copy_data(b, total, &out);
+	drop_client(b, total);
+	inject_copy_data(b, &out);
 	codec_buf_free(&out);
 	return PGS_OK;
 }

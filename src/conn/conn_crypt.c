@@ -129,9 +129,7 @@ void crypt_free(struct conn *c)
 	for (int i = 0; i < s->noids; i++)
 		free(s->oids[i].attrs);
 	free(s->oids);
-	if (s->copy_owns_plan)
-		sql_plan_free(s->copy_plan);
-	codec_buf_free(&s->copy_line);
+	crypt_copy_free(c);
 	memset(s, 0, sizeof(*s));
 }
 

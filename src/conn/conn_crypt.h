@@ -64,6 +64,8 @@ struct crypt_expect {
 	uint64_t pending_upto;          /* EX_CATALOG: pending view names numbered below were defined before it */
 	uint64_t reg_upto;              /* EX_CATALOG: the registry's last number when it was sent */
 	bool failed;                    /* EX_CATALOG: its answer had an error */
+	int stmt_index;                 /* EX_QUERY: statements of the text answered so far (the COPY match) */
+	bool copy_plain;                /* EX_QUERY: the text names no encrypted table: its COPYs are plain */
 };
 
 struct crypt_table_oid {
@@ -71,6 +73,14 @@ struct crypt_table_oid {
 	const struct schema_table *table;
 	int nattr;
 	struct { int16_t attnum; const struct schema_column *col; } *attrs;
+};
+
+/* The client's side of a COPY FROM STDIN. */
+enum crypt_copy_in {
+	CRYPT_COPY_NONE = 0, /* no COPY FROM known to run */
+	CRYPT_COPY_PLAIN,    /* a COPY of a plain table: its data streams through */
+	CRYPT_COPY_ENCRYPT,  /* a COPY of an encrypted table: rows re-encoded */
+	CRYPT_COPY_DRAIN,    /* the server's COPY ended (error, pgseal's CopyFail): rows dropped */
 };
 
 /* Per-connection encryption state. */
@@ -105,18 +115,22 @@ struct crypt_state {
 	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
 	struct sql_prepared **prepared; /* SQL-level PREPAREs with encrypted parameters */
 	size_t nprepared;
-	/* COPY on an encrypted table */
-	struct sql_plan *copy_plan;     /* the plan of the COPY statement in progress */
-	bool copy_owns_plan;
-	bool copy_pending;              /* a COPY on an encrypted table was sent; G or H expected */
+	/* COPY (conn_copy.c): the sub-protocol in progress, matched to its statement */
+	enum crypt_copy_in copy_in;     /* the client's side of a COPY FROM */
+	bool copy_out;                  /* a COPY TO of encrypted data: its rows are decrypted */
+	struct sql_copy copy;           /* that COPY's description (a copy, freed with the state) */
 	bool drop_until_complete;       /* a row failed to decrypt: drop the rest of this command's rows */
-	bool copy_in, copy_out;
 	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
 	size_t copy_scanned;            /* how much of copy_line was searched for a row end */
 	bool copy_inq;                  /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
-	bool copy_refused;              /* the client's rows were refused: the rest are dropped */
+	bool copy_eod;                  /* the end marker \. was seen: the rest of the data is ignored */
+	uint64_t copy_lineno;           /* lines of the COPY's data read (for error messages) */
 	bool copy_out_failed;           /* a row out failed to decrypt: the rest of the COPY is dropped */
+	bool copy_fail_pending;         /* pgseal sent CopyFail: the server's answer is replaced by: */
+	char copy_fail_state[6];
+	char copy_fail_msg[256];
+	bool client_held;               /* a client COPY message waits for the server's answer */
 };
 
 void crypt_init(struct conn *c);
@@ -194,7 +208,7 @@ bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t l
 /* A string literal that reads the same under both settings of standard_conforming_strings. */
 void crypt_put_literal(struct proto_buf *b, const char *s);
 
-/* conn_copy.c */
+/* conn_copy_rows.c: COPY rows. */
 /* One COPY row split into its unescaped fields: field i is vals[off[i], off[i] + len[i]). */
 struct crypt_copy_fields {
 	size_t n;
@@ -211,10 +225,38 @@ int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len,
  * true with *pos at it, or false with *pos where the search can resume once more bytes
  * arrive. *inq carries the CSV quote state between calls. */
 bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos, bool *inq);
-void crypt_copy_begin(struct conn *c, uint8_t type, const uint8_t *body, uint32_t blen);
-void crypt_copy_end(struct conn *c);
-int crypt_copy_in_data(struct conn *c, uint32_t total) PGS_MUSTCHECK;
+/* The data ended after p[0, len) with no newline, the row-end search stopped at scanned with
+ * quote state inq: why that last row is malformed (a reason without a value), or NULL when it
+ * is a row. */
+const char *crypt_copy_tail_malformed(const struct sql_copy *cp, size_t len, size_t scanned,
+				      bool inq);
+/* Why a row failed: SQLSTATE and a message naming columns and line numbers, never a value. */
+struct crypt_copy_err {
+	char state[6];
+	char msg[256];
+};
+/* Re-encodes one row (without its newline) of line number line: in = FROM (encrypt), else TO
+ * (decrypt). Appends the row and its newline to o. */
+int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len,
+		   bool in, uint64_t line, struct codec_buf *o, struct crypt_copy_err *e) PGS_MUSTCHECK;
+/* conn_copy.c: the sub-protocol. A CopyIn/Out/BothResponse of the server at b->scan: paired
+ * with its statement, passed or (fail closed) consumed with a CopyFail upstream. */
+int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total) PGS_MUSTCHECK;
+/* The server's COPY is over: CommandComplete, ErrorResponse or ReadyForQuery (type). */
+void crypt_copy_server_end(struct conn *c, uint8_t type);
+/* An ErrorResponse at b->scan: when it answers pgseal's CopyFail, it is replaced by pgseal's
+ * error and passed over (1); else 0. */
+int crypt_copy_error(struct conn *c, uint32_t total);
+/* The client's CopyData, CopyDone, CopyFail at b->scan: passed, re-encoded, dropped, or held
+ * (CRYPT_HOLD: left where it is until the server answered). */
+#define CRYPT_HOLD 1
+int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total) PGS_MUSTCHECK;
+/* Any other client message: it may end the client's COPY stream. */
+void crypt_copy_client_other(struct conn *c, uint8_t type);
+/* A Sync now is read and ignored by the server's COPY FROM (no ReadyForQuery answers it). */
+bool crypt_copy_sync_swallowed(const struct conn *c);
 int crypt_copy_out_data(struct conn *c, uint32_t total) PGS_MUSTCHECK;
+void crypt_copy_free(struct conn *c);
 
 /* conn_value.c: one value through the keys. */
 int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,

@@ -318,7 +318,8 @@ bool conn_pool_can_release(const struct conn *c)
 	/* nothing of the server's half read, nothing of the client's before Terminate unsent */
 	if (c->s2c.remain || c->s2c.scan != c->s2c.end || c->c2s.start != c->c2s.scan)
 		return false;
-	if (c->crypt_on && (cs->fifo_len || cs->copy_in || cs->copy_out || cs->hold_first_ready))
+	if (c->crypt_on && (cs->fifo_len || cs->copy_in != CRYPT_COPY_NONE || cs->copy_out ||
+	                    cs->client_held || cs->hold_first_ready))
 		return false;
 	if (!conn_uring_quiet(&c->server))
 		return false;

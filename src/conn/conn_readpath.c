@@ -30,7 +30,7 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 		return true;
 	switch (type) {
 	case 'T': case 't': case '1': case '2': case '3': case 'n': case 'C': case 'I':
-	case 's': case 'E': case 'Z': case 'G': case 'H':
+	case 's': case 'E': case 'Z': case 'G': case 'H': case 'W':
 		return true;
 	case 'D': {
 		if (e && e->kind == EX_EXECUTE && !e->layout)
@@ -185,6 +185,13 @@ out:
 	return rc;
 }
 
+/* A statement of a simple Query was answered: the next CopyInResponse is the next one's. */
+static void statement_done(struct crypt_expect *e)
+{
+	if (e && e->kind == EX_QUERY)
+		e->stmt_index++;
+}
+
 static bool sync_like(enum crypt_expect_kind k)
 {
 	return k == EX_SYNC || k == EX_QUERY || k == EX_FUNCTION || k == EX_CATALOG;
@@ -253,6 +260,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (type == 'C' || type == 's' || type == 'I') {
 			c->crypt.drop_until_complete = false;
 			sbuf_consume(b, total);
+			statement_done(e);
 			if (e && e->kind == EX_EXECUTE)
 				crypt_pop(c);
 			return PGS_OK;
@@ -262,6 +270,8 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 	if (c->crypt.copy_out_failed) {
 		if (type == 'd' || type == 'c' || type == 'C') {
 			sbuf_consume(b, total);
+			if (type == 'C')
+				statement_done(e);
 			if (type == 'C' && e && e->kind == EX_EXECUTE)
 				crypt_pop(c);
 			return PGS_OK;
@@ -336,10 +346,14 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
-		crypt_copy_end(c);
+		statement_done(e);
+		crypt_copy_server_end(c, type);
 		break;
 	case 'E':
-		if (e && e->refusal) {
+		crypt_copy_server_end(c, type);
+		if (crypt_copy_error(c, total))
+			total = 0; /* it answered pgseal's CopyFail: pgseal's error took its place */
+		else if (e && e->refusal) {
 			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds */
 			struct proto_buf nb = {0};
 			struct proto_reader r;
@@ -362,7 +376,6 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			proto_buf_free(&nb);
 			total = 0; /* already passed over */
 		}
-		crypt_copy_end(c);
 		if (e && e->kind == EX_QUERY) {
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
@@ -372,6 +385,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			crypt_pop(c);
 		break;
 	case 'Z':
+		crypt_copy_server_end(c, type);
 		if (e && sync_like(e->kind) && e->kind != EX_CATALOG)
 			crypt_pop(c);
 		else if (e)
@@ -387,9 +401,8 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			return PGS_OK;
 		}
 		break;
-	case 'G': case 'H':
-		crypt_copy_begin(c, type, body, blen);
-		break;
+	case 'G': case 'H': case 'W':
+		return crypt_copy_response(c, type, total);
 	case 'd':
 		if (c->crypt.copy_out)
 			return crypt_copy_out_data(c, total);

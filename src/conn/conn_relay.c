@@ -92,7 +92,10 @@ int conn_scan_client(struct conn *c)
 				break;
 			}
 			client_message_seen(c, type);
-			if (crypt_client_message(c, type, len) != PGS_OK)
+			int r = crypt_client_message(c, type, len);
+			if (r == CRYPT_HOLD)
+				break; /* a COPY message waits for the server (rescanned then) */
+			if (r != PGS_OK)
 				return PGS_ERR;
 			if (c->closed || c->state != CS_RELAY)
 				return PGS_ERR;
@@ -272,6 +275,11 @@ int conn_scan_server(struct conn *c)
 			continue;
 		}
 		b->remain = len + 1;
+	}
+	if (c->crypt_on && c->crypt.client_held) {
+		/* the server's answer may say what the held client COPY message belongs to */
+		c->crypt.client_held = false;
+		return conn_scan_client(c);
 	}
 	return PGS_OK;
 }

@@ -167,14 +167,9 @@ static bool refuse_pending_view(struct conn *c, const char *text, size_t len, ch
 
 bool crypt_client_needs_whole(const struct conn *c, uint8_t type)
 {
-	switch (type) {
-	case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': case 'F':
-		return true;
-	case 'd':
-		return c->crypt.copy_in || c->crypt.copy_refused;
-	default:
-		return false;
-	}
+	/* all but a plain table's COPY data: pgseal may have to put a message of its own
+	 * between two of the client's (CopyFail), which needs a message boundary */
+	return type != 'd' || c->crypt.copy_in != CRYPT_COPY_PLAIN;
 }
 
 
@@ -310,7 +305,7 @@ static int client_query(struct conn *c, uint32_t total)
 	}
 	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
 	if (!execute && !may_touch(c, text, len)) {
-		crypt_push(c, EX_QUERY, NULL);
+		crypt_push(c, EX_QUERY, NULL)->copy_plain = true; /* names no encrypted table */
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
@@ -335,7 +330,7 @@ static int client_query(struct conn *c, uint32_t total)
 		goto out;
 	}
 	if (!plan->touches_encrypted) {
-		crypt_push(c, EX_QUERY, NULL);
+		crypt_push(c, EX_QUERY, NULL)->copy_plain = true;
 		crypt_pass_message(b, total);
 		goto out;
 	}
@@ -359,21 +354,15 @@ static int client_query(struct conn *c, uint32_t total)
 	free(out);
 	crypt_replace_message(b, total, &nb);
 	proto_buf_free(&nb);
-	if (plan->copy.active) {
-		c->crypt.copy_pending = true;
-		if (c->crypt.copy_owns_plan)
-			sql_plan_free(c->crypt.copy_plan);
-		c->crypt.copy_plan = plan;
-		c->crypt.copy_owns_plan = owned;
-		owned = false;
-	}
 	if (ddl)
 		c->crypt.catalog_stale = true;
 	prepared_apply(c, plan);
 	{
 		struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
-		if (plan->nresult) {
-			/* the entry keeps the plan for its result columns: owned, or the worker's cached one */
+		if (plan->nresult || plan->ncopies) {
+			/* the entry keeps the plan for its result columns and its COPYs (matched to
+			 * their statements as the answers arrive): owned, or the worker's cached
+			 * one */
 			e->plan = plan;
 			e->owns_plan = owned;
 			owned = false;
@@ -444,15 +433,12 @@ static int client_parse(struct conn *c, uint32_t total)
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
 	}
-	if (plan->refused || plan->copy.active) {
-		const char *state = plan->refused ? plan->sqlstate : "0A000";
-		const char *msg = plan->refused ? plan->message
-						: "pgseal: COPY on an encrypted table must use the simple query protocol";
-		char copy[512];
-		snprintf(copy, sizeof(copy), "%s", msg);
+	if (plan->refused) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", plan->message);
 		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
-		refuse_in_server(c, REFUSE_PARSE, state, copy);
+		refuse_in_server(c, REFUSE_PARSE, plan->sqlstate, msg);
 		if (owned)
 			sql_plan_free(plan);
 		return PGS_OK;
@@ -654,6 +640,8 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		sbuf_consume(b, total);
 		return PGS_OK;
 	}
+	if (type != 'd' && type != 'c' && type != 'f')
+		crypt_copy_client_other(c, type);
 	switch (type) {
 	case 'Q':
 		return client_query(c, total);
@@ -705,6 +693,11 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		return PGS_OK;
 	}
 	case 'S':
+		if (crypt_copy_sync_swallowed(c)) {
+			/* the server's COPY FROM reads and ignores it: nothing answers it */
+			crypt_pass_message(b, total);
+			return PGS_OK;
+		}
 		c->crypt.skip_to_sync = false;
 		c->crypt.at_sync_boundary = true;
 		crypt_push(c, EX_SYNC, NULL);
@@ -719,18 +712,9 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	case 'd':
-		if (c->crypt.copy_refused) {
-			/* rows after a refused one never reach the server */
-			crypto_wipe(b->data + b->scan, total);
-			sbuf_consume(b, total);
-			return PGS_OK;
-		}
-		return crypt_copy_in_data(c, total);
 	case 'c':
 	case 'f':
-		c->crypt.copy_refused = false;
-		crypt_pass_message(b, total);
-		return PGS_OK;
+		return crypt_copy_client(c, type, total);
 	default:
 		crypt_pass_message(b, total);
 		return PGS_OK;

@@ -48,10 +48,17 @@ struct sql_param {
 	bool array; /* `col = ANY($n)` / `col <> ALL($n)`: an array of values, each BLIND */
 };
 
-/* COPY ... FROM STDIN / TO STDOUT on an encrypted table. */
+/*
+ * A COPY statement of a text. Each COPY has its own description, with its statement index:
+ * the proxy pairs the n-th statement's CopyInResponse/CopyOutResponse with it (a Query may
+ * hold several COPYs among other statements). A COPY of a plain table or query is listed
+ * too (encrypted = false): its data is relayed unchanged, and a CopyInResponse that matches
+ * no listed COPY is refused.
+ */
 struct sql_copy {
-	bool active;
-	bool from_stdin;    /* else TO STDOUT */
+	int statement;      /* 0-based index of the COPY's statement in the text */
+	bool encrypted;     /* its data carries encrypted columns (the fields below are set) */
+	bool from_stdin;    /* COPY ... FROM (else TO) */
 	bool csv;           /* else text */
 	char delimiter;     /* '\t' text, ',' csv */
 	char quote, escape; /* csv */
@@ -79,7 +86,8 @@ struct sql_plan {
 	struct sql_edit *edits;
 	size_t nparams;
 	struct sql_param *params;
-	struct sql_copy copy;
+	size_t ncopies; /* the text's COPY statements, in statement order */
+	struct sql_copy *copies;
 	int nstatements;  /* statements in the text (simple protocol may carry several) */
 	size_t nprepared; /* PREPARE name AS ... in this text */
 	struct sql_prepared *prepared;
@@ -208,6 +216,12 @@ void sql_prepared_free(struct sql_prepared *p);
  * never the value). */
 typedef int (*sql_encrypt_fn)(void *arg, const struct schema_column *col, enum sql_value_mode mode,
                               const char *value, size_t len, char **out, char *err, size_t errlen);
+
+/* The COPY of statement `statement` (0-based) of a plan, or NULL when that statement is no COPY. */
+const struct sql_copy *sql_plan_copy(const struct sql_plan *p, int statement);
+/* A deep copy of a COPY description (column pointers point into the schema); clear frees it. */
+void sql_copy_dup(struct sql_copy *dst, const struct sql_copy *src);
+void sql_copy_clear(struct sql_copy *cp);
 
 /* Applies the plan to the original text: a new malloc'd, NUL-terminated text. */
 int sql_plan_render(const struct sql_plan *p, const char *sql, size_t len, sql_encrypt_fn enc,

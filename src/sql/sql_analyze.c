@@ -604,8 +604,11 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 	}
 	if (!p->refused)
 		(void)sql_finish_edits(&c);
-	if (p->nedits || p->nparams || p->copy.active)
+	if (p->nedits || p->nparams)
 		p->touches_encrypted = true;
+	for (size_t k = 0; k < p->ncopies; k++)
+		if (p->copies[k].encrypted)
+			p->touches_encrypted = true;
 out:
 	if (p->refused) {
 		/* a refused plan carries only its verdict */

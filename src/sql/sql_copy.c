@@ -1,5 +1,5 @@
-/* sql_copy.c - COPY statements on encrypted tables: columns, format and options for the COPY data
- * path. */
+/* sql_copy.c - COPY statements: one description per COPY of a text (statement index; columns,
+ * format and options of a COPY on an encrypted table) for the COPY data path. */
 #include "sql/sql_internal.h"
 
 #include <stdlib.h>
@@ -120,10 +120,22 @@ int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
 	return 0;
 }
 
+/* A new COPY description for the statement being analysed (the text's statement index). */
+static struct sql_copy *copy_add(struct sql_ctx *c, json_t *b)
+{
+	struct sql_plan *p = c->plan;
+	p->copies = pgs_xrealloc(p->copies, (p->ncopies + 1) * sizeof(*p->copies));
+	struct sql_copy *cp = &p->copies[p->ncopies++];
+	memset(cp, 0, sizeof(*cp));
+	cp->statement = p->nstatements;
+	cp->from_stdin = json_is_true(json_object_get(b, "is_from"));
+	return cp;
+}
+
 int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 {
 	json_t *rv = json_object_get(b, "relation"), *q = json_object_get(b, "query");
-	struct sql_copy *cp = &c->plan->copy;
+	struct sql_copy *cp = NULL;
 	struct sql_rel r;
 	memset(&r, 0, sizeof(r));
 	const struct schema_table *t =
@@ -141,13 +153,16 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		                  "COPY on view %s over encrypted data is not supported; use COPY "
 		                  "(SELECT ...) TO STDOUT",
 		                  v->name);
-	if (rv && !t)
+	if (rv && !t) {
+		(void)copy_add(c, b); /* a plain table: its rows are relayed unchanged */
 		return 0;
+	}
 	if (q) {
 		if (sql_stmt(c, parent, q, &r) < 0)
 			goto fail;
 		if (!c->touched) {
 			sql_rel_free(&r);
+			(void)copy_add(c, b);
 			return 0;
 		}
 	}
@@ -166,12 +181,8 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		    from ? "FROM" : "TO");
 		goto fail;
 	}
-	if (cp->active) {
-		sql_refuse(c, "0A000", "only one COPY on an encrypted table per query text");
-		goto fail;
-	}
-	cp->active = true;
-	cp->from_stdin = from;
+	cp = copy_add(c, b);
+	cp->encrypted = true;
 	if (sql_copy_options(c, json_object_get(b, "options"), cp) < 0) {
 		/* name the table in the refusal: COPY works per table */
 		if (t && c->plan->refused && c->plan->message &&
@@ -231,4 +242,30 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 fail:
 	sql_rel_free(&r);
 	return -1;
+}
+
+const struct sql_copy *sql_plan_copy(const struct sql_plan *p, int statement)
+{
+	for (size_t i = 0; p && i < p->ncopies; i++)
+		if (p->copies[i].statement == statement)
+			return &p->copies[i];
+	return NULL;
+}
+
+void sql_copy_dup(struct sql_copy *dst, const struct sql_copy *src)
+{
+	*dst = *src;
+	dst->null_string = src->null_string ? pgs_xstrdup(src->null_string) : NULL;
+	dst->columns = NULL;
+	if (src->columns) {
+		dst->columns = pgs_xcalloc(src->ncolumns + 1, sizeof(*dst->columns));
+		memcpy(dst->columns, src->columns, src->ncolumns * sizeof(*dst->columns));
+	}
+}
+
+void sql_copy_clear(struct sql_copy *cp)
+{
+	free(cp->null_string);
+	free(cp->columns);
+	memset(cp, 0, sizeof(*cp));
 }

@@ -107,9 +107,9 @@ static bool params_same(const struct sql_param *a, size_t na, const struct sql_p
 
 static bool copy_same(const struct sql_copy *a, const struct sql_copy *b)
 {
-	if (a->active != b->active)
+	if (a->statement != b->statement || a->encrypted != b->encrypted)
 		return false;
-	if (!a->active)
+	if (!a->encrypted)
 		return true;
 	if (a->from_stdin != b->from_stdin || a->csv != b->csv || a->delimiter != b->delimiter ||
 	    a->quote != b->quote || a->escape != b->escape || a->header != b->header ||
@@ -117,6 +117,16 @@ static bool copy_same(const struct sql_copy *a, const struct sql_copy *b)
 		return false;
 	for (size_t i = 0; i < a->ncolumns; i++)
 		if (a->columns[i] != b->columns[i])
+			return false;
+	return true;
+}
+
+static bool copies_same(const struct sql_plan *a, const struct sql_plan *b)
+{
+	if (a->ncopies != b->ncopies)
+		return false;
+	for (size_t i = 0; i < a->ncopies; i++)
+		if (!copy_same(&a->copies[i], &b->copies[i]))
 			return false;
 	return true;
 }
@@ -150,7 +160,7 @@ static bool plans_same_shape(const struct sql_plan *a, const struct sql_plan *b,
 	}
 	if (a->touches_encrypted != b->touches_encrypted || a->refused != b->refused ||
 	    a->nstatements != b->nstatements || a->cacheable != b->cacheable ||
-	    !copy_same(&a->copy, &b->copy) || a->deallocate_all != b->deallocate_all ||
+	    !copies_same(a, b) || a->deallocate_all != b->deallocate_all ||
 	    a->nprepared != b->nprepared || a->ndeallocate != b->ndeallocate ||
 	    a->nresult != b->nresult || a->ndefined_views != b->ndefined_views)
 		return false;

@@ -288,8 +288,9 @@ void sql_plan_free(struct sql_plan *p)
 	free(p->edits);
 	free(p->params);
 	free(p->message);
-	free(p->copy.null_string);
-	free(p->copy.columns);
+	for (size_t i = 0; i < p->ncopies; i++)
+		sql_copy_clear(&p->copies[i]);
+	free(p->copies);
 	for (size_t i = 0; i < p->nprepared; i++)
 		prepared_clear(&p->prepared[i]);
 	free(p->prepared);

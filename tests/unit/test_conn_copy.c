@@ -1,4 +1,5 @@
-/* test_conn_copy.c - the COPY row parser of the encryption layer: text and csv fields, row ends, malformed rows. */
+/* test_conn_copy.c - the COPY row parser of the encryption layer: text and csv fields, row ends,
+ * malformed rows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,8 @@ static struct sql_copy text_fmt(void)
 
 static struct sql_copy csv_fmt(char quote, char escape)
 {
-	struct sql_copy cp = {.csv = true, .delimiter = ',', .quote = quote, .escape = escape, .null_string = ""};
+	struct sql_copy cp = {
+	    .csv = true, .delimiter = ',', .quote = quote, .escape = escape, .null_string = ""};
 	return cp;
 }
 
@@ -26,7 +28,8 @@ static int split(const struct sql_copy *cp, const char *row)
 
 static bool field(size_t i, const char *want)
 {
-	return i < f.n && !f.null[i] && f.len[i] == strlen(want) && !memcmp(f.vals.data + f.off[i], want, f.len[i]);
+	return i < f.n && !f.null[i] && f.len[i] == strlen(want) &&
+	       !memcmp(f.vals.data + f.off[i], want, f.len[i]);
 }
 
 static void test_text(void)
@@ -55,7 +58,7 @@ static void test_csv(void)
 	CHECK(field(0, "1") && field(1, "a,b") && f.null[2] && field(3, ""));
 	CHECK(split(&cp, "\"say \"\"hi\"\"\"") == PGS_OK && f.n == 1 && field(0, "say \"hi\""));
 	CHECK(split(&cp, "\"two\nlines\"") == PGS_OK && field(0, "two\nlines"));
-	CHECK(split(&cp, "\"open") == PGS_ERR);          /* unterminated quote */
+	CHECK(split(&cp, "\"open") == PGS_ERR); /* unterminated quote */
 	CHECK(split(&cp, "a,\"b\"\"") == PGS_ERR);
 	struct sql_copy bs = csv_fmt('"', '\\');
 	CHECK(split(&bs, "\"a\\\"b\\\\c\\d\"") == PGS_OK && f.n == 1 && field(0, "a\"b\\c\\d"));
@@ -88,7 +91,7 @@ static void test_row_end(void)
 	pos = 0;
 	CHECK(row_end(&t, "a\\\nb\n", &pos, &inq) && pos == 4); /* escaped newline */
 	pos = 0;
-	CHECK(!row_end(&t, "abc\\", &pos, &inq) && pos == 3);   /* resume at the backslash */
+	CHECK(!row_end(&t, "abc\\", &pos, &inq) && pos == 3); /* resume at the backslash */
 	CHECK(row_end(&t, "abc\\\nd\n", &pos, &inq) && pos == 6);
 
 	struct sql_copy c = csv_fmt('"', '"');
@@ -103,10 +106,86 @@ static void test_row_end(void)
 	struct sql_copy b = csv_fmt('"', '\\');
 	pos = 0;
 	inq = false;
-	CHECK(row_end(&b, "\"a\\\"\nb\"\n", &pos, &inq) && pos == 7); /* an escaped quote does not close */
+	CHECK(row_end(&b, "\"a\\\"\nb\"\n", &pos, &inq) &&
+	      pos == 7); /* an escaped quote does not close */
 	pos = 0;
 	inq = false;
 	CHECK(!row_end(&b, "\"a\\", &pos, &inq) && pos == 2 && inq); /* decided by the next byte */
+}
+
+/* A row of a COPY whose columns are all plain: crypt_copy_row needs no keys for it. */
+static int row(const struct sql_copy *cp, const char *r, uint64_t line, struct crypt_copy_err *e,
+               struct codec_buf *o)
+{
+	o->len = 0;
+	memset(e, 0, sizeof(*e));
+	return crypt_copy_row(NULL, cp, (const uint8_t *)r, strlen(r), true, line, o, e);
+}
+
+static void test_malformed_rows(void)
+{
+	static const struct schema_column *plain3[3];
+	struct sql_copy t = text_fmt(), c = csv_fmt('"', '"');
+	struct crypt_copy_err e;
+	struct codec_buf o = {0};
+	t.ncolumns = c.ncolumns = 3;
+	t.columns = c.columns = plain3;
+	CHECK(row(&t, "1\tsecretvalue\tx", 4, &e, &o) == PGS_OK && o.len == 16);
+	/* too many fields, too few: 22P04 with the line, never a value */
+	CHECK(row(&t, "1\tsecretvalue\tx\ty", 7, &e, &o) == PGS_ERR);
+	CHECK_STR(e.state, "22P04");
+	CHECK(strstr(e.msg, "line 7") && strstr(e.msg, "extra data after last expected column"));
+	CHECK(!strstr(e.msg, "secretvalue"));
+	CHECK(row(&t, "1\tsecretvalue", 2, &e, &o) == PGS_ERR && !strcmp(e.state, "22P04"));
+	CHECK(strstr(e.msg, "line 2") && strstr(e.msg, "missing data") &&
+	      !strstr(e.msg, "secretvalue"));
+	CHECK(row(&c, "1,secretvalue,x,", 3, &e, &o) == PGS_ERR && strstr(e.msg, "extra data"));
+	CHECK(row(&c, "1,\"secretvalue,x", 9, &e, &o) == PGS_ERR && !strcmp(e.state, "22P04"));
+	CHECK(strstr(e.msg, "line 9") && strstr(e.msg, "unterminated CSV quoted field"));
+	CHECK(!strstr(e.msg, "secretvalue"));
+	/* 1600 fields and more: the split stops, the row is an error */
+	char *wide = malloc(4001);
+	memset(wide, ',', 4000);
+	wide[4000] = 0;
+	CHECK(row(&c, wide, 1, &e, &o) == PGS_ERR && strstr(e.msg, "extra data"));
+	free(wide);
+	codec_buf_free(&o);
+}
+
+static void test_tail_malformed(void)
+{
+	struct sql_copy t = text_fmt(), c = csv_fmt('"', '"'), b = csv_fmt('"', '\\');
+	const char *s;
+	size_t pos;
+	bool inq;
+	/* a last row without its newline is a row */
+	s = "1\tabc";
+	pos = 0, inq = false;
+	CHECK(!row_end(&t, s, &pos, &inq) && !crypt_copy_tail_malformed(&t, strlen(s), pos, inq));
+	s = "1,\"a\nb\"";
+	pos = 0, inq = false;
+	CHECK(!row_end(&c, s, &pos, &inq) && !crypt_copy_tail_malformed(&c, strlen(s), pos, inq));
+	/* a lone backslash at the very end (text), an escaped one is data */
+	s = "1\tabc\\";
+	pos = 0, inq = false;
+	CHECK(!row_end(&t, s, &pos, &inq));
+	CHECK_STR(crypt_copy_tail_malformed(&t, strlen(s), pos, inq),
+	          "a backslash at the end of the data");
+	s = "1\tabc\\\\";
+	pos = 0, inq = false;
+	CHECK(!row_end(&t, s, &pos, &inq) && !crypt_copy_tail_malformed(&t, strlen(s), pos, inq));
+	/* an unterminated quote at the end (csv), also after an escape waiting for its byte */
+	s = "1,\"abc";
+	pos = 0, inq = false;
+	CHECK(!row_end(&c, s, &pos, &inq));
+	CHECK_STR(crypt_copy_tail_malformed(&c, strlen(s), pos, inq),
+	          "unterminated CSV quoted field");
+	s = "1,\"abc\\";
+	pos = 0, inq = false;
+	CHECK(!row_end(&b, s, &pos, &inq) && crypt_copy_tail_malformed(&b, strlen(s), pos, inq));
+	s = "1,\"a\"\"b\"";
+	pos = 0, inq = false;
+	CHECK(!row_end(&c, s, &pos, &inq) && !crypt_copy_tail_malformed(&c, strlen(s), pos, inq));
 }
 
 int main(void)
@@ -115,5 +194,7 @@ int main(void)
 	RUN(test_csv);
 	RUN(test_too_many_fields);
 	RUN(test_row_end);
+	RUN(test_malformed_rows);
+	RUN(test_tail_malformed);
 	return t_summary("test_conn_copy");
 }

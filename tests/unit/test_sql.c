@@ -417,37 +417,43 @@ static void test_prepare_execute(void)
 static void test_copy(void)
 {
 	struct sql_plan *p;
+	const struct sql_copy *cp;
 	const char *q =
 	    "COPY users (id, email, name) FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';')";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
-	CHECK(!p->refused && p->copy.active && p->copy.from_stdin && p->copy.csv && p->copy.header);
-	CHECK_EQ_INT(p->copy.delimiter, ';');
-	CHECK_EQ_INT(p->copy.quote, '"');
-	CHECK_STR(p->copy.null_string, "");
-	CHECK_EQ_INT(p->copy.ncolumns, 3);
-	if (p->copy.ncolumns == 3) {
-		CHECK(p->copy.columns[0] == NULL);
-		CHECK_STR(p->copy.columns[1]->qualified, "users.email");
-		CHECK(p->copy.columns[2] == NULL);
+	cp = sql_plan_copy(p, 0);
+	CHECK(!p->refused && p->ncopies == 1 && cp && cp->encrypted && cp->from_stdin && cp->csv &&
+	      cp->header);
+	CHECK_EQ_INT(cp->delimiter, ';');
+	CHECK_EQ_INT(cp->quote, '"');
+	CHECK_STR(cp->null_string, "");
+	CHECK_EQ_INT(cp->ncolumns, 3);
+	if (cp->ncolumns == 3) {
+		CHECK(cp->columns[0] == NULL);
+		CHECK_STR(cp->columns[1]->qualified, "users.email");
+		CHECK(cp->columns[2] == NULL);
 	}
 	sql_plan_free(p);
 	q = "COPY users TO STDOUT";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
-	CHECK(!p->refused && p->copy.active && !p->copy.from_stdin && !p->copy.csv);
-	CHECK_EQ_INT(p->copy.delimiter, '\t');
-	CHECK_STR(p->copy.null_string, "\\N");
-	CHECK_EQ_INT(p->copy.ncolumns, 5);
+	cp = sql_plan_copy(p, 0);
+	CHECK(!p->refused && cp && cp->encrypted && !cp->from_stdin && !cp->csv);
+	CHECK_EQ_INT(cp->delimiter, '\t');
+	CHECK_STR(cp->null_string, "\\N");
+	CHECK_EQ_INT(cp->ncolumns, 5);
 	sql_plan_free(p);
 	q = "COPY users (email) FROM STDIN WITH CSV HEADER NULL 'nil' QUOTE '''' ESCAPE '\\'";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
-	CHECK(!p->refused && p->copy.csv && p->copy.header);
-	CHECK_EQ_INT(p->copy.quote, '\'');
-	CHECK_EQ_INT(p->copy.escape, '\\');
-	CHECK_STR(p->copy.null_string, "nil");
+	cp = sql_plan_copy(p, 0);
+	CHECK(!p->refused && cp && cp->csv && cp->header);
+	CHECK_EQ_INT(cp->quote, '\'');
+	CHECK_EQ_INT(cp->escape, '\\');
+	CHECK_STR(cp->null_string, "nil");
 	sql_plan_free(p);
 	q = "COPY (SELECT id, email FROM users WHERE email = 'x') TO STDOUT";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
-	CHECK(!p->refused && p->copy.active && p->copy.ncolumns == 2 && p->nedits == 2);
+	cp = sql_plan_copy(p, 0);
+	CHECK(!p->refused && cp && cp->encrypted && cp->ncolumns == 2 && p->nedits == 2);
 	sql_plan_free(p);
 	EXPECT("COPY logs FROM STDIN", "PLAIN");
 	REFUSED("COPY users FROM STDIN (FORMAT binary)", "FORMAT text and csv only (table users)");
@@ -455,6 +461,47 @@ static void test_copy(void)
 	REFUSED("COPY app.accounts FROM STDIN", "without a column list");
 	REFUSED("COPY (SELECT * FROM accounts) TO STDOUT", "cannot map");
 	REFUSED("COPY users (email) FROM STDIN WHERE email = 'x'", "WHERE");
+}
+
+/* Several COPYs in one text: each its own description at its statement index. */
+static void test_copy_several(void)
+{
+	struct sql_plan *p;
+	const struct sql_copy *cp;
+	const char *q = "SELECT 1; COPY users (id, email) FROM STDIN";
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	CHECK(!p->refused && p->touches_encrypted && p->nstatements == 2 && p->ncopies == 1);
+	CHECK(sql_plan_copy(p, 0) == NULL);
+	cp = sql_plan_copy(p, 1);
+	CHECK(cp && cp->encrypted && cp->from_stdin && cp->ncolumns == 2);
+	sql_plan_free(p);
+
+	q = "BEGIN; COPY logs FROM STDIN; COPY users (email) FROM STDIN (FORMAT csv); COPY (SELECT "
+	    "1) TO STDOUT; COPY users (email) TO STDOUT; COMMIT";
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	CHECK(!p->refused && p->nstatements == 6 && p->ncopies == 4);
+	CHECK(sql_plan_copy(p, 0) == NULL && sql_plan_copy(p, 5) == NULL);
+	cp = sql_plan_copy(p, 1);
+	CHECK(cp && !cp->encrypted && cp->from_stdin); /* a plain table: relayed */
+	cp = sql_plan_copy(p, 2);
+	CHECK(cp && cp->encrypted && cp->from_stdin && cp->csv && cp->ncolumns == 1);
+	cp = sql_plan_copy(p, 3);
+	CHECK(cp && !cp->encrypted && !cp->from_stdin);
+	cp = sql_plan_copy(p, 4);
+	CHECK(cp && cp->encrypted && !cp->from_stdin && !cp->csv);
+	sql_plan_free(p);
+
+	/* COPYs of a plain table beside a statement on an encrypted one are listed as plain */
+	q = "COPY logs FROM STDIN; SELECT email FROM users; COPY logs TO STDOUT";
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	CHECK(!p->refused && p->ncopies == 2);
+	CHECK(sql_plan_copy(p, 0) && !sql_plan_copy(p, 0)->encrypted);
+	CHECK(sql_plan_copy(p, 2) && !sql_plan_copy(p, 2)->from_stdin);
+	sql_plan_free(p);
+
+	/* a refusal anywhere refuses the whole text, its COPYs included */
+	REFUSED("COPY users (email) FROM STDIN; COPY users TO '/tmp/x'", "server file");
+	REFUSED("COPY logs FROM STDIN; COPY users (email) FROM STDIN WHERE email = 'x'", "WHERE");
 }
 
 static void test_other_refusals(void)
@@ -646,6 +693,7 @@ int main(void)
 	RUN(test_multi_explain);
 	RUN(test_prepare_execute);
 	RUN(test_copy);
+	RUN(test_copy_several);
 	RUN(test_other_refusals);
 	RUN(test_unmapped);
 	RUN(test_property_no_plaintext);
