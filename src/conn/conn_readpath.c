@@ -333,6 +333,8 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (e && e->kind == EX_EXECUTE)
 			crypt_pop(c);
 		else if (e && e->kind == EX_QUERY) {
+			if (type == 'C' && blen > 0 && body[blen - 1] == 0)
+				crypt_prepared_complete(c, e, (const char *)body); /* PREPARE, DEALLOCATE... */
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
@@ -366,10 +368,15 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (e && e->kind == EX_QUERY) {
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
+			/* the statements after the failed one do not run */
+			crypt_prepared_settle(c, e, false);
 		}
-		/* extended protocol: the server skips to the next Sync */
-		while ((e = crypt_head(c)) && !sync_like(e->kind))
+		/* extended protocol: the server skips to the next Sync; what those messages would
+		 * have changed in the statement namespace is rolled back */
+		while ((e = crypt_head(c)) && !sync_like(e->kind)) {
+			crypt_prepared_settle(c, e, false);
 			crypt_pop(c);
+		}
 		break;
 	case 'Z':
 		if (e && sync_like(e->kind) && e->kind != EX_CATALOG)
