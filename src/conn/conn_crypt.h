@@ -213,8 +213,10 @@ void crypt_prepared_take_deps(struct conn *c, struct crypt_stmt *st);
 /* A statement's EXECUTE targets still resolve to what it was analysed against; else false
  * with a refusal message naming the statements. */
 bool crypt_prepared_deps_ok(struct conn *c, const struct crypt_stmt *st, char *msg, size_t cap);
-/* Whether a text may PREPARE, EXECUTE, DEALLOCATE or DISCARD (it needs the analysis). */
+/* Whether a text may PREPARE, EXECUTE, DEALLOCATE or DISCARD (it needs the analysis), or
+ * EXECUTE (it needs the namespace): the keyword as a word, any case. */
 bool crypt_prepared_mentioned(const char *text, size_t len);
+bool crypt_prepared_may_execute(const char *text, size_t len);
 /* Both statements encrypt the same parameters the same way (NULL: nothing encrypted). */
 bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * PostgreSQL keeps one namespace of named statements per session: SQL PREPARE, EXECUTE and
@@ -362,9 +363,37 @@ bool crypt_prepared_deps_ok(struct conn *c, const struct crypt_stmt *st, char *m
 	return true;
 }
 
+/* An SQL keyword in a text, any case, not the end of a longer identifier (after a letter,
+ * '_' or a non-ASCII byte) nor its start (before one of those, a digit or '$'). A keyword
+ * cannot be quoted or escaped, so a statement using it spells it so; a false hit only costs
+ * an analysis, a miss would relay an EXECUTE unchanged: a digit or '$' before counts as a
+ * boundary. */
+static bool ident_start(unsigned char ch)
+{
+	return ch >= 0x80 || ch == '_' || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+static bool has_keyword(const char *text, size_t len, const char *kw)
+{
+	size_t m = strlen(kw);
+	for (size_t i = 0; i + m <= len; i++) {
+		if (strncasecmp(text + i, kw, m) != 0 ||
+		    (i > 0 && ident_start((unsigned char)text[i - 1])))
+			continue;
+		unsigned char next = i + m < len ? (unsigned char)text[i + m] : 0;
+		if (!ident_start(next) && next != '$' && !(next >= '0' && next <= '9'))
+			return true;
+	}
+	return false;
+}
+
+bool crypt_prepared_may_execute(const char *text, size_t len)
+{
+	return has_keyword(text, len, "execute");
+}
+
 bool crypt_prepared_mentioned(const char *text, size_t len)
 {
-	return sql_text_mentions(text, len, "prepare") || sql_text_mentions(text, len, "execute") ||
-	       sql_text_mentions(text, len, "deallocate") ||
-	       sql_text_mentions(text, len, "discard");
+	return has_keyword(text, len, "prepare") || has_keyword(text, len, "execute") ||
+	       has_keyword(text, len, "deallocate") || has_keyword(text, len, "discard");
 }

@@ -127,10 +127,10 @@ static struct sql_plan *session_plan(struct conn *c, const char *text, size_t le
 				     bool *owned)
 {
 	struct sql_plan *plan = NULL;
+	crypt_prepared_take_deps(c, NULL); /* the caller takes the lookups of this analysis only */
 	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
 		return plan_get(c, text, len, owned);
 	*owned = true;
-	crypt_prepared_take_deps(c, NULL); /* the lookups of this analysis only */
 	if (sql_analyze_views(c->env->schema, c->crypt.views, text, len,
 			      execute ? crypt_prepared_lookup : NULL, execute ? c : NULL, &plan) != PGS_OK)
 		return NULL;
@@ -257,7 +257,7 @@ static int client_query(struct conn *c, uint32_t total)
 	}
 	/* EXECUTE is analysed against the session's statements; PREPARE, DEALLOCATE and DISCARD
 	 * change them (conn_prepared.c) */
-	bool execute = sql_may_execute(text, len);
+	bool execute = crypt_prepared_may_execute(text, len);
 	if (!execute && !may_touch(c, text, len) && !crypt_prepared_mentioned(text, len)) {
 		crypt_push(c, EX_QUERY, NULL);
 		crypt_pass_message(b, total);
@@ -366,7 +366,7 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	/* the name is defined when ParseComplete confirms it (conn_prepared.c); a Parse pgseal
 	 * refuses, like one PostgreSQL rejects, leaves the old definition in force */
-	bool execute = sql_may_execute(query, qlen);
+	bool execute = crypt_prepared_may_execute(query, qlen);
 	if (!execute && !may_touch(c, query, qlen) && !crypt_prepared_mentioned(query, qlen)) {
 		crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), crypt_stmt_new(name), true);
 		crypt_pass_message(b, total);

@@ -254,9 +254,34 @@ static void test_lookup_and_deps(void)
 	CHECK(crypt_prepared_lookup(c, "x") != NULL);
 	crypt_prepared_take_deps(c, NULL);
 	CHECK_EQ_INT(c->crypt.ndeps, 0);
-	CHECK(crypt_prepared_mentioned("dEaLlOcAtE x", 12) &&
-	      !crypt_prepared_mentioned("SELECT 1", 8));
 	free_conn(c);
+}
+
+static bool mentioned(const char *t)
+{
+	return crypt_prepared_mentioned(t, strlen(t));
+}
+
+static bool may_execute(const char *t)
+{
+	return crypt_prepared_may_execute(t, strlen(t));
+}
+
+static void test_keywords(void)
+{
+	CHECK(mentioned("dEaLlOcAtE x") && mentioned("discard all") &&
+	      mentioned("PREPARE p AS SELECT 1"));
+	CHECK(may_execute("EXECUTE s(1)") && may_execute("explain\nexecute\ts") &&
+	      may_execute("SELECT 1;execute s"));
+	CHECK(may_execute("EXECUTE\"s\"('x')") && may_execute("/**/EXECUTE/**/s") &&
+	      may_execute("(execute") && may_execute("SELECT 1;2execute s"));
+	/* part of an identifier: no statement */
+	CHECK(!may_execute("SELECT executed_at FROM t") && !may_execute("SELECT x_execute") &&
+	      !may_execute("SELECT \xc3\xa9"
+	                   "execute"));
+	CHECK(!mentioned("SELECT prepared, discarded, deallocated_by FROM t") &&
+	      !mentioned("SELECT 1"));
+	CHECK(!may_execute("") && !may_execute("execut"));
 }
 
 int main(void)
@@ -265,5 +290,6 @@ int main(void)
 	RUN(test_close_and_unnamed);
 	RUN(test_query_tags);
 	RUN(test_lookup_and_deps);
+	RUN(test_keywords);
 	return t_summary("test_conn_prepared");
 }
