@@ -23,7 +23,7 @@
 enum op_kind { OP_DEFINE = 1, OP_REMOVE, OP_REMOVE_ALL };
 
 struct crypt_prep_op {
-	struct crypt_prep_op *next;
+	struct crypt_prep_op *next, *prev;
 	enum op_kind kind;
 	char *name;              /* OP_DEFINE, OP_REMOVE */
 	struct crypt_stmt *stmt; /* OP_DEFINE: the new definition (a reference) */
@@ -95,6 +95,7 @@ static struct crypt_prep_op *op_add(struct conn *c, struct crypt_expect *e, enum
 	op->name = name ? pgs_xstrdup(name) : NULL;
 	op->extended = extended;
 	op->batch = s->batch;
+	op->prev = s->ops_tail;
 	if (s->ops_tail)
 		s->ops_tail->next = op;
 	else
@@ -112,7 +113,9 @@ static struct crypt_prep_op *op_pop(struct conn *c)
 	if (!op)
 		return NULL;
 	s->ops = op->next;
-	if (!s->ops)
+	if (s->ops)
+		s->ops->prev = NULL;
+	else
 		s->ops_tail = NULL;
 	return op;
 }
@@ -257,39 +260,52 @@ bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b)
 	return covered(a, b) && covered(b, a);
 }
 
+struct cands {
+	struct crypt_stmt *stack[16], **v;
+	size_t n, cap;
+};
+
+static void cands_push(struct cands *k, struct crypt_stmt *st)
+{
+	if (k->n == k->cap) {
+		struct crypt_stmt **bigger = pgs_xmalloc(2 * k->cap * sizeof(*bigger));
+		memcpy(bigger, k->v, k->n * sizeof(*bigger));
+		if (k->v != k->stack)
+			free(k->v);
+		k->v = bigger;
+		k->cap *= 2;
+	}
+	k->v[k->n++] = st;
+}
+
 enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name, struct crypt_stmt **out)
 {
-	/* the candidates: NULL (undefined) or a definition; at most one per pending op */
-	struct crypt_stmt *stack[16], **cand = stack;
-	size_t n = 0, cap = 16;
-	cand[n++] = confirmed(c, name);
-	for (struct crypt_prep_op *op = c->crypt.ops; op; op = op->next) {
+	/* the candidates, newest first: NULL (undefined) or a definition. Walked from the newest
+	 * change back, so a pipelined Parse/Bind pair costs one step however long the pipeline */
+	struct cands k = {.n = 0, .cap = 16};
+	k.v = k.stack;
+	bool certain = false;
+	for (struct crypt_prep_op *op = c->crypt.ops_tail; op && !certain; op = op->prev) {
 		if (op->voided)
 			continue;
 		if (op->kind == OP_REMOVE_ALL ? name[0] == 0 : strcmp(op->name, name) != 0)
 			continue;
-		struct crypt_stmt *after = op->kind == OP_DEFINE ? op->stmt : NULL;
-		if (op->extended && op->batch == c->crypt.batch) {
-			n = 0; /* if it fails, this message is skipped with the rest of the batch */
-		} else if (n == cap) {
-			struct crypt_stmt **bigger = pgs_xmalloc(2 * cap * sizeof(*bigger));
-			memcpy(bigger, cand, n * sizeof(*cand));
-			if (cand != stack)
-				free(cand);
-			cand = bigger;
-			cap *= 2;
-		}
-		cand[n++] = after;
+		cands_push(&k, op->kind == OP_DEFINE ? op->stmt : NULL);
+		/* if it fails, this message is skipped with the rest of the batch: older
+		 * definitions cannot run */
+		certain = op->extended && op->batch == c->crypt.batch;
 	}
+	if (!certain)
+		cands_push(&k, confirmed(c, name));
 	struct crypt_stmt *newest = NULL;
-	for (size_t i = n; i-- > 0 && !newest;)
-		newest = cand[i];
+	for (size_t i = 0; i < k.n && !newest; i++)
+		newest = k.v[i];
 	enum crypt_resolve rc = newest ? CRYPT_STMT_KNOWN : CRYPT_STMT_UNKNOWN;
-	for (size_t i = 0; i < n && rc == CRYPT_STMT_KNOWN; i++)
-		if (cand[i] && !crypt_prepared_same(cand[i], newest))
+	for (size_t i = 0; i < k.n && rc == CRYPT_STMT_KNOWN; i++)
+		if (k.v[i] && !crypt_prepared_same(k.v[i], newest))
 			rc = CRYPT_STMT_AMBIGUOUS;
-	if (cand != stack)
-		free(cand);
+	if (k.v != k.stack)
+		free(k.v);
 	*out = newest;
 	return rc;
 }

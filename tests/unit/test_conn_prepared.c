@@ -39,6 +39,11 @@ static struct crypt_stmt *stmt(const char *nm, int number, struct schema_column 
 	return st;
 }
 
+static const struct sql_param *param1(struct crypt_stmt *st)
+{
+	return st && st->plan && st->plan->nparams ? &st->plan->params[0] : NULL;
+}
+
 static void parse(struct conn *c, struct crypt_stmt *st)
 {
 	crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), st, true);
@@ -120,6 +125,29 @@ static void test_parse_confirmed_or_rolled_back(void)
 	free_conn(c);
 }
 
+/* Many unanswered redefinitions (more than the resolver's first array holds). */
+static void test_many_in_flight(void)
+{
+	struct conn *c = new_conn();
+	struct crypt_stmt *got;
+	for (int i = 0; i < 40; i++) {
+		parse(c, stmt("m", 1, &email, 25));
+		sync_(c);
+	}
+	CHECK(resolve(c, "m", &got) == CRYPT_STMT_KNOWN && got);
+	parse(c, stmt("m", 1, &name, 25));
+	CHECK(resolve(c, "m", NULL) == CRYPT_STMT_KNOWN);
+	sync_(c);
+	CHECK(resolve(c, "m", NULL) == CRYPT_STMT_AMBIGUOUS);
+	for (int i = 0; i < 41; i++) {
+		answer(c, i == 0);
+		answer(c, true);
+	}
+	CHECK(resolve(c, "m", &got) == CRYPT_STMT_KNOWN && param1(got) &&
+	      param1(got)->column == &email);
+	free_conn(c);
+}
+
 static void test_close_and_unnamed(void)
 {
 	struct conn *c = new_conn();
@@ -168,11 +196,6 @@ static struct sql_plan *prepare_plan(void)
 	p->nsops[1] = (struct sql_ns_op){.kind = SQL_NS_DEALLOCATE, .name = strdup("a")};
 	p->nsops[2] = (struct sql_ns_op){.kind = SQL_NS_PREPARE, .name = strdup("a"), .index = 1};
 	return p;
-}
-
-static const struct sql_param *param1(struct crypt_stmt *st)
-{
-	return st && st->plan && st->plan->nparams ? &st->plan->params[0] : NULL;
 }
 
 static void test_query_tags(void)
@@ -287,6 +310,7 @@ static void test_keywords(void)
 int main(void)
 {
 	RUN(test_parse_confirmed_or_rolled_back);
+	RUN(test_many_in_flight);
 	RUN(test_close_and_unnamed);
 	RUN(test_query_tags);
 	RUN(test_lookup_and_deps);
