@@ -86,7 +86,7 @@ struct crypt_state {
 	struct crypt_expect *fifo;      /* ring of expected responses */
 	uint32_t fifo_head, fifo_len, fifo_cap;
 	struct crypt_layout *query_layout; /* the last RowDescription of a simple query */
-	bool skip_to_sync;              /* an extended message was refused: drop until Sync */
+	bool skip_to_sync;              /* an extended message was refused or failed: drop until Sync */
 	bool at_sync_boundary;          /* the last client message was Sync or Query (or none yet) */
 	/* catalog: table OIDs of encrypted tables in this database */
 	struct crypt_table_oid *oids;

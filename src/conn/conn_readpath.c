@@ -373,10 +373,17 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		}
 		/* extended protocol: the server skips to the next Sync; what those messages would
 		 * have changed in the statement namespace is rolled back */
+		bool skipped = false;
 		while ((e = crypt_head(c)) && !sync_like(e->kind)) {
 			crypt_prepared_settle(c, e, false);
 			crypt_pop(c);
+			skipped = true;
 		}
+		/* the client's Sync is not sent yet: what it sends until then is skipped by the
+		 * server, unanswered, so it is dropped here (else its expected answers would be
+		 * matched to the next batch's, confirming statements the server never got) */
+		if (skipped && !crypt_head(c))
+			c->crypt.skip_to_sync = true;
 		break;
 	case 'Z':
 		if (e && sync_like(e->kind) && e->kind != EX_CATALOG)

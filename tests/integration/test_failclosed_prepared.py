@@ -326,6 +326,29 @@ def test_d_rejected_parse_then_simple_query_execute(enc):
     leaks.Scan(enc).check([m1, m2])
 
 
+def test_messages_after_an_error_before_the_sync(enc):
+    """An error comes back while the client is still sending its batch: PostgreSQL skips
+    what follows up to Sync without a word. A Close and a Parse sent then must change
+    nothing in pgseal either (else their expected answers would take the next batch's and
+    pgseal would believe s8 redefined while the server still runs the old one)."""
+    i, m = new_id(), leaks.marker("e1")
+    with raw(enc) as r:
+        r.send(P("s8", INS_EMAIL) + SYNC)
+        assert tags(answers(r)) == b"1Z"
+        r.send(P("", "SELEC broken") + B("", []) + E())
+        got = r.read_until({b"E"})
+        assert errors(got)[0]["C"] == "42601"
+        r.send(C("s8") + P("s8", INS_PLAIN) + SYNC)
+        assert tags(answers(r)) == b"Z"
+        for k in range(3):
+            r.send(P("", "SELECT %d" % k) + B("", []) + E() + SYNC)
+            assert tags(answers(r)) == b"12DCZ"
+        r.send(B("s8", [i, m, "plain"]) + E() + SYNC)
+        assert tags(answers(r)) == b"2CZ"
+    assert_encrypted(enc, i, m)
+    leaks.Scan(enc).check([m])
+
+
 def test_d_rejected_sql_prepare(enc):
     """The SQL form: PREPARE of a name in use fails, later statements of its Query do not
     run, and the old definition stays in force."""
