@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn/conn_internal.h"
+#include "prepared_model.h"
 #include "testlib.h"
 
 /* two encrypted columns: only their identity matters here */
@@ -307,6 +308,28 @@ static void test_keywords(void)
 	CHECK(!may_execute("") && !may_execute("execut"));
 }
 
+/* Random scripts against the model of PostgreSQL's namespace (prepared_model.h): what the
+ * server runs always encrypts as pgseal encrypted for, and the namespaces end equal. */
+static void test_model(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	int bad = 0;
+	uint8_t script[96];
+	for (int run = 0; run < 20000; run++) {
+		for (size_t i = 0; i < sizeof(script); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			script[i] = (uint8_t)x;
+		}
+		size_t len = run % 2 ? sizeof(script) : (size_t)(24 + run % 64);
+		int v = pm_script(script, len);
+		if (v && !bad++)
+			fprintf(stderr, "model run %d: %d violation(s): %s\n", run, v, pm_why);
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	RUN(test_parse_confirmed_or_rolled_back);
@@ -315,5 +338,6 @@ int main(void)
 	RUN(test_query_tags);
 	RUN(test_lookup_and_deps);
 	RUN(test_keywords);
+	RUN(test_model);
 	return t_summary("test_conn_prepared");
 }
