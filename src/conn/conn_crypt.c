@@ -50,6 +50,11 @@ static void stmt_free(struct crypt_stmt *st)
 		sql_plan_free(st->plan);
 	free(st->param_oids);
 	crypt_layout_unref(st->layout);
+	for (int i = 0; i < st->ndeps; i++) {
+		free(st->deps[i].name);
+		crypt_stmt_unref(st->deps[i].stmt);
+	}
+	free(st->deps);
 	free(st);
 }
 
@@ -121,9 +126,7 @@ void crypt_free(struct conn *c)
 		s->fifo_len--;
 	}
 	free(s->fifo);
-	for (size_t i = 0; i < s->nprepared; i++)
-		sql_prepared_free(s->prepared[i]);
-	free(s->prepared);
+	crypt_prepared_free(c);
 	crypt_layout_unref(s->query_layout);
 	crypt_views_free(c);
 	for (int i = 0; i < s->noids; i++)
@@ -153,6 +156,8 @@ struct crypt_expect *crypt_push(struct conn *c, enum crypt_expect_kind kind, con
 	e->kind = kind;
 	e->name = name ? pgs_xstrdup(name) : NULL;
 	s->fifo_len++;
+	if (kind == EX_QUERY || kind == EX_CATALOG)
+		crypt_prepared_query_sent(c);
 	return e;
 }
 
@@ -162,12 +167,14 @@ struct crypt_expect *crypt_head(struct conn *c)
 	return s->fifo_len ? &s->fifo[s->fifo_head] : NULL;
 }
 
-/* Pops the head. */
+/* Pops the head: it was answered; the namespace changes it still holds are applied (an
+ * ErrorResponse rolls them back before). */
 void crypt_pop(struct conn *c)
 {
 	struct crypt_state *s = &c->crypt;
 	if (!s->fifo_len)
 		return;
+	crypt_prepared_settle(c, &s->fifo[s->fifo_head], true);
 	expect_clear(&s->fifo[s->fifo_head]);
 	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
 	s->fifo_len--;
@@ -175,34 +182,11 @@ void crypt_pop(struct conn *c)
 
 /* ---- statements and portals -------------------------------------------------------- */
 
-struct crypt_stmt *crypt_stmt_find(struct conn *c, const char *name)
+struct crypt_stmt *crypt_stmt_new(const char *name)
 {
-	for (struct crypt_stmt *st = c->crypt.stmts; st; st = st->next)
-		if (strcmp(st->name, name) == 0)
-			return st;
-	return NULL;
-}
-
-void crypt_stmt_remove(struct conn *c, const char *name)
-{
-	for (struct crypt_stmt **pp = &c->crypt.stmts; *pp; pp = &(*pp)->next) {
-		if (strcmp((*pp)->name, name) == 0) {
-			struct crypt_stmt *st = *pp;
-			*pp = st->next;
-			stmt_free(st);
-			return;
-		}
-	}
-}
-
-struct crypt_stmt *crypt_stmt_add(struct conn *c, const char *name)
-{
-	crypt_stmt_remove(c, name);
 	struct crypt_stmt *st = pgs_xcalloc(1, sizeof(*st));
 	st->refs = 1;
 	st->name = pgs_xstrdup(name);
-	st->next = c->crypt.stmts;
-	c->crypt.stmts = st;
 	return st;
 }
 

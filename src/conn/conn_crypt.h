@@ -31,6 +31,11 @@ struct crypt_stmt {
 	uint32_t *param_oids;           /* the client's Parse parameter types */
 	int nparam_oids;
 	struct crypt_layout *layout;    /* from a Describe of the statement (formats all text) */
+	/* its text is `EXECUTE other(...)`: the statements it was analysed against, checked
+	 * again at each Bind and Execute (other may be redefined in between) */
+	struct crypt_dep { char *name; struct crypt_stmt *stmt; } *deps;
+	int ndeps;
+	struct sql_prepared as_prepared; /* what an SQL EXECUTE's analysis sees (borrowed fields) */
 };
 
 struct crypt_portal {
@@ -66,6 +71,7 @@ struct crypt_expect {
 	bool failed;                    /* EX_CATALOG: its answer had an error */
 	int stmt_index;                 /* EX_QUERY: statements of the text answered so far (the COPY match) */
 	bool copy_plain;                /* EX_QUERY: the text names no encrypted table: its COPYs are plain */
+	uint32_t nops;                  /* its pending changes of the statement namespace (conn_prepared.c) */
 };
 
 struct crypt_table_oid {
@@ -90,7 +96,7 @@ struct crypt_state {
 	struct crypt_expect *fifo;      /* ring of expected responses */
 	uint32_t fifo_head, fifo_len, fifo_cap;
 	struct crypt_layout *query_layout; /* the last RowDescription of a simple query */
-	bool skip_to_sync;              /* an extended message was refused: drop until Sync */
+	bool skip_to_sync;              /* an extended message was refused or failed: drop until Sync */
 	bool at_sync_boundary;          /* the last client message was Sync or Query (or none yet) */
 	/* catalog: table OIDs of encrypted tables in this database */
 	struct crypt_table_oid *oids;
@@ -113,8 +119,14 @@ struct crypt_state {
 	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
 	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
-	struct sql_prepared **prepared; /* SQL-level PREPAREs with encrypted parameters */
-	size_t nprepared;
+	/* the one namespace of prepared statements (conn_prepared.c): stmts holds what PostgreSQL
+	 * confirmed, ops the changes sent and not yet answered, in the order sent */
+	struct crypt_prep_op *ops, *ops_tail;
+	uint64_t batch;                 /* Syncs sent: an extended message's batch */
+	struct crypt_dep *deps;         /* statements an analysis looked up (conn_prepared.c) */
+	int ndeps;
+	struct sql_prepared refusing;   /* lookup answer for a name that cannot be resolved */
+	char refusal[320];
 	/* COPY (conn_copy.c): the sub-protocol in progress, matched to its statement */
 	enum crypt_copy_in copy_in;     /* the client's side of a COPY FROM */
 	bool copy_out;                  /* a COPY TO of encrypted data: its rows are decrypted */
@@ -152,9 +164,8 @@ bool crypt_on_first_ready(struct conn *c, uint8_t status);
 struct crypt_expect *crypt_push(struct conn *c, enum crypt_expect_kind kind, const char *name);
 struct crypt_expect *crypt_head(struct conn *c);
 void crypt_pop(struct conn *c);
-struct crypt_stmt *crypt_stmt_find(struct conn *c, const char *name);
-struct crypt_stmt *crypt_stmt_add(struct conn *c, const char *name);
-void crypt_stmt_remove(struct conn *c, const char *name);
+/* A new statement, not yet in the namespace (one reference, the caller's). */
+struct crypt_stmt *crypt_stmt_new(const char *name);
 struct crypt_portal *crypt_portal_find(struct conn *c, const char *name);
 struct crypt_portal *crypt_portal_add(struct conn *c, const char *name);
 void crypt_portal_remove(struct conn *c, const char *name);
@@ -174,6 +185,54 @@ void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen);
 /* The worker's cache of plans by statement text (conn_rewrite.c). */
 struct crypt_plan_cache;
 void crypt_plan_cache_free(struct crypt_plan_cache *pc);
+
+/* conn_prepared.c: the session's one namespace of prepared statements. SQL PREPARE/EXECUTE/
+ * DEALLOCATE and the protocol's Parse/Bind/Close share it, as in PostgreSQL. A change is
+ * recorded with the expected answer of the message that makes it (e, the entry just pushed)
+ * and applied when PostgreSQL confirms it (ParseComplete, CloseComplete, the statement's
+ * CommandComplete); an ErrorResponse rolls it back. */
+void crypt_prepared_define(struct conn *c, struct crypt_expect *e, struct crypt_stmt *st, bool extended);
+void crypt_prepared_close(struct conn *c, struct crypt_expect *e, const char *name);
+/* The PREPARE / DEALLOCATE / DISCARD ALL statements of a plan sent by Query or Execute. */
+void crypt_prepared_plan(struct conn *c, struct crypt_expect *e, const struct sql_plan *plan, bool extended);
+/* A simple Query drops the unnamed statement (PostgreSQL does, whatever the query). */
+void crypt_prepared_query_sent(struct conn *c);
+/* A Sync was sent: a new extended batch. */
+void crypt_prepared_sync(struct conn *c);
+/* The CommandComplete tag of a statement of e's Query: confirms its change. */
+void crypt_prepared_complete(struct conn *c, struct crypt_expect *e, const char *tag);
+/* e is answered: its remaining changes are applied (ok) or rolled back. */
+void crypt_prepared_settle(struct conn *c, struct crypt_expect *e, bool ok);
+void crypt_prepared_free(struct conn *c);
+
+enum crypt_resolve {
+	CRYPT_STMT_UNKNOWN = 0, /* not in the namespace, nor defined by a change in flight */
+	CRYPT_STMT_KNOWN,       /* *out encrypts as whichever definition the server will run */
+	CRYPT_STMT_AMBIGUOUS,   /* definitions in flight that encrypt differently */
+};
+/*
+ * The statement a message sent now would run. Within one extended batch, a change sent by an
+ * earlier Parse/Close/Execute of the batch is taken as done: if it fails, PostgreSQL skips the
+ * rest of the batch. Any other unanswered change (an earlier batch, a simple Query) may still
+ * fail, so both the definition before it and after it may run; pgseal uses the newest only
+ * when every candidate encrypts the same parameters the same way (an undefined candidate is
+ * harmless: the server refuses to run it). *out is set for KNOWN and AMBIGUOUS (newest).
+ */
+enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name, struct crypt_stmt **out);
+/* sql_prepared_lookup_fn for the analysis of a text sent now (arg: the conn); records the
+ * statements looked up in c->crypt.deps. */
+const struct sql_prepared *crypt_prepared_lookup(void *arg, const char *name);
+/* Moves the recorded lookups into st (a Parse of `EXECUTE other(...)`), or drops them. */
+void crypt_prepared_take_deps(struct conn *c, struct crypt_stmt *st);
+/* A statement's EXECUTE targets still resolve to what it was analysed against; else false
+ * with a refusal message naming the statements. */
+bool crypt_prepared_deps_ok(struct conn *c, const struct crypt_stmt *st, char *msg, size_t cap);
+/* Whether a text may PREPARE, EXECUTE, DEALLOCATE or DISCARD (it needs the analysis), or
+ * EXECUTE (it needs the namespace): the keyword as a word, any case. */
+bool crypt_prepared_mentioned(const char *text, size_t len);
+bool crypt_prepared_may_execute(const char *text, size_t len);
+/* Both statements encrypt the same parameters the same way (NULL: nothing encrypted). */
+bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b);
 
 /* conn_views.c: views over encrypted tables, learned with the catalog. */
 void crypt_views_query(struct proto_buf *b, const struct schema *sc);

@@ -343,6 +343,8 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (e && e->kind == EX_EXECUTE)
 			crypt_pop(c);
 		else if (e && e->kind == EX_QUERY) {
+			if (type == 'C' && blen > 0 && body[blen - 1] == 0)
+				crypt_prepared_complete(c, e, (const char *)body); /* PREPARE, DEALLOCATE... */
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
@@ -379,10 +381,22 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (e && e->kind == EX_QUERY) {
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
+			/* the statements after the failed one do not run */
+			crypt_prepared_settle(c, e, false);
 		}
-		/* extended protocol: the server skips to the next Sync */
-		while ((e = crypt_head(c)) && !sync_like(e->kind))
+		/* extended protocol: the server skips to the next Sync; what those messages would
+		 * have changed in the statement namespace is rolled back */
+		bool skipped = false;
+		while ((e = crypt_head(c)) && !sync_like(e->kind)) {
+			crypt_prepared_settle(c, e, false);
 			crypt_pop(c);
+			skipped = true;
+		}
+		/* the client's Sync is not sent yet: what it sends until then is skipped by the
+		 * server, unanswered, so it is dropped here (else its expected answers would be
+		 * matched to the next batch's, confirming statements the server never got) */
+		if (skipped && !crypt_head(c))
+			c->crypt.skip_to_sync = true;
 		break;
 	case 'Z':
 		crypt_copy_server_end(c, type);

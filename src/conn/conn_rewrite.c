@@ -106,8 +106,6 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
 	return plan;
 }
 
-static const struct sql_prepared *prepared_lookup(void *arg, const char *name);
-
 static bool is_ddl(const char *text)
 {
 	while (*text && (isspace((unsigned char)*text) || *text == '('))
@@ -142,11 +140,12 @@ static struct sql_plan *session_plan(struct conn *c, const char *text, size_t le
 				     const struct sql_lex *lex, bool *owned)
 {
 	struct sql_plan *plan = NULL;
+	crypt_prepared_take_deps(c, NULL); /* the caller takes the lookups of this analysis only */
 	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
 		return plan_get(c, text, len, lex, owned);
 	*owned = true;
-	if (sql_analyze_lex(c->env->schema, c->crypt.views, text, len, execute ? prepared_lookup : NULL,
-			    execute ? c : NULL, lex, &plan) != PGS_OK)
+	if (sql_analyze_lex(c->env->schema, c->crypt.views, text, len,
+			    execute ? crypt_prepared_lookup : NULL, execute ? c : NULL, lex, &plan) != PGS_OK)
 		return NULL;
 	return plan;
 }
@@ -232,51 +231,13 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
 		/* as when PostgreSQL refuses a message itself, the client sees only the error
 		 * (then its ReadyForQuery): our ParseComplete and BindComplete are swallowed */
-		crypt_push(c, EX_SWALLOW_PARSE, NULL);
+		crypt_prepared_define(c, crypt_push(c, EX_SWALLOW_PARSE, NULL), crypt_stmt_new(""), true);
 		crypt_push(c, EX_SWALLOW_BIND, NULL);
 		crypt_push(c, EX_EXECUTE, NULL)->refusal = true;
-		crypt_stmt_add(c, "");
 		c->crypt.skip_to_sync = true;
 	}
 	proto_buf_free(&text);
 	proto_buf_free(&nb);
-}
-
-/* SQL-level PREPARE/EXECUTE: the session's map of prepared statements' encrypted parameters. */
-static const struct sql_prepared *prepared_lookup(void *arg, const char *name)
-{
-	struct conn *c = arg;
-	for (size_t i = 0; i < c->crypt.nprepared; i++)
-		if (strcmp(c->crypt.prepared[i]->name, name) == 0)
-			return c->crypt.prepared[i];
-	return NULL;
-}
-
-static void prepared_forget(struct conn *c, const char *name)
-{
-	struct crypt_state *s = &c->crypt;
-	for (size_t i = 0; i < s->nprepared; i++) {
-		if (!name || strcmp(s->prepared[i]->name, name) == 0) {
-			sql_prepared_free(s->prepared[i]);
-			s->prepared[i--] = s->prepared[--s->nprepared];
-		}
-	}
-}
-
-static void prepared_apply(struct conn *c, const struct sql_plan *plan)
-{
-	struct crypt_state *s = &c->crypt;
-	if (plan->deallocate_all)
-		prepared_forget(c, NULL);
-	for (size_t i = 0; i < plan->ndeallocate; i++)
-		prepared_forget(c, plan->deallocate[i]);
-	for (size_t i = 0; i < plan->nprepared; i++) {
-		prepared_forget(c, plan->prepared[i].name);
-		if (!plan->prepared[i].nparams)
-			continue;
-		s->prepared = pgs_xrealloc(s->prepared, (s->nprepared + 1) * sizeof(*s->prepared));
-		s->prepared[s->nprepared++] = sql_prepared_dup(&plan->prepared[i]);
-	}
 }
 
 static int client_query(struct conn *c, uint32_t total)
@@ -303,8 +264,10 @@ static int client_query(struct conn *c, uint32_t total)
 		refuse_in_server(c, REFUSE_QUERY, "0A000", pmsg);
 		return PGS_OK;
 	}
-	bool execute = c->crypt.nprepared > 0 && sql_may_execute(text, len);
-	if (!execute && !may_touch(c, text, len)) {
+	/* EXECUTE is analysed against the session's statements; PREPARE, DEALLOCATE and DISCARD
+	 * change them (conn_prepared.c) */
+	bool execute = crypt_prepared_may_execute(text, len);
+	if (!execute && !may_touch(c, text, len) && !crypt_prepared_mentioned(text, len)) {
 		crypt_push(c, EX_QUERY, NULL)->copy_plain = true; /* names no encrypted table */
 		crypt_pass_message(b, total);
 		return PGS_OK;
@@ -330,7 +293,9 @@ static int client_query(struct conn *c, uint32_t total)
 		goto out;
 	}
 	if (!plan->touches_encrypted) {
-		crypt_push(c, EX_QUERY, NULL)->copy_plain = true;
+		struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
+		e->copy_plain = true;
+		crypt_prepared_plan(c, e, plan, false);
 		crypt_pass_message(b, total);
 		goto out;
 	}
@@ -356,9 +321,9 @@ static int client_query(struct conn *c, uint32_t total)
 	proto_buf_free(&nb);
 	if (ddl)
 		c->crypt.catalog_stale = true;
-	prepared_apply(c, plan);
 	{
 		struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
+		crypt_prepared_plan(c, e, plan, false);
 		if (plan->nresult || plan->ncopies) {
 			/* the entry keeps the plan for its result columns and its COPYs (matched to
 			 * their statements as the answers arrive): owned, or the worker's cached
@@ -405,30 +370,29 @@ static int client_parse(struct conn *c, uint32_t total)
 	}
 	char pmsg[384];
 	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
-		crypt_stmt_remove(c, name);
 		if (boundary && catalog_needed(c))
 			crypt_catalog_request(c); /* the next statement will know the view (name moved) */
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
 		return PGS_OK;
 	}
-	if (!may_touch(c, query, qlen)) {
-		struct crypt_stmt *st = crypt_stmt_add(c, name);
-		(void)st;
-		crypt_push(c, EX_PARSE, NULL);
+	/* the name is defined when ParseComplete confirms it (conn_prepared.c); a Parse pgseal
+	 * refuses, like one PostgreSQL rejects, leaves the old definition in force */
+	bool execute = crypt_prepared_may_execute(query, qlen);
+	if (!execute && !may_touch(c, query, qlen) && !crypt_prepared_mentioned(query, qlen)) {
+		crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), crypt_stmt_new(name), true);
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
 	struct sql_lex lex;
 	crypt_lex_state(c, boundary, &lex);
 	if (crypt_lex_encoding_refusal(c, query, qlen, &lex, pmsg, sizeof(pmsg))) {
-		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
 		return PGS_OK;
 	}
 	bool owned;
-	struct sql_plan *plan = session_plan(c, query, qlen, false, &lex, &owned);
+	struct sql_plan *plan = session_plan(c, query, qlen, execute, &lex, &owned);
 	if (!plan) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return PGS_ERR;
@@ -436,18 +400,24 @@ static int client_parse(struct conn *c, uint32_t total)
 	if (plan->refused) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s", plan->message);
-		crypt_stmt_remove(c, name);
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, plan->sqlstate, msg);
 		if (owned)
 			sql_plan_free(plan);
 		return PGS_OK;
 	}
-	struct crypt_stmt *st = crypt_stmt_add(c, name);
+	struct crypt_stmt *st = crypt_stmt_new(name);
+	/* `EXECUTE other(...)`: other is checked again when this statement runs */
+	crypt_prepared_take_deps(c, st);
 	if (!plan->touches_encrypted) {
-		if (owned)
+		if (plan->nnsops) {
+			/* PREPARE/DEALLOCATE/DISCARD ALL: applied at its Execute's CommandComplete */
+			st->plan = plan;
+			st->owns_plan = owned;
+		} else if (owned) {
 			sql_plan_free(plan);
-		crypt_push(c, EX_PARSE, NULL);
+		}
+		crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), st, true);
 		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
@@ -478,7 +448,7 @@ static int client_parse(struct conn *c, uint32_t total)
 	char *out = NULL, err[256];
 	size_t outlen = 0;
 	if (sql_plan_render(plan, query, qlen, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
-		crypt_stmt_remove(c, name);
+		crypt_stmt_unref(st);
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "22P02", err);
 		return PGS_OK;
@@ -501,7 +471,7 @@ static int client_parse(struct conn *c, uint32_t total)
 	free(out);
 	crypt_replace_message(b, total, &nb);
 	proto_buf_free(&nb);
-	crypt_push(c, EX_PARSE, NULL);
+	crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), st, true);
 	return PGS_OK;
 }
 
@@ -511,6 +481,21 @@ static const struct sql_param *plan_param(const struct sql_plan *p, int number)
 		if (p->params[i].number == number)
 			return &p->params[i];
 	return NULL;
+}
+
+static void bind_refusal(enum crypt_resolve res, const char *stmt, char *why, size_t cap)
+{
+	if (res == CRYPT_STMT_UNKNOWN)
+		(void)snprintf(why, cap,
+			       "prepared statement \"%s\" was not prepared through pgseal (or does not "
+			       "exist): pgseal cannot tell which parameters are encrypted; nothing was sent",
+			       stmt);
+	else
+		(void)snprintf(why, cap,
+			       "prepared statement \"%s\" is being redefined and PostgreSQL has not "
+			       "confirmed which definition holds; pgseal cannot tell which parameters are "
+			       "encrypted: send it again once the Parse or PREPARE completed",
+			       stmt);
 }
 
 static int client_bind(struct conn *c, uint32_t total)
@@ -528,7 +513,8 @@ static int client_bind(struct conn *c, uint32_t total)
 		return PGS_ERR;
 	}
 	c->crypt.at_sync_boundary = false;
-	struct crypt_stmt *st = crypt_stmt_find(c, stmt);
+	struct crypt_stmt *st = NULL;
+	enum crypt_resolve res = crypt_prepared_resolve(c, stmt, &st);
 	/* walk the values to reach the result formats */
 	size_t values_at = r.pos;
 	for (uint16_t i = 0; i < np; i++) {
@@ -543,6 +529,17 @@ static int client_bind(struct conn *c, uint32_t total)
 	if (proto_read_u16(&r, &nrf) != PGS_OK || proto_read_bytes(&r, (size_t)nrf * 2, &rfp) != PGS_OK) {
 		conn_fail(c, "08P01", "pgseal: malformed Bind message");
 		return PGS_ERR;
+	}
+	char why[384];
+	if (res != CRYPT_STMT_KNOWN || !crypt_prepared_deps_ok(c, st, why, sizeof(why))) {
+		/* which parameters to encrypt depends on a definition pgseal does not know for sure */
+		if (res != CRYPT_STMT_KNOWN)
+			bind_refusal(res, stmt, why, sizeof(why));
+		crypt_portal_remove(c, portal);
+		crypto_wipe(b->data + b->scan, total);
+		sbuf_consume(b, total);
+		refuse_in_server(c, REFUSE_BIND, "0A000", why);
+		return PGS_OK;
 	}
 	struct crypt_portal *po = crypt_portal_add(c, portal);
 	po->stmt = crypt_stmt_ref(st);
@@ -659,16 +656,19 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		c->crypt.at_sync_boundary = false;
 		if (type == 'D') {
 			struct crypt_expect *e = crypt_push(c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
-			if (body[0] == 'S')
-				e->stmt = crypt_stmt_ref(crypt_stmt_find(c, name));
-			else
+			if (body[0] == 'S') {
+				struct crypt_stmt *st = NULL;
+				(void)crypt_prepared_resolve(c, name, &st); /* the newest: no value goes */
+				e->stmt = crypt_stmt_ref(st);
+			} else {
 				e->portal = crypt_portal_ref(crypt_portal_find(c, name));
+			}
 		} else {
+			struct crypt_expect *e = crypt_push(c, EX_CLOSE, NULL);
 			if (body[0] == 'S')
-				crypt_stmt_remove(c, name);
+				crypt_prepared_close(c, e, name); /* at its CloseComplete */
 			else
 				crypt_portal_remove(c, name);
-			crypt_push(c, EX_CLOSE, NULL);
 		}
 		crypt_pass_message(b, total);
 		return PGS_OK;
@@ -679,10 +679,20 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 			return PGS_ERR;
 		}
 		c->crypt.at_sync_boundary = false;
+		struct crypt_portal *po = crypt_portal_find(c, (const char *)body);
+		char why[384];
+		if (po && !crypt_prepared_deps_ok(c, po->stmt, why, sizeof(why))) {
+			/* `EXECUTE other(...)` bound for a definition of other that changed since */
+			sbuf_consume(b, total);
+			refuse_in_server(c, REFUSE_BIND, "0A000", why);
+			return PGS_OK;
+		}
 		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
 		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
-		e->portal = crypt_portal_ref(crypt_portal_find(c, (const char *)body));
-		const struct sql_plan *pl = e->portal && e->portal->stmt ? e->portal->stmt->plan : NULL;
+		e->portal = crypt_portal_ref(po);
+		const struct sql_plan *pl = po && po->stmt ? po->stmt->plan : NULL;
+		/* PREPARE/DEALLOCATE/DISCARD ALL run by it: applied at its CommandComplete */
+		crypt_prepared_plan(c, e, pl, true);
 		if (pl && pl->ndefined_views) {
 			/* a view is defined: loaded after the Sync that ends this batch, statements
 			 * naming it are refused until then */
@@ -701,6 +711,7 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		c->crypt.skip_to_sync = false;
 		c->crypt.at_sync_boundary = true;
 		crypt_push(c, EX_SYNC, NULL);
+		crypt_prepared_sync(c);
 		crypt_pass_message(b, total);
 		if (c->crypt.refresh_at_sync) {
 			c->crypt.refresh_at_sync = false;

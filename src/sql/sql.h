@@ -74,6 +74,23 @@ struct sql_prepared {
 	char *name;
 	size_t nparams;
 	struct sql_param *params; /* the inner statement's $n that need encryption */
+	/* lookup answers only: EXECUTE of this name is refused (0A000) with this message (the
+	 * caller cannot tell which definition will run); borrowed, never copied or freed */
+	const char *refusal;
+};
+
+/* The statements of a text that change the session's prepared statements, in text order:
+ * the caller applies each once PostgreSQL confirms it (its CommandComplete). */
+enum sql_ns_kind {
+	SQL_NS_PREPARE = 1,    /* PREPARE name: prepared[index] (tag "PREPARE") */
+	SQL_NS_DEALLOCATE,     /* DEALLOCATE name (tag "DEALLOCATE") */
+	SQL_NS_DEALLOCATE_ALL, /* DEALLOCATE ALL (tag "DEALLOCATE ALL") */
+	SQL_NS_DISCARD_ALL,    /* DISCARD ALL (tag "DISCARD ALL"); DISCARD PLANS keeps statements */
+};
+struct sql_ns_op {
+	enum sql_ns_kind kind;
+	char *name;   /* PREPARE, DEALLOCATE */
+	size_t index; /* PREPARE: its entry in prepared[] */
 };
 
 struct sql_plan {
@@ -91,10 +108,9 @@ struct sql_plan {
 	int nstatements;  /* statements in the text (simple protocol may carry several) */
 	size_t nprepared; /* PREPARE name AS ... in this text */
 	struct sql_prepared *prepared;
-	size_t ndeallocate; /* DEALLOCATE name in this text */
-	char **deallocate;
-	bool deallocate_all; /* DEALLOCATE ALL / DISCARD ALL */
-	bool cacheable;      /* false: the plan used the connection's prepared map (EXECUTE) */
+	size_t nnsops; /* PREPARE / DEALLOCATE / DISCARD ALL in this text, in order */
+	struct sql_ns_op *nsops;
+	bool cacheable; /* false: the plan used the connection's prepared map (EXECUTE) */
 	/* Single-statement texts returning rows: for each output column, the encrypted column
 	 * it carries unchanged (or NULL). Lets the proxy decrypt result columns that have no
 	 * RowDescription origin (scalar subqueries, UNION ALL, CTEs). nresult 0: unknown. */
@@ -120,8 +136,10 @@ void sql_plan_free(struct sql_plan *p);
 /* SQL-level EXECUTE: the caller's per-connection map of PREPAREd statements. */
 typedef const struct sql_prepared *(*sql_prepared_lookup_fn)(void *arg, const char *name);
 /* As sql_analyze, resolving `EXECUTE name(args)` through lookup: an argument bound to an
- * encrypted parameter becomes a literal edit. Without lookup (NULL) or for an unknown name,
- * EXECUTE is relayed unchanged. A plan that used lookup has cacheable = false. */
+ * encrypted parameter becomes a literal edit. A PREPARE earlier in the same text wins over
+ * lookup. With a lookup, a name it does not know (NULL) or answers with a refusal is refused
+ * (0A000: pgseal cannot tell which arguments are encrypted); without one (NULL), EXECUTE is
+ * relayed unchanged. A plan that used lookup has cacheable = false. */
 int sql_analyze_ex(const struct schema *s, const char *sql, size_t len,
                    sql_prepared_lookup_fn lookup, void *lookup_arg,
                    struct sql_plan **out) PGS_MUSTCHECK;
@@ -209,6 +227,9 @@ bool sql_text_mentions(const char *text, size_t len, const char *word);
 /* Deep copy of a PREPARE entry, for the caller's map (column pointers point into the schema). */
 struct sql_prepared *sql_prepared_dup(const struct sql_prepared *p);
 void sql_prepared_free(struct sql_prepared *p);
+/* The plan a protocol Bind of an SQL-PREPAREd statement follows: its encrypted parameters
+ * (params), touches_encrypted when there are any; freed with sql_plan_free. */
+struct sql_plan *sql_plan_of_prepared(const struct sql_prepared *p);
 
 /* Supplies the encrypted form of a constant: writes a complete SQL expression for the
  * bytea value (e.g. '\x0201...'::bytea) into *out (malloc'd). Returns PGS_ERR when the

@@ -311,20 +311,8 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		rc = sql_prepare_stmt(c, parent, b);
 	} else if (!strcmp(type, "ExecuteStmt")) {
 		rc = sql_execute_stmt(c, parent, b);
-	} else if (!strcmp(type, "DeallocateStmt")) {
-		const char *nm = sql_jstr(b, "name");
-		struct sql_plan *p = c->plan;
-		if (!nm) {
-			p->deallocate_all = true;
-		} else {
-			p->deallocate =
-			    pgs_xrealloc(p->deallocate, (p->ndeallocate + 1) * sizeof(char *));
-			p->deallocate[p->ndeallocate++] = pgs_xstrdup(nm);
-		}
-	} else if (!strcmp(type, "DiscardStmt")) {
-		const char *t = sql_jstr(b, "target");
-		if (t && (!strcmp(t, "DISCARD_ALL") || !strcmp(t, "DISCARD_PLANS")))
-			c->plan->deallocate_all = true;
+	} else if (!strcmp(type, "DeallocateStmt") || !strcmp(type, "DiscardStmt")) {
+		sql_namespace_stmt(c, type, b);
 	} else if (!strcmp(type, "CopyStmt")) {
 		rc = sql_copy_stmt(c, parent, b);
 	} else if (!strcmp(type, "ViewStmt")) {

@@ -194,6 +194,8 @@ int sql_move_stmt(struct sql_ctx *c, json_t *b);
 /* sql_prepare.c: PREPARE name AS ..., EXECUTE name(args). */
 int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
 int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+/* DEALLOCATE [ALL] and DISCARD: recorded in the plan's namespace changes. */
+void sql_namespace_stmt(struct sql_ctx *c, const char *type, json_t *b);
 
 /* sql_ddl.c: CREATE TABLE, ALTER TABLE, CREATE TABLE AS / SELECT INTO targets. */
 int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);

@@ -160,8 +160,7 @@ static bool plans_same_shape(const struct sql_plan *a, const struct sql_plan *b,
 	}
 	if (a->touches_encrypted != b->touches_encrypted || a->refused != b->refused ||
 	    a->nstatements != b->nstatements || a->cacheable != b->cacheable ||
-	    !copies_same(a, b) || a->deallocate_all != b->deallocate_all ||
-	    a->nprepared != b->nprepared || a->ndeallocate != b->ndeallocate ||
+	    !copies_same(a, b) || a->nnsops != b->nnsops || a->nprepared != b->nprepared ||
 	    a->nresult != b->nresult || a->ndefined_views != b->ndefined_views)
 		return false;
 	for (size_t i = 0; i < a->nprepared; i++)
@@ -169,8 +168,10 @@ static bool plans_same_shape(const struct sql_plan *a, const struct sql_plan *b,
 		    !params_same(a->prepared[i].params, a->prepared[i].nparams,
 		                 b->prepared[i].params, b->prepared[i].nparams))
 			return false;
-	for (size_t i = 0; i < a->ndeallocate; i++)
-		if (!str_same(a->deallocate[i], b->deallocate[i]))
+	for (size_t i = 0; i < a->nnsops; i++)
+		if (a->nsops[i].kind != b->nsops[i].kind ||
+		    a->nsops[i].index != b->nsops[i].index ||
+		    !str_same(a->nsops[i].name, b->nsops[i].name))
 			return false;
 	for (size_t i = 0; i < a->nresult; i++)
 		if (a->result[i] != b->result[i])

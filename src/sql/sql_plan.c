@@ -294,9 +294,9 @@ void sql_plan_free(struct sql_plan *p)
 	for (size_t i = 0; i < p->nprepared; i++)
 		prepared_clear(&p->prepared[i]);
 	free(p->prepared);
-	for (size_t i = 0; i < p->ndeallocate; i++)
-		free(p->deallocate[i]);
-	free(p->deallocate);
+	for (size_t i = 0; i < p->nnsops; i++)
+		free(p->nsops[i].name);
+	free(p->nsops);
 	free(p->result);
 	for (size_t i = 0; i < p->ndefined_views; i++)
 		free(p->defined_views[i]);

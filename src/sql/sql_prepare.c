@@ -7,6 +7,7 @@
 
 static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *name)
 {
+	/* a PREPARE earlier in this text: if it failed, PostgreSQL does not run the rest */
 	for (size_t i = c->plan->nprepared; i-- > 0;)
 		if (!strcmp(c->plan->prepared[i].name, name))
 			return &c->plan->prepared[i];
@@ -14,6 +15,41 @@ static const struct sql_prepared *find_prepared(struct sql_ctx *c, const char *n
 		return NULL;
 	c->plan->cacheable = false;
 	return c->lookup(c->lookup_arg, name);
+}
+
+static void add_nsop(struct sql_plan *p, enum sql_ns_kind kind, const char *name, size_t index)
+{
+	p->nsops = pgs_xrealloc(p->nsops, (p->nnsops + 1) * sizeof(*p->nsops));
+	struct sql_ns_op *op = &p->nsops[p->nnsops++];
+	op->kind = kind;
+	op->name = name ? pgs_xstrdup(name) : NULL;
+	op->index = index;
+}
+
+void sql_namespace_stmt(struct sql_ctx *c, const char *type, json_t *b)
+{
+	if (!strcmp(type, "DeallocateStmt")) {
+		const char *nm = sql_jstr(b, "name");
+		add_nsop(c->plan, nm ? SQL_NS_DEALLOCATE : SQL_NS_DEALLOCATE_ALL, nm, 0);
+		return;
+	}
+	/* DISCARD PLANS only drops cached plans: prepared statements stay */
+	const char *t = sql_jstr(b, "target");
+	if (t && !strcmp(t, "DISCARD_ALL"))
+		add_nsop(c->plan, SQL_NS_DISCARD_ALL, NULL, 0);
+}
+
+struct sql_plan *sql_plan_of_prepared(const struct sql_prepared *p)
+{
+	struct sql_plan *plan = pgs_xcalloc(1, sizeof(*plan));
+	plan->nstatements = 1;
+	plan->nparams = p->nparams;
+	if (p->nparams) {
+		plan->params = pgs_xmalloc(p->nparams * sizeof(*plan->params));
+		memcpy(plan->params, p->params, p->nparams * sizeof(*plan->params));
+		plan->touches_encrypted = true;
+	}
+	return plan;
 }
 
 /* `PREPARE name(int, text) AS ...`: a declared type of an encrypted parameter becomes
@@ -76,7 +112,9 @@ int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		e->name = pgs_xstrdup(name);
 		e->nparams = sink.n;
 		e->params = sink.v;
+		e->refusal = NULL;
 		sink.v = NULL;
+		add_nsop(p, SQL_NS_PREPARE, name, p->nprepared - 1);
 	}
 	sql_sink_free(&sink);
 	return rc;
@@ -87,6 +125,17 @@ int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	const char *name = sql_jstr(b, "name");
 	json_t *args = json_object_get(b, "params");
 	const struct sql_prepared *pp = name ? find_prepared(c, name) : NULL;
+	if (pp && pp->refusal)
+		return sql_refuse(c, "0A000", "%s", pp->refusal);
+	if (!pp && c->lookup)
+		/* never prepared through pgseal (or no name): its encrypted parameters are unknown
+		 */
+		return sql_refuse(
+		    c, "0A000",
+		    "EXECUTE of prepared statement \"%s\", which was not prepared "
+		    "through pgseal: pgseal cannot tell which arguments are encrypted; "
+		    "nothing was sent",
+		    name ? name : "");
 	size_t nargs = json_array_size(args);
 	bool *done = pgs_xcalloc(nargs + 1, sizeof(bool));
 	int rc = 0;

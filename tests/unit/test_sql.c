@@ -409,8 +409,70 @@ static void test_prepare_execute(void)
 	       "f(ENC(email:BLIND:z))");
 	q = "DEALLOCATE ins; DEALLOCATE ALL";
 	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
-	CHECK_EQ_INT(p->ndeallocate, 1);
-	CHECK(p->deallocate_all);
+	CHECK_EQ_INT(p->nnsops, 2);
+	if (p->nnsops == 2) {
+		CHECK(p->nsops[0].kind == SQL_NS_DEALLOCATE);
+		CHECK_STR(p->nsops[0].name, "ins");
+		CHECK(p->nsops[1].kind == SQL_NS_DEALLOCATE_ALL);
+	}
+	sql_plan_free(p);
+	/* text order is kept; DISCARD PLANS keeps prepared statements */
+	q = "PREPARE a AS SELECT 1; DEALLOCATE a; PREPARE a AS SELECT email FROM users WHERE email "
+	    "= $1; DISCARD PLANS; DISCARD ALL";
+	CHECK(sql_analyze(S, q, strlen(q), &p) == PGS_OK);
+	CHECK_EQ_INT(p->nnsops, 4);
+	if (p->nnsops == 4) {
+		CHECK(p->nsops[0].kind == SQL_NS_PREPARE && p->nsops[0].index == 0);
+		CHECK(p->nsops[1].kind == SQL_NS_DEALLOCATE);
+		CHECK(p->nsops[2].kind == SQL_NS_PREPARE && p->nsops[2].index == 1);
+		CHECK(p->nsops[3].kind == SQL_NS_DISCARD_ALL);
+		CHECK_EQ_INT(p->prepared[1].nparams, 1);
+	}
+	sql_plan_free(p);
+}
+
+static const struct sql_prepared *unknown_fn(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+	return NULL;
+}
+
+static const struct sql_prepared *refusing_fn(void *arg, const char *name)
+{
+	static struct sql_prepared r = {.refusal = "statement in flight"};
+	(void)arg;
+	(void)name;
+	return &r;
+}
+
+/* With a session map, EXECUTE of a name it does not know, or one it cannot resolve for
+ * certain, is refused; EXPLAIN EXECUTE and CREATE TABLE AS EXECUTE go the same way. */
+static void test_execute_unknown(void)
+{
+	const char *texts[] = {"EXECUTE nope(1, 'x')", "EXPLAIN EXECUTE nope('x')",
+	                       "CREATE TABLE t2 AS EXECUTE nope('x')", "SELECT 1; EXECUTE nope"};
+	for (size_t i = 0; i < PGS_ARRAY_LEN(texts); i++) {
+		struct sql_plan *p;
+		CHECK(sql_analyze_ex(S, texts[i], strlen(texts[i]), unknown_fn, NULL, &p) ==
+		      PGS_OK);
+		CHECK(p->refused && !strcmp(p->sqlstate, "0A000") && strstr(p->message, "nope"));
+		CHECK(!strstr(p->message, "'x'"));
+		sql_plan_free(p);
+		CHECK(sql_analyze_ex(S, texts[i], strlen(texts[i]), refusing_fn, NULL, &p) ==
+		      PGS_OK);
+		CHECK(p->refused && !strcmp(p->message, "statement in flight"));
+		sql_plan_free(p);
+		/* without a map (no session) it is relayed as before */
+		CHECK(sql_analyze(S, texts[i], strlen(texts[i]), &p) == PGS_OK);
+		CHECK(!p->refused);
+		sql_plan_free(p);
+	}
+	/* a PREPARE earlier in the same text wins over the map */
+	struct sql_plan *p;
+	const char *q = "PREPARE n(text) AS INSERT INTO users (email) VALUES ($1); EXECUTE n('x')";
+	CHECK(sql_analyze_ex(S, q, strlen(q), unknown_fn, NULL, &p) == PGS_OK);
+	CHECK(!p->refused && p->nedits >= 2);
 	sql_plan_free(p);
 }
 
@@ -692,6 +754,7 @@ int main(void)
 	RUN(test_params);
 	RUN(test_multi_explain);
 	RUN(test_prepare_execute);
+	RUN(test_execute_unknown);
 	RUN(test_copy);
 	RUN(test_copy_several);
 	RUN(test_other_refusals);
