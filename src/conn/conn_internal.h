@@ -35,6 +35,7 @@ struct conn_side {
 	bool read_wants_write;  /* TLS: SSL_read returned WANT_WRITE */
 	bool write_wants_read;  /* TLS: SSL_write returned WANT_READ */
 	bool eof;
+	bool hup;               /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
 	bool registered;
 
 	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
@@ -67,6 +68,7 @@ enum conn_state {
 	CS_UPSTREAM_SCRAM,   /* pgseal authenticates upstream with the recovered ClientKey */
 	CS_RELAY,            /* streaming both ways */
 	CS_CLOSING,          /* flushing the last bytes to the client */
+	CS_CANCEL_WAIT,      /* a CancelRequest: open until the upstream has it (conn_cancel.c) */
 };
 
 struct conn_scram; /* pgseal's SCRAM state (conn_auth.c) */
@@ -88,6 +90,7 @@ struct conn {
 	bool again;                 /* the pump stopped on its budget: drive again soon */
 	bool counted;               /* holds a slot in env->nclients */
 	bool lookup_pending;        /* a verifier lookup refers to this conn */
+	bool cancel_pending;        /* a cancel thread refers to this conn */
 	bool client_tls;            /* the client side runs TLS */
 	bool ssl_answered;          /* an SSLRequest was answered */
 	bool authenticated;         /* AuthenticationOk seen */
@@ -202,9 +205,20 @@ void conn_pool_release(struct conn *c);
 bool conn_pool_take(struct conn *c);
 
 /* conn_cancel.c */
+struct conn_cancel_entry;
 void conn_cancel_register(struct conn *c);
-void conn_cancel_unregister(struct conn *c);
-void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id);
+/* Removes the session's key: no cancel can find it afterwards. True when a cancel found
+ * it before and is still on its way to the backend. */
+bool conn_cancel_unregister(struct conn *c);
+/* Finds the session a client's (pid, key) names and holds its entry for one cancel (the
+ * backend's own key in *real); NULL if none. Each claim is released once. */
+struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid, uint32_t key,
+					    uint32_t *real);
+void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e);
+/* Forwards the CancelRequest of connection c (CS_CANCEL_WAIT until delivered), or closes c. */
+void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
+/* On the worker's thread: closes the cancel connections whose cancel was delivered (or gave up). */
+void conn_cancel_done(struct conn_cancel_job *list);
 
 /* ---- small helpers of the encryption layer's write and read paths ---- */
 

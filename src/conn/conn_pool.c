@@ -263,6 +263,8 @@ static bool pooled_read(struct conn_pooled *e)
 static void pooled_event(void *arg, uint32_t events)
 {
 	struct conn_pooled *e = arg;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		e->side.hup = true; /* conn_side_read: keep reading to the end of stream */
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->side.readable = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -322,6 +324,13 @@ bool conn_pool_can_release(const struct conn *c)
 void conn_pool_release(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
+	/* first the key goes: no cancel can find this session afterwards. One already on its
+	 * way could reach the backend once another client has it: such a backend is closed
+	 * (by the caller) instead of pooled. */
+	if (conn_cancel_unregister(c)) {
+		log_conn(LOG_INFO, c->id, "a cancel request is still on its way: upstream connection not pooled");
+		return;
+	}
 	/* back to epoll, where the reset runs; a socket that received meanwhile is closed */
 	if (conn_uring_leave(c, &c->server) != PGS_OK)
 		return;
@@ -347,7 +356,6 @@ void conn_pool_release(struct conn *c)
 	c->server.fd = -1;
 	c->server.ssl = NULL;
 	c->server.registered = false;
-	conn_cancel_unregister(c);
 	e->next = w->pool;
 	w->pool = e;
 	w->npool++;

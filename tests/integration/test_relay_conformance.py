@@ -1,0 +1,330 @@
+# test_relay_conformance.py - pgseal behaves like PostgreSQL where drivers notice: cancels, early Terminate, pooled settings.
+"""Found by running the public test suites of psycopg 3, psycopg2 and node-postgres through pgseal.
+
+* A CancelRequest's connection closes only once the upstream has the cancel: a driver
+  that cancelled an idle session and runs its next statement must not have that
+  statement cancelled by a late cancel (PostgreSQL: 0 of N).
+* Terminate (or nothing at all) before the startup packet: a quiet close, as PostgreSQL.
+* Terminate while the server waits for the password: both connections end at once.
+
+Timing only as generous upper bounds.
+"""
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+import time
+
+import psycopg
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+import harness
+from harness import CANCEL_REQUEST, DB, Raw, msg, startup_packet
+from test_pool import wait_reset
+
+
+@pytest.fixture(scope="module")
+def pooled(factory):
+    """Pooling on (the default), plaintext clients, upstream TLS verify-full."""
+    return factory.start("conf-pooled")
+
+
+@pytest.fixture(scope="module")
+def unpooled(factory):
+    """Pooling off, plaintext on both hops."""
+    return factory.start("conf-unpooled", upstream_tls="disable", upstream={"pool_max_idle": 0})
+
+
+@pytest.fixture(scope="module")
+def tls_both(factory):
+    """TLS on both hops, pooling on, authentication relayed."""
+    return factory.start("conf-tls", client_tls=True)
+
+
+@pytest.fixture(scope="module")
+def auth_block(factory):
+    """TLS on both hops and the auth: block (pgseal runs SCRAM itself)."""
+    return factory.start("conf-auth", client_tls=True, auth=True)
+
+
+PROXIES = ["pooled", "unpooled", "tls_both"]
+
+
+def proxy_dsn(request, name, certs, **kw):
+    p = request.getfixturevalue(name)
+    if "client_tls" in p.config:
+        kw.setdefault("sslmode", "verify-full")
+        kw.setdefault("sslrootcert", certs.ca)
+    return p, p.dsn(**kw)
+
+
+def cancel_raw(port, pid, key, host="127.0.0.1", timeout=10.0):
+    """Sends a CancelRequest on a plain socket; returns (seconds until the close, bytes received)."""
+    t0 = time.monotonic()
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(struct.pack("!IIII", 16, CANCEL_REQUEST, pid, key))
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    return time.monotonic() - t0, got
+
+
+def wait_active(pg, pid, timeout=10.0):
+    """Waits until backend PID runs a statement (pg_stat_activity state 'active')."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pg.psql("SELECT state FROM pg_stat_activity WHERE pid = %d" % pid).strip() == "active":
+            return
+        time.sleep(0.02)
+    raise AssertionError("backend %d never became active" % pid)
+
+
+# --------------------------------------------------------------------------- cancel
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_psycopg3_cancel_of_idle_session_does_not_hit_the_next_statement(request, certs, name):
+    """conn.cancel() returns once the cancel is delivered: the next statement is not cancelled."""
+    _, dsn = proxy_dsn(request, name, certs)
+    hit = 0
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for _ in range(30):
+            c.cancel()
+            try:
+                c.execute("select pg_sleep(0.2)")
+            except psycopg.errors.QueryCanceled:
+                hit += 1
+    assert hit == 0, "%d of 30 statements cancelled by a cancel sent before them" % hit
+
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_psycopg2_pqcancel_of_idle_session_does_not_hit_the_next_statement(request, certs, name):
+    _, dsn = proxy_dsn(request, name, certs)
+    c = psycopg2.connect(dsn)
+    c.autocommit = True
+    hit = 0
+    try:
+        cur = c.cursor()
+        for _ in range(20):
+            c.cancel()
+            try:
+                cur.execute("select pg_sleep(0.2)")
+            except psycopg2.extensions.QueryCanceledError:
+                hit += 1
+    finally:
+        c.close()
+    assert hit == 0, "%d of 20 statements cancelled by a cancel sent before them" % hit
+
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_cancel_of_a_running_statement(request, certs, pg, name):
+    _, dsn = proxy_dsn(request, name, certs)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        pid = c.info.backend_pid
+        done = {}
+
+        def canceller():
+            wait_active(pg, pid)
+            t0 = time.monotonic()
+            c.cancel()
+            done["cancel"] = time.monotonic() - t0
+
+        t = threading.Thread(target=canceller)
+        t.start()
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            c.execute("select pg_sleep(10)")
+        elapsed = time.monotonic() - t0
+        t.join(10)
+        assert elapsed < 8 and done["cancel"] < 5, (elapsed, done)
+        # the session goes on
+        assert c.execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("name", ["pooled", "unpooled"])
+def test_cancel_with_the_key_of_an_ended_session_reaches_nothing(request, pg, name):
+    """A session that ended takes its key with it, pooled backend or not."""
+    p = request.getfixturevalue(name)
+    with Raw("127.0.0.1", p.port) as r:
+        pid1, key1, _ = r.startup_trust()
+        r.send(msg(b"X"))
+    if name == "pooled":
+        wait_reset(pg, pid1)
+    # another session, on the same backend when pooled, runs a statement
+    with Raw("127.0.0.1", p.port) as r:
+        pid2, key2, _ = r.startup_trust()
+        if name == "pooled":
+            assert pid2 == pid1, "backend not reused"
+        r.send(msg(b"Q", b"SELECT pg_sleep(3)::text\0"))
+        wait_active(pg, pid2)
+        took, got = cancel_raw(p.port, pid1, key1)  # the old key: closed at once, delivered nowhere
+        assert got == b"" and took < 5
+        if pid2 != pid1:
+            took, got = cancel_raw(p.port, pid2, key1)  # the old key on the new backend
+            assert got == b""
+        tags = r.read_until({b"Z"})
+        assert not [m for m in tags if m[0] == b"E"], tags
+        # the session's own key still works
+        r.send(msg(b"Q", b"SELECT pg_sleep(20)::text\0"))
+        wait_active(pg, pid2)
+        took, got = cancel_raw(p.port, pid2, key2)
+        assert got == b"" and took < 5
+        errs = [harness.parse_error_fields(m[1]) for m in r.read_until({b"Z"}) if m[0] == b"E"]
+        assert errs and errs[0]["C"] == "57014", errs
+    assert "cancel request for an unknown backend ignored" in p.log_text()
+
+
+# --------------------------------------------------------------------------- Terminate before startup
+
+def answer_of(port, data, half_close=True, timeout=5.0):
+    """What the server at PORT answers to DATA followed by an end of stream: ('eof', bytes) or ('timeout', bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        if data:
+            s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return "eof", got
+                got += chunk
+        except socket.timeout:
+            return "timeout", got
+        except ConnectionResetError:
+            return "reset", got
+
+
+TERMINATE = msg(b"X")
+
+
+@pytest.mark.parametrize("data", [b"", b"X", TERMINATE, TERMINATE[:3], struct.pack("!I", 4), struct.pack("!I", 3)],
+                         ids=["nothing", "X", "terminate", "partial-length", "length-4", "length-3"])
+def test_early_close_is_quiet_as_in_postgresql(pooled, pg, data):
+    """PostgreSQL closes these without a word (it only logs them): so does pgseal."""
+    direct = answer_of(pg.port, data)
+    proxied = answer_of(pooled.port, data)
+    assert direct == ("eof", b""), direct
+    assert proxied == direct, proxied
+    with psycopg.connect(pooled.dsn(), autocommit=True) as c:
+        assert c.execute("select 1").fetchone() == (1,)
+
+
+def test_terminate_without_half_close_is_closed_at_once(pooled):
+    """A client that sends Terminate and waits for the server to close (node-postgres)."""
+    t0 = time.monotonic()
+    kind, got = answer_of(pooled.port, TERMINATE, half_close=False, timeout=5)
+    assert (kind, got) == ("eof", b"") and time.monotonic() - t0 < 3
+
+
+@pytest.mark.parametrize("data", [struct.pack("!II", 8, 12345678), struct.pack("!II", 8, 2 << 16),
+                                  struct.pack("!I", 12) + struct.pack("!I", 3 << 16) + b"user"],
+                         ids=["unknown-code", "proto2", "no-terminator"])
+def test_invalid_startup_packets_still_get_a_fatal(pooled, pg, data):
+    for port in (pg.port, pooled.port):
+        kind, got = answer_of(port, data)
+        assert kind == "eof" and got[:1] == b"E", (port, kind, got)
+        assert b"FATAL" in got
+
+
+def test_node_postgres_quick_connect_and_end(pooled):
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed")
+    node_dir = os.path.join(harness.REPO, "tests", "node")
+    env = dict(os.environ, PGSEAL_PLAIN_PORT=str(pooled.port), PGSEAL_DB=DB)
+    r = subprocess.run([node, "--test", "--test-name-pattern", "quick", "proxy.test.js"], cwd=node_dir, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = r.stdout.decode(errors="replace")
+    print(out)
+    assert r.returncode == 0 and "# fail 0" in out and "# pass 1" in out, out
+
+
+# --------------------------------------------------------------------------- Terminate during the password wait
+
+def upstream_sockets(proxy, pg):
+    """Established TCP connections of the pgseal process to PostgreSQL's port (from /proc)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % proxy.proc.pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                remote_port = int(cols[2].rsplit(":", 1)[1], 16)
+                if cols[3] == "01" and remote_port == pg.port and cols[9] in inodes:
+                    n += 1
+    return n
+
+
+def open_raw(proxy, certs):
+    if "client_tls" in proxy.config:
+        return harness.RawTLS("127.0.0.1", proxy.port, certs.ca)
+    return Raw("127.0.0.1", proxy.port)
+
+
+@pytest.mark.parametrize("name,user,code,mid_scram", [
+    ("unpooled", "md5_user", 5, False), ("unpooled", "pw_user", 3, False), ("unpooled", "scram_user", 10, False),
+    ("unpooled", "scram_user", 10, True), ("tls_both", "scram_user", 10, False),
+    ("auth_block", "scram_user", 10, False), ("auth_block", "scram_user", 10, True),
+    ("auth_block", "md5_user", 5, False),
+])
+@pytest.mark.parametrize("then_close", [False, True], ids=["then-wait", "then-close"])
+def test_terminate_while_the_password_is_awaited(request, pg, certs, name, user, code, mid_scram, then_close):
+    """Terminate when the password is asked for, or halfway through SCRAM; the client then
+    waits for the server to close, or closes its side too (both arrive together)."""
+    p = request.getfixturevalue(name)
+    before = upstream_sockets(p, pg)
+    r = open_raw(p, certs)
+    try:
+        r.send(startup_packet({"user": user, "database": DB}))
+        m = r.read_msg()
+        assert m and m[0] == b"R" and struct.unpack("!I", m[1][:4])[0] == code, m
+        if name == "auth_block":
+            before = upstream_sockets(p, pg)  # the auth_query connection may have just opened
+            if user == "md5_user":
+                before -= 1
+        # a relayed exchange: the upstream connection is open and waits
+        if name != "auth_block" or user != "scram_user":
+            assert upstream_sockets(p, pg) == before + 1
+        if mid_scram:
+            first = b"n,,n=,r=" + os.urandom(12).hex().encode()
+            r.send(msg(b"p", b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first))
+            m = r.read_msg()
+            assert m and m[0] == b"R" and struct.unpack("!I", m[1][:4])[0] == 11, m
+        t0 = time.monotonic()
+        if then_close and isinstance(r.sock, ssl.SSLSocket):
+            r.sock.sendall(TERMINATE)
+            r.sock = r.sock.unwrap() if False else r.sock
+            r.sock.shutdown(socket.SHUT_WR)
+        elif then_close:
+            r.send(TERMINATE)
+            r.sock.shutdown(socket.SHUT_WR)
+        else:
+            r.send(TERMINATE)  # and the socket stays open: the server must close
+        kind, fields = r.closed_or_error(5)
+        took = time.monotonic() - t0
+    finally:
+        r.close()
+    assert kind in ("eof", "reset") or (kind == "error" and fields.get("S") == "FATAL"), (kind, fields)
+    print("%s %s: closed %.3fs after Terminate (%s)" % (name, user, took, kind))
+    assert took < 1.5, "pgseal held the connection %.1fs after Terminate" % took
+    deadline = time.monotonic() + 1.5
+    while upstream_sockets(p, pg) > before:
+        assert time.monotonic() < deadline, "the upstream connection outlived the client's"
+        time.sleep(0.02)
