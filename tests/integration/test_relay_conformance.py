@@ -6,13 +6,14 @@
   statement cancelled by a late cancel (PostgreSQL: 0 of N).
 * Terminate (or nothing at all) before the startup packet: a quiet close, as PostgreSQL.
 * Terminate while the server waits for the password: both connections end at once.
+* Role and database settings (ALTER ROLE/DATABASE ... SET) and reused pooled connections: as PgBouncer,
+  a pooled connection keeps the settings it started with (documented, with the workaround).
 
 Timing only as generous upper bounds.
 """
 import os
 import shutil
 import socket
-import ssl
 import struct
 import subprocess
 import threading
@@ -308,11 +309,7 @@ def test_terminate_while_the_password_is_awaited(request, pg, certs, name, user,
             m = r.read_msg()
             assert m and m[0] == b"R" and struct.unpack("!I", m[1][:4])[0] == 11, m
         t0 = time.monotonic()
-        if then_close and isinstance(r.sock, ssl.SSLSocket):
-            r.sock.sendall(TERMINATE)
-            r.sock = r.sock.unwrap() if False else r.sock
-            r.sock.shutdown(socket.SHUT_WR)
-        elif then_close:
+        if then_close:
             r.send(TERMINATE)
             r.sock.shutdown(socket.SHUT_WR)
         else:
@@ -328,3 +325,43 @@ def test_terminate_while_the_password_is_awaited(request, pg, certs, name, user,
     while upstream_sockets(p, pg) > before:
         assert time.monotonic() < deadline, "the upstream connection outlived the client's"
         time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------- pooled sessions and role settings
+
+def test_role_settings_and_pooled_connections(pooled, pg):
+    """Pins the documented behaviour (README, docs/architecture.md): like PgBouncer, a pooled
+    connection keeps the role and database settings it started with; a new session gets them,
+    a reused one only once its pooled backends are terminated (the documented workaround)."""
+    db = "relay_settings"
+    pg.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+    pg.psql("CREATE DATABASE %s" % db)
+    try:
+        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
+            pid = c.info.backend_pid
+            assert c.execute("SHOW statement_timeout").fetchone() == ("0",)
+        wait_reset(pg, pid)
+        pg.psql("ALTER ROLE trust_user IN DATABASE %s SET statement_timeout = '4321ms'" % db)
+        with psycopg.connect(harness_direct_dsn(pg, db), autocommit=True) as c:
+            assert c.execute("SHOW statement_timeout").fetchone() == ("4321ms",)  # a new session has it
+        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
+            assert c.info.backend_pid == pid
+            assert c.execute("SHOW statement_timeout").fetchone() == ("0",)  # the reused one does not
+        wait_reset(pg, pid)
+        # the workaround: pooled backends are idle after their reset; terminate them
+        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' "
+                "AND state = 'idle' AND query = 'DISCARD ALL'" % db)
+        deadline = time.monotonic() + 10
+        while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % pid).strip() != "0":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
+            assert c.info.backend_pid != pid
+            assert c.execute("SHOW statement_timeout").fetchone() == ("4321ms",)
+    finally:
+        pg.psql("ALTER ROLE trust_user IN DATABASE %s RESET ALL" % db)
+        pg.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+
+
+def harness_direct_dsn(pg, db):
+    return "host=127.0.0.1 port=%d user=trust_user dbname=%s sslmode=disable" % (pg.port, db)
