@@ -365,3 +365,106 @@ def test_role_settings_and_pooled_connections(pooled, pg):
 
 def harness_direct_dsn(pg, db):
     return "host=127.0.0.1 port=%d user=trust_user dbname=%s sslmode=disable" % (pg.port, db)
+
+
+# --------------------------------------------------------------------------- a cancel held on its way
+
+class CancelHolder:
+    """A TCP forwarder in front of PostgreSQL that holds CancelRequests until released."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.release = threading.Event()
+        self.held = threading.Semaphore(0)
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.stop.set()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        self.lsock.close()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _serve(self, c):
+        c.settimeout(30)
+        head = b""
+        try:
+            while len(head) < 8:
+                d = c.recv(8 - len(head))
+                if not d:
+                    c.close()
+                    return
+                head += d
+            if struct.unpack("!II", head) == (16, CANCEL_REQUEST):
+                self.held.release()
+                self.release.wait(30)
+            u = socket.create_connection(self.target, timeout=30)
+        except OSError:
+            c.close()
+            return
+        u.sendall(head)
+        t = threading.Thread(target=self._pipe, args=(u, c), daemon=True)
+        t.start()
+        self._pipe(c, u)
+        t.join(30)
+        c.close()
+        u.close()
+
+
+def test_a_cancel_on_its_way_keeps_the_client_waiting_and_its_backend_out_of_the_pool(factory, pg):
+    holder = CancelHolder(pg.port)
+    try:
+        p = factory.start("conf-held", upstream_tls="disable", upstream={"host": "127.0.0.1", "port": holder.port})
+        with Raw("127.0.0.1", p.port) as r:
+            pid, key, _ = r.startup_trust()
+            cs = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+            cs.sendall(struct.pack("!IIII", 16, CANCEL_REQUEST, pid, key))
+            assert holder.held.acquire(timeout=10), "the cancel did not reach the upstream side"
+            # the cancel is on its way: the client's cancel connection is still open
+            cs.settimeout(0.5)
+            with pytest.raises(socket.timeout):
+                cs.recv(1)
+            # the session ends meanwhile: its backend must not serve another client
+            r.send(msg(b"X"))
+        deadline = time.monotonic() + 10
+        while "upstream connection not pooled" not in p.log_text():
+            assert time.monotonic() < deadline, p.log_tail()
+            time.sleep(0.05)
+        holder.release.set()
+        cs.settimeout(10)
+        assert cs.recv(1) == b""  # closed once PostgreSQL has closed its side
+        cs.close()
+        with Raw("127.0.0.1", p.port) as r:
+            pid2, _, _ = r.startup_trust()
+            assert pid2 != pid
+            rows, err = r.query("SELECT 1::text")
+            assert rows == [["1"]] and err is None
+    finally:
+        holder.close()
