@@ -122,6 +122,8 @@ static void conn_free(struct conn *c)
 	free(c->server.ubuf);
 	sbuf_free(&c->c2s);
 	sbuf_free(&c->s2c);
+	sbuf_free(&c->pool_check);
+	free(c->pool_fingerprint);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	proto_buf_free(&c->startup);
 	conn_auth_free(c);
@@ -193,6 +195,9 @@ void conn_drive(struct conn *c)
 		break;
 	case CS_UPSTREAM_SCRAM:
 		conn_auth_upstream_step(c);
+		break;
+	case CS_POOL_CHECK:
+		conn_pool_check_step(c);
 		break;
 	case CS_RELAY:
 		conn_pump(c);

@@ -6,8 +6,8 @@
   statement cancelled by a late cancel (PostgreSQL: 0 of N).
 * Terminate (or nothing at all) before the startup packet: a quiet close, as PostgreSQL.
 * Terminate while the server waits for the password: both connections end at once.
-* Role and database settings (ALTER ROLE/DATABASE ... SET) and reused pooled connections: as PgBouncer,
-  a pooled connection keeps the settings it started with (documented, with the workaround).
+* Role and database settings (ALTER ROLE/DATABASE ... SET) reach clients of the session pool:
+  a pooled connection that started with other settings is not reused.
 
 Timing only as generous upper bounds.
 """
@@ -329,35 +329,60 @@ def test_terminate_while_the_password_is_awaited(request, pg, certs, name, user,
 
 # --------------------------------------------------------------------------- pooled sessions and role settings
 
-def test_role_settings_and_pooled_connections(pooled, pg):
-    """Pins the documented behaviour (README, docs/architecture.md): like PgBouncer, a pooled
-    connection keeps the role and database settings it started with; a new session gets them,
-    a reused one only once its pooled backends are terminated (the documented workaround)."""
+def test_role_settings_reach_reused_pooled_connections(pooled, pg):
+    """ALTER ROLE/DATABASE ... SET: a pooled connection that started with other settings is
+    not handed out (pgseal checks before it reuses one); unchanged ones still are."""
     db = "relay_settings"
     pg.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
     pg.psql("CREATE DATABASE %s" % db)
-    try:
-        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
+
+    def session(expect_timeout, **kw):
+        with psycopg.connect(pooled.dsn(dbname=db, **kw), autocommit=True) as c:
+            assert c.execute("SHOW statement_timeout").fetchone() == (expect_timeout,)
             pid = c.info.backend_pid
-            assert c.execute("SHOW statement_timeout").fetchone() == ("0",)
         wait_reset(pg, pid)
+        return pid
+
+    try:
+        pid = session("0")
+        assert session("0") == pid  # nothing changed: reused
         pg.psql("ALTER ROLE trust_user IN DATABASE %s SET statement_timeout = '4321ms'" % db)
         with psycopg.connect(harness_direct_dsn(pg, db), autocommit=True) as c:
-            assert c.execute("SHOW statement_timeout").fetchone() == ("4321ms",)  # a new session has it
+            assert c.execute("SHOW statement_timeout").fetchone() == ("4321ms",)  # PostgreSQL, directly
+        pid2 = session("4321ms")  # not the pooled backend that started without it
+        assert pid2 != pid
+        assert session("4321ms") == pid2  # and that one is reused
+        pg.psql("ALTER DATABASE %s SET lock_timeout = '7s'" % db)
+        pid3 = session("4321ms")
+        assert pid3 != pid2
         with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
-            assert c.info.backend_pid == pid
-            assert c.execute("SHOW statement_timeout").fetchone() == ("0",)  # the reused one does not
-        wait_reset(pg, pid)
-        # the workaround: pooled backends are idle after their reset; terminate them
-        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' "
-                "AND state = 'idle' AND query = 'DISCARD ALL'" % db)
+            assert c.execute("SHOW lock_timeout").fetchone() == ("7s",)
+            assert c.info.backend_pid == pid3
+        wait_reset(pg, pid3)
+        # a setting removed again
+        pg.psql("ALTER ROLE trust_user IN DATABASE %s RESET statement_timeout" % db)
+        pid4 = session("0")
+        assert pid4 != pid3
+        assert "settings changed while it was pooled" in pooled.log_text()
+        # a value the client's StartupMessage overrides stays the client's; a catalog change
+        # costs the pooled connection once (the check compares the catalog's rows), then
+        # the new one is reused
+        opt = {"options": "-c statement_timeout=1234"}
+        pid5 = session("1234ms", **opt)
+        assert session("1234ms", **opt) == pid5
+        pg.psql("ALTER ROLE trust_user IN DATABASE %s SET statement_timeout = '99s'" % db)
+        pid6 = session("1234ms", **opt)
+        assert session("1234ms", **opt) == pid6
+        # changed while a session runs: its reset finds it, and the backend is not pooled
+        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
+            pid7 = c.info.backend_pid
+            assert c.execute("SHOW statement_timeout").fetchone() == ("99s",)
+            pg.psql("ALTER ROLE trust_user IN DATABASE %s SET statement_timeout = '98s'" % db)
         deadline = time.monotonic() + 10
-        while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % pid).strip() != "0":
-            assert time.monotonic() < deadline
+        while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % pid7).strip() != "0":
+            assert time.monotonic() < deadline, "a backend with outdated settings was pooled"
             time.sleep(0.05)
-        with psycopg.connect(pooled.dsn(dbname=db), autocommit=True) as c:
-            assert c.info.backend_pid != pid
-            assert c.execute("SHOW statement_timeout").fetchone() == ("4321ms",)
+        assert session("98s") != pid7
     finally:
         pg.psql("ALTER ROLE trust_user IN DATABASE %s RESET ALL" % db)
         pg.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
