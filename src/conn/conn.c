@@ -2,6 +2,7 @@
 #include "conn/conn_internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -121,6 +122,8 @@ static void conn_free(struct conn *c)
 	free(c->server.ubuf);
 	sbuf_free(&c->c2s);
 	sbuf_free(&c->s2c);
+	sbuf_free(&c->pool_check);
+	free(c->pool_fingerprint);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	proto_buf_free(&c->startup);
 	conn_auth_free(c);
@@ -193,12 +196,17 @@ void conn_drive(struct conn *c)
 	case CS_UPSTREAM_SCRAM:
 		conn_auth_upstream_step(c);
 		break;
+	case CS_POOL_CHECK:
+		conn_pool_check_step(c);
+		break;
 	case CS_RELAY:
 		conn_pump(c);
 		break;
 	case CS_CLOSING:
 		closing_step(c);
 		break;
+	case CS_CANCEL_WAIT:
+		break; /* closed when the cancel thread is done; nothing the client sends matters */
 	}
 }
 
@@ -213,8 +221,11 @@ static void lookup_event(void *arg, uint32_t events)
 	(void)r;
 	pthread_mutex_lock(&w->lookup_mu);
 	struct conn_lookup_result *list = w->lookups_done;
+	struct conn_cancel_job *cancels = w->cancels_done;
 	w->lookups_done = NULL;
+	w->cancels_done = NULL;
 	pthread_mutex_unlock(&w->lookup_mu);
+	conn_cancel_done(cancels);
 	while (list) {
 		struct conn_lookup_result *next = list->next;
 		struct conn *c = list->conn;
@@ -276,8 +287,8 @@ void conn_worker_reap(struct conn_worker *w)
 	struct conn **pp = &w->dead;
 	while (*pp) {
 		struct conn *c = *pp;
-		if (c->lookup_pending || c->client.ops || c->server.ops) {
-			pp = &c->next; /* its lookup result, or a completion, still points here */
+		if (c->lookup_pending || c->cancel_pending || c->client.ops || c->server.ops) {
+			pp = &c->next; /* its lookup result, cancel thread or a completion points here */
 			continue;
 		}
 		*pp = c->next;
@@ -312,6 +323,8 @@ void conn_worker_tick(struct conn_worker *w, uint64_t now)
 		if (c->deadline_us && now >= c->deadline_us) {
 			if (c->state == CS_CLOSING) {
 				conn_close(c, "closing timed out");
+			} else if (c->state == CS_CANCEL_WAIT) {
+				conn_close(c, "cancel request timed out"); /* quietly, as any cancel */
 			} else {
 				metrics_error(METRICS_ERR_TIMEOUT);
 				conn_fail(c, "08P01", "pgseal: startup timeout");
@@ -327,6 +340,8 @@ void conn_worker_drain(struct conn_worker *w, bool force)
 	struct conn *c = w->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
+		if (c->state == CS_CANCEL_WAIT)
+			continue; /* bounded by the cancel's own timeout */
 		if (force)
 			conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
 		else if (c->state == CS_RELAY && c->idle && c->txn_status == 'I' &&
@@ -337,12 +352,26 @@ void conn_worker_drain(struct conn_worker *w, bool force)
 	}
 }
 
+static bool conn_worker_cancels_pending(const struct conn_worker *w)
+{
+	for (const struct conn *c = w->dead; c; c = c->next)
+		if (c->cancel_pending)
+			return true;
+	return false;
+}
+
 void conn_worker_destroy(struct conn_worker *w)
 {
 	conn_pool_close_all(w);
 	while (w->conns)
 		conn_close(w->conns, "worker stopped");
 	conn_worker_reap(w);
+	/* a cancel thread posts back to this worker: wait for it (each is bounded) */
+	for (int i = 0; i < 100 && conn_worker_cancels_pending(w); i++) {
+		struct pollfd p = {.fd = w->lookup_efd, .events = POLLIN};
+		(void)poll(&p, 1, 100);
+		lookup_event(w, 0);
+	}
 	/* lookups still pending keep their conns; the verifier source is stopped first */
 	while (w->dead) {
 		struct conn *c = w->dead;

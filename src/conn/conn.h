@@ -52,6 +52,7 @@ struct conn_lookup_result {
 
 /* Per-worker state: one thread, one loop. */
 struct conn_pooled;
+struct conn_cancel_job;
 
 struct conn_worker {
 	int id;
@@ -62,9 +63,11 @@ struct conn_worker {
 	int nconns;
 	bool draining;                  /* shutdown: no new sessions; close idle ones */
 	bool any_again;                 /* some connection has c->again set */
-	/* lookups completed by the verifier source, handed over through an eventfd */
+	/* lookups completed by the verifier source, and cancels delivered by their threads
+	 * (conn_cancel.c), handed over through an eventfd */
 	pthread_mutex_t lookup_mu;
 	struct conn_lookup_result *lookups_done;
+	struct conn_cancel_job *cancels_done;
 	int lookup_efd;
 	struct net_watch lookup_watch;
 	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */

@@ -1,4 +1,5 @@
-/* conn_cancel.c - the registry of live backend keys and forwarding of CancelRequests to the upstream. */
+/* conn_cancel.c - the registry of live backend keys and forwarding of CancelRequests to the
+ * upstream. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -13,18 +14,26 @@
 
 #define REG_BUCKETS 4096
 #define CANCEL_MAX_INFLIGHT 32
+/* The whole forwarding (connect, TLS, the request, the server's close) is bounded by this. */
 #define CANCEL_TIMEOUT_MS 5000
 
-struct reg_entry {
-	struct reg_entry *next;
+/*
+ * A live session's key. A cancel being forwarded holds its entry (inflight); a session that
+ * ends meanwhile unlinks the entry, so no new cancel finds it, and learns that one is still
+ * on its way: its backend must not then go to another client (conn_pool_release).
+ */
+struct conn_cancel_entry {
+	struct conn_cancel_entry *next;
 	uint32_t pid;
-	uint32_t client_key;        /* the key the client was given */
-	uint32_t key;               /* the backend's own key, sent upstream */
+	uint32_t client_key; /* the key the client was given */
+	uint32_t key;        /* the backend's own key, sent upstream */
+	int inflight;        /* cancels forwarded with this entry, not yet delivered */
+	bool unlinked;       /* the session ended: freed when the last cancel is done */
 };
 
 struct conn_cancel_registry {
 	pthread_mutex_t mu;
-	struct reg_entry *buckets[REG_BUCKETS];
+	struct conn_cancel_entry *buckets[REG_BUCKETS];
 	atomic_int inflight;
 };
 
@@ -41,7 +50,7 @@ void conn_cancel_registry_free(struct conn_cancel_registry *r)
 		return;
 	for (size_t i = 0; i < REG_BUCKETS; i++) {
 		while (r->buckets[i]) {
-			struct reg_entry *e = r->buckets[i];
+			struct conn_cancel_entry *e = r->buckets[i];
 			r->buckets[i] = e->next;
 			free(e);
 		}
@@ -58,7 +67,7 @@ static size_t bucket(uint32_t pid)
 void conn_cancel_register(struct conn *c)
 {
 	struct conn_cancel_registry *r = c->env->cancel;
-	struct reg_entry *e = pgs_xmalloc(sizeof(*e));
+	struct conn_cancel_entry *e = pgs_xcalloc(1, sizeof(*e));
 	e->pid = c->backend_pid;
 	e->client_key = c->client_key;
 	e->key = c->backend_key;
@@ -69,33 +78,42 @@ void conn_cancel_register(struct conn *c)
 	pthread_mutex_unlock(&r->mu);
 }
 
-void conn_cancel_unregister(struct conn *c)
+bool conn_cancel_unregister(struct conn *c)
 {
 	if (!c->has_backend_key)
-		return;
+		return false;
 	c->has_backend_key = false;
+	bool inflight = false;
 	struct conn_cancel_registry *r = c->env->cancel;
 	pthread_mutex_lock(&r->mu);
-	for (struct reg_entry **pp = &r->buckets[bucket(c->backend_pid)]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->pid == c->backend_pid && (*pp)->client_key == c->client_key) {
-			struct reg_entry *e = *pp;
+	for (struct conn_cancel_entry **pp = &r->buckets[bucket(c->backend_pid)]; *pp;
+	     pp = &(*pp)->next) {
+		struct conn_cancel_entry *e = *pp;
+		if (e->pid == c->backend_pid && e->client_key == c->client_key) {
 			*pp = e->next;
-			free(e);
+			if (e->inflight > 0) {
+				inflight = true;
+				e->unlinked = true; /* the last cancel frees it */
+			} else {
+				free(e);
+			}
 			break;
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
+	return inflight;
 }
 
-/* Finds the session a client's (pid, key) names; gives the backend's own key. */
-static bool registry_find(struct conn_cancel_registry *r, uint32_t pid, uint32_t key, uint32_t *real)
+struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid,
+                                            uint32_t key, uint32_t *real)
 {
-	bool found = false;
+	struct conn_cancel_entry *found = NULL;
 	pthread_mutex_lock(&r->mu);
-	for (struct reg_entry *e = r->buckets[bucket(pid)]; e; e = e->next) {
+	for (struct conn_cancel_entry *e = r->buckets[bucket(pid)]; e; e = e->next) {
 		/* the key is a secret of the session: compare without an early exit */
 		if (e->pid == pid && CRYPTO_memcmp(&e->client_key, &key, sizeof(key)) == 0) {
-			found = true;
+			found = e;
+			e->inflight++;
 			*real = e->key;
 			break;
 		}
@@ -104,23 +122,140 @@ static bool registry_find(struct conn_cancel_registry *r, uint32_t pid, uint32_t
 	return found;
 }
 
-struct cancel_job {
+void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (--e->inflight == 0 && e->unlinked)
+		free(e);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* A cancel being forwarded; travels back to the worker of the client's cancel connection. */
+struct conn_cancel_job {
+	struct conn_cancel_job *next;
 	struct conn_env *env;
+	struct conn_worker *w;
+	struct conn *conn; /* the client's cancel connection, closed when the job is done */
+	struct conn_cancel_entry *entry;
 	uint32_t pid, key;
 	uint64_t from_id;
+	uint64_t deadline_us;
 };
 
-static int wait_fd(int fd, short events, int ms)
+static int wait_fd(int fd, short events, uint64_t deadline_us)
 {
+	uint64_t now = pgs_now_us();
+	if (now >= deadline_us)
+		return PGS_ERR;
 	struct pollfd p = {.fd = fd, .events = events};
-	int r = poll(&p, 1, ms);
+	int ms = (int)((deadline_us - now + 999) / 1000);
+	int r;
+	do
+		r = poll(&p, 1, ms);
+	while (r < 0 && errno == EINTR);
 	return r == 1 ? PGS_OK : PGS_ERR;
 }
 
-/* Runs on its own short-lived thread: a blocking connect, optional TLS, 16 bytes, close. */
+/* TLS to the upstream on a connected socket (SSLRequest first, as a libpq client). */
+static int cancel_tls(struct conn_env *env, int fd, uint64_t deadline, SSL **out)
+{
+	uint8_t req[8], answer = 0;
+	proto_put_u32_at(req, 8);
+	proto_put_u32_at(req + 4, PROTO_SSL_CODE);
+	if (send(fd, req, 8, MSG_NOSIGNAL) != 8 || wait_fd(fd, POLLIN, deadline) != PGS_OK ||
+	    recv(fd, &answer, 1, 0) != 1 || answer != 'S')
+		return PGS_ERR;
+	SSL *ssl = SSL_new(env->upstream_tls);
+	*out = ssl;
+	if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
+	    net_tls_client_prepare(ssl, &env->cfg->upstream) != PGS_OK)
+		return PGS_ERR;
+	for (;;) {
+		int r = SSL_connect(ssl);
+		if (r == 1)
+			return PGS_OK;
+		int e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ && wait_fd(fd, POLLIN, deadline) == PGS_OK)
+			continue;
+		if (e == SSL_ERROR_WANT_WRITE && wait_fd(fd, POLLOUT, deadline) == PGS_OK)
+			continue;
+		return PGS_ERR;
+	}
+}
+
+/* Sends the 16 bytes, then waits for the server's close: PostgreSQL closes a cancel
+ * connection once it has signalled the backend. PGS_OK when that close was seen. */
+static int cancel_deliver(int fd, SSL *ssl, const uint8_t *pkt, size_t len, uint64_t deadline)
+{
+	size_t put = 0;
+	while (put < len) {
+		if (ssl) {
+			size_t n = 0;
+			int r = SSL_write_ex(ssl, pkt + put, len - put, &n);
+			if (r == 1) {
+				put += n;
+				continue;
+			}
+			int e = SSL_get_error(ssl, r);
+			if ((e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) &&
+			    wait_fd(fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline) ==
+			        PGS_OK)
+				continue;
+			return PGS_ERR;
+		}
+		if (wait_fd(fd, POLLOUT, deadline) != PGS_OK)
+			return PGS_ERR;
+		ssize_t n = send(fd, pkt + put, len - put, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			put += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return PGS_ERR;
+	}
+	for (;;) {
+		uint8_t sink[256];
+		if (ssl && SSL_pending(ssl) == 0 && wait_fd(fd, POLLIN, deadline) != PGS_OK)
+			return PGS_ERR;
+		if (!ssl && wait_fd(fd, POLLIN, deadline) != PGS_OK)
+			return PGS_ERR;
+		if (ssl) {
+			size_t n = 0;
+			if (SSL_read_ex(ssl, sink, sizeof(sink), &n) == 1)
+				continue;
+			int e = SSL_get_error(ssl, 0);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				continue; /* a session ticket or a partial record */
+			/* close_notify, or the end of the stream without it (PostgreSQL sends none,
+			 * which OpenSSL 3 may report as an error): the server is done */
+			return PGS_OK;
+		}
+		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return PGS_OK;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return PGS_ERR;
+	}
+}
+
+/* Hands the job back to its worker: the last thing the thread does (the worker may free
+ * everything once it has the job). */
+static void cancel_post(struct conn_cancel_job *job)
+{
+	struct conn_worker *w = job->w;
+	uint64_t one = 1;
+	pthread_mutex_lock(&w->lookup_mu);
+	job->next = w->cancels_done;
+	w->cancels_done = job;
+	/* written under the lock: the worker cannot see the job, finish and close the
+	 * eventfd before this write */
+	ssize_t n = write(w->lookup_efd, &one, sizeof(one));
+	(void)n;
+	pthread_mutex_unlock(&w->lookup_mu);
+}
+
+/* Runs on its own short-lived thread, off the worker's loop: a slow upstream stalls no one. */
 static void *cancel_thread(void *arg)
 {
-	struct cancel_job *job = arg;
+	struct conn_cancel_job *job = arg;
 	struct conn_env *env = job->env;
 	SSL *ssl = NULL;
 	uint8_t pkt[16];
@@ -131,97 +266,60 @@ static void *cancel_thread(void *arg)
 	proto_put_u32_at(pkt + 4, PROTO_CANCEL_CODE);
 	proto_put_u32_at(pkt + 8, job->pid);
 	proto_put_u32_at(pkt + 12, job->key);
-	if (fd < 0 || wait_fd(fd, POLLOUT, CANCEL_TIMEOUT_MS) != PGS_OK || net_connect_result(fd) != 0)
+	if (fd < 0 || wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
+	    net_connect_result(fd) != 0)
 		goto out;
-	/* from here the socket is used blocking, bounded by SO_RCVTIMEO/SO_SNDTIMEO */
-	{
-		struct timeval tv = {.tv_sec = CANCEL_TIMEOUT_MS / 1000};
-		int fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-			goto out;
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
 	if (env->upstream_tls) {
-		uint8_t req[8], answer = 0;
-		proto_put_u32_at(req, 8);
-		proto_put_u32_at(req + 4, PROTO_SSL_CODE);
-		if (send(fd, req, 8, MSG_NOSIGNAL) != 8 || wait_fd(fd, POLLIN, CANCEL_TIMEOUT_MS) != PGS_OK ||
-		    recv(fd, &answer, 1, 0) != 1 || answer != 'S')
-			goto out;
-		ssl = SSL_new(env->upstream_tls);
-		if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
-		    net_tls_client_prepare(ssl, &env->cfg->upstream) != PGS_OK)
-			goto out;
-		for (;;) {
-			int r = SSL_connect(ssl);
-			if (r == 1)
-				break;
-			int e = SSL_get_error(ssl, r);
-			if (e == SSL_ERROR_WANT_READ && wait_fd(fd, POLLIN, CANCEL_TIMEOUT_MS) == PGS_OK)
-				continue;
-			if (e == SSL_ERROR_WANT_WRITE && wait_fd(fd, POLLOUT, CANCEL_TIMEOUT_MS) == PGS_OK)
-				continue;
-			goto out;
-		}
-		size_t put = 0;
-		while (put < sizeof(pkt)) {
-			size_t n = 0;
-			int r = SSL_write_ex(ssl, pkt + put, sizeof(pkt) - put, &n);
-			if (r == 1) {
-				put += n;
-				continue;
-			}
-			int e = SSL_get_error(ssl, r);
-			if (e == SSL_ERROR_WANT_WRITE && wait_fd(fd, POLLOUT, CANCEL_TIMEOUT_MS) == PGS_OK)
-				continue;
-			goto out;
-		}
-	} else {
-		if (wait_fd(fd, POLLOUT, CANCEL_TIMEOUT_MS) != PGS_OK ||
-		    send(fd, pkt, sizeof(pkt), MSG_NOSIGNAL) != (ssize_t)sizeof(pkt))
+		/* OpenSSL on a non-blocking socket, each wait bounded by the deadline */
+		if (cancel_tls(env, fd, job->deadline_us, &ssl) != PGS_OK)
 			goto out;
 	}
-	/* the server closes the connection once it has processed the request */
-	{
-		uint8_t sink[64];
-		for (int i = 0; i < 4 && wait_fd(fd, POLLIN, CANCEL_TIMEOUT_MS) == PGS_OK; i++) {
-			ssize_t n = ssl ? SSL_read(ssl, sink, sizeof(sink)) : recv(fd, sink, sizeof(sink), 0);
-			if (n <= 0)
-				break;
-		}
-	}
-	ok = true;
+	ok = cancel_deliver(fd, ssl, pkt, sizeof(pkt), job->deadline_us) == PGS_OK;
 out:
 	if (ssl)
 		SSL_free(ssl);
 	if (fd >= 0)
 		close(fd);
 	ERR_clear_error();
-	log_conn(ok ? LOG_INFO : LOG_WARN, job->from_id, "cancel request for backend %u %s", job->pid,
-		 ok ? "forwarded" : "could not be forwarded");
+	OPENSSL_cleanse(pkt, sizeof(pkt));
+	log_conn(ok ? LOG_INFO : LOG_WARN, job->from_id, "cancel request for backend %u %s",
+	         job->pid, ok ? "delivered" : "could not be delivered");
+	conn_cancel_release(env->cancel, job->entry);
 	atomic_fetch_sub(&env->cancel->inflight, 1);
-	free(job);
+	cancel_post(job);
 	return NULL;
 }
 
-void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id)
+void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key)
 {
+	struct conn_env *env = c->env;
 	uint32_t real = 0;
-	if (!registry_find(env->cancel, pid, key, &real)) {
-		log_conn(LOG_INFO, from_id, "cancel request for an unknown backend ignored");
+	struct conn_cancel_entry *e = conn_cancel_claim(env->cancel, pid, key, &real);
+	if (!e) {
+		log_conn(LOG_INFO, c->id, "cancel request for an unknown backend ignored");
+		conn_close(c, "cancel request handled");
 		return;
 	}
 	if (atomic_fetch_add(&env->cancel->inflight, 1) >= CANCEL_MAX_INFLIGHT) {
 		atomic_fetch_sub(&env->cancel->inflight, 1);
-		log_conn(LOG_WARN, from_id, "too many cancel requests in flight; dropped");
+		conn_cancel_release(env->cancel, e);
+		log_conn(LOG_WARN, c->id, "too many cancel requests in flight; dropped");
+		conn_close(c, "cancel request dropped");
 		return;
 	}
-	struct cancel_job *job = pgs_xmalloc(sizeof(*job));
+	struct conn_cancel_job *job = pgs_xcalloc(1, sizeof(*job));
 	job->env = env;
+	job->w = c->worker;
+	job->conn = c;
+	job->entry = e;
 	job->pid = pid;
 	job->key = real;
-	job->from_id = from_id;
+	job->from_id = c->id;
+	job->deadline_us = pgs_now_us() + CANCEL_TIMEOUT_MS * 1000u;
+	/* the client's connection stays open until the upstream has the cancel: drivers take
+	 * its close to mean "delivered" and run their next statement */
+	c->state = CS_CANCEL_WAIT;
+	c->cancel_pending = true;
 	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -229,8 +327,23 @@ void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint6
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&t, &attr, cancel_thread, job) != 0) {
 		atomic_fetch_sub(&env->cancel->inflight, 1);
+		conn_cancel_release(env->cancel, e);
 		free(job);
-		log_conn(LOG_WARN, from_id, "cannot start a cancel thread");
+		c->cancel_pending = false;
+		log_conn(LOG_WARN, c->id, "cannot start a cancel thread");
+		conn_close(c, "cancel request dropped");
 	}
 	pthread_attr_destroy(&attr);
+}
+
+void conn_cancel_done(struct conn_cancel_job *list)
+{
+	while (list) {
+		struct conn_cancel_job *next = list->next;
+		struct conn *c = list->conn;
+		c->cancel_pending = false;
+		conn_close(c, "cancel request handled"); /* no-op if it timed out meanwhile */
+		free(list);
+		list = next;
+	}
 }

@@ -35,6 +35,7 @@ struct conn_side {
 	bool read_wants_write;  /* TLS: SSL_read returned WANT_WRITE */
 	bool write_wants_read;  /* TLS: SSL_write returned WANT_READ */
 	bool eof;
+	bool hup;               /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
 	bool registered;
 
 	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
@@ -65,8 +66,10 @@ enum conn_state {
 	CS_UPSTREAM_SSLREQ,  /* SSLRequest sent, waiting for 'S' */
 	CS_UPSTREAM_TLS,     /* SSL_connect in progress */
 	CS_UPSTREAM_SCRAM,   /* pgseal authenticates upstream with the recovered ClientKey */
+	CS_POOL_CHECK,       /* a pooled upstream: are its role settings current? (conn_pool.c) */
 	CS_RELAY,            /* streaming both ways */
 	CS_CLOSING,          /* flushing the last bytes to the client */
+	CS_CANCEL_WAIT,      /* a CancelRequest: open until the upstream has it (conn_cancel.c) */
 };
 
 struct conn_scram; /* pgseal's SCRAM state (conn_auth.c) */
@@ -88,6 +91,7 @@ struct conn {
 	bool again;                 /* the pump stopped on its budget: drive again soon */
 	bool counted;               /* holds a slot in env->nclients */
 	bool lookup_pending;        /* a verifier lookup refers to this conn */
+	bool cancel_pending;        /* a cancel thread refers to this conn */
 	bool client_tls;            /* the client side runs TLS */
 	bool ssl_answered;          /* an SSLRequest was answered */
 	bool authenticated;         /* AuthenticationOk seen */
@@ -111,6 +115,8 @@ struct conn {
 	struct sbuf c2s;            /* client -> server */
 	struct sbuf s2c;            /* server -> client */
 
+	struct sbuf pool_check;     /* CS_POOL_CHECK: the check's query, then its answer */
+	char *pool_fingerprint;     /* its upstream's settings fingerprint, validated at a reset */
 	struct proto_buf startup;   /* the client's StartupMessage, relayed upstream */
 	char user[64];
 	char database[64];
@@ -167,6 +173,8 @@ void conn_startup_step(struct conn *c);
 
 /* conn_upstream.c */
 void conn_upstream_start(struct conn *c);
+/* Opens a new upstream connection (conn_upstream_start without the pool). */
+void conn_upstream_connect(struct conn *c);
 void conn_upstream_step(struct conn *c);
 
 /* conn_relay.c: scanners; return PGS_ERR after failing the connection. */
@@ -185,28 +193,63 @@ void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
 /* The last value the server reported for a setting, or NULL. */
 const char *conn_params_get(const struct conn_params *p, const char *name);
 void conn_params_free(struct conn_params *p);
-/* The answer to the pool's reset (DISCARD ALL), read as it arrives. */
+/* The answer to the pool's reset (DISCARD ALL, then the settings query of
+ * conn_pool_check.c), read as it arrives. */
 struct conn_reset {
-	bool saw_complete;          /* its CommandComplete was seen */
+	int phase;                  /* 0: DISCARD ALL's answer, 1: the settings query's */
+	bool saw_complete;          /* DISCARD ALL's CommandComplete was seen */
+	const char *expect;         /* a fingerprint validated before: only it is read again */
+	int rows;                   /* DataRows of the settings query so far */
+	char *fingerprint;          /* its first row (malloc'd; conn_reset_clear frees) */
+	char *applied;              /* its second row, compared with the third */
+	uint32_t applied_len;
 	struct conn_params *params; /* ParameterStatus values it reports are recorded here */
 	const char *why;            /* set when the answer is refused */
 };
-/* Reads the whole messages of p[0, n): 1 when the reset completed (ReadyForQuery 'I' after
- * CommandComplete, nothing after it), 0 when more is needed, -1 (with why) for an error or
- * anything unexpected. *used: the bytes of whole messages read. */
+/* conn_pool_check.c: the settings query sent after DISCARD ALL, and the fingerprint alone,
+ * read again when a connection is handed out. */
+extern const char conn_pool_settings_sql[];
+extern const char conn_pool_fingerprint_sql[];
+/* After the first reset of a backend, its later resets read the fingerprint alone. */
+extern const char conn_pool_recheck_sql[];
+/* Reads the whole messages of p[0, n): 1 when the reset completed (DISCARD ALL done, the
+ * settings the backend started with are the catalog's, or the fingerprint is r->expect;
+ * ReadyForQuery 'I' and nothing after it), 0 when more is needed, -1 (with why) for an
+ * error, changed settings or anything unexpected. *used: the bytes of whole messages read. */
 int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, uint32_t *used) PGS_MUSTCHECK;
+void conn_reset_clear(struct conn_reset *r);
+/* Reads the hand-out check's answer in p[0, n): 1 when it completed and the fingerprint is
+ * the one taken at the reset, -2 when it differs, 0 when more is needed, -1 for an error or
+ * anything unexpected. ParameterStatus values it carries are recorded in params. */
+int conn_pool_check_answer(const uint8_t *p, uint32_t n, struct conn_params *params,
+			   const char *fingerprint) PGS_MUSTCHECK;
 /* Whether the session may hand its upstream to the pool when the client sends Terminate. */
 bool conn_pool_can_release(const struct conn *c);
 /* Moves the upstream connection to the worker's pool (reset with DISCARD ALL first). */
 void conn_pool_release(struct conn *c);
 /* Gives the connection a pooled upstream for the same StartupMessage, if there is one;
- * true when it did (the session then continues, or has failed). */
+ * true when it did (the session then continues, or has failed). The connection is
+ * checked first (CS_POOL_CHECK): its role and database settings must be current. */
 bool conn_pool_take(struct conn *c);
+/* CS_POOL_CHECK: sends the check, reads its answer, then hands the connection out or
+ * closes it and opens a new one (conn_upstream_connect). */
+void conn_pool_check_step(struct conn *c);
 
 /* conn_cancel.c */
+struct conn_cancel_entry;
 void conn_cancel_register(struct conn *c);
-void conn_cancel_unregister(struct conn *c);
-void conn_cancel_forward(struct conn_env *env, uint32_t pid, uint32_t key, uint64_t from_id);
+/* Removes the session's key: no cancel can find it afterwards. True when a cancel found
+ * it before and is still on its way to the backend. */
+bool conn_cancel_unregister(struct conn *c);
+/* Finds the session a client's (pid, key) names and holds its entry for one cancel (the
+ * backend's own key in *real); NULL if none. Each claim is released once. */
+struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid, uint32_t key,
+					    uint32_t *real);
+void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e);
+/* Forwards the CancelRequest of connection c (CS_CANCEL_WAIT until delivered), or closes c. */
+void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
+/* On the worker's thread: closes the cancel connections whose cancel was delivered (or gave up). */
+void conn_cancel_done(struct conn_cancel_job *list);
 
 /* ---- small helpers of the encryption layer's write and read paths ---- */
 

@@ -121,8 +121,10 @@ ssize_t conn_side_read(struct conn_side *s, struct sbuf *b)
 	if (n > 0) {
 		b->end += (uint32_t)n;
 		/* a short read drained the socket; with edge triggering, new data brings a new
-		 * event, so the EAGAIN read that would follow can be skipped */
-		if ((size_t)n < room)
+		 * event, so the EAGAIN read that would follow can be skipped. Not once the peer
+		 * has closed: its end of stream came with the edge just consumed (bytes and FIN
+		 * together, e.g. Terminate then close) and no other event will tell of it. */
+		if ((size_t)n < room && !s->hup)
 			s->readable = false;
 		return n;
 	}
@@ -190,6 +192,8 @@ static void side_event(void *arg, uint32_t events)
 	struct conn *c = s->conn;
 	if (c->closed)
 		return;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->hup = true;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		s->readable = true;
 		if (s->write_wants_read) {
@@ -214,6 +218,7 @@ int conn_side_attach(struct conn *c, struct conn_side *s, int fd)
 	s->watch.fn = side_event;
 	s->watch.arg = s;
 	s->readable = s->writable = false;
+	s->hup = false;
 	if (net_loop_add(c->worker->loop, fd, &s->watch, 0) != PGS_OK)
 		return PGS_ERR;
 	s->registered = true;

@@ -34,7 +34,8 @@ struct conn_pooled {
 	uint32_t pid, key;
 	bool trust;                 /* the upstream asked for no credentials */
 	bool ready;                 /* reset done: may be handed out */
-	bool saw_complete;          /* CommandComplete of the reset seen */
+	struct conn_reset reset;    /* the reset's answer so far */
+	char *fingerprint;          /* its role and database settings, as the reset found them */
 	uint64_t since_us;          /* idle since, or reset started at */
 	uint64_t id;                /* the connection id it served last, for logs */
 };
@@ -117,6 +118,8 @@ static void pooled_destroy(struct conn_pooled *e, const char *why)
 	sbuf_free(&e->out);
 	free(e->startup);
 	conn_params_free(&e->params);
+	conn_reset_clear(&e->reset);
+	free(e->fingerprint);
 	free(e);
 	metrics_pool_idle(-1);
 }
@@ -185,47 +188,6 @@ static void become_idle(struct conn_pooled *e)
 		pooled_destroy(victim, "pool full: least recently used");
 }
 
-int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, uint32_t *used)
-{
-	uint32_t at = 0;
-	*used = 0;
-	while (n - at >= PROTO_HDR_LEN) {
-		uint8_t type = p[at];
-		uint32_t len = proto_get_u32(p + at + 1);
-		if (len < 4 || len > CONN_MAX_INSPECT) {
-			r->why = "invalid message during reset";
-			return -1;
-		}
-		if (n - at < len + 1)
-			break; /* the rest of it has not arrived */
-		const uint8_t *body = p + at + PROTO_HDR_LEN;
-		at += len + 1;
-		*used = at;
-		switch (type) {
-		case 'C':
-			r->saw_complete = true;
-			break;
-		case 'S':
-			conn_params_set(r->params, body, len - 4);
-			break;
-		case 'N':
-		case 'A':
-			break;
-		case 'Z':
-			/* idle, after the reset's CommandComplete, and nothing after it */
-			if (!r->saw_complete || len != 5 || body[0] != 'I' || at != n) {
-				r->why = "reset did not complete";
-				return -1;
-			}
-			return 1;
-		default:
-			r->why = type == 'E' ? "reset failed" : "unexpected message during reset";
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Reads the reset's answer; returns false when the connection was closed or went idle. */
 static bool pooled_read(struct conn_pooled *e)
 {
@@ -244,18 +206,22 @@ static bool pooled_read(struct conn_pooled *e)
 			resetting_free(e, n == 0 ? "closed by the server" : "read failed");
 			return false;
 		}
-		struct conn_reset r = {.saw_complete = e->saw_complete, .params = &e->params};
 		uint32_t used = 0;
-		int st = conn_pool_reset_answer(&r, e->in.data + e->in.scan, e->in.end - e->in.scan, &used);
-		e->saw_complete = r.saw_complete;
+		int st = conn_pool_reset_answer(&e->reset, e->in.data + e->in.scan, e->in.end - e->in.scan, &used);
 		e->in.scan += used;
 		e->in.start = e->in.scan;
 		if (st == 1) {
+			if (!e->fingerprint) {
+				e->fingerprint = e->reset.fingerprint;
+				e->reset.fingerprint = NULL;
+			}
+			e->reset.expect = NULL;
+			conn_reset_clear(&e->reset);
 			become_idle(e);
 			return false;
 		}
 		if (st < 0) {
-			resetting_free(e, r.why);
+			resetting_free(e, e->reset.why);
 			return false;
 		}
 		/* room for the whole of a message begun (its length was checked above) */
@@ -271,6 +237,8 @@ static bool pooled_read(struct conn_pooled *e)
 static void pooled_event(void *arg, uint32_t events)
 {
 	struct conn_pooled *e = arg;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		e->side.hup = true; /* conn_side_read: keep reading to the end of stream */
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->side.readable = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -331,6 +299,13 @@ bool conn_pool_can_release(const struct conn *c)
 void conn_pool_release(struct conn *c)
 {
 	struct conn_worker *w = c->worker;
+	/* first the key goes: no cancel can find this session afterwards. One already on its
+	 * way could reach the backend once another client has it: such a backend is closed
+	 * (by the caller) instead of pooled. */
+	if (conn_cancel_unregister(c)) {
+		log_conn(LOG_INFO, c->id, "a cancel request is still on its way: upstream connection not pooled");
+		return;
+	}
 	/* back to epoll, where the reset runs; a socket that received meanwhile is closed */
 	if (conn_uring_leave(c, &c->server) != PGS_OK)
 		return;
@@ -348,6 +323,11 @@ void conn_pool_release(struct conn *c)
 	e->trust = !c->upstream_challenged;
 	e->params = c->params;
 	memset(&c->params, 0, sizeof(c->params));
+	e->reset.params = &e->params;
+	/* a backend validated before (it came from the pool) rechecks its fingerprint only */
+	e->fingerprint = c->pool_fingerprint;
+	c->pool_fingerprint = NULL;
+	e->reset.expect = e->fingerprint;
 	e->startup = pgs_xmalloc(c->startup.len);
 	memcpy(e->startup, c->startup.data, c->startup.len);
 	e->startup_len = (uint32_t)c->startup.len;
@@ -356,7 +336,6 @@ void conn_pool_release(struct conn *c)
 	c->server.fd = -1;
 	c->server.ssl = NULL;
 	c->server.registered = false;
-	conn_cancel_unregister(c);
 	e->next = w->pool;
 	w->pool = e;
 	w->npool++;
@@ -367,10 +346,15 @@ void conn_pool_release(struct conn *c)
 		resetting_free(e, "cannot pool");
 		return;
 	}
+	/* two Queries at once: DISCARD ALL may not share an implicit transaction */
 	static const char reset[] = "DISCARD ALL";
 	struct proto_buf q = {0};
 	size_t off = proto_msg_begin(&q, 'Q');
 	proto_put_bytes(&q, reset, sizeof(reset));
+	proto_msg_end(&q, off);
+	off = proto_msg_begin(&q, 'Q');
+	const char *check = e->fingerprint ? conn_pool_recheck_sql : conn_pool_settings_sql;
+	proto_put_bytes(&q, check, strlen(check) + 1);
 	proto_msg_end(&q, off);
 	sbuf_inject(&e->out, q.data, (uint32_t)q.len);
 	proto_buf_free(&q);
@@ -429,14 +413,8 @@ bool conn_pool_take(struct conn *c)
 			break;
 		pooled_destroy(e, "closed by the server while idle");
 	}
-	uint32_t client_key;
-	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1) {
-		pooled_destroy(e, "no random cancel key");
-		return false;
-	}
 	/* move the socket to the connection */
 	metrics_pool_idle(-1);
-	metrics_pool_reused();
 	int fd = e->side.fd;
 	SSL *ssl = e->side.ssl;
 	e->side.fd = -1;
@@ -446,6 +424,9 @@ bool conn_pool_take(struct conn *c)
 	c->backend_pid = e->pid;
 	c->backend_key = e->key;
 	c->upstream_challenged = !e->trust;
+	free(c->pool_fingerprint);
+	c->pool_fingerprint = e->fingerprint;
+	e->fingerprint = NULL;
 	free(e->startup);
 	free(e);
 	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
@@ -457,6 +438,34 @@ bool conn_pool_take(struct conn *c)
 	c->server.ssl = ssl;
 	c->server.readable = c->server.writable = true;
 	c->reused = true;
+	/* before the client hears of it: does the backend still have its role's settings? */
+	if (sbuf_init(&c->pool_check) != PGS_OK) {
+		conn_fail(c, "53200", "pgseal: out of memory");
+		return true;
+	}
+	struct proto_buf q = {0};
+	size_t off = proto_msg_begin(&q, 'Q');
+	proto_put_bytes(&q, conn_pool_fingerprint_sql, strlen(conn_pool_fingerprint_sql) + 1);
+	proto_msg_end(&q, off);
+	sbuf_inject(&c->pool_check, q.data, (uint32_t)q.len);
+	proto_buf_free(&q);
+	c->state = CS_POOL_CHECK;
+	/* driven after the current event, once the caller (the SCRAM exchange) is done with
+	 * the message it is handling */
+	c->again = true;
+	w->any_again = true;
+	return true;
+}
+
+/* The check passed: the client gets the connection. */
+static void pool_hand_out(struct conn *c)
+{
+	uint32_t client_key;
+	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1) {
+		conn_fail(c, "58000", "pgseal: no random cancel key");
+		return;
+	}
+	metrics_pool_reused();
 	c->authenticated = true;
 	c->client_key = client_key;
 	c->has_backend_key = true;
@@ -479,19 +488,75 @@ bool conn_pool_take(struct conn *c)
 	static const uint8_t z[] = {'Z', 0, 0, 0, 5, 'I'};
 	if (sbuf_reserve(&c->s2c, sizeof(z)) != PGS_OK) {
 		conn_fail(c, "53200", "pgseal: out of memory");
-		return true;
+		return;
 	}
 	memcpy(c->s2c.data + c->s2c.end, z, sizeof(z));
 	c->s2c.end += sizeof(z);
 	c->state = CS_RELAY;
 	c->client.readable = true;
 	if (conn_scan_server(c) != PGS_OK)
-		return true;
-	/* driven after the current event, once the caller (the SCRAM exchange) is done with
-	 * the message it is handling */
-	c->again = true;
-	w->any_again = true;
-	return true;
+		return;
+	conn_pump(c);
+}
+
+/* The check failed: this backend is closed, and the session opens a new one. */
+static void pool_check_failed(struct conn *c, const char *why)
+{
+	log_conn(LOG_INFO, c->id, "pooled upstream connection (backend %u) not reused: %s", c->backend_pid, why);
+	sbuf_free(&c->pool_check);
+	free(c->pool_fingerprint);
+	c->pool_fingerprint = NULL;
+	conn_side_close(c, &c->server);
+	conn_params_free(&c->params);
+	c->reused = false;
+	c->upstream_challenged = false;
+	c->backend_pid = c->backend_key = 0;
+	conn_upstream_connect(c);
+}
+
+void conn_pool_check_step(struct conn *c)
+{
+	struct sbuf *b = &c->pool_check;
+	for (;;) {
+		if (b->scan > b->start) {
+			/* the query is not all sent yet */
+			if (!c->server.writable)
+				return;
+			ssize_t n = conn_side_write(&c->server, b);
+			if (n == -2) {
+				pool_check_failed(c, "write failed");
+				return;
+			}
+			if (n == -1)
+				return;
+			continue;
+		}
+		int st = conn_pool_check_answer(b->data + b->scan, b->end - b->scan, &c->params,
+						c->pool_fingerprint ? c->pool_fingerprint : "");
+		if (st == 1) {
+			sbuf_free(b);
+			pool_hand_out(c); /* the fingerprint stays: the next reset rechecks it */
+			return;
+		}
+		if (st < 0) {
+			pool_check_failed(c, st == -2 ? "its role or database settings changed while it was pooled"
+						      : "the settings check failed");
+			return;
+		}
+		if (!c->server.readable)
+			return;
+		if (sbuf_space(b) == 0) {
+			pool_check_failed(c, "the settings check answered too much");
+			return;
+		}
+		ssize_t n = conn_side_read(&c->server, b);
+		if (n == 0 || n == -2) {
+			pool_check_failed(c, "closed by the server");
+			return;
+		}
+		if (n == -1)
+			return;
+	}
 }
 
 void conn_pool_tick(struct conn_worker *w, uint64_t now)

@@ -80,7 +80,12 @@ static bool startup_packet(struct conn *c)
 		return false;
 	uint32_t len = proto_get_u32(b->data + b->scan);
 	if (len < 8 || len > PROTO_MAX_STARTUP) {
-		startup_fail(c, "08P01", "invalid startup packet length");
+		/* PostgreSQL only logs this (COMMERROR) and closes without a word: a client that
+		 * sends Terminate before its startup packet (node-postgres' connect() then end())
+		 * reads 'X' 0 0 0 4 as a length, and takes an error for a failed connect */
+		metrics_error(METRICS_ERR_PROTOCOL);
+		log_conn(LOG_INFO, c->id, "invalid length %u of a startup packet: closed", len);
+		conn_close(c, "invalid startup packet length");
 		return false;
 	}
 	if (avail < len)
@@ -132,8 +137,7 @@ static bool startup_packet(struct conn *c)
 		return true;
 	case PROTO_CANCEL_CODE:
 		sbuf_consume(b, len);
-		conn_cancel_forward(c->env, st.cancel_pid, st.cancel_key, c->id);
-		conn_close(c, "cancel request handled");
+		conn_cancel_forward(c, st.cancel_pid, st.cancel_key);
 		return false;
 	default:
 		/* keep our own copy (relayed upstream later), then parse that copy */

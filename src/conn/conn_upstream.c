@@ -18,9 +18,13 @@ static void upstream_fail(struct conn *c, const char *msg)
 
 void conn_upstream_start(struct conn *c)
 {
+	if (!conn_pool_take(c))
+		conn_upstream_connect(c);
+}
+
+void conn_upstream_connect(struct conn *c)
+{
 	const struct config *cfg = c->env->cfg;
-	if (conn_pool_take(c))
-		return;
 	int fd = net_connect_start(&c->env->upstream_addr);
 	if (fd < 0) {
 		log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(errno));

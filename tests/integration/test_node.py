@@ -23,4 +23,4 @@ def test_node_postgres(plain, tls, certs):
     out = r.stdout.decode(errors="replace")
     print(out)
     assert r.returncode == 0, out
-    assert "# fail 0" in out and "# pass 3" in out
+    assert "# fail 0" in out and "# pass 4" in out

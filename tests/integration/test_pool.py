@@ -33,12 +33,17 @@ def backend_pid(proxy, **kw):
         return pid
 
 
+RESET_MARK = "/* pgseal: pooled connection reset */"
+
+
 def wait_reset(pg, pid, timeout=10.0):
-    """Waits until the pooled backend has run its reset and sits idle."""
+    """Waits until the pooled backend has run its reset (DISCARD ALL, then the settings query
+    that starts with RESET_MARK) and sits idle."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = pg.psql("SELECT state || '/' || query FROM pg_stat_activity WHERE pid = %d" % pid).strip()
-        if out == "idle/DISCARD ALL":
+        out = pg.psql("SELECT state || '/' || left(query, %d) FROM pg_stat_activity WHERE pid = %d"
+                      % (len(RESET_MARK), pid)).strip()
+        if out == "idle/" + RESET_MARK:
             return
         time.sleep(0.05)
     raise AssertionError("backend %d not reset: %r" % (pid, out))

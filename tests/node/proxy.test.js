@@ -70,3 +70,18 @@ test('TLS verify-full with SCRAM through pgseal', { skip: skip || (!env.PGSEAL_T
     ssl: { ca: fs.readFileSync(env.PGSEAL_CA), servername: 'localhost' } });
   await assert.rejects(bad.connect(), (e) => e.code === '28P01');
 });
+
+// node-postgres' own quick-disconnect test: end() right after connect(), without waiting. The
+// Terminate reaches the server before any startup packet; PostgreSQL closes quietly, and so must
+// pgseal (an error here made connect() fail). connect() may stay pending: only errors count.
+test('quick connect then end', { skip }, async () => {
+  const errors = [];
+  for (let i = 0; i < 10; i++) {
+    const c = plainClient();
+    c.on('error', (e) => errors.push(e));
+    c.connect().catch((e) => errors.push(e));
+    await c.end();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepStrictEqual(errors.map((e) => `${e.code} ${e.message}`).filter((s) => !s.startsWith('undefined')), []);
+});
