@@ -448,8 +448,12 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		struct keys_entry *cur = find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0);
 		if (cur != e)
 			continue; /* only the newest version of each column rotates */
-		if (e->version == UINT32_MAX) {
+		if (e->version >= CRYPTO_KEYID_MAX) {
+			/* the records' key id and the database's CHECK constraint stop there */
+			pgs_errf(err, errlen, "keys: %s.%s has used every data key version (1..%u)",
+				 e->table, e->column, CRYPTO_KEYID_MAX);
 			rc = PGS_ERR;
+			matched = -1;
 			break;
 		}
 		char *c = pgs_xstrdup(e->client), *t = pgs_xstrdup(e->table), *o = pgs_xstrdup(e->column);
@@ -464,7 +468,7 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		rc = PGS_ERR;
 	} else if (rc == PGS_OK) {
 		rc = persist_locked(k, err, errlen);
-	} else {
+	} else if (matched >= 0) {
 		pgs_errf(err, errlen, "keys: rotation failed");
 	}
 	if (rc != PGS_OK)
