@@ -231,7 +231,11 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 		goto out;
 	}
 	if (have_blob && (flags & KEYS_OPEN_INIT_ONLY)) {
-		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it", k->sealed_path);
+		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it%s", k->sealed_path,
+			 keys_file_exists(k->keystore_path)
+				 ? ""
+				 : " (its keystore is missing: `pgseal keys init --new-keystore` makes "
+				   "an empty one, if the old one is lost for good)");
 		goto out;
 	}
 	if (!have_blob && !create) {

@@ -216,7 +216,9 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
 		return ferror(out) ? PGS_ERR : PGS_OK;
 	}
-	fprintf(out, "\nBEGIN;\n");
+	/* the re-run's "already exists, skipping" / "does not exist, skipping" notices are noise;
+	 * the migration's own warnings stay */
+	fprintf(out, "\nBEGIN;\nSET LOCAL client_min_messages = warning;\n");
 	for (size_t i = 0; i < s->ntables; i++) {
 		const struct schema_table *t = &s->tables[i];
 		if (!t->nencrypted)

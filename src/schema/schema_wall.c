@@ -160,7 +160,8 @@ int schema_print_constraints(const struct schema *s, FILE *out)
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
 		return ferror(out) ? PGS_ERR : PGS_OK;
 	}
-	fprintf(out, "\nBEGIN;\n");
+	fprintf(out, "\nBEGIN;\nSET LOCAL client_min_messages = warning; -- no \"does not exist, "
+		     "skipping\" notices\n");
 	for (size_t i = 0; i < s->ntables; i++) {
 		const struct schema_table *t = &s->tables[i];
 		if (!t->nencrypted)

@@ -391,6 +391,8 @@ def test_file_missing_keystore_refused(factory, kdir):
         assert snapshot(kdir) == before, cmd
     rc, o, e = keys_cli("status", "--config", p.conf_path)
     assert ks_path in e and blob_path in e, e
+    rc, o, e = keys_cli("init", "--config", p.conf_path)
+    assert "refusing to overwrite" in e and "--new-keystore" in e, e
     # --new-keystore belongs to init only
     rc, o, e = keys_cli("status", "--config", p.conf_path, "--new-keystore")
     assert rc == 2, (o, e)
