@@ -24,7 +24,7 @@
  *   `keys rotate` can ever make, so a rotation needs no new DDL. Its top byte is 0, and
  *   no text value holds a 0x00 byte: text cast or coerced to bytea never passes.
  *
- * Only substring(), length() and bytea comparisons: immutable, no error on any input (a
+ * Only bytea comparisons, length() and substring(): immutable, no error on any input (a
  * short value just compares unequal, in whatever order PostgreSQL evaluates the terms),
  * so a refused row is always SQLSTATE 23514 naming the constraint. It cannot check the
  * GCM tag (the key stays in pgseal): a value crafted to look like a record passes.
@@ -45,43 +45,57 @@ static void put_bytea(FILE *out, const uint8_t *b, size_t n)
 	fputs("'::bytea", out);
 }
 
-/* substring(qc FROM from FOR 4 + (format >= 0)) BETWEEN [format] key id min AND [format] max */
-static void put_keyid_range(FILE *out, const char *qc, size_t from, int format)
+static void put_be32(uint8_t *p, uint32_t v)
 {
-	uint8_t lo[5], hi[5];
-	size_t n = 0;
-	if (format >= 0)
-		lo[n] = hi[n] = (uint8_t)format, n++;
-	for (int i = 3; i >= 0; i--, n++) {
-		lo[n] = (uint8_t)(CRYPTO_KEYID_MIN >> (8 * i));
-		hi[n] = (uint8_t)(CRYPTO_KEYID_MAX >> (8 * i));
-	}
-	fprintf(out, "substring(%s FROM %zu FOR %zu) BETWEEN ", qc, from, n);
-	put_bytea(out, lo, n);
-	fputs(" AND ", out);
-	put_bytea(out, hi, n);
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
-/* CHECK (...): NULL, or a record of this column's kind and type. */
+/*
+ * CHECK (...): a record of this column's kind and type. NULL passes without a term of its
+ * own: every term is NULL then, and a CHECK whose expression is NULL holds.
+ *
+ * PostgreSQL parses and prepares each CHECK expression once per statement execution
+ * (ExecRelCheck), so the size of the expression tree is a cost per INSERT: prefixes are
+ * compared as whole values (bytea order is memcmp, then length), with no substring() where
+ * a prefix will do. For a value v of at least 33 bytes and a 5-byte bound b, v >= b and
+ * v < b' hold exactly when v's first 5 bytes lie in [b, b').
+ */
 static void put_check(FILE *out, const struct schema_column *c, const char *qc)
 {
 	size_t lo, hi;
 	codec_canonical_size(c->type, &lo, &hi);
 	size_t over = c->searchable ? CRYPTO_REC_OVERHEAD_SEARCHABLE : CRYPTO_REC_OVERHEAD;
-	fprintf(out, "CHECK (%s IS NULL OR (length(%s) %s %zu AND ", qc, qc,
-		hi && hi == lo ? "=" : ">=", over + lo);
+	uint8_t from[5], to[5];
 	if (c->searchable) {
-		/* the format byte, and the key id after the blind index */
-		static const uint8_t fmt = CRYPTO_REC_SEARCHABLE;
-		fprintf(out, "substring(%s FROM 1 FOR 1) = ", qc);
-		put_bytea(out, &fmt, 1);
-		fputs(" AND ", out);
-		put_keyid_range(out, qc, 1 + 1 + CRYPTO_BLIND_LEN, -1);
+		/* the format byte; the key id comes after the blind index */
+		from[0] = CRYPTO_REC_SEARCHABLE;
+		to[0] = CRYPTO_REC_SEARCHABLE + 1;
+		fprintf(out, "CHECK (%s >= ", qc);
+		put_bytea(out, from, 1);
+		fprintf(out, " AND %s < ", qc);
+		put_bytea(out, to, 1);
 	} else {
-		/* format byte and key id are adjacent: one comparison of 5 bytes covers both */
-		put_keyid_range(out, qc, 1, CRYPTO_REC_PLAIN);
+		/* format byte and key id are adjacent: one range of 5-byte prefixes covers both */
+		from[0] = to[0] = CRYPTO_REC_PLAIN;
+		put_be32(from + 1, CRYPTO_KEYID_MIN);
+		put_be32(to + 1, CRYPTO_KEYID_MAX + 1);
+		fprintf(out, "CHECK (%s >= ", qc);
+		put_bytea(out, from, 5);
+		fprintf(out, " AND %s < ", qc);
+		put_bytea(out, to, 5);
 	}
-	fputs("))", out);
+	fprintf(out, " AND length(%s) %s %zu", qc, hi && hi == lo ? "=" : ">=", over + lo);
+	if (c->searchable) {
+		put_be32(from, CRYPTO_KEYID_MIN);
+		put_be32(to, CRYPTO_KEYID_MAX);
+		fprintf(out, " AND substring(%s FROM %d FOR %d) BETWEEN ", qc, 1 + 1 + CRYPTO_BLIND_LEN,
+			CRYPTO_KEYID_LEN);
+		put_bytea(out, from, 4);
+		fputs(" AND ", out);
+		put_bytea(out, to, 4);
+	}
+	fputc(')', out);
 }
 
 int schema_wall_print_table(FILE *out, const struct schema_table *t, const char *qt,
