@@ -133,7 +133,7 @@ check "plaintext text into a plain column: 23514" test "$(st "UPDATE type_aware_
 check "plaintext into a searchable column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, convert_to('alice', 'UTF8'))")" = 23514
 check "an empty bytea: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_bytes) VALUES (-1, ''::bytea)")" = 23514
 check "a plain record: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || $TAG)")" = ok
-check "a plain record with an empty value (33 bytes): accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || sha256('t'::bytea)::bytea)")" = ok
+check "a plain record with an empty value (33 bytes): accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || substring($TAG FROM 1 FOR 16))")" = ok
 check "a searchable record: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, $REC2 || $TAG)")" = ok
 check "a searchable record in a plain column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC2 || $TAG)")" = 23514
 check "a plain record in a searchable column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, $REC1 || $TAG || $TAG)")" = 23514
