@@ -5,9 +5,9 @@ adds a CHECK constraint pgseal_record_<column> per encrypted column. PostgreSQL 
 
 * plaintext written directly (INSERT, UPDATE, COPY), through a PL/pgSQL function running
   dynamic SQL (`EXECUTE format(...)`, called directly and through pgseal, which cannot see
-  into it), through a trigger on a plain table, into an inherited child and partitions
-  created on the server after the migration (directly and through pgseal, which does not
-  know them);
+  into it), through a trigger on a plain table, through a view, into an inherited child
+  and partitions created on the server after the migration (directly and through pgseal,
+  which does not know them);
 * malformed records: wrong format byte, too short, the other kind (searchable in a plain
   column and back), a length that no value of the declared type has, key ids 0 and 2^24;
 
@@ -94,12 +94,13 @@ def up_ok(env, sql, params=None):
     env.up_rows(sql, params)
 
 
-def assert_not_stored(env, markers):
-    """The markers are in no table file and no dump (the server log has them: they were sent)."""
+def assert_not_stored(env, markers, sent=True):
+    """The markers are in no table file and no dump. When they were sent (PostgreSQL refused
+    them, not pgseal), the server log has them: the wall stops storage, not sending."""
     hits = Scan(env).found(markers)
     for place in ("pg_dump", "table files"):
         assert not hits.get(place), "a refused value was stored: %s %r" % (place, hits.get(place))
-    assert sorted(hits.get("server log", [])) == sorted(markers), "the values were sent: expected in the log"
+    assert sorted(hits.get("server log", [])) == (sorted(markers) if sent else []), hits.get("server log")
 
 
 def test_constraints_installed_by_pgseal_schema(wall, enc):
@@ -224,6 +225,24 @@ def test_trigger_on_a_plain_table(wall):
     # the trigger in a session straight to PostgreSQL, too
     up_refused(wall, "INSERT INTO wlog (id, v) VALUES (%s, 'another')", (new_id(),), "pgseal_record_secret")
     assert_not_stored(wall, [m])
+
+
+def test_view_created_on_the_server(wall):
+    """An updatable view made behind pgseal's back: PostgreSQL rewrites a write through it into
+    a write of wtab and refuses it. (pgseal reads views from the catalog and refuses the write
+    through it itself, 0A000, sending nothing; a session straight to PostgreSQL meets the wall.)"""
+    wall.up_rows("DROP VIEW IF EXISTS wview; CREATE VIEW wview AS SELECT id, secret AS hidden FROM wtab")
+    m = marker("view")
+    with wall.pg2() as conn, conn.cursor() as cur:
+        with pytest.raises(psycopg2.Error) as ei:
+            cur.execute("INSERT INTO wview (id, hidden) VALUES (%s, %s)", (new_id(), m))
+        code = sqlstate(ei.value)
+        assert code in ("23514", "0A000"), ei.value
+    m2 = marker("view")
+    up_refused(wall, "INSERT INTO wview (id, hidden) VALUES (%s, %s)", (new_id(), m2), "pgseal_record_secret")
+    wall.up_rows("DROP VIEW wview")
+    assert_not_stored(wall, [m], sent=code == "23514")
+    assert_not_stored(wall, [m2])
 
 
 def test_inherited_child_created_on_the_server(wall):
