@@ -1,4 +1,4 @@
-/* cli_keys.c - `pgseal keys init|status|rotate --config FILE` and `pgseal keys client-id CERT.pem`. */
+/* cli_keys.c - `pgseal keys init [--new-keystore]|status|rotate --config FILE` and `pgseal keys client-id CERT.pem`. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgseal keys init --config FILE\n"
+	fprintf(f, "usage: pgseal keys init --config FILE [--new-keystore]\n"
 		   "       pgseal keys status --config FILE\n"
 		   "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
 		   "       pgseal keys rotate --config FILE --master\n"
@@ -62,9 +62,10 @@ int cli_keys_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"column", required_argument, NULL, 'C'},
 		{"client", required_argument, NULL, 'i'}, {"master", no_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0}};
+		{"new-keystore", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	const char *cfgfile = NULL, *column = NULL, *client = NULL;
-	bool master = false;
+	bool master = false, new_keystore = false;
 	struct config *cfg = NULL;
 	struct keys *k = NULL;
 	char err[1024];
@@ -89,12 +90,13 @@ int cli_keys_main(int argc, char **argv)
 		case 'C': column = optarg; break;
 		case 'i': client = optarg; break;
 		case 'm': master = true; break;
+		case 'n': new_keystore = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!cfgfile || optind != argc - 1 || (strcmp(cmd, "rotate") && (column || client || master)) ||
-	    (master && (column || client))) {
+	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -105,7 +107,16 @@ int cli_keys_main(int argc, char **argv)
 	}
 	log_setup(cfg->log.level, cfg->log.format);
 
-	if (!strcmp(cmd, "init")) {
+	if (!strcmp(cmd, "init") && new_keystore) {
+		/* a lost keystore, replaced on purpose: rows already stored stay undecryptable */
+		if (keys_open_ex(cfg, KEYS_OPEN_NEW_KEYSTORE, &k, err, sizeof(err)) != PGS_OK) {
+			fprintf(stderr, "pgseal keys init --new-keystore: %s\n", err);
+			goto out;
+		}
+		printf("new empty keystore: %s\n", keys_keystore_path(k));
+		printf("sealed master key kept: %s\n", keys_sealed_path(k));
+		rc = 0;
+	} else if (!strcmp(cmd, "init")) {
 		if (keys_open_ex(cfg, KEYS_OPEN_CREATE | KEYS_OPEN_INIT_ONLY, &k, err,
 				 sizeof(err)) != PGS_OK) {
 			fprintf(stderr, "pgseal keys init: %s\n", err);

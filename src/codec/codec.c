@@ -631,6 +631,32 @@ int codec_to_canonical(enum codec_type col, uint32_t wire_oid, int format, const
 	return rc;
 }
 
+void codec_canonical_size(enum codec_type t, size_t *min, size_t *max)
+{
+	size_t n = 0;
+	switch (t) {
+	case CODEC_TEXT:
+	case CODEC_BYTEA:
+		break; /* the empty string is a value */
+	case CODEC_NUMERIC: /* "0" */
+	case CODEC_JSONB:   /* "0": the shortest JSON text */
+		*min = 1;
+		*max = 0;
+		return;
+	case CODEC_BOOL: n = 1; break;
+	case CODEC_INT2: n = 2; break;
+	case CODEC_INT4:
+	case CODEC_DATE: n = 4; break;
+	case CODEC_INT8:
+	case CODEC_FLOAT8:
+	case CODEC_TIMESTAMP:
+	case CODEC_TIMESTAMPTZ: n = 8; break;
+	case CODEC_UUID: n = 16; break;
+	}
+	*min = n;
+	*max = n;
+}
+
 static bool canonical_valid(enum codec_type col, const uint8_t *c, size_t len)
 {
 	switch (col) {

@@ -44,6 +44,10 @@ void codec_buf_free(struct codec_buf *b);
  * and Acra's data_type names (str, bytes, int32, int64). Case-insensitive. */
 int codec_type_by_name(const char *name, enum codec_type *out) PGS_MUSTCHECK;
 const char *codec_type_name(enum codec_type t);
+/* Bounds of a canonical value's length in bytes: *min .. *max, equal for the fixed-size
+ * types, *max = 0 for no bound of its own (text, bytea, numeric, jsonb). The database's
+ * CHECK constraint on record lengths (`pgseal schema`) is built from them. */
+void codec_canonical_size(enum codec_type t, size_t *min, size_t *max);
 /* The PostgreSQL type OID of a codec type (RowDescription, ParameterDescription). */
 uint32_t codec_type_oid(enum codec_type t);
 int codec_type_by_oid(uint32_t oid, enum codec_type *out) PGS_MUSTCHECK;

@@ -9,6 +9,13 @@
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_BLIND_LEN 32
 #define CRYPTO_KEYID_LEN 4
+/* The key ids a record may carry: data key versions 1 .. 2^24-1 (keys rotate refuses to
+ * go past). The top byte is therefore always 0, so a record holds a 0x00 byte at offset 1
+ * (plain) or 33 (searchable), which no text value can hold: the database's CHECK
+ * constraint (`pgseal schema`, docs/schema.md) relies on this range and never has to
+ * change when keys rotate. */
+#define CRYPTO_KEYID_MIN 1u
+#define CRYPTO_KEYID_MAX 0x00FFFFFFu
 
 /* Record format bytes (DESIGN.md §5). */
 #define CRYPTO_REC_PLAIN 0x01
@@ -80,7 +87,8 @@ int crypto_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
  */
 struct crypto_column_key;
 
-/* search_key may be NULL: then crypto_blind_index and searchable records fail. */
+/* search_key may be NULL: then crypto_blind_index and searchable records fail. A key_id
+ * outside CRYPTO_KEYID_MIN..MAX is refused (no record the database would refuse). */
 int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN],
 			  const uint8_t *search_key, uint32_t key_id, const char *table,
 			  const char *column, struct crypto_column_key **out) PGS_MUSTCHECK;

@@ -52,7 +52,7 @@ int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t 
 	uint8_t pad[SHA256_CBLOCK];
 	size_t tl = strlen(table), cl = strlen(column);
 	*out = NULL;
-	if (tl + cl + 2 > NAME_MAX_LEN)
+	if (tl + cl + 2 > NAME_MAX_LEN || key_id < CRYPTO_KEYID_MIN || key_id > CRYPTO_KEYID_MAX)
 		return PGS_ERR;
 	/* The struct holds HMAC states derived from the key: it lives in secure memory. */
 	k = crypto_secure_alloc(sizeof(*k));

@@ -98,7 +98,9 @@ static int create_master(struct keys *k, const uint8_t *sealing, char *err, size
 	}
 	k->master_gen = 1;
 	k->st.master_gen = 1;
-	/* blob first (never replacing one); a missing keystore is recreated at the next boot */
+	/* blob first (never replacing one). A crash between the two writes leaves a blob
+	 * without keystore, which the next boot refuses: `keys init --new-keystore` then
+	 * (nothing was encrypted yet, docs/keys.md). */
 	if (keys_file_write(k->sealed_path, blob, sizeof(blob), true, err, errlen) != PGS_OK)
 		return PGS_ERR;
 	if (persist_locked(k, err, errlen) != PGS_OK)
@@ -109,7 +111,11 @@ static int create_master(struct keys *k, const uint8_t *sealing, char *err, size
 	return PGS_OK;
 }
 
-static int load_keystore(struct keys *k, const uint8_t *sealing, bool create, char *err,
+/* A blob without its keystore: the data keys are lost (or the file is elsewhere). Fresh
+ * keys would make every stored row undecryptable, and restoring the old keystore later
+ * would orphan the rows written in between, so only an explicit `keys init
+ * --new-keystore` (new_keystore) creates an empty one. */
+static int load_keystore(struct keys *k, const uint8_t *sealing, bool new_keystore, char *err,
 			 size_t errlen)
 {
 	uint8_t *buf = NULL;
@@ -118,14 +124,36 @@ static int load_keystore(struct keys *k, const uint8_t *sealing, bool create, ch
 	int rc = PGS_ERR;
 	int r = keys_file_read(k->keystore_path, KEYS_FILE_MAX, false, &buf, &len, err, errlen);
 	if (r == 1) {
-		if (!create) {
-			pgs_errf(err, errlen, "%s: keystore does not exist (run `pgseal keys init`)",
-				 k->keystore_path);
+		if (!new_keystore) {
+			pgs_errf(err, errlen,
+				 "%s: the keystore is missing but its sealed master key %s exists: "
+				 "refusing to start with new data keys (rows already stored would no "
+				 "longer decrypt). Restore the keystore; to start over on purpose, run "
+				 "`pgseal keys init --config FILE --new-keystore`",
+				 k->keystore_path, k->sealed_path);
 			return PGS_ERR;
 		}
-		log_warn("keys: no keystore at %s: creating an empty one", k->keystore_path);
 		k->st.master_gen = k->master_gen;
-		return persist_locked(k, err, errlen);
+		if (keys_store_encode(&k->st, k->master, &buf, &len) != PGS_OK) {
+			pgs_errf(err, errlen, "keystore: encoding failed");
+			return PGS_ERR;
+		}
+		/* no_replace: a keystore that appeared meanwhile is kept, and this fails */
+		rc = keys_file_write(k->keystore_path, buf, len, true, err, errlen);
+		free(buf);
+		if (rc == PGS_OK)
+			log_warn("keys: created an empty keystore %s under the existing master key "
+				 "(--new-keystore)",
+				 k->keystore_path);
+		return rc;
+	}
+	if (new_keystore) {
+		free(buf);
+		pgs_errf(err, errlen,
+			 "%s already exists: refusing to replace it (--new-keystore is for a "
+			 "keystore that is missing)",
+			 k->keystore_path);
+		return PGS_ERR;
 	}
 	if (r != PGS_OK)
 		return PGS_ERR;
@@ -187,8 +215,27 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 	snprintf(k->next_path, nl, "%s.next", k->sealed_path);
 
 	bool have_blob = keys_file_exists(k->sealed_path);
+	bool new_keystore = flags & KEYS_OPEN_NEW_KEYSTORE;
+	if (new_keystore && !have_blob) {
+		pgs_errf(err, errlen,
+			 "%s: no sealed master key (--new-keystore keeps an existing one; run "
+			 "`pgseal keys init` without it)",
+			 k->sealed_path);
+		goto out;
+	}
+	if (new_keystore && keys_file_exists(k->keystore_path)) {
+		pgs_errf(err, errlen,
+			 "%s already exists: refusing to replace it (--new-keystore is for a "
+			 "keystore that is missing)",
+			 k->keystore_path);
+		goto out;
+	}
 	if (have_blob && (flags & KEYS_OPEN_INIT_ONLY)) {
-		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it", k->sealed_path);
+		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it%s", k->sealed_path,
+			 keys_file_exists(k->keystore_path)
+				 ? ""
+				 : " (its keystore is missing: `pgseal keys init --new-keystore` makes "
+				   "an empty one, if the old one is lost for good)");
 		goto out;
 	}
 	if (!have_blob && !create) {
@@ -210,7 +257,7 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 		if (unseal(k, k->sealed_path, sealing, &h, k->master, err, errlen) != PGS_OK)
 			goto out;
 		k->master_gen = h.master_gen;
-		if (load_keystore(k, sealing, create, err, errlen) != PGS_OK)
+		if (load_keystore(k, sealing, new_keystore, err, errlen) != PGS_OK)
 			goto out;
 	} else if (create_master(k, sealing, err, errlen) != PGS_OK) {
 		goto out;
@@ -405,8 +452,12 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		struct keys_entry *cur = find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0);
 		if (cur != e)
 			continue; /* only the newest version of each column rotates */
-		if (e->version == UINT32_MAX) {
+		if (e->version >= CRYPTO_KEYID_MAX) {
+			/* the records' key id and the database's CHECK constraint stop there */
+			pgs_errf(err, errlen, "keys: %s.%s has used every data key version (1..%u)",
+				 e->table, e->column, CRYPTO_KEYID_MAX);
 			rc = PGS_ERR;
+			matched = -1;
 			break;
 		}
 		char *c = pgs_xstrdup(e->client), *t = pgs_xstrdup(e->table), *o = pgs_xstrdup(e->column);
@@ -421,7 +472,7 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		rc = PGS_ERR;
 	} else if (rc == PGS_OK) {
 		rc = persist_locked(k, err, errlen);
-	} else {
+	} else if (matched >= 0) {
 		pgs_errf(err, errlen, "keys: rotation failed");
 	}
 	if (rc != PGS_OK)

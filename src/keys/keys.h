@@ -26,8 +26,9 @@ struct keys;
 
 /*
  * Boot: unseals the master key (first boot, when create_if_missing: generates and
- * seals one, and creates an empty keystore) and loads the keystore. On any failure -
- * tamper, other sealing key or measurement, other provider, truncated or unsafe file -
+ * seals one, and creates an empty keystore) and loads the keystore. A blob without its
+ * keystore is refused (see KEYS_OPEN_NEW_KEYSTORE), as is a keystore without its blob.
+ * On any failure - tamper, other sealing key or measurement, other provider, truncated or unsafe file -
  * returns PGS_ERR with a clear message and leaves every existing file untouched.
  * Reads PGSEAL_MASTER_KEY for provider env, then removes it from the environment.
  * Owner: the caller, released with keys_close (wipes all keys).
@@ -42,6 +43,10 @@ void keys_close(struct keys *k);
 #define KEYS_OPEN_CREATE 1u
 #define KEYS_OPEN_KEEP_SEALING 2u
 #define KEYS_OPEN_INIT_ONLY 4u /* `keys init`: fail, touching nothing, if a blob exists */
+/* `keys init --new-keystore`: the blob must exist and the keystore must not; creates an
+ * empty keystore under the existing master key. Without this flag a blob whose keystore
+ * is missing stops every open (serve, keys status/rotate) with an error naming both. */
+#define KEYS_OPEN_NEW_KEYSTORE 8u
 int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, char *err,
 		 size_t errlen) PGS_MUSTCHECK;
 

@@ -59,8 +59,12 @@ const struct schema_column *schema_find_column(const struct schema_table *t, con
 /* Position of a column in t->columns, or -1. */
 int schema_column_position(const struct schema_table *t, const char *name);
 
-/* Prints the migration DDL (ALTER ... TYPE bytea, CREATE INDEX ... substr(col, 1, 33)). */
+/* Prints the migration DDL (ALTER ... TYPE bytea, CREATE INDEX ... substr(col, 1, 33), and
+ * the record CHECK constraint of every encrypted column: docs/schema.md). */
 int schema_print_ddl(const struct schema *s, FILE *out) PGS_MUSTCHECK;
+/* Prints only the record CHECK constraints, for tables migrated before they existed:
+ * added NOT VALID in one transaction, then validated (`pgseal schema --constraints-only`). */
+int schema_print_constraints(const struct schema *s, FILE *out) PGS_MUSTCHECK;
 
 /* PostgreSQL's quote_ident() of one folded name: as it is when it is a plain lowercase
  * identifier and not a reserved keyword, else in double quotes. Owner: the caller (free). */

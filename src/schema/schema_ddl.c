@@ -1,4 +1,4 @@
-/* schema_ddl.c - `pgseal schema`: the migration DDL for encrypted columns (bytea, blind-index expression indexes). */
+/* schema_ddl.c - `pgseal schema`: the migration DDL for encrypted columns (bytea, blind-index expression indexes, record constraints). */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
 
@@ -80,8 +80,7 @@ char *schema_quote_qualified(const char *name)
 	return r;
 }
 
-/* A string literal that reads the same whatever standard_conforming_strings says. */
-static void put_literal(FILE *out, const char *s)
+void schema_put_literal(FILE *out, const char *s)
 {
 	if (strchr(s, '\\'))
 		fputc('E', out);
@@ -94,37 +93,38 @@ static void put_literal(FILE *out, const char *s)
 	fputc('\'', out);
 }
 
-/* <table>_<column>_pgseal_bidx, within PostgreSQL's 63 bytes: a long prefix is cut (at a
- * UTF-8 boundary) and a hash of the full name keeps it unique. */
-static char *index_name(const struct schema_column *c)
+char *schema_ddl_name(const char *prefix, const char *base, const char *suffix)
 {
-	const char *rel = strrchr(c->table->name, '.');
-	rel = rel ? rel + 1 : c->table->name;
-	static const char suffix[] = "_pgseal_bidx";
-	size_t n = strlen(rel) + strlen(c->name) + 2;
-	char *base = pgs_xmalloc(n);
-	snprintf(base, n, "%s_%s", rel, c->name);
-	if (strlen(base) + sizeof(suffix) - 1 <= SCHEMA_NAME_MAX) {
-		char *r = pgs_xmalloc(n + sizeof(suffix));
-		snprintf(r, n + sizeof(suffix), "%s%s", base, suffix);
-		free(base);
+	size_t pl = strlen(prefix), bl = strlen(base), sl = strlen(suffix);
+	char *r = pgs_xmalloc(pl + bl + sl + 1);
+	if (pl + bl + sl <= SCHEMA_NAME_MAX) {
+		snprintf(r, pl + bl + sl + 1, "%s%s%s", prefix, base, suffix);
 		return r;
 	}
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)base; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	size_t keep = SCHEMA_NAME_MAX - (sizeof(suffix) - 1) - 9;
+	size_t keep = SCHEMA_NAME_MAX - pl - sl - 9;
 	while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
 		keep--;
-	base[keep] = 0;
-	char *r = pgs_xmalloc(SCHEMA_NAME_MAX + 1);
-	snprintf(r, SCHEMA_NAME_MAX + 1, "%s_%08x%s", base, h, suffix);
+	snprintf(r, pl + bl + sl + 1, "%s%.*s_%08x%s", prefix, (int)keep, base, h, suffix);
+	return r;
+}
+
+/* <table>_<column>_pgseal_bidx */
+static char *index_name(const struct schema_column *c)
+{
+	const char *rel = strrchr(c->table->name, '.');
+	rel = rel ? rel + 1 : c->table->name;
+	size_t n = strlen(rel) + strlen(c->name) + 2;
+	char *base = pgs_xmalloc(n);
+	snprintf(base, n, "%s_%s", rel, c->name);
+	char *r = schema_ddl_name("", base, "_pgseal_bidx");
 	free(base);
 	return r;
 }
 
-/* A dollar-quote tag that does not occur in the body. */
-static void dollar_tag(const char *body, char *tag, size_t len)
+void schema_dollar_tag(const char *body, char *tag, size_t len)
 {
 	snprintf(tag, len, "$pgseal$");
 	for (unsigned i = 1; strstr(body, tag); i++)
@@ -147,13 +147,13 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 	fprintf(m, "#variable_conflict use_column\nDECLARE\n\t_pgseal_typ regtype;\n\t_pgseal_num int2;\nBEGIN\n"
 		   "\tSELECT a.atttypid::regtype, a.attnum INTO _pgseal_typ, _pgseal_num FROM pg_catalog.pg_attribute a\n"
 		   "\t WHERE a.attrelid = ");
-	put_literal(m, qt);
+	schema_put_literal(m, qt);
 	fprintf(m, "::regclass AND a.attname = ");
-	put_literal(m, c->name);
+	schema_put_literal(m, c->name);
 	fprintf(m, " AND a.attnum > 0 AND NOT a.attisdropped;\n"
 		   "\tIF _pgseal_typ IS NULL THEN\n"
 		   "\t\tRAISE EXCEPTION 'pgseal: column %% does not exist', ");
-	put_literal(m, c->qualified);
+	schema_put_literal(m, c->qualified);
 	fprintf(m, ";\n"
 		   "\tELSIF _pgseal_typ = 'bytea'::regtype THEN\n"
 		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n"
@@ -161,7 +161,7 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		   "\t\tRAISE EXCEPTION 'pgseal: column %% holds %% values that are not encrypted; "
 		   "nothing was changed', ",
 		qt, qc, qt, qc);
-	put_literal(m, c->qualified);
+	schema_put_literal(m, c->qualified);
 	fprintf(m, ", _pgseal_typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
 		   "or empty the column, then run this again.';\n"
 		   "\tELSE\n"
@@ -170,11 +170,11 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		   "\tEND IF;\n"
 		   "\tIF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ",
 		qt, qc, qc);
-	put_literal(m, qt);
+	schema_put_literal(m, qt);
 	fprintf(m, "::regclass\n"
 		   "\t\t   AND i.indisunique AND _pgseal_num = ANY (i.indkey)) THEN\n"
 		   "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
-	put_literal(m, c->qualified);
+	schema_put_literal(m, c->qualified);
 	fprintf(m, "\n\t\t\tUSING HINT = '%s';\n\tEND IF;\nEND\n",
 		c->searchable ? "Replace it with a unique index on the blind index, substr(column, 1, 33)."
 			      : "Only a searchable column can be unique (on substr(column, 1, 33)).");
@@ -183,7 +183,7 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		free(qc);
 		return PGS_ERR;
 	}
-	dollar_tag(body, tag, sizeof(tag));
+	schema_dollar_tag(body, tag, sizeof(tag));
 	fprintf(out, "DO %s\n%s%s;\n", tag, body, tag);
 	free(body);
 	free(qc);
@@ -207,13 +207,18 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 		"-- Migrate existing rows through pgseal instead (docs/schema.md). Columns that are\n"
 		"-- already bytea are kept, so running this again is safe. Column defaults are\n"
 		"-- dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
-		"-- index on their blind index, substr(column, 1, 33).\n",
+		"-- index on their blind index, substr(column, 1, 33). Every encrypted column gets a\n"
+		"-- CHECK constraint pgseal_record_<column> that lets PostgreSQL itself refuse any\n"
+		"-- value that is not a pgseal record of that column, whatever path writes it\n"
+		"-- (functions, triggers, children, partitions); it is replaced on every run.\n",
 		s->nencrypted, s->nencrypted == 1 ? "" : "s", ntables, ntables == 1 ? "" : "s");
 	if (s->nencrypted == 0) {
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
 		return ferror(out) ? PGS_ERR : PGS_OK;
 	}
-	fprintf(out, "\nBEGIN;\n");
+	/* the re-run's "already exists, skipping" / "does not exist, skipping" notices are noise;
+	 * the migration's own warnings stay */
+	fprintf(out, "\nBEGIN;\nSET LOCAL client_min_messages = warning;\n");
 	for (size_t i = 0; i < s->ntables; i++) {
 		const struct schema_table *t = &s->tables[i];
 		if (!t->nencrypted)
@@ -246,7 +251,10 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 			free(qi);
 			free(qc);
 		}
+		int rc = schema_wall_print_table(out, t, qt, false);
 		free(qt);
+		if (rc != PGS_OK)
+			return PGS_ERR;
 	}
 	fprintf(out, "\nCOMMIT;\n");
 	return ferror(out) ? PGS_ERR : PGS_OK;

@@ -201,11 +201,16 @@ def test_record_moved_to_another_column_is_not_decrypted(enc):
         assert cur.fetchall() == [(secret, "redacted")]
         cur.execute("SELECT f_ct FROM failing WHERE id = %s", (i,))
         assert secret not in str(cur.fetchone()[0])
-    # a record of people.name copied into people.email (a row swap across columns)
+    # a record of people.phone copied into people.email (a row swap across columns). Both are
+    # searchable: a plain record (people.name) in people.email is refused by PostgreSQL itself,
+    # the record CHECK constraint of `pgseal schema` (tests/integration/test_db_wall.py)
     j = new_id()
     with enc.pg2() as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO people (id, email, name) VALUES (%s, 'e@x', %s)", (j, secret))
-    enc.up_rows("UPDATE people SET email = name WHERE id = %s", (j,))
+        cur.execute("INSERT INTO people (id, email, name, phone) VALUES (%s, 'e@x', %s, %s)", (j, secret, secret))
+    with pytest.raises(psycopg2.Error) as ei:
+        enc.up_rows("UPDATE people SET email = name WHERE id = %s", (j,))
+    assert ei.value.pgcode == "23514" and "pgseal_record_email" in str(ei.value), ei.value
+    enc.up_rows("UPDATE people SET email = phone WHERE id = %s", (j,))
     try:
         with enc.pg2() as conn, conn.cursor() as cur:
             with pytest.raises(psycopg2.Error) as ei:

@@ -3,6 +3,7 @@
 session's PostgreSQL; every instance that boots must also relay a query.
 
 * file   - first boot creates the blob + keystore (0600), a restart unseals the same bytes;
+           a blob without its keystore is refused (only `keys init --new-keystore` makes one);
            a flipped byte, a truncated blob, another sealing key, group/world-writable
            files: serve exits non-zero within seconds, names the blob, touches no file.
 * env    - PGSEAL_MASTER_KEY unseals; /proc/PID/environ of the running serve holds
@@ -370,16 +371,56 @@ def test_file_refusals_leave_files_untouched(factory, kdir):
     assert read(blob_path) == good_blob
 
 
-def test_file_missing_keystore_recreated(factory, kdir):
-    """docs/keys.md boot step 1: a blob without keystore gets an empty keystore (0600)."""
+def test_file_missing_keystore_refused(factory, kdir):
+    """docs/keys.md boot step 1: a blob without its keystore stops serve and every `keys` command
+    (fresh data keys would orphan the stored rows), naming both files and touching nothing; only
+    `keys init --new-keystore` makes an empty keystore, and it never replaces one."""
     keys = file_keys(kdir)
+    blob_path, ks_path = keys["sealed_master_key"], keys["keystore"]
+    p = serve_ok(factory, "kfile-ks", keys)
+    stop_ok(p)
+    blob = read(blob_path)
+    os.rename(ks_path, ks_path + ".away")
+    before = snapshot(kdir)
+    out = serve_fails(factory, keys)
+    assert ks_path in out and blob_path in out and "--new-keystore" in out, out
+    assert snapshot(kdir) == before
+    for cmd in (("status",), ("rotate",), ("rotate", "--master"), ("init",)):
+        rc, o, e = keys_cli(*cmd, "--config", p.conf_path)
+        assert rc != 0 and ks_path not in o, (cmd, o, e)
+        assert snapshot(kdir) == before, cmd
+    rc, o, e = keys_cli("status", "--config", p.conf_path)
+    assert ks_path in e and blob_path in e, e
+    rc, o, e = keys_cli("init", "--config", p.conf_path)
+    assert "refusing to overwrite" in e and "--new-keystore" in e, e
+    # --new-keystore belongs to init only
+    rc, o, e = keys_cli("status", "--config", p.conf_path, "--new-keystore")
+    assert rc == 2, (o, e)
+
+    rc, o, e = keys_cli("init", "--config", p.conf_path, "--new-keystore")
+    assert rc == 0, o + e
+    assert ks_path in o, o
+    assert mode(ks_path) == 0o600 and read(blob_path) == blob
+    rc, o, e = keys_cli("status", "--config", p.conf_path)
+    assert rc == 0 and "keys: 0" in o, o + e
     stop_ok(serve_ok(factory, "kfile-ks", keys))
-    blob = read(keys["sealed_master_key"])
-    os.unlink(keys["keystore"])
-    log = stop_ok(serve_ok(factory, "kfile-ks", keys))
-    assert "creating an empty one" in log, log
-    assert mode(keys["keystore"]) == 0o600
-    assert read(keys["sealed_master_key"]) == blob
+    assert read(blob_path) == blob
+
+    # an existing keystore is never replaced by --new-keystore
+    before = snapshot(kdir)
+    rc, o, e = keys_cli("init", "--config", p.conf_path, "--new-keystore")
+    assert rc != 0 and "refusing to replace" in e, o + e
+    assert snapshot(kdir) == before
+    # nor is a master key made by it when the blob is gone too
+    os.unlink(ks_path)
+    os.rename(blob_path, blob_path + ".gone")
+    rc, o, e = keys_cli("init", "--config", p.conf_path, "--new-keystore")
+    assert rc != 0 and "no sealed master key" in e, o + e
+    assert not os.path.exists(blob_path) and not os.path.exists(ks_path)
+    # the original keystore, restored with its blob, boots as before
+    os.rename(blob_path + ".gone", blob_path)
+    os.rename(ks_path + ".away", ks_path)
+    stop_ok(serve_ok(factory, "kfile-ks", keys))
 
 
 def test_master_rotation_and_interrupted_rotation(factory, kdir):

@@ -113,6 +113,92 @@ check "the search finds the row" test "$(sql "SELECT id FROM type_aware_by_oid W
 check "re-run on migrated columns: exit 0" test $? -eq 0
 check "re-run keeps the ciphertext" test "$(sql "SELECT count(*) FROM type_aware_by_oid WHERE value_searchable IS NOT NULL")" = 2000
 
+# ---- the wall: one record CHECK constraint per encrypted column --------------------------------
+nwall() { sql "SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conname LIKE 'pgseal\_record\_%' AND convalidated${1:+ AND conrelid = '$1'::regclass}"; }
+state() {
+	"${PSQL[@]}" -d "${DB:-postgres}" -Atc "DO \$t\$ BEGIN $1; RAISE EXCEPTION USING ERRCODE = '00000'; END \$t\$" 2>&1 |
+		sed -n 's/.*ERROR:  *//p' | head -1
+}
+state() { # state SQL: SQLSTATE of SQL run directly, 'ok' when it passes (rolled back either way)
+	"${PSQL[@]}" -d "${DB:-postgres}" -At -v VERBOSITY=verbose -c "BEGIN" -c "$1" -c "ROLLBACK" 2>&1 |
+		sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1 | sed 's/^$/ok/'
+}
+st() { local r; r=$(state "$1"); echo "${r:-ok}"; }
+check "11 constraints, validated, after the migration and its re-run" test "$(nwall)" = 11
+check "constraints are named per column" test "$(sql "SELECT count(*) FROM pg_constraint WHERE conrelid = 'type_aware_by_oid'::regclass AND conname = 'pgseal_record_value_searchable' AND NOT connoinherit")" = 1
+REC1="'\\x01'::bytea || '\\x00000001'::bytea || '\\x0102030405060708090a0b0c'::bytea"
+REC2="'\\x02'::bytea || sha256('v'::bytea) || '\\x00000001'::bytea || '\\x0102030405060708090a0b0c'::bytea"
+TAG="sha256('t'::bytea)" # 32 bytes: 16 of ciphertext, 16 of tag
+check "plaintext text into a plain column: 23514" test "$(st "UPDATE type_aware_by_oid SET value_str = 'alice@example.com' WHERE id = 1")" = 23514
+check "plaintext into a searchable column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, convert_to('alice', 'UTF8'))")" = 23514
+check "an empty bytea: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_bytes) VALUES (-1, ''::bytea)")" = 23514
+check "a plain record: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || $TAG)")" = ok
+check "a plain record with an empty value (33 bytes): accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || substring($TAG FROM 1 FOR 16))")" = ok
+check "a searchable record: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, $REC2 || $TAG)")" = ok
+check "a searchable record in a plain column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC2 || $TAG)")" = 23514
+check "a plain record in a searchable column: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_searchable) VALUES (-1, $REC1 || $TAG || $TAG)")" = 23514
+check "int4 column: record of 4 bytes of value accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_int32) VALUES (-1, $REC1 || '\\x00000001'::bytea || substring($TAG FROM 1 FOR 16))")" = ok
+check "int4 column: record of 5 bytes of value refused" test "$(st "INSERT INTO type_aware_by_oid (id, value_int32) VALUES (-1, $REC1 || '\\x0000000001'::bytea || substring($TAG FROM 1 FOR 16))")" = 23514
+check "key id 0: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, '\\x0100000000'::bytea || '\\x0102030405060708090a0b0c'::bytea || $TAG)")" = 23514
+check "key id 2^24: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, '\\x0101000000'::bytea || '\\x0102030405060708090a0b0c'::bytea || $TAG)")" = 23514
+check "key id 2^24-1: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, '\\x0100ffffff'::bytea || '\\x0102030405060708090a0b0c'::bytea || $TAG)")" = ok
+check "a short record (32 bytes): 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, $REC1 || substring($TAG FROM 1 FOR 15))")" = 23514
+check "format byte 0x03: 23514" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, '\\x0300000001'::bytea || '\\x0102030405060708090a0b0c'::bytea || $TAG)")" = 23514
+check "NULL: accepted" test "$(st "INSERT INTO type_aware_by_oid (id, value_str) VALUES (-1, NULL)")" = ok
+
+# an older deployment: constraints missing; --constraints-only adds them, validates, is idempotent
+sql "ALTER TABLE type_aware_by_oid DROP CONSTRAINT pgseal_record_value_str, DROP CONSTRAINT pgseal_record_value_searchable;
+     ALTER TABLE type_aware_by_name DROP CONSTRAINT pgseal_record_value_int32" >/dev/null
+check "3 constraints dropped" test "$(nwall)" = 8
+printf 'upstream: {host: h}\nencryptor_config_file: %s/acra_type_aware.yaml\n' "$FIX" >"$WORK/co.yaml"
+"$PGSEAL" schema --config "$WORK/co.yaml" --constraints-only >"$WORK/co.sql"
+check "--constraints-only: exit 0" test $? -eq 0
+check "--constraints-only: no type change, no index" bash -c "! grep -Eq 'TYPE bytea|CREATE INDEX|LOCK TABLE' '$WORK/co.sql'"
+for run in 1 2; do
+	"${PSQL[@]}" -d s1 -f "$WORK/co.sql" >"$WORK/co$run.log" 2>&1
+	check "--constraints-only run $run: exit 0" test $? -eq 0
+	check "--constraints-only run $run: 11 validated constraints" test "$(nwall)" = 11
+done
+check "--constraints-only kept the rows" test "$(sql "SELECT count(*) FROM type_aware_by_oid WHERE value_searchable IS NOT NULL")" = 2000
+check "--constraints-only: plaintext refused afterwards" test "$(st "UPDATE type_aware_by_oid SET value_str = 'x' WHERE id = 1")" = 23514
+# a plaintext value written before the constraints existed: new writes are walled at once,
+# the VALIDATE fails naming the constraint, and the value is not printed
+sql "ALTER TABLE type_aware_by_oid DROP CONSTRAINT pgseal_record_value_str;
+     UPDATE type_aware_by_oid SET value_str = 'plain-31337' WHERE id = 7" >/dev/null
+"${PSQL[@]}" -d s1 -f "$WORK/co.sql" >"$WORK/co3.log" 2>&1
+check "--constraints-only over a plaintext row: fails" test $? -ne 0
+check "--constraints-only over a plaintext row: the constraint is named" grep -q 'check constraint "pgseal_record_value_str" of relation "type_aware_by_oid" is violated by some row' "$WORK/co3.log"
+check "--constraints-only over a plaintext row: the value is not printed" bash -c "! grep -q 31337 '$WORK/co3.log'"
+check "--constraints-only over a plaintext row: new writes are refused (NOT VALID)" test "$(st "UPDATE type_aware_by_oid SET value_str = 'y' WHERE id = 2")" = 23514
+expr=$(sql "SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint WHERE conname = 'pgseal_record_value_str' AND conrelid = 'type_aware_by_oid'::regclass")
+check "the row that fails is found with the constraint's expression (docs/schema.md)" test "$(sql "SELECT id FROM type_aware_by_oid WHERE NOT ($expr)")" = 7
+sql "UPDATE type_aware_by_oid SET value_str = NULL WHERE id = 7" >/dev/null
+"${PSQL[@]}" -d s1 -f "$WORK/co.sql" >"$WORK/co4.log" 2>&1
+check "--constraints-only after the row is fixed: exit 0, all validated" test $? -eq 0 -a "$(nwall)" = 11
+
+# ---- inherited children and partitions --------------------------------------------------------
+sql "CREATE TABLE inh (id int, secret text, s text);
+     CREATE TABLE inh_old (extra int) INHERITS (inh);
+     CREATE TABLE part (id int, secret text, s text) PARTITION BY RANGE (id);
+     CREATE TABLE part_1 PARTITION OF part FOR VALUES FROM (0) TO (100)" >/dev/null
+printf 'schemas:\n  - table: inh\n    encrypted:\n      - column: secret\n      - column: s\n        searchable: true\n  - table: part\n    encrypted:\n      - column: secret\n      - column: s\n        searchable: true\n' >"$WORK/inh.yaml"
+printf 'upstream: {host: h}\nencryptor_config_file: inh.yaml\n' >"$WORK/inhcfg.yaml"
+"$PGSEAL" schema --config "$WORK/inhcfg.yaml" >"$WORK/inh.sql"
+"${PSQL[@]}" -d s1 -f "$WORK/inh.sql" >"$WORK/inh.log" 2>&1
+rc=$?
+check "a parent with a child and a partitioned table migrate" test $rc -eq 0
+[[ $rc -eq 0 ]] || tail -5 "$WORK/inh.log"
+check "the child existing before has the constraints" test "$(nwall inh_old)" = 2
+check "the existing partition has the constraints" test "$(nwall part_1)" = 2
+sql "CREATE TABLE inh_new () INHERITS (inh); CREATE TABLE part_2 PARTITION OF part FOR VALUES FROM (100) TO (200)" >/dev/null
+check "a child created afterwards inherits them" test "$(nwall inh_new)" = 2
+check "a partition created afterwards inherits them" test "$(nwall part_2)" = 2
+check "plaintext into a child created afterwards: 23514" test "$(st "INSERT INTO inh_new (id, secret) VALUES (1, 'plain')")" = 23514
+check "plaintext into a partition, through the parent: 23514" test "$(st "INSERT INTO part (id, s) VALUES (150, 'plain')")" = 23514
+check "a table without them cannot be attached" test "$(st "CREATE TABLE part_x (id int, secret bytea, s bytea); ALTER TABLE part ATTACH PARTITION part_x FOR VALUES FROM (200) TO (300)")" = 42804
+"${PSQL[@]}" -d s1 -f "$WORK/inh.sql" >"$WORK/inh2.log" 2>&1
+check "re-run with children: exit 0, constraints not duplicated" test $? -eq 0 -a "$(nwall inh_new)" = 2 -a "$(nwall part_2)" = 2
+
 # a column still holding plaintext stops everything; nothing changes
 sql "CREATE DATABASE s2" >/dev/null
 export DB=s2
@@ -159,6 +245,7 @@ check "keyword DDL runs (quote_ident parity)" test $rc -eq 0
 [[ $rc -eq 0 ]] || tail -5 "$WORK/run5.log"
 n=$((${#kws[@]} + 2))
 check "all $n keyword/odd columns are bytea" test "$(sql "SELECT count(*) FROM pg_attribute WHERE attrelid = '\"Sales\".\"Order Lines\"'::regclass AND atttypid = 'bytea'::regtype")" = "$n"
+check "a record constraint per keyword/odd column" test "$(sql "SELECT count(*) FROM pg_constraint WHERE conrelid = '\"Sales\".\"Order Lines\"'::regclass AND conname LIKE 'pgseal\\_record\\_%' AND convalidated")" = "$n"
 check "the 4 blind indexes exist" test "$(sql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'Sales' AND indexname LIKE '%pgseal_bidx'")" = 4
 check "a keyword column in an index expression" test "$(sql "SELECT indexdef FROM pg_indexes WHERE indexname = 'Order Lines_select_pgseal_bidx'")" = 'CREATE INDEX "Order Lines_select_pgseal_bidx" ON "Sales"."Order Lines" USING btree (substr("select", 1, 33))'
 

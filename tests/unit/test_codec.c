@@ -332,6 +332,48 @@ static void test_types(void)
 	      PGS_ERR);
 }
 
+/* codec_canonical_size bounds every value, down to the shortest one of each type (the
+ * database's CHECK constraint is built from it: a bound too tight would refuse pgseal's
+ * own records). */
+static void test_canonical_size(void)
+{
+	static const struct {
+		enum codec_type t;
+		const char *shortest, *other;
+	} v[] = {
+		{CODEC_TEXT, "", "hello"},
+		{CODEC_BYTEA, "", "\\x0102"},
+		{CODEC_INT2, "0", "-32768"},
+		{CODEC_INT4, "0", "2147483647"},
+		{CODEC_INT8, "0", "-9223372036854775808"},
+		{CODEC_FLOAT8, "0", "-1.5e300"},
+		{CODEC_NUMERIC, "0", "-123456789.000001"},
+		{CODEC_BOOL, "f", "true"},
+		{CODEC_DATE, "2000-01-01", "infinity"},
+		{CODEC_TIMESTAMP, "2000-01-01 00:00", "-infinity"},
+		{CODEC_TIMESTAMPTZ, "2000-01-01 00:00+00", "2024-02-29 12:00:00.123456+05:30"},
+		{CODEC_UUID, "00000000-0000-0000-0000-000000000000", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"},
+		{CODEC_JSONB, "0", "{\"a\": [1, 2]}"},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t lo = 99, hi = 99;
+		codec_canonical_size(v[i].t, &lo, &hi);
+		CHECK(hi == 0 || hi >= lo);
+		for (int j = 0; j < 2; j++) {
+			const char *in = j ? v[i].other : v[i].shortest;
+			CHECK(codec_to_canonical(v[i].t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in),
+						 &a) == PGS_OK);
+			CHECK(a.len >= lo && (hi == 0 || a.len <= hi));
+			if (!j)
+				CHECK(a.len == lo); /* the minimum is reached: no tighter bound hides */
+		}
+	}
+	/* nothing shorter than JSON's and numeric's minimum of 1 byte parses */
+	CHECK(rejects(CODEC_JSONB, ""));
+	CHECK(rejects(CODEC_JSONB, " "));
+	CHECK(rejects(CODEC_NUMERIC, ""));
+}
+
 int main(void)
 {
 	RUN(test_ints);
@@ -340,6 +382,7 @@ int main(void)
 	RUN(test_dates);
 	RUN(test_text_bytea_uuid_jsonb);
 	RUN(test_types);
+	RUN(test_canonical_size);
 	codec_buf_free(&a);
 	codec_buf_free(&b);
 	return t_summary("codec");

@@ -193,6 +193,12 @@ static void test_sizes(void)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
 	CHECK(crypto_column_key_new(key, skey, 7, "t", longname, &k) == PGS_ERR);
+	/* key ids outside 1..2^24-1 (the range the database's CHECK constraint accepts) */
+	CHECK(crypto_column_key_new(key, skey, 0, "t", "c", &k) == PGS_ERR);
+	CHECK(crypto_column_key_new(key, skey, CRYPTO_KEYID_MAX + 1, "t", "c", &k) == PGS_ERR);
+	CHECK(crypto_column_key_new(key, skey, UINT32_MAX, "t", "c", &k) == PGS_ERR);
+	CHECK(crypto_column_key_new(key, skey, CRYPTO_KEYID_MAX, "t", "c", &k) == PGS_OK);
+	crypto_column_key_free(k);
 }
 
 static void test_helpers(void)

@@ -330,7 +330,42 @@ static void test_file_provider_flow(void)
 	unlink(p);
 	CHECK(keys_open(cfg, true, &k, err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "refusing") != NULL);
+	/* --new-keystore needs the blob: it never makes a master key */
+	CHECK(keys_open_ex(cfg, KEYS_OPEN_NEW_KEYSTORE, &k, err, sizeof(err)) == PGS_ERR);
+	CHECK(strstr(err, "no sealed master key") != NULL);
 	spill("m.sealed", t, tl);
+
+	/* blob without its keystore: every open refuses, naming both files, and creates nothing */
+	size_t kl2;
+	uint8_t *ks2 = slurp("ks", &kl2);
+	path(p, sizeof(p), "ks");
+	unlink(p);
+	for (unsigned f = 0; f <= KEYS_OPEN_CREATE; f++) {
+		CHECK(keys_open_ex(cfg, f, &k, err, sizeof(err)) == PGS_ERR);
+		CHECK(strstr(err, "m.sealed") != NULL && strstr(err, "/ks") != NULL);
+		CHECK(strstr(err, "--new-keystore") != NULL);
+		CHECK(access(p, F_OK) != 0);
+	}
+	CHECK(keys_open_ex(cfg, KEYS_OPEN_KEEP_SEALING, &k, err, sizeof(err)) == PGS_ERR);
+	CHECK(access(p, F_OK) != 0);
+	/* the explicit command makes an empty keystore under the same master key */
+	CHECK(keys_open_ex(cfg, KEYS_OPEN_NEW_KEYSTORE, &k, err, sizeof(err)) == PGS_OK);
+	if (k)
+		CHECK_EQ_INT(keys_entry_count(k), 0);
+	keys_close(k);
+	CHECK(keys_open(cfg, false, &k, err, sizeof(err)) == PGS_OK);
+	keys_close(k);
+	/* and refuses to replace a keystore that exists, leaving it as it is */
+	size_t kl3, kl4;
+	uint8_t *ks3 = slurp("ks", &kl3);
+	CHECK(keys_open_ex(cfg, KEYS_OPEN_NEW_KEYSTORE, &k, err, sizeof(err)) == PGS_ERR);
+	CHECK(strstr(err, "refusing to replace") != NULL);
+	uint8_t *ks4 = slurp("ks", &kl4);
+	CHECK(kl3 == kl4 && memcmp(ks3, ks4, kl3) == 0);
+	spill("ks", ks2, kl2);
+	CHECK(keys_open(cfg, false, &k, err, sizeof(err)) == PGS_OK);
+	keys_close(k);
+	free(ks2), free(ks3), free(ks4);
 	free(blob), free(blob2), free(blob3), free(t), free(t2), free(ks), free(dk);
 	config_free(cfg);
 }

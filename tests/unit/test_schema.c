@@ -484,7 +484,7 @@ static void test_quote_ident(void)
 	free(q);
 }
 
-static char *ddl_of(const char *yaml)
+static char *ddl_of_mode(const char *yaml, bool constraints_only)
 {
 	char err[512], *buf = NULL;
 	size_t len = 0;
@@ -494,7 +494,7 @@ static char *ddl_of(const char *yaml)
 		return NULL;
 	}
 	FILE *m = open_memstream(&buf, &len);
-	int rc = schema_print_ddl(s, m);
+	int rc = constraints_only ? schema_print_constraints(s, m) : schema_print_ddl(s, m);
 	fclose(m);
 	schema_free(s);
 	if (rc != PGS_OK) {
@@ -502,6 +502,106 @@ static char *ddl_of(const char *yaml)
 		return NULL;
 	}
 	return buf;
+}
+
+static char *ddl_of(const char *yaml)
+{
+	return ddl_of_mode(yaml, false);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* The record CHECK constraints (docs/schema.md "The wall"): format byte per kind, lengths
+ * per type, the key-id range, names and quoting; and --constraints-only. */
+static void test_wall(void)
+{
+	static const char *yaml = "schemas:\n"
+				  "  - table: public.Order\n"
+				  "    encrypted:\n"
+				  "      - column: email\n"
+				  "        searchable: true\n"
+				  "      - column: '\"Note\"'\n"
+				  "        data_type: str\n"
+				  "      - column: n\n"
+				  "        data_type: int8\n"
+				  "      - column: u\n"
+				  "        data_type: uuid\n"
+				  "        searchable: true\n"
+				  "      - column: j\n"
+				  "        data_type: jsonb\n"
+				  "      - column: check\n"
+				  "        data_type: bool\n"
+				  "  - table: other\n"
+				  "    encrypted:\n"
+				  "      - column: c234567890123456789012345678901234567890123456789012345678901\n"
+				  "      - column: c234567890123456789012345678901234567890123456789012345678902\n";
+	char *d = ddl_of(yaml);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	/* searchable: 0x02, >= 65 bytes, key id after the blind index */
+	CHECK(strstr(d, "ALTER TABLE public.\"order\"\n\tDROP CONSTRAINT IF EXISTS pgseal_record_email,\n"
+			"\tADD CONSTRAINT pgseal_record_email CHECK (email >= E'\\\\x02'::bytea AND email < "
+			"E'\\\\x03'::bytea AND length(email) >= 65 AND substring(email FROM 34 FOR 4) BETWEEN "
+			"E'\\\\x00000001'::bytea AND E'\\\\x00ffffff'::bytea),\n") != NULL);
+	/* plain text: 0x01 and the key id as one range of 5-byte prefixes, >= 33 bytes */
+	CHECK(strstr(d, "ADD CONSTRAINT \"pgseal_record_Note\" CHECK (\"Note\" >= "
+			"E'\\\\x0100000001'::bytea AND \"Note\" < E'\\\\x0101000000'::bytea AND "
+			"length(\"Note\") >= 33),") != NULL);
+	/* fixed-size types: exact lengths; jsonb: at least one byte */
+	CHECK(strstr(d, " AND length(n) = 41),") != NULL);
+	CHECK(strstr(d, "CHECK (u >= E'\\\\x02'::bytea AND u < E'\\\\x03'::bytea AND length(u) = 81 AND") !=
+	      NULL);
+	CHECK(strstr(d, " AND length(j) >= 34),") != NULL);
+	CHECK(strstr(d, " AND length(\"check\") = 34);") != NULL);
+	/* one statement per table, validated at once (no NOT VALID), inside the transaction */
+	CHECK(strstr(d, "NOT VALID") == NULL);
+	CHECK_EQ_INT(count(d, "ADD CONSTRAINT "), 8);
+	CHECK_EQ_INT(count(d, "DROP CONSTRAINT IF EXISTS "), 8);
+	CHECK(strstr(d, "ADD CONSTRAINT") < strstr(d, "\nCOMMIT;\n"));
+	CHECK(strstr(d, "NO INHERIT") == NULL);
+	/* long names: 63 bytes, distinct, the prefix kept */
+	{
+		const char *a = strstr(d, "DROP CONSTRAINT IF EXISTS pgseal_record_c2345");
+		const char *b = a ? strstr(a + 1, "DROP CONSTRAINT IF EXISTS pgseal_record_c2345") : NULL;
+		CHECK(a && b);
+		if (a && b) {
+			a += strlen("DROP CONSTRAINT IF EXISTS ");
+			b += strlen("DROP CONSTRAINT IF EXISTS ");
+			CHECK_EQ_INT(strcspn(a, ","), 63);
+			CHECK_EQ_INT(strcspn(b, ","), 63);
+			CHECK(strncmp(a, b, 63) != 0);
+		}
+	}
+	free(d);
+
+	/* --constraints-only: a pre-check, NOT VALID in one transaction, then VALIDATE after */
+	d = ddl_of_mode(yaml, true);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	CHECK(strstr(d, "ALTER COLUMN") == NULL && strstr(d, "CREATE INDEX") == NULL &&
+	      strstr(d, "LOCK TABLE") == NULL);
+	CHECK_EQ_INT(count(d, "ADD CONSTRAINT "), 8);
+	CHECK_EQ_INT(count(d, ") NOT VALID"), 8);
+	CHECK(strstr(d, "a.atttypid = 'bytea'::regtype") != NULL);
+	CHECK(strstr(d, "is missing or not bytea yet") != NULL && strstr(d, "%%") == NULL);
+	const char *commit = strstr(d, "\nCOMMIT;\n");
+	const char *v = strstr(d, "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT pgseal_record_email;\n");
+	CHECK(commit && v && v > commit);
+	CHECK(strstr(d, "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT \"pgseal_record_Note\";\n") !=
+	      NULL);
+	CHECK_EQ_INT(count(d, "VALIDATE CONSTRAINT "), 8);
+	free(d);
+	d = ddl_of_mode("schemas: []\n", true);
+	CHECK(d && strstr(d, "No encrypted columns") && !strstr(d, "BEGIN"));
+	free(d);
 }
 
 static void test_ddl(void)
@@ -523,7 +623,8 @@ static void test_ddl(void)
 	if (!d)
 		return;
 	CHECK(strstr(d, "3 encrypted columns in 2 tables") != NULL);
-	CHECK(strstr(d, "\nBEGIN;\n") && strstr(d, "\nCOMMIT;\n"));
+	CHECK(strstr(d, "\nBEGIN;\nSET LOCAL client_min_messages = warning;\n") &&
+	      strstr(d, "\nCOMMIT;\n"));
 	CHECK(strstr(d, "LOCK TABLE public.\"order\" IN ACCESS EXCLUSIVE MODE;") != NULL);
 	CHECK(strstr(d, "ALTER TABLE public.\"order\" ALTER COLUMN email DROP DEFAULT,\n"
 			"\t\t\tALTER COLUMN email TYPE bytea USING NULL::bytea;") != NULL);
@@ -587,5 +688,6 @@ int main(void)
 	RUN(test_load_config);
 	RUN(test_quote_ident);
 	RUN(test_ddl);
+	RUN(test_wall);
 	return t_summary("test_schema");
 }
