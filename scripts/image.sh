@@ -7,7 +7,8 @@
 # archive/debian/<time> pins them; the versions used are listed in packages.txt) and the
 # build tool chain (build-env.txt). Outputs under build/image/ (PGSEAL_IMAGE_OUT): oci/ (an
 # OCI image layout), pgseal-image.oci.tar (the same as one archive), rootfs.tar (the layer,
-# uncompressed), packages.txt, build-env.txt, digest. See docs/deploy.md, "The image".
+# uncompressed), packages.txt, build-env.txt, digest. PGSEAL_IMAGE_REF=REGISTRY/pgseal also writes
+# REF@sha256:<digest> into deploy/dstack (app-compose.py). See docs/deploy.md, "The image".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${PGSEAL_IMAGE_OUT:-$root/build/image}
@@ -122,5 +123,11 @@ tar --sort=name --format=posix --numeric-owner --owner=0 --group=0 --mtime="@$SO
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
   -C "$OUT/oci" -cf "$OUT/pgseal-image.oci.tar" .
 say "OCI layout $OUT/oci, archive $OUT/pgseal-image.oci.tar ($(du -h "$OUT/pgseal-image.oci.tar" | cut -f1)), layer $(du -h "$OUT/rootfs.tar" | cut -f1) unpacked"
-say "pin it: python3 deploy/dstack/app-compose.py --image REGISTRY/pgseal@$(cat "$OUT/digest")"
+if [[ -n ${PGSEAL_IMAGE_REF:-} ]]; then
+  # fill the digest into deploy/dstack (docker-compose.yml and app-compose.json) for REF
+  python3 "$root/deploy/dstack/app-compose.py" --image "$PGSEAL_IMAGE_REF@$(cat "$OUT/digest")" >&2
+  say "pinned $PGSEAL_IMAGE_REF@$(cat "$OUT/digest") in deploy/dstack (compose hash: $("$root/build/pgseal" deploy compose-hash "$root/deploy/dstack/app-compose.json" 2>/dev/null || echo '?'))"
+else
+  say "pin it: PGSEAL_IMAGE_REF=REGISTRY/pgseal make image, or python3 deploy/dstack/app-compose.py --image REGISTRY/pgseal@$(cat "$OUT/digest")"
+fi
 cat "$OUT/digest"
