@@ -1,4 +1,4 @@
-# Makefile - builds pgseal, its simulator, unit tests and fuzz targets; `make run`, `make test`, `make bench`.
+# Makefile - builds pgseal, its simulator, unit tests and fuzz targets; `make run`, `make test`, `make bench`, `make image`.
 #
 # Sources are found by globbing: src/<module>/*.c form the library, src/cli/*.c the
 # pgseal binary, src/sim/*.c the dstack simulator, src/demo/*.c the demo web page
@@ -40,7 +40,7 @@ LIB       := $(B)/libpgseal.a
 .SECONDARY:
 
 
-.PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format
+.PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format image
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
@@ -85,6 +85,10 @@ run: deps
 
 stop:
 	@bash scripts/stop.sh
+
+# the reproducible OCI image (docs/deploy.md, The image): build/image/; last line sha256:<digest>
+image: deps
+	@bash scripts/image.sh
 
 # --- tests ------------------------------------------------------------------
 unit: $(TEST_BINS)

@@ -9,6 +9,7 @@ PKGS=(
   postgresql-15 postgresql-client-15 pgbouncer openssl
   python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
   util-linux procps
+  mmdebstrap umoci
   chromium
 )
 # node and npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask

@@ -6,7 +6,9 @@
 # Keys: build/pgseal-dstack-sim stands in for the TEE (PGSEAL_RUN_KEYS=none: no keys, no encryption),
 # and the demo tables app.customers and app.people have encrypted columns (run/encryptor_config.yaml,
 # written only where it does not exist: a user's edits are kept). With the simulator, the demo page
-# pgseal-demo (docs/demo.md) runs in front of app.people.
+# pgseal-demo (docs/demo.md) runs in front of app.people. With the simulator pgseal serves an RA-TLS
+# certificate whose quote's event log carries the compose hash of deploy/dstack/app-compose.json,
+# and the message ends with the `pgseal attest verify --connect ... --policy ...` command that checks it.
 # Ports (override with env): PGSEAL_RUN_PGPORT (55432), PGSEAL_RUN_PORT (6432), PGSEAL_RUN_ADMIN_PORT (9191),
 # PGSEAL_RUN_DEMO_PORT (8480).
 set -euo pipefail
@@ -189,9 +191,25 @@ if [[ ${PGSEAL_RUN_KEYS:-dstack} == dstack ]]; then
   SIM="$root/build/pgseal-dstack-sim"
   [[ -x $SIM ]] || die "$SIM missing"
   mkdir -p "$RUN/keys"; chmod 700 "$RUN/keys"
+  # The simulator measures the compose hash of the project's own deploy/dstack/app-compose.json
+  # (docs/deploy.md). Its keys depend on that hash, so the hash the sealed master key was made
+  # under is kept in run/keys/compose-hash: after an edit of app-compose.json the simulator keeps
+  # the old one (the data stays readable) and the verification below fails on compose_hashes.
+  COMPOSE_FILE="$root/deploy/dstack/app-compose.json"
+  COMPOSE_HASH=$("$BIN" deploy compose-hash "$COMPOSE_FILE" 2>/dev/null) || die "pgseal deploy compose-hash $COMPOSE_FILE failed"
+  if [[ -s $RUN/keys/compose-hash ]]; then SIM_HASH=$(cat "$RUN/keys/compose-hash")
+  elif [[ -e $RUN/keys/master.sealed ]]; then SIM_HASH=default   # made before make run pinned the hash
+  else SIM_HASH=$COMPOSE_HASH; echo "$SIM_HASH" >"$RUN/keys/compose-hash"; fi
+  SIM_ARGS=(--socket "$RUN/dstack.sock")
+  [[ $SIM_HASH == default ]] || SIM_ARGS+=(--compose-hash "$SIM_HASH")
+  if [[ -f $RUN/dstack-sim.pid ]] && kill -0 "$(cat "$RUN/dstack-sim.pid")" 2>/dev/null \
+     && [[ $(cat "$RUN/dstack-sim.hash" 2>/dev/null) != "$SIM_HASH" ]]; then
+    kill -TERM "$(cat "$RUN/dstack-sim.pid")"; sleep 0.5; rm -f "$RUN/dstack-sim.pid"   # started with another hash
+  fi
   if [[ -f $RUN/dstack-sim.pid ]] && kill -0 "$(cat "$RUN/dstack-sim.pid")" 2>/dev/null; then :; else
     rm -f "$RUN/dstack.sock"
-    nohup "$SIM" --socket "$RUN/dstack.sock" >>"$RUN/dstack-sim.log" 2>&1 &
+    nohup "$SIM" "${SIM_ARGS[@]}" >>"$RUN/dstack-sim.log" 2>&1 &
+    echo "$SIM_HASH" >"$RUN/dstack-sim.hash"
     echo $! >"$RUN/dstack-sim.pid"
     for _ in $(seq 50); do [[ -S $RUN/dstack.sock ]] && break; sleep 0.1; done
     [[ -S $RUN/dstack.sock ]] || die "pgseal-dstack-sim did not create $RUN/dstack.sock (see run/dstack-sim.log)"
@@ -214,6 +232,16 @@ encryptor_config_file: encryptor_config.yaml"
 fi
 
 # --- pgseal config ---------------------------------------------------------------------------
+# with the simulator: no cert_file, so pgseal makes its RA-TLS certificate (the quote inside)
+if [[ -n $KEYS_YAML ]]; then
+  CLIENT_TLS_YAML="client_tls:
+  require: true             # RA-TLS: certificate made at start, its quote binds its key"
+else
+  CLIENT_TLS_YAML="client_tls:
+  cert_file: certs/pgseal.pem
+  key_file: certs/pgseal.key
+  require: true"
+fi
 cat >"$RUN/pgseal.yaml" <<YAML
 # run/pgseal.yaml - written by scripts/run.sh (make run); relative paths are relative to this file.
 listen: "127.0.0.1:$PORT"
@@ -223,10 +251,7 @@ upstream:
   port: $PGPORT
   tls: verify-full
   ca_file: certs/ca.pem
-client_tls:
-  cert_file: certs/pgseal.pem
-  key_file: certs/pgseal.key
-  require: true
+$CLIENT_TLS_YAML
 auth:                     # pgseal runs SCRAM with clients (TLS on both hops)
   user: pgseal_auth
   password_file: auth.pass
@@ -266,6 +291,39 @@ if [[ $up -ne 1 ]]; then
   die "pgseal did not start (see run/pgseal.log)"
 fi
 
+# --- RA-TLS: pin the certificate pgseal serves (from its public /attestation), write the policy ---
+ROOTCERT="$C/ca.pem"
+ROOTCERT_DESC="the development CA"
+ATTEST_MSG=""
+if [[ -n $KEYS_YAML ]]; then
+  ROOTCERT="$C/pgseal-ratls.pem"
+  ROOTCERT_DESC="pgseal's RA-TLS certificate, pinned from its /attestation: a new one at each start"
+  /usr/bin/python3 - "$APORT" "$ROOTCERT" <<'PY' || die "could not read pgseal's certificate from /attestation"
+import json, sys, time, urllib.request
+for _ in range(50):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/attestation" % sys.argv[1], timeout=5) as r:
+            open(sys.argv[2], "w").write(json.load(r)["certificate"]); break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit(1)
+PY
+  "$BIN" deploy policy "$COMPOSE_FILE" --out "$RUN/deploy-policy.yaml" 2>/dev/null \
+    || die "pgseal deploy policy $COMPOSE_FILE failed"
+  ATTEST_MSG="Attestation (*** SIMULATED ***: pgseal-dstack-sim's test CA, not Intel TDX hardware).
+pgseal's client certificate carries a quote whose event log measures the compose hash of
+deploy/dstack/app-compose.json ($COMPOSE_HASH); verify it against run/deploy-policy.yaml:
+  $BIN attest verify --connect 127.0.0.1:$PORT --root-ca $RUN/sim-root.pem --collateral $RUN/sim-collateral.json --policy $RUN/deploy-policy.yaml
+(exit 0, \"verdict\": \"trusted\", \"simulated\": true; trusted only against the simulator's root)"
+  if [[ $SIM_HASH != "$COMPOSE_HASH" ]]; then
+    ATTEST_MSG="${ATTEST_MSG%$'\n'*}
+NOTE: the simulator measures ${SIM_HASH/default/its default compose hash} (the keys in run/keys were made under it),
+not the current app-compose.json: the command above answers untrusted on compose_hashes. To adopt the
+new hash (this deletes run/ and its data): bash scripts/stop.sh --clean && make run"
+  fi
+fi
+
 # --- the demo page (pgseal-demo, docs/demo.md): only with the simulator and the people table ---
 DEMO_MSG="Demo page: not started (it needs PGSEAL_RUN_KEYS=dstack and the 'people' table in run/encryptor_config.yaml)"
 DEMO_BIN=$(dirname "$BIN")/pgseal-demo
@@ -287,9 +345,9 @@ if [[ -n $KEYS_YAML ]] && grep -qE '^[[:space:]]*-[[:space:]]*table:[[:space:]]*
 min_tcb_status: UpToDate
 require_event_log: true
 POL
-  tls="sslmode=verify-full sslrootcert=$C/ca.pem passfile=$RUN/demo.pgpass dbname=app user=app host=localhost"
+  tls="sslmode=verify-full passfile=$RUN/demo.pgpass dbname=app user=app host=localhost"
   say "starting pgseal-demo on 127.0.0.1:$DPORT (log: run/pgseal-demo.log)"
-  nohup "$DEMO_BIN" --listen "127.0.0.1:$DPORT" --pgseal "$tls port=$PORT" --db "$tls port=$PGPORT" \
+  nohup "$DEMO_BIN" --listen "127.0.0.1:$DPORT" --pgseal "$tls sslrootcert=$ROOTCERT port=$PORT" --db "$tls sslrootcert=$C/ca.pem port=$PGPORT" \
     --admin-url "http://127.0.0.1:$APORT" --root-ca "$RUN/sim-root.pem" --collateral "$RUN/sim-collateral.json" \
     --policy "$RUN/demo-policy.yaml" --table people >>"$RUN/pgseal-demo.log" 2>&1 </dev/null &
   echo $! >"$RUN/pgseal-demo.pid"
@@ -322,8 +380,8 @@ cat <<MSG
 
 pgseal is running (pid $pid) in front of PostgreSQL 15 on 127.0.0.1:$PGPORT.
 
-Connect with psql (TLS verified against the development CA):
-  PGPASSWORD=\$(cat $RUN/app.password) psql "host=localhost port=$PORT dbname=app user=app sslmode=verify-full sslrootcert=$RUN/certs/ca.pem"
+Connect with psql (TLS verified against $ROOTCERT_DESC):
+  PGPASSWORD=\$(cat $RUN/app.password) psql "host=localhost port=$PORT dbname=app user=app sslmode=verify-full sslrootcert=$ROOTCERT"
 
 Admin endpoints:
   curl -H "Authorization: Bearer \$(cat $RUN/admin.token)" http://127.0.0.1:$APORT/readyz
@@ -331,6 +389,8 @@ Admin endpoints:
 
 $KEYS_MSG
 $DEMO_MSG
+
+$ATTEST_MSG
 
 Config: run/pgseal.yaml   Log: run/pgseal.log   PostgreSQL log: $PGDIR/postgres.log
 Stop everything: make stop   (again: make run; start from scratch: bash scripts/stop.sh --clean)

@@ -1,4 +1,4 @@
-/* cli.h - entry points of the pgseal subcommands (serve, keys, schema, attest). */
+/* cli.h - entry points of the pgseal subcommands (serve, keys, schema, attest, deploy). */
 #ifndef PGSEAL_CLI_H
 #define PGSEAL_CLI_H
 
@@ -7,5 +7,6 @@ int cli_serve_main(int argc, char **argv);
 int cli_keys_main(int argc, char **argv);
 int cli_schema_main(int argc, char **argv);
 int cli_attest_main(int argc, char **argv);
+int cli_deploy_main(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 
 #define FILE_MAX (16u << 20)
+/* the simulator's CA names (docs/simulator.md) */
+#define SIM_CA_MARK "pgseal dstack simulator TEST"
 #define EXIT_TRUSTED 0
 #define EXIT_UNTRUSTED 1
 #define EXIT_USAGE 2
@@ -326,6 +328,19 @@ static int verify_main(int argc, char **argv)
 	}
 	json_object_set_new(o, "at", json_integer(opts.now));
 	json_object_set_new(o, "root_ca", json_string(r.root ? "custom" : "intel-sgx-root-ca"));
+	/* SIMULATED: the quote's PCK chain comes from pgseal-dstack-sim's test CA, or the event
+	 * log names the simulator as key provider. A verdict is then only "against the root
+	 * given with --root-ca": said in the JSON and, so that nobody misses it, on stderr. */
+	bool simulated = (r.res.quote_parsed && r.res.quote.pck_chain &&
+			  memmem(r.res.quote.pck_chain, r.res.quote.pck_chain_len, SIM_CA_MARK,
+				 sizeof(SIM_CA_MARK) - 1)) ||
+			 (r.have_replay && r.replay.key_provider &&
+			  strstr(r.replay.key_provider, "pgseal-dstack-sim"));
+	json_object_set_new(o, "simulated", json_boolean(simulated));
+	if (simulated)
+		fprintf(stderr, "pgseal attest verify: *** SIMULATED *** this quote comes from "
+				"pgseal-dstack-sim's test CA, not from Intel TDX hardware; a trusted "
+				"verdict holds only against the simulator's root\n");
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (s)
 		printf("%s\n", s);

@@ -1,4 +1,4 @@
-/* main.c - the pgseal command: dispatches to serve, keys, schema and attest. */
+/* main.c - the pgseal command: dispatches to serve, keys, schema, attest and deploy. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,15 +7,19 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgseal <command> [options]\n"
-		   "\n"
-		   "commands:\n"
-		   "  serve --config FILE            run the proxy\n"
-		   "  keys init|status|rotate --config FILE\n"
-		   "  keys client-id CERT.pem        print the client id of a certificate\n"
-		   "  schema --config FILE           print the DDL for encrypted columns\n"
-		   "  attest verify ...              verify a TDX quote (see `pgseal attest --help`)\n"
-		   "  --version                      print the version\n");
+	fprintf(f,
+	        "usage: pgseal <command> [options]\n"
+	        "\n"
+	        "commands:\n"
+	        "  serve --config FILE            run the proxy\n"
+	        "  keys init|status|rotate --config FILE\n"
+	        "  keys client-id CERT.pem        print the client id of a certificate\n"
+	        "  schema --config FILE           print the DDL for encrypted columns\n"
+	        "  attest verify ...              verify a TDX quote (see `pgseal attest --help`)\n"
+	        "  deploy compose-hash|normalize|policy FILE\n"
+	        "                                 dstack's compose hash of an app-compose.json,\n"
+	        "                                 the policy pinning it (`pgseal deploy --help`)\n"
+	        "  --version                      print the version\n");
 }
 
 int main(int argc, char **argv)
@@ -33,6 +37,8 @@ int main(int argc, char **argv)
 		return cli_schema_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "attest"))
 		return cli_attest_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "deploy"))
+		return cli_deploy_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
 		printf("pgseal %s\n", PGSEAL_VERSION);
 		return 0;

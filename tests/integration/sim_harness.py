@@ -30,8 +30,9 @@ def sim_bin():
 class Sim:
     """build/pgseal-dstack-sim --socket DIR/dstack.sock (state in DIR/dstack.sock.d)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, args=()):
         self.dir = directory
+        self.args = list(args)  # e.g. ["--compose-hash", HEX]
         os.makedirs(directory, exist_ok=True)
         os.chmod(directory, 0o700)
         self.socket = os.path.join(directory, "dstack.sock")
@@ -42,7 +43,7 @@ class Sim:
 
     def start(self, timeout=15.0):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sim_bin(), "--socket", self.socket], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sim_bin(), "--socket", self.socket] + self.args, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
