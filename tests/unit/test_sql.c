@@ -402,6 +402,13 @@ static void test_prepare_execute(void)
 	CHECK(sql_analyze_ex(S, q, strlen(q), lookup_fn, saved, &p) == PGS_OK);
 	CHECK(p->refused);
 	sql_plan_free(p);
+	/* too few arguments: the one given may be meant for the encrypted $2; PostgreSQL would
+	 * log it before rejecting the call */
+	q = "EXECUTE ins('SECRET')";
+	CHECK(sql_analyze_ex(S, q, strlen(q), lookup_fn, saved, &p) == PGS_OK);
+	CHECK(p->refused && !strcmp(p->sqlstate, "0A000") && strstr(p->message, "users.email"));
+	CHECK(!strstr(p->message, "SECRET"));
+	sql_plan_free(p);
 	sql_prepared_free(saved);
 
 	EXPECT("PREPARE f AS SELECT * FROM users WHERE email = $1; EXECUTE f('z')",
