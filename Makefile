@@ -135,5 +135,14 @@ bench-crypto: all
 format:
 	clang-format -i $$(find src tests/unit fuzz -name '*.[ch]')
 
+# the committed .clang-format holds for every C file (part of `make test`)
+check-format:
+	@files=$$(find src tests/unit fuzz -name '*.[ch]'); \
+	out=$$(clang-format --dry-run --Werror $$files 2>&1 | grep 'error:'); \
+	bad=$$(printf '%s' "$$out" | grep -c . ); nfail=$$(printf '%s' "$$out" | cut -d: -f1 | sort -u | grep -c .); \
+	[ "$$bad" -eq 0 ] || printf '%s\n' "$$out" | head -20; \
+	echo "format: $$(( $$(echo "$$files" | wc -l) - nfail )) passed, $$nfail failed"; \
+	[ "$$bad" -eq 0 ]
+
 clean:
 	rm -rf build

@@ -1,4 +1,5 @@
-/* fuzz_collateral.c - libFuzzer target: Intel PCS collateral JSON (TCB Info, QE Identity, CRLs) parsing. */
+/* fuzz_collateral.c - libFuzzer target: Intel PCS collateral JSON (TCB Info, QE Identity, CRLs)
+ * parsing. */
 #include "attest/attest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,5 @@
-/* fuzz_proto.c - libFuzzer target for the wire codec: startup packets and every message parser pgseal uses. */
+/* fuzz_proto.c - libFuzzer target for the wire codec: startup packets and every message parser
+ * pgseal uses. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t pos = 0;
 		while (n - pos >= PROTO_HDR_LEN) {
 			uint32_t len = proto_get_u32(buf + pos + 1);
-			if (proto_check_header(buf[pos], len, 1u << 20) != PGS_OK || n - pos - 1 < len)
+			if (proto_check_header(buf[pos], len, 1u << 20) != PGS_OK ||
+			    n - pos - 1 < len)
 				break;
 			(void)proto_type_name(buf[pos], proto_is_frontend_type(buf[pos]));
 			pos += 1 + (size_t)len;

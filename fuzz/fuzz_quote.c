@@ -1,4 +1,5 @@
-/* fuzz_quote.c - libFuzzer target: quote file decoding, v4/v5 parsing and verification without collateral. */
+/* fuzz_quote.c - libFuzzer target: quote file decoding, v4/v5 parsing and verification without
+ * collateral. */
 #include <stdlib.h>
 
 #include "attest/attest.h"

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FILE *null = fopen("/dev/null", "w");
 	if (null) {
-		if (schema_print_ddl(s, null) != PGS_OK || schema_print_constraints(s, null) != PGS_OK)
+		if (schema_print_ddl(s, null) != PGS_OK ||
+		    schema_print_constraints(s, null) != PGS_OK)
 			abort();
 		fclose(null);
 	}

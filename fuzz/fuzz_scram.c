@@ -13,7 +13,9 @@
  *   mode 4:   verifier string, userlist file
  */
 
-#define VERIFIER "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M="
+#define VERIFIER                                                                                   \
+	"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"                         \
+	"DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M="
 #define PASSWORD "correct horse"
 
 static const uint8_t cb[32] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -83,22 +85,24 @@ static void run_client(bool tls, struct part *pt, size_t np)
 		abort();
 	if (!have_key) {
 		if (auth_scram_keys_from_password(PASSWORD, v.salt, v.salt_len, v.iterations,
-						  client_key, NULL, NULL) != AUTH_OK)
+		                                  client_key, NULL, NULL) != AUTH_OK)
 			abort();
 		have_key = true;
 	}
 	if (auth_scram_client_init_keys(&c, &v, client_key, AUTH_CB_PREFER, tls ? cb : NULL,
-					tls ? sizeof(cb) : 0) != AUTH_OK ||
+	                                tls ? sizeof(cb) : 0) != AUTH_OK ||
 	    auth_scram_client_set_test_nonce(&c, NULL, "CN") != AUTH_OK)
 		abort();
 	if (np < 1 ||
 	    auth_scram_client_first(&c, pt[0].p, pt[0].n, &mech, out, sizeof(out), &n) != AUTH_OK)
 		goto out;
-	if (np < 2 || auth_scram_client_final(&c, pt[1].p, pt[1].n, out, sizeof(out), &n) != AUTH_OK)
+	if (np < 2 ||
+	    auth_scram_client_final(&c, pt[1].p, pt[1].n, out, sizeof(out), &n) != AUTH_OK)
 		goto out;
 	if (np < 3)
 		goto out;
-	if (auth_scram_client_verify(&c, pt[2].p, pt[2].n) == AUTH_OK && !auth_scram_client_done(&c))
+	if (auth_scram_client_verify(&c, pt[2].p, pt[2].n) == AUTH_OK &&
+	    !auth_scram_client_done(&c))
 		abort();
 out:
 	auth_scram_client_clear(&c);
@@ -117,8 +121,8 @@ static void run_parsers(struct part *pt, size_t np)
 		abort();
 	auth_verifier_clear(&v);
 	free(s);
-	if (np > 1 && auth_userlist_parse((const char *)pt[1].p, pt[1].n, &ul, err, sizeof(err)) ==
-			      AUTH_OK) {
+	if (np > 1 &&
+	    auth_userlist_parse((const char *)pt[1].p, pt[1].n, &ul, err, sizeof(err)) == AUTH_OK) {
 		(void)auth_userlist_lookup(ul, "alice");
 		auth_userlist_free(ul);
 	}
@@ -134,11 +138,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	np = split(data + 1, size - 1, pt, 3);
 	switch (data[0] % 5) {
-	case 0: run_server(false, pt, np); break;
-	case 1: run_server(true, pt, np); break;
-	case 2: run_client(false, pt, np); break;
-	case 3: run_client(true, pt, np); break;
-	default: run_parsers(pt, np); break;
+	case 0:
+		run_server(false, pt, np);
+		break;
+	case 1:
+		run_server(true, pt, np);
+		break;
+	case 2:
+		run_client(false, pt, np);
+		break;
+	case 3:
+		run_client(true, pt, np);
+		break;
+	default:
+		run_parsers(pt, np);
+		break;
 	}
 	return 0;
 }

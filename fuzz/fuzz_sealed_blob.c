@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* only possible for the committed seed sealed under this key: reseal must open */
 		uint8_t blob[KEYS_SEALED_LEN], m2[32];
 		if (keys_sealed_seal(sk, &h, master, blob) != PGS_OK ||
-		    keys_sealed_open(sk, blob, sizeof(blob), &h, m2) != PGS_OK || memcmp(master, m2, 32))
+		    keys_sealed_open(sk, blob, sizeof(blob), &h, m2) != PGS_OK ||
+		    memcmp(master, m2, 32))
 			abort();
 	}
 	return 0;

@@ -11,13 +11,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void mask(char *s, size_t len, const struct sql_plan *p)
 {
 	for (size_t i = 0; i < p->nedits; i++)
-		if (p->edits[i].kind == SQL_EDIT_LITERAL && p->edits[i].offset + (size_t)p->edits[i].len <= len)
+		if (p->edits[i].kind == SQL_EDIT_LITERAL &&
+		    p->edits[i].offset + (size_t)p->edits[i].len <= len)
 			memset(s + p->edits[i].offset, '#', p->edits[i].len);
 }
 
 /* Encrypts to a value-free placeholder, so any copy of the value in the output is a leak. */
-static int fuzz_enc(void *arg, const struct schema_column *col, enum sql_value_mode mode, const char *value,
-		    size_t len, char **out, char *err, size_t errlen)
+static int fuzz_enc(void *arg, const struct schema_column *col, enum sql_value_mode mode,
+                    const char *value, size_t len, char **out, char *err, size_t errlen)
 {
 	(void)arg;
 	(void)value;
@@ -43,10 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* views over the encrypted tables, resolved by every analysis below */
 		views = sql_views_new();
 		(void)sql_views_add(views, s, "public", "uv", vcols, 3,
-				    "SELECT users.id, users.email, users.name FROM users");
-		(void)sql_views_add(views, s, NULL, "uv2", vcols, 2, "SELECT uv.id, uv.email AS e FROM uv");
+		                    "SELECT users.id, users.email, users.name FROM users");
+		(void)sql_views_add(views, s, NULL, "uv2", vcols, 2,
+		                    "SELECT uv.id, uv.email AS e FROM uv");
 		/* a partition of users found in the catalog */
-		(void)sql_views_add_child(views, s, "public", "users_p1", vcols, 3, "public", "users");
+		(void)sql_views_add_child(views, s, "public", "users_p1", vcols, 3, "public",
+		                          "users");
 	}
 	/* the input as a view definition: mapped or all tainted, never a crash */
 	struct sql_views *one = sql_views_new();

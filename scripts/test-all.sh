@@ -37,6 +37,9 @@ step() {
   report+=("$(printf '%-28s %5s passed %4s failed  %4ss  %s' "$name" "$p" "$f" "$(( $(date +%s) - t0 ))" "$status")")
 }
 
+# 0. the committed .clang-format holds for every C file
+step "format" make --no-print-directory check-format
+
 # 1. normal build + unit tests
 step "build" make -j"$JOBS" all
 step "unit" make -j"$JOBS" unit

@@ -9,7 +9,7 @@
 
 /* ---- sizes and constants ----------------------------------------------------------- */
 
-#define ATTEST_QUOTE_MAX (1u << 20)    /* a quote larger than 1 MiB is refused before parsing */
+#define ATTEST_QUOTE_MAX (1u << 20) /* a quote larger than 1 MiB is refused before parsing */
 #define ATTEST_HEADER_LEN 48
 #define ATTEST_TD10_LEN 584
 #define ATTEST_TD15_LEN 648
@@ -73,7 +73,8 @@ struct attest_quote {
 	uint16_t pce_svn;
 	uint8_t qe_vendor_id[16];
 	uint16_t body_type; /* v5: 2 = TD 1.0, 3 = TD 1.5; v4: 2 */
-	size_t signed_len;  /* header (+ v5 body descriptor) + body: what the attestation key signs */
+	size_t
+	    signed_len; /* header (+ v5 body descriptor) + body: what the attestation key signs */
 	struct attest_td_report td;
 	const uint8_t *signature;  /* 64 bytes, r || s */
 	const uint8_t *attest_key; /* 64 bytes, X || Y of a P-256 point */
@@ -89,13 +90,13 @@ struct attest_quote {
 
 /* Parses a v4 or v5 TDX quote by its length fields. Never reads past len. */
 int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, char *err,
-		       size_t errlen) PGS_MUSTCHECK;
+                       size_t errlen) PGS_MUSTCHECK;
 
 /* Turns file contents into quote bytes: raw binary, hex text (whitespace and a leading
  * "0x" allowed), or a JSON object with a "quote" hex string (a dstack GetQuote answer or
  * the admin /attestation document). *out is malloc'd. */
 int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen,
-			     char *err, size_t errlen) PGS_MUSTCHECK;
+                             char *err, size_t errlen) PGS_MUSTCHECK;
 
 /* ---- collateral (attest_collateral.c) ---------------------------------------------- */
 
@@ -105,8 +106,8 @@ int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, siz
  * (hex DER), pck_crl (hex DER). Opaque; parsed and owned by the collateral module. */
 struct attest_collateral;
 
-int attest_collateral_parse(const char *json, size_t len, struct attest_collateral **out,
-			    char *err, size_t errlen) PGS_MUSTCHECK;
+int attest_collateral_parse(const char *json, size_t len, struct attest_collateral **out, char *err,
+                            size_t errlen) PGS_MUSTCHECK;
 void attest_collateral_free(struct attest_collateral *c);
 
 /* ---- verification (attest_verify.c) ------------------------------------------------ */
@@ -114,16 +115,16 @@ void attest_collateral_free(struct attest_collateral *c);
 struct attest_opts {
 	const uint8_t *root_ca_der; /* NULL: the pinned Intel SGX Root CA */
 	size_t root_ca_len;
-	int64_t now;                          /* verification time, Unix seconds */
+	int64_t now;                           /* verification time, Unix seconds */
 	enum attest_tcb_status min_tcb_status; /* worst acceptable status; 0 = UpToDate */
 };
 
 #define ATTEST_MAX_ADVISORIES 64
 
 struct attest_result {
-	bool trusted;            /* every check passed and the TCB status is acceptable */
+	bool trusted;             /* every check passed and the TCB status is acceptable */
 	const char *failed_check; /* name of the first failed check, NULL if none */
-	char reason[512];        /* why it failed (no secret ever goes here) */
+	char reason[512];         /* why it failed (no secret ever goes here) */
 	bool quote_parsed;
 	struct attest_quote quote;
 	bool collateral_given;
@@ -136,7 +137,7 @@ struct attest_result {
 	enum attest_tcb_status tcb_status;      /* final, merged */
 	enum attest_tcb_status platform_status; /* matched TCB level (TDX level for TDX) */
 	enum attest_tcb_status qe_status;
-	enum attest_tcb_status module_status;   /* TDX module identity, UNKNOWN if not used */
+	enum attest_tcb_status module_status; /* TDX module identity, UNKNOWN if not used */
 	char tcb_date[32];
 	char advisory_ids[ATTEST_MAX_ADVISORIES][32];
 	size_t n_advisories;
@@ -148,20 +149,20 @@ extern const uint8_t attest_intel_root_ca_der[];
 extern const size_t attest_intel_root_ca_der_len;
 
 /* Loads a root CA given as PEM or DER into DER bytes (malloc'd). */
-int attest_root_ca_load(const uint8_t *data, size_t len, uint8_t **der, size_t *derlen,
-			char *err, size_t errlen) PGS_MUSTCHECK;
+int attest_root_ca_load(const uint8_t *data, size_t len, uint8_t **der, size_t *derlen, char *err,
+                        size_t errlen) PGS_MUSTCHECK;
 
 /* Verifies a quote as Intel DCAP does. coll may be NULL: then the signatures and the PCK
  * chain are checked, but no TCB status can be established and the quote is not trusted.
  * Returns PGS_OK when the verification ran (res->trusted holds the verdict), PGS_ERR only
  * when it could not run at all (unusable root CA, out of resources) with err set. */
 int attest_verify_quote(const uint8_t *quote, size_t quote_len,
-			const struct attest_collateral *coll, const struct attest_opts *opts,
-			struct attest_result *res, char *err, size_t errlen) PGS_MUSTCHECK;
+                        const struct attest_collateral *coll, const struct attest_opts *opts,
+                        struct attest_result *res, char *err, size_t errlen) PGS_MUSTCHECK;
 
 /* Marks res untrusted; the first failure (check name + reason) is the one kept. */
 void attest_fail(struct attest_result *res, const char *check, const char *fmt, ...)
-	PGS_PRINTF(3, 4);
+    PGS_PRINTF(3, 4);
 
 /* ---- event log (attest_eventlog.c) ------------------------------------------------- */
 
@@ -185,27 +186,27 @@ struct attest_eventlog {
 /* Accepts a JSON array of events, a JSON string holding one, or an object with an
  * "event_log" member (dstack GetQuote answer, /attestation document). */
 int attest_eventlog_parse(const char *json, size_t len, struct attest_eventlog *out, char *err,
-			  size_t errlen) PGS_MUSTCHECK;
+                          size_t errlen) PGS_MUSTCHECK;
 void attest_eventlog_free(struct attest_eventlog *log);
 
 struct attest_replay {
-	uint8_t rtmr[4][48];   /* replayed values */
-	bool rtmr_ok[4];       /* replayed value equals the quote's */
-	bool events_ok;        /* every runtime-event digest matches its payload */
+	uint8_t rtmr[4][48]; /* replayed values */
+	bool rtmr_ok[4];     /* replayed value equals the quote's */
+	bool events_ok;      /* every runtime-event digest matches its payload */
 	char reason[256];
-	bool rtmr3_ok;         /* rtmr_ok[3] && events_ok: the IMR 3 facts below are measured */
-	char *compose_hash;    /* hex, NULL if absent; owned */
-	char *app_id;          /* hex */
-	char *instance_id;     /* hex */
-	char *key_provider;    /* payload text (or hex if not printable) */
-	char *os_image_hash;   /* hex, if such an event exists */
+	bool rtmr3_ok;       /* rtmr_ok[3] && events_ok: the IMR 3 facts below are measured */
+	char *compose_hash;  /* hex, NULL if absent; owned */
+	char *app_id;        /* hex */
+	char *instance_id;   /* hex */
+	char *key_provider;  /* payload text (or hex if not printable) */
+	char *os_image_hash; /* hex, if such an event exists */
 };
 
 /* Replays IMR 0..3 (SHA-384 extend from zeros), recomputes dstack runtime-event digests
  * (SHA384(LE32(type) || ":" || name || ":" || payload)), compares with the quote's RTMRs,
  * and extracts the measured dstack facts. */
 int attest_eventlog_replay(const struct attest_eventlog *log, const struct attest_td_report *td,
-			   struct attest_replay *out) PGS_MUSTCHECK;
+                           struct attest_replay *out) PGS_MUSTCHECK;
 void attest_replay_free(struct attest_replay *r);
 
 /* ---- policy (attest_policy.c) ------------------------------------------------------ */
@@ -214,7 +215,7 @@ struct attest_policy;
 
 /* YAML policy file, see docs/attestation.md. */
 int attest_policy_load(const char *path, struct attest_policy **out, char *err,
-		       size_t errlen) PGS_MUSTCHECK;
+                       size_t errlen) PGS_MUSTCHECK;
 void attest_policy_free(struct attest_policy *p);
 /* The worst TCB status the policy accepts (UpToDate if it says nothing). */
 enum attest_tcb_status attest_policy_min_tcb(const struct attest_policy *p);
@@ -229,27 +230,27 @@ struct attest_policy_rule {
  * attest_policy_check; returns how many were written (at most cap). For displays that
  * show each rule (pgseal-demo); the verdict is attest_policy_check's. */
 size_t attest_policy_rules(const struct attest_policy *p, const struct attest_result *res,
-			   const struct attest_replay *replay, struct attest_policy_rule *out,
-			   size_t cap);
+                           const struct attest_replay *replay, struct attest_policy_rule *out,
+                           size_t cap);
 /* Returns true when every rule holds; otherwise *rule names the first failing rule. */
 bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
-			 const struct attest_replay *replay, const char **rule, char *reason,
-			 size_t reasonlen);
+                         const struct attest_replay *replay, const char **rule, char *reason,
+                         size_t reasonlen);
 
 /* ---- RA-TLS and --connect (attest_connect.c) --------------------------------------- */
 
 /* report_data binding of a certificate's public key (see ATTEST_RATLS_LABEL). */
 int attest_ratls_report_data(const uint8_t *spki_der, size_t spki_len,
-			     uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
+                             uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
 /* The same from a key (its SubjectPublicKeyInfo DER): what GetQuote's report_data must be
  * for a certificate carrying this key. */
 int attest_ratls_report_data_for_key(EVP_PKEY *key,
-				     uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
+                                     uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
 /* For the certificate generator: adds the quote (and the event log, if not NULL) to an
  * unsigned certificate as non-critical extensions encoded as the verifier reads them.
  * Call before X509_sign. */
 int attest_ratls_add_extensions(X509 *cert, const uint8_t *quote, size_t quote_len,
-				const char *event_log, size_t event_log_len) PGS_MUSTCHECK;
+                                const char *event_log, size_t event_log_len) PGS_MUSTCHECK;
 
 struct attest_peer {
 	uint8_t *cert_der; /* the server's leaf certificate */
@@ -264,13 +265,13 @@ struct attest_peer {
 /* Extracts the quote / event log from an RA-TLS certificate and computes its binding.
  * *out is overwritten (free it with attest_peer_free, also after a failure). */
 int attest_ratls_from_cert(const uint8_t *der, size_t len, struct attest_peer *out, char *err,
-			   size_t errlen) PGS_MUSTCHECK;
+                           size_t errlen) PGS_MUSTCHECK;
 /* Connects to HOST:PORT (a PostgreSQL port: SSLRequest first), completes TLS and reads the
  * server certificate. timeout_ms bounds each step. Returns PGS_OK, PGS_ERR (network/TLS
  * failure), or 1 when the server answered with a certificate that carries no RA-TLS quote
  * (out->cert_der is then set). */
 int attest_connect_fetch(const char *hostport, int timeout_ms, struct attest_peer *out, char *err,
-			 size_t errlen) PGS_MUSTCHECK;
+                         size_t errlen) PGS_MUSTCHECK;
 void attest_peer_free(struct attest_peer *p);
 
 /* ---- report (attest_report.c) ------------------------------------------------------ */
@@ -278,6 +279,6 @@ void attest_peer_free(struct attest_peer *p);
 /* The JSON object `pgseal attest verify` prints (fields documented in docs/attestation.md).
  * replay, peer and policy parts may be NULL. Returns a new reference. */
 json_t *attest_result_json(const struct attest_result *res, const struct attest_replay *replay,
-			   const struct attest_peer *peer, bool binding_ok);
+                           const struct attest_peer *peer, bool binding_ok);
 
 #endif

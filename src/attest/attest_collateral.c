@@ -1,4 +1,5 @@
-/* attest_collateral.c - parses Intel PCS collateral (TCB Info v3, TD_QE identity, CRLs, issuer chains) from JSON. */
+/* attest_collateral.c - parses Intel PCS collateral (TCB Info v3, TD_QE identity, CRLs, issuer
+ * chains) from JSON. */
 #include "attest/attest_int.h"
 #include "crypto/crypto.h"
 
@@ -25,8 +26,12 @@ int attest_parse_time(const char *s, int64_t *out)
 		return PGS_ERR;
 	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
 		return PGS_ERR;
-	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-			.tm_hour = h, .tm_min = m, .tm_sec = sec};
+	struct tm tm = {.tm_year = Y - 1900,
+	                .tm_mon = M - 1,
+	                .tm_mday = D,
+	                .tm_hour = h,
+	                .tm_min = m,
+	                .tm_sec = sec};
 	*out = (int64_t)timegm(&tm);
 	return PGS_OK;
 }
@@ -166,7 +171,7 @@ static int parse_tcb_info(json_t *root, struct attest_tcb_info *ti, char *err, s
 			    !jhex(e, "attributes", m->attributes, 8) ||
 			    !jhex(e, "attributesMask", m->attributes_mask, 8) ||
 			    !parse_isv_levels(json_object_get(e, "tcbLevels"), &m->levels,
-					      &m->n_levels)) {
+			                      &m->n_levels)) {
 				pgs_errf(err, errlen, "TCB Info: bad TDX module identity %zu", i);
 				return PGS_ERR;
 			}
@@ -194,7 +199,8 @@ static int parse_tcb_info(json_t *root, struct attest_tcb_info *ti, char *err, s
 		json_t *tdx = json_object_get(tcb, "tdxtcbcomponents");
 		if (tdx) {
 			if (!parse_components(tdx, lv->tdx)) {
-				pgs_errf(err, errlen, "TCB Info: bad TDX components in level %zu", i);
+				pgs_errf(err, errlen, "TCB Info: bad TDX components in level %zu",
+				         i);
 				return PGS_ERR;
 			}
 			lv->has_tdx = true;
@@ -203,8 +209,7 @@ static int parse_tcb_info(json_t *root, struct attest_tcb_info *ti, char *err, s
 	return PGS_OK;
 }
 
-static int parse_qe_identity(json_t *root, struct attest_qe_identity *qe, char *err,
-			     size_t errlen)
+static int parse_qe_identity(json_t *root, struct attest_qe_identity *qe, char *err, size_t errlen)
 {
 	long long v;
 	json_t *o = root;
@@ -227,7 +232,8 @@ static int parse_qe_identity(json_t *root, struct attest_qe_identity *qe, char *
 	    !jhex(o, "attributes", qe->attributes, 16) ||
 	    !jhex(o, "attributesMask", qe->attributes_mask, 16) ||
 	    !jhex(o, "mrsigner", qe->mrsigner, 32) || !jint(o, "isvprodid", 0, 65535, &v)) {
-		pgs_errf(err, errlen, "QE Identity: bad miscselect, attributes, mrsigner or isvprodid");
+		pgs_errf(err, errlen,
+		         "QE Identity: bad miscselect, attributes, mrsigner or isvprodid");
 		return PGS_ERR;
 	}
 	qe->isvprodid = (uint16_t)v;
@@ -276,8 +282,8 @@ static bool sig_field(json_t *root, const char *k, uint8_t out[64])
 	return jhex(root, k, out, 64);
 }
 
-int attest_collateral_parse(const char *json, size_t len, struct attest_collateral **out,
-			    char *err, size_t errlen)
+int attest_collateral_parse(const char *json, size_t len, struct attest_collateral **out, char *err,
+                            size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(json, len, 0, &jerr);
@@ -288,7 +294,7 @@ int attest_collateral_parse(const char *json, size_t len, struct attest_collater
 	*out = NULL;
 	if (!root || !json_is_object(root)) {
 		pgs_errf(err, errlen, "collateral: not a JSON object (line %d: %s)", jerr.line,
-			 root ? "wrong type" : jerr.text);
+		         root ? "wrong type" : jerr.text);
 		goto out;
 	}
 	c = pgs_xcalloc(1, sizeof(*c));
@@ -319,14 +325,14 @@ int attest_collateral_parse(const char *json, size_t len, struct attest_collater
 	if (!c->ti_root)
 		pgs_errf(c->ti_err, sizeof(c->ti_err), "TCB Info is not JSON");
 	else
-		c->ti_ok = parse_tcb_info(c->ti_root, &c->ti, c->ti_err, sizeof(c->ti_err)) ==
-			   PGS_OK;
+		c->ti_ok =
+		    parse_tcb_info(c->ti_root, &c->ti, c->ti_err, sizeof(c->ti_err)) == PGS_OK;
 	c->qe_root = json_loadb(c->qe_identity, c->qe_identity_len, 0, &jerr);
 	if (!c->qe_root)
 		pgs_errf(c->qe_err, sizeof(c->qe_err), "QE Identity is not JSON");
 	else
-		c->qe_ok = parse_qe_identity(c->qe_root, &c->qe, c->qe_err, sizeof(c->qe_err)) ==
-			   PGS_OK;
+		c->qe_ok =
+		    parse_qe_identity(c->qe_root, &c->qe, c->qe_err, sizeof(c->qe_err)) == PGS_OK;
 	*out = c;
 	c = NULL;
 	rc = PGS_OK;

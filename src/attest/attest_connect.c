@@ -1,4 +1,5 @@
-/* attest_connect.c - RA-TLS: report_data binding of a certificate key, quote extraction, and the --connect client. */
+/* attest_connect.c - RA-TLS: report_data binding of a certificate key, quote extraction, and the
+ * --connect client. */
 #include "attest/attest.h"
 
 #include <arpa/inet.h>
@@ -18,14 +19,14 @@
 #include <unistd.h>
 
 int attest_ratls_report_data(const uint8_t *spki_der, size_t spki_len,
-			     uint8_t out[ATTEST_REPORT_DATA_LEN])
+                             uint8_t out[ATTEST_REPORT_DATA_LEN])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned n = 0;
 	bool ok = md && EVP_DigestInit_ex(md, EVP_sha512(), NULL) == 1 &&
-		  EVP_DigestUpdate(md, ATTEST_RATLS_LABEL, strlen(ATTEST_RATLS_LABEL)) == 1 &&
-		  EVP_DigestUpdate(md, spki_der, spki_len) == 1 &&
-		  EVP_DigestFinal_ex(md, out, &n) == 1 && n == ATTEST_REPORT_DATA_LEN;
+	          EVP_DigestUpdate(md, ATTEST_RATLS_LABEL, strlen(ATTEST_RATLS_LABEL)) == 1 &&
+	          EVP_DigestUpdate(md, spki_der, spki_len) == 1 &&
+	          EVP_DigestFinal_ex(md, out, &n) == 1 && n == ATTEST_REPORT_DATA_LEN;
 	EVP_MD_CTX_free(md);
 	return ok ? PGS_OK : PGS_ERR;
 }
@@ -48,9 +49,10 @@ static int add_octet_ext(X509 *cert, const char *oid, const uint8_t *val, size_t
 	unsigned char *der = NULL;
 	int n = -1, rc = PGS_ERR;
 	if (obj && inner && outer && len <= INT32_MAX &&
-	    ASN1_OCTET_STRING_set(inner, val, (int)len) && (n = i2d_ASN1_OCTET_STRING(inner, &der)) > 0 &&
-	    ASN1_OCTET_STRING_set(outer, der, n) &&
-	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, outer)) && X509_add_ext(cert, ext, -1))
+	    ASN1_OCTET_STRING_set(inner, val, (int)len) &&
+	    (n = i2d_ASN1_OCTET_STRING(inner, &der)) > 0 && ASN1_OCTET_STRING_set(outer, der, n) &&
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, outer)) &&
+	    X509_add_ext(cert, ext, -1))
 		rc = PGS_OK;
 	X509_EXTENSION_free(ext);
 	OPENSSL_free(der);
@@ -62,12 +64,12 @@ static int add_octet_ext(X509 *cert, const char *oid, const uint8_t *val, size_t
 }
 
 int attest_ratls_add_extensions(X509 *cert, const uint8_t *quote, size_t quote_len,
-				const char *event_log, size_t event_log_len)
+                                const char *event_log, size_t event_log_len)
 {
 	if (add_octet_ext(cert, ATTEST_OID_RATLS_QUOTE, quote, quote_len) != PGS_OK)
 		return PGS_ERR;
-	if (event_log && add_octet_ext(cert, ATTEST_OID_RATLS_EVENT_LOG,
-				       (const uint8_t *)event_log, event_log_len) != PGS_OK)
+	if (event_log && add_octet_ext(cert, ATTEST_OID_RATLS_EVENT_LOG, (const uint8_t *)event_log,
+	                               event_log_len) != PGS_OK)
 		return PGS_ERR;
 	return PGS_OK;
 }
@@ -100,7 +102,7 @@ static uint8_t *ext_bytes(X509 *x, const char *oid, size_t *len)
 }
 
 int attest_ratls_from_cert(const uint8_t *der, size_t len, struct attest_peer *out, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -124,7 +126,7 @@ int attest_ratls_from_cert(const uint8_t *der, size_t len, struct attest_peer *o
 	out->quote = ext_bytes(x, ATTEST_OID_RATLS_QUOTE, &out->quote_len);
 	if (!out->quote) {
 		pgs_errf(err, errlen, "RA-TLS: the certificate has no quote extension (%s)",
-			 ATTEST_OID_RATLS_QUOTE);
+		         ATTEST_OID_RATLS_QUOTE);
 		goto out;
 	}
 	out->event_log = (char *)ext_bytes(x, ATTEST_OID_RATLS_EVENT_LOG, &out->event_log_len);
@@ -199,7 +201,8 @@ static int dial(const char *host, const char *port, int timeout_ms, char *err, s
 			continue;
 		}
 		fcntl(fd, F_SETFL, fl);
-		struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+		struct timeval tv = {.tv_sec = timeout_ms / 1000,
+		                     .tv_usec = (timeout_ms % 1000) * 1000};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
@@ -208,7 +211,7 @@ static int dial(const char *host, const char *port, int timeout_ms, char *err, s
 }
 
 int attest_connect_fetch(const char *hostport, int timeout_ms, struct attest_peer *out, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	static const uint8_t ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
 	char host[256], port[16];
@@ -226,14 +229,15 @@ int attest_connect_fetch(const char *hostport, int timeout_ms, struct attest_pee
 	}
 	if ((fd = dial(host, port, timeout_ms, err, errlen)) < 0)
 		goto out;
-	if (send(fd, ssl_request, sizeof(ssl_request), MSG_NOSIGNAL) != (ssize_t)sizeof(ssl_request) ||
+	if (send(fd, ssl_request, sizeof(ssl_request), MSG_NOSIGNAL) !=
+	        (ssize_t)sizeof(ssl_request) ||
 	    recv(fd, &answer, 1, 0) != 1) {
 		pgs_errf(err, errlen, "connect: no answer to the PostgreSQL SSLRequest");
 		goto out;
 	}
 	if (answer != 'S') {
 		pgs_errf(err, errlen, "connect: the server refused TLS (answered '%c')",
-			 answer >= 0x20 && answer < 0x7f ? answer : '?');
+		         answer >= 0x20 && answer < 0x7f ? answer : '?');
 		goto out;
 	}
 	/* The certificate is not judged by a CA: the quote inside it, bound to its key, is

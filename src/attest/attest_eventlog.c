@@ -1,4 +1,5 @@
-/* attest_eventlog.c - dstack/TDX event log: parse the JSON log, replay RTMRs by SHA-384 extend, extract IMR 3 facts. */
+/* attest_eventlog.c - dstack/TDX event log: parse the JSON log, replay RTMRs by SHA-384 extend,
+ * extract IMR 3 facts. */
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 
@@ -55,8 +56,10 @@ static int parse_event(json_t *e, size_t i, struct attest_event *ev, char *err, 
 		}
 		if (json_string_length(dg) > 0) {
 			if (crypto_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
-				pgs_errf(err, errlen, "event log: event %zu: digest is not 96 hex "
-						      "digits", i);
+				pgs_errf(err, errlen,
+				         "event log: event %zu: digest is not 96 hex "
+				         "digits",
+				         i);
 				return PGS_ERR;
 			}
 			ev->digest_given = true;
@@ -82,7 +85,7 @@ static int parse_event(json_t *e, size_t i, struct attest_event *ev, char *err, 
 }
 
 int attest_eventlog_parse(const char *json, size_t len, struct attest_eventlog *out, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &jerr), *arr = NULL, *inner = NULL;
@@ -100,15 +103,18 @@ int attest_eventlog_parse(const char *json, size_t len, struct attest_eventlog *
 		/* dstack's GetQuote carries the log as a JSON string */
 		inner = json_loadb(json_string_value(arr), json_string_length(arr), 0, &jerr);
 		if (!inner) {
-			pgs_errf(err, errlen, "event log: the event_log string is not JSON (line %d: "
-					      "%s)", jerr.line, jerr.text);
+			pgs_errf(err, errlen,
+			         "event log: the event_log string is not JSON (line %d: "
+			         "%s)",
+			         jerr.line, jerr.text);
 			goto out;
 		}
 		arr = inner;
 	}
 	if (!json_is_array(arr)) {
-		pgs_errf(err, errlen, "event log: not a JSON array of events (nor an object with "
-				      "\"event_log\")");
+		pgs_errf(err, errlen,
+		         "event log: not a JSON array of events (nor an object with "
+		         "\"event_log\")");
 		goto out;
 	}
 	if (json_array_size(arr) > EVENTS_MAX) {
@@ -158,8 +164,9 @@ static bool sha384(const void *const *parts, const size_t *lens, size_t n, uint8
 static bool runtime_digest(const struct attest_event *ev, uint8_t out[48])
 {
 	uint8_t le[4] = {(uint8_t)ev->event_type, (uint8_t)(ev->event_type >> 8),
-			 (uint8_t)(ev->event_type >> 16), (uint8_t)(ev->event_type >> 24)};
-	const void *parts[] = {le, ":", ev->event, ":", ev->payload ? (const void *)ev->payload : ""};
+	                 (uint8_t)(ev->event_type >> 16), (uint8_t)(ev->event_type >> 24)};
+	const void *parts[] = {le, ":", ev->event, ":",
+	                       ev->payload ? (const void *)ev->payload : ""};
 	size_t lens[] = {4, 1, strlen(ev->event), 1, ev->payload_len};
 	return sha384(parts, lens, 5, out);
 }
@@ -189,14 +196,14 @@ static void take_fact(struct attest_replay *r, char **slot, char *val, const cha
 		free(val);
 		r->events_ok = false;
 		snprintf(r->reason, sizeof(r->reason), "event log has more than one '%s' event",
-			 name);
+		         name);
 		return;
 	}
 	*slot = val;
 }
 
 int attest_eventlog_replay(const struct attest_eventlog *log, const struct attest_td_report *td,
-			   struct attest_replay *out)
+                           struct attest_replay *out)
 {
 	bool replayable[4] = {true, true, true, true};
 	memset(out, 0, sizeof(*out));
@@ -212,8 +219,8 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
 			if (ev->digest_given && CRYPTO_memcmp(d, ev->digest, 48)) {
 				out->events_ok = false;
 				snprintf(out->reason, sizeof(out->reason),
-					 "event %zu ('%.64s'): digest does not match its payload", i,
-					 ev->event);
+				         "event %zu ('%.64s'): digest does not match its payload",
+				         i, ev->event);
 				memcpy(d, ev->digest, 48);
 				computed = false;
 			}
@@ -224,8 +231,8 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
 			if (ev->imr == 3 && out->events_ok) {
 				out->events_ok = false;
 				snprintf(out->reason, sizeof(out->reason),
-					 "event %zu: IMR 3 event of type 0x%x without a digest", i,
-					 ev->event_type);
+				         "event %zu: IMR 3 event of type 0x%x without a digest", i,
+				         ev->event_type);
 			}
 			continue;
 		}
@@ -246,7 +253,7 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
 			take_fact(out, &out->instance_id, hex_dup(p, ev->payload_len), ev->event);
 		else if (!strcmp(ev->event, "key-provider"))
 			take_fact(out, &out->key_provider, text_or_hex(p, ev->payload_len),
-				  ev->event);
+			          ev->event);
 		else if (!strcmp(ev->event, "os-image-hash"))
 			take_fact(out, &out->os_image_hash, hex_dup(p, ev->payload_len), ev->event);
 	}
@@ -255,7 +262,7 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
 	out->rtmr3_ok = out->rtmr_ok[3] && out->events_ok;
 	if (!out->rtmr_ok[3] && !out->reason[0])
 		snprintf(out->reason, sizeof(out->reason),
-			 "replaying IMR 3 does not give the quote's RTMR3");
+		         "replaying IMR 3 does not give the quote's RTMR3");
 	return PGS_OK;
 }
 

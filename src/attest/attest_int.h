@@ -1,4 +1,5 @@
-/* attest_int.h - internal to src/attest/: parsed collateral structures and X.509 helpers shared by its files. */
+/* attest_int.h - internal to src/attest/: parsed collateral structures and X.509 helpers shared by
+ * its files. */
 #ifndef PGSEAL_ATTEST_INT_H
 #define PGSEAL_ATTEST_INT_H
 
@@ -91,19 +92,19 @@ int attest_parse_time(const char *s, int64_t *out) PGS_MUSTCHECK;
 /* ---- attest_pck.c ------------------------------------------------------------------- */
 
 /* Loads every certificate of a PEM text (extra bytes such as a trailing NUL allowed). */
-STACK_OF(X509) *attest_pem_chain(const uint8_t *pem, size_t len);
+STACK_OF(X509) * attest_pem_chain(const uint8_t *pem, size_t len);
 
 /* Verifies chain[0] up to the trusted root at time `now`; CRLs (DER, may be NULL) make
  * revocation checking mandatory for every certificate of the chain. */
-int attest_chain_verify(STACK_OF(X509) *chain, X509 *root, int64_t now,
-			const uint8_t *root_crl, size_t root_crl_len, const uint8_t *pck_crl,
-			size_t pck_crl_len, char *err, size_t errlen) PGS_MUSTCHECK;
+int attest_chain_verify(STACK_OF(X509) * chain, X509 *root, int64_t now, const uint8_t *root_crl,
+                        size_t root_crl_len, const uint8_t *pck_crl, size_t pck_crl_len, char *err,
+                        size_t errlen) PGS_MUSTCHECK;
 
 /* ECDSA P-256 / SHA-256 over msg with a raw r||s signature. */
 bool attest_ecdsa_verify_key(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t sig[64]);
 /* Same with a raw X||Y public key (the attestation key). */
 bool attest_ecdsa_verify_raw(const uint8_t pub[64], const uint8_t *msg, size_t len,
-			     const uint8_t sig[64]);
+                             const uint8_t sig[64]);
 
 struct attest_pck_ext {
 	uint8_t ppid[16];
@@ -116,12 +117,12 @@ struct attest_pck_ext {
 
 /* Parses Intel's SGX extension (1.2.840.113741.1.13.1) of a PCK certificate. */
 int attest_pck_ext_parse(X509 *pck, struct attest_pck_ext *out, char *err,
-			 size_t errlen) PGS_MUSTCHECK;
+                         size_t errlen) PGS_MUSTCHECK;
 
 /* ---- attest_tcb.c ------------------------------------------------------------------- */
 
 /* The TCB evaluation after all signatures hold (Intel QVL 4.1.2.4.9 - 4.1.2.4.17). */
 int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attest_quote *q,
-			const struct attest_pck_ext *pck, struct attest_result *res) PGS_MUSTCHECK;
+                        const struct attest_pck_ext *pck, struct attest_result *res) PGS_MUSTCHECK;
 
 #endif

@@ -1,4 +1,5 @@
-/* attest_pck.c - X.509 side of DCAP: PEM chains, chain + CRL verification (OpenSSL), raw ECDSA, PCK SGX extension. */
+/* attest_pck.c - X.509 side of DCAP: PEM chains, chain + CRL verification (OpenSSL), raw ECDSA, PCK
+ * SGX extension. */
 #include "attest/attest_int.h"
 
 #include <openssl/bn.h>
@@ -14,7 +15,7 @@
 
 #define CHAIN_MAX 8
 
-STACK_OF(X509) *attest_pem_chain(const uint8_t *pem, size_t len)
+STACK_OF(X509) * attest_pem_chain(const uint8_t *pem, size_t len)
 {
 	if (len > INT32_MAX)
 		return NULL;
@@ -56,9 +57,9 @@ static X509_CRL *crl_from_der(const uint8_t *der, size_t len)
 	return crl;
 }
 
-int attest_chain_verify(STACK_OF(X509) *chain, X509 *root, int64_t now,
-			const uint8_t *root_crl, size_t root_crl_len, const uint8_t *pck_crl,
-			size_t pck_crl_len, char *err, size_t errlen)
+int attest_chain_verify(STACK_OF(X509) * chain, X509 *root, int64_t now, const uint8_t *root_crl,
+                        size_t root_crl_len, const uint8_t *pck_crl, size_t pck_crl_len, char *err,
+                        size_t errlen)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -94,7 +95,7 @@ int attest_chain_verify(STACK_OF(X509) *chain, X509 *root, int64_t now,
 	if (X509_verify_cert(ctx) != 1) {
 		int e = X509_STORE_CTX_get_error(ctx);
 		pgs_errf(err, errlen, "certificate at depth %d: %s",
-			 X509_STORE_CTX_get_error_depth(ctx), X509_verify_cert_error_string(e));
+		         X509_STORE_CTX_get_error_depth(ctx), X509_verify_cert_error_string(e));
 		goto out;
 	}
 	rc = PGS_OK;
@@ -146,7 +147,7 @@ bool attest_ecdsa_verify_key(EVP_PKEY *key, const uint8_t *msg, size_t len, cons
 }
 
 bool attest_ecdsa_verify_raw(const uint8_t pub[64], const uint8_t *msg, size_t len,
-			     const uint8_t sig[64])
+                             const uint8_t sig[64])
 {
 	uint8_t point[65];
 	EVP_PKEY *key = NULL;
@@ -156,10 +157,10 @@ bool attest_ecdsa_verify_raw(const uint8_t pub[64], const uint8_t *msg, size_t l
 
 	point[0] = 0x04;
 	memcpy(point + 1, pub, 64);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-						     (char *)"prime256v1", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point,
-						      sizeof(point));
+	params[0] =
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
+	params[1] =
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
 	params[2] = OSSL_PARAM_construct_end();
 	if (pctx && EVP_PKEY_fromdata_init(pctx) == 1 &&
 	    EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1)
@@ -317,8 +318,8 @@ bad:
 
 /* ---- root CA ----------------------------------------------------------------------- */
 
-int attest_root_ca_load(const uint8_t *data, size_t len, uint8_t **der, size_t *derlen,
-			char *err, size_t errlen)
+int attest_root_ca_load(const uint8_t *data, size_t len, uint8_t **der, size_t *derlen, char *err,
+                        size_t errlen)
 {
 	X509 *x = NULL;
 	if (len > (1u << 20)) {

@@ -1,4 +1,5 @@
-/* attest_policy.c - YAML attestation policy: allowed measurements, compose hashes, minimum TCB status, PPID allow-list. */
+/* attest_policy.c - YAML attestation policy: allowed measurements, compose hashes, minimum TCB
+ * status, PPID allow-list. */
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 
@@ -92,18 +93,18 @@ static int list_add(struct hexlist *l, const char *s, const char *key, char *err
 
 /* PPID allow-list file: one hex PPID per line; '#' starts a comment. */
 static int load_ppid_file(struct hexlist *l, const char *path, const char *policy_path, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	char full[4096], line[512];
 	if (path[0] != '/' && strrchr(policy_path, '/'))
 		snprintf(full, sizeof(full), "%.*s/%s",
-			 (int)(strrchr(policy_path, '/') - policy_path), policy_path, path);
+		         (int)(strrchr(policy_path, '/') - policy_path), policy_path, path);
 	else
 		snprintf(full, sizeof(full), "%s", path);
 	FILE *f = fopen(full, "r");
 	if (!f) {
 		pgs_errf(err, errlen, "policy: cannot open PPID allow-list %s: %s", full,
-			 strerror(errno));
+		         strerror(errno));
 		return PGS_ERR;
 	}
 	l->set = true;
@@ -134,7 +135,7 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 
 /* A key's value: a scalar or a sequence of scalars. */
 static int load_list(yaml_document_t *d, yaml_node_t *v, struct hexlist *l, const char *key,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	l->set = true;
 	if (v->type == YAML_SCALAR_NODE)
@@ -157,13 +158,14 @@ static int load_list(yaml_document_t *d, yaml_node_t *v, struct hexlist *l, cons
 }
 
 static int load_key(struct attest_policy *p, yaml_document_t *d, const char *k, yaml_node_t *v,
-		    const char *path, char *err, size_t errlen)
+                    const char *path, char *err, size_t errlen)
 {
 	if (!strcmp(k, "min_tcb_status")) {
 		const char *s = scalar(d, v);
 		if (!s || attest_tcb_status_parse(s, &p->min_tcb) != PGS_OK) {
-			pgs_errf(err, errlen, "policy: min_tcb_status must be a TCB status name "
-					      "(UpToDate, SWHardeningNeeded, ...)");
+			pgs_errf(err, errlen,
+			         "policy: min_tcb_status must be a TCB status name "
+			         "(UpToDate, SWHardeningNeeded, ...)");
 			return PGS_ERR;
 		}
 		return PGS_OK;
@@ -232,7 +234,7 @@ int attest_policy_load(const char *path, struct attest_policy **out, char *err, 
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &doc)) {
 		pgs_errf(err, errlen, "policy: YAML error at line %zu: %s",
-			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+		         parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
 		goto out;
 	}
 	have_doc = true;
@@ -286,9 +288,9 @@ static bool in_list_hex(const struct hexlist *l, const char *h)
 
 /* Appends one rule's result (when there is room). */
 static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, const char *rule,
-		     bool pass, const char *fmt, ...) PGS_PRINTF(6, 7);
+                     bool pass, const char *fmt, ...) PGS_PRINTF(6, 7);
 static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, const char *rule,
-		     bool pass, const char *fmt, ...)
+                     bool pass, const char *fmt, ...)
 {
 	if (*n >= cap)
 		return;
@@ -305,55 +307,59 @@ static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, cons
 }
 
 size_t attest_policy_rules(const struct attest_policy *p, const struct attest_result *res,
-			   const struct attest_replay *replay, struct attest_policy_rule *out,
-			   size_t cap)
+                           const struct attest_replay *replay, struct attest_policy_rule *out,
+                           size_t cap)
 {
 	const struct attest_td_report *td = &res->quote.td;
 	size_t n = 0;
 	if (!res->quote_parsed) {
-		rule_add(out, cap, &n, "quote", false, "no parsed quote to check the policy against");
+		rule_add(out, cap, &n, "quote", false,
+		         "no parsed quote to check the policy against");
 		return n;
 	}
 	bool tcb_ok = res->tcb_status != ATTEST_TCB_UNKNOWN && res->tcb_status <= p->min_tcb;
-	rule_add(out, cap, &n, "min_tcb_status", tcb_ok, "TCB status %s, policy accepts %s or better",
-		 attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(p->min_tcb));
+	rule_add(out, cap, &n, "min_tcb_status", tcb_ok,
+	         "TCB status %s, policy accepts %s or better",
+	         attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(p->min_tcb));
 	if (p->mrtd.set)
 		rule_add(out, cap, &n, "mrtd", in_list(&p->mrtd, td->mr_td),
-			 "MRTD is not one of the %zu allowed values", p->mrtd.n);
+		         "MRTD is not one of the %zu allowed values", p->mrtd.n);
 	static const char *const rt[] = {"rtmr0", "rtmr1", "rtmr2"};
 	for (int i = 0; i < 3; i++)
 		if (p->rtmr[i].set)
 			rule_add(out, cap, &n, rt[i], in_list(&p->rtmr[i], td->rtmr[i]),
-				 "RTMR%d is not one of the %zu allowed values", i, p->rtmr[i].n);
+			         "RTMR%d is not one of the %zu allowed values", i, p->rtmr[i].n);
 	bool need_log = p->require_event_log || p->compose.set || p->app_id.set;
 	if (need_log && (!replay || !replay->rtmr3_ok)) {
 		/* nothing measured to compare with: the log-based rules fail under one name */
 		rule_add(out, cap, &n,
-			 p->compose.set ? "compose_hashes" : p->app_id.set ? "app_ids"
-									   : "require_event_log",
-			 false, "needs an event log whose IMR 3 replays to RTMR3");
+		         p->compose.set  ? "compose_hashes"
+		         : p->app_id.set ? "app_ids"
+		                         : "require_event_log",
+		         false, "needs an event log whose IMR 3 replays to RTMR3");
 	} else {
 		if (p->require_event_log)
 			rule_add(out, cap, &n, "require_event_log", true, "%s", "");
 		if (p->compose.set)
 			rule_add(out, cap, &n, "compose_hashes",
-				 in_list_hex(&p->compose, replay->compose_hash),
-				 "compose hash %s is not allowed",
-				 replay->compose_hash ? replay->compose_hash : "(none in the log)");
+			         in_list_hex(&p->compose, replay->compose_hash),
+			         "compose hash %s is not allowed",
+			         replay->compose_hash ? replay->compose_hash : "(none in the log)");
 		if (p->app_id.set)
 			rule_add(out, cap, &n, "app_ids", in_list_hex(&p->app_id, replay->app_id),
-				 "app id %s is not allowed",
-				 replay->app_id ? replay->app_id : "(none in the log)");
+			         "app id %s is not allowed",
+			         replay->app_id ? replay->app_id : "(none in the log)");
 	}
 	if (p->ppid.set)
-		rule_add(out, cap, &n, "allowed_ppids", res->pck_parsed && in_list(&p->ppid, res->ppid),
-			 "the platform's PPID is not in the allow-list");
+		rule_add(out, cap, &n, "allowed_ppids",
+		         res->pck_parsed && in_list(&p->ppid, res->ppid),
+		         "the platform's PPID is not in the allow-list");
 	return n;
 }
 
 bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
-			 const struct attest_replay *replay, const char **rule, char *reason,
-			 size_t reasonlen)
+                         const struct attest_replay *replay, const char **rule, char *reason,
+                         size_t reasonlen)
 {
 	struct attest_policy_rule r[ATTEST_POLICY_MAX_RULES];
 	size_t n = attest_policy_rules(p, res, replay, r, PGS_ARRAY_LEN(r));

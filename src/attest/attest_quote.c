@@ -1,4 +1,5 @@
-/* attest_quote.c - TDX quote v4/v5 parser (bounds-checked cursor, length fields never trusted) and hex/file decoding. */
+/* attest_quote.c - TDX quote v4/v5 parser (bounds-checked cursor, length fields never trusted) and
+ * hex/file decoding. */
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 
@@ -67,7 +68,7 @@ static void parse_td_report(const uint8_t *b, bool td15, struct attest_td_report
 /* QE report certification data (type 6): QE report, its signature, QE auth data, then the
  * nested certification data that must be the PEM PCK chain (type 5). */
 static int parse_qe_cert_data(const uint8_t *b, size_t n, struct attest_quote *q, char *err,
-			      size_t errlen)
+                              size_t errlen)
 {
 	struct cur c = {b, n, 0};
 	uint16_t auth_len, type;
@@ -85,26 +86,26 @@ static int parse_qe_cert_data(const uint8_t *b, size_t n, struct attest_quote *q
 	}
 	if (type != 5) {
 		pgs_errf(err, errlen, "quote: unsupported PCK certification data type %u (want 5)",
-			 type);
+		         type);
 		return PGS_ERR;
 	}
 	if (!cur_take(&c, size, &q->pck_chain)) {
 		pgs_errf(err, errlen, "quote: PCK certificate chain length %u points past the end",
-			 size);
+		         size);
 		return PGS_ERR;
 	}
 	q->pck_cert_type = type;
 	q->pck_chain_len = size;
 	if (c.off != c.len) {
 		pgs_errf(err, errlen, "quote: %zu unexpected bytes after the PCK chain",
-			 c.len - c.off);
+		         c.len - c.off);
 		return PGS_ERR;
 	}
 	return PGS_OK;
 }
 
 int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	struct cur c = {buf, len, 0};
 	const uint8_t *hdr, *body, *sig_data;
@@ -114,7 +115,7 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 	memset(q, 0, sizeof(*q));
 	if (len > ATTEST_QUOTE_MAX) {
 		pgs_errf(err, errlen, "quote: %zu bytes is larger than the %u-byte limit", len,
-			 ATTEST_QUOTE_MAX);
+		         ATTEST_QUOTE_MAX);
 		return PGS_ERR;
 	}
 	if (!cur_take(&c, ATTEST_HEADER_LEN, &hdr)) {
@@ -124,14 +125,14 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 	q->version = (uint16_t)(hdr[0] | hdr[1] << 8);
 	q->att_key_type = (uint16_t)(hdr[2] | hdr[3] << 8);
 	q->tee_type = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
-		      (uint32_t)hdr[7] << 24;
+	              (uint32_t)hdr[7] << 24;
 	q->pce_svn = (uint16_t)(hdr[10] | hdr[11] << 8);
 	memcpy(q->qe_vendor_id, hdr + 12, 16);
 
 	if (q->version == 4) {
 		if (q->tee_type != ATTEST_TEE_TDX) {
 			pgs_errf(err, errlen, "quote: v4 quote with TEE type 0x%x is not TDX",
-				 q->tee_type);
+			         q->tee_type);
 			return PGS_ERR;
 		}
 		q->body_type = 2;
@@ -146,17 +147,17 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 			pgs_errf(err, errlen, "quote: v5 body descriptor truncated");
 			return PGS_ERR;
 		}
-		size_t want = q->body_type == 2 ? ATTEST_TD10_LEN
-			      : q->body_type == 3 ? ATTEST_TD15_LEN
-						  : 0;
+		size_t want = q->body_type == 2   ? ATTEST_TD10_LEN
+		              : q->body_type == 3 ? ATTEST_TD15_LEN
+		                                  : 0;
 		if (!want) {
 			pgs_errf(err, errlen, "quote: v5 body type %u is not a TD report",
-				 q->body_type);
+			         q->body_type);
 			return PGS_ERR;
 		}
 		if (body_size != want) {
 			pgs_errf(err, errlen, "quote: v5 body size %u, body type %u needs %zu",
-				 body_size, q->body_type, want);
+			         body_size, q->body_type, want);
 			return PGS_ERR;
 		}
 		if (!cur_take(&c, want, &body)) {
@@ -175,8 +176,10 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 		return PGS_ERR;
 	}
 	if (!cur_take(&c, sig_len, &sig_data)) {
-		pgs_errf(err, errlen, "quote: signature data length %u points past the end (%zu "
-				      "bytes left)", sig_len, len - c.off);
+		pgs_errf(err, errlen,
+		         "quote: signature data length %u points past the end (%zu "
+		         "bytes left)",
+		         sig_len, len - c.off);
 		return PGS_ERR;
 	}
 	q->parsed_len = c.off;
@@ -190,17 +193,17 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 	}
 	if (cert_type != 6) {
 		pgs_errf(err, errlen, "quote: certification data type %u (want 6, QE report)",
-			 cert_type);
+		         cert_type);
 		return PGS_ERR;
 	}
 	if (!cur_take(&s, cert_size, &cert)) {
 		pgs_errf(err, errlen, "quote: certification data length %u points past the end",
-			 cert_size);
+		         cert_size);
 		return PGS_ERR;
 	}
 	if (s.off != s.len) {
 		pgs_errf(err, errlen, "quote: %zu unexpected bytes after the certification data",
-			 s.len - s.off);
+		         s.len - s.off);
 		return PGS_ERR;
 	}
 	return parse_qe_cert_data(cert, cert_size, q, err, errlen);
@@ -210,7 +213,7 @@ int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q, c
 
 /* Decodes hex text that may contain whitespace and a leading 0x. */
 static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	size_t i = 0, n = 0;
 	while (i < len && isspace(data[i]))
@@ -236,7 +239,8 @@ static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 		}
 	}
 	if (hi >= 0 || n == 0) {
-		pgs_errf(err, errlen, "quote: hex text has %s", n ? "an odd number of digits" : "no digits");
+		pgs_errf(err, errlen, "quote: hex text has %s",
+		         n ? "an odd number of digits" : "no digits");
 		free(buf);
 		return PGS_ERR;
 	}
@@ -246,7 +250,7 @@ static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 }
 
 int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen,
-			     char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
 	size_t i = 0;
 	while (i < len && isspace(data[i]))
@@ -257,7 +261,8 @@ int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, siz
 		const char *hex;
 		int rc = PGS_ERR;
 		if (!root) {
-			pgs_errf(err, errlen, "quote: JSON error at line %d: %s", jerr.line, jerr.text);
+			pgs_errf(err, errlen, "quote: JSON error at line %d: %s", jerr.line,
+			         jerr.text);
 			return PGS_ERR;
 		}
 		json_t *qv = json_object_get(root, "quote");
@@ -265,7 +270,7 @@ int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, siz
 			pgs_errf(err, errlen, "quote: JSON object has no \"quote\" string");
 		} else {
 			rc = unhex_text((const uint8_t *)hex, json_string_length(qv), out, outlen,
-					err, errlen);
+			                err, errlen);
 		}
 		json_decref(root);
 		return rc;
@@ -283,14 +288,14 @@ int attest_quote_decode_file(const uint8_t *data, size_t len, uint8_t **out, siz
 /* ---- TCB status names --------------------------------------------------------------- */
 
 static const char *const status_names[] = {
-	"Unknown",
-	"UpToDate",
-	"SWHardeningNeeded",
-	"ConfigurationNeeded",
-	"ConfigurationAndSWHardeningNeeded",
-	"OutOfDate",
-	"OutOfDateConfigurationNeeded",
-	"Revoked",
+    "Unknown",
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
 };
 
 const char *attest_tcb_status_name(enum attest_tcb_status s)

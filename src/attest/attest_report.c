@@ -39,7 +39,7 @@ static json_t *td_json(const struct attest_td_report *td)
 }
 
 json_t *attest_result_json(const struct attest_result *res, const struct attest_replay *replay,
-			   const struct attest_peer *peer, bool binding_ok)
+                           const struct attest_peer *peer, bool binding_ok)
 {
 	json_t *o = json_object();
 	const struct attest_quote *q = &res->quote;
@@ -64,8 +64,8 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		set_hex(o, "report_data", q->td.report_data, 64);
 		json_object_set_new(o, "td", td_json(&q->td));
 	} else {
-		static const char *const nulls[] = {"mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3",
-						    "report_data"};
+		static const char *const nulls[] = {"mrtd",  "rtmr0", "rtmr1",
+		                                    "rtmr2", "rtmr3", "report_data"};
 		for (size_t i = 0; i < PGS_ARRAY_LEN(nulls); i++)
 			json_object_set_new(o, nulls[i], json_null());
 	}
@@ -78,11 +78,11 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		json_object_set_new(plat, "pce_svn", json_integer(res->pck_pce_svn));
 	}
 	json_object_set_new(plat, "platform_tcb_status",
-			    json_string(attest_tcb_status_name(res->platform_status)));
+	                    json_string(attest_tcb_status_name(res->platform_status)));
 	json_object_set_new(plat, "qe_tcb_status",
-			    json_string(attest_tcb_status_name(res->qe_status)));
+	                    json_string(attest_tcb_status_name(res->qe_status)));
 	json_object_set_new(plat, "tdx_module_tcb_status",
-			    json_string(attest_tcb_status_name(res->module_status)));
+	                    json_string(attest_tcb_status_name(res->module_status)));
 	if (res->tcb_date[0])
 		json_object_set_new(plat, "tcb_date", json_string(res->tcb_date));
 	json_object_set_new(o, "platform", plat);
@@ -90,12 +90,12 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		json_t *c = json_object();
 		json_object_set_new(c, "tcb_info_issue_date", json_integer(res->tcb_info_issue));
 		json_object_set_new(c, "tcb_info_next_update",
-				    json_integer(res->tcb_info_next_update));
+		                    json_integer(res->tcb_info_next_update));
 		json_object_set_new(c, "qe_identity_issue_date", json_integer(res->qe_id_issue));
 		json_object_set_new(c, "qe_identity_next_update",
-				    json_integer(res->qe_id_next_update));
+		                    json_integer(res->qe_id_next_update));
 		json_object_set_new(c, "tcb_evaluation_data_number",
-				    json_integer(res->tcb_eval_number));
+		                    json_integer(res->tcb_eval_number));
 		json_object_set_new(o, "collateral", c);
 	}
 	if (replay) {
@@ -124,7 +124,8 @@ json_t *attest_result_json(const struct attest_result *res, const struct attest_
 		json_object_set_new(r, "binding", json_string(ATTEST_RATLS_BINDING));
 		set_hex(r, "expected_report_data", peer->expected_report_data, 64);
 		json_object_set_new(r, "bound", json_boolean(binding_ok));
-		json_object_set_new(r, "event_log_in_certificate", json_boolean(peer->event_log != NULL));
+		json_object_set_new(r, "event_log_in_certificate",
+		                    json_boolean(peer->event_log != NULL));
 		json_object_set_new(o, "ra_tls", r);
 	}
 	return o;

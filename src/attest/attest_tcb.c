@@ -1,4 +1,5 @@
-/* attest_tcb.c - TCB evaluation as Intel QVL: FMSPC/PCEID, TDX module identity, QE identity, TCB level, status convergence. */
+/* attest_tcb.c - TCB evaluation as Intel QVL: FMSPC/PCEID, TDX module identity, QE identity, TCB
+ * level, status convergence. */
 #include "attest/attest_int.h"
 
 #include <stdio.h>
@@ -21,7 +22,7 @@ static void add_advisories(struct attest_result *res, json_t *arr)
 			dup = !strcmp(res->advisory_ids[k], s);
 		if (!dup && res->n_advisories < ATTEST_MAX_ADVISORIES)
 			snprintf(res->advisory_ids[res->n_advisories++],
-				 sizeof(res->advisory_ids[0]), "%s", s);
+			         sizeof(res->advisory_ids[0]), "%s", s);
 	}
 }
 
@@ -29,7 +30,7 @@ static void add_advisories(struct attest_result *res, json_t *arr)
  * (QE or TDX module) that is OutOfDate makes the platform at least OutOfDate, keeping a
  * ConfigurationNeeded flag; a Revoked component revokes. */
 static enum attest_tcb_status converge(enum attest_tcb_status platform,
-				       enum attest_tcb_status component)
+                                       enum attest_tcb_status component)
 {
 	if (component == ATTEST_TCB_OUT_OF_DATE) {
 		if (platform == ATTEST_TCB_UP_TO_DATE || platform == ATTEST_TCB_SW_HARDENING_NEEDED)
@@ -43,8 +44,7 @@ static enum attest_tcb_status converge(enum attest_tcb_status platform,
 	return platform;
 }
 
-static bool sgx_higher_or_equal(const struct attest_pck_ext *pck,
-				const struct attest_tcb_level *lv)
+static bool sgx_higher_or_equal(const struct attest_pck_ext *pck, const struct attest_tcb_level *lv)
 {
 	for (int i = 0; i < 16; i++)
 		if (pck->comp_svn[i] < lv->sgx[i])
@@ -65,7 +65,7 @@ static bool tdx_higher_or_equal(const uint8_t tee[16], const struct attest_tcb_l
 /* QVL 4.1.2.4.11: MRSIGNERSEAM and SEAMATTRIBUTES against tdxModule, or against the
  * module identity TDX_<version> when TEE_TCB_SVN[1] names a module version. */
 static bool check_module(const struct attest_tcb_info *ti, const struct attest_td_report *td,
-			 const struct attest_module_identity **out, struct attest_result *res)
+                         const struct attest_module_identity **out, struct attest_result *res)
 {
 	const uint8_t *mrsigner = ti->module_mrsigner, *attrs = ti->module_attributes;
 	const struct attest_module_identity *mid = NULL;
@@ -82,20 +82,24 @@ static bool check_module(const struct attest_tcb_info *ti, const struct attest_t
 			if (!strcasecmp(ti->ids[i].id, want))
 				mid = &ti->ids[i];
 		if (!mid) {
-			attest_fail(res, "tdx_module", "TCB Info has no identity %s for the TDX "
-						       "module version of the quote", want);
+			attest_fail(res, "tdx_module",
+			            "TCB Info has no identity %s for the TDX "
+			            "module version of the quote",
+			            want);
 			return false;
 		}
 		mrsigner = mid->mrsigner;
 		attrs = mid->attributes;
 	}
 	if (memcmp(mrsigner, td->mr_signer_seam, 48)) {
-		attest_fail(res, "tdx_module", "MRSIGNERSEAM does not match the TDX module identity");
+		attest_fail(res, "tdx_module",
+		            "MRSIGNERSEAM does not match the TDX module identity");
 		return false;
 	}
 	for (int i = 0; i < 8; i++) {
 		if (td->seam_attributes[i] != 0 || td->seam_attributes[i] != attrs[i]) {
-			attest_fail(res, "tdx_module", "SEAMATTRIBUTES are not zero / do not match");
+			attest_fail(res, "tdx_module",
+			            "SEAMATTRIBUTES are not zero / do not match");
 			return false;
 		}
 	}
@@ -105,11 +109,11 @@ static bool check_module(const struct attest_tcb_info *ti, const struct attest_t
 
 /* QVL EnclaveReportVerifier against the TD_QE identity; returns the QE TCB status. */
 static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
-		     struct attest_result *res)
+                     struct attest_result *res)
 {
 	if (strcmp(qe->id, "TD_QE") || qe->version < 2) {
 		attest_fail(res, "qe_identity_match", "QE Identity %s v%d is not a TD_QE v2+",
-			    qe->id, qe->version);
+		            qe->id, qe->version);
 		return false;
 	}
 	for (int i = 0; i < 4; i++) {
@@ -131,7 +135,7 @@ static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
 	uint16_t prodid = (uint16_t)(r[256] | r[257] << 8), svn = (uint16_t)(r[258] | r[259] << 8);
 	if (prodid != qe->isvprodid) {
 		attest_fail(res, "qe_identity_match", "QE ISVPRODID %u, identity wants %u", prodid,
-			    qe->isvprodid);
+		            qe->isvprodid);
 		return false;
 	}
 	/* Levels are judged highest ISVSVN first, whatever order the document lists them in. */
@@ -140,7 +144,8 @@ static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
 		if (svn >= qe->levels[i].isvsvn && (!best || qe->levels[i].isvsvn > best->isvsvn))
 			best = &qe->levels[i];
 	if (!best) {
-		attest_fail(res, "qe_identity_tcb", "QE ISVSVN %u matches no QE Identity level", svn);
+		attest_fail(res, "qe_identity_tcb", "QE ISVSVN %u matches no QE Identity level",
+		            svn);
 		return false;
 	}
 	res->qe_status = best->status;
@@ -149,24 +154,26 @@ static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
 }
 
 int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attest_quote *q,
-			const struct attest_pck_ext *pck, struct attest_result *res)
+                        const struct attest_pck_ext *pck, struct attest_result *res)
 {
 	const struct attest_tcb_info *ti = &coll->ti;
 	const struct attest_td_report *td = &q->td;
 
 	if (strcmp(ti->id, "TDX") || ti->version < 3) {
 		attest_fail(res, "tcb_info_match", "TCB Info %s v%d is not a TDX TCB Info (v3+)",
-			    ti->id, ti->version);
+		            ti->id, ti->version);
 		return PGS_ERR;
 	}
 	if (memcmp(pck->fmspc, ti->fmspc, 6)) {
-		attest_fail(res, "tcb_info_match", "FMSPC of the PCK certificate does not match the "
-						   "TCB Info's");
+		attest_fail(res, "tcb_info_match",
+		            "FMSPC of the PCK certificate does not match the "
+		            "TCB Info's");
 		return PGS_ERR;
 	}
 	if (memcmp(pck->pce_id, ti->pce_id, 2)) {
-		attest_fail(res, "tcb_info_match", "PCEID of the PCK certificate does not match the "
-						   "TCB Info's");
+		attest_fail(res, "tcb_info_match",
+		            "PCEID of the PCK certificate does not match the "
+		            "TCB Info's");
 		return PGS_ERR;
 	}
 	const struct attest_module_identity *mid = NULL;
@@ -192,8 +199,10 @@ int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attes
 			tdx = lv;
 	}
 	if (!sgx || !tdx) {
-		attest_fail(res, "tcb_level", "no TCB level of the TCB Info matches the platform "
-					      "(%s TCB not supported)", sgx ? "TDX" : "SGX");
+		attest_fail(res, "tcb_level",
+		            "no TCB level of the TCB Info matches the platform "
+		            "(%s TCB not supported)",
+		            sgx ? "TDX" : "SGX");
 		return PGS_ERR;
 	}
 	res->platform_status = tdx->status;
@@ -210,8 +219,9 @@ int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attes
 			    (!ml || mid->levels[i].isvsvn > ml->isvsvn))
 				ml = &mid->levels[i];
 		if (!ml) {
-			attest_fail(res, "tdx_module", "TDX module ISVSVN %u matches no level of %s",
-				    td->tee_tcb_svn[0], mid->id);
+			attest_fail(res, "tdx_module",
+			            "TDX module ISVSVN %u matches no level of %s",
+			            td->tee_tcb_svn[0], mid->id);
 			return PGS_ERR;
 		}
 		res->module_status = ml->status;

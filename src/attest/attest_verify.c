@@ -1,4 +1,5 @@
-/* attest_verify.c - the DCAP verification flow for a TDX quote: header, PCK chain, QE report, quote signature, collateral. */
+/* attest_verify.c - the DCAP verification flow for a TDX quote: header, PCK chain, QE report, quote
+ * signature, collateral. */
 #include "attest/attest_int.h"
 
 #include <openssl/err.h>
@@ -9,7 +10,7 @@
 
 /* Intel's QE vendor id (939A7233-F79C-4CA9-940A-0DB3957F0607). */
 static const uint8_t intel_qe_vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
-					    0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+                                            0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
 void attest_fail(struct attest_result *res, const char *check, const char *fmt, ...)
 {
@@ -33,8 +34,9 @@ static bool check_td_attributes(const struct attest_td_report *td, struct attest
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | a[i];
 	if (v & 1) {
-		attest_fail(res, "td_attributes", "debug TD (TD_ATTRIBUTES.DEBUG is set): its "
-						 "memory and registers are readable by the host");
+		attest_fail(res, "td_attributes",
+		            "debug TD (TD_ATTRIBUTES.DEBUG is set): its "
+		            "memory and registers are readable by the host");
 		return false;
 	}
 	if ((v & 0x0ffffffeull) || (v & (1ull << 29)) || (v & 0x7fffffff00000000ull)) {
@@ -59,7 +61,7 @@ static bool check_header(const struct attest_quote *q, struct attest_result *res
 {
 	if (q->att_key_type != ATTEST_KEY_ECDSA_P256) {
 		attest_fail(res, "quote_header", "attestation key type %u (want 2, ECDSA P-256)",
-			    q->att_key_type);
+		            q->att_key_type);
 		return false;
 	}
 	if (q->tee_type != ATTEST_TEE_TDX) {
@@ -84,9 +86,9 @@ static bool subject_cn_contains(X509_NAME *name, const char *needle)
 /* Checks one collateral document: issuer chain to the root (with the root CRL), its
  * signature over the exact JSON text, and that it parsed. */
 static bool check_signed_doc(const char *what, const char *chain_pem, const char *doc,
-			     size_t doc_len, const uint8_t sig[64], X509 *root,
-			     const struct attest_collateral *coll, int64_t now, const char *check,
-			     struct attest_result *res)
+                             size_t doc_len, const uint8_t sig[64], X509 *root,
+                             const struct attest_collateral *coll, int64_t now, const char *check,
+                             struct attest_result *res)
 {
 	char err[256];
 	STACK_OF(X509) *chain = attest_pem_chain((const uint8_t *)chain_pem, strlen(chain_pem));
@@ -96,7 +98,7 @@ static bool check_signed_doc(const char *what, const char *chain_pem, const char
 		goto out;
 	}
 	if (attest_chain_verify(chain, root, now, coll->root_ca_crl, coll->root_ca_crl_len,
-				coll->pck_crl, coll->pck_crl_len, err, sizeof(err)) != PGS_OK) {
+	                        coll->pck_crl, coll->pck_crl_len, err, sizeof(err)) != PGS_OK) {
 		attest_fail(res, check, "%s issuer chain: %s", what, err);
 		goto out;
 	}
@@ -112,23 +114,23 @@ out:
 }
 
 static bool check_window(const char *what, int64_t issue, int64_t next, int64_t now,
-			 const char *check, struct attest_result *res)
+                         const char *check, struct attest_result *res)
 {
 	if (now < issue) {
 		attest_fail(res, check, "%s is not yet valid (issued %lld, now %lld)", what,
-			    (long long)issue, (long long)now);
+		            (long long)issue, (long long)now);
 		return false;
 	}
 	if (now > next) {
 		attest_fail(res, check, "%s has expired (nextUpdate %lld, now %lld)", what,
-			    (long long)next, (long long)now);
+		            (long long)next, (long long)now);
 		return false;
 	}
 	return true;
 }
 
 static bool check_collateral(const struct attest_collateral *coll, X509 *root, int64_t now,
-			     struct attest_result *res)
+                             struct attest_result *res)
 {
 	char err[256];
 	/* Validity windows first (refusing on an unauthenticated date only refuses more),
@@ -138,27 +140,26 @@ static bool check_collateral(const struct attest_collateral *coll, X509 *root, i
 		res->tcb_info_next_update = coll->ti.next_update;
 		res->tcb_eval_number = coll->ti.eval_number;
 		if (!check_window("TCB Info", coll->ti.issue_date, coll->ti.next_update, now,
-				  "tcb_info_window", res))
+		                  "tcb_info_window", res))
 			return false;
 	}
 	if (coll->qe_ok) {
 		res->qe_id_issue = coll->qe.issue_date;
 		res->qe_id_next_update = coll->qe.next_update;
 		if (!check_window("QE Identity", coll->qe.issue_date, coll->qe.next_update, now,
-				  "qe_identity_window", res))
+		                  "qe_identity_window", res))
 			return false;
 	}
-	if (!check_signed_doc("TCB Info", coll->tcb_info_chain, coll->tcb_info,
-			      coll->tcb_info_len, coll->tcb_info_sig, root, coll, now,
-			      "tcb_info_signature", res))
+	if (!check_signed_doc("TCB Info", coll->tcb_info_chain, coll->tcb_info, coll->tcb_info_len,
+	                      coll->tcb_info_sig, root, coll, now, "tcb_info_signature", res))
 		return false;
 	if (!coll->ti_ok) {
 		attest_fail(res, "tcb_info", "%s", coll->ti_err);
 		return false;
 	}
 	if (!check_signed_doc("QE Identity", coll->qe_identity_chain, coll->qe_identity,
-			      coll->qe_identity_len, coll->qe_identity_sig, root, coll, now,
-			      "qe_identity_signature", res))
+	                      coll->qe_identity_len, coll->qe_identity_sig, root, coll, now,
+	                      "qe_identity_signature", res))
 		return false;
 	if (!coll->qe_ok) {
 		attest_fail(res, "qe_identity", "%s", coll->qe_err);
@@ -166,29 +167,30 @@ static bool check_collateral(const struct attest_collateral *coll, X509 *root, i
 	}
 	/* The PCK CRL's own issuer chain (the CRL signature itself is checked by OpenSSL
 	 * while it checks the PCK chain for revocation). */
-	STACK_OF(X509) *chain = attest_pem_chain((const uint8_t *)coll->pck_crl_chain,
-						 strlen(coll->pck_crl_chain));
-	bool ok = chain && attest_chain_verify(chain, root, now, coll->root_ca_crl,
-					       coll->root_ca_crl_len, coll->pck_crl,
-					       coll->pck_crl_len, err, sizeof(err)) == PGS_OK;
+	STACK_OF(X509) *chain =
+	    attest_pem_chain((const uint8_t *)coll->pck_crl_chain, strlen(coll->pck_crl_chain));
+	bool ok = chain &&
+	          attest_chain_verify(chain, root, now, coll->root_ca_crl, coll->root_ca_crl_len,
+	                              coll->pck_crl, coll->pck_crl_len, err, sizeof(err)) == PGS_OK;
 	if (!ok)
 		attest_fail(res, "pck_crl_chain", "PCK CRL issuer chain: %s",
-			    chain ? err : "no PEM certificate");
+		            chain ? err : "no PEM certificate");
 	sk_X509_pop_free(chain, X509_free);
 	return ok;
 }
 
 /* PCK chain, QE report signature and data, quote signature (QVL 4.1.2.4.4 - .16). */
 static bool check_quote_signatures(const struct attest_quote *q,
-				   const struct attest_collateral *coll, X509 *root, int64_t now,
-				   struct attest_pck_ext *pck, struct attest_result *res)
+                                   const struct attest_collateral *coll, X509 *root, int64_t now,
+                                   struct attest_pck_ext *pck, struct attest_result *res)
 {
 	char err[256];
 	bool ok = false;
 	STACK_OF(X509) *chain = attest_pem_chain(q->pck_chain, q->pck_chain_len);
 	if (!chain || sk_X509_num(chain) < 2) {
-		attest_fail(res, "pck_chain", "the quote's PCK chain needs at least 2 PEM "
-					      "certificates");
+		attest_fail(res, "pck_chain",
+		            "the quote's PCK chain needs at least 2 PEM "
+		            "certificates");
 		goto out;
 	}
 	X509 *leaf = sk_X509_value(chain, 0);
@@ -197,8 +199,8 @@ static bool check_quote_signatures(const struct attest_quote *q,
 		goto out;
 	}
 	if (attest_chain_verify(chain, root, now, coll ? coll->root_ca_crl : NULL,
-				coll ? coll->root_ca_crl_len : 0, coll ? coll->pck_crl : NULL,
-				coll ? coll->pck_crl_len : 0, err, sizeof(err)) != PGS_OK) {
+	                        coll ? coll->root_ca_crl_len : 0, coll ? coll->pck_crl : NULL,
+	                        coll ? coll->pck_crl_len : 0, err, sizeof(err)) != PGS_OK) {
 		attest_fail(res, "pck_chain", "PCK chain: %s", err);
 		goto out;
 	}
@@ -206,8 +208,9 @@ static bool check_quote_signatures(const struct attest_quote *q,
 		/* QVL 4.1.2.4.6: the PCK CRL must come from the CA that issued the PCK. */
 		const unsigned char *p = coll->pck_crl;
 		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)coll->pck_crl_len);
-		bool same = crl && !X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(leaf)) &&
-			    subject_cn_contains(X509_CRL_get_issuer(crl), "CA");
+		bool same = crl &&
+		            !X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(leaf)) &&
+		            subject_cn_contains(X509_CRL_get_issuer(crl), "CA");
 		X509_CRL_free(crl);
 		ERR_clear_error();
 		if (!same) {
@@ -228,21 +231,23 @@ static bool check_quote_signatures(const struct attest_quote *q,
 
 	EVP_PKEY *pk = X509_get0_pubkey(leaf);
 	if (!pk || !attest_ecdsa_verify_key(pk, q->qe_report, ATTEST_ENCLAVE_REPORT_LEN,
-					     q->qe_report_sig)) {
-		attest_fail(res, "qe_report_signature", "the QE report is not signed by the PCK key");
+	                                    q->qe_report_sig)) {
+		attest_fail(res, "qe_report_signature",
+		            "the QE report is not signed by the PCK key");
 		goto out;
 	}
 	uint8_t h[32];
 	unsigned hlen = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	bool hashed = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-		      EVP_DigestUpdate(md, q->attest_key, 64) == 1 &&
-		      EVP_DigestUpdate(md, q->qe_auth_data, q->qe_auth_len) == 1 &&
-		      EVP_DigestFinal_ex(md, h, &hlen) == 1 && hlen == 32;
+	              EVP_DigestUpdate(md, q->attest_key, 64) == 1 &&
+	              EVP_DigestUpdate(md, q->qe_auth_data, q->qe_auth_len) == 1 &&
+	              EVP_DigestFinal_ex(md, h, &hlen) == 1 && hlen == 32;
 	EVP_MD_CTX_free(md);
 	if (!hashed || CRYPTO_memcmp(h, q->qe_report + 320, 32)) {
-		attest_fail(res, "qe_report_data", "QE report data is not SHA-256(attestation key "
-						   "|| QE auth data)");
+		attest_fail(res, "qe_report_data",
+		            "QE report data is not SHA-256(attestation key "
+		            "|| QE auth data)");
 		goto out;
 	}
 	ok = true;
@@ -252,8 +257,8 @@ out:
 }
 
 int attest_verify_quote(const uint8_t *quote, size_t quote_len,
-			const struct attest_collateral *coll, const struct attest_opts *opts,
-			struct attest_result *res, char *err, size_t errlen)
+                        const struct attest_collateral *coll, const struct attest_opts *opts,
+                        struct attest_result *res, char *err, size_t errlen)
 {
 	const uint8_t *rder = opts->root_ca_der ? opts->root_ca_der : attest_intel_root_ca_der;
 	size_t rlen = opts->root_ca_der ? opts->root_ca_len : attest_intel_root_ca_der_len;
@@ -283,21 +288,23 @@ int attest_verify_quote(const uint8_t *quote, size_t quote_len,
 	if (!check_quote_signatures(q, coll, root, opts->now, &pck, res))
 		goto out;
 	if (!attest_ecdsa_verify_raw(q->attest_key, quote, q->signed_len, q->signature)) {
-		attest_fail(res, "quote_signature", "the quote is not signed by its attestation key");
+		attest_fail(res, "quote_signature",
+		            "the quote is not signed by its attestation key");
 		goto out;
 	}
 	if (!coll) {
-		attest_fail(res, "collateral", "no collateral given: the TCB status cannot be "
-					       "established (pass --collateral)");
+		attest_fail(res, "collateral",
+		            "no collateral given: the TCB status cannot be "
+		            "established (pass --collateral)");
 		goto out;
 	}
 	if (attest_tcb_evaluate(coll, q, &pck, res) != PGS_OK)
 		goto out;
-	enum attest_tcb_status min = opts->min_tcb_status ? opts->min_tcb_status
-							  : ATTEST_TCB_UP_TO_DATE;
+	enum attest_tcb_status min =
+	    opts->min_tcb_status ? opts->min_tcb_status : ATTEST_TCB_UP_TO_DATE;
 	if (res->tcb_status > min) {
 		attest_fail(res, "tcb_status", "TCB status %s is worse than the accepted %s",
-			    attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(min));
+		            attest_tcb_status_name(res->tcb_status), attest_tcb_status_name(min));
 		goto out;
 	}
 	res->trusted = true;

@@ -1,4 +1,5 @@
-/* auth.h - SCRAM-SHA-256(-PLUS) server and client, verifiers, channel binding, userlist files; no I/O. */
+/* auth.h - SCRAM-SHA-256(-PLUS) server and client, verifiers, channel binding, userlist files; no
+ * I/O. */
 #ifndef PGSEAL_AUTH_H
 #define PGSEAL_AUTH_H
 
@@ -24,13 +25,14 @@ enum auth_status {
 	AUTH_ERR_PROTOCOL = -1,        /* malformed, oversized or out-of-order message (08P01) */
 	AUTH_ERR_PASSWORD = -2,        /* the client's proof is wrong (28P01) */
 	AUTH_ERR_CHANNEL_BINDING = -3, /* channel-binding negotiation or data mismatch (08P01) */
-	AUTH_ERR_STALE_VERIFIER = -4,  /* upstream salt/iterations differ from the verifier (28P01) */
+	AUTH_ERR_STALE_VERIFIER =
+	    -4, /* upstream salt/iterations differ from the verifier (28P01) */
 	AUTH_ERR_SERVER_SIGNATURE = -5, /* upstream's server signature did not verify (08006) */
-	AUTH_ERR_UPSTREAM = -6,        /* upstream sent a SCRAM error (e=...) (28P01) */
-	AUTH_ERR_NO_MECHANISM = -7,    /* upstream offered no SCRAM mechanism we accept (08006) */
-	AUTH_ERR_INVALID = -8,         /* bad argument, bad verifier, unusable certificate (XX000) */
-	AUTH_ERR_NOSPACE = -9,         /* output buffer too small (XX000) */
-	AUTH_ERR_INTERNAL = -10,       /* OpenSSL or RNG failure (XX000) */
+	AUTH_ERR_UPSTREAM = -6,         /* upstream sent a SCRAM error (e=...) (28P01) */
+	AUTH_ERR_NO_MECHANISM = -7,     /* upstream offered no SCRAM mechanism we accept (08006) */
+	AUTH_ERR_INVALID = -8,   /* bad argument, bad verifier, unusable certificate (XX000) */
+	AUTH_ERR_NOSPACE = -9,   /* output buffer too small (XX000) */
+	AUTH_ERR_INTERNAL = -10, /* OpenSSL or RNG failure (XX000) */
 };
 
 /* A short constant description of a status code ("ok" for AUTH_OK). */
@@ -38,11 +40,11 @@ const char *auth_strerror(int status);
 /* The SQLSTATE ("08P01", "28P01", ...) to report to the client for a status code. */
 const char *auth_sqlstate(int status);
 
-#define AUTH_KEY_LEN 32           /* SHA-256 output: ClientKey, StoredKey, ServerKey, proofs */
-#define AUTH_SALT_MAX 128         /* longest salt accepted, in bytes (PostgreSQL uses 16) */
+#define AUTH_KEY_LEN 32               /* SHA-256 output: ClientKey, StoredKey, ServerKey, proofs */
+#define AUTH_SALT_MAX 128             /* longest salt accepted, in bytes (PostgreSQL uses 16) */
 #define AUTH_ITERATIONS_MAX 10000000u /* highest iteration count accepted */
-#define AUTH_CB_MAX 64            /* longest tls-server-end-point hash (SHA-512) */
-#define AUTH_SCRAM_MSG_MAX 2048   /* longest SCRAM message accepted or produced */
+#define AUTH_CB_MAX 64                /* longest tls-server-end-point hash (SHA-512) */
+#define AUTH_SCRAM_MSG_MAX 2048       /* longest SCRAM message accepted or produced */
 
 #define AUTH_MECH_SCRAM "SCRAM-SHA-256"
 #define AUTH_MECH_SCRAM_PLUS "SCRAM-SHA-256-PLUS"
@@ -73,10 +75,10 @@ void auth_verifier_clear(struct auth_verifier *v);
  * SASLprep is the identity); others give AUTH_ERR_INVALID. Any out pointer may be NULL.
  */
 PGS_MUSTCHECK int auth_scram_keys_from_password(const char *password, const uint8_t *salt,
-						size_t salt_len, uint32_t iterations,
-						uint8_t client_key[AUTH_KEY_LEN],
-						uint8_t stored_key[AUTH_KEY_LEN],
-						uint8_t server_key[AUTH_KEY_LEN]);
+                                                size_t salt_len, uint32_t iterations,
+                                                uint8_t client_key[AUTH_KEY_LEN],
+                                                uint8_t stored_key[AUTH_KEY_LEN],
+                                                uint8_t server_key[AUTH_KEY_LEN]);
 
 /*
  * RFC 5929 tls-server-end-point channel-binding data: the hash of the certificate's DER
@@ -119,7 +121,7 @@ struct auth_scram_server {
  * saying "y" (it supports channel binding but thinks we do not) is refused.
  */
 PGS_MUSTCHECK int auth_scram_server_init(struct auth_scram_server *s, const struct auth_verifier *v,
-					 const uint8_t *cb_data, size_t cb_len);
+                                         const uint8_t *cb_data, size_t cb_len);
 /*
  * For a user that does not exist (or has no SCRAM verifier): runs an exchange that
  * looks like a real one (salt derived from the user name and a per-process secret,
@@ -127,33 +129,33 @@ PGS_MUSTCHECK int auth_scram_server_init(struct auth_scram_server *s, const stru
  * so that user names cannot be probed.
  */
 PGS_MUSTCHECK int auth_scram_server_init_mock(struct auth_scram_server *s, const char *username,
-					      const uint8_t *cb_data, size_t cb_len);
+                                              const uint8_t *cb_data, size_t cb_len);
 /*
  * The AuthenticationSASL body (after the Int32 10): "SCRAM-SHA-256-PLUS\0" when -PLUS
  * is offered, then "SCRAM-SHA-256\0", then the terminating "\0".
  */
 PGS_MUSTCHECK int auth_scram_server_mechanisms(const struct auth_scram_server *s, uint8_t *out,
-					       size_t cap, size_t *outlen);
+                                               size_t cap, size_t *outlen);
 /*
  * SASLInitialResponse: mechanism is the NUL-terminated name the client chose, msg/len
  * its client-first-message. Writes the server-first-message (for
  * AuthenticationSASLContinue) into out.
  */
 PGS_MUSTCHECK int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism,
-					  const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
-					  size_t *outlen);
+                                          const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+                                          size_t *outlen);
 /*
  * SASLResponse: checks the client-final-message (channel binding, nonce, proof). On
  * success writes the server-final-message (for AuthenticationSASLFinal) into out and
  * the ClientKey becomes available. A wrong proof gives AUTH_ERR_PASSWORD (28P01).
  */
-PGS_MUSTCHECK int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, size_t len,
-					  uint8_t *out, size_t cap, size_t *outlen);
+PGS_MUSTCHECK int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg,
+                                          size_t len, uint8_t *out, size_t cap, size_t *outlen);
 /* True once auth_scram_server_final() has succeeded. */
 bool auth_scram_server_done(const struct auth_scram_server *s);
 /* The ClientKey recovered from the client's proof; AUTH_ERR_INVALID unless done. */
 PGS_MUSTCHECK int auth_scram_server_client_key(const struct auth_scram_server *s,
-					       uint8_t out[AUTH_KEY_LEN]);
+                                               uint8_t out[AUTH_KEY_LEN]);
 /* Wipes all keys and message copies. */
 void auth_scram_server_clear(struct auth_scram_server *s);
 /* Tests and fuzzing only: use this server nonce (printable, no ',', <= 63 chars). */
@@ -195,48 +197,48 @@ struct auth_scram_client {
  * policy is AUTH_CB_REQUIRE without cb data.
  */
 PGS_MUSTCHECK int auth_scram_client_init_keys(struct auth_scram_client *c,
-					      const struct auth_verifier *v,
-					      const uint8_t client_key[AUTH_KEY_LEN],
-					      enum auth_cb_policy policy, const uint8_t *cb_data,
-					      size_t cb_len);
+                                              const struct auth_verifier *v,
+                                              const uint8_t client_key[AUTH_KEY_LEN],
+                                              enum auth_cb_policy policy, const uint8_t *cb_data,
+                                              size_t cb_len);
 /* Key mode straight from a finished server exchange (same verifier, recovered ClientKey). */
 PGS_MUSTCHECK int auth_scram_client_init_from_server(struct auth_scram_client *c,
-						     const struct auth_scram_server *s,
-						     enum auth_cb_policy policy,
-						     const uint8_t *cb_data, size_t cb_len);
+                                                     const struct auth_scram_server *s,
+                                                     enum auth_cb_policy policy,
+                                                     const uint8_t *cb_data, size_t cb_len);
 /* Password mode (ASCII passwords, < 256 bytes): keys computed when the salt arrives. */
 PGS_MUSTCHECK int auth_scram_client_init_password(struct auth_scram_client *c, const char *password,
-						  enum auth_cb_policy policy,
-						  const uint8_t *cb_data, size_t cb_len);
+                                                  enum auth_cb_policy policy,
+                                                  const uint8_t *cb_data, size_t cb_len);
 /*
  * AuthenticationSASL: mechs/mechs_len is its body (NUL-terminated names, then "\0").
  * Chooses the mechanism (*mechanism points to a static string: send it NUL-terminated
  * in SASLInitialResponse) and writes the client-first-message into out.
  */
 PGS_MUSTCHECK int auth_scram_client_first(struct auth_scram_client *c, const uint8_t *mechs,
-					  size_t mechs_len, const char **mechanism, uint8_t *out,
-					  size_t cap, size_t *outlen);
+                                          size_t mechs_len, const char **mechanism, uint8_t *out,
+                                          size_t cap, size_t *outlen);
 /*
  * AuthenticationSASLContinue: checks the server-first-message (our nonce prefix; in
  * key mode salt and iterations equal to the verifier's, else AUTH_ERR_STALE_VERIFIER)
  * and writes the client-final-message (for SASLResponse) into out.
  */
 PGS_MUSTCHECK int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg,
-					  size_t len, uint8_t *out, size_t cap, size_t *outlen);
+                                          size_t len, uint8_t *out, size_t cap, size_t *outlen);
 /*
  * AuthenticationSASLFinal: verifies the server signature in constant time. The
  * upstream is authenticated only after this succeeded: treat an AuthenticationOk that
  * arrives before it as a failure (libpq does).
  */
 PGS_MUSTCHECK int auth_scram_client_verify(struct auth_scram_client *c, const uint8_t *msg,
-					   size_t len);
+                                           size_t len);
 /* True once auth_scram_client_verify() has succeeded. */
 bool auth_scram_client_done(const struct auth_scram_client *c);
 /* Wipes all keys, the password and message copies. */
 void auth_scram_client_clear(struct auth_scram_client *c);
 /* Tests and fuzzing only: fixed client nonce and SCRAM user name (default ""). */
 PGS_MUSTCHECK int auth_scram_client_set_test_nonce(struct auth_scram_client *c,
-						   const char *username, const char *nonce);
+                                                   const char *username, const char *nonce);
 
 /* ---- userlist files (PgBouncer's auth_file format) ------------------------------- */
 
@@ -250,7 +252,7 @@ struct auth_userlist;
 
 /* Parses a whole file's contents. On error, err says the line and reason (no secret). */
 PGS_MUSTCHECK int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out,
-				      char *err, size_t errlen);
+                                      char *err, size_t errlen);
 /* The secret of user, or NULL. Valid until auth_userlist_free(). */
 const char *auth_userlist_lookup(const struct auth_userlist *ul, const char *user);
 size_t auth_userlist_count(const struct auth_userlist *ul);

@@ -20,15 +20,15 @@ enum auth_state {
 size_t auth_b64_enc_len(size_t n);
 /* Writes the encoding (no NUL) into out (cap bytes); AUTH_ERR_NOSPACE if it does not fit. */
 PGS_MUSTCHECK int auth_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap,
-				  size_t *outlen);
+                                  size_t *outlen);
 /* Strict decode: length a multiple of 4, padding only at the end, canonical trailing
  * bits, no whitespace. AUTH_ERR_PROTOCOL on bad input, AUTH_ERR_NOSPACE if too long. */
 PGS_MUSTCHECK int auth_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-				  size_t *outlen);
+                                  size_t *outlen);
 
 /* HMAC-SHA-256 with a 32-byte key. */
 PGS_MUSTCHECK int auth_hmac(const uint8_t key[AUTH_KEY_LEN], const void *data, size_t n,
-			    uint8_t out[AUTH_KEY_LEN]);
+                            uint8_t out[AUTH_KEY_LEN]);
 /* SHA-256. */
 PGS_MUSTCHECK int auth_sha256(const void *p, size_t n, uint8_t out[AUTH_KEY_LEN]);
 
@@ -46,15 +46,15 @@ struct auth_cursor {
 	const char *p;
 	size_t len, pos;
 };
-PGS_MUSTCHECK int auth_attr_next(struct auth_cursor *c, char expected, char *attr,
-				 const char **val, size_t *vlen);
+PGS_MUSTCHECK int auth_attr_next(struct auth_cursor *c, char expected, char *attr, const char **val,
+                                 size_t *vlen);
 bool auth_cursor_end(const struct auth_cursor *c);
 
 /* AuthMessage = client-first-message-bare "," server-first-message ","
  * client-final-message-without-proof (RFC 5802 section 3), into am. */
-PGS_MUSTCHECK int auth_build_message(const char *cfb, size_t cfb_len, const char *sf,
-				     size_t sf_len, const char *cfwp, size_t cfwp_len, char *am,
-				     size_t cap, size_t *amlen);
+PGS_MUSTCHECK int auth_build_message(const char *cfb, size_t cfb_len, const char *sf, size_t sf_len,
+                                     const char *cfwp, size_t cfwp_len, char *am, size_t cap,
+                                     size_t *amlen);
 /* An iteration count: decimal digits only, 1..AUTH_ITERATIONS_MAX. */
 PGS_MUSTCHECK int auth_parse_iterations(const char *s, size_t n, uint32_t *out);
 

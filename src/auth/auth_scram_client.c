@@ -15,14 +15,15 @@ static int fail(struct auth_scram_client *c, int rc, const char *detail)
 }
 
 static int client_init(struct auth_scram_client *c, enum auth_cb_policy policy,
-		       const uint8_t *cb_data, size_t cb_len)
+                       const uint8_t *cb_data, size_t cb_len)
 {
 	memset(c, 0, sizeof(*c));
 	if ((policy != AUTH_CB_DISABLE && policy != AUTH_CB_PREFER && policy != AUTH_CB_REQUIRE) ||
 	    cb_len > AUTH_CB_MAX || (cb_len && !cb_data))
 		return fail(c, AUTH_ERR_INVALID, "invalid channel-binding arguments");
 	if (policy == AUTH_CB_REQUIRE && cb_len == 0)
-		return fail(c, AUTH_ERR_INVALID, "channel binding required without TLS certificate data");
+		return fail(c, AUTH_ERR_INVALID,
+		            "channel binding required without TLS certificate data");
 	c->policy = policy;
 	if (cb_len)
 		memcpy(c->cb_data, cb_data, cb_len);
@@ -32,8 +33,8 @@ static int client_init(struct auth_scram_client *c, enum auth_cb_policy policy,
 }
 
 int auth_scram_client_init_keys(struct auth_scram_client *c, const struct auth_verifier *v,
-				const uint8_t client_key[AUTH_KEY_LEN], enum auth_cb_policy policy,
-				const uint8_t *cb_data, size_t cb_len)
+                                const uint8_t client_key[AUTH_KEY_LEN], enum auth_cb_policy policy,
+                                const uint8_t *cb_data, size_t cb_len)
 {
 	uint8_t h[AUTH_KEY_LEN];
 	int rc = client_init(c, policy, cb_data, cb_len);
@@ -55,9 +56,9 @@ int auth_scram_client_init_keys(struct auth_scram_client *c, const struct auth_v
 }
 
 int auth_scram_client_init_from_server(struct auth_scram_client *c,
-				       const struct auth_scram_server *s,
-				       enum auth_cb_policy policy, const uint8_t *cb_data,
-				       size_t cb_len)
+                                       const struct auth_scram_server *s,
+                                       enum auth_cb_policy policy, const uint8_t *cb_data,
+                                       size_t cb_len)
 {
 	if (!s || !auth_scram_server_done(s)) {
 		memset(c, 0, sizeof(*c));
@@ -67,8 +68,8 @@ int auth_scram_client_init_from_server(struct auth_scram_client *c,
 }
 
 int auth_scram_client_init_password(struct auth_scram_client *c, const char *password,
-				    enum auth_cb_policy policy, const uint8_t *cb_data,
-				    size_t cb_len)
+                                    enum auth_cb_policy policy, const uint8_t *cb_data,
+                                    size_t cb_len)
 {
 	size_t n = password ? strlen(password) : 0;
 	int rc = client_init(c, policy, cb_data, cb_len);
@@ -101,7 +102,7 @@ static int parse_mechanisms(const uint8_t *p, size_t n, bool *scram, bool *plus)
 		if (len == strlen(AUTH_MECH_SCRAM) && memcmp(p + pos, AUTH_MECH_SCRAM, len) == 0)
 			*scram = true;
 		else if (len == strlen(AUTH_MECH_SCRAM_PLUS) &&
-			 memcmp(p + pos, AUTH_MECH_SCRAM_PLUS, len) == 0)
+		         memcmp(p + pos, AUTH_MECH_SCRAM_PLUS, len) == 0)
 			*plus = true;
 		pos += len + 1;
 	}
@@ -109,7 +110,7 @@ static int parse_mechanisms(const uint8_t *p, size_t n, bool *scram, bool *plus)
 }
 
 int auth_scram_client_first(struct auth_scram_client *c, const uint8_t *mechs, size_t mechs_len,
-			    const char **mechanism, uint8_t *out, size_t cap, size_t *outlen)
+                            const char **mechanism, uint8_t *out, size_t cap, size_t *outlen)
 {
 	const char *gs2;
 	bool scram, plus;
@@ -129,7 +130,8 @@ int auth_scram_client_first(struct auth_scram_client *c, const uint8_t *mechs, s
 		*mechanism = AUTH_MECH_SCRAM_PLUS;
 		gs2 = "p=tls-server-end-point,,";
 	} else if (c->policy == AUTH_CB_REQUIRE) {
-		return fail(c, AUTH_ERR_CHANNEL_BINDING, "server does not offer SCRAM-SHA-256-PLUS");
+		return fail(c, AUTH_ERR_CHANNEL_BINDING,
+		            "server does not offer SCRAM-SHA-256-PLUS");
 	} else if (scram) {
 		*mechanism = AUTH_MECH_SCRAM;
 		gs2 = (c->policy != AUTH_CB_DISABLE && c->cb_len) ? "y,," : "n,,";
@@ -140,8 +142,8 @@ int auth_scram_client_first(struct auth_scram_client *c, const uint8_t *mechs, s
 	c->gs2_len = strlen(gs2);
 	memcpy(c->gs2_header, gs2, c->gs2_len);
 
-	if (!c->cnonce_len && auth_random_nonce(c->cnonce, sizeof(c->cnonce), &c->cnonce_len) !=
-				      AUTH_OK)
+	if (!c->cnonce_len &&
+	    auth_random_nonce(c->cnonce, sizeof(c->cnonce), &c->cnonce_len) != AUTH_OK)
 		return fail(c, AUTH_ERR_INTERNAL, "random number generator failed");
 	/* client-first-message-bare: n=,r=nonce (the name is in the startup packet) */
 	c->cfb_len = 0;
@@ -164,8 +166,8 @@ int auth_scram_client_first(struct auth_scram_client *c, const uint8_t *mechs, s
 }
 
 /* server-first-message: r=cnonce+snonce,s=salt,i=iterations, nothing else (as libpq). */
-static int parse_server_first(struct auth_scram_client *c, const char *m, size_t len,
-			      uint8_t *salt, size_t *salt_len, uint32_t *iterations)
+static int parse_server_first(struct auth_scram_client *c, const char *m, size_t len, uint8_t *salt,
+                              size_t *salt_len, uint32_t *iterations)
 {
 	struct auth_cursor cur = {.p = m, .len = len, .pos = 0};
 	const char *val;
@@ -198,7 +200,7 @@ static int parse_server_first(struct auth_scram_client *c, const char *m, size_t
 }
 
 int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, size_t len,
-			    uint8_t *out, size_t cap, size_t *outlen)
+                            uint8_t *out, size_t cap, size_t *outlen)
 {
 	const char *m = (const char *)msg;
 	uint8_t salt[AUTH_SALT_MAX], cbind[sizeof(c->gs2_header) + AUTH_CB_MAX];
@@ -214,7 +216,8 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 	if (c->state != AUTH_STATE_FIRST)
 		return fail(c, AUTH_ERR_PROTOCOL, "unexpected AuthenticationSASLContinue");
 	if (!msg || len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(msg, '\0', len))
-		return fail(c, AUTH_ERR_PROTOCOL, "server-first-message empty, too long or has NUL");
+		return fail(c, AUTH_ERR_PROTOCOL,
+		            "server-first-message empty, too long or has NUL");
 	rc = parse_server_first(c, m, len, salt, &salt_len, &iterations);
 	if (rc != AUTH_OK)
 		return fail(c, rc, c->detail);
@@ -222,8 +225,7 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 	if (c->password_mode) {
 		c->password[c->password_len] = '\0';
 		rc = auth_scram_keys_from_password(c->password, salt, salt_len, iterations,
-						   c->client_key, c->v.stored_key,
-						   c->v.server_key);
+		                                   c->client_key, c->v.stored_key, c->v.server_key);
 		OPENSSL_cleanse(c->password, sizeof(c->password));
 		if (rc != AUTH_OK)
 			return fail(c, AUTH_ERR_INTERNAL, "SCRAM key derivation failed");
@@ -231,9 +233,10 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 		c->v.salt_len = salt_len;
 		c->v.iterations = iterations;
 	} else if (salt_len != c->v.salt_len || memcmp(salt, c->v.salt, salt_len) != 0 ||
-		   iterations != c->v.iterations) {
+	           iterations != c->v.iterations) {
 		/* The password changed upstream since the verifier was read. */
-		return fail(c, AUTH_ERR_STALE_VERIFIER, "server's salt or iterations differ from the verifier");
+		return fail(c, AUTH_ERR_STALE_VERIFIER,
+		            "server's salt or iterations differ from the verifier");
 	}
 	memcpy(c->sf, m, len);
 	c->sf_len = len;
@@ -255,10 +258,10 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 		rc = auth_buf_put(cfwp, sizeof(cfwp), &cfwp_len, ",r=", 3);
 	if (rc == AUTH_OK)
 		rc = auth_buf_put(cfwp, sizeof(cfwp), &cfwp_len, nonce,
-				  (size_t)((const char *)memchr(m, ',', len) - nonce));
+		                  (size_t)((const char *)memchr(m, ',', len) - nonce));
 	if (rc == AUTH_OK)
 		rc = auth_build_message(c->cfb, c->cfb_len, c->sf, c->sf_len, cfwp, cfwp_len, am,
-					sizeof(am), &amlen);
+		                        sizeof(am), &amlen);
 	/* ClientProof = ClientKey XOR HMAC(StoredKey, AuthMessage) */
 	if (rc == AUTH_OK)
 		rc = auth_hmac(c->v.stored_key, am, amlen, sig);
@@ -274,7 +277,7 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 		rc = auth_buf_put(cfwp, sizeof(cfwp), &cfwp_len, p64, p64len);
 	if (rc != AUTH_OK) {
 		rc = fail(c, rc == AUTH_ERR_NOSPACE ? AUTH_ERR_PROTOCOL : rc,
-			  "client-final-message cannot be built");
+		          "client-final-message cannot be built");
 		goto out;
 	}
 	if (!out || cap < cfwp_len) {
@@ -305,7 +308,8 @@ int auth_scram_client_verify(struct auth_scram_client *c, const uint8_t *msg, si
 	if (c->state != AUTH_STATE_FINAL)
 		return fail(c, AUTH_ERR_PROTOCOL, "unexpected AuthenticationSASLFinal");
 	if (!msg || len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(msg, '\0', len))
-		return fail(c, AUTH_ERR_PROTOCOL, "server-final-message empty, too long or has NUL");
+		return fail(c, AUTH_ERR_PROTOCOL,
+		            "server-final-message empty, too long or has NUL");
 	if (auth_attr_next(&cur, 0, &attr, &val, &vlen) != AUTH_OK)
 		return fail(c, AUTH_ERR_PROTOCOL, "malformed server-final-message");
 	if (attr == 'e')
@@ -337,7 +341,7 @@ void auth_scram_client_clear(struct auth_scram_client *c)
 }
 
 int auth_scram_client_set_test_nonce(struct auth_scram_client *c, const char *username,
-				     const char *nonce)
+                                     const char *nonce)
 {
 	size_t n = nonce ? strlen(nonce) : 0, u = username ? strlen(username) : 0;
 	if (c->state != AUTH_STATE_READY || n == 0 || n >= sizeof(c->cnonce) ||

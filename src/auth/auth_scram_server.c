@@ -21,7 +21,7 @@ static int fail(struct auth_scram_server *s, int rc, const char *detail)
 }
 
 int auth_scram_server_init(struct auth_scram_server *s, const struct auth_verifier *v,
-			   const uint8_t *cb_data, size_t cb_len)
+                           const uint8_t *cb_data, size_t cb_len)
 {
 	memset(s, 0, sizeof(*s));
 	if (!v || v->iterations == 0 || v->iterations > AUTH_ITERATIONS_MAX || v->salt_len == 0 ||
@@ -47,7 +47,7 @@ static void mock_secret_init(void)
 }
 
 int auth_scram_server_init_mock(struct auth_scram_server *s, const char *username,
-				const uint8_t *cb_data, size_t cb_len)
+                                const uint8_t *cb_data, size_t cb_len)
 {
 	struct auth_verifier v;
 	uint8_t digest[AUTH_KEY_LEN];
@@ -85,14 +85,14 @@ out:
 }
 
 int auth_scram_server_mechanisms(const struct auth_scram_server *s, uint8_t *out, size_t cap,
-				 size_t *outlen)
+                                 size_t *outlen)
 {
 	size_t len = 0;
 	int rc = AUTH_OK;
 	*outlen = 0;
 	if (s->plus_offered)
 		rc = auth_buf_put((char *)out, cap, &len, AUTH_MECH_SCRAM_PLUS,
-				  sizeof(AUTH_MECH_SCRAM_PLUS));
+		                  sizeof(AUTH_MECH_SCRAM_PLUS));
 	if (rc == AUTH_OK)
 		rc = auth_buf_put((char *)out, cap, &len, AUTH_MECH_SCRAM, sizeof(AUTH_MECH_SCRAM));
 	if (rc == AUTH_OK)
@@ -109,17 +109,16 @@ static bool valid_saslname(const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] != '=')
 			continue;
-		if (n - i < 3 || !((p[i + 1] == '2' && p[i + 2] == 'C') ||
-				   (p[i + 1] == '3' && p[i + 2] == 'D')))
+		if (n - i < 3 ||
+		    !((p[i + 1] == '2' && p[i + 2] == 'C') || (p[i + 1] == '3' && p[i + 2] == 'D')))
 			return false;
 		i += 2;
 	}
 	return true;
 }
 
-int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism,
-			    const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
-			    size_t *outlen)
+int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism, const uint8_t *msg,
+                            size_t len, uint8_t *out, size_t cap, size_t *outlen)
 {
 	static const char cb_prefix[] = "p=tls-server-end-point,";
 	const char *m = (const char *)msg, *val;
@@ -140,7 +139,8 @@ int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism,
 	else
 		return fail(s, AUTH_ERR_PROTOCOL, "client selected an invalid SASL mechanism");
 	if (!msg || len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(msg, '\0', len))
-		return fail(s, AUTH_ERR_PROTOCOL, "client-first-message empty, too long or has NUL");
+		return fail(s, AUTH_ERR_PROTOCOL,
+		            "client-first-message empty, too long or has NUL");
 
 	/* gs2-header: the channel-binding flag, an (unsupported) authzid, ',' */
 	switch (m[0]) {
@@ -150,20 +150,22 @@ int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism,
 			return fail(s, AUTH_ERR_PROTOCOL, "malformed gs2 header");
 		if (plus)
 			return fail(s, AUTH_ERR_CHANNEL_BINDING,
-				    "SCRAM-SHA-256-PLUS selected without channel-binding data");
+			            "SCRAM-SHA-256-PLUS selected without channel-binding data");
 		/* "y": the client could bind but believes we cannot; we offered -PLUS, so
 		 * someone removed it on the way (a downgrade). */
 		if (m[0] == 'y' && s->plus_offered)
-			return fail(s, AUTH_ERR_CHANNEL_BINDING,
-				    "client supports channel binding but thinks the server does not");
+			return fail(
+			    s, AUTH_ERR_CHANNEL_BINDING,
+			    "client supports channel binding but thinks the server does not");
 		pos = 2;
 		break;
 	case 'p':
 		if (!plus)
 			return fail(s, AUTH_ERR_CHANNEL_BINDING,
-				    "channel binding requested with SCRAM-SHA-256 (no -PLUS)");
+			            "channel binding requested with SCRAM-SHA-256 (no -PLUS)");
 		if (len < sizeof(cb_prefix) - 1 || memcmp(m, cb_prefix, sizeof(cb_prefix) - 1) != 0)
-			return fail(s, AUTH_ERR_CHANNEL_BINDING, "unsupported channel-binding type");
+			return fail(s, AUTH_ERR_CHANNEL_BINDING,
+			            "unsupported channel-binding type");
 		pos = sizeof(cb_prefix) - 1;
 		break;
 	default:
@@ -233,7 +235,7 @@ int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism,
 }
 
 int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, size_t len,
-			    uint8_t *out, size_t cap, size_t *outlen)
+                            uint8_t *out, size_t cap, size_t *outlen)
 {
 	const char *m = (const char *)msg, *val;
 	uint8_t cbind[sizeof(s->gs2_header) + AUTH_CB_MAX], expect[sizeof(cbind)];
@@ -250,7 +252,8 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 	if (s->state != AUTH_STATE_FIRST)
 		return fail(s, AUTH_ERR_PROTOCOL, "unexpected SASLResponse");
 	if (!msg || len == 0 || len > AUTH_SCRAM_MSG_MAX || memchr(msg, '\0', len))
-		return fail(s, AUTH_ERR_PROTOCOL, "client-final-message empty, too long or has NUL");
+		return fail(s, AUTH_ERR_PROTOCOL,
+		            "client-final-message empty, too long or has NUL");
 	cur = (struct auth_cursor){.p = m, .len = len, .pos = 0};
 
 	/* c=: base64 of the gs2 header, followed by the binding data when it said "p" */
@@ -265,8 +268,8 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 	}
 	if (cblen != exlen || CRYPTO_memcmp(cbind, expect, exlen) != 0)
 		return fail(s, s->cbind_flag == 'p' ? AUTH_ERR_CHANNEL_BINDING : AUTH_ERR_PROTOCOL,
-			    s->cbind_flag == 'p' ? "channel-binding data do not match"
-						 : "unexpected channel-binding attribute");
+		            s->cbind_flag == 'p' ? "channel-binding data do not match"
+		                                 : "unexpected channel-binding attribute");
 
 	if (auth_attr_next(&cur, 'r', NULL, &val, &vlen) != AUTH_OK || vlen != s->nonce_len ||
 	    memcmp(val, s->nonce, vlen) != 0)
@@ -287,7 +290,7 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 
 	/* ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage); check H(ClientKey). */
 	rc = auth_build_message(s->cfb, s->cfb_len, s->sf, s->sf_len, m, cfwp_len, am, sizeof(am),
-				&amlen);
+	                        &amlen);
 	if (rc == AUTH_OK)
 		rc = auth_hmac(s->v.stored_key, am, amlen, sig);
 	for (size_t i = 0; rc == AUTH_OK && i < AUTH_KEY_LEN; i++)

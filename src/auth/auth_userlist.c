@@ -27,7 +27,7 @@ static bool is_blank(char c)
 
 /* Reads one quoted field at text[*pos] ("" stands for "), into a malloc'd string. */
 static int read_quoted(const char *t, size_t len, size_t *pos, char **out, size_t *outlen,
-		       const char **why)
+                       const char **why)
 {
 	size_t i = *pos, n = 0;
 	char *buf;
@@ -82,7 +82,7 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	struct auth_userlist *ul = pgs_xcalloc(1, sizeof(*ul));
 	size_t pos = 0, line = 1;
@@ -146,7 +146,8 @@ int auth_userlist_parse(const char *text, size_t len, struct auth_userlist **out
 		qsort(ul->e, ul->n, sizeof(*ul->e), entry_cmp);
 	for (size_t i = 1; i < ul->n; i++) {
 		if (strcmp(ul->e[i - 1].user, ul->e[i].user) == 0) {
-			line = ul->e[i - 1].line > ul->e[i].line ? ul->e[i - 1].line : ul->e[i].line;
+			line =
+			    ul->e[i - 1].line > ul->e[i].line ? ul->e[i - 1].line : ul->e[i].line;
 			why = "duplicate user";
 			goto bad;
 		}

@@ -24,10 +24,9 @@ static unsigned ct_eq(unsigned a, unsigned b)
 
 static char b64_char(unsigned v) /* v < 64 */
 {
-	unsigned c = (ct_lt(v, 26) & (v + 'A')) |
-		     (~ct_lt(v, 26) & ct_lt(v, 52) & (v - 26 + 'a')) |
-		     (~ct_lt(v, 52) & ct_lt(v, 62) & (v - 52 + '0')) | (ct_eq(v, 62) & '+') |
-		     (ct_eq(v, 63) & '/');
+	unsigned c = (ct_lt(v, 26) & (v + 'A')) | (~ct_lt(v, 26) & ct_lt(v, 52) & (v - 26 + 'a')) |
+	             (~ct_lt(v, 52) & ct_lt(v, 62) & (v - 52 + '0')) | (ct_eq(v, 62) & '+') |
+	             (ct_eq(v, 63) & '/');
 	return (char)(c & 0xff);
 }
 
@@ -39,8 +38,8 @@ static unsigned b64_value(unsigned char ch)
 	unsigned lo = ~ct_lt(c, 'a') & ct_lt(c, 'z' + 1);
 	unsigned dg = ~ct_lt(c, '0') & ct_lt(c, '9' + 1);
 	unsigned pl = ct_eq(c, '+'), sl = ct_eq(c, '/');
-	unsigned v = (up & (c - 'A')) | (lo & (c - 'a' + 26)) | (dg & (c - '0' + 52)) |
-		     (pl & 62) | (sl & 63);
+	unsigned v = (up & (c - 'A')) | (lo & (c - 'a' + 26)) | (dg & (c - '0' + 52)) | (pl & 62) |
+	             (sl & 63);
 	unsigned ok = up | lo | dg | pl | sl;
 	return (v & 0x3f) | ((~ok & 1u) << 8);
 }
@@ -103,7 +102,7 @@ int auth_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *
 }
 
 int auth_hmac(const uint8_t key[AUTH_KEY_LEN], const void *data, size_t n,
-	      uint8_t out[AUTH_KEY_LEN])
+              uint8_t out[AUTH_KEY_LEN])
 {
 	unsigned int mdlen = 0;
 	if (!HMAC(EVP_sha256(), key, AUTH_KEY_LEN, data, n, out, &mdlen) || mdlen != AUTH_KEY_LEN)
@@ -143,8 +142,7 @@ int auth_random_nonce(char *out, size_t cap, size_t *outlen)
 	return rc;
 }
 
-int auth_attr_next(struct auth_cursor *c, char expected, char *attr, const char **val,
-		   size_t *vlen)
+int auth_attr_next(struct auth_cursor *c, char expected, char *attr, const char **val, size_t *vlen)
 {
 	size_t start;
 	char a;
@@ -188,7 +186,7 @@ int auth_buf_put(char *buf, size_t cap, size_t *len, const void *p, size_t n)
 /* AuthMessage = client-first-message-bare "," server-first-message "," client-final-
  * message-without-proof (RFC 5802 section 3). */
 int auth_build_message(const char *cfb, size_t cfb_len, const char *sf, size_t sf_len,
-		       const char *cfwp, size_t cfwp_len, char *am, size_t cap, size_t *amlen)
+                       const char *cfwp, size_t cfwp_len, char *am, size_t cap, size_t *amlen)
 {
 	int rc;
 	*amlen = 0;

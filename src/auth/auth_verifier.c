@@ -9,33 +9,50 @@
 const char *auth_strerror(int status)
 {
 	switch (status) {
-	case AUTH_OK: return "ok";
-	case AUTH_ERR_PROTOCOL: return "malformed SCRAM message";
-	case AUTH_ERR_PASSWORD: return "password authentication failed";
-	case AUTH_ERR_CHANNEL_BINDING: return "SCRAM channel binding failed";
-	case AUTH_ERR_STALE_VERIFIER: return "SCRAM verifier differs from the server's";
-	case AUTH_ERR_SERVER_SIGNATURE: return "invalid SCRAM server signature";
-	case AUTH_ERR_UPSTREAM: return "server reported a SCRAM error";
-	case AUTH_ERR_NO_MECHANISM: return "no acceptable SASL mechanism offered";
-	case AUTH_ERR_INVALID: return "invalid SCRAM argument or verifier";
-	case AUTH_ERR_NOSPACE: return "SCRAM output buffer too small";
-	case AUTH_ERR_INTERNAL: return "internal SCRAM error";
-	default: return "unknown SCRAM error";
+	case AUTH_OK:
+		return "ok";
+	case AUTH_ERR_PROTOCOL:
+		return "malformed SCRAM message";
+	case AUTH_ERR_PASSWORD:
+		return "password authentication failed";
+	case AUTH_ERR_CHANNEL_BINDING:
+		return "SCRAM channel binding failed";
+	case AUTH_ERR_STALE_VERIFIER:
+		return "SCRAM verifier differs from the server's";
+	case AUTH_ERR_SERVER_SIGNATURE:
+		return "invalid SCRAM server signature";
+	case AUTH_ERR_UPSTREAM:
+		return "server reported a SCRAM error";
+	case AUTH_ERR_NO_MECHANISM:
+		return "no acceptable SASL mechanism offered";
+	case AUTH_ERR_INVALID:
+		return "invalid SCRAM argument or verifier";
+	case AUTH_ERR_NOSPACE:
+		return "SCRAM output buffer too small";
+	case AUTH_ERR_INTERNAL:
+		return "internal SCRAM error";
+	default:
+		return "unknown SCRAM error";
 	}
 }
 
 const char *auth_sqlstate(int status)
 {
 	switch (status) {
-	case AUTH_OK: return "00000";
+	case AUTH_OK:
+		return "00000";
 	case AUTH_ERR_PROTOCOL:
-	case AUTH_ERR_CHANNEL_BINDING: return "08P01"; /* protocol_violation, as PostgreSQL */
+	case AUTH_ERR_CHANNEL_BINDING:
+		return "08P01"; /* protocol_violation, as PostgreSQL */
 	case AUTH_ERR_PASSWORD:
 	case AUTH_ERR_STALE_VERIFIER:
-	case AUTH_ERR_UPSTREAM: return "28P01"; /* invalid_password */
+	case AUTH_ERR_UPSTREAM:
+		return "28P01"; /* invalid_password */
 	case AUTH_ERR_SERVER_SIGNATURE:
-	case AUTH_ERR_NO_MECHANISM: return "08006"; /* connection_failure */
-	default: return "XX000";
+	case AUTH_ERR_NO_MECHANISM:
+		return "08006"; /* connection_failure */
+	default:
+		return "XX000";
 	}
 }
 
@@ -70,7 +87,7 @@ int auth_verifier_parse(const char *s, struct auth_verifier *out)
 		goto bad;
 	if (dollar == salt ||
 	    auth_b64_decode(salt, (size_t)(dollar - salt), out->salt, AUTH_SALT_MAX,
-			    &out->salt_len) != AUTH_OK ||
+	                    &out->salt_len) != AUTH_OK ||
 	    out->salt_len == 0)
 		goto bad;
 	if (decode_key(sk, (size_t)(colon2 - sk), out->stored_key) != AUTH_OK ||
@@ -97,9 +114,9 @@ static bool ascii_only(const char *s)
 }
 
 int auth_scram_keys_from_password(const char *password, const uint8_t *salt, size_t salt_len,
-				  uint32_t iterations, uint8_t client_key[AUTH_KEY_LEN],
-				  uint8_t stored_key[AUTH_KEY_LEN],
-				  uint8_t server_key[AUTH_KEY_LEN])
+                                  uint32_t iterations, uint8_t client_key[AUTH_KEY_LEN],
+                                  uint8_t stored_key[AUTH_KEY_LEN],
+                                  uint8_t server_key[AUTH_KEY_LEN])
 {
 	uint8_t salted[AUTH_KEY_LEN], ck[AUTH_KEY_LEN];
 	int rc = AUTH_ERR_INVALID;
@@ -109,8 +126,8 @@ int auth_scram_keys_from_password(const char *password, const uint8_t *salt, siz
 	    iterations > AUTH_ITERATIONS_MAX || !ascii_only(password) || strlen(password) > 1024)
 		goto out;
 	rc = AUTH_ERR_INTERNAL;
-	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len,
-			      (int)iterations, EVP_sha256(), AUTH_KEY_LEN, salted) != 1)
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
+	                      EVP_sha256(), AUTH_KEY_LEN, salted) != 1)
 		goto out;
 	if (auth_hmac(salted, "Client Key", 10, ck) != AUTH_OK)
 		goto out;

@@ -1,4 +1,5 @@
-/* cli_attest.c - `pgseal attest verify`: verifies a TDX quote (file or RA-TLS server) and prints one JSON verdict. */
+/* cli_attest.c - `pgseal attest verify`: verifies a TDX quote (file or RA-TLS server) and prints
+ * one JSON verdict. */
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -19,21 +20,22 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pgseal attest verify (--quote FILE | --connect HOST:PORT)\n"
-		"                            [--collateral FILE] [--event-log FILE] [--at UNIX_TIME]\n"
-		"                            [--root-ca FILE] [--policy FILE] [--timeout MS]\n"
-		"\n"
-		"Verifies an Intel TDX quote as Intel DCAP does and prints one JSON object.\n"
-		"  --quote FILE        raw quote, hex text, or JSON with a \"quote\" member\n"
-		"  --connect HOST:PORT PostgreSQL SSLRequest + TLS; the quote comes from the\n"
-		"                      server certificate and must bind its public key\n"
-		"  --collateral FILE   Intel PCS collateral (JSON); without it: not trusted\n"
-		"  --event-log FILE    dstack event log (JSON) to replay into RTMR3\n"
-		"  --at UNIX_TIME      verification time (default: now)\n"
-		"  --root-ca FILE      trust anchor, PEM or DER (default: pinned Intel SGX Root CA)\n"
-		"  --policy FILE       YAML policy (docs/attestation.md)\n"
-		"exit status: 0 trusted, 1 not trusted, 2 usage or I/O error\n");
+	fprintf(
+	    f,
+	    "usage: pgseal attest verify (--quote FILE | --connect HOST:PORT)\n"
+	    "                            [--collateral FILE] [--event-log FILE] [--at UNIX_TIME]\n"
+	    "                            [--root-ca FILE] [--policy FILE] [--timeout MS]\n"
+	    "\n"
+	    "Verifies an Intel TDX quote as Intel DCAP does and prints one JSON object.\n"
+	    "  --quote FILE        raw quote, hex text, or JSON with a \"quote\" member\n"
+	    "  --connect HOST:PORT PostgreSQL SSLRequest + TLS; the quote comes from the\n"
+	    "                      server certificate and must bind its public key\n"
+	    "  --collateral FILE   Intel PCS collateral (JSON); without it: not trusted\n"
+	    "  --event-log FILE    dstack event log (JSON) to replay into RTMR3\n"
+	    "  --at UNIX_TIME      verification time (default: now)\n"
+	    "  --root-ca FILE      trust anchor, PEM or DER (default: pinned Intel SGX Root CA)\n"
+	    "  --policy FILE       YAML policy (docs/attestation.md)\n"
+	    "exit status: 0 trusted, 1 not trusted, 2 usage or I/O error\n");
 }
 
 /* Exit-2 path: still one JSON object on stdout, plus the message on stderr. */
@@ -100,11 +102,16 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a, char *err, size_t errlen)
 {
 	static const struct option opts[] = {
-		{"quote", required_argument, NULL, 'q'},   {"connect", required_argument, NULL, 'c'},
-		{"collateral", required_argument, NULL, 'C'}, {"event-log", required_argument, NULL, 'e'},
-		{"at", required_argument, NULL, 't'},      {"root-ca", required_argument, NULL, 'r'},
-		{"policy", required_argument, NULL, 'p'},  {"timeout", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"quote", required_argument, NULL, 'q'},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"collateral", required_argument, NULL, 'C'},
+	    {"event-log", required_argument, NULL, 'e'},
+	    {"at", required_argument, NULL, 't'},
+	    {"root-ca", required_argument, NULL, 'r'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 	char *end;
@@ -114,12 +121,24 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'q': a->quote = optarg; break;
-		case 'c': a->connect = optarg; break;
-		case 'C': a->collateral = optarg; break;
-		case 'e': a->event_log = optarg; break;
-		case 'r': a->root_ca = optarg; break;
-		case 'p': a->policy = optarg; break;
+		case 'q':
+			a->quote = optarg;
+			break;
+		case 'c':
+			a->connect = optarg;
+			break;
+		case 'C':
+			a->collateral = optarg;
+			break;
+		case 'e':
+			a->event_log = optarg;
+			break;
+		case 'r':
+			a->root_ca = optarg;
+			break;
+		case 'p':
+			a->policy = optarg;
+			break;
 		case 't':
 			errno = 0;
 			a->at = strtoll(optarg, &end, 10);
@@ -136,9 +155,11 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				return PGS_ERR;
 			}
 			break;
-		case 'h': return 1;
+		case 'h':
+			return 1;
 		default:
-			pgs_errf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
+			pgs_errf(err, errlen, "unknown or incomplete option '%s'",
+			         argv[optind - 1]);
 			return PGS_ERR;
 		}
 	}
@@ -196,18 +217,19 @@ static int load_inputs(const struct args *a, struct run *r, char *err, size_t er
 	if (a->collateral &&
 	    (read_file(a->collateral, &r->coll_file, &r->coll_len, err, errlen) != PGS_OK ||
 	     attest_collateral_parse((const char *)r->coll_file, r->coll_len, &r->coll, err,
-				     errlen) != PGS_OK))
+	                             errlen) != PGS_OK))
 		return PGS_ERR;
 	if (a->policy && attest_policy_load(a->policy, &r->policy, err, errlen) != PGS_OK)
 		return PGS_ERR;
 	if (a->event_log) {
 		if (read_file(a->event_log, &r->log_file, &r->log_len, err, errlen) != PGS_OK ||
 		    attest_eventlog_parse((const char *)r->log_file, r->log_len, &r->log, err,
-					  errlen) != PGS_OK)
+		                          errlen) != PGS_OK)
 			return PGS_ERR;
 		r->have_log = true;
 	}
-	if (a->quote && read_file(a->quote, &r->quote_file, &r->quote_file_len, err, errlen) != PGS_OK)
+	if (a->quote &&
+	    read_file(a->quote, &r->quote_file, &r->quote_file_len, err, errlen) != PGS_OK)
 		return PGS_ERR;
 	return PGS_OK;
 }
@@ -235,10 +257,10 @@ static int verify_main(int argc, char **argv)
 	}
 
 	struct attest_opts opts = {
-		.root_ca_der = r.root,
-		.root_ca_len = r.root_len,
-		.now = a.have_at ? a.at : (int64_t)time(NULL),
-		.min_tcb_status = r.policy ? attest_policy_min_tcb(r.policy) : ATTEST_TCB_UP_TO_DATE,
+	    .root_ca_der = r.root,
+	    .root_ca_len = r.root_len,
+	    .now = a.have_at ? a.at : (int64_t)time(NULL),
+	    .min_tcb_status = r.policy ? attest_policy_min_tcb(r.policy) : ATTEST_TCB_UP_TO_DATE,
 	};
 	const char *early_check = NULL;
 	char log_err[256] = "";
@@ -258,14 +280,15 @@ static int verify_main(int argc, char **argv)
 			r.quote_len = r.peer.quote_len;
 			if (!r.have_log && r.peer.event_log) {
 				if (attest_eventlog_parse(r.peer.event_log, r.peer.event_log_len,
-							  &r.log, log_err, sizeof(log_err)) == PGS_OK)
+				                          &r.log, log_err,
+				                          sizeof(log_err)) == PGS_OK)
 					r.have_log = true;
 				else
 					log_bad = true;
 			}
 		}
 	} else if (attest_quote_decode_file(r.quote_file, r.quote_file_len, &r.quote, &r.quote_len,
-					    err, sizeof(err)) != PGS_OK) {
+	                                    err, sizeof(err)) != PGS_OK) {
 		early_check = "quote_format";
 	}
 
@@ -275,7 +298,7 @@ static int verify_main(int argc, char **argv)
 		memset(&r.res, 0, sizeof(r.res));
 		attest_fail(&r.res, early_check, "%s", err);
 	} else if (attest_verify_quote(r.quote, r.quote_len, r.coll, &opts, &r.res, verr,
-				       sizeof(verr)) != PGS_OK) {
+	                               sizeof(verr)) != PGS_OK) {
 		run_free(&r);
 		return usage_error(verr);
 	}
@@ -292,27 +315,28 @@ static int verify_main(int argc, char **argv)
 		attest_fail(&r.res, "event_log", "the certificate's %s", log_err);
 	if (r.have_peer && r.res.quote_parsed) {
 		r.binding_ok = !CRYPTO_memcmp(r.res.quote.td.report_data,
-					      r.peer.expected_report_data, ATTEST_REPORT_DATA_LEN);
+		                              r.peer.expected_report_data, ATTEST_REPORT_DATA_LEN);
 		if (!r.binding_ok)
 			attest_fail(&r.res, "ra_tls_binding",
-				    "the quote's report_data does not bind the certificate's "
-				    "public key (%s)", ATTEST_RATLS_BINDING);
+			            "the quote's report_data does not bind the certificate's "
+			            "public key (%s)",
+			            ATTEST_RATLS_BINDING);
 	}
 	const char *rule = NULL;
 	char reason[256] = "";
 	bool policy_ok = true;
 	if (r.policy) {
 		policy_ok = attest_policy_check(r.policy, &r.res, r.have_replay ? &r.replay : NULL,
-						&rule, reason, sizeof(reason));
+		                                &rule, reason, sizeof(reason));
 		if (!policy_ok)
 			attest_fail(&r.res, "policy", "policy rule %s: %s", rule, reason);
 	}
 	json_t *o = attest_result_json(&r.res, r.have_replay ? &r.replay : NULL,
-				       r.have_peer ? &r.peer : NULL, r.binding_ok);
+	                               r.have_peer ? &r.peer : NULL, r.binding_ok);
 	if ((r.have_log || log_bad) && !r.have_replay) {
 		/* the contract's event-log fields, even when nothing could be replayed */
 		static const char *const keys[] = {"compose_hash", "app_id", "instance_id",
-						   "key_provider"};
+		                                   "key_provider"};
 		for (size_t i = 0; i < PGS_ARRAY_LEN(keys); i++)
 			json_object_set_new(o, keys[i], json_null());
 		json_object_set_new(o, "rtmr3_replayed_ok", json_false());
@@ -324,7 +348,8 @@ static int verify_main(int argc, char **argv)
 		json_object_set_new(p, "failed_rule", rule ? json_string(rule) : json_null());
 		json_object_set_new(p, "reason", policy_ok ? json_null() : json_string(reason));
 		json_object_set_new(o, "policy", p);
-		json_object_set_new(o, "failed_policy_rule", rule ? json_string(rule) : json_null());
+		json_object_set_new(o, "failed_policy_rule",
+		                    rule ? json_string(rule) : json_null());
 	}
 	json_object_set_new(o, "at", json_integer(opts.now));
 	json_object_set_new(o, "root_ca", json_string(r.root ? "custom" : "intel-sgx-root-ca"));
@@ -332,15 +357,16 @@ static int verify_main(int argc, char **argv)
 	 * log names the simulator as key provider. A verdict is then only "against the root
 	 * given with --root-ca": said in the JSON and, so that nobody misses it, on stderr. */
 	bool simulated = (r.res.quote_parsed && r.res.quote.pck_chain &&
-			  memmem(r.res.quote.pck_chain, r.res.quote.pck_chain_len, SIM_CA_MARK,
-				 sizeof(SIM_CA_MARK) - 1)) ||
-			 (r.have_replay && r.replay.key_provider &&
-			  strstr(r.replay.key_provider, "pgseal-dstack-sim"));
+	                  memmem(r.res.quote.pck_chain, r.res.quote.pck_chain_len, SIM_CA_MARK,
+	                         sizeof(SIM_CA_MARK) - 1)) ||
+	                 (r.have_replay && r.replay.key_provider &&
+	                  strstr(r.replay.key_provider, "pgseal-dstack-sim"));
 	json_object_set_new(o, "simulated", json_boolean(simulated));
 	if (simulated)
-		fprintf(stderr, "pgseal attest verify: *** SIMULATED *** this quote comes from "
-				"pgseal-dstack-sim's test CA, not from Intel TDX hardware; a trusted "
-				"verdict holds only against the simulator's root\n");
+		fprintf(stderr,
+		        "pgseal attest verify: *** SIMULATED *** this quote comes from "
+		        "pgseal-dstack-sim's test CA, not from Intel TDX hardware; a trusted "
+		        "verdict holds only against the simulator's root\n");
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (s)
 		printf("%s\n", s);

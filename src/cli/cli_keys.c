@@ -1,4 +1,5 @@
-/* cli_keys.c - `pgseal keys init [--new-keystore]|status|rotate --config FILE` and `pgseal keys client-id CERT.pem`. */
+/* cli_keys.c - `pgseal keys init [--new-keystore]|status|rotate --config FILE` and `pgseal keys
+ * client-id CERT.pem`. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,10 +14,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pgseal keys init --config FILE [--new-keystore]\n"
-		   "       pgseal keys status --config FILE\n"
-		   "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
-		   "       pgseal keys rotate --config FILE --master\n"
-		   "       pgseal keys client-id CERT.pem\n");
+	           "       pgseal keys status --config FILE\n"
+	           "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
+	           "       pgseal keys rotate --config FILE --master\n"
+	           "       pgseal keys client-id CERT.pem\n");
 }
 
 static int client_id_main(int argc, char **argv)
@@ -59,11 +60,13 @@ static void print_status(struct keys *k)
 
 int cli_keys_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"column", required_argument, NULL, 'C'},
-		{"client", required_argument, NULL, 'i'}, {"master", no_argument, NULL, 'm'},
-		{"new-keystore", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+	                                     {"column", required_argument, NULL, 'C'},
+	                                     {"client", required_argument, NULL, 'i'},
+	                                     {"master", no_argument, NULL, 'm'},
+	                                     {"new-keystore", no_argument, NULL, 'n'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *cfgfile = NULL, *column = NULL, *client = NULL;
 	bool master = false, new_keystore = false;
 	struct config *cfg = NULL;
@@ -86,16 +89,31 @@ int cli_keys_main(int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': cfgfile = optarg; break;
-		case 'C': column = optarg; break;
-		case 'i': client = optarg; break;
-		case 'm': master = true; break;
-		case 'n': new_keystore = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			cfgfile = optarg;
+			break;
+		case 'C':
+			column = optarg;
+			break;
+		case 'i':
+			client = optarg;
+			break;
+		case 'm':
+			master = true;
+			break;
+		case 'n':
+			new_keystore = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	if (!cfgfile || optind != argc - 1 || (strcmp(cmd, "rotate") && (column || client || master)) ||
+	if (!cfgfile || optind != argc - 1 ||
+	    (strcmp(cmd, "rotate") && (column || client || master)) ||
 	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init"))) {
 		usage(stderr);
 		return 2;
@@ -118,13 +136,14 @@ int cli_keys_main(int argc, char **argv)
 		rc = 0;
 	} else if (!strcmp(cmd, "init")) {
 		if (keys_open_ex(cfg, KEYS_OPEN_CREATE | KEYS_OPEN_INIT_ONLY, &k, err,
-				 sizeof(err)) != PGS_OK) {
+		                 sizeof(err)) != PGS_OK) {
 			fprintf(stderr, "pgseal keys init: %s\n", err);
 			goto out;
 		}
 		if (!keys_created_now(k)) {
-			fprintf(stderr, "pgseal keys init: %s already exists: refusing to overwrite it\n",
-				keys_sealed_path(k));
+			fprintf(stderr,
+			        "pgseal keys init: %s already exists: refusing to overwrite it\n",
+			        keys_sealed_path(k));
 			goto out;
 		}
 		printf("sealed master key created: %s\n", keys_sealed_path(k));
@@ -156,8 +175,10 @@ int cli_keys_main(int argc, char **argv)
 		const char *col = NULL;
 		if (column) {
 			const char *dot = strrchr(column, '.');
-			if (!dot || dot == column || !dot[1] || (size_t)(dot - column) >= sizeof(table)) {
-				fprintf(stderr, "pgseal keys rotate: --column wants TABLE.COLUMN\n");
+			if (!dot || dot == column || !dot[1] ||
+			    (size_t)(dot - column) >= sizeof(table)) {
+				fprintf(stderr,
+				        "pgseal keys rotate: --column wants TABLE.COLUMN\n");
 				rc = 2;
 				goto out;
 			}

@@ -1,4 +1,5 @@
-/* cli_serve.c - `pgseal serve --config FILE`: hardens the process, loads the config, runs the proxy. */
+/* cli_serve.c - `pgseal serve --config FILE`: hardens the process, loads the config, runs the
+ * proxy. */
 #include <errno.h>
 #include <signal.h>
 #include <getopt.h>
@@ -51,9 +52,9 @@ static void usage(FILE *f)
 int cli_serve_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
 	char err[1024];
@@ -91,13 +92,15 @@ int cli_serve_main(int argc, char **argv)
 	}
 	log_setup(cfg->log.level, cfg->log.format);
 	if (cfg->keys.enabled) {
-		/* unseal (or, on first boot, create and seal) the master key before anything listens */
+		/* unseal (or, on first boot, create and seal) the master key before anything
+		 * listens */
 		if (keys_open(cfg, true, &keys, err, sizeof(err)) != PGS_OK) {
 			log_error("cannot open the keys: %s", err);
 			goto out;
 		}
 		log_info("keys: provider %s, sealed master key %s%s", keys_provider_name(keys),
-			 keys_sealed_path(keys), keys_created_now(keys) ? " (created on this first boot)" : "");
+		         keys_sealed_path(keys),
+		         keys_created_now(keys) ? " (created on this first boot)" : "");
 	}
 
 	if (schema_load(cfg, &schema, err, sizeof(err)) != PGS_OK) {
@@ -106,22 +109,26 @@ int cli_serve_main(int argc, char **argv)
 	}
 	if (schema->nencrypted > 0) {
 		if (!keys) {
-			log_error("the schema encrypts %zu column(s) but the config has no `keys:` section",
-				  schema->nencrypted);
+			log_error("the schema encrypts %zu column(s) but the config has no `keys:` "
+			          "section",
+			          schema->nencrypted);
 			goto out;
 		}
-		/* every column gets its keys before the first client: no key is created mid-session */
+		/* every column gets its keys before the first client: no key is created mid-session
+		 */
 		for (size_t i = 0; i < schema->ntables; i++) {
 			const struct schema_table *t = &schema->tables[i];
 			for (size_t j = 0; j < t->nencrypted; j++) {
 				const struct schema_column *col = &t->encrypted[j];
-				if (keys_ensure_column(keys, col->client_id, t->name, col->name, err, sizeof(err)) != PGS_OK) {
+				if (keys_ensure_column(keys, col->client_id, t->name, col->name,
+				                       err, sizeof(err)) != PGS_OK) {
 					log_error("keys for %s: %s", col->qualified, err);
 					goto out;
 				}
 			}
 		}
-		log_info("encryption: %zu column(s) in %zu table(s)", schema->nencrypted, schema->ntables);
+		log_info("encryption: %zu column(s) in %zu table(s)", schema->nencrypted,
+		         schema->ntables);
 	}
 
 	/* RA-TLS: the quote binding the client TLS key (provider dstack only) */
@@ -129,7 +136,8 @@ int cli_serve_main(int argc, char **argv)
 		log_error("cannot attest: %s", err);
 		goto out;
 	}
-	if (proxy_create(cfg, keys, schema, tee_ratls_ssl_ctx(ratls), &proxy, err, sizeof(err)) != PGS_OK) {
+	if (proxy_create(cfg, keys, schema, tee_ratls_ssl_ctx(ratls), &proxy, err, sizeof(err)) !=
+	    PGS_OK) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}
@@ -145,8 +153,8 @@ int cli_serve_main(int argc, char **argv)
 	if (cfg->admin.enabled) {
 		sh = (struct serve_hooks){.proxy = proxy, .ratls = ratls};
 		struct admin_hooks hooks = {.ready = hook_ready,
-					    .attestation_json = ratls ? hook_attestation : NULL,
-					    .arg = &sh};
+		                            .attestation_json = ratls ? hook_attestation : NULL,
+		                            .arg = &sh};
 		if (admin_start(cfg, &hooks, &admin, err, sizeof(err)) != PGS_OK) {
 			log_error("cannot start the admin API: %s", err);
 			goto out;

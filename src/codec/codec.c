@@ -40,21 +40,41 @@ static const struct {
 	const char *name;
 	enum codec_type t;
 } type_names[] = {
-	{"text", CODEC_TEXT}, {"varchar", CODEC_TEXT}, {"character varying", CODEC_TEXT},
-	{"bpchar", CODEC_TEXT}, {"char", CODEC_TEXT}, {"character", CODEC_TEXT},
-	{"name", CODEC_TEXT}, {"str", CODEC_TEXT}, {"string", CODEC_TEXT},
-	{"bytea", CODEC_BYTEA}, {"bytes", CODEC_BYTEA},
-	{"int2", CODEC_INT2}, {"smallint", CODEC_INT2}, {"int16", CODEC_INT2},
-	{"int4", CODEC_INT4}, {"integer", CODEC_INT4}, {"int", CODEC_INT4}, {"int32", CODEC_INT4},
-	{"int8", CODEC_INT8}, {"bigint", CODEC_INT8}, {"int64", CODEC_INT8},
-	{"float8", CODEC_FLOAT8}, {"double precision", CODEC_FLOAT8}, {"double", CODEC_FLOAT8},
-	{"numeric", CODEC_NUMERIC}, {"decimal", CODEC_NUMERIC},
-	{"bool", CODEC_BOOL}, {"boolean", CODEC_BOOL},
-	{"date", CODEC_DATE},
-	{"timestamp", CODEC_TIMESTAMP}, {"timestamp without time zone", CODEC_TIMESTAMP},
-	{"timestamptz", CODEC_TIMESTAMPTZ}, {"timestamp with time zone", CODEC_TIMESTAMPTZ},
-	{"uuid", CODEC_UUID},
-	{"jsonb", CODEC_JSONB},
+    {"text", CODEC_TEXT},
+    {"varchar", CODEC_TEXT},
+    {"character varying", CODEC_TEXT},
+    {"bpchar", CODEC_TEXT},
+    {"char", CODEC_TEXT},
+    {"character", CODEC_TEXT},
+    {"name", CODEC_TEXT},
+    {"str", CODEC_TEXT},
+    {"string", CODEC_TEXT},
+    {"bytea", CODEC_BYTEA},
+    {"bytes", CODEC_BYTEA},
+    {"int2", CODEC_INT2},
+    {"smallint", CODEC_INT2},
+    {"int16", CODEC_INT2},
+    {"int4", CODEC_INT4},
+    {"integer", CODEC_INT4},
+    {"int", CODEC_INT4},
+    {"int32", CODEC_INT4},
+    {"int8", CODEC_INT8},
+    {"bigint", CODEC_INT8},
+    {"int64", CODEC_INT8},
+    {"float8", CODEC_FLOAT8},
+    {"double precision", CODEC_FLOAT8},
+    {"double", CODEC_FLOAT8},
+    {"numeric", CODEC_NUMERIC},
+    {"decimal", CODEC_NUMERIC},
+    {"bool", CODEC_BOOL},
+    {"boolean", CODEC_BOOL},
+    {"date", CODEC_DATE},
+    {"timestamp", CODEC_TIMESTAMP},
+    {"timestamp without time zone", CODEC_TIMESTAMP},
+    {"timestamptz", CODEC_TIMESTAMPTZ},
+    {"timestamp with time zone", CODEC_TIMESTAMPTZ},
+    {"uuid", CODEC_UUID},
+    {"jsonb", CODEC_JSONB},
 };
 
 int codec_type_by_name(const char *name, enum codec_type *out)
@@ -70,19 +90,32 @@ int codec_type_by_name(const char *name, enum codec_type *out)
 const char *codec_type_name(enum codec_type t)
 {
 	switch (t) {
-	case CODEC_TEXT: return "text";
-	case CODEC_BYTEA: return "bytea";
-	case CODEC_INT2: return "int2";
-	case CODEC_INT4: return "int4";
-	case CODEC_INT8: return "int8";
-	case CODEC_FLOAT8: return "float8";
-	case CODEC_NUMERIC: return "numeric";
-	case CODEC_BOOL: return "bool";
-	case CODEC_DATE: return "date";
-	case CODEC_TIMESTAMP: return "timestamp";
-	case CODEC_TIMESTAMPTZ: return "timestamptz";
-	case CODEC_UUID: return "uuid";
-	case CODEC_JSONB: return "jsonb";
+	case CODEC_TEXT:
+		return "text";
+	case CODEC_BYTEA:
+		return "bytea";
+	case CODEC_INT2:
+		return "int2";
+	case CODEC_INT4:
+		return "int4";
+	case CODEC_INT8:
+		return "int8";
+	case CODEC_FLOAT8:
+		return "float8";
+	case CODEC_NUMERIC:
+		return "numeric";
+	case CODEC_BOOL:
+		return "bool";
+	case CODEC_DATE:
+		return "date";
+	case CODEC_TIMESTAMP:
+		return "timestamp";
+	case CODEC_TIMESTAMPTZ:
+		return "timestamptz";
+	case CODEC_UUID:
+		return "uuid";
+	case CODEC_JSONB:
+		return "jsonb";
 	}
 	return "?";
 }
@@ -90,19 +123,32 @@ const char *codec_type_name(enum codec_type t)
 uint32_t codec_type_oid(enum codec_type t)
 {
 	switch (t) {
-	case CODEC_TEXT: return OID_TEXT;
-	case CODEC_BYTEA: return OID_BYTEA;
-	case CODEC_INT2: return OID_INT2;
-	case CODEC_INT4: return OID_INT4;
-	case CODEC_INT8: return OID_INT8;
-	case CODEC_FLOAT8: return OID_FLOAT8;
-	case CODEC_NUMERIC: return OID_NUMERIC;
-	case CODEC_BOOL: return OID_BOOL;
-	case CODEC_DATE: return OID_DATE;
-	case CODEC_TIMESTAMP: return OID_TIMESTAMP;
-	case CODEC_TIMESTAMPTZ: return OID_TIMESTAMPTZ;
-	case CODEC_UUID: return OID_UUID;
-	case CODEC_JSONB: return OID_JSONB;
+	case CODEC_TEXT:
+		return OID_TEXT;
+	case CODEC_BYTEA:
+		return OID_BYTEA;
+	case CODEC_INT2:
+		return OID_INT2;
+	case CODEC_INT4:
+		return OID_INT4;
+	case CODEC_INT8:
+		return OID_INT8;
+	case CODEC_FLOAT8:
+		return OID_FLOAT8;
+	case CODEC_NUMERIC:
+		return OID_NUMERIC;
+	case CODEC_BOOL:
+		return OID_BOOL;
+	case CODEC_DATE:
+		return OID_DATE;
+	case CODEC_TIMESTAMP:
+		return OID_TIMESTAMP;
+	case CODEC_TIMESTAMPTZ:
+		return OID_TIMESTAMPTZ;
+	case CODEC_UUID:
+		return OID_UUID;
+	case CODEC_JSONB:
+		return OID_JSONB;
 	}
 	return 0;
 }
@@ -110,20 +156,50 @@ uint32_t codec_type_oid(enum codec_type t)
 int codec_type_by_oid(uint32_t oid, enum codec_type *out)
 {
 	switch (oid) {
-	case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_NAME: *out = CODEC_TEXT; break;
-	case OID_BYTEA: *out = CODEC_BYTEA; break;
-	case OID_INT2: *out = CODEC_INT2; break;
-	case OID_INT4: *out = CODEC_INT4; break;
-	case OID_INT8: *out = CODEC_INT8; break;
-	case OID_FLOAT8: *out = CODEC_FLOAT8; break;
-	case OID_NUMERIC: *out = CODEC_NUMERIC; break;
-	case OID_BOOL: *out = CODEC_BOOL; break;
-	case OID_DATE: *out = CODEC_DATE; break;
-	case OID_TIMESTAMP: *out = CODEC_TIMESTAMP; break;
-	case OID_TIMESTAMPTZ: *out = CODEC_TIMESTAMPTZ; break;
-	case OID_UUID: *out = CODEC_UUID; break;
-	case OID_JSONB: *out = CODEC_JSONB; break;
-	default: return PGS_ERR;
+	case OID_TEXT:
+	case OID_VARCHAR:
+	case OID_BPCHAR:
+	case OID_NAME:
+		*out = CODEC_TEXT;
+		break;
+	case OID_BYTEA:
+		*out = CODEC_BYTEA;
+		break;
+	case OID_INT2:
+		*out = CODEC_INT2;
+		break;
+	case OID_INT4:
+		*out = CODEC_INT4;
+		break;
+	case OID_INT8:
+		*out = CODEC_INT8;
+		break;
+	case OID_FLOAT8:
+		*out = CODEC_FLOAT8;
+		break;
+	case OID_NUMERIC:
+		*out = CODEC_NUMERIC;
+		break;
+	case OID_BOOL:
+		*out = CODEC_BOOL;
+		break;
+	case OID_DATE:
+		*out = CODEC_DATE;
+		break;
+	case OID_TIMESTAMP:
+		*out = CODEC_TIMESTAMP;
+		break;
+	case OID_TIMESTAMPTZ:
+		*out = CODEC_TIMESTAMPTZ;
+		break;
+	case OID_UUID:
+		*out = CODEC_UUID;
+		break;
+	case OID_JSONB:
+		*out = CODEC_JSONB;
+		break;
+	default:
+		return PGS_ERR;
 	}
 	return PGS_OK;
 }
@@ -272,7 +348,7 @@ static int bool_text_in(const char *s, size_t len, uint8_t *out)
 		size_t min;
 		uint8_t v;
 	} words[] = {{"true", 1, 1}, {"false", 1, 0}, {"yes", 1, 1}, {"no", 1, 0},
-		     {"on", 2, 1},   {"off", 2, 0},   {"1", 1, 1},   {"0", 1, 0}};
+	             {"on", 2, 1},   {"off", 2, 0},   {"1", 1, 1},   {"0", 1, 0}};
 	trim(&s, &len);
 	for (size_t i = 0; i < PGS_ARRAY_LEN(words); i++)
 		if (len >= words[i].min && len <= strlen(words[i].word) &&
@@ -407,8 +483,9 @@ static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
 			b = '\\';
 			i += 2;
 		} else if (i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-			   s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			b = (uint8_t)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
+		           s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			b = (uint8_t)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 |
+			              (s[i + 3] - '0'));
 			i += 4;
 		} else {
 			return PGS_ERR;
@@ -533,7 +610,7 @@ static int text_in(enum codec_type col, const char *s, size_t len, struct codec_
 }
 
 static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size_t len,
-		     struct codec_buf *out)
+                     struct codec_buf *out)
 {
 	if (wire == 0)
 		wire = codec_type_oid(col);
@@ -610,7 +687,7 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 }
 
 int codec_to_canonical(enum codec_type col, uint32_t wire_oid, int format, const uint8_t *in,
-		       size_t len, struct codec_buf *out)
+                       size_t len, struct codec_buf *out)
 {
 	int rc;
 	out->len = 0;
@@ -637,21 +714,31 @@ void codec_canonical_size(enum codec_type t, size_t *min, size_t *max)
 	switch (t) {
 	case CODEC_TEXT:
 	case CODEC_BYTEA:
-		break; /* the empty string is a value */
+		break;      /* the empty string is a value */
 	case CODEC_NUMERIC: /* "0" */
 	case CODEC_JSONB:   /* "0": the shortest JSON text */
 		*min = 1;
 		*max = 0;
 		return;
-	case CODEC_BOOL: n = 1; break;
-	case CODEC_INT2: n = 2; break;
+	case CODEC_BOOL:
+		n = 1;
+		break;
+	case CODEC_INT2:
+		n = 2;
+		break;
 	case CODEC_INT4:
-	case CODEC_DATE: n = 4; break;
+	case CODEC_DATE:
+		n = 4;
+		break;
 	case CODEC_INT8:
 	case CODEC_FLOAT8:
 	case CODEC_TIMESTAMP:
-	case CODEC_TIMESTAMPTZ: n = 8; break;
-	case CODEC_UUID: n = 16; break;
+	case CODEC_TIMESTAMPTZ:
+		n = 8;
+		break;
+	case CODEC_UUID:
+		n = 16;
+		break;
 	}
 	*min = n;
 	*max = n;
@@ -731,7 +818,7 @@ static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct co
 }
 
 int codec_from_canonical(enum codec_type col, int format, const uint8_t *canon, size_t len,
-			 struct codec_buf *out)
+                         struct codec_buf *out)
 {
 	int rc;
 	out->len = 0;

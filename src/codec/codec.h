@@ -11,19 +11,19 @@
  * canonical forms. The codec does no I/O and keeps no state; it is thread-safe.
  */
 enum codec_type {
-	CODEC_TEXT = 1,  /* text, varchar, bpchar, name: UTF-8 bytes */
-	CODEC_BYTEA,     /* raw bytes */
-	CODEC_INT2,      /* 2 bytes big-endian */
-	CODEC_INT4,      /* 4 bytes big-endian */
-	CODEC_INT8,      /* 8 bytes big-endian */
-	CODEC_FLOAT8,    /* 8 bytes IEEE 754 big-endian, one NaN */
-	CODEC_NUMERIC,   /* ASCII text, PostgreSQL's output form (scale kept) */
-	CODEC_BOOL,      /* 1 byte: 0 or 1 */
-	CODEC_DATE,      /* 4 bytes BE: days since 2000-01-01 */
-	CODEC_TIMESTAMP, /* 8 bytes BE: microseconds since 2000-01-01 00:00:00 */
+	CODEC_TEXT = 1,    /* text, varchar, bpchar, name: UTF-8 bytes */
+	CODEC_BYTEA,       /* raw bytes */
+	CODEC_INT2,        /* 2 bytes big-endian */
+	CODEC_INT4,        /* 4 bytes big-endian */
+	CODEC_INT8,        /* 8 bytes big-endian */
+	CODEC_FLOAT8,      /* 8 bytes IEEE 754 big-endian, one NaN */
+	CODEC_NUMERIC,     /* ASCII text, PostgreSQL's output form (scale kept) */
+	CODEC_BOOL,        /* 1 byte: 0 or 1 */
+	CODEC_DATE,        /* 4 bytes BE: days since 2000-01-01 */
+	CODEC_TIMESTAMP,   /* 8 bytes BE: microseconds since 2000-01-01 00:00:00 */
 	CODEC_TIMESTAMPTZ, /* 8 bytes BE: microseconds since 2000-01-01 00:00:00 UTC */
-	CODEC_UUID,      /* 16 bytes */
-	CODEC_JSONB,     /* the JSON text as sent, validated */
+	CODEC_UUID,        /* 16 bytes */
+	CODEC_JSONB,       /* the JSON text as sent, validated */
 };
 
 #define CODEC_FMT_TEXT 0
@@ -62,12 +62,12 @@ int codec_type_by_oid(uint32_t oid, enum codec_type *out) PGS_MUSTCHECK;
  * out's previous contents are replaced.
  */
 int codec_to_canonical(enum codec_type col, uint32_t wire_oid, int format, const uint8_t *in,
-		       size_t len, struct codec_buf *out) PGS_MUSTCHECK;
+                       size_t len, struct codec_buf *out) PGS_MUSTCHECK;
 
 /* Canonical bytes -> col's text or binary wire form (what PostgreSQL would send). Fails
  * on bytes that are not a canonical value of col. */
 int codec_from_canonical(enum codec_type col, int format, const uint8_t *canon, size_t len,
-			 struct codec_buf *out) PGS_MUSTCHECK;
+                         struct codec_buf *out) PGS_MUSTCHECK;
 
 /* ---- internal to src/codec (shared between its files) ---- */
 int codec_buf_put(struct codec_buf *b, const void *p, size_t n) PGS_MUSTCHECK;

@@ -19,9 +19,9 @@ static int put_special(const char *s, size_t len, struct codec_buf *out)
 	static const struct {
 		const char *in;
 		const char *out;
-	} sp[] = {{"nan", "NaN"},	   {"infinity", "Infinity"},   {"+infinity", "Infinity"},
-		  {"inf", "Infinity"},	   {"+inf", "Infinity"},       {"-infinity", "-Infinity"},
-		  {"-inf", "-Infinity"}};
+	} sp[] = {{"nan", "NaN"},       {"infinity", "Infinity"}, {"+infinity", "Infinity"},
+	          {"inf", "Infinity"},  {"+inf", "Infinity"},     {"-infinity", "-Infinity"},
+	          {"-inf", "-Infinity"}};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(sp); i++)
 		if (len == strlen(sp[i].in) && !strncasecmp(s, sp[i].in, len))
 			return codec_buf_put(out, sp[i].out, strlen(sp[i].out));
@@ -38,10 +38,10 @@ int codec_numeric_text_in(const char *s, size_t len, struct codec_buf *out)
 	while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
 		s++, len--;
 	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-		       s[len - 1] == '\r'))
+	               s[len - 1] == '\r'))
 		len--;
 	if (len && (s[0] == 'n' || s[0] == 'N' || s[0] == 'i' || s[0] == 'I' ||
-		    ((s[0] == '-' || s[0] == '+') && len > 1 && (s[1] == 'i' || s[1] == 'I'))))
+	            ((s[0] == '-' || s[0] == '+') && len > 1 && (s[1] == 'i' || s[1] == 'I'))))
 		return put_special(s, len, out);
 	if (len > NUM_MAX_DIGITS + 16)
 		return PGS_ERR;
@@ -130,11 +130,12 @@ int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out)
 		return PGS_ERR;
 	int ndigits = rd16(in), weight = rd16(in + 2), dscale = rd16(in + 6);
 	uint16_t sign = (uint16_t)rd16(in + 4);
-	if (ndigits < 0 || (size_t)ndigits * 2 + 8 != len || dscale < 0 ||
-	    dscale > NUM_MAX_DSCALE)
+	if (ndigits < 0 || (size_t)ndigits * 2 + 8 != len || dscale < 0 || dscale > NUM_MAX_DSCALE)
 		return PGS_ERR;
 	if (sign == NUM_NAN || sign == NUM_PINF || sign == NUM_NINF) {
-		const char *t = sign == NUM_NAN ? "NaN" : sign == NUM_PINF ? "Infinity" : "-Infinity";
+		const char *t = sign == NUM_NAN    ? "NaN"
+		                : sign == NUM_PINF ? "Infinity"
+		                                   : "-Infinity";
 		return codec_buf_put(out, t, strlen(t));
 	}
 	if (sign != NUM_POS && sign != NUM_NEG)
@@ -151,7 +152,7 @@ int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out)
 	for (int g = 0; g <= weight; g++) {
 		int v = g < ndigits ? rd16(in + 8 + 2 * g) : 0;
 		char t[4] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10),
-			     (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
+		             (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
 		if (codec_buf_put(&txt, t, 4) != PGS_OK)
 			goto out;
 	}

@@ -1,4 +1,5 @@
-/* codec_time.c - date, timestamp and timestamptz: ISO 8601 text <-> PostgreSQL's epoch-2000 integers. */
+/* codec_time.c - date, timestamp and timestamptz: ISO 8601 text <-> PostgreSQL's epoch-2000
+ * integers. */
 #include "codec/codec.h"
 
 #include <stdio.h>
@@ -98,8 +99,8 @@ static void trim(const char **s, size_t *len)
 {
 	while (*len && (**s == ' ' || **s == '\t' || **s == '\n' || **s == '\r'))
 		(*s)++, (*len)--;
-	while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' ||
-			(*s)[*len - 1] == '\n' || (*s)[*len - 1] == '\r'))
+	while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' || (*s)[*len - 1] == '\n' ||
+	                (*s)[*len - 1] == '\r'))
 		(*len)--;
 }
 
@@ -298,7 +299,7 @@ int codec_ts_text_out(int64_t us, bool tz, struct codec_buf *out)
 	int n = put_ymd(days + PG_EPOCH_DAYS, t, sizeof(t), &bc);
 	int64_t secs = rem / 1000000, frac = rem % 1000000;
 	n += snprintf(t + n, sizeof(t) - (size_t)n, " %02d:%02d:%02d", (int)(secs / 3600),
-		      (int)(secs / 60 % 60), (int)(secs % 60));
+	              (int)(secs / 60 % 60), (int)(secs % 60));
 	if (frac) {
 		char f[8];
 		snprintf(f, sizeof(f), "%06d", (int)frac);

@@ -80,18 +80,21 @@ void log_msg(enum log_level level, uint64_t conn_id, const char *fmt, ...)
 		char esc[2100];
 		json_escape(esc, sizeof(esc), msg);
 		if (conn_id)
-			n = snprintf(line, sizeof(line),
-				     "{\"ts\":\"%s\",\"level\":\"%s\",\"conn\":%llu,\"msg\":\"%s\"}\n", ts,
-				     level_names[level], (unsigned long long)conn_id, esc);
+			n = snprintf(
+			    line, sizeof(line),
+			    "{\"ts\":\"%s\",\"level\":\"%s\",\"conn\":%llu,\"msg\":\"%s\"}\n", ts,
+			    level_names[level], (unsigned long long)conn_id, esc);
 		else
-			n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-				     ts, level_names[level], esc);
+			n = snprintf(line, sizeof(line),
+			             "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
+			             level_names[level], esc);
 	} else {
 		if (conn_id)
-			n = snprintf(line, sizeof(line), "%s %-5s [c%llu] %s\n", ts, level_names[level],
-				     (unsigned long long)conn_id, msg);
+			n = snprintf(line, sizeof(line), "%s %-5s [c%llu] %s\n", ts,
+			             level_names[level], (unsigned long long)conn_id, msg);
 		else
-			n = snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level], msg);
+			n = snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level],
+			             msg);
 	}
 	if (n > (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 1;

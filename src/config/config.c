@@ -1,4 +1,5 @@
-/* config.c - loads the YAML configuration with libyaml, rejecting unknown keys and bad values with file:line. */
+/* config.c - loads the YAML configuration with libyaml, rejecting unknown keys and bad values with
+ * file:line. */
 #include "config/config.h"
 #include "yamlx/yamlx.h"
 
@@ -19,7 +20,7 @@ static char *resolve_path(const struct config *cfg, const char *p)
 }
 
 static int get_path(struct yamlx *ld, struct config *cfg, yaml_node_t *v, const char *key,
-		    char **dst)
+                    char **dst)
 {
 	const char *s = yamlx_scalar(v);
 	if (!s || !*s)
@@ -31,16 +32,17 @@ static int get_path(struct yamlx *ld, struct config *cfg, yaml_node_t *v, const 
 
 /* Iterates a mapping; checks each key, then calls fn for it. */
 typedef int (*pair_fn)(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *kn,
-		       yaml_node_t *v);
+                       yaml_node_t *v);
 
 static int each_pair(struct yamlx *ld, struct config *cfg, yaml_node_t *map, const char *what,
-		     pair_fn fn)
+                     pair_fn fn)
 {
 	char quoted[64];
 	snprintf(quoted, sizeof(quoted), "'%s'", what);
 	if (yamlx_require_mapping(ld, map, quoted) != PGS_OK)
 		return PGS_ERR;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key);
 		if (yamlx_check_key(ld, map, p, quoted) != PGS_OK)
 			return PGS_ERR;
@@ -56,7 +58,7 @@ static int unknown(struct yamlx *ld, yaml_node_t *k, const char *section, const 
 }
 
 static int upstream_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-			 yaml_node_t *v)
+                         yaml_node_t *v)
 {
 	struct cfg_upstream *u = &cfg->upstream;
 	long x;
@@ -70,14 +72,16 @@ static int upstream_pair(struct yamlx *ld, struct config *cfg, const char *key, 
 	}
 	if (!strcmp(key, "tls")) {
 		const char *s = yamlx_scalar(v);
-		static const char *const modes[] = {"disable", "require", "verify-ca", "verify-full"};
+		static const char *const modes[] = {"disable", "require", "verify-ca",
+		                                    "verify-full"};
 		for (size_t i = 0; s && i < PGS_ARRAY_LEN(modes); i++) {
 			if (!strcmp(s, modes[i])) {
 				u->tls = (enum cfg_upstream_tls)i;
 				return PGS_OK;
 			}
 		}
-		return yamlx_fail(ld, v, "'tls' must be one of disable, require, verify-ca, verify-full");
+		return yamlx_fail(ld, v,
+		                  "'tls' must be one of disable, require, verify-ca, verify-full");
 	}
 	if (!strcmp(key, "ca_file"))
 		return get_path(ld, cfg, v, key, &u->ca_file);
@@ -109,7 +113,7 @@ static int upstream_pair(struct yamlx *ld, struct config *cfg, const char *key, 
 }
 
 static int client_tls_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-			   yaml_node_t *v)
+                           yaml_node_t *v)
 {
 	struct cfg_client_tls *t = &cfg->client_tls;
 	if (!strcmp(key, "cert_file"))
@@ -124,7 +128,7 @@ static int client_tls_pair(struct yamlx *ld, struct config *cfg, const char *key
 }
 
 static int admin_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-		      yaml_node_t *v)
+                      yaml_node_t *v)
 {
 	if (!strcmp(key, "listen"))
 		return yamlx_get_string(ld, v, key, &cfg->admin.listen);
@@ -134,7 +138,7 @@ static int admin_pair(struct yamlx *ld, struct config *cfg, const char *key, yam
 }
 
 static int auth_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-		     yaml_node_t *v)
+                     yaml_node_t *v)
 {
 	struct cfg_auth *a = &cfg->auth;
 	if (!strcmp(key, "user"))
@@ -151,7 +155,7 @@ static int auth_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml
 }
 
 static int log_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-		    yaml_node_t *v)
+                    yaml_node_t *v)
 {
 	const char *s = yamlx_scalar(v);
 	if (!strcmp(key, "level")) {
@@ -172,7 +176,7 @@ static int log_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_
 }
 
 static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-		     yaml_node_t *v)
+                     yaml_node_t *v)
 {
 	struct cfg_keys *ks = &cfg->keys;
 	if (!strcmp(key, "provider")) {
@@ -182,7 +186,8 @@ static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml
 		return yamlx_get_string(ld, v, key, &ks->provider);
 	}
 	if (!strcmp(key, "dstack_endpoint")) {
-		/* a socket path resolves against the file's folder like other paths; a URL does not */
+		/* a socket path resolves against the file's folder like other paths; a URL does not
+		 */
 		const char *e = yamlx_scalar(v);
 		if (e && (!strncmp(e, "http://", 7) || !strncmp(e, "https://", 8)))
 			return yamlx_get_string(ld, v, key, &ks->dstack_endpoint);
@@ -198,7 +203,7 @@ static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml
 }
 
 static int top_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml_node_t *k,
-		    yaml_node_t *v)
+                    yaml_node_t *v)
 {
 	long x;
 	if (!strcmp(key, "listen"))
@@ -312,10 +317,14 @@ int config_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 const char *config_tls_mode_name(enum cfg_upstream_tls mode)
 {
 	switch (mode) {
-	case CFG_TLS_DISABLE: return "disable";
-	case CFG_TLS_REQUIRE: return "require";
-	case CFG_TLS_VERIFY_CA: return "verify-ca";
-	case CFG_TLS_VERIFY_FULL: return "verify-full";
+	case CFG_TLS_DISABLE:
+		return "disable";
+	case CFG_TLS_REQUIRE:
+		return "require";
+	case CFG_TLS_VERIFY_CA:
+		return "verify-ca";
+	case CFG_TLS_VERIFY_FULL:
+		return "verify-full";
 	}
 	return "?";
 }
@@ -331,38 +340,46 @@ static int validate(struct yamlx *ld, struct config *cfg, yaml_node_t *root)
 	if ((cfg->upstream.tls == CFG_TLS_VERIFY_CA || cfg->upstream.tls == CFG_TLS_VERIFY_FULL) &&
 	    !cfg->upstream.ca_file)
 		return yamlx_fail(ld, root, "'upstream.tls: %s' needs 'upstream.ca_file'",
-			    config_tls_mode_name(cfg->upstream.tls));
+		                  config_tls_mode_name(cfg->upstream.tls));
 	if (!cfg->upstream.cert_file != !cfg->upstream.key_file)
-		return yamlx_fail(ld, root, "'upstream.cert_file' and 'upstream.key_file' go together");
+		return yamlx_fail(ld, root,
+		                  "'upstream.cert_file' and 'upstream.key_file' go together");
 	if (cfg->client_tls.enabled && !cfg->client_tls.cert_file != !cfg->client_tls.key_file)
-		return yamlx_fail(ld, root, "'client_tls.cert_file' and 'client_tls.key_file' go together");
+		return yamlx_fail(ld, root,
+		                  "'client_tls.cert_file' and 'client_tls.key_file' go together");
 	if (cfg->client_tls.enabled && !cfg->client_tls.cert_file &&
 	    !(cfg->keys.provider && !strcmp(cfg->keys.provider, "dstack")))
-		return yamlx_fail(ld, root, "'client_tls' needs cert_file and key_file (only the dstack "
-				      "provider can generate an attested certificate)");
+		return yamlx_fail(ld, root,
+		                  "'client_tls' needs cert_file and key_file (only the dstack "
+		                  "provider can generate an attested certificate)");
 	if (cfg->admin.enabled) {
 		if (!cfg->admin.listen)
 			cfg->admin.listen = pgs_xstrdup("127.0.0.1:9191");
 		if (config_parse_hostport(cfg->admin.listen, host, sizeof(host), &port) != PGS_OK)
 			return yamlx_fail(ld, root, "'admin.listen' must be host:port");
 		if (!cfg->admin.token_file)
-			return yamlx_fail(ld, root, "'admin.token_file' is required: every admin endpoint "
-					      "needs a bearer token");
+			return yamlx_fail(ld, root,
+			                  "'admin.token_file' is required: every admin endpoint "
+			                  "needs a bearer token");
 	}
 	if (cfg->auth.enabled) {
 		if (!cfg->auth.userlist_file && (!cfg->auth.user || !cfg->auth.password_file))
-			return yamlx_fail(ld, root, "'auth' needs 'user' and 'password_file' (or 'userlist_file')");
+			return yamlx_fail(
+			    ld, root,
+			    "'auth' needs 'user' and 'password_file' (or 'userlist_file')");
 		if (!cfg->auth.query)
 			cfg->auth.query = pgs_xstrdup(
-				"SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1");
+			    "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1");
 		if (!cfg->auth.database)
 			cfg->auth.database = pgs_xstrdup("postgres");
 	}
 	if (cfg->keys.enabled) {
 		if (!cfg->keys.provider)
-			return yamlx_fail(ld, root, "'keys.provider' is required (dstack, env or file)");
+			return yamlx_fail(ld, root,
+			                  "'keys.provider' is required (dstack, env or file)");
 		if (!strcmp(cfg->keys.provider, "file") && !cfg->keys.sealing_key_file)
-			return yamlx_fail(ld, root, "'keys.provider: file' needs 'keys.sealing_key_file'");
+			return yamlx_fail(ld, root,
+			                  "'keys.provider: file' needs 'keys.sealing_key_file'");
 	}
 	return PGS_OK;
 }
@@ -387,10 +404,11 @@ static void set_defaults(struct config *cfg)
 
 /* Parses an already-initialised parser; `file` names the source in messages. */
 static int load_from_parser(yaml_parser_t *parser, const char *file, struct config **out, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	yaml_document_t doc;
-	struct yamlx ld = {.file = file, .doc = &doc, .err = err, .errlen = errlen, .missing_line = 0};
+	struct yamlx ld = {
+	    .file = file, .doc = &doc, .err = err, .errlen = errlen, .missing_line = 0};
 	struct config *cfg = NULL;
 	int rc = PGS_ERR;
 
@@ -452,7 +470,7 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
 }
 
 int config_load_buffer(const char *name, const uint8_t *data, size_t len, struct config **out,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	*out = NULL;

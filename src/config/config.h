@@ -13,39 +13,40 @@ enum cfg_upstream_tls {
 };
 
 struct cfg_upstream {
-	char *host;             /* host name or address; verify-full checks it against the cert */
-	int port;               /* default 5432 */
+	char *host; /* host name or address; verify-full checks it against the cert */
+	int port;   /* default 5432 */
 	enum cfg_upstream_tls tls; /* default verify-full when ca_file is set, else disable */
-	char *ca_file;          /* CA bundle for verify-ca / verify-full */
-	char *cert_file;        /* optional client certificate presented to Postgres */
+	char *ca_file;             /* CA bundle for verify-ca / verify-full */
+	char *cert_file;           /* optional client certificate presented to Postgres */
 	char *key_file;
 	char *server_name;      /* optional: name to verify instead of host */
 	int connect_timeout_ms; /* default 5000 */
-	int pool_max_idle;      /* session pooling: idle upstream connections kept, all workers together (default 20, 0 = off) */
+	int pool_max_idle; /* session pooling: idle upstream connections kept, all workers together
+	                      (default 20, 0 = off) */
 	int pool_idle_timeout_ms; /* closed after this long unused (default 60000) */
 };
 
 struct cfg_client_tls {
-	bool enabled;           /* the section is present */
-	char *cert_file;        /* optional when RA-TLS generates the certificate */
+	bool enabled;    /* the section is present */
+	char *cert_file; /* optional when RA-TLS generates the certificate */
 	char *key_file;
-	char *ca_file;          /* set = mTLS: a client certificate signed by it is required */
-	bool require;           /* refuse clients that do not ask for TLS (default true) */
+	char *ca_file; /* set = mTLS: a client certificate signed by it is required */
+	bool require;  /* refuse clients that do not ask for TLS (default true) */
 };
 
 struct cfg_admin {
-	bool enabled;           /* the section is present */
-	char *listen;           /* "127.0.0.1:9191" */
-	char *token_file;       /* bearer token; required when the section is present */
+	bool enabled;     /* the section is present */
+	char *listen;     /* "127.0.0.1:9191" */
+	char *token_file; /* bearer token; required when the section is present */
 };
 
 struct cfg_auth {
-	bool enabled;           /* the section is present: pgseal runs SCRAM with clients */
-	char *user;             /* upstream role used to read verifiers */
-	char *password_file;    /* its password (file, first line) */
-	char *database;         /* database for the auth connection (default "postgres") */
-	char *query;            /* default: SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1 */
-	char *userlist_file;    /* alternative: PgBouncer-style "user" "SCRAM-SHA-256$..." lines */
+	bool enabled;        /* the section is present: pgseal runs SCRAM with clients */
+	char *user;          /* upstream role used to read verifiers */
+	char *password_file; /* its password (file, first line) */
+	char *database;      /* database for the auth connection (default "postgres") */
+	char *query; /* default: SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1 */
+	char *userlist_file; /* alternative: PgBouncer-style "user" "SCRAM-SHA-256$..." lines */
 };
 
 struct cfg_log {
@@ -68,10 +69,10 @@ struct cfg_keys {
 enum cfg_io_engine { CFG_IO_AUTO, CFG_IO_URING, CFG_IO_EPOLL };
 
 struct config {
-	char *path;             /* the file it was read from */
-	char *dir;              /* its directory: relative paths in the file are resolved against it */
-	char *listen;           /* "127.0.0.1:6432" */
-	int workers;            /* 0 = one per CPU */
+	char *path;   /* the file it was read from */
+	char *dir;    /* its directory: relative paths in the file are resolved against it */
+	char *listen; /* "127.0.0.1:6432" */
+	int workers;  /* 0 = one per CPU */
 	enum cfg_io_engine io_engine; /* how workers move plaintext relay bytes (default auto) */
 	int max_client_connections;   /* default 10000 */
 	uint32_t max_message_size;    /* default 1 GiB */
@@ -83,15 +84,15 @@ struct config {
 	struct cfg_auth auth;
 	struct cfg_log log;
 	struct cfg_keys keys;
-	char *encryptor_config_file;  /* path, or NULL */
-	bool has_inline_schemas;      /* a `schemas:` list is present in this file */
+	char *encryptor_config_file; /* path, or NULL */
+	bool has_inline_schemas;     /* a `schemas:` list is present in this file */
 };
 
 /* Loads and validates FILE. On error returns PGS_ERR with "file:line: reason" in err. */
 int config_load(const char *file, struct config **out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* The same from memory; `name` stands for the file in messages and path resolution. */
 int config_load_buffer(const char *name, const uint8_t *data, size_t len, struct config **out,
-		       char *err, size_t errlen) PGS_MUSTCHECK;
+                       char *err, size_t errlen) PGS_MUSTCHECK;
 void config_free(struct config *cfg);
 
 /* Parses "host:port" / "[v6]:port". */

@@ -1,4 +1,5 @@
-/* conn.c - the life of a connection pair: accept, the state dispatch, failing and closing, worker bookkeeping. */
+/* conn.c - the life of a connection pair: accept, the state dispatch, failing and closing, worker
+ * bookkeeping. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -46,7 +47,8 @@ void conn_accept(struct conn_worker *w, int fd)
 	int n = atomic_fetch_add(&env->nclients, 1) + 1;
 	if (n > env->cfg->max_client_connections) {
 		atomic_fetch_sub(&env->nclients, 1);
-		send_raw_error(fd, "53300", "sorry, too many clients already (pgseal max_client_connections)");
+		send_raw_error(fd, "53300",
+		               "sorry, too many clients already (pgseal max_client_connections)");
 		close(fd);
 		metrics_conn_rejected();
 		metrics_error(METRICS_ERR_LIMIT);
@@ -288,7 +290,8 @@ void conn_worker_reap(struct conn_worker *w)
 	while (*pp) {
 		struct conn *c = *pp;
 		if (c->lookup_pending || c->cancel_pending || c->client.ops || c->server.ops) {
-			pp = &c->next; /* its lookup result, cancel thread or a completion points here */
+			pp = &c->next; /* its lookup result, cancel thread or a completion points
+			                  here */
 			continue;
 		}
 		*pp = c->next;
@@ -324,7 +327,8 @@ void conn_worker_tick(struct conn_worker *w, uint64_t now)
 			if (c->state == CS_CLOSING) {
 				conn_close(c, "closing timed out");
 			} else if (c->state == CS_CANCEL_WAIT) {
-				conn_close(c, "cancel request timed out"); /* quietly, as any cancel */
+				conn_close(c,
+				           "cancel request timed out"); /* quietly, as any cancel */
 			} else {
 				metrics_error(METRICS_ERR_TIMEOUT);
 				conn_fail(c, "08P01", "pgseal: startup timeout");
@@ -345,7 +349,7 @@ void conn_worker_drain(struct conn_worker *w, bool force)
 		if (force)
 			conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
 		else if (c->state == CS_RELAY && c->idle && c->txn_status == 'I' &&
-			 c->c2s.end == c->c2s.start && c->s2c.end == c->s2c.start)
+		         c->c2s.end == c->c2s.start && c->s2c.end == c->s2c.start)
 			conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
 		else if (c->state < CS_RELAY)
 			conn_fail(c, "57P03", "pgseal is shutting down");

@@ -1,4 +1,5 @@
-/* conn.h - one client/server connection pair: the per-process environment, the per-worker state, and accept. */
+/* conn.h - one client/server connection pair: the per-process environment, the per-worker state,
+ * and accept. */
 #ifndef PGSEAL_CONN_H
 #define PGSEAL_CONN_H
 
@@ -28,26 +29,26 @@ struct conn_pool;
 
 struct conn_env {
 	const struct config *cfg;
-	struct keys *keys;              /* NULL without a `keys:` section */
-	struct schema *schema;          /* the encryption schema (may have no table) */
-	SSL_CTX *client_tls;            /* NULL: no client_tls section */
-	SSL_CTX *upstream_tls;          /* NULL: upstream.tls = disable */
+	struct keys *keys;     /* NULL without a `keys:` section */
+	struct schema *schema; /* the encryption schema (may have no table) */
+	SSL_CTX *client_tls;   /* NULL: no client_tls section */
+	SSL_CTX *upstream_tls; /* NULL: upstream.tls = disable */
 	struct net_addr upstream_addr;
-	atomic_int nclients;            /* open client connections (for max_client_connections) */
-	atomic_uint_fast64_t next_id;   /* connection ids for logs */
+	atomic_int nclients;          /* open client connections (for max_client_connections) */
+	atomic_uint_fast64_t next_id; /* connection ids for logs */
 	struct conn_cancel_registry *cancel;
-	struct conn_pool *pool;         /* idle upstream connections of all workers (conn_pool.c) */
+	struct conn_pool *pool; /* idle upstream connections of all workers (conn_pool.c) */
 	struct conn_verifier_source verifier; /* submit == NULL without an `auth:` block */
-	char auth_user[128];            /* the auth_query role, refused as a client user */
+	char auth_user[128];                  /* the auth_query role, refused as a client user */
 };
 
 /* A lookup result travelling back to its worker. */
 struct conn_lookup_result {
 	struct conn_lookup_result *next;
 	struct conn *conn;
-	char *verifier;                 /* malloc'd secret as stored (a SCRAM verifier, md5...) or NULL */
-	bool found;                     /* the role exists (a NULL verifier: it has no password) */
-	bool failed;                    /* the lookup itself failed (auth connection down) */
+	char *verifier; /* malloc'd secret as stored (a SCRAM verifier, md5...) or NULL */
+	bool found;     /* the role exists (a NULL verifier: it has no password) */
+	bool failed;    /* the lookup itself failed (auth connection down) */
 };
 
 /* Per-worker state: one thread, one loop. */
@@ -58,11 +59,11 @@ struct conn_worker {
 	int id;
 	struct conn_env *env;
 	struct net_loop *loop;
-	struct conn *conns;             /* every live connection of this worker (doubly linked) */
-	struct conn *dead;              /* closed, freed after the current event batch */
+	struct conn *conns; /* every live connection of this worker (doubly linked) */
+	struct conn *dead;  /* closed, freed after the current event batch */
 	int nconns;
-	bool draining;                  /* shutdown: no new sessions; close idle ones */
-	bool any_again;                 /* some connection has c->again set */
+	bool draining;  /* shutdown: no new sessions; close idle ones */
+	bool any_again; /* some connection has c->again set */
 	/* lookups completed by the verifier source, and cancels delivered by their threads
 	 * (conn_cancel.c), handed over through an eventfd */
 	pthread_mutex_t lookup_mu;
@@ -72,7 +73,7 @@ struct conn_worker {
 	struct net_watch lookup_watch;
 	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */
 	struct crypt_plan_cache *plans; /* statement text -> plan */
-	struct conn_pooled *pool;       /* upstream connections this worker is resetting (conn_pool.c) */
+	struct conn_pooled *pool; /* upstream connections this worker is resetting (conn_pool.c) */
 	int npool;
 };
 

@@ -1,4 +1,5 @@
-/* conn_auth.c - authentication: relayed as is, or (with an `auth:` block) SCRAM run by pgseal on both hops. */
+/* conn_auth.c - authentication: relayed as is, or (with an `auth:` block) SCRAM run by pgseal on
+ * both hops. */
 #include "conn/conn_internal.h"
 
 #include <stdio.h>
@@ -18,8 +19,8 @@ struct conn_scram {
 	struct auth_verifier verifier;
 	struct auth_scram_server server;
 	struct auth_scram_client client;
-	int client_step;            /* 0: waiting SASLInitialResponse, 1: SASLResponse, 2: done */
-	bool upstream_started;      /* SASLInitialResponse sent upstream */
+	int client_step;       /* 0: waiting SASLInitialResponse, 1: SASLResponse, 2: done */
+	bool upstream_started; /* SASLInitialResponse sent upstream */
 };
 
 void conn_auth_free(struct conn *c)
@@ -78,7 +79,8 @@ static void scram_fail(struct conn *c, int status, const char *what)
 	metrics_error(METRICS_ERR_AUTH);
 	log_conn(LOG_INFO, c->id, "%s: %s", what, auth_strerror(status));
 	if (status == AUTH_ERR_PASSWORD)
-		snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", c->user);
+		snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"",
+		         c->user);
 	else
 		snprintf(msg, sizeof(msg), "pgseal: %s: %s", what, auth_strerror(status));
 	conn_fail(c, auth_sqlstate(status), msg);
@@ -102,14 +104,17 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r)
 	}
 	uint8_t cb[AUTH_CB_MAX];
 	size_t cb_len = 0;
-	if (c->client_tls && auth_cb_server_end_point(SSL_get_certificate(c->client.ssl), cb, &cb_len) != AUTH_OK)
+	if (c->client_tls &&
+	    auth_cb_server_end_point(SSL_get_certificate(c->client.ssl), cb, &cb_len) != AUTH_OK)
 		cb_len = 0; /* a certificate without a usable hash: plain SCRAM only */
 
 	if (verifier && auth_verifier_parse(verifier, &c->scram->verifier) == AUTH_OK) {
-		st = auth_scram_server_init(&c->scram->server, &c->scram->verifier, cb_len ? cb : NULL, cb_len);
+		st = auth_scram_server_init(&c->scram->server, &c->scram->verifier,
+		                            cb_len ? cb : NULL, cb_len);
 	} else if (!found) {
 		/* an unknown role: a full-looking exchange that fails, so names cannot be probed */
-		st = auth_scram_server_init_mock(&c->scram->server, c->user, cb_len ? cb : NULL, cb_len);
+		st = auth_scram_server_init_mock(&c->scram->server, c->user, cb_len ? cb : NULL,
+		                                 cb_len);
 	} else {
 		/* the role has no SCRAM verifier (md5, none): its authentication is relayed */
 		conn_auth_free(c);
@@ -122,7 +127,8 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r)
 	}
 	uint8_t mechs[128];
 	size_t mlen;
-	if (auth_scram_server_mechanisms(&c->scram->server, mechs, sizeof(mechs), &mlen) != AUTH_OK) {
+	if (auth_scram_server_mechanisms(&c->scram->server, mechs, sizeof(mechs), &mlen) !=
+	    AUTH_OK) {
 		scram_fail(c, AUTH_ERR_INTERNAL, "SCRAM setup failed");
 		goto out;
 	}
@@ -184,7 +190,8 @@ static bool client_message(struct conn *c, uint8_t type, const uint8_t *body, ui
 			scram_fail(c, AUTH_ERR_PROTOCOL, "malformed SASLInitialResponse");
 			return false;
 		}
-		st = auth_scram_server_first(&s->server, mech, data, dlen, out, sizeof(out), &outlen);
+		st = auth_scram_server_first(&s->server, mech, data, dlen, out, sizeof(out),
+		                             &outlen);
 		if (st != AUTH_OK) {
 			scram_fail(c, st, "SCRAM authentication of the client failed");
 			return false;
@@ -203,7 +210,7 @@ static bool client_message(struct conn *c, uint8_t type, const uint8_t *body, ui
 	s->client_step = 2;
 	c->pgseal_authenticated = true;
 	log_conn(LOG_INFO, c->id, "client authenticated by pgseal (SCRAM%s)",
-		 s->server.cbind_flag == 'p' ? " with channel binding" : "");
+	         s->server.cbind_flag == 'p' ? " with channel binding" : "");
 	conn_upstream_start(c);
 	return !c->closed;
 }
@@ -247,11 +254,16 @@ void conn_auth_client_step(struct conn *c)
 static const char *auth_method_name(uint32_t code)
 {
 	switch (code) {
-	case PROTO_AUTH_CLEARTEXT: return "password";
-	case PROTO_AUTH_MD5: return "md5";
-	case PROTO_AUTH_GSS: return "GSSAPI";
-	case PROTO_AUTH_SSPI: return "SSPI";
-	default: return "an unsupported";
+	case PROTO_AUTH_CLEARTEXT:
+		return "password";
+	case PROTO_AUTH_MD5:
+		return "md5";
+	case PROTO_AUTH_GSS:
+		return "GSSAPI";
+	case PROTO_AUTH_SSPI:
+		return "SSPI";
+	default:
+		return "an unsupported";
 	}
 }
 
@@ -267,7 +279,8 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 	int st;
 
 	if (type == 'E' || type == 'v' || type == 'N') {
-		/* errors (bad database, too many connections...) and notices go to the client as they are */
+		/* errors (bad database, too many connections...) and notices go to the client as
+		 * they are */
 		struct proto_buf b = {0};
 		proto_put_u8(&b, type);
 		proto_put_u32(&b, blen + 4);
@@ -282,7 +295,9 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 		return true;
 	}
 	if (type != 'R' || proto_parse_auth(body, blen, &code, &rest, &rest_len) != PGS_OK) {
-		conn_fail(c, "08P01", "pgseal: unexpected message from the upstream server during authentication");
+		conn_fail(
+		    c, "08P01",
+		    "pgseal: unexpected message from the upstream server during authentication");
 		return false;
 	}
 	switch (code) {
@@ -296,9 +311,11 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 				policy = AUTH_CB_PREFER;
 		}
 		const char *mech;
-		st = auth_scram_client_init_from_server(&s->client, &s->server, policy, cb_len ? cb : NULL, cb_len);
+		st = auth_scram_client_init_from_server(&s->client, &s->server, policy,
+		                                        cb_len ? cb : NULL, cb_len);
 		if (st == AUTH_OK)
-			st = auth_scram_client_first(&s->client, rest, rest_len, &mech, out, sizeof(out), &outlen);
+			st = auth_scram_client_first(&s->client, rest, rest_len, &mech, out,
+			                             sizeof(out), &outlen);
 		if (st != AUTH_OK) {
 			scram_fail(c, st, "SCRAM authentication to the upstream failed");
 			return false;
@@ -340,22 +357,25 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 	case PROTO_AUTH_OK: {
 		if (s->upstream_started && !auth_scram_client_done(&s->client)) {
 			/* an AuthenticationOk before the server proved it knows the verifier */
-			scram_fail(c, AUTH_ERR_SERVER_SIGNATURE, "the upstream server skipped SCRAM verification");
+			scram_fail(c, AUTH_ERR_SERVER_SIGNATURE,
+			           "the upstream server skipped SCRAM verification");
 			return false;
 		}
 		static const uint8_t ok[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0};
 		sbuf_inject(&c->s2c, ok, sizeof(ok));
 		c->authenticated = true;
 		log_conn(LOG_DEBUG, c->id, "upstream authenticated the session (SCRAM%s)",
-			 s->client.cbind_flag == 'p' ? " with channel binding" : "");
+		         s->client.cbind_flag == 'p' ? " with channel binding" : "");
 		conn_auth_free(c); /* the keys are no longer needed */
 		return false;
 	}
 	default: {
 		char msg[200];
 		snprintf(msg, sizeof(msg),
-			 "pgseal: the upstream server asked for %s authentication; with an auth block it "
-			 "must use SCRAM for this role", auth_method_name(code));
+		         "pgseal: the upstream server asked for %s authentication; with an auth "
+		         "block it "
+		         "must use SCRAM for this role",
+		         auth_method_name(code));
 		metrics_error(METRICS_ERR_AUTH);
 		conn_fail(c, "28000", msg);
 		return false;
@@ -374,7 +394,9 @@ void conn_auth_upstream_step(struct conn *c)
 		uint32_t blen;
 		int r = whole_message(&c->s2c, &type, &body, &blen);
 		if (r < 0) {
-			conn_fail(c, "08P01", "pgseal: bad message from the upstream server during authentication");
+			conn_fail(
+			    c, "08P01",
+			    "pgseal: bad message from the upstream server during authentication");
 			return;
 		}
 		if (r == 1) {
@@ -383,7 +405,8 @@ void conn_auth_upstream_step(struct conn *c)
 			bool more = upstream_message(c, type, body, blen);
 			if (c->closed || c->state == CS_CLOSING)
 				return;
-			/* the message was copied or answered: drop it (it sits after anything injected) */
+			/* the message was copied or answered: drop it (it sits after anything
+			 * injected) */
 			uint32_t injected = c->s2c.scan - at;
 			c->s2c.scan = at + injected;
 			OPENSSL_cleanse(c->s2c.data + c->s2c.scan, total);
@@ -407,7 +430,9 @@ void conn_auth_upstream_step(struct conn *c)
 		ssize_t n = conn_side_read(&c->server, &c->s2c);
 		if (n == 0 || n == -2) {
 			metrics_error(METRICS_ERR_UPSTREAM);
-			conn_fail(c, "08006", "pgseal: the upstream server closed the connection during authentication");
+			conn_fail(c, "08006",
+			          "pgseal: the upstream server closed the connection during "
+			          "authentication");
 			return;
 		}
 		if (n == -1)

@@ -1,4 +1,5 @@
-/* conn_crypt.c - the encryption layer's bookkeeping: statements, portals, the expected-response queue, the catalog. */
+/* conn_crypt.c - the encryption layer's bookkeeping: statements, portals, the expected-response
+ * queue, the catalog. */
 #include "conn/conn_internal.h"
 
 #include <stdio.h>
@@ -235,14 +236,17 @@ struct crypt_layout *crypt_portal_layout(struct crypt_portal *p)
 	if (!p->stmt || !p->stmt->layout)
 		return NULL;
 	struct crypt_layout *src = p->stmt->layout;
-	struct crypt_layout *l = pgs_xcalloc(1, sizeof(*l) + (size_t)src->ncols * sizeof(l->cols[0]));
+	struct crypt_layout *l =
+	    pgs_xcalloc(1, sizeof(*l) + (size_t)src->ncols * sizeof(l->cols[0]));
 	l->refs = 1;
 	l->ncols = src->ncols;
 	l->any_encrypted = src->any_encrypted;
 	for (int i = 0; i < src->ncols; i++) {
 		l->cols[i].col = src->cols[i].col;
-		l->cols[i].format = p->nformats == 0 ? 0 : p->nformats == 1 ? p->formats[0]
-						   : i < p->nformats ? p->formats[i] : 0;
+		l->cols[i].format = p->nformats == 0   ? 0
+		                    : p->nformats == 1 ? p->formats[0]
+		                    : i < p->nformats  ? p->formats[i]
+		                                       : 0;
 	}
 	return l;
 }
@@ -277,9 +281,10 @@ void crypt_catalog_request(struct conn *c)
 	struct proto_buf b = {0};
 	size_t off = proto_msg_begin(&b, 'Q');
 	static const char head[] =
-		"SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c "
-		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_attribute a "
-		"ON a.attrelid = c.oid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relname IN (";
+	    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_attribute "
+	    "a "
+	    "ON a.attrelid = c.oid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relname IN (";
 	proto_put_bytes(&b, head, sizeof(head) - 1);
 	for (size_t i = 0; i < sc->ntables; i++) {
 		const char *name = sc->tables[i].name;
@@ -349,8 +354,8 @@ void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen)
 		const char *name = sc->tables[i].name;
 		const char *dot = strrchr(name, '.');
 		if (dot) {
-			if ((size_t)(dot - name) == strlen(f[1]) && !strncmp(name, f[1], strlen(f[1])) &&
-			    !strcmp(dot + 1, f[2]))
+			if ((size_t)(dot - name) == strlen(f[1]) &&
+			    !strncmp(name, f[1], strlen(f[1])) && !strcmp(dot + 1, f[2]))
 				t = &sc->tables[i];
 		} else if (!strcmp(name, f[2])) {
 			t = &sc->tables[i];

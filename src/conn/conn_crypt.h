@@ -1,4 +1,5 @@
-/* conn_crypt.h - the encryption layer of a connection: statement tracking, rewriting, value crypto (private to src/conn). */
+/* conn_crypt.h - the encryption layer of a connection: statement tracking, rewriting, value crypto
+ * (private to src/conn). */
 #ifndef PGSEAL_CONN_CRYPT_H
 #define PGSEAL_CONN_CRYPT_H
 
@@ -24,61 +25,76 @@ struct crypt_layout {
 /* A prepared statement of the session (named, or the unnamed one ""). */
 struct crypt_stmt {
 	struct crypt_stmt *next;
-	int refs;                       /* the session's list, portals and pending Describes */
+	int refs; /* the session's list, portals and pending Describes */
 	char *name;
-	struct sql_plan *plan;          /* NULL when the statement touches nothing encrypted */
-	bool owns_plan;                 /* else the worker's plan cache owns it */
-	uint32_t *param_oids;           /* the client's Parse parameter types */
+	struct sql_plan *plan; /* NULL when the statement touches nothing encrypted */
+	bool owns_plan;        /* else the worker's plan cache owns it */
+	uint32_t *param_oids;  /* the client's Parse parameter types */
 	int nparam_oids;
-	struct crypt_layout *layout;    /* from a Describe of the statement (formats all text) */
+	struct crypt_layout *layout; /* from a Describe of the statement (formats all text) */
 	/* its text is `EXECUTE other(...)`: the statements it was analysed against, checked
 	 * again at each Bind and Execute (other may be redefined in between) */
-	struct crypt_dep { char *name; struct crypt_stmt *stmt; } *deps;
+	struct crypt_dep {
+		char *name;
+		struct crypt_stmt *stmt;
+	} * deps;
 	int ndeps;
 	struct sql_prepared as_prepared; /* what an SQL EXECUTE's analysis sees (borrowed fields) */
 };
 
 struct crypt_portal {
 	struct crypt_portal *next;
-	int refs;                       /* the session's list and pending Describes/Executes */
+	int refs; /* the session's list and pending Describes/Executes */
 	char *name;
-	struct crypt_stmt *stmt;        /* its statement (a reference), whose Describe may come later */
-	int16_t *formats;               /* Bind's result format codes */
+	struct crypt_stmt *stmt; /* its statement (a reference), whose Describe may come later */
+	int16_t *formats;        /* Bind's result format codes */
 	int nformats;
-	struct crypt_layout *layout;    /* from a Describe of the portal */
+	struct crypt_layout *layout; /* from a Describe of the portal */
 };
 
 enum crypt_expect_kind {
-	EX_PARSE = 1, EX_BIND, EX_DESCRIBE_STMT, EX_DESCRIBE_PORTAL, EX_EXECUTE, EX_CLOSE,
-	EX_SYNC, EX_QUERY, EX_FUNCTION,
-	EX_CATALOG,                     /* pgseal's own catalog query: swallowed */
-	EX_SWALLOW_PARSE,               /* pgseal's own Parse of a refusal: its ParseComplete is dropped */
-	EX_SWALLOW_BIND,                /* ... and the BindComplete of its Bind */
+	EX_PARSE = 1,
+	EX_BIND,
+	EX_DESCRIBE_STMT,
+	EX_DESCRIBE_PORTAL,
+	EX_EXECUTE,
+	EX_CLOSE,
+	EX_SYNC,
+	EX_QUERY,
+	EX_FUNCTION,
+	EX_CATALOG,       /* pgseal's own catalog query: swallowed */
+	EX_SWALLOW_PARSE, /* pgseal's own Parse of a refusal: its ParseComplete is dropped */
+	EX_SWALLOW_BIND,  /* ... and the BindComplete of its Bind */
 };
 
 struct crypt_expect {
 	enum crypt_expect_kind kind;
-	char *name;                     /* statement or portal */
-	struct crypt_stmt *stmt;        /* EX_DESCRIBE_STMT (a reference) */
-	struct crypt_portal *portal;    /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
-	struct crypt_layout *layout;    /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
-	bool refusal;                   /* pgseal's DO block standing in for a refused message */
-	struct sql_plan *plan;          /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
+	char *name;                  /* statement or portal */
+	struct crypt_stmt *stmt;     /* EX_DESCRIBE_STMT (a reference) */
+	struct crypt_portal *portal; /* EX_DESCRIBE_PORTAL, EX_EXECUTE (a reference) */
+	struct crypt_layout
+	    *layout;           /* EX_EXECUTE: how its DataRows decode, resolved at the first row */
+	bool refusal;          /* pgseal's DO block standing in for a refused message */
+	struct sql_plan *plan; /* EX_QUERY: its plan, when pgseal owns it (for result columns) */
 	bool owns_plan;
-	bool hold_ready;                /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
-	uint64_t pending_upto;          /* EX_CATALOG: pending view names numbered below were defined before it */
-	uint64_t reg_upto;              /* EX_CATALOG: the registry's last number when it was sent */
-	bool failed;                    /* EX_CATALOG: its answer had an error */
-	int stmt_index;                 /* EX_QUERY: statements of the text answered so far (the COPY match) */
-	bool copy_plain;                /* EX_QUERY: the text names no encrypted table: its COPYs are plain */
-	uint32_t nops;                  /* its pending changes of the statement namespace (conn_prepared.c) */
+	bool hold_ready; /* EX_CATALOG: the ReadyForQuery before it waits for its answer */
+	uint64_t
+	    pending_upto; /* EX_CATALOG: pending view names numbered below were defined before it */
+	uint64_t reg_upto; /* EX_CATALOG: the registry's last number when it was sent */
+	bool failed;       /* EX_CATALOG: its answer had an error */
+	int stmt_index;    /* EX_QUERY: statements of the text answered so far (the COPY match) */
+	bool copy_plain;   /* EX_QUERY: the text names no encrypted table: its COPYs are plain */
+	uint32_t nops;     /* its pending changes of the statement namespace (conn_prepared.c) */
 };
 
 struct crypt_table_oid {
 	uint32_t oid;
 	const struct schema_table *table;
 	int nattr;
-	struct { int16_t attnum; const struct schema_column *col; } *attrs;
+	struct {
+		int16_t attnum;
+		const struct schema_column *col;
+	} * attrs;
 };
 
 /* The client's side of a COPY FROM STDIN. */
@@ -93,11 +109,11 @@ enum crypt_copy_in {
 struct crypt_state {
 	struct crypt_stmt *stmts;
 	struct crypt_portal *portals;
-	struct crypt_expect *fifo;      /* ring of expected responses */
+	struct crypt_expect *fifo; /* ring of expected responses */
 	uint32_t fifo_head, fifo_len, fifo_cap;
 	struct crypt_layout *query_layout; /* the last RowDescription of a simple query */
-	bool skip_to_sync;              /* an extended message was refused or failed: drop until Sync */
-	bool at_sync_boundary;          /* the last client message was Sync or Query (or none yet) */
+	bool skip_to_sync;     /* an extended message was refused or failed: drop until Sync */
+	bool at_sync_boundary; /* the last client message was Sync or Query (or none yet) */
 	/* catalog: table OIDs of encrypted tables in this database */
 	struct crypt_table_oid *oids;
 	int noids;
@@ -111,38 +127,39 @@ struct crypt_state {
 	struct crypt_view_row *view_row;
 	char **pending_views;
 	size_t npending_views;
-	uint64_t pending_first;         /* sequence number of pending_views[0] */
-	uint64_t views_seen;            /* the registry's views (conn_views.c) up to this one are loaded */
-	uint64_t views_requested;       /* ... or asked for */
-	bool views_unconfirmed;         /* this session registered views not yet known committed */
-	bool refresh_at_sync;           /* an extended-protocol statement defined a view: reload at Sync */
-	bool hold_first_ready;          /* the first ReadyForQuery waits for the catalog */
+	uint64_t pending_first; /* sequence number of pending_views[0] */
+	uint64_t views_seen;    /* the registry's views (conn_views.c) up to this one are loaded */
+	uint64_t views_requested; /* ... or asked for */
+	bool views_unconfirmed;   /* this session registered views not yet known committed */
+	bool refresh_at_sync;  /* an extended-protocol statement defined a view: reload at Sync */
+	bool hold_first_ready; /* the first ReadyForQuery waits for the catalog */
 	uint8_t held_status;
-	char client_id[65];             /* mTLS client id (keys_client_id_x509), "" without one */
+	char client_id[65]; /* mTLS client id (keys_client_id_x509), "" without one */
 	/* the one namespace of prepared statements (conn_prepared.c): stmts holds what PostgreSQL
 	 * confirmed, ops the changes sent and not yet answered, in the order sent */
 	struct crypt_prep_op *ops, *ops_tail;
-	uint64_t batch;                 /* Syncs sent: an extended message's batch */
-	struct crypt_dep *deps;         /* statements an analysis looked up (conn_prepared.c) */
+	uint64_t batch;         /* Syncs sent: an extended message's batch */
+	struct crypt_dep *deps; /* statements an analysis looked up (conn_prepared.c) */
 	int ndeps;
-	struct sql_prepared refusing;   /* lookup answer for a name that cannot be resolved */
+	struct sql_prepared refusing; /* lookup answer for a name that cannot be resolved */
 	char refusal[320];
 	/* COPY (conn_copy.c): the sub-protocol in progress, matched to its statement */
-	enum crypt_copy_in copy_in;     /* the client's side of a COPY FROM */
-	bool copy_out;                  /* a COPY TO of encrypted data: its rows are decrypted */
-	struct sql_copy copy;           /* that COPY's description (a copy, freed with the state) */
-	bool drop_until_complete;       /* a row failed to decrypt: drop the rest of this command's rows */
-	struct codec_buf copy_line;     /* a partial row carried between CopyData messages */
-	size_t copy_scanned;            /* how much of copy_line was searched for a row end */
-	bool copy_inq;                  /* CSV: that search ended inside quotes */
+	enum crypt_copy_in copy_in; /* the client's side of a COPY FROM */
+	bool copy_out;              /* a COPY TO of encrypted data: its rows are decrypted */
+	struct sql_copy copy;       /* that COPY's description (a copy, freed with the state) */
+	bool
+	    drop_until_complete; /* a row failed to decrypt: drop the rest of this command's rows */
+	struct codec_buf copy_line; /* a partial row carried between CopyData messages */
+	size_t copy_scanned;        /* how much of copy_line was searched for a row end */
+	bool copy_inq;              /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
-	bool copy_eod;                  /* the end marker \. was seen: the rest of the data is ignored */
-	uint64_t copy_lineno;           /* lines of the COPY's data read (for error messages) */
-	bool copy_out_failed;           /* a row out failed to decrypt: the rest of the COPY is dropped */
-	bool copy_fail_pending;         /* pgseal sent CopyFail: the server's answer is replaced by: */
+	bool copy_eod;          /* the end marker \. was seen: the rest of the data is ignored */
+	uint64_t copy_lineno;   /* lines of the COPY's data read (for error messages) */
+	bool copy_out_failed;   /* a row out failed to decrypt: the rest of the COPY is dropped */
+	bool copy_fail_pending; /* pgseal sent CopyFail: the server's answer is replaced by: */
 	char copy_fail_state[6];
 	char copy_fail_msg[256];
-	bool client_held;               /* a client COPY message waits for the server's answer */
+	bool client_held; /* a client COPY message waits for the server's answer */
 };
 
 void crypt_init(struct conn *c);
@@ -176,7 +193,8 @@ struct crypt_portal *crypt_portal_ref(struct crypt_portal *p);
 void crypt_portal_unref(struct crypt_portal *p);
 struct crypt_layout *crypt_layout_ref(struct crypt_layout *l);
 void crypt_layout_unref(struct crypt_layout *l);
-const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid, int16_t attnum);
+const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_oid,
+                                                 int16_t attnum);
 void crypt_catalog_request(struct conn *c);
 /* The same right after the statement just sent, whose ReadyForQuery waits for the answer
  * (a view was defined: nothing may be analysed without it). */
@@ -191,10 +209,12 @@ void crypt_plan_cache_free(struct crypt_plan_cache *pc);
  * recorded with the expected answer of the message that makes it (e, the entry just pushed)
  * and applied when PostgreSQL confirms it (ParseComplete, CloseComplete, the statement's
  * CommandComplete); an ErrorResponse rolls it back. */
-void crypt_prepared_define(struct conn *c, struct crypt_expect *e, struct crypt_stmt *st, bool extended);
+void crypt_prepared_define(struct conn *c, struct crypt_expect *e, struct crypt_stmt *st,
+                           bool extended);
 void crypt_prepared_close(struct conn *c, struct crypt_expect *e, const char *name);
 /* The PREPARE / DEALLOCATE / DISCARD ALL statements of a plan sent by Query or Execute. */
-void crypt_prepared_plan(struct conn *c, struct crypt_expect *e, const struct sql_plan *plan, bool extended);
+void crypt_prepared_plan(struct conn *c, struct crypt_expect *e, const struct sql_plan *plan,
+                         bool extended);
 /* A simple Query drops the unnamed statement (PostgreSQL does, whatever the query). */
 void crypt_prepared_query_sent(struct conn *c);
 /* A Sync was sent: a new extended batch. */
@@ -218,7 +238,8 @@ enum crypt_resolve {
  * when every candidate encrypts the same parameters the same way (an undefined candidate is
  * harmless: the server refuses to run it). *out is set for KNOWN and AMBIGUOUS (newest).
  */
-enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name, struct crypt_stmt **out);
+enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name,
+                                          struct crypt_stmt **out);
 /* sql_prepared_lookup_fn for the analysis of a text sent now (arg: the conn); records the
  * statements looked up in c->crypt.deps. */
 const struct sql_prepared *crypt_prepared_lookup(void *arg, const char *name);
@@ -242,7 +263,8 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
  * the registry up to reg_upto is known when the query ran outside a transaction block (a
  * transaction's snapshot may predate a view). A failed answer changes nothing but asks for a
  * reload at the next boundary. */
-void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status);
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed,
+                        uint8_t status);
 /* The last number of the process-wide registry of views defined through pgseal. */
 uint64_t crypt_views_latest(void);
 /* The session's view definitions are committed (ReadyForQuery 'I'): other sessions learn them. */
@@ -251,7 +273,8 @@ void crypt_views_free(struct conn *c);
 void crypt_views_defined(struct conn *c, const struct sql_plan *plan);
 /* A view defined (by this or another session) but not yet loaded that the text may name:
  * true, its name in name. */
-bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap);
+bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name,
+                         size_t cap);
 
 /* conn_lex.c: the server's lexing settings for the session's next text (ParameterStatus). */
 /* boundary: the text starts a batch (a Query, or the first message after a Sync). */
@@ -263,7 +286,7 @@ bool crypt_lex_scs_off(const struct conn *c);
  * (SJIS, BIG5, GBK, UHC, GB18030, JOHAB, SHIFT_JIS_2004) is in force, or one may be coming
  * (lex not settled) and the text has a non-ASCII byte followed by one in 0x30-0x7E. */
 bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t len,
-				const struct sql_lex *lex, char *msg, size_t cap);
+                                const struct sql_lex *lex, char *msg, size_t cap);
 /* A string literal that reads the same under both settings of standard_conforming_strings. */
 void crypt_put_literal(struct proto_buf *b, const char *s);
 
@@ -279,16 +302,17 @@ struct crypt_copy_fields {
 /* Splits a row (without its newline) in the COPY's format; PGS_ERR when malformed
  * (unterminated quote, too many fields). The caller frees f->vals. */
 int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len,
-		     struct crypt_copy_fields *f) PGS_MUSTCHECK;
+                     struct crypt_copy_fields *f) PGS_MUSTCHECK;
 /* Searches p[*pos, len) for the newline ending a row, skipping escaped and quoted ones;
  * true with *pos at it, or false with *pos where the search can resume once more bytes
  * arrive. *inq carries the CSV quote state between calls. */
-bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos, bool *inq);
+bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos,
+                        bool *inq);
 /* The data ended after p[0, len) with no newline, the row-end search stopped at scanned with
  * quote state inq: why that last row is malformed (a reason without a value), or NULL when it
  * is a row. */
 const char *crypt_copy_tail_malformed(const struct sql_copy *cp, size_t len, size_t scanned,
-				      bool inq);
+                                      bool inq);
 /* Why a row failed: SQLSTATE and a message naming columns and line numbers, never a value. */
 struct crypt_copy_err {
 	char state[6];
@@ -297,7 +321,8 @@ struct crypt_copy_err {
 /* Re-encodes one row (without its newline) of line number line: in = FROM (encrypt), else TO
  * (decrypt). Appends the row and its newline to o. */
 int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len,
-		   bool in, uint64_t line, struct codec_buf *o, struct crypt_copy_err *e) PGS_MUSTCHECK;
+                   bool in, uint64_t line, struct codec_buf *o,
+                   struct crypt_copy_err *e) PGS_MUSTCHECK;
 /* conn_copy.c: the sub-protocol. A CopyIn/Out/BothResponse of the server at b->scan: paired
  * with its statement, passed or (fail closed) consumed with a CopyFail upstream. */
 int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total) PGS_MUSTCHECK;
@@ -319,21 +344,22 @@ void crypt_copy_free(struct conn *c);
 
 /* conn_value.c: one value through the keys. */
 int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
-			uint32_t wire_oid, int format, const uint8_t *in, size_t len,
-			struct codec_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
+                        uint32_t wire_oid, int format, const uint8_t *in, size_t len,
+                        struct codec_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Decrypts a stored record into col's wire form; handles response_on_fail. *is_null is
  * set when the answer is NULL. Returns PGS_ERR when the reader must get an error. */
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
-			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
-			char *err, size_t errlen) PGS_MUSTCHECK;
+                        const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                        char *err, size_t errlen) PGS_MUSTCHECK;
 /* An array parameter of `col = ANY($n)` (text '{a,b}' or binary) -> a binary bytea[] whose
  * elements are each BLIND. */
 int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-			const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
+                        const uint8_t *in, size_t len, struct proto_buf *out, char *err,
+                        size_t errlen) PGS_MUSTCHECK;
 /* bytea text forms (hex \x.. and escape) -> bytes. */
 int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
 /* sql_encrypt_fn for sql_plan_render. */
 int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
-			 const char *value, size_t len, char **out, char *err, size_t errlen);
+                         const char *value, size_t len, char **out, char *err, size_t errlen);
 
 #endif

@@ -1,4 +1,5 @@
-/* conn_internal.h - the connection struct, its stream buffers and the helpers shared by the conn_*.c files. */
+/* conn_internal.h - the connection struct, its stream buffers and the helpers shared by the
+ * conn_*.c files. */
 #ifndef PGSEAL_CONN_INTERNAL_H
 #define PGSEAL_CONN_INTERNAL_H
 
@@ -20,8 +21,8 @@ struct sbuf {
 	uint32_t start;
 	uint32_t scan;
 	uint32_t end;
-	uint32_t remain;    /* bytes of the current message still to pass (0: at a header) */
-	uint8_t last_type;  /* type byte of the last message header scanned */
+	uint32_t remain;   /* bytes of the current message still to pass (0: at a header) */
+	uint8_t last_type; /* type byte of the last message header scanned */
 };
 
 /* One socket of the pair, with its TLS state and edge-triggered readiness. */
@@ -32,23 +33,23 @@ struct conn_side {
 	SSL *ssl;
 	bool readable;
 	bool writable;
-	bool read_wants_write;  /* TLS: SSL_read returned WANT_WRITE */
-	bool write_wants_read;  /* TLS: SSL_write returned WANT_READ */
+	bool read_wants_write; /* TLS: SSL_read returned WANT_WRITE */
+	bool write_wants_read; /* TLS: SSL_write returned WANT_READ */
 	bool eof;
-	bool hup;               /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
+	bool hup; /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
 	bool registered;
 
 	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
 	 * the receive half of ubuf until the pump takes them; bytes handed to a send are
 	 * copied to its send half, which belongs to the kernel until the completion */
 	bool uring;
-	bool rx_pending;        /* a receive is in the kernel */
-	bool tx_pending;        /* a send is in the kernel */
-	bool rx_eof;            /* the last receive found the end of the stream */
+	bool rx_pending; /* a receive is in the kernel */
+	bool tx_pending; /* a send is in the kernel */
+	bool rx_eof;     /* the last receive found the end of the stream */
 	bool tx_failed;
-	int rx_error;           /* -errno of a failed receive, 0 if none */
-	int ops;                /* operations in the kernel that point at this side */
-	uint8_t *ubuf;          /* CONN_URING_RX + CONN_URING_TX bytes */
+	int rx_error;  /* -errno of a failed receive, 0 if none */
+	int ops;       /* operations in the kernel that point at this side */
+	uint8_t *ubuf; /* CONN_URING_RX + CONN_URING_TX bytes */
 	uint32_t rx_off, rx_len;
 	uint32_t tx_off, tx_len;
 	struct net_op rx_op, tx_op;
@@ -82,48 +83,49 @@ struct conn_params {
 };
 
 struct conn {
-	struct conn *prev, *next;   /* in the worker's list */
+	struct conn *prev, *next; /* in the worker's list */
 	struct conn_worker *worker;
 	struct conn_env *env;
 	uint64_t id;
 	enum conn_state state;
 	bool closed;
-	bool again;                 /* the pump stopped on its budget: drive again soon */
-	bool counted;               /* holds a slot in env->nclients */
-	bool lookup_pending;        /* a verifier lookup refers to this conn */
-	bool cancel_pending;        /* a cancel thread refers to this conn */
-	bool client_tls;            /* the client side runs TLS */
-	bool ssl_answered;          /* an SSLRequest was answered */
-	bool authenticated;         /* AuthenticationOk seen */
-	bool ready_seen;            /* first ReadyForQuery seen (session established) */
-	bool crypt_on;              /* the encryption layer watches this session */
-	bool idle;                  /* last server message was ReadyForQuery */
-	bool terminating;           /* the client sent Terminate */
-	uint8_t txn_status;         /* status byte of the last ReadyForQuery */
+	bool again;          /* the pump stopped on its budget: drive again soon */
+	bool counted;        /* holds a slot in env->nclients */
+	bool lookup_pending; /* a verifier lookup refers to this conn */
+	bool cancel_pending; /* a cancel thread refers to this conn */
+	bool client_tls;     /* the client side runs TLS */
+	bool ssl_answered;   /* an SSLRequest was answered */
+	bool authenticated;  /* AuthenticationOk seen */
+	bool ready_seen;     /* first ReadyForQuery seen (session established) */
+	bool crypt_on;       /* the encryption layer watches this session */
+	bool idle;           /* last server message was ReadyForQuery */
+	bool terminating;    /* the client sent Terminate */
+	uint8_t txn_status;  /* status byte of the last ReadyForQuery */
 	bool has_backend_key;
 	uint32_t backend_pid, backend_key;
-	uint32_t client_key;        /* the cancel key the client holds (a fresh one on a reused upstream) */
-	bool pgseal_authenticated;  /* pgseal verified the client's SCRAM proof itself */
-	bool upstream_challenged;   /* the upstream asked this session for credentials */
-	bool reused;                /* the upstream connection came from the pool */
-	struct conn_params params;  /* the upstream's ParameterStatus values, latest first */
-	uint64_t deadline_us;       /* startup / closing deadline, 0 = none */
-	uint64_t query_start_us;    /* for the latency histogram */
+	uint32_t
+	    client_key; /* the cancel key the client holds (a fresh one on a reused upstream) */
+	bool pgseal_authenticated; /* pgseal verified the client's SCRAM proof itself */
+	bool upstream_challenged;  /* the upstream asked this session for credentials */
+	bool reused;               /* the upstream connection came from the pool */
+	struct conn_params params; /* the upstream's ParameterStatus values, latest first */
+	uint64_t deadline_us;      /* startup / closing deadline, 0 = none */
+	uint64_t query_start_us;   /* for the latency histogram */
 
 	struct conn_side client;
 	struct conn_side server;
-	struct sbuf c2s;            /* client -> server */
-	struct sbuf s2c;            /* server -> client */
+	struct sbuf c2s; /* client -> server */
+	struct sbuf s2c; /* server -> client */
 
-	struct sbuf pool_check;     /* CS_POOL_CHECK: the check's query, then its answer */
-	char *pool_fingerprint;     /* its upstream's settings fingerprint, validated at a reset */
-	struct proto_buf startup;   /* the client's StartupMessage, relayed upstream */
+	struct sbuf pool_check;   /* CS_POOL_CHECK: the check's query, then its answer */
+	char *pool_fingerprint;   /* its upstream's settings fingerprint, validated at a reset */
+	struct proto_buf startup; /* the client's StartupMessage, relayed upstream */
 	char user[64];
 	char database[64];
-	struct net_peer_id peer;    /* mTLS identity, when the client presented a certificate */
+	struct net_peer_id peer; /* mTLS identity, when the client presented a certificate */
 	bool has_peer;
 	struct conn_scram *scram;
-	struct crypt_state crypt;   /* the encryption layer (when the schema has encrypted columns) */
+	struct crypt_state crypt; /* the encryption layer (when the schema has encrypted columns) */
 };
 
 /* conn_io.c */
@@ -182,8 +184,8 @@ int conn_scan_client(struct conn *c) PGS_MUSTCHECK;
 int conn_scan_server(struct conn *c) PGS_MUSTCHECK;
 
 /* conn_auth.c */
-void conn_auth_begin(struct conn *c);      /* after the client's StartupMessage */
-void conn_auth_client_step(struct conn *c); /* CS_CLIENT_SCRAM */
+void conn_auth_begin(struct conn *c);         /* after the client's StartupMessage */
+void conn_auth_client_step(struct conn *c);   /* CS_CLIENT_SCRAM */
 void conn_auth_upstream_step(struct conn *c); /* CS_UPSTREAM_SCRAM */
 void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r);
 void conn_auth_free(struct conn *c);
@@ -196,12 +198,12 @@ void conn_params_free(struct conn_params *p);
 /* The answer to the pool's reset (DISCARD ALL, then the settings query of
  * conn_pool_check.c), read as it arrives. */
 struct conn_reset {
-	int phase;                  /* 0: DISCARD ALL's answer, 1: the settings query's */
-	bool saw_complete;          /* DISCARD ALL's CommandComplete was seen */
-	const char *expect;         /* a fingerprint validated before: only it is read again */
-	int rows;                   /* DataRows of the settings query so far */
-	char *fingerprint;          /* its first row (malloc'd; conn_reset_clear frees) */
-	char *applied;              /* its second row, compared with the third */
+	int phase;          /* 0: DISCARD ALL's answer, 1: the settings query's */
+	bool saw_complete;  /* DISCARD ALL's CommandComplete was seen */
+	const char *expect; /* a fingerprint validated before: only it is read again */
+	int rows;           /* DataRows of the settings query so far */
+	char *fingerprint;  /* its first row (malloc'd; conn_reset_clear frees) */
+	char *applied;      /* its second row, compared with the third */
 	uint32_t applied_len;
 	struct conn_params *params; /* ParameterStatus values it reports are recorded here */
 	const char *why;            /* set when the answer is refused */
@@ -216,13 +218,14 @@ extern const char conn_pool_recheck_sql[];
  * settings the backend started with are the catalog's, or the fingerprint is r->expect;
  * ReadyForQuery 'I' and nothing after it), 0 when more is needed, -1 (with why) for an
  * error, changed settings or anything unexpected. *used: the bytes of whole messages read. */
-int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, uint32_t *used) PGS_MUSTCHECK;
+int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n,
+                           uint32_t *used) PGS_MUSTCHECK;
 void conn_reset_clear(struct conn_reset *r);
 /* Reads the hand-out check's answer in p[0, n): 1 when it completed and the fingerprint is
  * the one taken at the reset, -2 when it differs, 0 when more is needed, -1 for an error or
  * anything unexpected. ParameterStatus values it carries are recorded in params. */
 int conn_pool_check_answer(const uint8_t *p, uint32_t n, struct conn_params *params,
-			   const char *fingerprint) PGS_MUSTCHECK;
+                           const char *fingerprint) PGS_MUSTCHECK;
 /* Whether the session may hand its upstream to the pool when the client sends Terminate. */
 bool conn_pool_can_release(const struct conn *c);
 /* Moves the upstream connection to the worker's pool (reset with DISCARD ALL first). */
@@ -243,8 +246,8 @@ void conn_cancel_register(struct conn *c);
 bool conn_cancel_unregister(struct conn *c);
 /* Finds the session a client's (pid, key) names and holds its entry for one cancel (the
  * backend's own key in *real); NULL if none. Each claim is released once. */
-struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid, uint32_t key,
-					    uint32_t *real);
+struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid,
+                                            uint32_t key, uint32_t *real);
 void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e);
 /* Forwards the CancelRequest of connection c (CS_CANCEL_WAIT until delivered), or closes c. */
 void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
@@ -259,7 +262,8 @@ static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
 }
 
 /* Replaces the whole message at scan with a new one and passes over it. */
-static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total, const struct proto_buf *nb)
+static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total,
+                                         const struct proto_buf *nb)
 {
 	sbuf_consume(b, old_total);
 	sbuf_inject(b, nb->data, (uint32_t)nb->len);

@@ -1,4 +1,5 @@
-/* conn_io.c - stream buffers and socket/TLS reads and writes of a connection pair, and the relay pump. */
+/* conn_io.c - stream buffers and socket/TLS reads and writes of a connection pair, and the relay
+ * pump. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -253,7 +254,7 @@ void conn_pump(struct conn *c)
 		conn_uring_enter(c, &c->client);
 		conn_uring_enter(c, &c->server);
 	}
-	for (; progress && !c->closed; ) {
+	for (; progress && !c->closed;) {
 		if (rounds-- == 0) {
 			c->again = true;
 			c->worker->any_again = true;
@@ -291,7 +292,9 @@ void conn_pump(struct conn *c)
 				/* deliver what was scanned, then tell the client at a boundary */
 				if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end &&
 				    c->s2c.last_type != 'E')
-					conn_fail(c, "08006", "pgseal: the upstream server closed the connection");
+					conn_fail(
+					    c, "08006",
+					    "pgseal: the upstream server closed the connection");
 				else
 					conn_fail(c, NULL, NULL);
 				return;
@@ -307,7 +310,8 @@ void conn_pump(struct conn *c)
 				progress = true;
 			} else if (n == -2) {
 				metrics_error(METRICS_ERR_UPSTREAM);
-				conn_fail(c, "08006", "pgseal: writing to the upstream server failed");
+				conn_fail(c, "08006",
+				          "pgseal: writing to the upstream server failed");
 				return;
 			}
 		}
@@ -322,7 +326,8 @@ void conn_pump(struct conn *c)
 				c->client.eof = true;
 				if (n == 0 && c->c2s.scan == c->c2s.end && c->c2s.remain == 0 &&
 				    conn_pool_can_release(c)) {
-					/* gone without Terminate, between transactions: the upstream stays usable */
+					/* gone without Terminate, between transactions: the
+					 * upstream stays usable */
 					conn_pool_release(c);
 					conn_close(c, "client closed (upstream connection pooled)");
 					return;

@@ -1,4 +1,5 @@
-/* conn_pool.c - session pooling: upstream connections kept after their client leaves, reset, and handed to the next client. */
+/* conn_pool.c - session pooling: upstream connections kept after their client leaves, reset, and
+ * handed to the next client. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -24,20 +25,20 @@
  */
 struct conn_pooled {
 	struct conn_pooled *next;
-	struct conn_worker *w;      /* the worker resetting it; NULL once idle */
+	struct conn_worker *w; /* the worker resetting it; NULL once idle */
 	struct net_watch watch;
-	struct conn_side side;      /* fd and TLS state; side.conn is NULL */
+	struct conn_side side; /* fd and TLS state; side.conn is NULL */
 	struct sbuf in, out;
-	uint8_t *startup;           /* the StartupMessage that opened it: the pool key */
+	uint8_t *startup; /* the StartupMessage that opened it: the pool key */
 	uint32_t startup_len;
 	struct conn_params params;
 	uint32_t pid, key;
-	bool trust;                 /* the upstream asked for no credentials */
-	bool ready;                 /* reset done: may be handed out */
-	struct conn_reset reset;    /* the reset's answer so far */
-	char *fingerprint;          /* its role and database settings, as the reset found them */
-	uint64_t since_us;          /* idle since, or reset started at */
-	uint64_t id;                /* the connection id it served last, for logs */
+	bool trust;              /* the upstream asked for no credentials */
+	bool ready;              /* reset done: may be handed out */
+	struct conn_reset reset; /* the reset's answer so far */
+	char *fingerprint;       /* its role and database settings, as the reset found them */
+	uint64_t since_us;       /* idle since, or reset started at */
+	uint64_t id;             /* the connection id it served last, for logs */
 };
 
 /* ---- ParameterStatus values ------------------------------------------------------- */
@@ -207,7 +208,8 @@ static bool pooled_read(struct conn_pooled *e)
 			return false;
 		}
 		uint32_t used = 0;
-		int st = conn_pool_reset_answer(&e->reset, e->in.data + e->in.scan, e->in.end - e->in.scan, &used);
+		int st = conn_pool_reset_answer(&e->reset, e->in.data + e->in.scan,
+		                                e->in.end - e->in.scan, &used);
 		e->in.scan += used;
 		e->in.start = e->in.scan;
 		if (st == 1) {
@@ -226,7 +228,9 @@ static bool pooled_read(struct conn_pooled *e)
 		}
 		/* room for the whole of a message begun (its length was checked above) */
 		struct sbuf *b = &e->in;
-		uint32_t need = b->end - b->scan >= PROTO_HDR_LEN ? proto_get_u32(b->data + b->scan + 1) + 1 : 0;
+		uint32_t need = b->end - b->scan >= PROTO_HDR_LEN
+		                    ? proto_get_u32(b->data + b->scan + 1) + 1
+		                    : 0;
 		if (sbuf_reserve(b, need) != PGS_OK) {
 			resetting_free(e, "out of memory");
 			return false;
@@ -303,7 +307,8 @@ void conn_pool_release(struct conn *c)
 	 * way could reach the backend once another client has it: such a backend is closed
 	 * (by the caller) instead of pooled. */
 	if (conn_cancel_unregister(c)) {
-		log_conn(LOG_INFO, c->id, "a cancel request is still on its way: upstream connection not pooled");
+		log_conn(LOG_INFO, c->id,
+		         "a cancel request is still on its way: upstream connection not pooled");
 		return;
 	}
 	/* back to epoll, where the reset runs; a socket that received meanwhile is closed */
@@ -502,7 +507,8 @@ static void pool_hand_out(struct conn *c)
 /* The check failed: this backend is closed, and the session opens a new one. */
 static void pool_check_failed(struct conn *c, const char *why)
 {
-	log_conn(LOG_INFO, c->id, "pooled upstream connection (backend %u) not reused: %s", c->backend_pid, why);
+	log_conn(LOG_INFO, c->id, "pooled upstream connection (backend %u) not reused: %s",
+	         c->backend_pid, why);
 	sbuf_free(&c->pool_check);
 	free(c->pool_fingerprint);
 	c->pool_fingerprint = NULL;
@@ -532,15 +538,17 @@ void conn_pool_check_step(struct conn *c)
 			continue;
 		}
 		int st = conn_pool_check_answer(b->data + b->scan, b->end - b->scan, &c->params,
-						c->pool_fingerprint ? c->pool_fingerprint : "");
+		                                c->pool_fingerprint ? c->pool_fingerprint : "");
 		if (st == 1) {
 			sbuf_free(b);
 			pool_hand_out(c); /* the fingerprint stays: the next reset rechecks it */
 			return;
 		}
 		if (st < 0) {
-			pool_check_failed(c, st == -2 ? "its role or database settings changed while it was pooled"
-						      : "the settings check failed");
+			pool_check_failed(
+			    c, st == -2
+			           ? "its role or database settings changed while it was pooled"
+			           : "the settings check failed");
 			return;
 		}
 		if (!c->server.readable)

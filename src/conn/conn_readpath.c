@@ -1,4 +1,5 @@
-/* conn_readpath.c - the encryption layer's read path: responses matched to requests, RowDescription retyped, DataRow decrypted. */
+/* conn_readpath.c - the encryption layer's read path: responses matched to requests, RowDescription
+ * retyped, DataRow decrypted. */
 #include "conn/conn_internal.h"
 
 #include <stdio.h>
@@ -11,13 +12,23 @@
 static int32_t type_len(enum codec_type t)
 {
 	switch (t) {
-	case CODEC_INT2: return 2;
-	case CODEC_INT4: return 4;
-	case CODEC_DATE: return 4;
-	case CODEC_INT8: case CODEC_FLOAT8: case CODEC_TIMESTAMP: case CODEC_TIMESTAMPTZ: return 8;
-	case CODEC_BOOL: return 1;
-	case CODEC_UUID: return 16;
-	default: return -1;
+	case CODEC_INT2:
+		return 2;
+	case CODEC_INT4:
+		return 4;
+	case CODEC_DATE:
+		return 4;
+	case CODEC_INT8:
+	case CODEC_FLOAT8:
+	case CODEC_TIMESTAMP:
+	case CODEC_TIMESTAMPTZ:
+		return 8;
+	case CODEC_BOOL:
+		return 1;
+	case CODEC_UUID:
+		return 16;
+	default:
+		return -1;
 	}
 }
 
@@ -29,14 +40,27 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 	if (e && e->kind == EX_CATALOG)
 		return true;
 	switch (type) {
-	case 'T': case 't': case '1': case '2': case '3': case 'n': case 'C': case 'I':
-	case 's': case 'E': case 'Z': case 'G': case 'H': case 'W':
+	case 'T':
+	case 't':
+	case '1':
+	case '2':
+	case '3':
+	case 'n':
+	case 'C':
+	case 'I':
+	case 's':
+	case 'E':
+	case 'Z':
+	case 'G':
+	case 'H':
+	case 'W':
 		return true;
 	case 'D': {
 		if (e && e->kind == EX_EXECUTE && !e->layout)
 			e->layout = crypt_portal_layout(e->portal);
 		struct crypt_layout *l = e && e->kind == EX_EXECUTE ? e->layout
-					 : e && e->kind == EX_QUERY ? c->crypt.query_layout : NULL;
+		                         : e && e->kind == EX_QUERY ? c->crypt.query_layout
+		                                                    : NULL;
 		return (l && l->any_encrypted) || c->crypt.drop_until_complete;
 	}
 	case 'd':
@@ -49,7 +73,7 @@ bool crypt_server_needs_whole(const struct conn *c, uint8_t type)
 
 /* Builds a layout from a RowDescription and rewrites its encrypted columns' types in place. */
 static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint32_t blen,
-					    const struct sql_plan *plan)
+                                            const struct sql_plan *plan)
 {
 	struct proto_reader r;
 	uint16_t n;
@@ -64,13 +88,14 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 		uint32_t table, typoid;
 		uint16_t attnum, typlen, fmt;
 		int32_t typmod;
-		if (proto_read_cstr(&r, &name, NULL) != PGS_OK || proto_read_u32(&r, &table) != PGS_OK ||
-		    proto_read_u16(&r, &attnum) != PGS_OK) {
+		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
+		    proto_read_u32(&r, &table) != PGS_OK || proto_read_u16(&r, &attnum) != PGS_OK) {
 			free(l);
 			return NULL;
 		}
 		size_t at = r.pos;
-		if (proto_read_u32(&r, &typoid) != PGS_OK || proto_read_u16(&r, &typlen) != PGS_OK ||
+		if (proto_read_u32(&r, &typoid) != PGS_OK ||
+		    proto_read_u16(&r, &typlen) != PGS_OK ||
 		    proto_read_i32(&r, &typmod) != PGS_OK || proto_read_u16(&r, &fmt) != PGS_OK) {
 			free(l);
 			return NULL;
@@ -95,7 +120,8 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 }
 
 /* Rewrites a ParameterDescription of a statement: encrypted parameters show their declared type. */
-static void parameter_description(struct conn *c, struct crypt_stmt *st, uint8_t *body, uint32_t blen)
+static void parameter_description(struct conn *c, struct crypt_stmt *st, uint8_t *body,
+                                  uint32_t blen)
 {
 	(void)c;
 	if (!st || !st->plan || blen < 2)
@@ -131,7 +157,8 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 	for (uint16_t i = 0; i < n; i++) {
 		int32_t vl;
 		const uint8_t *v = NULL;
-		if (proto_read_i32(&r, &vl) != PGS_OK || (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
+		if (proto_read_i32(&r, &vl) != PGS_OK ||
+		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
 			rc = PGS_ERR;
 			conn_fail(c, "08P01", "pgseal: malformed DataRow from the upstream server");
 			goto out;
@@ -147,7 +174,8 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 		size_t reclen = (size_t)vl;
 		if (l->cols[i].format == 0) {
 			if (crypt_bytea_text_decode(v, (size_t)vl, &raw) != PGS_OK) {
-				snprintf(err, sizeof(err), "pgseal: a value of %s is not bytea", col->qualified);
+				snprintf(err, sizeof(err), "pgseal: a value of %s is not bytea",
+				         col->qualified);
 				goto refuse;
 			}
 			rec = raw.data;
@@ -155,7 +183,7 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 		}
 		bool is_null = false;
 		if (crypt_decrypt_value(c, col, l->cols[i].format, rec, reclen, &out, &is_null, err,
-					sizeof(err)) != PGS_OK)
+		                        sizeof(err)) != PGS_OK)
 			goto refuse;
 		if (is_null) {
 			proto_put_u32(&nb, 0xffffffffu);
@@ -279,13 +307,16 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (type == 'Z' || type == 'E')
 			c->crypt.copy_out_failed = false;
 	}
-	if ((type == '1' && e && e->kind == EX_SWALLOW_PARSE) || (type == '2' && e && e->kind == EX_SWALLOW_BIND)) {
+	if ((type == '1' && e && e->kind == EX_SWALLOW_PARSE) ||
+	    (type == '2' && e && e->kind == EX_SWALLOW_BIND)) {
 		sbuf_consume(b, total);
 		crypt_pop(c);
 		return PGS_OK;
 	}
 	switch (type) {
-	case '1': case '2': case '3':
+	case '1':
+	case '2':
+	case '3':
 		if (e && (e->kind == EX_PARSE || e->kind == EX_BIND || e->kind == EX_CLOSE))
 			crypt_pop(c);
 		break;
@@ -303,14 +334,16 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			plan = e->plan;
 		struct crypt_layout *l = row_description(c, body, blen, plan);
 		if (!l) {
-			conn_fail(c, "08P01", "pgseal: malformed RowDescription from the upstream server");
+			conn_fail(c, "08P01",
+			          "pgseal: malformed RowDescription from the upstream server");
 			return PGS_ERR;
 		}
 		if (e && e->kind == EX_DESCRIBE_STMT) {
 			struct crypt_stmt *st = e->stmt;
 			if (st) {
 				crypt_layout_unref(st->layout);
-				/* a statement's description has no formats yet: Bind decides them */
+				/* a statement's description has no formats yet: Bind decides them
+				 */
 				st->layout = crypt_layout_ref(l);
 			}
 			crypt_pop(c);
@@ -334,17 +367,21 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		break;
 	case 'D': {
 		struct crypt_layout *l = e && e->kind == EX_EXECUTE ? e->layout
-					 : e && e->kind == EX_QUERY ? c->crypt.query_layout : NULL;
+		                         : e && e->kind == EX_QUERY ? c->crypt.query_layout
+		                                                    : NULL;
 		if (l && l->any_encrypted)
 			return data_row(c, l, total);
 		break;
 	}
-	case 'C': case 'I': case 's':
+	case 'C':
+	case 'I':
+	case 's':
 		if (e && e->kind == EX_EXECUTE)
 			crypt_pop(c);
 		else if (e && e->kind == EX_QUERY) {
 			if (type == 'C' && blen > 0 && body[blen - 1] == 0)
-				crypt_prepared_complete(c, e, (const char *)body); /* PREPARE, DEALLOCATE... */
+				crypt_prepared_complete(
+				    c, e, (const char *)body); /* PREPARE, DEALLOCATE... */
 			crypt_layout_unref(c->crypt.query_layout);
 			c->crypt.query_layout = NULL;
 		}
@@ -354,9 +391,11 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 	case 'E':
 		crypt_copy_server_end(c, type);
 		if (crypt_copy_error(c, total))
-			total = 0; /* it answered pgseal's CopyFail: pgseal's error took its place */
+			total =
+			    0; /* it answered pgseal's CopyFail: pgseal's error took its place */
 		else if (e && e->refusal) {
-			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds */
+			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds
+			 */
 			struct proto_buf nb = {0};
 			struct proto_reader r;
 			size_t off = proto_msg_begin(&nb, 'E');
@@ -403,9 +442,11 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		if (e && sync_like(e->kind) && e->kind != EX_CATALOG)
 			crypt_pop(c);
 		else if (e)
-			log_conn(LOG_DEBUG, c->id, "ReadyForQuery with an unexpected pending response");
+			log_conn(LOG_DEBUG, c->id,
+			         "ReadyForQuery with an unexpected pending response");
 		if (blen == 1 && body[0] == 'I')
-			crypt_views_confirm(c); /* committed: other sessions may learn this session's views */
+			crypt_views_confirm(
+			    c); /* committed: other sessions may learn this session's views */
 		if ((e = crypt_head(c)) && e->kind == EX_CATALOG && e->hold_ready && blen == 1) {
 			/* a view was just defined: the client gets this ReadyForQuery once the
 			 * catalog answer (the view's definition) is in */
@@ -415,7 +456,9 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			return PGS_OK;
 		}
 		break;
-	case 'G': case 'H': case 'W':
+	case 'G':
+	case 'H':
+	case 'W':
 		return crypt_copy_response(c, type, total);
 	case 'd':
 		if (c->crypt.copy_out)

@@ -1,4 +1,5 @@
-/* conn_relay.c - the message scanners of the relay: frame, validate and count messages; inspect the few pgseal needs. */
+/* conn_relay.c - the message scanners of the relay: frame, validate and count messages; inspect the
+ * few pgseal needs. */
 #include "conn/conn_internal.h"
 
 #include <string.h>
@@ -58,7 +59,7 @@ int conn_scan_client(struct conn *c)
 		if (proto_check_header(type, len, max) != PGS_OK) {
 			metrics_error(METRICS_ERR_PROTOCOL);
 			log_conn(LOG_INFO, c->id, "invalid length %u for a %s message", len,
-				 proto_type_name(type, true));
+			         proto_type_name(type, true));
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
@@ -68,19 +69,21 @@ int conn_scan_client(struct conn *c)
 			 * sends one; the protocol says to wait) */
 			metrics_error(METRICS_ERR_PROTOCOL);
 			log_conn(LOG_INFO, c->id, "%s message before the session was ready",
-				 proto_type_name(type, true));
+			         proto_type_name(type, true));
 			conn_fail(c, "08P01", "pgseal: message sent before the session was ready");
 			return PGS_ERR;
 		}
 		if (type == 'X') {
 			if (len == 4 && b->end - b->scan >= 5 && conn_pool_can_release(c)) {
-				/* the session ends but its upstream connection is kept for the next client */
+				/* the session ends but its upstream connection is kept for the next
+				 * client */
 				sbuf_consume(b, 5);
 				conn_pool_release(c);
 				conn_close(c, "client terminated (upstream connection pooled)");
 				return PGS_ERR;
 			}
-			c->terminating = true; /* the upstream closing next is expected, not an error */
+			c->terminating =
+			    true; /* the upstream closing next is expected, not an error */
 		}
 		if (crypt && crypt_client_needs_whole(c, type)) {
 			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
@@ -130,19 +133,22 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 	size_t rest_len;
 
 	if (proto_parse_auth(body, blen, &code, &rest, &rest_len) != PGS_OK) {
-		conn_fail(c, "08P01", "pgseal: malformed authentication message from the upstream server");
+		conn_fail(c, "08P01",
+		          "pgseal: malformed authentication message from the upstream server");
 		return PGS_ERR;
 	}
 	if (code != PROTO_AUTH_OK)
 		c->upstream_challenged = true;
 	if (code == PROTO_AUTH_OK) {
 		c->authenticated = true;
-	} else if (code == PROTO_AUTH_SASL && proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS")) {
+	} else if (code == PROTO_AUTH_SASL &&
+	           proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS")) {
 		/* channel binding cannot cross a proxy that terminates TLS: offer plain SCRAM */
 		struct proto_buf nb = {0};
 		if (proto_sasl_drop_mechanism(body, blen, "SCRAM-SHA-256-PLUS", &nb) != PGS_OK) {
 			proto_buf_free(&nb);
-			conn_fail(c, "08P01", "pgseal: malformed SASL mechanism list from the upstream server");
+			conn_fail(c, "08P01",
+			          "pgseal: malformed SASL mechanism list from the upstream server");
 			return PGS_ERR;
 		}
 		sbuf_replace(b, len + 1, nb.data, (uint32_t)nb.len);
@@ -168,13 +174,14 @@ int conn_scan_server(struct conn *c)
 		uint32_t len = proto_get_u32(b->data + b->scan + 1);
 		if (proto_check_header(type, len, max) != PGS_OK) {
 			metrics_error(METRICS_ERR_UPSTREAM);
-			log_conn(LOG_WARN, c->id, "invalid length %u from the upstream server", len);
+			log_conn(LOG_WARN, c->id, "invalid length %u from the upstream server",
+			         len);
 			conn_fail(c, "08P01", "pgseal: invalid message from the upstream server");
 			return PGS_ERR;
 		}
 		bool crypt = c->crypt_on && crypt_server_needs_whole(c, type);
 		bool inspect = (type == 'R' && !c->authenticated) || type == 'K' || type == 'Z' ||
-			       type == 'S' || (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
+		               type == 'S' || (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
 		if (crypt) {
 			if (b->end - b->scan < len + 1) {
 				if (sbuf_reserve(b, len + 1) != PGS_OK) {
@@ -186,7 +193,8 @@ int conn_scan_server(struct conn *c)
 			if (type == 'Z' && len == 5)
 				c->txn_status = b->data[b->scan + PROTO_HDR_LEN];
 			if (type == 'S')
-				conn_params_set(&c->params, b->data + b->scan + PROTO_HDR_LEN, len - 4);
+				conn_params_set(&c->params, b->data + b->scan + PROTO_HDR_LEN,
+				                len - 4);
 			metrics_message(METRICS_FROM_SERVER, type);
 			b->last_type = type;
 			uint32_t before = b->scan;
@@ -194,13 +202,18 @@ int conn_scan_server(struct conn *c)
 			if (r == PGS_ERR || c->closed || c->state != CS_RELAY)
 				return PGS_ERR;
 			if (r == 2) {
-				/* the held first ReadyForQuery, released after the catalog lookup */
-				/* already injected and passed over: its status byte is the last one */
+				/* the held first ReadyForQuery, released after the catalog lookup
+				 */
+				/* already injected and passed over: its status byte is the last one
+				 */
 				on_ready_for_query(c, b->data + b->scan - 1, 1);
 			} else if (type == 'Z' && b->scan > before) {
 				on_ready_for_query(c, b->data + b->scan - 1, 1);
-				if (c->worker->draining && c->txn_status == 'I' && b->scan == b->end) {
-					conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+				if (c->worker->draining && c->txn_status == 'I' &&
+				    b->scan == b->end) {
+					conn_fail(
+					    c, "57P01",
+					    "terminating connection: pgseal is shutting down");
 					return PGS_ERR;
 				}
 			} else if (type == 'E') {
@@ -210,7 +223,9 @@ int conn_scan_server(struct conn *c)
 		}
 		if (inspect && (type != 'E' || len + 1 <= CONN_MAX_INSPECT)) {
 			if (len + 1 > CONN_MAX_INSPECT) {
-				conn_fail(c, "08P01", "pgseal: oversized control message from the upstream server");
+				conn_fail(
+				    c, "08P01",
+				    "pgseal: oversized control message from the upstream server");
 				return PGS_ERR;
 			}
 			if (b->end - b->scan < len + 1) {
@@ -232,7 +247,8 @@ int conn_scan_server(struct conn *c)
 				r = on_authentication(c, body, blen, len);
 				break;
 			case 'K':
-				if (proto_parse_backend_key(body, blen, &c->backend_pid, &c->backend_key) == PGS_OK) {
+				if (proto_parse_backend_key(body, blen, &c->backend_pid,
+				                            &c->backend_key) == PGS_OK) {
 					c->has_backend_key = true;
 					c->client_key = c->backend_key;
 					conn_cancel_register(c);
@@ -242,7 +258,8 @@ int conn_scan_server(struct conn *c)
 				if (!c->ready_seen && !c->crypt_on && crypt_enabled(c)) {
 					crypt_init(c);
 					if (crypt_on_first_ready(c, blen == 1 ? body[0] : 'I')) {
-						/* held until pgseal's catalog lookup has answered */
+						/* held until pgseal's catalog lookup has answered
+						 */
 						sbuf_consume(b, len + 1);
 						continue;
 					}
@@ -268,8 +285,10 @@ int conn_scan_server(struct conn *c)
 			if (r == 1)
 				continue; /* the message was replaced and passed over */
 			b->scan += len + 1;
-			if (type == 'Z' && c->worker->draining && c->txn_status == 'I' && b->scan == b->end) {
-				conn_fail(c, "57P01", "terminating connection: pgseal is shutting down");
+			if (type == 'Z' && c->worker->draining && c->txn_status == 'I' &&
+			    b->scan == b->end) {
+				conn_fail(c, "57P01",
+				          "terminating connection: pgseal is shutting down");
 				return PGS_ERR;
 			}
 			continue;

@@ -1,4 +1,5 @@
-/* conn_rewrite.c - the encryption layer's write path: Query, Parse and Bind rewritten, values encrypted, the plan cache. */
+/* conn_rewrite.c - the encryption layer's write path: Query, Parse and Bind rewritten, values
+ * encrypted, the plan cache. */
 #include "conn/conn_internal.h"
 
 #include <ctype.h>
@@ -19,7 +20,7 @@
 struct plan_entry {
 	struct plan_entry *next;
 	uint64_t hash;
-	uint8_t lex;                    /* lex_key: the settings the plan was made under */
+	uint8_t lex; /* lex_key: the settings the plan was made under */
 	char *text;
 	size_t len;
 	struct sql_plan *plan;
@@ -68,7 +69,7 @@ static uint8_t lex_key(const char *text, size_t len, const struct sql_lex *lex)
 /* The plan of a text, analysed once per worker and lexing settings. *owned: the caller must
  * free it (the cache was full). NULL on out of memory. */
 static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
-				 const struct sql_lex *lex, bool *owned)
+                                 const struct sql_lex *lex, bool *owned)
 {
 	struct conn_worker *w = c->worker;
 	*owned = false;
@@ -78,7 +79,8 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
 	uint8_t lk = lex_key(text, len, lex);
 	struct plan_entry **bucket = &w->plans->buckets[h % PLAN_CACHE_BUCKETS];
 	for (struct plan_entry *e = *bucket; e; e = e->next)
-		if (e->hash == h && e->lex == lk && e->len == len && memcmp(e->text, text, len) == 0)
+		if (e->hash == h && e->lex == lk && e->len == len &&
+		    memcmp(e->text, text, len) == 0)
 			return e->plan;
 	struct sql_plan *plan = NULL;
 	if (sql_analyze_lex(c->env->schema, NULL, text, len, NULL, NULL, lex, &plan) != PGS_OK)
@@ -137,7 +139,7 @@ static bool may_touch(struct conn *c, const char *text, size_t len)
  * analysed with them and never cached: the worker's cache is shared by sessions whose views
  * differ (a plan made without a view would relay a write through it unchanged). */
 static struct sql_plan *session_plan(struct conn *c, const char *text, size_t len, bool execute,
-				     const struct sql_lex *lex, bool *owned)
+                                     const struct sql_lex *lex, bool *owned)
 {
 	struct sql_plan *plan = NULL;
 	crypt_prepared_take_deps(c, NULL); /* the caller takes the lookups of this analysis only */
@@ -145,7 +147,8 @@ static struct sql_plan *session_plan(struct conn *c, const char *text, size_t le
 		return plan_get(c, text, len, lex, owned);
 	*owned = true;
 	if (sql_analyze_lex(c->env->schema, c->crypt.views, text, len,
-			    execute ? crypt_prepared_lookup : NULL, execute ? c : NULL, lex, &plan) != PGS_OK)
+	                    execute ? crypt_prepared_lookup : NULL, execute ? c : NULL, lex,
+	                    &plan) != PGS_OK)
 		return NULL;
 	return plan;
 }
@@ -156,9 +159,11 @@ static bool refuse_pending_view(struct conn *c, const char *text, size_t len, ch
 	char v[128];
 	if (!crypt_views_pending(c, text, len, v, sizeof(v)))
 		return false;
-	(void)snprintf(msg, cap,
-		 "view %s over encrypted data was just defined and pgseal has not loaded it yet; "
-		 "send this statement again once the view's statement completed", v);
+	(void)snprintf(
+	    msg, cap,
+	    "view %s over encrypted data was just defined and pgseal has not loaded it yet; "
+	    "send this statement again once the view's statement completed",
+	    v);
 	return true;
 }
 
@@ -171,7 +176,6 @@ bool crypt_client_needs_whole(const struct conn *c, uint8_t type)
 	return type != 'd' || c->crypt.copy_in != CRYPT_COPY_PLAIN;
 }
 
-
 enum refuse_at { REFUSE_QUERY, REFUSE_PARSE, REFUSE_BIND };
 
 /*
@@ -183,7 +187,8 @@ enum refuse_at { REFUSE_QUERY, REFUSE_PARSE, REFUSE_BIND };
  * and portal stand in for the client's Parse (and its Bind); the rest up to Sync is
  * dropped, as the server would skip it after the error.
  */
-static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqlstate, const char *msg)
+static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqlstate,
+                             const char *msg)
 {
 	struct proto_buf text = {0}, nb = {0};
 	char state[6] = "0A000";
@@ -231,7 +236,8 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
 		/* as when PostgreSQL refuses a message itself, the client sees only the error
 		 * (then its ReadyForQuery): our ParseComplete and BindComplete are swallowed */
-		crypt_prepared_define(c, crypt_push(c, EX_SWALLOW_PARSE, NULL), crypt_stmt_new(""), true);
+		crypt_prepared_define(c, crypt_push(c, EX_SWALLOW_PARSE, NULL), crypt_stmt_new(""),
+		                      true);
 		crypt_push(c, EX_SWALLOW_BIND, NULL);
 		crypt_push(c, EX_EXECUTE, NULL)->refusal = true;
 		c->crypt.skip_to_sync = true;
@@ -305,7 +311,8 @@ static int client_query(struct conn *c, uint32_t total)
 	text = (const char *)crypt_msg_body(b);
 	char *out = NULL, err[256];
 	size_t outlen = 0;
-	if (sql_plan_render(plan, text, len, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
+	if (sql_plan_render(plan, text, len, crypt_render_literal, c, &out, &outlen, err,
+	                    sizeof(err)) != PGS_OK) {
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_QUERY, "22P02", err);
 		goto out;
@@ -352,8 +359,9 @@ static int client_parse(struct conn *c, uint32_t total)
 	size_t qlen;
 	uint16_t n;
 	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
-	if (proto_read_cstr(&r, &name, NULL) != PGS_OK || proto_read_cstr(&r, &query, &qlen) != PGS_OK ||
-	    proto_read_u16(&r, &n) != PGS_OK || proto_reader_left(&r) != (size_t)n * 4) {
+	if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
+	    proto_read_cstr(&r, &query, &qlen) != PGS_OK || proto_read_u16(&r, &n) != PGS_OK ||
+	    proto_reader_left(&r) != (size_t)n * 4) {
 		conn_fail(c, "08P01", "pgseal: malformed Parse message");
 		return PGS_ERR;
 	}
@@ -363,7 +371,8 @@ static int client_parse(struct conn *c, uint32_t total)
 		crypt_catalog_request(c); /* goes ahead of this Parse; the message moved on */
 		proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
 		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
-		    proto_read_cstr(&r, &query, &qlen) != PGS_OK || proto_read_u16(&r, &n) != PGS_OK) {
+		    proto_read_cstr(&r, &query, &qlen) != PGS_OK ||
+		    proto_read_u16(&r, &n) != PGS_OK) {
 			conn_fail(c, "08P01", "pgseal: malformed Parse message");
 			return PGS_ERR;
 		}
@@ -371,7 +380,8 @@ static int client_parse(struct conn *c, uint32_t total)
 	char pmsg[384];
 	if (refuse_pending_view(c, query, qlen, pmsg, sizeof(pmsg))) {
 		if (boundary && catalog_needed(c))
-			crypt_catalog_request(c); /* the next statement will know the view (name moved) */
+			crypt_catalog_request(
+			    c); /* the next statement will know the view (name moved) */
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "0A000", pmsg);
 		return PGS_OK;
@@ -411,7 +421,8 @@ static int client_parse(struct conn *c, uint32_t total)
 	crypt_prepared_take_deps(c, st);
 	if (!plan->touches_encrypted) {
 		if (plan->nnsops) {
-			/* PREPARE/DEALLOCATE/DISCARD ALL: applied at its Execute's CommandComplete */
+			/* PREPARE/DEALLOCATE/DISCARD ALL: applied at its Execute's CommandComplete
+			 */
 			st->plan = plan;
 			st->owns_plan = owned;
 		} else if (owned) {
@@ -441,13 +452,15 @@ static int client_parse(struct conn *c, uint32_t total)
 		crypt_catalog_request(c);
 	/* re-read: the message may have moved */
 	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
-	if (proto_read_cstr(&r, &name, NULL) != PGS_OK || proto_read_cstr(&r, &query, &qlen) != PGS_OK) {
+	if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
+	    proto_read_cstr(&r, &query, &qlen) != PGS_OK) {
 		conn_fail(c, "08P01", "pgseal: malformed Parse message");
 		return PGS_ERR;
 	}
 	char *out = NULL, err[256];
 	size_t outlen = 0;
-	if (sql_plan_render(plan, query, qlen, crypt_render_literal, c, &out, &outlen, err, sizeof(err)) != PGS_OK) {
+	if (sql_plan_render(plan, query, qlen, crypt_render_literal, c, &out, &outlen, err,
+	                    sizeof(err)) != PGS_OK) {
 		crypt_stmt_unref(st);
 		sbuf_consume(b, total);
 		refuse_in_server(c, REFUSE_PARSE, "22P02", err);
@@ -463,7 +476,8 @@ static int client_parse(struct conn *c, uint32_t total)
 		uint32_t oid = st->param_oids[i];
 		for (size_t j = 0; j < plan->nparams; j++)
 			if (plan->params[j].number == i + 1)
-				oid = plan->params[j].array ? CRYPT_BYTEA_ARRAY_OID : CRYPT_BYTEA_OID;
+				oid =
+				    plan->params[j].array ? CRYPT_BYTEA_ARRAY_OID : CRYPT_BYTEA_OID;
 		proto_put_u32(&nb, oid);
 	}
 	proto_msg_end(&nb, off);
@@ -486,16 +500,18 @@ static const struct sql_param *plan_param(const struct sql_plan *p, int number)
 static void bind_refusal(enum crypt_resolve res, const char *stmt, char *why, size_t cap)
 {
 	if (res == CRYPT_STMT_UNKNOWN)
-		(void)snprintf(why, cap,
-			       "prepared statement \"%s\" was not prepared through pgseal (or does not "
-			       "exist): pgseal cannot tell which parameters are encrypted; nothing was sent",
-			       stmt);
+		(void)snprintf(
+		    why, cap,
+		    "prepared statement \"%s\" was not prepared through pgseal (or does not "
+		    "exist): pgseal cannot tell which parameters are encrypted; nothing was sent",
+		    stmt);
 	else
-		(void)snprintf(why, cap,
-			       "prepared statement \"%s\" is being redefined and PostgreSQL has not "
-			       "confirmed which definition holds; pgseal cannot tell which parameters are "
-			       "encrypted: send it again once the Parse or PREPARE completed",
-			       stmt);
+		(void)snprintf(
+		    why, cap,
+		    "prepared statement \"%s\" is being redefined and PostgreSQL has not "
+		    "confirmed which definition holds; pgseal cannot tell which parameters are "
+		    "encrypted: send it again once the Parse or PREPARE completed",
+		    stmt);
 }
 
 static int client_bind(struct conn *c, uint32_t total)
@@ -506,8 +522,9 @@ static int client_bind(struct conn *c, uint32_t total)
 	uint16_t nfc, np, nrf;
 	const uint8_t *fcp;
 	proto_reader_init(&r, crypt_msg_body(b), total - PROTO_HDR_LEN);
-	if (proto_read_cstr(&r, &portal, NULL) != PGS_OK || proto_read_cstr(&r, &stmt, NULL) != PGS_OK ||
-	    proto_read_u16(&r, &nfc) != PGS_OK || proto_read_bytes(&r, (size_t)nfc * 2, &fcp) != PGS_OK ||
+	if (proto_read_cstr(&r, &portal, NULL) != PGS_OK ||
+	    proto_read_cstr(&r, &stmt, NULL) != PGS_OK || proto_read_u16(&r, &nfc) != PGS_OK ||
+	    proto_read_bytes(&r, (size_t)nfc * 2, &fcp) != PGS_OK ||
 	    proto_read_u16(&r, &np) != PGS_OK) {
 		conn_fail(c, "08P01", "pgseal: malformed Bind message");
 		return PGS_ERR;
@@ -520,19 +537,22 @@ static int client_bind(struct conn *c, uint32_t total)
 	for (uint16_t i = 0; i < np; i++) {
 		int32_t vl;
 		const uint8_t *v;
-		if (proto_read_i32(&r, &vl) != PGS_OK || (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
+		if (proto_read_i32(&r, &vl) != PGS_OK ||
+		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
 			conn_fail(c, "08P01", "pgseal: malformed Bind message");
 			return PGS_ERR;
 		}
 	}
 	const uint8_t *rfp;
-	if (proto_read_u16(&r, &nrf) != PGS_OK || proto_read_bytes(&r, (size_t)nrf * 2, &rfp) != PGS_OK) {
+	if (proto_read_u16(&r, &nrf) != PGS_OK ||
+	    proto_read_bytes(&r, (size_t)nrf * 2, &rfp) != PGS_OK) {
 		conn_fail(c, "08P01", "pgseal: malformed Bind message");
 		return PGS_ERR;
 	}
 	char why[384];
 	if (res != CRYPT_STMT_KNOWN || !crypt_prepared_deps_ok(c, st, why, sizeof(why))) {
-		/* which parameters to encrypt depends on a definition pgseal does not know for sure */
+		/* which parameters to encrypt depends on a definition pgseal does not know for sure
+		 */
 		if (res != CRYPT_STMT_KNOWN)
 			bind_refusal(res, stmt, why, sizeof(why));
 		crypt_portal_remove(c, portal);
@@ -562,8 +582,9 @@ static int client_bind(struct conn *c, uint32_t total)
 	proto_put_cstr(&nb, stmt);
 	proto_put_u16(&nb, np);
 	for (uint16_t i = 0; i < np; i++) {
-		uint16_t f = nfc == 0 ? 0 : nfc == 1 ? (uint16_t)(fcp[0] << 8 | fcp[1])
-						       : (uint16_t)(fcp[2 * i] << 8 | fcp[2 * i + 1]);
+		uint16_t f = nfc == 0   ? 0
+		             : nfc == 1 ? (uint16_t)(fcp[0] << 8 | fcp[1])
+		                        : (uint16_t)(fcp[2 * i] << 8 | fcp[2 * i + 1]);
 		if (i >= nfc && nfc > 1)
 			f = 0;
 		proto_put_u16(&nb, plan_param(st->plan, i + 1) ? 1 : f);
@@ -574,7 +595,8 @@ static int client_bind(struct conn *c, uint32_t total)
 		int32_t vl = -1;
 		const uint8_t *v = NULL;
 		/* validated by the first walk above */
-		if (proto_read_i32(&r, &vl) != PGS_OK || (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK))
+		if (proto_read_i32(&r, &vl) != PGS_OK ||
+		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK))
 			vl = -1;
 		const struct sql_param *pp = plan_param(st->plan, i + 1);
 		if (!pp || vl < 0) {
@@ -583,21 +605,24 @@ static int client_bind(struct conn *c, uint32_t total)
 				proto_put_bytes(&nb, v, (size_t)vl);
 			continue;
 		}
-		int f = nfc == 0 ? 0 : nfc == 1 ? (fcp[0] << 8 | fcp[1]) : (fcp[2 * i] << 8 | fcp[2 * i + 1]);
+		int f = nfc == 0   ? 0
+		        : nfc == 1 ? (fcp[0] << 8 | fcp[1])
+		                   : (fcp[2 * i] << 8 | fcp[2 * i + 1]);
 		uint32_t wire = i < st->nparam_oids ? st->param_oids[i] : 0;
 		int rc;
 		if (pp->array) {
 			struct proto_buf arr = {0};
 			uint32_t elem_oid = 0;
-			rc = crypt_encrypt_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err, sizeof(err));
+			rc = crypt_encrypt_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err,
+			                         sizeof(err));
 			if (rc == PGS_OK) {
 				proto_put_u32(&nb, (uint32_t)arr.len);
 				proto_put_bytes(&nb, arr.data, arr.len);
 			}
 			proto_buf_free(&arr);
 		} else {
-			rc = crypt_encrypt_value(c, pp->column, pp->mode, wire, f, v, (size_t)vl, &val, err,
-						 sizeof(err));
+			rc = crypt_encrypt_value(c, pp->column, pp->mode, wire, f, v, (size_t)vl,
+			                         &val, err, sizeof(err));
 			if (rc == PGS_OK) {
 				proto_put_u32(&nb, (uint32_t)val.len);
 				proto_put_bytes(&nb, val.data, val.len);
@@ -655,10 +680,12 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		const char *name = (const char *)body + 1;
 		c->crypt.at_sync_boundary = false;
 		if (type == 'D') {
-			struct crypt_expect *e = crypt_push(c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
+			struct crypt_expect *e = crypt_push(
+			    c, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
 			if (body[0] == 'S') {
 				struct crypt_stmt *st = NULL;
-				(void)crypt_prepared_resolve(c, name, &st); /* the newest: no value goes */
+				(void)crypt_prepared_resolve(c, name,
+				                             &st); /* the newest: no value goes */
 				e->stmt = crypt_stmt_ref(st);
 			} else {
 				e->portal = crypt_portal_ref(crypt_portal_find(c, name));
@@ -682,13 +709,15 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		struct crypt_portal *po = crypt_portal_find(c, (const char *)body);
 		char why[384];
 		if (po && !crypt_prepared_deps_ok(c, po->stmt, why, sizeof(why))) {
-			/* `EXECUTE other(...)` bound for a definition of other that changed since */
+			/* `EXECUTE other(...)` bound for a definition of other that changed since
+			 */
 			sbuf_consume(b, total);
 			refuse_in_server(c, REFUSE_BIND, "0A000", why);
 			return PGS_OK;
 		}
 		struct crypt_expect *e = crypt_push(c, EX_EXECUTE, NULL);
-		/* the layout is resolved at the first row: Describes sent before may not be answered yet */
+		/* the layout is resolved at the first row: Describes sent before may not be
+		 * answered yet */
 		e->portal = crypt_portal_ref(po);
 		const struct sql_plan *pl = po && po->stmt ? po->stmt->plan : NULL;
 		/* PREPARE/DEALLOCATE/DISCARD ALL run by it: applied at its CommandComplete */
@@ -731,4 +760,3 @@ int crypt_client_message(struct conn *c, uint8_t type, uint32_t len)
 		return PGS_OK;
 	}
 }
-

@@ -1,4 +1,5 @@
-/* conn_startup.c - the client's first packets: SSLRequest, GSSENCRequest, CancelRequest, StartupMessage, TLS accept. */
+/* conn_startup.c - the client's first packets: SSLRequest, GSSENCRequest, CancelRequest,
+ * StartupMessage, TLS accept. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -32,8 +33,9 @@ static void tls_accept_step(struct conn *c)
 		if (c->env->cfg->client_tls.ca_file) {
 			if (net_tls_peer_id(c->client.ssl, &c->peer) == PGS_OK) {
 				c->has_peer = true;
-				log_conn(LOG_INFO, c->id, "client certificate: subject \"%s\" sha256 %s",
-					 c->peer.subject, c->peer.fingerprint);
+				log_conn(LOG_INFO, c->id,
+				         "client certificate: subject \"%s\" sha256 %s",
+				         c->peer.subject, c->peer.fingerprint);
 			}
 		}
 		c->state = CS_CLIENT_STARTUP;
@@ -57,7 +59,8 @@ static void handle_startup_message(struct conn *c, const struct proto_startup *s
 
 	if (cfg->client_tls.enabled && cfg->client_tls.require && !c->client_tls) {
 		metrics_error(METRICS_ERR_AUTH);
-		conn_fail(c, "28000", "pgseal requires TLS: connect with sslmode=require or stronger");
+		conn_fail(c, "28000",
+		          "pgseal requires TLS: connect with sslmode=require or stronger");
 		return;
 	}
 	if (strlen(user) >= sizeof(c->user) || (db && strlen(db) >= sizeof(c->database))) {
@@ -67,7 +70,7 @@ static void handle_startup_message(struct conn *c, const struct proto_startup *s
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	snprintf(c->database, sizeof(c->database), "%s", db && *db ? db : user);
 	log_conn(LOG_INFO, c->id, "startup: user \"%s\" database \"%s\"%s", c->user, c->database,
-		 c->client_tls ? " (tls)" : "");
+	         c->client_tls ? " (tls)" : "");
 	conn_auth_begin(c);
 }
 
@@ -170,7 +173,8 @@ void conn_startup_step(struct conn *c)
 			return;
 		ssize_t n = conn_side_read(&c->client, &c->c2s);
 		if (n == 0 || n == -2) {
-			conn_close(c, n == 0 ? "client closed during startup" : "client read failed");
+			conn_close(c,
+			           n == 0 ? "client closed during startup" : "client read failed");
 			return;
 		}
 		if (n == -1)

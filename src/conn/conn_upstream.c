@@ -1,4 +1,5 @@
-/* conn_upstream.c - opening the upstream side: TCP connect, SSLRequest, TLS with verification, StartupMessage. */
+/* conn_upstream.c - opening the upstream side: TCP connect, SSLRequest, TLS with verification,
+ * StartupMessage. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -67,7 +68,8 @@ static void tls_connect_step(struct conn *c)
 	ERR_clear_error();
 	int r = SSL_connect(c->server.ssl);
 	if (r == 1) {
-		log_conn(LOG_DEBUG, c->id, "upstream TLS established (%s)", SSL_get_version(c->server.ssl));
+		log_conn(LOG_DEBUG, c->id, "upstream TLS established (%s)",
+		         SSL_get_version(c->server.ssl));
 		upstream_ready(c);
 		return;
 	}
@@ -78,11 +80,13 @@ static void tls_connect_step(struct conn *c)
 	metrics_error(METRICS_ERR_TLS);
 	if (vr != X509_V_OK)
 		log_conn(LOG_WARN, c->id, "upstream certificate verification failed: %s",
-			 X509_verify_cert_error_string(vr));
+		         X509_verify_cert_error_string(vr));
 	else
-		log_conn(LOG_WARN, c->id, "upstream TLS handshake failed: %s", net_tls_error(eb, sizeof(eb)));
-	upstream_fail(c, vr != X509_V_OK ? "pgseal: the upstream server's certificate failed verification"
-					 : "pgseal: TLS handshake with the upstream server failed");
+		log_conn(LOG_WARN, c->id, "upstream TLS handshake failed: %s",
+		         net_tls_error(eb, sizeof(eb)));
+	upstream_fail(c, vr != X509_V_OK
+	                     ? "pgseal: the upstream server's certificate failed verification"
+	                     : "pgseal: TLS handshake with the upstream server failed");
 }
 
 void conn_upstream_step(struct conn *c)
@@ -122,14 +126,17 @@ void conn_upstream_step(struct conn *c)
 			return;
 		}
 		if (n != 1) {
-			upstream_fail(c, "pgseal: the upstream server closed the connection during TLS negotiation");
+			upstream_fail(c, "pgseal: the upstream server closed the connection during "
+			                 "TLS negotiation");
 			return;
 		}
 		if (answer != 'S') {
-			/* never fall back to plaintext: that is the downgrade TLS is there to stop */
+			/* never fall back to plaintext: that is the downgrade TLS is there to stop
+			 */
 			log_conn(LOG_WARN, c->id, "upstream refused TLS (answered '%c')",
-				 answer >= 32 && answer < 127 ? answer : '?');
-			upstream_fail(c, "pgseal: the upstream server does not accept TLS, and upstream.tls requires it");
+			         answer >= 32 && answer < 127 ? answer : '?');
+			upstream_fail(c, "pgseal: the upstream server does not accept TLS, and "
+			                 "upstream.tls requires it");
 			return;
 		}
 		c->server.ssl = SSL_new(c->env->upstream_tls);

@@ -1,4 +1,5 @@
-/* conn_uring.c - a connection side on the io_uring engine: receives and sends of a plaintext relay socket by completion. */
+/* conn_uring.c - a connection side on the io_uring engine: receives and sends of a plaintext relay
+ * socket by completion. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -43,7 +44,7 @@ void conn_uring_enter(struct conn *c, struct conn_side *s)
 	s->tx_op.arg = s;
 	s->writable = !s->tx_pending;
 	if (arm_recv(c, s) != PGS_OK)
-		s->rx_error = -ENOMEM; /* the next read fails the connection */
+		s->rx_error = -ENOMEM;  /* the next read fails the connection */
 	s->readable = s->rx_error != 0; /* otherwise when a receive completes */
 }
 
@@ -110,7 +111,7 @@ ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b)
 static int submit_send(struct conn_side *s)
 {
 	if (net_uring_send(s->conn->worker->loop, s->fd, s->ubuf + CONN_URING_RX + s->tx_off,
-			   s->tx_len, &s->tx_op) != PGS_OK)
+	                   s->tx_len, &s->tx_op) != PGS_OK)
 		return PGS_ERR;
 	s->tx_pending = true;
 	s->ops++;

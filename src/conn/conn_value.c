@@ -1,4 +1,5 @@
-/* conn_value.c - one value through the keys: canonical form, record encryption, blind index, decryption, arrays of search values. */
+/* conn_value.c - one value through the keys: canonical form, record encryption, blind index,
+ * decryption, arrays of search values. */
 #include "conn/conn_internal.h"
 
 #include <ctype.h>
@@ -23,8 +24,8 @@ static bool allowed(const struct conn *c, const struct schema_column *col)
 }
 
 int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
-			uint32_t wire_oid, int format, const uint8_t *in, size_t len,
-			struct codec_buf *out, char *err, size_t errlen)
+                        uint32_t wire_oid, int format, const uint8_t *in, size_t len,
+                        struct codec_buf *out, char *err, size_t errlen)
 {
 	struct codec_buf canon = {0};
 	struct crypto_column_key *k;
@@ -35,15 +36,17 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		return PGS_ERR;
 	}
 	if (!c->worker->kw) {
-		pgs_errf(err, errlen, "pgseal: %s is encrypted but no keys are configured", col->qualified);
+		pgs_errf(err, errlen, "pgseal: %s is encrypted but no keys are configured",
+		         col->qualified);
 		return PGS_ERR;
 	}
 	if (codec_to_canonical(col->type, wire_oid, format, in, len, &canon) != PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: invalid input for %s (type %s)", col->qualified,
-			 codec_type_name(col->type));
+		         codec_type_name(col->type));
 		goto out;
 	}
-	if (keys_worker_current(c->worker->kw, key_client(col), col->table->name, col->name, &k) != PGS_OK) {
+	if (keys_worker_current(c->worker->kw, key_client(col), col->table->name, col->name, &k) !=
+	    PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: no key for %s", col->qualified);
 		goto out;
 	}
@@ -53,7 +56,8 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		prefix[0] = CRYPTO_REC_SEARCHABLE;
 		if (crypto_blind_index(k, canon.data, canon.len, prefix + 1) != PGS_OK ||
 		    codec_buf_put(out, prefix, sizeof(prefix)) != PGS_OK) {
-			pgs_errf(err, errlen, "pgseal: cannot compute the search index of %s", col->qualified);
+			pgs_errf(err, errlen, "pgseal: cannot compute the search index of %s",
+			         col->qualified);
 			goto out;
 		}
 		rc = PGS_OK;
@@ -74,7 +78,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		out->cap = need;
 	}
 	if (crypto_record_encrypt(k, col->searchable, canon.data, canon.len, out->data, out->cap,
-				  &out->len) != PGS_OK) {
+	                          &out->len) != PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: cannot encrypt a value of %s", col->qualified);
 		goto out;
 	}
@@ -84,9 +88,9 @@ out:
 	return rc;
 }
 
-static int fail_response(struct conn *c, const struct schema_column *col, int format, const uint8_t *rec,
-			 size_t len, struct codec_buf *out, bool *is_null, char *err, size_t errlen,
-			 const char *why)
+static int fail_response(struct conn *c, const struct schema_column *col, int format,
+                         const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                         char *err, size_t errlen, const char *why)
 {
 	log_conn(LOG_WARN, c->id, "a value of %s could not be decrypted: %s", col->qualified, why);
 	switch (col->on_fail) {
@@ -97,8 +101,10 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 		if (col->type == CODEC_BYTEA && format == CODEC_FMT_BINARY)
 			return codec_buf_put(out, rec, len);
 		if (col->type != CODEC_BYTEA && col->type != CODEC_TEXT) {
-			pgs_errf(err, errlen, "pgseal: a value of %s could not be decrypted (%s), and its "
-				 "ciphertext cannot be returned as %s", col->qualified, why, codec_type_name(col->type));
+			pgs_errf(err, errlen,
+			         "pgseal: a value of %s could not be decrypted (%s), and its "
+			         "ciphertext cannot be returned as %s",
+			         col->qualified, why, codec_type_name(col->type));
 			return PGS_ERR;
 		}
 		if (codec_buf_put(out, "\\x", 2) != PGS_OK)
@@ -117,8 +123,9 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 			*is_null = true;
 			return PGS_OK;
 		}
-		if (codec_to_canonical(col->type, 0, CODEC_FMT_TEXT, (const uint8_t *)col->default_value,
-				       strlen(col->default_value), &canon) == PGS_OK &&
+		if (codec_to_canonical(col->type, 0, CODEC_FMT_TEXT,
+		                       (const uint8_t *)col->default_value,
+		                       strlen(col->default_value), &canon) == PGS_OK &&
 		    codec_from_canonical(col->type, format, canon.data, canon.len, out) == PGS_OK)
 			rc = PGS_OK;
 		codec_buf_free(&canon);
@@ -126,14 +133,15 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 	}
 	case SCHEMA_FAIL_ERROR:
 	default:
-		pgs_errf(err, errlen, "pgseal: a value of %s could not be decrypted (%s)", col->qualified, why);
+		pgs_errf(err, errlen, "pgseal: a value of %s could not be decrypted (%s)",
+		         col->qualified, why);
 		return PGS_ERR;
 	}
 }
 
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
-			const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
-			char *err, size_t errlen)
+                        const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                        char *err, size_t errlen)
 {
 	struct crypto_record_view v;
 	struct crypto_column_key *k;
@@ -144,16 +152,17 @@ int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int for
 	*is_null = false;
 	if (!allowed(c, col))
 		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
-				     "this client may not read it");
+		                     "this client may not read it");
 	if (!c->worker->kw)
-		return fail_response(c, col, format, rec, len, out, is_null, err, errlen, "no keys");
+		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+		                     "no keys");
 	if (crypto_record_parse(rec, len, &v) != PGS_OK)
 		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
-				     "not a pgseal record");
-	if (keys_worker_version(c->worker->kw, key_client(col), col->table->name, col->name, v.key_id,
-				&k) != PGS_OK)
+		                     "not a pgseal record");
+	if (keys_worker_version(c->worker->kw, key_client(col), col->table->name, col->name,
+	                        v.key_id, &k) != PGS_OK)
 		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
-				     "unknown key version");
+		                     "unknown key version");
 	pt = malloc(len ? len : 1);
 	if (!pt) {
 		pgs_errf(err, errlen, "pgseal: out of memory");
@@ -161,13 +170,13 @@ int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int for
 	}
 	if (crypto_record_decrypt(k, rec, len, pt, len, &ptlen) != PGS_OK) {
 		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
-				   "authentication failed");
+		                   "authentication failed");
 		goto out;
 	}
 	out->len = 0;
 	if (codec_from_canonical(col->type, format, pt, ptlen, out) != PGS_OK) {
 		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
-				   "not a value of the declared type");
+		                   "not a value of the declared type");
 		goto out;
 	}
 	rc = PGS_OK;
@@ -203,8 +212,10 @@ int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out
 			if (i + 1 < len && in[i + 1] == '\\') {
 				i += 2;
 			} else if (i + 3 < len && in[i + 1] >= '0' && in[i + 1] <= '3' &&
-				   in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
-				b = (uint8_t)((in[i + 1] - '0') << 6 | (in[i + 2] - '0') << 3 | (in[i + 3] - '0'));
+			           in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' &&
+			           in[i + 3] <= '7') {
+				b = (uint8_t)((in[i + 1] - '0') << 6 | (in[i + 2] - '0') << 3 |
+				              (in[i + 3] - '0'));
 				i += 4;
 			} else {
 				return PGS_ERR;
@@ -219,12 +230,12 @@ int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out
 }
 
 int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
-			 const char *value, size_t len, char **out, char *err, size_t errlen)
+                         const char *value, size_t len, char **out, char *err, size_t errlen)
 {
 	struct conn *c = arg;
 	struct codec_buf rec = {0};
-	if (crypt_encrypt_value(c, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec, err,
-				errlen) != PGS_OK) {
+	if (crypt_encrypt_value(c, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec,
+	                        err, errlen) != PGS_OK) {
 		codec_buf_free(&rec);
 		return PGS_ERR;
 	}
@@ -245,7 +256,8 @@ int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_va
 
 /* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
 int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-			      const uint8_t *in, size_t len, struct proto_buf *out, char *err, size_t errlen)
+                        const uint8_t *in, size_t len, struct proto_buf *out, char *err,
+                        size_t errlen)
 {
 	struct codec_buf one = {0}, elem = {0};
 	struct proto_buf items = {0};
@@ -256,11 +268,12 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 		struct proto_reader r;
 		uint32_t ndim, flags, etype, dim, lb;
 		proto_reader_init(&r, in, len);
-		if (proto_read_u32(&r, &ndim) != PGS_OK || ndim > 1 || proto_read_u32(&r, &flags) != PGS_OK ||
-		    proto_read_u32(&r, &etype) != PGS_OK)
+		if (proto_read_u32(&r, &ndim) != PGS_OK || ndim > 1 ||
+		    proto_read_u32(&r, &flags) != PGS_OK || proto_read_u32(&r, &etype) != PGS_OK)
 			goto bad;
 		dim = 0;
-		if (ndim == 1 && (proto_read_u32(&r, &dim) != PGS_OK || proto_read_u32(&r, &lb) != PGS_OK))
+		if (ndim == 1 &&
+		    (proto_read_u32(&r, &dim) != PGS_OK || proto_read_u32(&r, &lb) != PGS_OK))
 			goto bad;
 		for (uint32_t i = 0; i < dim; i++) {
 			int32_t el;
@@ -274,8 +287,9 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 			}
 			if (proto_read_bytes(&r, (size_t)el, &p) != PGS_OK)
 				goto bad;
-			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype, CODEC_FMT_BINARY, p,
-						(size_t)el, &one, err, errlen) != PGS_OK)
+			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype,
+			                        CODEC_FMT_BINARY, p, (size_t)el, &one, err,
+			                        errlen) != PGS_OK)
 				goto out;
 			proto_put_u32(&items, (uint32_t)one.len);
 			proto_put_bytes(&items, one.data, one.len);
@@ -320,11 +334,13 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 				while (elem.len && isspace(elem.data[elem.len - 1]))
 					elem.len--;
 			}
-			if (!quoted && elem.len == 4 && !strncasecmp((const char *)elem.data, "null", 4)) {
+			if (!quoted && elem.len == 4 &&
+			    !strncasecmp((const char *)elem.data, "null", 4)) {
 				proto_put_u32(&items, 0xffffffffu);
 			} else {
-				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid, CODEC_FMT_TEXT,
-							elem.data, elem.len, &one, err, errlen) != PGS_OK)
+				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid,
+				                        CODEC_FMT_TEXT, elem.data, elem.len, &one,
+				                        err, errlen) != PGS_OK)
 					goto out;
 				proto_put_u32(&items, (uint32_t)one.len);
 				proto_put_bytes(&items, one.data, one.len);

@@ -124,10 +124,10 @@ struct crypt_view_row {
 static void put_enc(struct proto_buf *b, const struct schema *sc)
 {
 	static const char head[] = "WITH RECURSIVE enc(oid, depth) AS (SELECT c.oid, 0 FROM "
-				   "pg_catalog.pg_class c WHERE c.relname IN (";
+	                           "pg_catalog.pg_class c WHERE c.relname IN (";
 	static const char tail[] = ") UNION SELECT i.inhrelid, enc.depth + 1 FROM enc "
-				   "JOIN pg_catalog.pg_inherits i ON i.inhparent = enc.oid "
-				   "WHERE enc.depth < 32)";
+	                           "JOIN pg_catalog.pg_inherits i ON i.inhparent = enc.oid "
+	                           "WHERE enc.depth < 32)";
 	proto_put_bytes(b, head, sizeof(head) - 1);
 	for (size_t i = 0; i < sc->ntables; i++) {
 		const char *name = sc->tables[i].name;
@@ -152,7 +152,8 @@ void crypt_views_query(struct proto_buf *b, const struct schema *sc)
 {
 	static const char kids[] =
 	    ", kid(oid, top, depth) AS (SELECT i.inhrelid, i.inhparent, 1 "
-	    "FROM pg_catalog.pg_inherits i WHERE i.inhparent IN (SELECT oid FROM enc WHERE depth = 0) "
+	    "FROM pg_catalog.pg_inherits i WHERE i.inhparent IN (SELECT oid FROM enc WHERE depth = "
+	    "0) "
 	    "UNION SELECT i.inhrelid, kid.top, kid.depth + 1 FROM kid "
 	    "JOIN pg_catalog.pg_inherits i ON i.inhparent = kid.oid WHERE kid.depth < 32) "
 	    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, pn.nspname, p.relname "
@@ -211,10 +212,10 @@ static void row_flush(struct conn *c)
 		s->views_loading->scs_off = crypt_lex_scs_off(c);
 	}
 	const struct sql_view *sv =
-		v->child ? sql_views_add_child(s->views_loading, c->env->schema, v->nsp, v->rel,
-					       (const char *const *)v->names, v->n, v->pnsp, v->prel)
-			 : sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
-					 (const char *const *)v->names, v->n, v->def);
+	    v->child ? sql_views_add_child(s->views_loading, c->env->schema, v->nsp, v->rel,
+	                                   (const char *const *)v->names, v->n, v->pnsp, v->prel)
+	             : sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
+	                             (const char *const *)v->names, v->n, v->def);
 	struct crypt_table_oid *e = NULL;
 	for (size_t i = 0; sv && i < sv->ncols; i++) {
 		if (!sv->cols[i].col)
@@ -231,7 +232,7 @@ static void row_flush(struct conn *c)
 		e->nattr++;
 	}
 	log_conn(LOG_DEBUG, c->id, "catalog: %s %s.%s over encrypted data (%d column(s) mapped)",
-		 v->child ? "child table" : "view", v->nsp, v->rel, e ? e->nattr : 0);
+	         v->child ? "child table" : "view", v->nsp, v->rel, e ? e->nattr : 0);
 	row_clear(v);
 }
 
@@ -302,7 +303,7 @@ static void pending_drop(struct crypt_state *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(s->pending_views[i]);
 	memmove(s->pending_views, s->pending_views + n,
-		(s->npending_views - n) * sizeof(*s->pending_views));
+	        (s->npending_views - n) * sizeof(*s->pending_views));
 	s->npending_views -= n;
 	s->pending_first += n;
 	if (!s->npending_views) {
@@ -311,7 +312,8 @@ static void pending_drop(struct crypt_state *s, size_t n)
 	}
 }
 
-void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status)
+void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed,
+                        uint8_t status)
 {
 	struct crypt_state *s = &c->crypt;
 	if (failed) {
@@ -359,8 +361,8 @@ void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
 {
 	struct crypt_state *s = &c->crypt;
 	for (size_t i = 0; plan && i < plan->ndefined_views; i++) {
-		s->pending_views = pgs_xrealloc(s->pending_views,
-						(s->npending_views + 1) * sizeof(*s->pending_views));
+		s->pending_views = pgs_xrealloc(s->pending_views, (s->npending_views + 1) *
+		                                                      sizeof(*s->pending_views));
 		s->pending_views[s->npending_views++] = pgs_xstrdup(plan->defined_views[i]);
 		reg_add(c->id, plan->defined_views[i]);
 		s->views_unconfirmed = true;

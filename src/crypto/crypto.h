@@ -51,17 +51,17 @@ int crypto_random(void *buf, size_t n) PGS_MUSTCHECK;
 void crypto_wipe(void *p, size_t n);
 /* HKDF-SHA256 (RFC 5869) into out[outlen]. */
 int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,
-		       const char *info, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
+                       const char *info, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
 /* One-shot AES-256-GCM for the key hierarchy (not the per-value path). ct/pt may alias. */
 int crypto_aead_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_NONCE_LEN],
-		     const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
-		     uint8_t tag[CRYPTO_TAG_LEN]) PGS_MUSTCHECK;
+                     const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
+                     uint8_t tag[CRYPTO_TAG_LEN]) PGS_MUSTCHECK;
 int crypto_aead_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_NONCE_LEN],
-		     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t len,
-		     const uint8_t tag[CRYPTO_TAG_LEN], uint8_t *pt) PGS_MUSTCHECK;
+                     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t len,
+                     const uint8_t tag[CRYPTO_TAG_LEN], uint8_t *pt) PGS_MUSTCHECK;
 /* HMAC-SHA256 one-shot (keystore file MAC). */
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
-		       uint8_t out[32]) PGS_MUSTCHECK;
+                       uint8_t out[32]) PGS_MUSTCHECK;
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void crypto_hex(const uint8_t *in, size_t n, char *out);
 /* The value of one hex digit (either case), or -1 for any other character. */
@@ -70,7 +70,7 @@ int crypto_hexval(int c);
 int crypto_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
 /* Decodes standard base64 (with padding; whitespace not allowed) into out[cap]. */
 int crypto_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
-			 size_t *outlen) PGS_MUSTCHECK;
+                         size_t *outlen) PGS_MUSTCHECK;
 
 /* ---- records ------------------------------------------------------------------------- */
 
@@ -89,9 +89,9 @@ struct crypto_column_key;
 
 /* search_key may be NULL: then crypto_blind_index and searchable records fail. A key_id
  * outside CRYPTO_KEYID_MIN..MAX is refused (no record the database would refuse). */
-int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN],
-			  const uint8_t *search_key, uint32_t key_id, const char *table,
-			  const char *column, struct crypto_column_key **out) PGS_MUSTCHECK;
+int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t *search_key,
+                          uint32_t key_id, const char *table, const char *column,
+                          struct crypto_column_key **out) PGS_MUSTCHECK;
 void crypto_column_key_free(struct crypto_column_key *k);
 uint32_t crypto_column_key_id(const struct crypto_column_key *k);
 
@@ -101,26 +101,26 @@ size_t crypto_record_len(bool searchable, size_t plain_len);
 /* Encrypts one canonical plaintext into out[cap] (cap >= crypto_record_len). The blind
  * index is computed when searchable. A random nonce is used. */
 int crypto_record_encrypt(struct crypto_column_key *k, bool searchable, const uint8_t *pt,
-			  size_t ptlen, uint8_t *out, size_t cap, size_t *outlen) PGS_MUSTCHECK;
+                          size_t ptlen, uint8_t *out, size_t cap, size_t *outlen) PGS_MUSTCHECK;
 /* The same with a caller-given nonce: for known-answer tests only. */
 int crypto_record_encrypt_with_nonce(struct crypto_column_key *k, bool searchable,
-				     const uint8_t nonce[CRYPTO_NONCE_LEN], const uint8_t *pt,
-				     size_t ptlen, uint8_t *out, size_t cap,
-				     size_t *outlen) PGS_MUSTCHECK;
+                                     const uint8_t nonce[CRYPTO_NONCE_LEN], const uint8_t *pt,
+                                     size_t ptlen, uint8_t *out, size_t cap,
+                                     size_t *outlen) PGS_MUSTCHECK;
 
 /* Decrypts a record into out[cap] (cap >= reclen is always enough). Fails, writing no
  * plaintext, on a malformed record, another key id, another column or any tamper. */
 int crypto_record_decrypt(struct crypto_column_key *k, const uint8_t *rec, size_t reclen,
-			  uint8_t *out, size_t cap, size_t *outlen) PGS_MUSTCHECK;
+                          uint8_t *out, size_t cap, size_t *outlen) PGS_MUSTCHECK;
 
 /* HMAC-SHA256(search key, pt): the blind index of a value, as stored in the record. */
 int crypto_blind_index(struct crypto_column_key *k, const uint8_t *pt, size_t ptlen,
-		       uint8_t out[CRYPTO_BLIND_LEN]) PGS_MUSTCHECK;
+                       uint8_t out[CRYPTO_BLIND_LEN]) PGS_MUSTCHECK;
 
 /* A parsed record (pointers into the record bytes). */
 struct crypto_record_view {
 	uint8_t format;
-	const uint8_t *blind;   /* NULL for plain records */
+	const uint8_t *blind; /* NULL for plain records */
 	uint32_t key_id;
 	const uint8_t *nonce;
 	const uint8_t *ct;

@@ -1,4 +1,5 @@
-/* record.c - the stored record of one encrypted value (DESIGN.md §5): encrypt, decrypt, blind index. */
+/* record.c - the stored record of one encrypted value (DESIGN.md §5): encrypt, decrypt, blind
+ * index. */
 
 /* The blind index uses SHA-256's low-level API on purpose: HMAC's inner and outer states
  * are precomputed once per key and copied by value per call, which EVP cannot do
@@ -14,7 +15,8 @@
 #include <openssl/sha.h>
 
 #define NAME_MAX_LEN 256
-#define NONCE_POOL 256 /* nonces fetched from the DRBG at a time: 3 KiB, the context fits one page */
+#define NONCE_POOL                                                                                 \
+	256 /* nonces fetched from the DRBG at a time: 3 KiB, the context fits one page */
 
 struct crypto_column_key {
 	EVP_CIPHER_CTX *enc; /* key schedule done once; per value only the nonce is set */
@@ -45,8 +47,8 @@ static uint32_t get_be32(const uint8_t *p)
 }
 
 int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t *search_key,
-			  uint32_t key_id, const char *table, const char *column,
-			  struct crypto_column_key **out)
+                          uint32_t key_id, const char *table, const char *column,
+                          struct crypto_column_key **out)
 {
 	struct crypto_column_key *k = NULL;
 	uint8_t pad[SHA256_CBLOCK];
@@ -77,12 +79,14 @@ int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t 
 		memset(pad, 0x36, sizeof(pad));
 		for (int i = 0; i < CRYPTO_KEY_LEN; i++)
 			pad[i] ^= search_key[i];
-		if (!SHA256_Init(&k->hmac_inner) || !SHA256_Update(&k->hmac_inner, pad, sizeof(pad)))
+		if (!SHA256_Init(&k->hmac_inner) ||
+		    !SHA256_Update(&k->hmac_inner, pad, sizeof(pad)))
 			goto fail;
 		memset(pad, 0x5c, sizeof(pad));
 		for (int i = 0; i < CRYPTO_KEY_LEN; i++)
 			pad[i] ^= search_key[i];
-		if (!SHA256_Init(&k->hmac_outer) || !SHA256_Update(&k->hmac_outer, pad, sizeof(pad)))
+		if (!SHA256_Init(&k->hmac_outer) ||
+		    !SHA256_Update(&k->hmac_outer, pad, sizeof(pad)))
 			goto fail;
 	}
 	OPENSSL_cleanse(pad, sizeof(pad));
@@ -116,7 +120,7 @@ size_t crypto_record_len(bool searchable, size_t plain_len)
 }
 
 int crypto_blind_index(struct crypto_column_key *k, const uint8_t *pt, size_t ptlen,
-		       uint8_t out[CRYPTO_BLIND_LEN])
+                       uint8_t out[CRYPTO_BLIND_LEN])
 {
 	SHA256_CTX c;
 	uint8_t inner[SHA256_DIGEST_LENGTH];
@@ -158,8 +162,8 @@ static int next_nonce(struct crypto_column_key *k, uint8_t nonce[CRYPTO_NONCE_LE
 }
 
 int crypto_record_encrypt_with_nonce(struct crypto_column_key *k, bool searchable,
-				     const uint8_t nonce[CRYPTO_NONCE_LEN], const uint8_t *pt,
-				     size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
+                                     const uint8_t nonce[CRYPTO_NONCE_LEN], const uint8_t *pt,
+                                     size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
 {
 	size_t need = crypto_record_len(searchable, ptlen);
 	size_t h = 0;
@@ -195,7 +199,7 @@ fail:
 }
 
 int crypto_record_encrypt(struct crypto_column_key *k, bool searchable, const uint8_t *pt,
-			  size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
+                          size_t ptlen, uint8_t *out, size_t cap, size_t *outlen)
 {
 	uint8_t nonce[CRYPTO_NONCE_LEN];
 	if (next_nonce(k, nonce) != PGS_OK)
@@ -231,7 +235,7 @@ int crypto_record_parse(const uint8_t *rec, size_t len, struct crypto_record_vie
 }
 
 int crypto_record_decrypt(struct crypto_column_key *k, const uint8_t *rec, size_t reclen,
-			  uint8_t *out, size_t cap, size_t *outlen)
+                          uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct crypto_record_view v;
 	uint8_t tag[CRYPTO_TAG_LEN];

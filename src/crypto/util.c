@@ -29,7 +29,7 @@ void crypto_wipe(void *p, size_t n)
 }
 
 int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt, size_t saltlen,
-		       const char *info, uint8_t *out, size_t outlen)
+                       const char *info, uint8_t *out, size_t outlen)
 {
 	int rc = PGS_ERR;
 	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
@@ -50,8 +50,8 @@ out:
 }
 
 int crypto_aead_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_NONCE_LEN],
-		     const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
-		     uint8_t tag[CRYPTO_TAG_LEN])
+                     const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
+                     uint8_t tag[CRYPTO_TAG_LEN])
 {
 	int rc = PGS_ERR, n;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -73,8 +73,8 @@ out:
 }
 
 int crypto_aead_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_NONCE_LEN],
-		     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t len,
-		     const uint8_t tag[CRYPTO_TAG_LEN], uint8_t *pt)
+                     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t len,
+                     const uint8_t tag[CRYPTO_TAG_LEN], uint8_t *pt)
 {
 	int rc = PGS_ERR, n;
 	uint8_t t[CRYPTO_TAG_LEN];
@@ -101,7 +101,7 @@ out:
 }
 
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
-		       uint8_t out[32])
+                       uint8_t out[32])
 {
 	unsigned int n = 0;
 	if (keylen > INT32_MAX)
@@ -177,7 +177,7 @@ int crypto_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
 			}
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
+		             (uint32_t)v[3];
 		size_t k = (size_t)(3 - pad);
 		if (o + k > cap)
 			return PGS_ERR;

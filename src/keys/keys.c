@@ -1,4 +1,5 @@
-/* keys.c - boot (unseal or create), keystore changes (ensure, rotate), per-worker key contexts, status. */
+/* keys.c - boot (unseal or create), keystore changes (ensure, rotate), per-worker key contexts,
+ * status. */
 #include "keys/keys_internal.h"
 
 #include <fcntl.h>
@@ -53,7 +54,7 @@ static int persist_locked(struct keys *k, char *err, size_t errlen)
 
 /* Reads and unseals the blob at path; checks its provider against the configured one. */
 static int unseal(struct keys *k, const char *path, const uint8_t *sealing,
-		  struct keys_sealed_hdr *h, uint8_t *master, char *err, size_t errlen)
+                  struct keys_sealed_hdr *h, uint8_t *master, char *err, size_t errlen)
 {
 	uint8_t *blob = NULL;
 	size_t len = 0;
@@ -64,21 +65,22 @@ static int unseal(struct keys *k, const char *path, const uint8_t *sealing,
 	if (r != PGS_OK)
 		return PGS_ERR;
 	if (keys_sealed_parse(blob, len, h) != PGS_OK) {
-		pgs_errf(err, errlen, "%s: not a pgseal sealed master key (bad format or truncated)",
-			 path);
+		pgs_errf(err, errlen,
+		         "%s: not a pgseal sealed master key (bad format or truncated)", path);
 		goto out;
 	}
 	if (h->provider != k->provider) {
 		pgs_errf(err, errlen, "%s: sealed by provider '%s' but keys.provider is '%s'", path,
-			 keys_provider_str((enum keys_provider)h->provider),
-			 keys_provider_str(k->provider));
+		         keys_provider_str((enum keys_provider)h->provider),
+		         keys_provider_str(k->provider));
 		goto out;
 	}
 	if (keys_sealed_open(sealing, blob, len, h, master) != PGS_OK) {
-		pgs_errf(err, errlen,
-			 "%s: cannot unseal the master key (tampered, or another sealing key: other "
-			 "app measurement, compose hash or key)",
-			 path);
+		pgs_errf(
+		    err, errlen,
+		    "%s: cannot unseal the master key (tampered, or another sealing key: other "
+		    "app measurement, compose hash or key)",
+		    path);
 		goto out;
 	}
 	rc = PGS_OK;
@@ -107,7 +109,7 @@ static int create_master(struct keys *k, const uint8_t *sealing, char *err, size
 		return PGS_ERR;
 	k->created_now = true;
 	log_info("keys: created and sealed a new master key (%s, provider %s)", k->sealed_path,
-		 keys_provider_str(k->provider));
+	         keys_provider_str(k->provider));
 	return PGS_OK;
 }
 
@@ -116,7 +118,7 @@ static int create_master(struct keys *k, const uint8_t *sealing, char *err, size
  * would orphan the rows written in between, so only an explicit `keys init
  * --new-keystore` (new_keystore) creates an empty one. */
 static int load_keystore(struct keys *k, const uint8_t *sealing, bool new_keystore, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -125,12 +127,13 @@ static int load_keystore(struct keys *k, const uint8_t *sealing, bool new_keysto
 	int r = keys_file_read(k->keystore_path, KEYS_FILE_MAX, false, &buf, &len, err, errlen);
 	if (r == 1) {
 		if (!new_keystore) {
-			pgs_errf(err, errlen,
-				 "%s: the keystore is missing but its sealed master key %s exists: "
-				 "refusing to start with new data keys (rows already stored would no "
-				 "longer decrypt). Restore the keystore; to start over on purpose, run "
-				 "`pgseal keys init --config FILE --new-keystore`",
-				 k->keystore_path, k->sealed_path);
+			pgs_errf(
+			    err, errlen,
+			    "%s: the keystore is missing but its sealed master key %s exists: "
+			    "refusing to start with new data keys (rows already stored would no "
+			    "longer decrypt). Restore the keystore; to start over on purpose, run "
+			    "`pgseal keys init --config FILE --new-keystore`",
+			    k->keystore_path, k->sealed_path);
 			return PGS_ERR;
 		}
 		k->st.master_gen = k->master_gen;
@@ -143,24 +146,25 @@ static int load_keystore(struct keys *k, const uint8_t *sealing, bool new_keysto
 		free(buf);
 		if (rc == PGS_OK)
 			log_warn("keys: created an empty keystore %s under the existing master key "
-				 "(--new-keystore)",
-				 k->keystore_path);
+			         "(--new-keystore)",
+			         k->keystore_path);
 		return rc;
 	}
 	if (new_keystore) {
 		free(buf);
 		pgs_errf(err, errlen,
-			 "%s already exists: refusing to replace it (--new-keystore is for a "
-			 "keystore that is missing)",
-			 k->keystore_path);
+		         "%s already exists: refusing to replace it (--new-keystore is for a "
+		         "keystore that is missing)",
+		         k->keystore_path);
 		return PGS_ERR;
 	}
 	if (r != PGS_OK)
 		return PGS_ERR;
 	if (keys_store_decode(buf, len, k->master, &k->st, e2, sizeof(e2)) == PGS_OK) {
 		if (k->st.master_gen != k->master_gen) {
-			pgs_errf(err, errlen, "%s: keystore is for master key generation %u, blob is %u",
-				 k->keystore_path, k->st.master_gen, k->master_gen);
+			pgs_errf(err, errlen,
+			         "%s: keystore is for master key generation %u, blob is %u",
+			         k->keystore_path, k->st.master_gen, k->master_gen);
 			goto out;
 		}
 		rc = PGS_OK;
@@ -179,7 +183,8 @@ static int load_keystore(struct keys *k, const uint8_t *sealing, bool new_keysto
 				memcpy(k->master, m2, CRYPTO_KEY_LEN);
 				k->master_gen = h.master_gen;
 				log_warn("keys: completed an interrupted master-key rotation "
-					 "(generation %u)", h.master_gen);
+				         "(generation %u)",
+				         h.master_gen);
 				crypto_secure_free(m2);
 				rc = PGS_OK;
 				goto out;
@@ -195,7 +200,7 @@ out:
 }
 
 int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	struct keys *k = pgs_xcalloc(1, sizeof(*k));
 	uint8_t *sealing = crypto_secure_alloc(CRYPTO_KEY_LEN);
@@ -218,36 +223,38 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 	bool new_keystore = flags & KEYS_OPEN_NEW_KEYSTORE;
 	if (new_keystore && !have_blob) {
 		pgs_errf(err, errlen,
-			 "%s: no sealed master key (--new-keystore keeps an existing one; run "
-			 "`pgseal keys init` without it)",
-			 k->sealed_path);
+		         "%s: no sealed master key (--new-keystore keeps an existing one; run "
+		         "`pgseal keys init` without it)",
+		         k->sealed_path);
 		goto out;
 	}
 	if (new_keystore && keys_file_exists(k->keystore_path)) {
 		pgs_errf(err, errlen,
-			 "%s already exists: refusing to replace it (--new-keystore is for a "
-			 "keystore that is missing)",
-			 k->keystore_path);
+		         "%s already exists: refusing to replace it (--new-keystore is for a "
+		         "keystore that is missing)",
+		         k->keystore_path);
 		goto out;
 	}
 	if (have_blob && (flags & KEYS_OPEN_INIT_ONLY)) {
-		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it%s", k->sealed_path,
-			 keys_file_exists(k->keystore_path)
-				 ? ""
-				 : " (its keystore is missing: `pgseal keys init --new-keystore` makes "
-				   "an empty one, if the old one is lost for good)");
+		pgs_errf(err, errlen, "%s already exists: refusing to overwrite it%s",
+		         k->sealed_path,
+		         keys_file_exists(k->keystore_path)
+		             ? ""
+		             : " (its keystore is missing: `pgseal keys init --new-keystore` makes "
+		               "an empty one, if the old one is lost for good)");
 		goto out;
 	}
 	if (!have_blob && !create) {
 		pgs_errf(err, errlen, "%s: no sealed master key (run `pgseal keys init`)",
-			 k->sealed_path);
+		         k->sealed_path);
 		goto out;
 	}
 	if (!have_blob && keys_file_exists(k->keystore_path)) {
-		pgs_errf(err, errlen,
-			 "%s: a keystore exists but its sealed master key %s is missing: refusing to "
-			 "create a new master key (restore the blob)",
-			 k->keystore_path, k->sealed_path);
+		pgs_errf(
+		    err, errlen,
+		    "%s: a keystore exists but its sealed master key %s is missing: refusing to "
+		    "create a new master key (restore the blob)",
+		    k->keystore_path, k->sealed_path);
 		goto out;
 	}
 	if (keys_provider_sealing_key(cfg, k->provider, !have_blob, sealing, err, errlen) != PGS_OK)
@@ -276,7 +283,7 @@ out:
 }
 
 int keys_open(const struct config *cfg, bool create_if_missing, struct keys **out, char *err,
-	      size_t errlen)
+              size_t errlen)
 {
 	return keys_open_ex(cfg, create_if_missing ? KEYS_OPEN_CREATE : 0, out, err, errlen);
 }
@@ -329,8 +336,10 @@ static int begin_change(struct keys *k, int *lockfd, char *err, size_t errlen)
 	    fresh.master_gen != k->master_gen) {
 		if (fresh.n || fresh.e)
 			keys_store_clear(&fresh);
-		pgs_errf(err, errlen, "%s: changed by another process under another master key "
-				      "(restart to reload it)", k->keystore_path);
+		pgs_errf(err, errlen,
+		         "%s: changed by another process under another master key "
+		         "(restart to reload it)",
+		         k->keystore_path);
 		free(buf);
 		goto fail;
 	}
@@ -362,7 +371,7 @@ static const char *client_or_default(const char *c)
 }
 
 static struct keys_entry *find(struct keys_store *st, const char *client, const char *table,
-			       const char *column, uint8_t kind, uint32_t version)
+                               const char *column, uint8_t kind, uint32_t version)
 {
 	struct keys_entry *best = NULL;
 	for (size_t i = 0; i < st->n; i++) {
@@ -377,7 +386,7 @@ static struct keys_entry *find(struct keys_store *st, const char *client, const 
 }
 
 static int add_random(struct keys_store *st, const char *client, const char *table,
-		      const char *column, uint8_t kind, uint32_t version)
+                      const char *column, uint8_t kind, uint32_t version)
 {
 	uint8_t *key = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	int rc = crypto_random(key, CRYPTO_KEY_LEN);
@@ -393,8 +402,8 @@ static bool name_valid(const char *s, bool allow_empty)
 	return s && (allow_empty || n > 0) && n <= KEYS_NAME_MAX;
 }
 
-int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
-		       const char *column, char *err, size_t errlen)
+int keys_ensure_column(struct keys *k, const char *client_id, const char *table, const char *column,
+                       char *err, size_t errlen)
 {
 	const char *c = client_or_default(client_id);
 	int rc = PGS_OK;
@@ -406,7 +415,7 @@ int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
 	/* fast path, the usual case at boot: the column has its keys already */
 	pthread_rwlock_rdlock(&k->lock);
 	bool have = find(&k->st, c, table, column, KEYS_KIND_DATA, 0) &&
-		    find(&k->st, c, table, column, KEYS_KIND_SEARCH, 0);
+	            find(&k->st, c, table, column, KEYS_KIND_SEARCH, 0);
 	pthread_rwlock_unlock(&k->lock);
 	if (have)
 		return PGS_OK;
@@ -422,7 +431,7 @@ int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
 		rc = persist_locked(k, err, errlen);
 		if (rc == PGS_OK)
 			log_info("keys: created keys for %s.%s%s%s", table, column,
-				 *c ? " client " : "", c);
+			         *c ? " client " : "", c);
 	} else if (rc != PGS_OK) {
 		pgs_errf(err, errlen, "keys: random generation failed");
 	}
@@ -436,8 +445,8 @@ int keys_ensure_column(struct keys *k, const char *client_id, const char *table,
 	return rc;
 }
 
-int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
-		     const char *column, char *err, size_t errlen)
+int keys_rotate_data(struct keys *k, const char *client_id, const char *table, const char *column,
+                     char *err, size_t errlen)
 {
 	size_t before, n;
 	int rc = PGS_OK, matched = 0, lockfd;
@@ -449,18 +458,20 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 		if (e->kind != KEYS_KIND_DATA || (client_id && strcmp(e->client, client_id)) ||
 		    (table && (strcmp(e->table, table) || strcmp(e->column, column))))
 			continue;
-		struct keys_entry *cur = find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0);
+		struct keys_entry *cur =
+		    find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0);
 		if (cur != e)
 			continue; /* only the newest version of each column rotates */
 		if (e->version >= CRYPTO_KEYID_MAX) {
 			/* the records' key id and the database's CHECK constraint stop there */
 			pgs_errf(err, errlen, "keys: %s.%s has used every data key version (1..%u)",
-				 e->table, e->column, CRYPTO_KEYID_MAX);
+			         e->table, e->column, CRYPTO_KEYID_MAX);
 			rc = PGS_ERR;
 			matched = -1;
 			break;
 		}
-		char *c = pgs_xstrdup(e->client), *t = pgs_xstrdup(e->table), *o = pgs_xstrdup(e->column);
+		char *c = pgs_xstrdup(e->client), *t = pgs_xstrdup(e->table),
+		     *o = pgs_xstrdup(e->column);
 		uint32_t v = e->version + 1; /* e may move: add_random reallocates */
 		rc = add_random(&k->st, c, t, o, KEYS_KIND_DATA, v);
 		free(c), free(t), free(o);
@@ -468,7 +479,7 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table,
 	}
 	if (rc == PGS_OK && !matched) {
 		pgs_errf(err, errlen, "keys: no data key matches %s%s%s", table ? table : "(all)",
-			 table ? "." : "", table ? column : "");
+		         table ? "." : "", table ? column : "");
 		rc = PGS_ERR;
 	} else if (rc == PGS_OK) {
 		rc = persist_locked(k, err, errlen);
@@ -497,7 +508,8 @@ int keys_rotate_master(struct keys *k, char *err, size_t errlen)
 	}
 	if (begin_change(k, &lockfd, err, errlen) != PGS_OK)
 		goto done;
-	struct keys_sealed_hdr h = {1, (uint8_t)k->provider, k->master_gen + 1, (uint64_t)time(NULL)};
+	struct keys_sealed_hdr h = {1, (uint8_t)k->provider, k->master_gen + 1,
+	                            (uint64_t)time(NULL)};
 	if (crypto_random(m2, CRYPTO_KEY_LEN) != PGS_OK ||
 	    keys_sealed_seal(k->sealing, &h, m2, blob) != PGS_OK) {
 		pgs_errf(err, errlen, "keys: sealing the new master key failed");
@@ -518,7 +530,7 @@ int keys_rotate_master(struct keys *k, char *err, size_t errlen)
 	}
 	if (rename(k->next_path, k->sealed_path) != 0) {
 		pgs_errf(err, errlen, "%s: rename failed; the next start completes the rotation",
-			 k->sealed_path);
+		         k->sealed_path);
 		goto out;
 	}
 	k->master_gen = h.master_gen;
@@ -555,7 +567,7 @@ int keys_entry_get(struct keys *k, size_t i, struct keys_entry_info *out)
 		out->version = e->version;
 		out->created = e->created;
 		out->current = e->kind == KEYS_KIND_DATA &&
-			       find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0) == e;
+		               find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0) == e;
 		rc = PGS_OK;
 	}
 	pthread_rwlock_unlock(&k->lock);
@@ -588,7 +600,7 @@ bool keys_created_now(const struct keys *k)
 }
 
 int keys_make_ctx(struct keys *k, const char *client, const char *table, const char *column,
-		  uint32_t version, struct crypto_column_key **out)
+                  uint32_t version, struct crypto_column_key **out)
 {
 	int rc = PGS_ERR;
 	*out = NULL;
@@ -596,7 +608,8 @@ int keys_make_ctx(struct keys *k, const char *client, const char *table, const c
 	struct keys_entry *d = find(&k->st, client, table, column, KEYS_KIND_DATA, version);
 	struct keys_entry *s = find(&k->st, client, table, column, KEYS_KIND_SEARCH, 0);
 	if (d)
-		rc = crypto_column_key_new(d->key, s ? s->key : NULL, d->version, table, column, out);
+		rc = crypto_column_key_new(d->key, s ? s->key : NULL, d->version, table, column,
+		                           out);
 	pthread_rwlock_unlock(&k->lock);
 	return rc;
 }

@@ -29,7 +29,7 @@ int keys_client_id_x509(const void *cert, char out[KEYS_CLIENT_ID_LEN + 1])
 }
 
 int keys_client_id_pem_file(const char *path, char out[KEYS_CLIENT_ID_LEN + 1], char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {

@@ -19,7 +19,7 @@ bool keys_file_exists(const char *path)
 }
 
 int keys_file_read(const char *path, size_t max, bool secret, uint8_t **data, size_t *len,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -40,19 +40,20 @@ int keys_file_read(const char *path, size_t max, bool secret, uint8_t **data, si
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		pgs_errf(err, errlen, "%s: refusing a group- or world-writable file (chmod 600 it)",
-			 path);
+		         path);
 		goto out;
 	}
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		pgs_errf(err, errlen, "%s: refusing a secret readable by group or others (chmod 600 it)",
-			 path);
+		pgs_errf(err, errlen,
+		         "%s: refusing a secret readable by group or others (chmod 600 it)", path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > max) {
 		pgs_errf(err, errlen, "%s: larger than %zu bytes", path, max);
 		goto out;
 	}
-	buf = secret ? crypto_secure_alloc((size_t)st.st_size + 1) : pgs_xmalloc((size_t)st.st_size + 1);
+	buf = secret ? crypto_secure_alloc((size_t)st.st_size + 1)
+	             : pgs_xmalloc((size_t)st.st_size + 1);
 	while (got <= (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
 		if (r < 0 && errno == EINTR)
@@ -98,7 +99,7 @@ static int fsync_dir_of(const char *path)
 }
 
 int keys_file_write(const char *path, const uint8_t *data, size_t len, bool no_replace, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	size_t n = strlen(path) + 32;
 	char *tmp = pgs_xmalloc(n);
@@ -137,16 +138,19 @@ int keys_file_write(const char *path, const uint8_t *data, size_t len, bool no_r
 		if (link(tmp, path) != 0) {
 			int e = errno;
 			if (e == EEXIST) {
-				pgs_errf(err, errlen, "%s: already exists (refusing to overwrite it)", path);
+				pgs_errf(err, errlen,
+				         "%s: already exists (refusing to overwrite it)", path);
 				goto out;
 			}
 			/* no hard links on this file system: claim the name with O_EXCL, then
 			 * rename over our own empty placeholder */
-			int pfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+			int pfd =
+			    open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 			if (pfd < 0) {
 				pgs_errf(err, errlen, "%s: %s", path,
-					 errno == EEXIST ? "already exists (refusing to overwrite it)"
-							 : strerror(errno));
+				         errno == EEXIST
+				             ? "already exists (refusing to overwrite it)"
+				             : strerror(errno));
 				goto out;
 			}
 			close(pfd);

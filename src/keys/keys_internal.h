@@ -32,11 +32,11 @@ static inline uint64_t keys_be_get(const uint8_t *p, int n)
 /* Reads a whole regular file of at most max bytes; refuses group/world-writable files
  * (and, when secret, any group/other permission). Returns 1 when missing (ENOENT). */
 int keys_file_read(const char *path, size_t max, bool secret, uint8_t **data, size_t *len,
-		   char *err, size_t errlen) PGS_MUSTCHECK;
+                   char *err, size_t errlen) PGS_MUSTCHECK;
 /* Writes data atomically with mode 0600: temp file, fsync, then rename (replace) or
  * link (no_replace: fails if path exists), fsync of the directory. */
-int keys_file_write(const char *path, const uint8_t *data, size_t len, bool no_replace,
-		    char *err, size_t errlen) PGS_MUSTCHECK;
+int keys_file_write(const char *path, const uint8_t *data, size_t len, bool no_replace, char *err,
+                    size_t errlen) PGS_MUSTCHECK;
 bool keys_file_exists(const char *path);
 
 /* ---- sealed master key (keys_sealed.c) ---- */
@@ -50,9 +50,10 @@ struct keys_sealed_hdr {
 /* Structure only: magic, version, length, provider range. */
 int keys_sealed_parse(const uint8_t *blob, size_t len, struct keys_sealed_hdr *h) PGS_MUSTCHECK;
 int keys_sealed_seal(const uint8_t sealing[CRYPTO_KEY_LEN], const struct keys_sealed_hdr *h,
-		     const uint8_t master[CRYPTO_KEY_LEN], uint8_t out[KEYS_SEALED_LEN]) PGS_MUSTCHECK;
+                     const uint8_t master[CRYPTO_KEY_LEN],
+                     uint8_t out[KEYS_SEALED_LEN]) PGS_MUSTCHECK;
 int keys_sealed_open(const uint8_t sealing[CRYPTO_KEY_LEN], const uint8_t *blob, size_t len,
-		     struct keys_sealed_hdr *h, uint8_t master[CRYPTO_KEY_LEN]) PGS_MUSTCHECK;
+                     struct keys_sealed_hdr *h, uint8_t master[CRYPTO_KEY_LEN]) PGS_MUSTCHECK;
 
 /* ---- keystore (keys_store.c) ---- */
 struct keys_entry {
@@ -68,14 +69,14 @@ struct keys_store {
 	struct keys_entry *e;
 };
 int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPTO_KEY_LEN],
-		      struct keys_store *st, char *err, size_t errlen) PGS_MUSTCHECK;
+                      struct keys_store *st, char *err, size_t errlen) PGS_MUSTCHECK;
 int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_KEY_LEN],
-		      uint8_t **out, size_t *outlen) PGS_MUSTCHECK;
+                      uint8_t **out, size_t *outlen) PGS_MUSTCHECK;
 void keys_store_clear(struct keys_store *st);
 /* Appends a copy (key copied into secure memory). */
 void keys_store_add(struct keys_store *st, const char *client, const char *table,
-		    const char *column, uint8_t kind, uint32_t version, uint64_t created,
-		    const uint8_t key[CRYPTO_KEY_LEN]);
+                    const char *column, uint8_t kind, uint32_t version, uint64_t created,
+                    const uint8_t key[CRYPTO_KEY_LEN]);
 
 /* ---- providers (keys_provider.c) ---- */
 int keys_provider_parse(const char *name, enum keys_provider *out) PGS_MUSTCHECK;
@@ -83,12 +84,12 @@ const char *keys_provider_str(enum keys_provider p);
 /* The 32-byte sealing key of the configured provider (create_file: the file provider
  * may create a missing key file). */
 int keys_provider_sealing_key(const struct config *cfg, enum keys_provider p, bool create_file,
-			      uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen) PGS_MUSTCHECK;
+                              uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen) PGS_MUSTCHECK;
 
 /* ---- used by keys_worker.c (keys.c) ---- */
 /* A new context for (client, table, column, version; 0 = newest data version). */
 int keys_make_ctx(struct keys *k, const char *client, const char *table, const char *column,
-		  uint32_t version, struct crypto_column_key **out) PGS_MUSTCHECK;
+                  uint32_t version, struct crypto_column_key **out) PGS_MUSTCHECK;
 /* Bumped on every in-process keystore change: workers then re-resolve "current". */
 unsigned keys_change_count(struct keys *k);
 

@@ -1,4 +1,5 @@
-/* keys_provider.c - where the sealing key comes from: dstack GetKey, PGSEAL_MASTER_KEY, or a dev key file. */
+/* keys_provider.c - where the sealing key comes from: dstack GetKey, PGSEAL_MASTER_KEY, or a dev
+ * key file. */
 #include "keys/keys_internal.h"
 
 #include <stdio.h>
@@ -30,9 +31,12 @@ int keys_provider_parse(const char *name, enum keys_provider *out)
 const char *keys_provider_str(enum keys_provider p)
 {
 	switch (p) {
-	case KEYS_PROV_DSTACK: return "dstack";
-	case KEYS_PROV_ENV: return "env";
-	case KEYS_PROV_FILE: return "file";
+	case KEYS_PROV_DSTACK:
+		return "dstack";
+	case KEYS_PROV_ENV:
+		return "env";
+	case KEYS_PROV_FILE:
+		return "file";
 	}
 	return "unknown";
 }
@@ -43,11 +47,12 @@ static int derive(const uint8_t *ikm, size_t len, enum keys_provider p, uint8_t 
 {
 	char info[64];
 	snprintf(info, sizeof(info), "pgseal sealing key v1 %s", keys_provider_str(p));
-	return crypto_hkdf_sha256(ikm, len, (const uint8_t *)"pgseal", 6, info, out, CRYPTO_KEY_LEN);
+	return crypto_hkdf_sha256(ikm, len, (const uint8_t *)"pgseal", 6, info, out,
+	                          CRYPTO_KEY_LEN);
 }
 
 static int from_dstack(const struct config *cfg, uint8_t out[CRYPTO_KEY_LEN], char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	const char *ep = tee_dstack_endpoint(cfg->keys.dstack_endpoint);
 	struct tee_dstack_info info;
@@ -58,15 +63,15 @@ static int from_dstack(const struct config *cfg, uint8_t out[CRYPTO_KEY_LEN], ch
 	/* Info is for the log only: GetKey decides whether we can go on */
 	if (tee_dstack_info(ep, &info, ierr, sizeof(ierr)) == PGS_OK) {
 		log_info("dstack: endpoint %s, app_id %s, compose_hash %s, instance_id %s", ep,
-			 info.app_id ? info.app_id : "?",
-			 info.compose_hash ? info.compose_hash : "?",
-			 info.instance_id ? info.instance_id : "?");
+		         info.app_id ? info.app_id : "?",
+		         info.compose_hash ? info.compose_hash : "?",
+		         info.instance_id ? info.instance_id : "?");
 		tee_dstack_info_free(&info);
 	} else {
 		log_warn("dstack: %s", ierr);
 	}
 	if (tee_dstack_get_key(ep, DSTACK_KEY_PATH, DSTACK_KEY_PURPOSE, raw, TEE_DSTACK_MAX_KEY,
-			       &rawlen, &nsig, err, errlen) != PGS_OK)
+	                       &rawlen, &nsig, err, errlen) != PGS_OK)
 		goto out;
 	if (rawlen < 16) {
 		pgs_errf(err, errlen, "dstack GetKey returned a %zu-byte key (need >= 16)", rawlen);
@@ -107,7 +112,8 @@ static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 	for (size_t i = 0; i < nentries; i++)
 		crypto_wipe(entries[i], strlen(entries[i]));
 	if (drc != PGS_OK || len != CRYPTO_KEY_LEN) {
-		pgs_errf(err, errlen, "provider env: %s must be base64 of exactly 32 bytes", ENV_VAR);
+		pgs_errf(err, errlen, "provider env: %s must be base64 of exactly 32 bytes",
+		         ENV_VAR);
 		goto out;
 	}
 	rc = derive(raw, len, KEYS_PROV_ENV, out);
@@ -117,15 +123,15 @@ out:
 }
 
 static int from_file(const struct config *cfg, bool create, uint8_t out[CRYPTO_KEY_LEN], char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	const char *path = cfg->keys.sealing_key_file;
 	uint8_t *data = NULL, *key = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	size_t len = 0;
 	int rc = PGS_ERR;
 	log_warn("keys provider 'file' (%s): development only, NOT a TEE - anyone who can read "
-		 "this file and the sealed blob has every key",
-		 path ? path : "(none)");
+	         "this file and the sealed blob has every key",
+	         path ? path : "(none)");
 	if (!path) {
 		pgs_errf(err, errlen, "provider file needs keys.sealing_key_file");
 		goto out;
@@ -148,7 +154,7 @@ static int from_file(const struct config *cfg, bool create, uint8_t out[CRYPTO_K
 		if (len == CRYPTO_KEY_LEN)
 			memcpy(key, data, CRYPTO_KEY_LEN);
 		else if (l != 2 * CRYPTO_KEY_LEN ||
-			 crypto_unhex((const char *)data, l, key, CRYPTO_KEY_LEN) != PGS_OK) {
+		         crypto_unhex((const char *)data, l, key, CRYPTO_KEY_LEN) != PGS_OK) {
 			pgs_errf(err, errlen, "%s: must hold 32 raw bytes or 64 hex digits", path);
 			goto out;
 		}
@@ -161,12 +167,15 @@ out:
 }
 
 int keys_provider_sealing_key(const struct config *cfg, enum keys_provider p, bool create_file,
-			      uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
+                              uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 {
 	switch (p) {
-	case KEYS_PROV_DSTACK: return from_dstack(cfg, out, err, errlen);
-	case KEYS_PROV_ENV: return from_env(out, err, errlen);
-	case KEYS_PROV_FILE: return from_file(cfg, create_file, out, err, errlen);
+	case KEYS_PROV_DSTACK:
+		return from_dstack(cfg, out, err, errlen);
+	case KEYS_PROV_ENV:
+		return from_env(out, err, errlen);
+	case KEYS_PROV_FILE:
+		return from_file(cfg, create_file, out, err, errlen);
 	}
 	pgs_errf(err, errlen, "unknown key provider");
 	return PGS_ERR;

@@ -1,4 +1,5 @@
-/* keys_sealed.c - the sealed master-key blob: fixed 84-byte format, AES-256-GCM with the header as AAD. */
+/* keys_sealed.c - the sealed master-key blob: fixed 84-byte format, AES-256-GCM with the header as
+ * AAD. */
 #include "keys/keys_internal.h"
 
 #include <string.h>
@@ -32,7 +33,7 @@ int keys_sealed_parse(const uint8_t *blob, size_t len, struct keys_sealed_hdr *h
 }
 
 int keys_sealed_seal(const uint8_t sealing[CRYPTO_KEY_LEN], const struct keys_sealed_hdr *h,
-		     const uint8_t master[CRYPTO_KEY_LEN], uint8_t out[KEYS_SEALED_LEN])
+                     const uint8_t master[CRYPTO_KEY_LEN], uint8_t out[KEYS_SEALED_LEN])
 {
 	memset(out, 0, KEYS_SEALED_LEN);
 	memcpy(out, magic, sizeof(magic));
@@ -43,16 +44,16 @@ int keys_sealed_seal(const uint8_t sealing[CRYPTO_KEY_LEN], const struct keys_se
 	if (crypto_random(out + HDR_LEN, CRYPTO_NONCE_LEN) != PGS_OK)
 		return PGS_ERR;
 	return crypto_aead_seal(sealing, out + HDR_LEN, out, HDR_LEN, master, CRYPTO_KEY_LEN,
-				out + HDR_LEN + CRYPTO_NONCE_LEN,
-				out + HDR_LEN + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN);
+	                        out + HDR_LEN + CRYPTO_NONCE_LEN,
+	                        out + HDR_LEN + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN);
 }
 
 int keys_sealed_open(const uint8_t sealing[CRYPTO_KEY_LEN], const uint8_t *blob, size_t len,
-		     struct keys_sealed_hdr *h, uint8_t master[CRYPTO_KEY_LEN])
+                     struct keys_sealed_hdr *h, uint8_t master[CRYPTO_KEY_LEN])
 {
 	if (keys_sealed_parse(blob, len, h) != PGS_OK)
 		return PGS_ERR;
 	return crypto_aead_open(sealing, blob + HDR_LEN, blob, HDR_LEN,
-				blob + HDR_LEN + CRYPTO_NONCE_LEN, CRYPTO_KEY_LEN,
-				blob + HDR_LEN + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN, master);
+	                        blob + HDR_LEN + CRYPTO_NONCE_LEN, CRYPTO_KEY_LEN,
+	                        blob + HDR_LEN + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN, master);
 }

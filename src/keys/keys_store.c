@@ -1,4 +1,5 @@
-/* keys_store.c - the keystore file: data and search keys, each wrapped by the master key, plus a file MAC. */
+/* keys_store.c - the keystore file: data and search keys, each wrapped by the master key, plus a
+ * file MAC. */
 #include "keys/keys_internal.h"
 
 #include <stdlib.h>
@@ -24,8 +25,8 @@ static const uint8_t entry_magic[8] = {'P', 'G', 'S', 'E', 'A', 'L', 'K', 'E'};
 #define MAC_LEN 32
 
 void keys_store_add(struct keys_store *st, const char *client, const char *table,
-		    const char *column, uint8_t kind, uint32_t version, uint64_t created,
-		    const uint8_t key[CRYPTO_KEY_LEN])
+                    const char *column, uint8_t kind, uint32_t version, uint64_t created,
+                    const uint8_t key[CRYPTO_KEY_LEN])
 {
 	if (st->n == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 16;
@@ -57,7 +58,7 @@ void keys_store_clear(struct keys_store *st)
 static int mac_key(const uint8_t master[CRYPTO_KEY_LEN], uint8_t out[32])
 {
 	return crypto_hkdf_sha256(master, CRYPTO_KEY_LEN, (const uint8_t *)"pgseal", 6,
-				  "pgseal keystore mac v1", out, 32);
+	                          "pgseal keystore mac v1", out, 32);
 }
 
 /* The AAD of an entry: entry magic, master generation, then the entry header and names. */
@@ -90,7 +91,7 @@ static bool same_identity(const struct keys_entry *a, const struct keys_entry *b
 }
 
 int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPTO_KEY_LEN],
-		      struct keys_store *st, char *err, size_t errlen)
+                      struct keys_store *st, char *err, size_t errlen)
 {
 	uint8_t mk[32], mac[32], *key = NULL;
 	int rc = PGS_ERR;
@@ -139,8 +140,9 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 	if (mac_key(master, mk) != PGS_OK ||
 	    crypto_hmac_sha256(mk, sizeof(mk), buf, body, mac) != PGS_OK ||
 	    !crypto_ct_equal(mac, buf + body, MAC_LEN)) {
-		pgs_errf(err, errlen, "keystore: authentication failed (tampered, or sealed under "
-				      "another master key)");
+		pgs_errf(err, errlen,
+		         "keystore: authentication failed (tampered, or sealed under "
+		         "another master key)");
 		goto out;
 	}
 	st->master_gen = gen;
@@ -153,8 +155,9 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 		size_t hl = ENTRY_HDR + cl + tl + ol, aadlen;
 		const uint8_t *w = h + hl;
 		uint8_t *aad = entry_aad(gen, h, hl, &aadlen);
-		int orc = crypto_aead_open(master, w, aad, aadlen, w + CRYPTO_NONCE_LEN,
-					   CRYPTO_KEY_LEN, w + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN, key);
+		int orc =
+		    crypto_aead_open(master, w, aad, aadlen, w + CRYPTO_NONCE_LEN, CRYPTO_KEY_LEN,
+		                     w + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN, key);
 		free(aad);
 		if (orc != PGS_OK) {
 			pgs_errf(err, errlen, "keystore: entry %u does not unwrap", i);
@@ -168,7 +171,7 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 			goto out;
 		}
 		keys_store_add(st, c, t, o, h[0], (uint32_t)keys_be_get(h + 8, 4),
-			       keys_be_get(h + 12, 8), key);
+		               keys_be_get(h + 12, 8), key);
 		free(c), free(t), free(o);
 		for (size_t j = 0; j + 1 < st->n; j++)
 			if (same_identity(&st->e[j], &st->e[st->n - 1])) {
@@ -187,7 +190,7 @@ out:
 }
 
 int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_KEY_LEN],
-		      uint8_t **out, size_t *outlen)
+                      uint8_t **out, size_t *outlen)
 {
 	size_t len = FILE_HDR + MAC_LEN, pos = FILE_HDR;
 	uint8_t mk[32];
@@ -220,8 +223,9 @@ int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_K
 		if (crypto_random(w, CRYPTO_NONCE_LEN) != PGS_OK)
 			goto out;
 		uint8_t *aad = entry_aad(st->master_gen, h, hl, &aadlen);
-		int src = crypto_aead_seal(master, w, aad, aadlen, e->key, CRYPTO_KEY_LEN,
-					   w + CRYPTO_NONCE_LEN, w + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN);
+		int src =
+		    crypto_aead_seal(master, w, aad, aadlen, e->key, CRYPTO_KEY_LEN,
+		                     w + CRYPTO_NONCE_LEN, w + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN);
 		free(aad);
 		if (src != PGS_OK)
 			goto out;

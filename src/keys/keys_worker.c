@@ -1,4 +1,5 @@
-/* keys_worker.c - per-worker-thread cache of column key contexts: lookups by name without allocation. */
+/* keys_worker.c - per-worker-thread cache of column key contexts: lookups by name without
+ * allocation. */
 #include "keys/keys_internal.h"
 
 #include <stdlib.h>
@@ -12,8 +13,8 @@ struct wslot {
 	uint64_t hash;
 	char *client, *table, *column;
 	uint32_t version;
-	uint32_t current;               /* version 0 slots: the version they resolve to */
-	struct crypto_column_key *ck;   /* owned (version != 0 slots) */
+	uint32_t current;             /* version 0 slots: the version they resolve to */
+	struct crypto_column_key *ck; /* owned (version != 0 slots) */
 };
 
 struct keys_worker {
@@ -68,7 +69,7 @@ void keys_worker_free(struct keys_worker *w)
 }
 
 static struct wslot *lookup(struct keys_worker *w, uint64_t h, const char *c, const char *t,
-			    const char *o, uint32_t v)
+                            const char *o, uint32_t v)
 {
 	for (size_t i = h & (w->cap - 1);; i = (i + 1) & (w->cap - 1)) {
 		struct wslot *s = &w->slots[i];
@@ -95,7 +96,7 @@ static void rehash(struct keys_worker *w, size_t cap, bool drop_current)
 			continue;
 		}
 		struct wslot *s = lookup(w, old[i].hash, old[i].client, old[i].table, old[i].column,
-					 old[i].version);
+		                         old[i].version);
 		*s = old[i];
 		w->n++;
 	}
@@ -103,7 +104,7 @@ static void rehash(struct keys_worker *w, size_t cap, bool drop_current)
 }
 
 static struct wslot *insert(struct keys_worker *w, uint64_t h, const char *c, const char *t,
-			    const char *o, uint32_t v)
+                            const char *o, uint32_t v)
 {
 	if ((w->n + 1) * 2 > w->cap)
 		rehash(w, w->cap * 2, false);
@@ -118,7 +119,7 @@ static struct wslot *insert(struct keys_worker *w, uint64_t h, const char *c, co
 }
 
 int keys_worker_version(struct keys_worker *w, const char *client_id, const char *table,
-			const char *column, uint32_t key_id, struct crypto_column_key **out)
+                        const char *column, uint32_t key_id, struct crypto_column_key **out)
 {
 	const char *c = client_id ? client_id : KEYS_DEFAULT_CLIENT;
 	*out = NULL;
@@ -138,7 +139,7 @@ int keys_worker_version(struct keys_worker *w, const char *client_id, const char
 }
 
 int keys_worker_current(struct keys_worker *w, const char *client_id, const char *table,
-			const char *column, struct crypto_column_key **out)
+                        const char *column, struct crypto_column_key **out)
 {
 	const char *c = client_id ? client_id : KEYS_DEFAULT_CLIENT;
 	*out = NULL;

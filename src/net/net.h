@@ -17,7 +17,8 @@ struct net_addr {
 };
 
 /* Resolves host:port (blocking; used at start-up only). */
-int net_resolve(const char *host, int port, struct net_addr *out, char *err, size_t errlen) PGS_MUSTCHECK;
+int net_resolve(const char *host, int port, struct net_addr *out, char *err,
+                size_t errlen) PGS_MUSTCHECK;
 /* A non-blocking listening socket. */
 int net_listen(const char *hostport, int backlog, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Starts a non-blocking connect; returns the fd (connect may still be in progress) or -1. */
@@ -43,7 +44,8 @@ struct net_loop *net_loop_new(void);
 void net_loop_free(struct net_loop *l);
 /* Edge-triggered registration for EPOLLIN|EPOLLOUT|EPOLLRDHUP (plus extra flags). */
 int net_loop_add(struct net_loop *l, int fd, struct net_watch *w, uint32_t extra) PGS_MUSTCHECK;
-int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w, uint32_t events) PGS_MUSTCHECK;
+int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w,
+                       uint32_t events) PGS_MUSTCHECK;
 /* Points a registered fd's events at another watch. */
 int net_loop_mod(struct net_loop *l, int fd, struct net_watch *w) PGS_MUSTCHECK;
 void net_loop_del(struct net_loop *l, int fd);
@@ -69,8 +71,10 @@ int net_uring_probe(void);
 int net_loop_start_uring(struct net_loop *l);
 bool net_loop_has_uring(const struct net_loop *l);
 /* Queue a receive into / a send from buf (issued at the next loop turn). */
-int net_uring_recv(struct net_loop *l, int fd, void *buf, size_t len, struct net_op *op) PGS_MUSTCHECK;
-int net_uring_send(struct net_loop *l, int fd, const void *buf, size_t len, struct net_op *op) PGS_MUSTCHECK;
+int net_uring_recv(struct net_loop *l, int fd, void *buf, size_t len,
+                   struct net_op *op) PGS_MUSTCHECK;
+int net_uring_send(struct net_loop *l, int fd, const void *buf, size_t len,
+                   struct net_op *op) PGS_MUSTCHECK;
 /* Issues what is queued, then cancels every operation still pending on fd and returns
  * once the kernel has let go of them and their buffers (their completions still come). */
 void net_uring_cancel_fd(struct net_loop *l, int fd);
@@ -85,7 +89,7 @@ SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t 
 /* The same with a certificate and key held in memory (RA-TLS, src/tee/tee_ratls.c); the
  * context takes its own references to both. client_tls.cert_file/key_file are ignored. */
 SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
-				char *err, size_t errlen);
+                                char *err, size_t errlen);
 /* Upstream TLS (pgseal is the client) per upstream.tls. */
 SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen);
 /* Applies host verification (verify-full) and SNI to a new upstream SSL. */
@@ -95,8 +99,8 @@ const char *net_tls_error(char *buf, size_t len);
 
 /* Identity of a verified client certificate (mTLS). */
 struct net_peer_id {
-	char subject[256];      /* RFC 2253 subject DN */
-	char fingerprint[65];   /* lowercase hex SHA-256 of the certificate DER */
+	char subject[256];    /* RFC 2253 subject DN */
+	char fingerprint[65]; /* lowercase hex SHA-256 of the certificate DER */
 };
 int net_tls_peer_id(SSL *ssl, struct net_peer_id *out) PGS_MUSTCHECK;
 

@@ -1,4 +1,5 @@
-/* net_loop.c - each worker's event loop: epoll readiness, and (io_uring engine) completions of the relay's receives and sends. */
+/* net_loop.c - each worker's event loop: epoll readiness, and (io_uring engine) completions of the
+ * relay's receives and sends. */
 #include "net/net.h"
 
 #include <errno.h>
@@ -27,11 +28,11 @@
 struct net_loop {
 	int epfd;
 	struct epoll_event events[NET_MAX_EVENTS];
-	bool uring;               /* the ring below is set up */
-	bool no_iowait;           /* the kernel can wait without counting it as iowait */
-	bool epoll_armed;         /* a poll on epfd is in the ring */
+	bool uring;       /* the ring below is set up */
+	bool no_iowait;   /* the kernel can wait without counting it as iowait */
+	bool epoll_armed; /* a poll on epfd is in the ring */
 	struct io_uring ring;
-	struct net_op epoll_op;   /* its completion: epoll has events to dispatch */
+	struct net_op epoll_op; /* its completion: epoll has events to dispatch */
 };
 
 struct net_loop *net_loop_new(void)
@@ -58,7 +59,7 @@ void net_loop_free(struct net_loop *l)
 int net_loop_add(struct net_loop *l, int fd, struct net_watch *w, uint32_t extra)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET | extra,
-				 .data.ptr = w};
+	                         .data.ptr = w};
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? PGS_OK : PGS_ERR;
 }
 
@@ -70,7 +71,8 @@ int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w, uint32_t
 
 int net_loop_mod(struct net_loop *l, int fd, struct net_watch *w)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = w};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.ptr = w};
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? PGS_OK : PGS_ERR;
 }
 
@@ -99,18 +101,19 @@ static int dispatch_epoll(struct net_loop *l, int timeout_ms)
 static int ring_init(struct io_uring *ring, unsigned *features)
 {
 	static const unsigned flag_sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-		IORING_SETUP_COOP_TASKRUN,
-		0,
+	    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	    IORING_SETUP_COOP_TASKRUN,
+	    0,
 	};
 	int r = -ENOSYS;
 	for (size_t i = 0; i < PGS_ARRAY_LEN(flag_sets); i++) {
 		struct io_uring_params p = {.flags = flag_sets[i] | IORING_SETUP_CQSIZE,
-					    .cq_entries = NET_RING_CQ_ENTRIES};
+		                            .cq_entries = NET_RING_CQ_ENTRIES};
 		r = io_uring_queue_init_params(NET_RING_ENTRIES, ring, &p);
 		if (r == 0) {
 			*features = p.features;
-			if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
+			if (!(p.features & IORING_FEAT_NODROP) ||
+			    !(p.features & IORING_FEAT_EXT_ARG)) {
 				io_uring_queue_exit(ring);
 				return -EOPNOTSUPP;
 			}
@@ -122,8 +125,9 @@ static int ring_init(struct io_uring *ring, unsigned *features)
 	if (r != 0)
 		return r;
 	/* probe synchronous cancellation: nothing is pending on this fd, so "not found" */
-	struct io_uring_sync_cancel_reg reg = {.fd = ring->ring_fd, .flags = IORING_ASYNC_CANCEL_FD,
-					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	struct io_uring_sync_cancel_reg reg = {.fd = ring->ring_fd,
+	                                       .flags = IORING_ASYNC_CANCEL_FD,
+	                                       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
 	r = io_uring_register_sync_cancel(ring, &reg);
 	if (r != -ENOENT) {
 		io_uring_queue_exit(ring);
@@ -221,8 +225,9 @@ void net_uring_cancel_fd(struct net_loop *l, int fd)
 {
 	flush(l);
 	struct io_uring_sync_cancel_reg reg = {.fd = fd,
-					       .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
-					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	                                       .flags =
+	                                           IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
+	                                       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
 	(void)sync_cancel(l, &reg);
 }
 
@@ -230,7 +235,7 @@ bool net_uring_cancel_op(struct net_loop *l, struct net_op *op)
 {
 	flush(l);
 	struct io_uring_sync_cancel_reg reg = {.addr = (uint64_t)(uintptr_t)op,
-					       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
+	                                       .timeout = {.tv_sec = -1, .tv_nsec = -1}};
 	return sync_cancel(l, &reg) >= 0;
 }
 
@@ -253,8 +258,8 @@ static int submit_and_wait(struct net_loop *l, struct __kernel_timespec *ts)
 	unsigned to_submit = sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
 	struct io_uring_getevents_arg arg = {.ts = (uint64_t)(uintptr_t)ts};
 	long r = syscall(__NR_io_uring_enter, l->ring.ring_fd, to_submit, 1,
-			 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | IORING_ENTER_NO_IOWAIT, &arg,
-			 sizeof(arg));
+	                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | IORING_ENTER_NO_IOWAIT,
+	                 &arg, sizeof(arg));
 	return r < 0 ? -errno : (int)r;
 }
 
@@ -271,7 +276,7 @@ static int run_uring(struct net_loop *l, int timeout_ms)
 		l->epoll_armed = true;
 	}
 	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
-				       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+	                               .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
 	struct io_uring_cqe *cqe;
 	int r = submit_and_wait(l, &ts);
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {

@@ -65,7 +65,8 @@ int net_connect_start(const struct net_addr *addr)
 	if (fd < 0)
 		return -1;
 	net_tune(fd);
-	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
+	    errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);
 		errno = e;

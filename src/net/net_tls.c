@@ -23,19 +23,20 @@ static void ctx_common(SSL_CTX *ctx)
 {
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                          SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
 /* The part shared by both server contexts: mTLS (client_tls.ca_file) and no session cache. */
-static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, char *err, size_t errlen)
+static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, char *err,
+                             size_t errlen)
 {
 	char eb[256];
 	if (cfg->ca_file) {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
 			pgs_errf(err, errlen, "client_tls.ca_file %s: %s", cfg->ca_file,
-				 net_tls_error(eb, sizeof(eb)));
+			         net_tls_error(eb, sizeof(eb)));
 			return PGS_ERR;
 		}
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
@@ -52,8 +53,8 @@ static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, cha
 
 /* The client-facing context, with the certificate and key from the files of the section
  * or, when cert is given, from memory (RA-TLS). */
-static SSL_CTX *server_ctx_new(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key, char *err,
-			       size_t errlen)
+static SSL_CTX *server_ctx_new(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
+                               char *err, size_t errlen)
 {
 	char eb[256];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -63,20 +64,20 @@ static SSL_CTX *server_ctx_new(const struct cfg_client_tls *cfg, X509 *cert, EVP
 	}
 	ctx_common(ctx);
 	if (cert) {
-		if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-		    SSL_CTX_check_private_key(ctx) != 1) {
+		if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 			pgs_errf(err, errlen, "client_tls: the in-memory certificate/key: %s",
-				 net_tls_error(eb, sizeof(eb)));
+			         net_tls_error(eb, sizeof(eb)));
 			goto fail;
 		}
 	} else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
 		pgs_errf(err, errlen, "client_tls.cert_file %s: %s", cfg->cert_file,
-			 net_tls_error(eb, sizeof(eb)));
+		         net_tls_error(eb, sizeof(eb)));
 		goto fail;
 	} else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
-		   SSL_CTX_check_private_key(ctx) != 1) {
+	           SSL_CTX_check_private_key(ctx) != 1) {
 		pgs_errf(err, errlen, "client_tls.key_file %s: %s", cfg->key_file,
-			 net_tls_error(eb, sizeof(eb)));
+		         net_tls_error(eb, sizeof(eb)));
 		goto fail;
 	}
 	if (server_ctx_finish(ctx, cfg, err, errlen) != PGS_OK)
@@ -93,7 +94,7 @@ SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t 
 }
 
 SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
-				char *err, size_t errlen)
+                                char *err, size_t errlen)
 {
 	return server_ctx_new(cfg, cert, key, err, errlen);
 }
@@ -108,14 +109,16 @@ SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t er
 	}
 	ctx_common(ctx);
 	if (cfg->ca_file && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
-		pgs_errf(err, errlen, "upstream.ca_file %s: %s", cfg->ca_file, net_tls_error(eb, sizeof(eb)));
+		pgs_errf(err, errlen, "upstream.ca_file %s: %s", cfg->ca_file,
+		         net_tls_error(eb, sizeof(eb)));
 		goto fail;
 	}
 	if (cfg->cert_file) {
 		if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
-			pgs_errf(err, errlen, "upstream.cert_file/key_file: %s", net_tls_error(eb, sizeof(eb)));
+			pgs_errf(err, errlen, "upstream.cert_file/key_file: %s",
+			         net_tls_error(eb, sizeof(eb)));
 			goto fail;
 		}
 	}

@@ -1,4 +1,5 @@
-/* proto.h - PostgreSQL v3 wire codec: bounds-checked reader, packet builder, startup and message parsing; no I/O. */
+/* proto.h - PostgreSQL v3 wire codec: bounds-checked reader, packet builder, startup and message
+ * parsing; no I/O. */
 #ifndef PGSEAL_PROTO_H
 #define PGSEAL_PROTO_H
 
@@ -105,8 +106,8 @@ struct proto_param {
 
 /* A parsed startup packet; strings point into the packet bytes given to the parser. */
 struct proto_startup {
-	uint32_t code;                  /* PROTO_V3 (or 3.x), or a special code */
-	uint32_t cancel_pid;            /* CancelRequest */
+	uint32_t code;       /* PROTO_V3 (or 3.x), or a special code */
+	uint32_t cancel_pid; /* CancelRequest */
 	uint32_t cancel_key;
 	size_t nparams;
 	struct proto_param params[PROTO_MAX_PARAMS];
@@ -118,29 +119,30 @@ const char *proto_startup_get(const struct proto_startup *s, const char *name);
 
 /* Builds an ErrorResponse ('E') with severity, SQLSTATE and message. */
 void proto_build_error(struct proto_buf *b, const char *severity, const char *sqlstate,
-		       const char *message);
+                       const char *message);
 
 /* Extracts the SQLSTATE ('C' field) of an ErrorResponse/NoticeResponse body. */
 int proto_error_sqlstate(const uint8_t *body, size_t len, char out[6]) PGS_MUSTCHECK;
 
 /* BackendKeyData body -> pid, key. */
-int proto_parse_backend_key(const uint8_t *body, size_t len, uint32_t *pid, uint32_t *key) PGS_MUSTCHECK;
+int proto_parse_backend_key(const uint8_t *body, size_t len, uint32_t *pid,
+                            uint32_t *key) PGS_MUSTCHECK;
 
 /* Authentication ('R') body -> code; rest/rest_len is the payload after the code. */
 int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint8_t **rest,
-		     size_t *rest_len) PGS_MUSTCHECK;
+                     size_t *rest_len) PGS_MUSTCHECK;
 
 /* Rewrites an AuthenticationSASL body's mechanism list, dropping `drop`; appends a whole 'R'
  * message to out. Fails on a malformed list. */
 int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
-			      struct proto_buf *out) PGS_MUSTCHECK;
+                              struct proto_buf *out) PGS_MUSTCHECK;
 
 /* True when an AuthenticationSASL payload offers mechanism `name`. */
 bool proto_sasl_offers(const uint8_t *rest, size_t len, const char *name);
 
 /* Parses a SASLInitialResponse body ('p'): mechanism name and initial data. */
 int proto_parse_sasl_initial(const uint8_t *body, size_t len, const char **mech,
-			     const uint8_t **data, size_t *data_len) PGS_MUSTCHECK;
+                             const uint8_t **data, size_t *data_len) PGS_MUSTCHECK;
 
 /* Human-readable name of a message type for logs. */
 const char *proto_type_name(uint8_t type, bool from_client);

@@ -1,4 +1,5 @@
-/* proto_msg.c - parsing and building the specific messages pgseal inspects: startup, errors, auth, keys. */
+/* proto_msg.c - parsing and building the specific messages pgseal inspects: startup, errors, auth,
+ * keys. */
 #include "proto/proto.h"
 
 #include <string.h>
@@ -14,8 +15,20 @@ int proto_check_header(uint8_t type, uint32_t len, uint32_t max)
 bool proto_is_frontend_type(uint8_t type)
 {
 	switch (type) {
-	case 'B': case 'C': case 'd': case 'c': case 'f': case 'D': case 'E':
-	case 'H': case 'F': case 'p': case 'P': case 'Q': case 'S': case 'X':
+	case 'B':
+	case 'C':
+	case 'd':
+	case 'c':
+	case 'f':
+	case 'D':
+	case 'E':
+	case 'H':
+	case 'F':
+	case 'p':
+	case 'P':
+	case 'Q':
+	case 'S':
+	case 'X':
 		return true;
 	default:
 		return false;
@@ -29,7 +42,8 @@ int proto_parse_startup(const uint8_t *pkt, size_t len, struct proto_startup *ou
 
 	memset(out, 0, sizeof(*out));
 	proto_reader_init(&r, pkt, len);
-	if (proto_read_u32(&r, &plen) != PGS_OK || plen != len || plen < 8 || plen > PROTO_MAX_STARTUP)
+	if (proto_read_u32(&r, &plen) != PGS_OK || plen != len || plen < 8 ||
+	    plen > PROTO_MAX_STARTUP)
 		return PGS_ERR;
 	if (proto_read_u32(&r, &out->code) != PGS_OK)
 		return PGS_ERR;
@@ -82,7 +96,7 @@ const char *proto_startup_get(const struct proto_startup *s, const char *name)
 }
 
 void proto_build_error(struct proto_buf *b, const char *severity, const char *sqlstate,
-		       const char *message)
+                       const char *message)
 {
 	size_t off = proto_msg_begin(b, 'E');
 	proto_put_u8(b, 'S');
@@ -128,7 +142,7 @@ int proto_parse_backend_key(const uint8_t *body, size_t len, uint32_t *pid, uint
 }
 
 int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint8_t **rest,
-		     size_t *rest_len)
+                     size_t *rest_len)
 {
 	struct proto_reader r;
 	proto_reader_init(&r, body, len);
@@ -141,7 +155,7 @@ int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint
 
 /* Walks a SASL mechanism list (NUL-terminated names, then an empty name). */
 static int sasl_walk(const uint8_t *rest, size_t len, const char *name, bool *found,
-		     struct proto_buf *out)
+                     struct proto_buf *out)
 {
 	struct proto_reader r;
 	proto_reader_init(&r, rest, len);
@@ -168,7 +182,7 @@ bool proto_sasl_offers(const uint8_t *rest, size_t len, const char *name)
 }
 
 int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
-			      struct proto_buf *out)
+                              struct proto_buf *out)
 {
 	uint32_t code;
 	const uint8_t *rest;
@@ -176,7 +190,8 @@ int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
 	bool found;
 	size_t start = out->len;
 
-	if (proto_parse_auth(body, len, &code, &rest, &rest_len) != PGS_OK || code != PROTO_AUTH_SASL)
+	if (proto_parse_auth(body, len, &code, &rest, &rest_len) != PGS_OK ||
+	    code != PROTO_AUTH_SASL)
 		return PGS_ERR;
 	size_t off = proto_msg_begin(out, 'R');
 	proto_put_u32(out, PROTO_AUTH_SASL);
@@ -190,7 +205,7 @@ int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
 }
 
 int proto_parse_sasl_initial(const uint8_t *body, size_t len, const char **mech,
-			     const uint8_t **data, size_t *data_len)
+                             const uint8_t **data, size_t *data_len)
 {
 	struct proto_reader r;
 	int32_t n;
@@ -205,55 +220,93 @@ int proto_parse_sasl_initial(const uint8_t *body, size_t len, const char **mech,
 	if ((size_t)n != proto_reader_left(&r))
 		return PGS_ERR;
 	return proto_read_bytes(&r, (size_t)n, data) == PGS_OK && ((*data_len = (size_t)n), 1)
-		       ? PGS_OK
-		       : PGS_ERR;
+	           ? PGS_OK
+	           : PGS_ERR;
 }
 
 const char *proto_type_name(uint8_t type, bool from_client)
 {
 	if (from_client) {
 		switch (type) {
-		case 'B': return "Bind";
-		case 'C': return "Close";
-		case 'd': return "CopyData";
-		case 'c': return "CopyDone";
-		case 'f': return "CopyFail";
-		case 'D': return "Describe";
-		case 'E': return "Execute";
-		case 'H': return "Flush";
-		case 'F': return "FunctionCall";
-		case 'p': return "PasswordMessage";
-		case 'P': return "Parse";
-		case 'Q': return "Query";
-		case 'S': return "Sync";
-		case 'X': return "Terminate";
+		case 'B':
+			return "Bind";
+		case 'C':
+			return "Close";
+		case 'd':
+			return "CopyData";
+		case 'c':
+			return "CopyDone";
+		case 'f':
+			return "CopyFail";
+		case 'D':
+			return "Describe";
+		case 'E':
+			return "Execute";
+		case 'H':
+			return "Flush";
+		case 'F':
+			return "FunctionCall";
+		case 'p':
+			return "PasswordMessage";
+		case 'P':
+			return "Parse";
+		case 'Q':
+			return "Query";
+		case 'S':
+			return "Sync";
+		case 'X':
+			return "Terminate";
 		}
 	} else {
 		switch (type) {
-		case 'R': return "Authentication";
-		case 'K': return "BackendKeyData";
-		case '2': return "BindComplete";
-		case '3': return "CloseComplete";
-		case 'C': return "CommandComplete";
-		case 'd': return "CopyData";
-		case 'c': return "CopyDone";
-		case 'G': return "CopyInResponse";
-		case 'H': return "CopyOutResponse";
-		case 'W': return "CopyBothResponse";
-		case 'D': return "DataRow";
-		case 'I': return "EmptyQueryResponse";
-		case 'E': return "ErrorResponse";
-		case 'V': return "FunctionCallResponse";
-		case 'v': return "NegotiateProtocolVersion";
-		case 'n': return "NoData";
-		case 'N': return "NoticeResponse";
-		case 'A': return "NotificationResponse";
-		case 't': return "ParameterDescription";
-		case 'S': return "ParameterStatus";
-		case '1': return "ParseComplete";
-		case 's': return "PortalSuspended";
-		case 'Z': return "ReadyForQuery";
-		case 'T': return "RowDescription";
+		case 'R':
+			return "Authentication";
+		case 'K':
+			return "BackendKeyData";
+		case '2':
+			return "BindComplete";
+		case '3':
+			return "CloseComplete";
+		case 'C':
+			return "CommandComplete";
+		case 'd':
+			return "CopyData";
+		case 'c':
+			return "CopyDone";
+		case 'G':
+			return "CopyInResponse";
+		case 'H':
+			return "CopyOutResponse";
+		case 'W':
+			return "CopyBothResponse";
+		case 'D':
+			return "DataRow";
+		case 'I':
+			return "EmptyQueryResponse";
+		case 'E':
+			return "ErrorResponse";
+		case 'V':
+			return "FunctionCallResponse";
+		case 'v':
+			return "NegotiateProtocolVersion";
+		case 'n':
+			return "NoData";
+		case 'N':
+			return "NoticeResponse";
+		case 'A':
+			return "NotificationResponse";
+		case 't':
+			return "ParameterDescription";
+		case 'S':
+			return "ParameterStatus";
+		case '1':
+			return "ParseComplete";
+		case 's':
+			return "PortalSuspended";
+		case 'Z':
+			return "ReadyForQuery";
+		case 'T':
+			return "RowDescription";
 		}
 	}
 	return "Unknown";

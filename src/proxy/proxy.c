@@ -1,4 +1,5 @@
-/* proxy.c - the running proxy: TLS contexts, the shared listener, one event loop per worker thread, shutdown. */
+/* proxy.c - the running proxy: TLS contexts, the shared listener, one event loop per worker thread,
+ * shutdown. */
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -30,10 +31,10 @@ struct proxy {
 	int listen_fd;
 	int nworkers;
 	struct worker_slot *workers;
-	atomic_int shutdown;          /* 1: graceful, 2: forced */
+	atomic_int shutdown; /* 1: graceful, 2: forced */
 	uint64_t shutdown_deadline_us;
 	struct proxy_authq *authq;
-	bool uring;                   /* workers run the io_uring engine (io_engine) */
+	bool uring; /* workers run the io_uring engine (io_engine) */
 	/* readiness cache */
 	pthread_mutex_t ready_mu;
 	uint64_t ready_checked_us;
@@ -48,7 +49,8 @@ static void accept_event(void *arg, uint32_t events)
 		int fd = accept4(s->p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: %s (raise the file descriptor limit)", strerror(errno));
+				log_warn("accept: %s (raise the file descriptor limit)",
+				         strerror(errno));
 			else if (errno == EINVAL) /* the listener was shut down */
 				net_loop_del(s->w.loop, s->p->listen_fd);
 			return; /* EAGAIN: another worker took it, or the queue is empty */
@@ -66,9 +68,11 @@ static void *worker_main(void *arg)
 	bool stopped_accepting = false;
 
 	if (p->uring) {
-		int r = net_loop_start_uring(w->loop); /* on this thread: the ring's only submitter */
+		int r =
+		    net_loop_start_uring(w->loop); /* on this thread: the ring's only submitter */
 		if (r != 0)
-			log_warn("worker %d: io_uring: %s; this worker uses epoll", w->id, strerror(-r));
+			log_warn("worker %d: io_uring: %s; this worker uses epoll", w->id,
+			         strerror(-r));
 	}
 
 	for (;;) {
@@ -129,7 +133,7 @@ bool proxy_upstream_ready(void *arg)
 }
 
 int proxy_create(const struct config *cfg, struct keys *keys, struct schema *schema,
-		 SSL_CTX *client_tls, struct proxy **out, char *err, size_t errlen)
+                 SSL_CTX *client_tls, struct proxy **out, char *err, size_t errlen)
 {
 	struct proxy *p = pgs_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
@@ -148,8 +152,9 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 			SSL_CTX_up_ref(client_tls);
 			p->env.client_tls = client_tls;
 		} else if (!cfg->client_tls.cert_file) {
-			pgs_errf(err, errlen, "client_tls without cert_file needs the RA-TLS "
-					      "certificate (keys.provider dstack), which was not made");
+			pgs_errf(err, errlen,
+			         "client_tls without cert_file needs the RA-TLS "
+			         "certificate (keys.provider dstack), which was not made");
 			goto fail;
 		} else {
 			p->env.client_tls = net_tls_server_ctx(&cfg->client_tls, err, errlen);
@@ -162,7 +167,8 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 		if (!p->env.upstream_tls)
 			goto fail;
 	}
-	if (net_resolve(cfg->upstream.host, cfg->upstream.port, &p->env.upstream_addr, err, errlen) != PGS_OK)
+	if (net_resolve(cfg->upstream.host, cfg->upstream.port, &p->env.upstream_addr, err,
+	                errlen) != PGS_OK)
 		goto fail;
 	if (cfg->auth.enabled) {
 		if (proxy_authq_create(cfg, &p->authq, err, errlen) != PGS_OK)
@@ -181,10 +187,12 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 		if (r == 0) {
 			p->uring = true;
 		} else if (cfg->io_engine == CFG_IO_URING) {
-			pgs_errf(err, errlen, "io_engine: io_uring: the kernel refuses it (%s)", strerror(-r));
+			pgs_errf(err, errlen, "io_engine: io_uring: the kernel refuses it (%s)",
+			         strerror(-r));
 			goto fail;
 		} else {
-			log_info("io_engine auto: io_uring is not available (%s), using epoll", strerror(-r));
+			log_info("io_engine auto: io_uring is not available (%s), using epoll",
+			         strerror(-r));
 		}
 	}
 
@@ -206,7 +214,7 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 		s->accept_watch.arg = s;
 		/* one listener, every worker waits on it; EPOLLEXCLUSIVE wakes only one */
 		if (net_loop_add_level(s->w.loop, p->listen_fd, &s->accept_watch,
-				       EPOLLIN | EPOLLEXCLUSIVE) != PGS_OK) {
+		                       EPOLLIN | EPOLLEXCLUSIVE) != PGS_OK) {
 			pgs_errf(err, errlen, "cannot watch the listener: %s", strerror(errno));
 			goto fail;
 		}
@@ -240,12 +248,13 @@ int proxy_run(struct proxy *p)
 		}
 		s->started = true;
 	}
-	log_info("pgseal %s listening on %s (%d worker%s, %s), upstream %s:%d (tls %s)%s", PGSEAL_VERSION,
-		 p->cfg->listen, p->nworkers, p->nworkers == 1 ? "" : "s", p->uring ? "io_uring" : "epoll",
-		 p->cfg->upstream.host, p->cfg->upstream.port,
-		 config_tls_mode_name(p->cfg->upstream.tls),
-		 p->env.client_tls ? (p->cfg->client_tls.ca_file ? ", client TLS with mTLS" : ", client TLS")
-				   : ", plaintext clients");
+	log_info("pgseal %s listening on %s (%d worker%s, %s), upstream %s:%d (tls %s)%s",
+	         PGSEAL_VERSION, p->cfg->listen, p->nworkers, p->nworkers == 1 ? "" : "s",
+	         p->uring ? "io_uring" : "epoll", p->cfg->upstream.host, p->cfg->upstream.port,
+	         config_tls_mode_name(p->cfg->upstream.tls),
+	         p->env.client_tls
+	             ? (p->cfg->client_tls.ca_file ? ", client TLS with mTLS" : ", client TLS")
+	             : ", plaintext clients");
 
 	while (!atomic_load(&p->shutdown)) {
 		int sig = 0;
@@ -261,9 +270,10 @@ int proxy_run(struct proxy *p)
 			atomic_store(&p->shutdown, 2);
 			break;
 		}
-		p->shutdown_deadline_us = pgs_now_us() + (uint64_t)p->cfg->shutdown_timeout_ms * 1000u;
-		log_info("%s: graceful shutdown, sessions have %d ms to finish", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-			 p->cfg->shutdown_timeout_ms);
+		p->shutdown_deadline_us =
+		    pgs_now_us() + (uint64_t)p->cfg->shutdown_timeout_ms * 1000u;
+		log_info("%s: graceful shutdown, sessions have %d ms to finish",
+		         sig == SIGTERM ? "SIGTERM" : "SIGINT", p->cfg->shutdown_timeout_ms);
 		atomic_store(&p->shutdown, 1);
 	}
 	/* refuse new connections at once instead of leaving them in the backlog */

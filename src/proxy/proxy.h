@@ -1,4 +1,5 @@
-/* proxy.h - the running proxy: listener, worker threads, verifier lookups, readiness, graceful shutdown. */
+/* proxy.h - the running proxy: listener, worker threads, verifier lookups, readiness, graceful
+ * shutdown. */
 #ifndef PGSEAL_PROXY_H
 #define PGSEAL_PROXY_H
 
@@ -16,7 +17,7 @@ struct schema;
  * when not NULL, is served instead of client_tls.cert_file (the RA-TLS context of
  * tee_ratls_ssl_ctx(); the proxy takes its own reference). */
 int proxy_create(const struct config *cfg, struct keys *keys, struct schema *schema,
-		 SSL_CTX *client_tls, struct proxy **out, char *err, size_t errlen) PGS_MUSTCHECK;
+                 SSL_CTX *client_tls, struct proxy **out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Starts the workers and blocks until SIGTERM/SIGINT, then shuts down gracefully. */
 int proxy_run(struct proxy *p) PGS_MUSTCHECK;
 /* True when a TCP connection to the upstream can be opened (cached for a second). */

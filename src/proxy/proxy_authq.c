@@ -1,4 +1,5 @@
-/* proxy_authq.c - looks up SCRAM verifiers: auth_query over a libpq connection on its own thread, or a userlist file. */
+/* proxy_authq.c - looks up SCRAM verifiers: auth_query over a libpq connection on its own thread,
+ * or a userlist file. */
 #include "proxy/proxy_internal.h"
 
 #include <errno.h>
@@ -24,8 +25,8 @@ struct authq_req {
 
 struct proxy_authq {
 	const struct config *cfg;
-	char *password;                 /* the auth role's password, wiped on free */
-	struct auth_userlist *users;    /* userlist_file mode */
+	char *password;              /* the auth role's password, wiped on free */
+	struct auth_userlist *users; /* userlist_file mode */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;
@@ -182,7 +183,8 @@ static char *run_query(struct proxy_authq *q, const char *user, bool *found, boo
 				break;
 		}
 		const char *params[1] = {user};
-		PGresult *res = PQexecParams(q->pg, q->cfg->auth.query, 1, NULL, params, NULL, NULL, 0);
+		PGresult *res =
+		    PQexecParams(q->pg, q->cfg->auth.query, 1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			char *v = NULL;
 			*found = PQntuples(res) >= 1;
@@ -196,8 +198,8 @@ static char *run_query(struct proxy_authq *q, const char *user, bool *found, boo
 			return v;
 		}
 		log_warn("auth query failed: %s", PQresultErrorField(res, PG_DIAG_SQLSTATE)
-							? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-							: "connection lost");
+		                                      ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+		                                      : "connection lost");
 		PQclear(res);
 		if (PQstatus(q->pg) == CONNECTION_OK)
 			break; /* a query error, not a lost connection: retrying will not help */

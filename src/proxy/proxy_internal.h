@@ -7,7 +7,8 @@
 
 struct proxy_authq;
 
-int proxy_authq_create(const struct config *cfg, struct proxy_authq **out, char *err, size_t errlen) PGS_MUSTCHECK;
+int proxy_authq_create(const struct config *cfg, struct proxy_authq **out, char *err,
+                       size_t errlen) PGS_MUSTCHECK;
 void proxy_authq_start(struct proxy_authq *q);
 /* conn_verifier_source.submit */
 int proxy_authq_submit(void *arg, struct conn *c, const char *user);

@@ -1,4 +1,5 @@
-/* schema.h - the encryption schema: Acra encryptor_config rules per table and column, and the catalog map. */
+/* schema.h - the encryption schema: Acra encryptor_config rules per table and column, and the
+ * catalog map. */
 #ifndef PGSEAL_SCHEMA_H
 #define PGSEAL_SCHEMA_H
 
@@ -10,29 +11,31 @@
 
 /* What a reader gets when a value fails to decrypt (Acra's response_on_fail). */
 enum schema_on_fail {
-	SCHEMA_FAIL_ERROR = 0,     /* default: an ErrorResponse, never the stored bytes */
-	SCHEMA_FAIL_CIPHERTEXT,    /* the stored bytes as they are (bytea) */
-	SCHEMA_FAIL_DEFAULT,       /* default_data_value, in the declared type */
+	SCHEMA_FAIL_ERROR = 0,  /* default: an ErrorResponse, never the stored bytes */
+	SCHEMA_FAIL_CIPHERTEXT, /* the stored bytes as they are (bytea) */
+	SCHEMA_FAIL_DEFAULT,    /* default_data_value, in the declared type */
 };
 
 /* One encrypted column. Immutable once the schema is loaded. */
 struct schema_column {
 	const struct schema_table *table;
-	char *name;                /* column name as PostgreSQL folds it (lowercase unless quoted in the config) */
-	char *qualified;           /* "table.column": bound into the record AAD, named in errors */
-	enum codec_type type;      /* declared type, what the application sees */
-	uint32_t type_oid;         /* its PostgreSQL OID (RowDescription, ParameterDescription) */
-	bool searchable;           /* a blind index is stored in front (format 0x02) */
-	char *client_id;           /* NULL: any client; else only this mTLS client id may read and write */
+	char *name; /* column name as PostgreSQL folds it (lowercase unless quoted in the config) */
+	char *qualified;      /* "table.column": bound into the record AAD, named in errors */
+	enum codec_type type; /* declared type, what the application sees */
+	uint32_t type_oid;    /* its PostgreSQL OID (RowDescription, ParameterDescription) */
+	bool searchable;      /* a blind index is stored in front (format 0x02) */
+	char *client_id; /* NULL: any client; else only this mTLS client id may read and write */
 	enum schema_on_fail on_fail;
-	char *default_value;       /* text form, with SCHEMA_FAIL_DEFAULT */
-	int position;              /* 0-based index in table->columns (the table's column order); -1 without `columns` */
-	size_t index;              /* 0-based index among all encrypted columns of the schema */
+	char *default_value; /* text form, with SCHEMA_FAIL_DEFAULT */
+	int position; /* 0-based index in table->columns (the table's column order); -1 without
+	                 `columns` */
+	size_t index; /* 0-based index among all encrypted columns of the schema */
 };
 
 struct schema_table {
-	char *name;                /* table name (may be "schema.table"; unqualified means any schema on the search_path) */
-	char **columns;            /* every column of the table in order (Acra's `columns:`), may be empty */
+	char *name;     /* table name (may be "schema.table"; unqualified means any schema on the
+	                   search_path) */
+	char **columns; /* every column of the table in order (Acra's `columns:`), may be empty */
 	size_t ncolumns;
 	struct schema_column *encrypted;
 	size_t nencrypted;
@@ -41,16 +44,17 @@ struct schema_table {
 struct schema {
 	struct schema_table *tables;
 	size_t ntables;
-	size_t nencrypted;         /* across all tables */
+	size_t nencrypted; /* across all tables */
 };
 
 /* Loads the `schemas:` list: from cfg->encryptor_config_file when set, else from the
  * inline `schemas:` of the config file itself; an empty schema when neither is there.
  * Errors name the file, the line and the reason. */
-int schema_load(const struct config *cfg, struct schema **out, char *err, size_t errlen) PGS_MUSTCHECK;
+int schema_load(const struct config *cfg, struct schema **out, char *err,
+                size_t errlen) PGS_MUSTCHECK;
 /* The same from YAML text (an Acra encryptor_config document with a `schemas:` list). */
 int schema_load_buffer(const char *name, const uint8_t *data, size_t len, struct schema **out,
-		       char *err, size_t errlen) PGS_MUSTCHECK;
+                       char *err, size_t errlen) PGS_MUSTCHECK;
 void schema_free(struct schema *s);
 
 /* Case-sensitive lookups on folded names; NULL when absent. */

@@ -1,4 +1,5 @@
-/* schema_ddl.c - `pgseal schema`: the migration DDL for encrypted columns (bytea, blind-index expression indexes, record constraints). */
+/* schema_ddl.c - `pgseal schema`: the migration DDL for encrypted columns (bytea, blind-index
+ * expression indexes, record constraints). */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
 
@@ -9,25 +10,157 @@
 /* PostgreSQL 15's keywords that quote_ident() quotes (pg_get_keywords() where catcode <> 'U'),
  * sorted for bsearch. */
 static const char *const reserved[] = {
-	"all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
-	"authorization", "between", "bigint", "binary", "bit", "boolean", "both", "case",
-	"cast", "char", "character", "check", "coalesce", "collate", "collation", "column",
-	"concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
-	"current_role", "current_schema", "current_time", "current_timestamp", "current_user",
-	"dec", "decimal", "default", "deferrable", "desc", "distinct", "do", "else", "end",
-	"except", "exists", "extract", "false", "fetch", "float", "for", "foreign", "freeze",
-	"from", "full", "grant", "greatest", "group", "grouping", "having", "ilike", "in",
-	"initially", "inner", "inout", "int", "integer", "intersect", "interval", "into", "is",
-	"isnull", "join", "lateral", "leading", "least", "left", "like", "limit", "localtime",
-	"localtimestamp", "national", "natural", "nchar", "none", "normalize", "not",
-	"notnull", "null", "nullif", "numeric", "offset", "on", "only", "or", "order", "out",
-	"outer", "overlaps", "overlay", "placing", "position", "precision", "primary", "real",
-	"references", "returning", "right", "row", "select", "session_user", "setof",
-	"similar", "smallint", "some", "substring", "symmetric", "table", "tablesample",
-	"then", "time", "timestamp", "to", "trailing", "treat", "trim", "true", "union",
-	"unique", "user", "using", "values", "varchar", "variadic", "verbose", "when", "where",
-	"window", "with", "xmlattributes", "xmlconcat", "xmlelement", "xmlexists", "xmlforest",
-	"xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize", "xmltable",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
 };
 
 static int cmp_kw(const void *a, const void *b)
@@ -144,40 +277,48 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 		free(qc);
 		return PGS_ERR;
 	}
-	fprintf(m, "#variable_conflict use_column\nDECLARE\n\t_pgseal_typ regtype;\n\t_pgseal_num int2;\nBEGIN\n"
-		   "\tSELECT a.atttypid::regtype, a.attnum INTO _pgseal_typ, _pgseal_num FROM pg_catalog.pg_attribute a\n"
-		   "\t WHERE a.attrelid = ");
+	fprintf(m, "#variable_conflict use_column\nDECLARE\n\t_pgseal_typ regtype;\n\t_pgseal_num "
+	           "int2;\nBEGIN\n"
+	           "\tSELECT a.atttypid::regtype, a.attnum INTO _pgseal_typ, _pgseal_num FROM "
+	           "pg_catalog.pg_attribute a\n"
+	           "\t WHERE a.attrelid = ");
 	schema_put_literal(m, qt);
 	fprintf(m, "::regclass AND a.attname = ");
 	schema_put_literal(m, c->name);
 	fprintf(m, " AND a.attnum > 0 AND NOT a.attisdropped;\n"
-		   "\tIF _pgseal_typ IS NULL THEN\n"
-		   "\t\tRAISE EXCEPTION 'pgseal: column %% does not exist', ");
+	           "\tIF _pgseal_typ IS NULL THEN\n"
+	           "\t\tRAISE EXCEPTION 'pgseal: column %% does not exist', ");
 	schema_put_literal(m, c->qualified);
-	fprintf(m, ";\n"
-		   "\tELSIF _pgseal_typ = 'bytea'::regtype THEN\n"
-		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n"
-		   "\tELSIF EXISTS (SELECT 1 FROM %s WHERE %s IS NOT NULL) THEN\n"
-		   "\t\tRAISE EXCEPTION 'pgseal: column %% holds %% values that are not encrypted; "
-		   "nothing was changed', ",
-		qt, qc, qt, qc);
+	fprintf(m,
+	        ";\n"
+	        "\tELSIF _pgseal_typ = 'bytea'::regtype THEN\n"
+	        "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n"
+	        "\tELSIF EXISTS (SELECT 1 FROM %s WHERE %s IS NOT NULL) THEN\n"
+	        "\t\tRAISE EXCEPTION 'pgseal: column %% holds %% values that are not encrypted; "
+	        "nothing was changed', ",
+	        qt, qc, qt, qc);
 	schema_put_literal(m, c->qualified);
-	fprintf(m, ", _pgseal_typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
-		   "or empty the column, then run this again.';\n"
-		   "\tELSE\n"
-		   "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT,\n"
-		   "\t\t\tALTER COLUMN %s TYPE bytea USING NULL::bytea;\n"
-		   "\tEND IF;\n"
-		   "\tIF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ",
-		qt, qc, qc);
+	fprintf(
+	    m,
+	    ", _pgseal_typ\n\t\t\tUSING HINT = 'Migrate the rows through pgseal (docs/schema.md) "
+	    "or empty the column, then run this again.';\n"
+	    "\tELSE\n"
+	    "\t\tALTER TABLE %s ALTER COLUMN %s DROP DEFAULT,\n"
+	    "\t\t\tALTER COLUMN %s TYPE bytea USING NULL::bytea;\n"
+	    "\tEND IF;\n"
+	    "\tIF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ",
+	    qt, qc, qc);
 	schema_put_literal(m, qt);
-	fprintf(m, "::regclass\n"
-		   "\t\t   AND i.indisunique AND _pgseal_num = ANY (i.indkey)) THEN\n"
-		   "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
+	fprintf(
+	    m,
+	    "::regclass\n"
+	    "\t\t   AND i.indisunique AND _pgseal_num = ANY (i.indkey)) THEN\n"
+	    "\t\tRAISE WARNING 'pgseal: a unique index on %% compares ciphertexts, not values', ");
 	schema_put_literal(m, c->qualified);
 	fprintf(m, "\n\t\t\tUSING HINT = '%s';\n\tEND IF;\nEND\n",
-		c->searchable ? "Replace it with a unique index on the blind index, substr(column, 1, 33)."
-			      : "Only a searchable column can be unique (on substr(column, 1, 33)).");
+	        c->searchable
+	            ? "Replace it with a unique index on the blind index, substr(column, 1, 33)."
+	            : "Only a searchable column can be unique (on substr(column, 1, 33)).");
 	if (fclose(m) != 0) {
 		free(body);
 		free(qc);
@@ -195,23 +336,24 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 	size_t ntables = 0;
 	for (size_t i = 0; i < s->ntables; i++)
 		ntables += s->tables[i].nencrypted > 0;
-	fprintf(out,
-		"-- pgseal schema: migration for %zu encrypted column%s in %zu table%s.\n"
-		"--\n"
-		"-- Run it once as the owner of the tables, before values are written through pgseal:\n"
-		"--   pgseal schema --config pgseal.yaml | psql -v ON_ERROR_STOP=1 -d DATABASE\n"
-		"-- Every encrypted column becomes bytea (the application still sees the declared\n"
-		"-- type through pgseal). The type change is for EMPTY columns: a column that still\n"
-		"-- holds values of another type stops the whole migration and nothing is changed,\n"
-		"-- because converting it here would destroy those values or leave them readable.\n"
-		"-- Migrate existing rows through pgseal instead (docs/schema.md). Columns that are\n"
-		"-- already bytea are kept, so running this again is safe. Column defaults are\n"
-		"-- dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
-		"-- index on their blind index, substr(column, 1, 33). Every encrypted column gets a\n"
-		"-- CHECK constraint pgseal_record_<column> that lets PostgreSQL itself refuse any\n"
-		"-- value that is not a pgseal record of that column, whatever path writes it\n"
-		"-- (functions, triggers, children, partitions); it is replaced on every run.\n",
-		s->nencrypted, s->nencrypted == 1 ? "" : "s", ntables, ntables == 1 ? "" : "s");
+	fprintf(
+	    out,
+	    "-- pgseal schema: migration for %zu encrypted column%s in %zu table%s.\n"
+	    "--\n"
+	    "-- Run it once as the owner of the tables, before values are written through pgseal:\n"
+	    "--   pgseal schema --config pgseal.yaml | psql -v ON_ERROR_STOP=1 -d DATABASE\n"
+	    "-- Every encrypted column becomes bytea (the application still sees the declared\n"
+	    "-- type through pgseal). The type change is for EMPTY columns: a column that still\n"
+	    "-- holds values of another type stops the whole migration and nothing is changed,\n"
+	    "-- because converting it here would destroy those values or leave them readable.\n"
+	    "-- Migrate existing rows through pgseal instead (docs/schema.md). Columns that are\n"
+	    "-- already bytea are kept, so running this again is safe. Column defaults are\n"
+	    "-- dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
+	    "-- index on their blind index, substr(column, 1, 33). Every encrypted column gets a\n"
+	    "-- CHECK constraint pgseal_record_<column> that lets PostgreSQL itself refuse any\n"
+	    "-- value that is not a pgseal record of that column, whatever path writes it\n"
+	    "-- (functions, triggers, children, partitions); it is replaced on every run.\n",
+	    s->nencrypted, s->nencrypted == 1 ? "" : "s", ntables, ntables == 1 ? "" : "s");
 	if (s->nencrypted == 0) {
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
 		return ferror(out) ? PGS_ERR : PGS_OK;
@@ -230,7 +372,8 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 			const struct schema_column *c = &t->encrypted[j];
 			char *qc = schema_quote_ident(c->name);
 			fprintf(out, "%s %s (%s%s%s)", j ? "," : "", qc, codec_type_name(c->type),
-				c->searchable ? ", searchable" : "", c->client_id ? ", one client" : "");
+			        c->searchable ? ", searchable" : "",
+			        c->client_id ? ", one client" : "");
 			free(qc);
 		}
 		fprintf(out, "\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n", qt);
@@ -245,8 +388,8 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 				continue;
 			char *iname = index_name(c);
 			char *qi = schema_quote_ident(iname), *qc = schema_quote_ident(c->name);
-			fprintf(out, "CREATE INDEX IF NOT EXISTS %s ON %s (substr(%s, 1, 33));\n", qi, qt,
-				qc);
+			fprintf(out, "CREATE INDEX IF NOT EXISTS %s ON %s (substr(%s, 1, 33));\n",
+			        qi, qt, qc);
 			free(iname);
 			free(qi);
 			free(qc);

@@ -26,6 +26,6 @@ char *schema_wall_name(const struct schema_column *c);
 /* ALTER TABLE qt DROP CONSTRAINT IF EXISTS ..., ADD CONSTRAINT ... CHECK (...) [NOT VALID];
  * for every encrypted column of t, as one statement (one scan of the table to validate). */
 int schema_wall_print_table(FILE *out, const struct schema_table *t, const char *qt,
-			    bool not_valid) PGS_MUSTCHECK;
+                            bool not_valid) PGS_MUSTCHECK;
 
 #endif

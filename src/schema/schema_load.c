@@ -1,4 +1,5 @@
-/* schema_load.c - loads Acra's encryptor_config `schemas:` (inline or from its own file), rejecting what pgseal cannot honour with file:line. */
+/* schema_load.c - loads Acra's encryptor_config `schemas:` (inline or from its own file), rejecting
+ * what pgseal cannot honour with file:line. */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
 #include "crypto/crypto.h"
@@ -45,9 +46,10 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 				if (s[i] == '"' || s[i] == '.' || (unsigned char)s[i] < 0x20 ||
 				    s[i] == 0x7f) {
 					free(r);
-					return name_error(ld, v, key,
-							  "a quoted name may not contain '\"', '.' or "
-							  "control characters");
+					return name_error(
+					    ld, v, key,
+					    "a quoted name may not contain '\"', '.' or "
+					    "control characters");
 				}
 				r[o++] = s[i];
 			}
@@ -56,14 +58,16 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 			while (s[i] && s[i] != '.') {
 				unsigned char c = (unsigned char)s[i];
 				bool first = o == start;
-				bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-					  c >= 0x80 || (!first && ((c >= '0' && c <= '9') || c == '$'));
+				bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				          c == '_' || c >= 0x80 ||
+				          (!first && ((c >= '0' && c <= '9') || c == '$'));
 				if (!ok) {
 					free(r);
-					return name_error(ld, v, key,
-							  "not a plain SQL identifier (letters, digits, _ "
-							  "and $, not starting with a digit); write it in "
-							  "double quotes, e.g. '\"My Name\"', to keep it as is");
+					return name_error(
+					    ld, v, key,
+					    "not a plain SQL identifier (letters, digits, _ "
+					    "and $, not starting with a digit); write it in "
+					    "double quotes, e.g. '\"My Name\"', to keep it as is");
 				}
 				r[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 				i++;
@@ -75,7 +79,8 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 		}
 		if (o - start > SCHEMA_NAME_MAX) {
 			free(r);
-			return name_error(ld, v, key, "longer than PostgreSQL's 63-byte identifier limit");
+			return name_error(ld, v, key,
+			                  "longer than PostgreSQL's 63-byte identifier limit");
 		}
 		parts++;
 		if (!s[i])
@@ -83,9 +88,10 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 		if (s[i] != '.' || parts == max_parts) {
 			free(r);
 			return name_error(ld, v, key,
-					  max_parts == 1 ? "a column name has one part (quote it to "
-							   "use '.' or other characters)"
-							 : "expected [schema.]table");
+			                  max_parts == 1
+			                      ? "a column name has one part (quote it to "
+			                        "use '.' or other characters)"
+			                      : "expected [schema.]table");
 		}
 		r[o++] = '.';
 		i++;
@@ -121,18 +127,21 @@ static int normalize_default(struct yamlx *ld, yaml_node_t *v, enum codec_type t
 		return PGS_ERR;
 	if (type == CODEC_BYTEA && strncmp(s, "\\x", 2) != 0) {
 		if (base64_decode(s, &canon) != PGS_OK) {
-			yamlx_fail(ld, v, "'default_data_value' of a bytes column must be base64 (as in "
-				    "Acra) or \\x followed by hex");
+			yamlx_fail(ld, v,
+			           "'default_data_value' of a bytes column must be base64 (as in "
+			           "Acra) or \\x followed by hex");
 			goto out;
 		}
 	} else if (codec_to_canonical(type, 0, CODEC_FMT_TEXT, (const uint8_t *)s, strlen(s),
-				      &canon) != PGS_OK) {
-		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
+	                              &canon) != PGS_OK) {
+		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value",
+		           codec_type_name(type));
 		goto out;
 	}
 	if (codec_from_canonical(type, CODEC_FMT_TEXT, canon.data, canon.len, &text) != PGS_OK ||
 	    (text.len && memchr(text.data, 0, text.len))) {
-		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value", codec_type_name(type));
+		yamlx_fail(ld, v, "'default_data_value' is not a valid %s value",
+		           codec_type_name(type));
 		goto out;
 	}
 	*out = pgs_xmalloc(text.len + 1);
@@ -164,9 +173,10 @@ static int client_id_ok(const char *s)
 
 static int unsupported(struct yamlx *ld, yaml_node_t *k, const char *key, const char *what)
 {
-	return yamlx_fail(ld, k, "'%s': %s is not supported by pgseal (it would store values other "
-			   "than pgseal's encrypted records); remove it or leave the column out",
-		    key, what);
+	return yamlx_fail(ld, k,
+	                  "'%s': %s is not supported by pgseal (it would store values other "
+	                  "than pgseal's encrypted records); remove it or leave the column out",
+	                  key, what);
 }
 
 static bool envelope_key(const char *key)
@@ -196,7 +206,8 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 	if (yamlx_check_mapping(ld, map, "an 'encrypted' entry") != PGS_OK)
 		return PGS_ERR;
 	c->on_fail = SCHEMA_FAIL_ERROR;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
 		const char *key = yamlx_scalar(k);
 		bool b;
@@ -213,8 +224,10 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 			if (!s)
 				return PGS_ERR;
 			if (!client_id_ok(s))
-				return yamlx_fail(ld, v, "'client_id' must be 1-256 characters of A-Z a-z 0-9 "
-						   "_ - . (the id printed by 'pgseal keys client-id')");
+				return yamlx_fail(
+				    ld, v,
+				    "'client_id' must be 1-256 characters of A-Z a-z 0-9 "
+				    "_ - . (the id printed by 'pgseal keys client-id')");
 			c->client_id = pgs_xstrdup(s);
 		} else if (!strcmp(key, "data_type")) {
 			type_node = v;
@@ -231,8 +244,9 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 			else if (!strcmp(s, "default_value"))
 				c->on_fail = SCHEMA_FAIL_DEFAULT;
 			else
-				return yamlx_fail(ld, v, "'response_on_fail' must be error, ciphertext or "
-						   "default_value");
+				return yamlx_fail(ld, v,
+				                  "'response_on_fail' must be error, ciphertext or "
+				                  "default_value");
 			have_fail = true;
 			fail_node = v;
 		} else if (!strcmp(key, "default_data_value")) {
@@ -254,11 +268,14 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 			if (!(yamlx_is_null(ld, v) || (yamlx_scalar(v) && !*yamlx_scalar(v))))
 				return unsupported(ld, k, key, "tokenization");
 		} else if (!strcmp(key, "masking") || !strcmp(key, "plaintext_length") ||
-			   !strcmp(key, "plaintext_side")) {
-			return unsupported(ld, k, key, "masking (a part of the plaintext stays readable)");
+		           !strcmp(key, "plaintext_side")) {
+			return unsupported(ld, k, key,
+			                   "masking (a part of the plaintext stays readable)");
 		} else if (!strcmp(key, "zone_id")) {
-			return yamlx_fail(ld, k, "'zone_id': zones (deprecated in Acra 0.94) are not supported "
-					   "by pgseal; use client_id to restrict a column to one client");
+			return yamlx_fail(
+			    ld, k,
+			    "'zone_id': zones (deprecated in Acra 0.94) are not supported "
+			    "by pgseal; use client_id to restrict a column to one client");
 		} else {
 			return yamlx_fail(ld, k, "unknown key '%s' in an 'encrypted' entry", key);
 		}
@@ -266,7 +283,8 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 	if (!c->name)
 		return yamlx_fail(ld, map, "an 'encrypted' entry needs 'column'");
 	if (type_node && oid_node)
-		return yamlx_fail(ld, oid_node, "'data_type' and 'data_type_db_identifier' are exclusive");
+		return yamlx_fail(ld, oid_node,
+		                  "'data_type' and 'data_type_db_identifier' are exclusive");
 	c->type = CODEC_BYTEA; /* Acra's default: the value is opaque bytes */
 	c->type_oid = codec_type_oid(CODEC_BYTEA);
 	if (type_node) {
@@ -274,9 +292,11 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 		if (!s)
 			return PGS_ERR;
 		if (codec_type_by_name(s, &c->type) != PGS_OK)
-			return yamlx_fail(ld, type_node, "'data_type': unsupported type \"%.64s\" (str, bytes, "
-						   "int32, int64, or a PostgreSQL type listed in docs/schema.md)",
-				    s);
+			return yamlx_fail(
+			    ld, type_node,
+			    "'data_type': unsupported type \"%.64s\" (str, bytes, "
+			    "int32, int64, or a PostgreSQL type listed in docs/schema.md)",
+			    s);
 		c->type_oid = codec_type_oid(c->type);
 	} else if (oid_node) {
 		const char *s = yamlx_scalar(oid_node);
@@ -289,11 +309,12 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 				x = 0;
 		}
 		if (x == 0 || x > UINT32_MAX)
-			return yamlx_fail(ld, oid_node, "'data_type_db_identifier' must be a type OID (a "
-						  "positive integer)");
+			return yamlx_fail(ld, oid_node,
+			                  "'data_type_db_identifier' must be a type OID (a "
+			                  "positive integer)");
 		if (codec_type_by_oid((uint32_t)x, &c->type) != PGS_OK)
-			return yamlx_fail(ld, oid_node, "'data_type_db_identifier': unsupported type OID %lu",
-				    x);
+			return yamlx_fail(ld, oid_node,
+			                  "'data_type_db_identifier': unsupported type OID %lu", x);
 		c->type_oid = (uint32_t)x;
 	}
 	if (def_node) {
@@ -301,26 +322,28 @@ static int parse_column(struct yamlx *ld, yaml_node_t *map, struct schema_column
 		if (!have_fail)
 			c->on_fail = SCHEMA_FAIL_DEFAULT;
 		else if (c->on_fail != SCHEMA_FAIL_DEFAULT)
-			return yamlx_fail(ld, def_node, "'default_data_value' needs 'response_on_fail: "
-						  "default_value'");
+			return yamlx_fail(ld, def_node,
+			                  "'default_data_value' needs 'response_on_fail: "
+			                  "default_value'");
 		if (normalize_default(ld, def_node, c->type, &c->default_value) != PGS_OK)
 			return PGS_ERR;
 	} else if (c->on_fail == SCHEMA_FAIL_DEFAULT) {
-		return yamlx_fail(ld, fail_node, "'response_on_fail: default_value' needs 'default_data_value'");
+		return yamlx_fail(ld, fail_node,
+		                  "'response_on_fail: default_value' needs 'default_data_value'");
 	}
 	return PGS_OK;
 }
 
 /* ---- one table --------------------------------------------------------------------------- */
 
-static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *t,
-		       int *table_line)
+static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *t, int *table_line)
 {
 	yaml_node_t *cols = NULL, *enc = NULL;
 	if (yamlx_check_mapping(ld, map, "a 'schemas' entry") != PGS_OK)
 		return PGS_ERR;
 	*table_line = yamlx_line(map);
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
 		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "table")) {
@@ -340,7 +363,8 @@ static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *
 	if (cols && !yamlx_is_null(ld, cols)) {
 		if (cols->type != YAML_SEQUENCE_NODE)
 			return yamlx_fail(ld, cols, "'columns' must be a list of column names");
-		size_t n = (size_t)(cols->data.sequence.items.top - cols->data.sequence.items.start);
+		size_t n =
+		    (size_t)(cols->data.sequence.items.top - cols->data.sequence.items.start);
 		t->columns = pgs_xcalloc(n ? n : 1, sizeof(char *));
 		for (size_t i = 0; i < n; i++) {
 			yaml_node_t *v = yamlx_node(ld, cols->data.sequence.items.start[i]);
@@ -349,9 +373,11 @@ static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *
 			t->ncolumns = i + 1;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(t->columns[j], t->columns[i]))
-					return yamlx_fail(ld, v, "column '%s' is listed twice in 'columns' of "
-							   "table '%s'",
-						    t->columns[i], t->name);
+					return yamlx_fail(
+					    ld, v,
+					    "column '%s' is listed twice in 'columns' of "
+					    "table '%s'",
+					    t->columns[i], t->name);
 		}
 	}
 	if (enc && !yamlx_is_null(ld, enc)) {
@@ -367,15 +393,18 @@ static int parse_table(struct yamlx *ld, yaml_node_t *map, struct schema_table *
 				return PGS_ERR;
 			for (size_t j = 0; j < i; j++)
 				if (!strcmp(t->encrypted[j].name, c->name))
-					return yamlx_fail(ld, v, "column '%s' of table '%s' is encrypted twice",
-						    c->name, t->name);
+					return yamlx_fail(
+					    ld, v, "column '%s' of table '%s' is encrypted twice",
+					    c->name, t->name);
 			c->position = -1;
 			if (t->columns) {
 				c->position = schema_column_position(t, c->name);
 				if (c->position < 0)
-					return yamlx_fail(ld, v, "encrypted column '%s' is not in 'columns' of "
-							   "table '%s'",
-						    c->name, t->name);
+					return yamlx_fail(
+					    ld, v,
+					    "encrypted column '%s' is not in 'columns' of "
+					    "table '%s'",
+					    c->name, t->name);
 			}
 		}
 	}
@@ -399,8 +428,9 @@ static int parse_schemas(struct yamlx *ld, yaml_node_t *list, struct schema *s)
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(s->tables[j].name, s->tables[i].name)) {
-				yamlx_fail(ld, v, "table '%s' is configured twice (first at line %d)",
-				     s->tables[i].name, lines[j]);
+				yamlx_fail(ld, v,
+				           "table '%s' is configured twice (first at line %d)",
+				           s->tables[i].name, lines[j]);
 				goto out;
 			}
 	}
@@ -417,7 +447,8 @@ static int parse_defaults(struct yamlx *ld, yaml_node_t *map)
 		return PGS_OK;
 	if (yamlx_check_mapping(ld, map, "'defaults'") != PGS_OK)
 		return PGS_ERR;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
 		const char *key = yamlx_scalar(k);
 		if (!envelope_key(key))
@@ -435,20 +466,24 @@ static int parse_database_settings(struct yamlx *ld, yaml_node_t *map)
 		return PGS_OK;
 	if (yamlx_check_mapping(ld, map, "'database_settings'") != PGS_OK)
 		return PGS_ERR;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yamlx_node(ld, p->key), *v = yamlx_node(ld, p->value);
 		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "postgresql")) {
 			if (!yamlx_is_null(ld, v) &&
 			    yamlx_check_mapping(ld, v, "'database_settings.postgresql'") != PGS_OK)
 				return PGS_ERR;
-			if (!yamlx_is_null(ld, v) && v->data.mapping.pairs.top != v->data.mapping.pairs.start)
-				return yamlx_fail(ld, yamlx_node(ld, v->data.mapping.pairs.start->key),
-					    "unknown key '%s' in 'database_settings.postgresql'",
-					    yamlx_scalar(yamlx_node(ld, v->data.mapping.pairs.start->key)));
+			if (!yamlx_is_null(ld, v) &&
+			    v->data.mapping.pairs.top != v->data.mapping.pairs.start)
+				return yamlx_fail(
+				    ld, yamlx_node(ld, v->data.mapping.pairs.start->key),
+				    "unknown key '%s' in 'database_settings.postgresql'",
+				    yamlx_scalar(yamlx_node(ld, v->data.mapping.pairs.start->key)));
 		} else if (!strcmp(key, "mysql")) {
 			/* MySQL-only options: accepted so a shared file loads, meaningless here */
-			if (!yamlx_is_null(ld, v) && yamlx_check_mapping(ld, v, "'database_settings.mysql'") != PGS_OK)
+			if (!yamlx_is_null(ld, v) &&
+			    yamlx_check_mapping(ld, v, "'database_settings.mysql'") != PGS_OK)
 				return PGS_ERR;
 		} else {
 			return yamlx_fail(ld, k, "unknown key '%s' in 'database_settings'", key);
@@ -477,12 +512,16 @@ static void link_columns(struct schema *s)
 /* Parses one YAML document. inline_cfg: the pgseal config itself (only `schemas` is ours,
  * config.c has checked the other keys); else an Acra encryptor_config file. */
 static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inline_cfg,
-		     bool has_file, struct schema **out, char *err, size_t errlen)
+                     bool has_file, struct schema **out, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct yamlx ld = {.file = name, .doc = &doc, .err = err, .errlen = errlen,
-			   .missing_line = 1, .null_any_case = true};
+	struct yamlx ld = {.file = name,
+	                   .doc = &doc,
+	                   .err = err,
+	                   .errlen = errlen,
+	                   .missing_line = 1,
+	                   .null_any_case = true};
 	struct schema *s = pgs_xcalloc(1, sizeof(*s));
 	int rc = PGS_ERR;
 
@@ -510,8 +549,10 @@ static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inl
 		const char *key = yamlx_scalar(k);
 		if (!strcmp(key, "schemas")) {
 			if (has_file) {
-				yamlx_fail(&ld, k, "both 'encryptor_config_file' and an inline 'schemas' list; "
-					     "use one of them");
+				yamlx_fail(
+				    &ld, k,
+				    "both 'encryptor_config_file' and an inline 'schemas' list; "
+				    "use one of them");
 				goto done;
 			}
 			if (parse_schemas(&ld, v, s) != PGS_OK)
@@ -525,9 +566,11 @@ static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inl
 			if (parse_database_settings(&ld, v) != PGS_OK)
 				goto done;
 		} else {
-			yamlx_fail(&ld, k, "unknown key '%s' (an encryptor_config has 'schemas', 'defaults' "
-				     "and 'database_settings')",
-			     key);
+			yamlx_fail(
+			    &ld, k,
+			    "unknown key '%s' (an encryptor_config has 'schemas', 'defaults' "
+			    "and 'database_settings')",
+			    key);
 			goto done;
 		}
 	}
@@ -545,7 +588,7 @@ done:
 }
 
 int schema_load_buffer(const char *name, const uint8_t *data, size_t len, struct schema **out,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	return load_yaml(name, data, len, false, false, out, err, errlen);
 }
@@ -600,7 +643,7 @@ int schema_load(const struct config *cfg, struct schema **out, char *err, size_t
 	if (read_file(path, &data, &len, err, errlen) != PGS_OK)
 		return PGS_ERR;
 	int rc = load_yaml(path, data, len, cfg->has_inline_schemas,
-			   cfg->has_inline_schemas && cfg->encryptor_config_file, out, err, errlen);
+	                   cfg->has_inline_schemas && cfg->encryptor_config_file, out, err, errlen);
 	free(data);
 	return rc;
 }

@@ -1,4 +1,5 @@
-/* schema_wall.c - the second wall: a CHECK constraint per encrypted column that lets PostgreSQL itself refuse anything but a pgseal record. */
+/* schema_wall.c - the second wall: a CHECK constraint per encrypted column that lets PostgreSQL
+ * itself refuse anything but a pgseal record. */
 #include "schema/schema.h"
 #include "schema/schema_internal.h"
 
@@ -89,8 +90,8 @@ static void put_check(FILE *out, const struct schema_column *c, const char *qc)
 	if (c->searchable) {
 		put_be32(from, CRYPTO_KEYID_MIN);
 		put_be32(to, CRYPTO_KEYID_MAX);
-		fprintf(out, " AND substring(%s FROM %d FOR %d) BETWEEN ", qc, 1 + 1 + CRYPTO_BLIND_LEN,
-			CRYPTO_KEYID_LEN);
+		fprintf(out, " AND substring(%s FROM %d FOR %d) BETWEEN ", qc,
+		        1 + 1 + CRYPTO_BLIND_LEN, CRYPTO_KEYID_LEN);
 		put_bytea(out, from, 4);
 		fputs(" AND ", out);
 		put_bytea(out, to, 4);
@@ -98,16 +99,15 @@ static void put_check(FILE *out, const struct schema_column *c, const char *qc)
 	fputc(')', out);
 }
 
-int schema_wall_print_table(FILE *out, const struct schema_table *t, const char *qt,
-			    bool not_valid)
+int schema_wall_print_table(FILE *out, const struct schema_table *t, const char *qt, bool not_valid)
 {
 	fprintf(out, "ALTER TABLE %s", qt);
 	for (size_t j = 0; j < t->nencrypted; j++) {
 		const struct schema_column *c = &t->encrypted[j];
 		char *name = schema_wall_name(c);
 		char *qn = schema_quote_ident(name), *qc = schema_quote_ident(c->name);
-		fprintf(out, "%s\n\tDROP CONSTRAINT IF EXISTS %s,\n\tADD CONSTRAINT %s ", j ? "," : "",
-			qn, qn);
+		fprintf(out, "%s\n\tDROP CONSTRAINT IF EXISTS %s,\n\tADD CONSTRAINT %s ",
+		        j ? "," : "", qn, qn);
 		put_check(out, c, qc);
 		if (not_valid)
 			fputs(" NOT VALID", out);
@@ -131,12 +131,16 @@ static int print_precheck(FILE *out, const struct schema_table *t, const char *q
 	fputs("BEGIN\n", m);
 	for (size_t j = 0; j < t->nencrypted; j++) {
 		const struct schema_column *c = &t->encrypted[j];
-		fputs("\tIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ", m);
+		fputs(
+		    "\tIF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ",
+		    m);
 		schema_put_literal(m, qt);
 		fputs("::regclass\n\t\t   AND a.attname = ", m);
 		schema_put_literal(m, c->name);
-		fputs(" AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'bytea'::regtype) THEN\n"
-		      "\t\tRAISE EXCEPTION 'pgseal: column % is missing or not bytea yet; nothing was "
+		fputs(" AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'bytea'::regtype) "
+		      "THEN\n"
+		      "\t\tRAISE EXCEPTION 'pgseal: column % is missing or not bytea yet; nothing "
+		      "was "
 		      "changed', ",
 		      m);
 		schema_put_literal(m, c->qualified);
@@ -157,25 +161,27 @@ static int print_precheck(FILE *out, const struct schema_table *t, const char *q
 
 int schema_print_constraints(const struct schema *s, FILE *out)
 {
-	fprintf(out,
-		"-- pgseal schema --constraints-only: the record CHECK constraints for %zu encrypted\n"
-		"-- column%s, for tables already migrated (their columns are bytea).\n"
-		"--\n"
-		"--   pgseal schema --config pgseal.yaml --constraints-only | psql -v ON_ERROR_STOP=1 -d DATABASE\n"
-		"--\n"
-		"-- Each constraint is (re)added NOT VALID in one short transaction (PostgreSQL takes\n"
-		"-- an ACCESS EXCLUSIVE lock on each table for it, without scanning), so every write\n"
-		"-- from then on is checked; then VALIDATE checks the rows already stored, under a\n"
-		"-- lock that lets reads and writes go on. Running it again replaces the constraints.\n"
-		"-- A VALIDATE that fails names the constraint: the column holds a value that is not\n"
-		"-- a pgseal record of that column (docs/schema.md).\n",
-		s->nencrypted, s->nencrypted == 1 ? "" : "s");
+	fprintf(
+	    out,
+	    "-- pgseal schema --constraints-only: the record CHECK constraints for %zu encrypted\n"
+	    "-- column%s, for tables already migrated (their columns are bytea).\n"
+	    "--\n"
+	    "--   pgseal schema --config pgseal.yaml --constraints-only | psql -v ON_ERROR_STOP=1 "
+	    "-d DATABASE\n"
+	    "--\n"
+	    "-- Each constraint is (re)added NOT VALID in one short transaction (PostgreSQL takes\n"
+	    "-- an ACCESS EXCLUSIVE lock on each table for it, without scanning), so every write\n"
+	    "-- from then on is checked; then VALIDATE checks the rows already stored, under a\n"
+	    "-- lock that lets reads and writes go on. Running it again replaces the constraints.\n"
+	    "-- A VALIDATE that fails names the constraint: the column holds a value that is not\n"
+	    "-- a pgseal record of that column (docs/schema.md).\n",
+	    s->nencrypted, s->nencrypted == 1 ? "" : "s");
 	if (s->nencrypted == 0) {
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
 		return ferror(out) ? PGS_ERR : PGS_OK;
 	}
 	fprintf(out, "\nBEGIN;\nSET LOCAL client_min_messages = warning; -- no \"does not exist, "
-		     "skipping\" notices\n");
+	             "skipping\" notices\n");
 	for (size_t i = 0; i < s->ntables; i++) {
 		const struct schema_table *t = &s->tables[i];
 		if (!t->nencrypted)

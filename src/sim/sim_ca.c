@@ -338,8 +338,9 @@ static int create_ca(struct sim_ca *ca, const char *dir, const uint8_t *secret)
 	              ca->root, ca->root_key, CERT_PLATFORM, ca, secret);
 	if (!ca->platform)
 		return PGS_ERR;
-	ca->pck = make_cert(ca->pck_key, "pgseal dstack simulator TEST SGX PCK Certificate - not Intel",
-	                    ca->platform, ca->platform_key, CERT_PCK, ca, secret);
+	ca->pck =
+	    make_cert(ca->pck_key, "pgseal dstack simulator TEST SGX PCK Certificate - not Intel",
+	              ca->platform, ca->platform_key, CERT_PCK, ca, secret);
 	ca->tcb = make_cert(ca->tcb_key, "pgseal dstack simulator TEST TCB Signing - not Intel",
 	                    ca->root, ca->root_key, CERT_TCB, ca, secret);
 	if (!ca->pck || !ca->tcb || build_collateral(ca) != PGS_OK)

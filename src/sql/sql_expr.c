@@ -263,8 +263,8 @@ static bool blind_ref(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 {
 	json_t *f = sql_node_is(node, "FuncCall");
 	json_t *names = json_object_get(f, "funcname"), *args = json_object_get(f, "args");
-	const char *fn =
-	    sql_jstr(sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
+	const char *fn = sql_jstr(
+	    sql_node_is(json_array_get(names, json_array_size(names) - 1), "String"), "sval");
 	if (!f || !fn || strcmp(fn, "substr") != 0 || json_array_size(args) != 3)
 		return false;
 	json_t *a1 = sql_node_is(json_array_get(args, 1), "A_Const");

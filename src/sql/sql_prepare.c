@@ -145,12 +145,13 @@ int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		if (p->number < 1)
 			continue;
 		if ((size_t)p->number > nargs) {
-			/* PostgreSQL rejects the call after logging its text, and the arguments given
-			 * may be meant for the encrypted parameter: refuse it here */
-			rc = sql_refuse(c, "0A000",
-			                "EXECUTE of prepared statement \"%s\" gives %zu argument(s), but its "
-			                "parameter $%d is %s; nothing was sent",
-			                name ? name : "", nargs, p->number, p->column->qualified);
+			/* PostgreSQL rejects the call after logging its text, and the arguments
+			 * given may be meant for the encrypted parameter: refuse it here */
+			rc = sql_refuse(
+			    c, "0A000",
+			    "EXECUTE of prepared statement \"%s\" gives %zu argument(s), but its "
+			    "parameter $%d is %s; nothing was sent",
+			    name ? name : "", nargs, p->number, p->column->qualified);
 			break;
 		}
 		json_t *arg = json_array_get(args, (size_t)p->number - 1);

@@ -1,4 +1,5 @@
-/* dstack_client.c - dstack guest-agent RPC: HTTP/1.1 over a unix socket with libcurl, JSON with jansson. */
+/* dstack_client.c - dstack guest-agent RPC: HTTP/1.1 over a unix socket with libcurl, JSON with
+ * jansson. */
 #include "tee/tee.h"
 
 #include <pthread.h>
@@ -74,7 +75,7 @@ static void resp_free(struct resp *r)
 
 /* POSTs body to <endpoint>/<method>; parses the JSON object answered with HTTP 200. */
 static int rpc(const char *endpoint, const char *method, const char *body, json_t **out,
-	       struct resp *raw, char *err, size_t errlen)
+               struct resp *raw, char *err, size_t errlen)
 {
 	CURL *c = NULL;
 	struct curl_slist *hdr = NULL;
@@ -116,7 +117,7 @@ static int rpc(const char *endpoint, const char *method, const char *body, json_
 	CURLcode cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		pgs_errf(err, errlen, "dstack %s at %s: %s", method, endpoint,
-			 r.overflow ? "response too large" : curl_easy_strerror(cc));
+		         r.overflow ? "response too large" : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -124,18 +125,19 @@ static int rpc(const char *endpoint, const char *method, const char *body, json_
 	if (status != 200) {
 		json_t *e = *out ? json_object_get(*out, "error") : NULL;
 		pgs_errf(err, errlen, "dstack %s at %s: HTTP %ld%s%.200s", method, endpoint, status,
-			 json_is_string(e) ? ": " : "", json_is_string(e) ? json_string_value(e) : "");
+		         json_is_string(e) ? ": " : "",
+		         json_is_string(e) ? json_string_value(e) : "");
 		goto out;
 	}
 	if (!json_is_object(*out)) {
 		pgs_errf(err, errlen, "dstack %s at %s: response is not a JSON object", method,
-			 endpoint);
+		         endpoint);
 		goto out;
 	}
 	json_t *e = json_object_get(*out, "error");
 	if (e && !json_is_null(e)) {
 		pgs_errf(err, errlen, "dstack %s: agent error: %.200s", method,
-			 json_is_string(e) ? json_string_value(e) : "(not a string)");
+		         json_is_string(e) ? json_string_value(e) : "(not a string)");
 		goto out;
 	}
 	rc = PGS_OK;
@@ -165,7 +167,7 @@ static char *dup_str(json_t *o, const char *k)
 }
 
 int tee_dstack_get_key(const char *endpoint, const char *path, const char *purpose, uint8_t *key,
-		       size_t cap, size_t *keylen, size_t *nsig, char *err, size_t errlen)
+                       size_t cap, size_t *keylen, size_t *nsig, char *err, size_t errlen)
 {
 	json_t *req = json_pack("{s:s, s:s}", "path", path, "purpose", purpose);
 	json_t *res = NULL;
@@ -182,8 +184,8 @@ int tee_dstack_get_key(const char *endpoint, const char *path, const char *purpo
 		hex += 2, hl -= 2;
 	if (!hex || hl == 0 || hl % 2 || hl / 2 > cap ||
 	    crypto_unhex(hex, hl, key, hl / 2) != PGS_OK) {
-		pgs_errf(err, errlen, "dstack GetKey: 'key' is not a hex string of at most %zu bytes",
-			 cap);
+		pgs_errf(err, errlen,
+		         "dstack GetKey: 'key' is not a hex string of at most %zu bytes", cap);
 		goto out;
 	}
 	*keylen = hl / 2;
@@ -204,7 +206,7 @@ out:
 }
 
 int tee_dstack_get_quote(const char *endpoint, const uint8_t *report_data, size_t rdlen,
-			 struct tee_dstack_quote *out, char *err, size_t errlen)
+                         struct tee_dstack_quote *out, char *err, size_t errlen)
 {
 	char hex[2 * TEE_REPORT_DATA_MAX + 1];
 	json_t *req = NULL, *res = NULL;

@@ -25,12 +25,12 @@ const char *tee_dstack_endpoint(const char *configured);
 /* GetKey {path, purpose}: the derived key bytes (hex-decoded "key") into key[cap];
  * *nsig receives the length of "signature_chain" (not verified here). */
 int tee_dstack_get_key(const char *endpoint, const char *path, const char *purpose, uint8_t *key,
-		       size_t cap, size_t *keylen, size_t *nsig, char *err,
-		       size_t errlen) PGS_MUSTCHECK;
+                       size_t cap, size_t *keylen, size_t *nsig, char *err,
+                       size_t errlen) PGS_MUSTCHECK;
 
 /* GetQuote result. Owner: the caller, freed with tee_dstack_quote_free. */
 struct tee_dstack_quote {
-	uint8_t *quote;    /* hex-decoded "quote" */
+	uint8_t *quote; /* hex-decoded "quote" */
 	size_t quote_len;
 	char *event_log;   /* "event_log": a JSON document, as a string */
 	char *vm_config;   /* "vm_config" (may be NULL) */
@@ -39,7 +39,7 @@ struct tee_dstack_quote {
 
 /* GetQuote {report_data: hex of rdlen <= 64 bytes}. */
 int tee_dstack_get_quote(const char *endpoint, const uint8_t *report_data, size_t rdlen,
-			 struct tee_dstack_quote *out, char *err, size_t errlen) PGS_MUSTCHECK;
+                         struct tee_dstack_quote *out, char *err, size_t errlen) PGS_MUSTCHECK;
 void tee_dstack_quote_free(struct tee_dstack_quote *q);
 
 /* Info result: the fields pgseal logs and serves; NULL when absent. Owner: the caller. */
@@ -51,13 +51,13 @@ struct tee_dstack_info {
 	char *device_id;
 	char *os_image_hash;
 	char *key_provider_info;
-	char *tcb_info;  /* a JSON document, as a string */
+	char *tcb_info; /* a JSON document, as a string */
 	char *vm_config;
-	char *raw_json;  /* the whole response body */
+	char *raw_json; /* the whole response body */
 };
 
 int tee_dstack_info(const char *endpoint, struct tee_dstack_info *out, char *err,
-		    size_t errlen) PGS_MUSTCHECK;
+                    size_t errlen) PGS_MUSTCHECK;
 void tee_dstack_info_free(struct tee_dstack_info *i);
 
 /* ---- RA-TLS: the attested client-facing certificate and /attestation (tee_ratls.c) ---- */
@@ -85,7 +85,7 @@ struct tee_ratls;
  * file, no keys section, or no client_tls section): *out = NULL and PGS_OK. Any dstack
  * failure is PGS_ERR with err set. Owner: the caller, released with tee_ratls_free. */
 int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
-		    size_t errlen) PGS_MUSTCHECK;
+                    size_t errlen) PGS_MUSTCHECK;
 /* The client-facing SSL_CTX serving the generated RA-TLS certificate (mTLS from
  * client_tls.ca_file applied); NULL when r is NULL or client_tls names a cert_file.
  * Borrowed: take a reference (SSL_CTX_up_ref) to keep it past tee_ratls_free. */
@@ -107,6 +107,6 @@ void tee_ratls_san_for_listen(const char *listen, char *out, size_t outlen);
 /* The self-signed RA-TLS certificate: CN "pgseal", the given SAN, the quote and (if not
  * NULL) the event log in the RA-TLS extensions, signed by key (ECDSA-SHA256). */
 int tee_ratls_build_cert(EVP_PKEY *key, const char *san, const uint8_t *quote, size_t quote_len,
-			 const char *event_log, X509 **out, char *err, size_t errlen) PGS_MUSTCHECK;
+                         const char *event_log, X509 **out, char *err, size_t errlen) PGS_MUSTCHECK;
 
 #endif

@@ -1,4 +1,5 @@
-/* tee_ratls.c - RA-TLS: an in-memory TLS key and a self-signed certificate carrying a dstack TDX quote bound to it; the /attestation document. */
+/* tee_ratls.c - RA-TLS: an in-memory TLS key and a self-signed certificate carrying a dstack TDX
+ * quote bound to it; the /attestation document. */
 #include "tee/tee.h"
 
 #include <arpa/inet.h>
@@ -23,11 +24,11 @@
 #include "net/net.h"
 
 struct tee_ratls {
-	SSL_CTX *ctx;     /* generated certificate + key; NULL with client_tls.cert_file */
-	X509 *cert;       /* the served (or configured) leaf certificate */
-	EVP_PKEY *key;    /* generated key (memory only); NULL with cert_file */
+	SSL_CTX *ctx;  /* generated certificate + key; NULL with client_tls.cert_file */
+	X509 *cert;    /* the served (or configured) leaf certificate */
+	EVP_PKEY *key; /* generated key (memory only); NULL with cert_file */
 	const char *provider;
-	char *doc;        /* the /attestation JSON document */
+	char *doc; /* the /attestation JSON document */
 };
 
 /* ---- key, binding, certificate --------------------------------------------------------- */
@@ -88,10 +89,11 @@ void tee_ratls_san_for_listen(const char *listen, char *out, size_t outlen)
 	bool v6 = !v4 && inet_pton(AF_INET6, host, a) == 1;
 	bool wildcard = !strcmp(host, "*") || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
 	bool loopback = !strcmp(host, "localhost") || (v4 && a[0] == 127) ||
-			(v6 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
+	                (v6 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
 	if (wildcard) {
 		char hn[256] = "";
-		if (gethostname(hn, sizeof(hn) - 1) == 0 && dns_name_ok(hn) && strcmp(hn, "localhost"))
+		if (gethostname(hn, sizeof(hn) - 1) == 0 && dns_name_ok(hn) &&
+		    strcmp(hn, "localhost"))
 			san_add(out, outlen, "DNS", hn);
 	} else if (v4 || v6) {
 		if (!loopback)
@@ -161,15 +163,16 @@ static int set_random_serial(X509 *x)
 }
 
 int tee_ratls_build_cert(EVP_PKEY *key, const char *san, const uint8_t *quote, size_t quote_len,
-			 const char *event_log, X509 **out, char *err, size_t errlen)
+                         const char *event_log, X509 **out, char *err, size_t errlen)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	int rc = PGS_ERR;
 	*out = NULL;
-	if (!x || !name || X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != PGS_OK ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)TEE_RATLS_CN,
-				       -1, -1, 0) != 1 ||
+	if (!x || !name || X509_set_version(x, X509_VERSION_3) != 1 ||
+	    set_random_serial(x) != PGS_OK ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                               (const unsigned char *)TEE_RATLS_CN, -1, -1, 0) != 1 ||
 	    X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), TEE_RATLS_VALIDITY_DAYS, 0, NULL) ||
@@ -183,12 +186,12 @@ int tee_ratls_build_cert(EVP_PKEY *key, const char *san, const uint8_t *quote, s
 	    add_conf_ext(x, NID_subject_key_identifier, "hash") != PGS_OK ||
 	    (san && *san && add_conf_ext(x, NID_subject_alt_name, san) != PGS_OK)) {
 		pgs_errf(err, errlen, "RA-TLS: cannot add the X.509 extensions (SAN \"%s\")",
-			 san ? san : "");
+		         san ? san : "");
 		goto out;
 	}
 	if (add_octet_ext(x, ATTEST_OID_RATLS_QUOTE, quote, quote_len) != PGS_OK ||
 	    (event_log && add_octet_ext(x, ATTEST_OID_RATLS_EVENT_LOG, (const uint8_t *)event_log,
-					strlen(event_log)) != PGS_OK)) {
+	                                strlen(event_log)) != PGS_OK)) {
 		pgs_errf(err, errlen, "RA-TLS: cannot add the quote / event log extensions");
 		goto out;
 	}
@@ -233,7 +236,7 @@ static json_t *str_or_null(const char *s)
  * "pgseal-dstack-sim", and its PCK chain is issued by a "TEST ... not Intel" CA. This label is
  * informational: a verifier decides trust with `pgseal attest verify`, never from it. */
 static const char *detect_provider(const struct tee_dstack_info *info, const uint8_t *quote,
-				   size_t quote_len)
+                                   size_t quote_len)
 {
 	static const char sim_ca[] = "pgseal dstack simulator TEST";
 	if (info->key_provider_info && strstr(info->key_provider_info, "\"pgseal-dstack-sim\""))
@@ -247,8 +250,8 @@ static const char *detect_provider(const struct tee_dstack_info *info, const uin
 }
 
 static int build_doc(struct tee_ratls *r, const struct tee_dstack_info *info,
-		     const struct tee_dstack_quote *q, const uint8_t binding[64], bool generated,
-		     char *err, size_t errlen)
+                     const struct tee_dstack_quote *q, const uint8_t binding[64], bool generated,
+                     char *err, size_t errlen)
 {
 	char *qhex = pgs_xmalloc(2 * q->quote_len + 1), rdhex[129], *pem = cert_pem(r->cert);
 	json_t *ev = NULL, *doc = NULL;
@@ -261,15 +264,16 @@ static int build_doc(struct tee_ratls *r, const struct tee_dstack_info *info,
 		if (!ev) /* not JSON: keep the agent's text rather than lose it */
 			ev = json_string(q->event_log);
 	}
-	doc = json_pack("{s:s, s:o, s:o, s:s?, s:s, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o}, s:s, "
-			"s:I}",
-			"quote", qhex, "event_log", ev ? ev : json_null(), "vm_config",
-			str_or_null(q->vm_config), "certificate", pem, "certificate_source",
-			generated ? "ra-tls" : "cert_file", "binding", "method", ATTEST_RATLS_BINDING,
-			"report_data", rdhex, "app", "app_id", str_or_null(info->app_id),
-			"compose_hash", str_or_null(info->compose_hash), "instance_id",
-			str_or_null(info->instance_id), "app_name", str_or_null(info->app_name),
-			"provider", r->provider, "created_at", (json_int_t)time(NULL));
+	doc =
+	    json_pack("{s:s, s:o, s:o, s:s?, s:s, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o}, s:s, "
+	              "s:I}",
+	              "quote", qhex, "event_log", ev ? ev : json_null(), "vm_config",
+	              str_or_null(q->vm_config), "certificate", pem, "certificate_source",
+	              generated ? "ra-tls" : "cert_file", "binding", "method", ATTEST_RATLS_BINDING,
+	              "report_data", rdhex, "app", "app_id", str_or_null(info->app_id),
+	              "compose_hash", str_or_null(info->compose_hash), "instance_id",
+	              str_or_null(info->instance_id), "app_name", str_or_null(info->app_name),
+	              "provider", r->provider, "created_at", (json_int_t)time(NULL));
 	ev = NULL; /* stolen by json_pack (also on failure) */
 	if (!doc || !pem) {
 		pgs_errf(err, errlen, "RA-TLS: cannot build the /attestation document");
@@ -303,18 +307,21 @@ static X509 *load_leaf(const char *path, char *err, size_t errlen)
 /* The agent must have quoted our report_data; a mismatch would serve a quote that binds
  * nothing. A quote that does not parse as TDX is served as is (with a warning). */
 static int check_quote(const struct tee_dstack_quote *q, const uint8_t binding[64], char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	struct attest_quote aq;
 	char e[256];
 	if (attest_quote_parse(q->quote, q->quote_len, &aq, e, sizeof(e)) != PGS_OK) {
-		log_warn("RA-TLS: the quote from the dstack agent does not parse as a TDX quote (%s); "
-			 "serving it as is", e);
+		log_warn(
+		    "RA-TLS: the quote from the dstack agent does not parse as a TDX quote (%s); "
+		    "serving it as is",
+		    e);
 		return PGS_OK;
 	}
 	if (CRYPTO_memcmp(aq.td.report_data, binding, 64) != 0) {
-		pgs_errf(err, errlen, "RA-TLS: the dstack agent returned a quote whose report_data is "
-				      "not the requested binding");
+		pgs_errf(err, errlen,
+		         "RA-TLS: the dstack agent returned a quote whose report_data is "
+		         "not the requested binding");
 		return PGS_ERR;
 	}
 	return PGS_OK;
@@ -334,12 +341,12 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	*out = NULL;
 	if (!cfg->keys.enabled || !cfg->keys.provider || strcmp(cfg->keys.provider, "dstack")) {
 		log_info("attestation: keys provider %s is not a TEE; GET /attestation answers 404",
-			 cfg->keys.provider ? cfg->keys.provider : "(none)");
+		         cfg->keys.provider ? cfg->keys.provider : "(none)");
 		return PGS_OK;
 	}
 	if (!cfg->client_tls.enabled) {
 		log_warn("attestation: no client_tls section, so no TLS key to bind a quote to; "
-			 "clients connect in plaintext and GET /attestation answers 404");
+		         "clients connect in plaintext and GET /attestation answers 404");
 		return PGS_OK;
 	}
 	const char *ep = tee_dstack_endpoint(cfg->keys.dstack_endpoint);
@@ -359,7 +366,7 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 			goto out;
 		if (spki_binding(X509_get_X509_PUBKEY(r->cert), binding) != PGS_OK) {
 			pgs_errf(err, errlen, "RA-TLS: cannot encode the public key of %s",
-				 cfg->client_tls.cert_file);
+			         cfg->client_tls.cert_file);
 			goto out;
 		}
 	}
@@ -373,12 +380,14 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 		/* OpenSSL clients refuse certificate lists over 100 KiB by default */
 		const char *ev = q.event_log;
 		if (ev && strlen(ev) > TEE_RATLS_CERT_EVENT_LOG_MAX) {
-			log_warn("RA-TLS: the event log (%zu bytes) is too large for the certificate; "
-				 "it is served at GET /attestation only", strlen(ev));
+			log_warn(
+			    "RA-TLS: the event log (%zu bytes) is too large for the certificate; "
+			    "it is served at GET /attestation only",
+			    strlen(ev));
 			ev = NULL;
 		}
 		if (tee_ratls_build_cert(r->key, san, q.quote, q.quote_len, ev, &r->cert, err,
-					 errlen) != PGS_OK)
+		                         errlen) != PGS_OK)
 			goto out;
 		r->ctx = net_tls_server_ctx_mem(&cfg->client_tls, r->cert, r->key, err, errlen);
 		if (!r->ctx)
@@ -387,15 +396,17 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	if (build_doc(r, &info, &q, binding, generate, err, errlen) != PGS_OK)
 		goto out;
 	if (generate)
-		log_info("RA-TLS: generated the client TLS key in memory; certificate CN=%s, SAN %s, "
-			 "with a %zu-byte %s quote of its key", TEE_RATLS_CN, san, q.quote_len,
-			 r->provider);
+		log_info(
+		    "RA-TLS: generated the client TLS key in memory; certificate CN=%s, SAN %s, "
+		    "with a %zu-byte %s quote of its key",
+		    TEE_RATLS_CN, san, q.quote_len, r->provider);
 	else
 		log_info("RA-TLS: %s quote of the key of %s served at GET /attestation (not in the "
-			 "certificate)", r->provider, cfg->client_tls.cert_file);
+		         "certificate)",
+		         r->provider, cfg->client_tls.cert_file);
 	if (!strcmp(r->provider, "dstack-simulator"))
 		log_warn("RA-TLS: the quote comes from the dstack SIMULATOR (test CA, not Intel): "
-			 "development only");
+		         "development only");
 	*out = r;
 	r = NULL;
 	rc = PGS_OK;

@@ -1,4 +1,5 @@
-/* test_attest_eventlog.c - dstack event-log replay into RTMR3, policy rules, RA-TLS binding and certificate extensions. */
+/* test_attest_eventlog.c - dstack event-log replay into RTMR3, policy rules, RA-TLS binding and
+ * certificate extensions. */
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ static void find_testdata(void)
 {
 	const char *env = getenv("PGSEAL_TESTDATA");
 	const char *cands[] = {env, "../shared/testdata/tdx", "../../shared/testdata/tdx",
-			       "/work/shared/testdata/tdx"};
+	                       "/work/shared/testdata/tdx"};
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
 		char p[600];
 		if (!cands[i])
@@ -60,7 +61,8 @@ static void load_dstack(void)
 	size_t n, qn;
 	char err[256];
 	char *j = slurp("dstack_quote_report.json", &n);
-	CHECK(attest_quote_decode_file((uint8_t *)j, n, &dq_bytes, &qn, err, sizeof(err)) == PGS_OK);
+	CHECK(attest_quote_decode_file((uint8_t *)j, n, &dq_bytes, &qn, err, sizeof(err)) ==
+	      PGS_OK);
 	CHECK(attest_quote_parse(dq_bytes, qn, &dq, err, sizeof(err)) == PGS_OK);
 	json_t *root = json_loadb(j, n, 0, NULL);
 	const char *ls = json_string_value(json_object_get(root, "event_log"));
@@ -88,8 +90,8 @@ static json_t *find_event(json_t *log, const char *name)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(log, i, e) if (!strcmp(json_string_value(json_object_get(e, "event")), name))
-		return e;
+	json_array_foreach(
+	    log, i, e) if (!strcmp(json_string_value(json_object_get(e, "event")), name)) return e;
 	return NULL;
 }
 
@@ -109,8 +111,10 @@ static void test_replay(void)
 	CHECK(r.rtmr_ok[0] && r.rtmr_ok[1] && r.rtmr_ok[2]);
 	char h[97];
 	crypto_hex(r.rtmr[3], 48, h);
-	CHECK(!strcmp(h, "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53459121e7a5a4443147185a8"));
-	CHECK_STR(r.compose_hash, "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7");
+	CHECK(!strcmp(h, "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53"
+	                 "459121e7a5a4443147185a8"));
+	CHECK_STR(r.compose_hash,
+	          "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7");
 	CHECK_STR(r.app_id, "3763bc34552cf3a27ff71ad5f7a90471562a1a2d");
 	CHECK_STR(r.instance_id, "c3714eb66990eace777b4e664c16e09375dec4c9");
 	CHECK(r.key_provider && strstr(r.key_provider, "local-sgx"));
@@ -123,17 +127,21 @@ static void test_replay(void)
 	size_t i;
 	json_t *e;
 	json_array_foreach(m, i, e) if (json_integer_value(json_object_get(e, "imr")) == 3)
-		json_object_set_new(e, "digest", json_string(""));
+	    json_object_set_new(e, "digest", json_string(""));
 	CHECK(replay_json(m, &r) && r.rtmr3_ok);
-	CHECK_STR(r.compose_hash, "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7");
+	CHECK_STR(r.compose_hash,
+	          "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7");
 	attest_replay_free(&r);
 	/* a fake compose hash with the real digest is caught */
 	json_t *ch = find_event(m, "compose-hash");
-	json_object_set_new(ch, "digest",
-			    json_object_get(find_event(dlog, "compose-hash"), "digest") ?
-				    json_deep_copy(json_object_get(find_event(dlog, "compose-hash"), "digest")) : json_null());
-	json_object_set_new(ch, "event_payload",
-			    json_string("0000bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7"));
+	json_object_set_new(
+	    ch, "digest",
+	    json_object_get(find_event(dlog, "compose-hash"), "digest")
+	        ? json_deep_copy(json_object_get(find_event(dlog, "compose-hash"), "digest"))
+	        : json_null());
+	json_object_set_new(
+	    ch, "event_payload",
+	    json_string("0000bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7"));
 	CHECK(replay_json(m, &r) && !r.rtmr3_ok && !r.events_ok);
 	CHECK(r.compose_hash == NULL);
 	attest_replay_free(&r);
@@ -145,8 +153,9 @@ static void test_replay(void)
 
 	/* an extra event, a dropped event, a reordered log: RTMR3 differs */
 	m = json_deep_copy(dlog);
-	json_array_append_new(m, json_pack("{s:i,s:i,s:s,s:s,s:s}", "imr", 3, "event_type",
-					   0x08000001, "digest", "", "event", "x", "event_payload", ""));
+	json_array_append_new(m,
+	                      json_pack("{s:i,s:i,s:s,s:s,s:s}", "imr", 3, "event_type", 0x08000001,
+	                                "digest", "", "event", "x", "event_payload", ""));
 	CHECK(replay_json(m, &r) && !r.rtmr3_ok);
 	attest_replay_free(&r);
 	json_array_remove(m, json_array_size(m) - 1);
@@ -163,7 +172,7 @@ static void test_replay(void)
 	/* an IMR 3 event of another type without a digest cannot be replayed */
 	m = json_deep_copy(dlog);
 	json_array_append_new(m, json_pack("{s:i,s:i,s:s,s:s,s:s}", "imr", 3, "event_type", 7,
-					   "digest", "", "event", "", "event_payload", ""));
+	                                   "digest", "", "event", "", "event_payload", ""));
 	CHECK(replay_json(m, &r) && !r.rtmr3_ok);
 	attest_replay_free(&r);
 	json_decref(m);
@@ -174,18 +183,26 @@ static void test_eventlog_malformed(void)
 	struct attest_eventlog el;
 	char err[256];
 	const char *bad[] = {
-		"", "{", "42", "{\"x\":1}", "[1]", "[{\"imr\":4,\"event_type\":1}]",
-		"[{\"imr\":3,\"event_type\":-1}]", "[{\"imr\":3,\"event_type\":1,\"digest\":\"zz\"}]",
-		"[{\"imr\":3,\"event_type\":1,\"digest\":\"00\"}]",
-		"[{\"imr\":3,\"event_type\":1,\"event_payload\":\"abc\"}]",
-		"[{\"imr\":3,\"event_type\":1,\"event\":5}]", "{\"event_log\":\"[\"}",
+	    "",
+	    "{",
+	    "42",
+	    "{\"x\":1}",
+	    "[1]",
+	    "[{\"imr\":4,\"event_type\":1}]",
+	    "[{\"imr\":3,\"event_type\":-1}]",
+	    "[{\"imr\":3,\"event_type\":1,\"digest\":\"zz\"}]",
+	    "[{\"imr\":3,\"event_type\":1,\"digest\":\"00\"}]",
+	    "[{\"imr\":3,\"event_type\":1,\"event_payload\":\"abc\"}]",
+	    "[{\"imr\":3,\"event_type\":1,\"event\":5}]",
+	    "{\"event_log\":\"[\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK(attest_eventlog_parse(bad[i], strlen(bad[i]), &el, err, sizeof(err)) == PGS_ERR);
+		CHECK(attest_eventlog_parse(bad[i], strlen(bad[i]), &el, err, sizeof(err)) ==
+		      PGS_ERR);
 		CHECK(el.n == 0 && el.ev == NULL);
 	}
 	const char *ok = "{\"event_log\":[{\"imr\":3,\"event_type\":134217729,\"event\":\"a\","
-			 "\"event_payload\":\"00\",\"digest\":null}]}";
+	                 "\"event_payload\":\"00\",\"digest\":null}]}";
 	CHECK(attest_eventlog_parse(ok, strlen(ok), &el, err, sizeof(err)) == PGS_OK);
 	CHECK_EQ_INT(el.n, 1);
 	attest_eventlog_free(&el);
@@ -216,7 +233,7 @@ static void fake_result(struct attest_result *res)
 }
 
 static bool policy_eval(const char *yaml, const struct attest_result *res,
-			const struct attest_replay *rp, const char **rule, int *load_rc)
+                        const struct attest_replay *rp, const char **rule, int *load_rc)
 {
 	char *path = write_tmp(yaml), err[256], reason[256];
 	struct attest_policy *p = NULL;
@@ -250,30 +267,34 @@ static void test_policy(void)
 	crypto_hex(dq.td.mr_td, 48, mrtd);
 	crypto_hex(dq.td.rtmr[0], 48, rtmr0);
 
-	snprintf(y, sizeof(y),
-		 "min_tcb_status: UpToDate\nmrtd: [\"%s\"]\nrtmr0:\n  - \"0x%s\"\n"
-		 "compose_hashes: [3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7]\n"
-		 "app_ids: [3763BC34552CF3A27FF71AD5F7A90471562A1A2D]\n"
-		 "allowed_ppids: [abababababababababababababababab]\n",
-		 mrtd, rtmr0);
+	snprintf(
+	    y, sizeof(y),
+	    "min_tcb_status: UpToDate\nmrtd: [\"%s\"]\nrtmr0:\n  - \"0x%s\"\n"
+	    "compose_hashes: [3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7]\n"
+	    "app_ids: [3763BC34552CF3A27FF71AD5F7A90471562A1A2D]\n"
+	    "allowed_ppids: [abababababababababababababababab]\n",
+	    mrtd, rtmr0);
 	CHECK(policy_eval(y, &res, &rp, &rule, &lrc) && lrc == PGS_OK);
 
-	CHECK(!policy_eval("mrtd: [\"" "000000000000000000000000000000000000000000000000"
-			   "000000000000000000000000000000000000000000000000\"]\n",
-			   &res, &rp, &rule, &lrc));
+	CHECK(!policy_eval("mrtd: [\""
+	                   "000000000000000000000000000000000000000000000000"
+	                   "000000000000000000000000000000000000000000000000\"]\n",
+	                   &res, &rp, &rule, &lrc));
 	CHECK_STR(rule, "mrtd");
 	CHECK(!policy_eval("rtmr2: [000000000000000000000000000000000000000000000000"
-			   "000000000000000000000000000000000000000000000000]\n",
-			   &res, &rp, &rule, &lrc));
+	                   "000000000000000000000000000000000000000000000000]\n",
+	                   &res, &rp, &rule, &lrc));
 	CHECK_STR(rule, "rtmr2");
-	CHECK(!policy_eval("compose_hashes: [0000000000000000000000000000000000000000000000000000000000000000]\n",
-			   &res, &rp, &rule, &lrc));
+	CHECK(!policy_eval(
+	    "compose_hashes: [0000000000000000000000000000000000000000000000000000000000000000]\n",
+	    &res, &rp, &rule, &lrc));
 	CHECK_STR(rule, "compose_hashes");
-	CHECK(!policy_eval("compose_hashes: [3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7]\n",
-			   &res, NULL, &rule, &lrc)); /* no event log given */
+	CHECK(!policy_eval(
+	    "compose_hashes: [3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7]\n",
+	    &res, NULL, &rule, &lrc)); /* no event log given */
 	CHECK_STR(rule, "compose_hashes");
-	CHECK(!policy_eval("allowed_ppids: [00000000000000000000000000000000]\n", &res, &rp,
-			   &rule, &lrc));
+	CHECK(!policy_eval("allowed_ppids: [00000000000000000000000000000000]\n", &res, &rp, &rule,
+	                   &lrc));
 	CHECK_STR(rule, "allowed_ppids");
 	CHECK(!policy_eval("require_event_log: true\n", &res, NULL, &rule, &lrc));
 	CHECK_STR(rule, "require_event_log");
@@ -281,12 +302,13 @@ static void test_policy(void)
 	/* PPID allow-list file, relative to the policy file */
 	FILE *f = fopen("/tmp/pgseal-attest-ppids.txt", "w");
 	fprintf(f, "# platforms registered with us\n00000000000000000000000000000000\n"
-		   "  ABABABABABABABABABABABABABABABAB  # lab machine\n");
+	           "  ABABABABABABABABABABABABABABABAB  # lab machine\n");
 	fclose(f);
-	CHECK(policy_eval("ppid_allowlist_file: pgseal-attest-ppids.txt\n", &res, &rp, &rule, &lrc));
+	CHECK(
+	    policy_eval("ppid_allowlist_file: pgseal-attest-ppids.txt\n", &res, &rp, &rule, &lrc));
 	memset(res.ppid, 0x01, 16);
 	CHECK(!policy_eval("ppid_allowlist_file: /tmp/pgseal-attest-ppids.txt\n", &res, &rp, &rule,
-			   &lrc));
+	                   &lrc));
 	CHECK_STR(rule, "allowed_ppids");
 	unlink("/tmp/pgseal-attest-ppids.txt");
 
@@ -298,12 +320,18 @@ static void test_policy(void)
 	CHECK(policy_eval("min_tcb_status: SWHardeningNeeded\n", &res, &rp, &rule, &lrc));
 	res.tcb_status = ATTEST_TCB_OUT_OF_DATE;
 	CHECK(!policy_eval("min_tcb_status: ConfigurationAndSWHardeningNeeded\n", &res, &rp, &rule,
-			   &lrc));
+	                   &lrc));
 
 	/* malformed policies are load errors */
-	const char *bad[] = {"mrtd: [abc]\n", "nonsense: 1\n", "min_tcb_status: Great\n",
-			     "- a\n- b\n", "mrtd: {a: b}\n", "mrtd: [\n", "require_event_log: yes\n",
-			     "ppid_allowlist_file: /nonexistent/ppids\n", "allowed_ppids: [[1]]\n"};
+	const char *bad[] = {"mrtd: [abc]\n",
+	                     "nonsense: 1\n",
+	                     "min_tcb_status: Great\n",
+	                     "- a\n- b\n",
+	                     "mrtd: {a: b}\n",
+	                     "mrtd: [\n",
+	                     "require_event_log: yes\n",
+	                     "ppid_allowlist_file: /nonexistent/ppids\n",
+	                     "allowed_ppids: [[1]]\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		policy_eval(bad[i], &res, &rp, &rule, &lrc);
 		CHECK_EQ_INT(lrc, PGS_ERR);
@@ -328,7 +356,7 @@ static void test_ratls_cert(void)
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				   (const unsigned char *)"pgseal", -1, -1, 0);
+	                           (const unsigned char *)"pgseal", -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	const char *log = "[{\"imr\":3,\"event_type\":1,\"digest\":\"\"}]";
 	CHECK(attest_ratls_add_extensions(x, dq_bytes, 5006, log, strlen(log)) == PGS_OK);
@@ -373,16 +401,17 @@ static void test_policy_rules(void)
 	const char *rule;
 	fake_result(&res);
 	char *path = write_tmp("mrtd: [000000000000000000000000000000000000000000000000"
-			       "000000000000000000000000000000000000000000000000]\n"
-			       "require_event_log: true\n"
-			       "allowed_ppids: [abababababababababababababababab]\n");
+	                       "000000000000000000000000000000000000000000000000]\n"
+	                       "require_event_log: true\n"
+	                       "allowed_ppids: [abababababababababababababababab]\n");
 	CHECK(attest_policy_load(path, &p, err, sizeof(err)) == PGS_OK);
 	size_t n = attest_policy_rules(p, &res, NULL, r, PGS_ARRAY_LEN(r));
 	CHECK_EQ_INT(n, 4);
 	CHECK(n == 4 && t_streq(r[0].rule, "min_tcb_status") && r[0].pass && !r[0].reason[0]);
 	CHECK(n == 4 && t_streq(r[1].rule, "mrtd") && !r[1].pass && r[1].reason[0]);
 	CHECK(n == 4 && t_streq(r[2].rule, "require_event_log") && !r[2].pass);
-	CHECK(n == 4 && t_streq(r[3].rule, "allowed_ppids") && r[3].pass); /* evaluated after failures */
+	CHECK(n == 4 && t_streq(r[3].rule, "allowed_ppids") &&
+	      r[3].pass); /* evaluated after failures */
 	/* the verdict is the first failing rule, as before */
 	CHECK(!attest_policy_check(p, &res, NULL, &rule, reason, sizeof(reason)));
 	CHECK_STR(rule, "mrtd");

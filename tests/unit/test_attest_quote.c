@@ -1,4 +1,5 @@
-/* test_attest_quote.c - quote parser and DCAP verifier: vectors, validity windows, byte flips, truncation, bad lengths. */
+/* test_attest_quote.c - quote parser and DCAP verifier: vectors, validity windows, byte flips,
+ * truncation, bad lengths. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 #include "crypto/crypto.h"
 #include "testlib.h"
 
-#define AT_OK 1751000000   /* inside tdx_quote_collateral.json's windows */
+#define AT_OK 1751000000 /* inside tdx_quote_collateral.json's windows */
 #define AT_OUTDATED 1772000000
 
 static char tdir[512];
@@ -16,7 +17,7 @@ static void find_testdata(void)
 {
 	const char *env = getenv("PGSEAL_TESTDATA");
 	const char *cands[] = {env, "../shared/testdata/tdx", "../../shared/testdata/tdx",
-			       "/work/shared/testdata/tdx"};
+	                       "/work/shared/testdata/tdx"};
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
 		char p[600];
 		if (!cands[i])
@@ -70,7 +71,7 @@ static struct attest_collateral *load_coll(const char *name)
 
 /* Verifies and returns whether trusted; *check gets the failed check name. */
 static bool verify(const uint8_t *q, size_t n, const struct attest_collateral *c, int64_t at,
-		   const char **check, struct attest_result *out)
+                   const char **check, struct attest_result *out)
 {
 	struct attest_opts o = {.now = at};
 	struct attest_result r;
@@ -127,7 +128,7 @@ static void test_vectors(void)
 	CHECK(!verify(q, n, c, 1750328163 - 1, &chk, NULL)); /* TCB Info issueDate - 1 */
 	CHECK(!verify(q, n, c, 1750329147 - 1, &chk, NULL)); /* QE Identity issue - 1 */
 	CHECK_STR(s_or(chk), "qe_identity_window");
-	CHECK(verify(q, n, c, 1750329147, &chk, NULL));      /* both issued */
+	CHECK(verify(q, n, c, 1750329147, &chk, NULL));        /* both issued */
 	CHECK(verify(q, n, c, 1752920163 - 3700, &chk, NULL)); /* before the PCK CRL expires */
 	CHECK(!verify(q, n, c, 1752920163 + 1, &chk, NULL));
 	CHECK(!verify(q, n, c, 2000000000, &chk, NULL));
@@ -152,14 +153,15 @@ static void test_vectors(void)
 	const char *pem = json_string_value(json_object_get(cjs, "tcb_info_issuer_chain"));
 	size_t on = 0;
 	CHECK(attest_root_ca_load((const uint8_t *)pem, strlen(pem), &other, &on, err,
-				  sizeof(err)) == PGS_OK);
+	                          sizeof(err)) == PGS_OK);
 	o.root_ca_der = other;
 	o.root_ca_len = on;
 	CHECK(attest_verify_quote(q, n, c, &o, &r, err, sizeof(err)) == PGS_OK && !r.trusted);
 	o.root_ca_len = 10;
 	CHECK(attest_verify_quote(q, n, c, &o, &r, err, sizeof(err)) == PGS_ERR);
 	CHECK(attest_root_ca_load((const uint8_t *)"-----BEGIN CERTIFICATE-----\nAAAA\n", 33,
-				  &other, &on, err, sizeof(err)) == PGS_ERR || (free(other), 0));
+	                          &other, &on, err, sizeof(err)) == PGS_ERR ||
+	      (free(other), 0));
 	json_decref(cjs);
 	free(cj);
 	free(other);
@@ -183,10 +185,10 @@ static void test_flips(void)
 	CHECK(attest_quote_parse(q, n, &pq, err, sizeof(err)) == PGS_OK);
 	size_t sig_off = (size_t)(pq.signature - q), qe_off = (size_t)(pq.qe_report - q);
 	size_t regions[][2] = {
-		{0, pq.signed_len},              /* header + TD report: 0..632 */
-		{sig_off, sig_off + 128},        /* signature + attestation key */
-		{qe_off, qe_off + 384 + 64},     /* QE report + its signature */
-		{qe_off + 448, qe_off + 450 + pq.qe_auth_len}, /* QE auth data and its length */
+	    {0, pq.signed_len},                            /* header + TD report: 0..632 */
+	    {sig_off, sig_off + 128},                      /* signature + attestation key */
+	    {qe_off, qe_off + 384 + 64},                   /* QE report + its signature */
+	    {qe_off + 448, qe_off + 450 + pq.qe_auth_len}, /* QE auth data and its length */
 	};
 	/* Without collateral an intact quote fails exactly at "collateral" (every signature
 	 * held); a flipped one must fail at an earlier check. Every 5th flip also runs the
@@ -216,7 +218,11 @@ static void test_flips(void)
 	 * never trusted: the pinned root is) */
 	size_t pem = (size_t)(pq.pck_chain - q);
 	const char *end1 = memmem(pq.pck_chain, pq.pck_chain_len, "-----END", 8);
-	const char *end2 = end1 ? memmem(end1 + 8, pq.pck_chain_len - (size_t)((const uint8_t *)end1 + 8 - pq.pck_chain), "-----END", 8) : NULL;
+	const char *end2 =
+	    end1 ? memmem(end1 + 8,
+	                  pq.pck_chain_len - (size_t)((const uint8_t *)end1 + 8 - pq.pck_chain),
+	                  "-----END", 8)
+	         : NULL;
 	CHECK(end2 != NULL);
 	size_t stop = end2 ? (size_t)((const uint8_t *)end2 - q) : pem;
 	for (size_t off = pem + 28; off < stop; off += 41) {
@@ -225,7 +231,8 @@ static void test_flips(void)
 		q[off] ^= 0x01;
 		verify(q, n, NULL, AT_OK, &chk, NULL);
 		if (!chk || !strcmp(chk, "collateral"))
-			fprintf(stderr, "PEM flip at %zu (%zu into the chain) unnoticed\n", off, off - pem);
+			fprintf(stderr, "PEM flip at %zu (%zu into the chain) unnoticed\n", off,
+			        off - pem);
 		CHECK(chk && strcmp(chk, "collateral"));
 		q[off] ^= 0x01;
 	}
@@ -347,7 +354,7 @@ static void test_decode_file(void)
 	CHECK(outn == n && !memcmp(out, q, n));
 	free(out);
 	CHECK(attest_quote_decode_file((uint8_t *)hex, strlen(hex), &out, &outn, err,
-				       sizeof(err)) == PGS_OK);
+	                               sizeof(err)) == PGS_OK);
 	CHECK(outn == n && !memcmp(out, q, n));
 	free(out);
 	char *wrapped = malloc(2 * n + 64);
@@ -356,7 +363,7 @@ static void test_decode_file(void)
 	memmove(wrapped + 101, wrapped + 100, strlen(wrapped + 100) + 1);
 	wrapped[100] = hex[100 - 4];
 	CHECK(attest_quote_decode_file((uint8_t *)wrapped, strlen(wrapped), &out, &outn, err,
-				       sizeof(err)) == PGS_OK);
+	                               sizeof(err)) == PGS_OK);
 	free(out);
 	/* odd digit count, bad characters, empty */
 	CHECK(attest_quote_decode_file((const uint8_t *)"abc", 3, &out, &outn, err, sizeof(err)) ==
@@ -372,9 +379,9 @@ static void test_decode_file(void)
 	CHECK_EQ_INT(outn, 5006);
 	free(out);
 	CHECK(attest_quote_decode_file((const uint8_t *)"{\"x\":1}", 7, &out, &outn, err,
-				       sizeof(err)) == PGS_ERR);
+	                               sizeof(err)) == PGS_ERR);
 	CHECK(attest_quote_decode_file((const uint8_t *)"{\"quote\":", 9, &out, &outn, err,
-				       sizeof(err)) == PGS_ERR);
+	                               sizeof(err)) == PGS_ERR);
 	free(j);
 	free(wrapped);
 	free(hex);
@@ -453,7 +460,7 @@ static void test_time_parse(void)
 	CHECK(attest_tcb_status_parse("Revoked", &(enum attest_tcb_status){0}) == PGS_OK);
 	CHECK(attest_tcb_status_parse("Fine", &(enum attest_tcb_status){0}) == PGS_ERR);
 	CHECK_STR(attest_tcb_status_name(ATTEST_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED),
-		  "OutOfDateConfigurationNeeded");
+	          "OutOfDateConfigurationNeeded");
 	(void)t;
 }
 

@@ -1,4 +1,5 @@
-/* test_attest_tcb.c - TCB level matching and status convergence (QE, TDX module) on hand-built collateral. */
+/* test_attest_tcb.c - TCB level matching and status convergence (QE, TDX module) on hand-built
+ * collateral. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,8 +65,9 @@ static void setup(void)
 	qe->levels = qe_levels;
 	qe->n_levels = 2;
 	qe_levels[0] = (struct attest_isv_level){.isvsvn = 4, .status = ATTEST_TCB_UP_TO_DATE};
-	qe_levels[1] = (struct attest_isv_level){.isvsvn = 2, .status = ATTEST_TCB_OUT_OF_DATE,
-						 .advisories = json_pack("[s]", "INTEL-SA-2")};
+	qe_levels[1] = (struct attest_isv_level){.isvsvn = 2,
+	                                         .status = ATTEST_TCB_OUT_OF_DATE,
+	                                         .advisories = json_pack("[s]", "INTEL-SA-2")};
 
 	qe_report[48] = 0x11;
 	memset(qe_report + 128, 0x5a, 32);

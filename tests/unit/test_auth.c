@@ -14,18 +14,23 @@ static void test_b64_vectors(void)
 {
 	static const struct {
 		const char *raw, *enc;
-	} v[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-		 {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+	} v[] = {{"", ""},
+	         {"f", "Zg=="},
+	         {"fo", "Zm8="},
+	         {"foo", "Zm9v"},
+	         {"foob", "Zm9vYg=="},
+	         {"fooba", "Zm9vYmE="},
+	         {"foobar", "Zm9vYmFy"}};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(v); i++) {
 		char enc[64];
 		uint8_t dec[64];
 		size_t n = 99, m = 99;
 		CHECK_EQ_INT(auth_b64_encode((const uint8_t *)v[i].raw, strlen(v[i].raw), enc,
-					     sizeof(enc), &n),
-			     AUTH_OK);
+		                             sizeof(enc), &n),
+		             AUTH_OK);
 		CHECK(n == strlen(v[i].enc) && memcmp(enc, v[i].enc, n) == 0);
 		CHECK_EQ_INT(auth_b64_decode(v[i].enc, strlen(v[i].enc), dec, sizeof(dec), &m),
-			     AUTH_OK);
+		             AUTH_OK);
 		CHECK(m == strlen(v[i].raw) && memcmp(dec, v[i].raw, m) == 0);
 	}
 }
@@ -38,7 +43,8 @@ static void test_b64_all_bytes(void)
 		raw[i] = (uint8_t)i;
 	for (size_t len = 0; len <= 256; len += 1) {
 		size_t n = 0, m = 0;
-		CHECK_EQ_INT(auth_b64_encode(raw + (256 - len), len, enc, sizeof(enc), &n), AUTH_OK);
+		CHECK_EQ_INT(auth_b64_encode(raw + (256 - len), len, enc, sizeof(enc), &n),
+		             AUTH_OK);
 		CHECK_EQ_INT(auth_b64_decode(enc, n, dec, sizeof(dec), &m), AUTH_OK);
 		CHECK(m == len && memcmp(dec, raw + (256 - len), len) == 0);
 	}
@@ -52,21 +58,21 @@ static void test_b64_all_bytes(void)
 
 static void test_b64_negative(void)
 {
-	static const char *bad[] = {"Zg=",  "Zg",   "Z===", "====", "Zg=a", "Z g=", "Zm9v\n",
-				    "Zh==", "Zm9=", "Zm-v", "Zm_v", "=Zm9", "Zg==Zg==", "Zm9\x80"};
+	static const char *bad[] = {"Zg=",  "Zg",   "Z===", "====", "Zg=a", "Z g=",     "Zm9v\n",
+	                            "Zh==", "Zm9=", "Zm-v", "Zm_v", "=Zm9", "Zg==Zg==", "Zm9\x80"};
 	uint8_t out[16];
 	size_t n;
 	for (size_t i = 0; i < PGS_ARRAY_LEN(bad); i++) {
 		t_current = bad[i];
 		CHECK_EQ_INT(auth_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out), &n),
-			     AUTH_ERR_PROTOCOL);
+		             AUTH_ERR_PROTOCOL);
 	}
 	t_current = "test_b64_negative";
 	CHECK_EQ_INT(auth_b64_decode("Zm9vYmFy", 8, out, 5, &n), AUTH_ERR_NOSPACE);
 	CHECK_EQ_INT(auth_b64_decode("Zm9vYmFy", 8, out, 6, &n), AUTH_OK);
 	char enc[4];
 	CHECK_EQ_INT(auth_b64_encode((const uint8_t *)"foob", 4, enc, sizeof(enc), &n),
-		     AUTH_ERR_NOSPACE);
+	             AUTH_ERR_NOSPACE);
 }
 
 /* --- verifiers ------------------------------------------------------------------- */
@@ -76,9 +82,13 @@ static void test_b64_negative(void)
 static const struct {
 	const char *password, *verifier;
 } pg15[] = {
-	{"correct horse", "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M="},
-	{"p4ss,w=rd\"x", "SCRAM-SHA-256$4096:wXNBN59dUVMnD6I041G7og==$0jPpZ9IxK/GS0F6SCyY8qV2D44OeXx7oGmmZeTShVQE=:ZWBzmh3SI11yOVrY1tfcb+WzViZ4Dn/nOcYwkt2h/Ow="},
-	{"pencil", "SCRAM-SHA-256$4096:jyGok3tITTo/WxEfTGF3xA==$G5+PzctlT6xJXdE18R8cmDnq7z65nu5I5Au/guca/lQ=:p2B5winhmPZ0dmW8kj0RFGJfSCCy5fyZ0P7wayzNMuM="},
+    {"correct horse", "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+                      "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M="},
+    {"p4ss,w=rd\"x",
+     "SCRAM-SHA-256$4096:wXNBN59dUVMnD6I041G7og==$0jPpZ9IxK/"
+     "GS0F6SCyY8qV2D44OeXx7oGmmZeTShVQE=:ZWBzmh3SI11yOVrY1tfcb+WzViZ4Dn/nOcYwkt2h/Ow="},
+    {"pencil", "SCRAM-SHA-256$4096:jyGok3tITTo/WxEfTGF3xA==$G5+PzctlT6xJXdE18R8cmDnq7z65nu5I5Au/"
+               "guca/lQ=:p2B5winhmPZ0dmW8kj0RFGJfSCCy5fyZ0P7wayzNMuM="},
 };
 
 static void test_verifier_pg15(void)
@@ -90,15 +100,15 @@ static void test_verifier_pg15(void)
 		CHECK_EQ_INT(v.iterations, 4096);
 		CHECK_EQ_INT(v.salt_len, 16);
 		CHECK_EQ_INT(auth_scram_keys_from_password(pg15[i].password, v.salt, v.salt_len,
-							   v.iterations, ck, sk, svk),
-			     AUTH_OK);
+		                                           v.iterations, ck, sk, svk),
+		             AUTH_OK);
 		CHECK(memcmp(sk, v.stored_key, 32) == 0);
 		CHECK(memcmp(svk, v.server_key, 32) == 0);
 		CHECK_EQ_INT(auth_sha256(ck, 32, h), AUTH_OK);
 		CHECK(memcmp(h, v.stored_key, 32) == 0);
 		CHECK_EQ_INT(auth_scram_keys_from_password("wrong", v.salt, v.salt_len,
-							   v.iterations, NULL, sk, NULL),
-			     AUTH_OK);
+		                                           v.iterations, NULL, sk, NULL),
+		             AUTH_OK);
 		CHECK(memcmp(sk, v.stored_key, 32) != 0);
 		auth_verifier_clear(&v);
 		CHECK_EQ_INT(v.iterations, 0);
@@ -108,27 +118,43 @@ static void test_verifier_pg15(void)
 static void test_verifier_negative(void)
 {
 	static const char *bad[] = {
-		"",
-		"md5a3556571e93b0d20722ba62be61e8c2d",
-		"correct horse",
-		"SCRAM-SHA-1$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$0:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$10000001:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$99999999999:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$-4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$4096:$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w=$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCU=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M= ",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=:x",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==",
-		"SCRAM-SHA-256$4096",
-		"SCRAM-SHA-256$",
-		"SCRAM-SHA-256$4096:p2bW X9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
-		"SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUMAAAA=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "",
+	    "md5a3556571e93b0d20722ba62be61e8c2d",
+	    "correct horse",
+	    "SCRAM-SHA-1$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$0:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$10000001:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$99999999999:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$-4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$4096:$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w=$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCU=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M= ",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=:x",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==",
+	    "SCRAM-SHA-256$4096",
+	    "SCRAM-SHA-256$",
+	    "SCRAM-SHA-256$4096:p2bW "
+	    "X9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	    "SCRAM-SHA-256$4096:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	    "DBq45SeO8LR3vE7OIG8vCUMAAAA=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
 	};
 	struct auth_verifier v;
 	for (size_t i = 0; i < PGS_ARRAY_LEN(bad); i++) {
@@ -139,29 +165,38 @@ static void test_verifier_negative(void)
 	t_current = "test_verifier_negative";
 	CHECK_EQ_INT(auth_verifier_parse(NULL, &v), AUTH_ERR_INVALID);
 	/* a 1,000,000-iteration verifier is fine (no PBKDF2 runs on the server side) */
-	CHECK_EQ_INT(auth_verifier_parse("SCRAM-SHA-256$1000000:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=", &v),
-		     AUTH_OK);
+	CHECK_EQ_INT(auth_verifier_parse(
+	                 "SCRAM-SHA-256$1000000:p2bWX9aDAd7u1m9DMtEi6w==$UWBYsrw4/HBDlZRix58/"
+	                 "DBq45SeO8LR3vE7OIG8vCUM=:T5QWqudg+SmhkSn2rqW5t+g8KVcUTJigFkLNTUsLH/M=",
+	                 &v),
+	             AUTH_OK);
 	CHECK_EQ_INT(v.iterations, 1000000);
 }
 
 static void test_keys_negative(void)
 {
 	uint8_t salt[16] = {1}, k[32];
-	CHECK_EQ_INT(auth_scram_keys_from_password("p", salt, 16, 0, k, NULL, NULL), AUTH_ERR_INVALID);
-	CHECK_EQ_INT(auth_scram_keys_from_password("p", salt, 16, AUTH_ITERATIONS_MAX + 1, k, NULL,
-						   NULL),
-		     AUTH_ERR_INVALID);
-	CHECK_EQ_INT(auth_scram_keys_from_password("p", salt, 0, 4096, k, NULL, NULL), AUTH_ERR_INVALID);
+	CHECK_EQ_INT(auth_scram_keys_from_password("p", salt, 16, 0, k, NULL, NULL),
+	             AUTH_ERR_INVALID);
+	CHECK_EQ_INT(
+	    auth_scram_keys_from_password("p", salt, 16, AUTH_ITERATIONS_MAX + 1, k, NULL, NULL),
+	    AUTH_ERR_INVALID);
+	CHECK_EQ_INT(auth_scram_keys_from_password("p", salt, 0, 4096, k, NULL, NULL),
+	             AUTH_ERR_INVALID);
 	CHECK_EQ_INT(auth_scram_keys_from_password("p\xc3\xa9", salt, 16, 4096, k, NULL, NULL),
-		     AUTH_ERR_INVALID);
-	CHECK_EQ_INT(auth_scram_keys_from_password(NULL, salt, 16, 4096, k, NULL, NULL), AUTH_ERR_INVALID);
+	             AUTH_ERR_INVALID);
+	CHECK_EQ_INT(auth_scram_keys_from_password(NULL, salt, 16, 4096, k, NULL, NULL),
+	             AUTH_ERR_INVALID);
 }
 
 /* --- RFC 7677 section 3 test vector ----------------------------------------------- */
 
 #define RFC_CF "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
-#define RFC_SF "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_CFIN "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_SF                                                                                     \
+	"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_CFIN                                                                                   \
+	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"           \
+	"Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SFIN "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static void rfc_verifier(struct auth_verifier *v, uint8_t ck[32])
@@ -169,12 +204,12 @@ static void rfc_verifier(struct auth_verifier *v, uint8_t ck[32])
 	size_t n = 0;
 	memset(v, 0, sizeof(*v));
 	CHECK_EQ_INT(auth_b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, v->salt, sizeof(v->salt), &n),
-		     AUTH_OK);
+	             AUTH_OK);
 	v->salt_len = n;
 	v->iterations = 4096;
 	CHECK_EQ_INT(auth_scram_keys_from_password("pencil", v->salt, n, 4096, ck, v->stored_key,
-						   v->server_key),
-		     AUTH_OK);
+	                                           v->server_key),
+	             AUTH_OK);
 }
 
 static void test_rfc7677_server(void)
@@ -185,26 +220,27 @@ static void test_rfc7677_server(void)
 	size_t n = 0;
 	rfc_verifier(&v, ck);
 	CHECK_EQ_INT(auth_scram_server_init(&s, &v, NULL, 0), AUTH_OK);
-	CHECK_EQ_INT(auth_scram_server_set_test_nonce(&s, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"), AUTH_OK);
+	CHECK_EQ_INT(auth_scram_server_set_test_nonce(&s, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"),
+	             AUTH_OK);
 	CHECK_EQ_INT(auth_scram_server_mechanisms(&s, out, sizeof(out), &n), AUTH_OK);
 	CHECK(n == sizeof("SCRAM-SHA-256") + 1 && memcmp(out, "SCRAM-SHA-256\0\0", n) == 0);
 	CHECK_EQ_INT(auth_scram_server_first(&s, "SCRAM-SHA-256", (const uint8_t *)RFC_CF,
-					     strlen(RFC_CF), out, sizeof(out), &n),
-		     AUTH_OK);
+	                                     strlen(RFC_CF), out, sizeof(out), &n),
+	             AUTH_OK);
 	CHECK(n == strlen(RFC_SF) && memcmp(out, RFC_SF, n) == 0);
 	CHECK(!auth_scram_server_done(&s));
 	CHECK_EQ_INT(auth_scram_server_client_key(&s, got), AUTH_ERR_INVALID);
 	CHECK_EQ_INT(auth_scram_server_final(&s, (const uint8_t *)RFC_CFIN, strlen(RFC_CFIN), out,
-					     sizeof(out), &n),
-		     AUTH_OK);
+	                                     sizeof(out), &n),
+	             AUTH_OK);
 	CHECK(n == strlen(RFC_SFIN) && memcmp(out, RFC_SFIN, n) == 0);
 	CHECK(auth_scram_server_done(&s));
 	CHECK_EQ_INT(auth_scram_server_client_key(&s, got), AUTH_OK);
 	CHECK(memcmp(got, ck, 32) == 0);
 	/* nothing more is accepted */
 	CHECK_EQ_INT(auth_scram_server_final(&s, (const uint8_t *)RFC_CFIN, strlen(RFC_CFIN), out,
-					     sizeof(out), &n),
-		     AUTH_ERR_PROTOCOL);
+	                                     sizeof(out), &n),
+	             AUTH_ERR_PROTOCOL);
 	auth_scram_server_clear(&s);
 	CHECK(!auth_scram_server_done(&s));
 }
@@ -217,16 +253,16 @@ static void rfc_client_run(struct auth_scram_client *c)
 	size_t n = 0;
 	CHECK_EQ_INT(auth_scram_client_set_test_nonce(c, "user", "rOprNGfwEbeRWgbNEkqO"), AUTH_OK);
 	CHECK_EQ_INT(auth_scram_client_first(c, mechs, sizeof(mechs), &mech, out, sizeof(out), &n),
-		     AUTH_OK);
+	             AUTH_OK);
 	CHECK_STR(mech, "SCRAM-SHA-256");
 	CHECK(n == strlen(RFC_CF) && memcmp(out, RFC_CF, n) == 0);
 	CHECK_EQ_INT(auth_scram_client_final(c, (const uint8_t *)RFC_SF, strlen(RFC_SF), out,
-					     sizeof(out), &n),
-		     AUTH_OK);
+	                                     sizeof(out), &n),
+	             AUTH_OK);
 	CHECK(n == strlen(RFC_CFIN) && memcmp(out, RFC_CFIN, n) == 0);
 	CHECK(!auth_scram_client_done(c));
 	CHECK_EQ_INT(auth_scram_client_verify(c, (const uint8_t *)RFC_SFIN, strlen(RFC_SFIN)),
-		     AUTH_OK);
+	             AUTH_OK);
 	CHECK(auth_scram_client_done(c));
 	auth_scram_client_clear(c);
 }
@@ -237,14 +273,15 @@ static void test_rfc7677_client(void)
 	struct auth_verifier v;
 	uint8_t ck[32];
 	rfc_verifier(&v, ck);
-	CHECK_EQ_INT(auth_scram_client_init_password(&c, "pencil", AUTH_CB_PREFER, NULL, 0), AUTH_OK);
+	CHECK_EQ_INT(auth_scram_client_init_password(&c, "pencil", AUTH_CB_PREFER, NULL, 0),
+	             AUTH_OK);
 	rfc_client_run(&c);
 	CHECK_EQ_INT(auth_scram_client_init_keys(&c, &v, ck, AUTH_CB_DISABLE, NULL, 0), AUTH_OK);
 	rfc_client_run(&c);
 	/* a ClientKey that does not belong to the verifier is refused up front */
 	ck[0] ^= 1;
 	CHECK_EQ_INT(auth_scram_client_init_keys(&c, &v, ck, AUTH_CB_DISABLE, NULL, 0),
-		     AUTH_ERR_INVALID);
+	             AUTH_ERR_INVALID);
 }
 
 /* --- tls-server-end-point ---------------------------------------------------------- */
@@ -257,7 +294,7 @@ static X509 *make_cert(EVP_PKEY *key, const EVP_MD *md)
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"pgseal", -1,
-				   -1, 0);
+	                           -1, 0);
 	X509_set_subject_name(x, name);
 	X509_set_issuer_name(x, name);
 	X509_set_pubkey(x, key);
@@ -284,9 +321,9 @@ static void test_cb_server_end_point(void)
 	struct {
 		const EVP_MD *sign, *expect;
 	} cases[] = {{EVP_sha256(), EVP_sha256()},
-		     {EVP_sha1(), EVP_sha256()},
-		     {EVP_sha384(), EVP_sha384()},
-		     {EVP_sha512(), EVP_sha512()}};
+	             {EVP_sha1(), EVP_sha256()},
+	             {EVP_sha384(), EVP_sha384()},
+	             {EVP_sha512(), EVP_sha512()}};
 	uint8_t out[AUTH_CB_MAX], want[EVP_MAX_MD_SIZE];
 	size_t n = 0;
 	unsigned wn = 0;

@@ -20,13 +20,14 @@ static const char *hexof(const struct codec_buf *x)
 /* text input -> canonical hex */
 static int canon_text(enum codec_type t, const char *in, const char *want_hex)
 {
-	if (codec_to_canonical(t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in), &a) != PGS_OK) {
+	if (codec_to_canonical(t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in), &a) !=
+	    PGS_OK) {
 		fprintf(stderr, "  %s '%s': rejected\n", codec_type_name(t), in);
 		return 0;
 	}
 	if (strcmp(hexof(&a), want_hex)) {
-		fprintf(stderr, "  %s '%s': canonical %s, want %s\n", codec_type_name(t), in, hexof(&a),
-			want_hex);
+		fprintf(stderr, "  %s '%s': canonical %s, want %s\n", codec_type_name(t), in,
+		        hexof(&a), want_hex);
 		return 0;
 	}
 	return 1;
@@ -41,21 +42,22 @@ static int rejects(enum codec_type t, const char *in)
 /* text in -> canonical -> text out */
 static int text_round(enum codec_type t, const char *in, const char *want)
 {
-	if (codec_to_canonical(t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in), &a) != PGS_OK ||
+	if (codec_to_canonical(t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in), &a) !=
+	        PGS_OK ||
 	    codec_from_canonical(t, CODEC_FMT_TEXT, a.data, a.len, &b) != PGS_OK) {
 		fprintf(stderr, "  %s '%s': failed\n", codec_type_name(t), in);
 		return 0;
 	}
 	if (b.len != strlen(want) || memcmp(b.data, want, b.len)) {
 		fprintf(stderr, "  %s '%s': out '%.*s', want '%s'\n", codec_type_name(t), in,
-			(int)b.len, (const char *)b.data, want);
+		        (int)b.len, (const char *)b.data, want);
 		return 0;
 	}
 	/* and canonical -> binary -> canonical is the identity */
 	struct codec_buf c = {0}, d = {0};
 	int ok = codec_from_canonical(t, CODEC_FMT_BINARY, a.data, a.len, &c) == PGS_OK &&
-		 codec_to_canonical(t, 0, CODEC_FMT_BINARY, c.data, c.len, &d) == PGS_OK &&
-		 d.len == a.len && memcmp(d.data, a.data, a.len) == 0;
+	         codec_to_canonical(t, 0, CODEC_FMT_BINARY, c.data, c.len, &d) == PGS_OK &&
+	         d.len == a.len && memcmp(d.data, a.data, a.len) == 0;
 	if (!ok)
 		fprintf(stderr, "  %s '%s': binary round trip failed\n", codec_type_name(t), in);
 	codec_buf_free(&c);
@@ -167,7 +169,7 @@ static void test_numeric(void)
 	CHECK(text_round(CODEC_NUMERIC, ".5", "0.5"));
 	CHECK(text_round(CODEC_NUMERIC, "5.", "5"));
 	CHECK(text_round(CODEC_NUMERIC, "-123456789012345678901234567890.123456789",
-			 "-123456789012345678901234567890.123456789"));
+	                 "-123456789012345678901234567890.123456789"));
 	CHECK(text_round(CODEC_NUMERIC, "nan", "NaN"));
 	CHECK(text_round(CODEC_NUMERIC, "-Infinity", "-Infinity"));
 	CHECK(text_round(CODEC_NUMERIC, "0", "0"));
@@ -180,15 +182,18 @@ static void test_numeric(void)
 	CHECK(rejects(CODEC_NUMERIC, "abc"));
 	CHECK(rejects(CODEC_NUMERIC, "."));
 	/* PostgreSQL's binary numeric: ndigits, weight, sign, dscale, base-10000 digits */
-	CHECK(codec_to_canonical(CODEC_NUMERIC, 0, CODEC_FMT_TEXT, (const uint8_t *)"12.34", 5, &a) ==
-	      PGS_OK);
+	CHECK(codec_to_canonical(CODEC_NUMERIC, 0, CODEC_FMT_TEXT, (const uint8_t *)"12.34", 5,
+	                         &a) == PGS_OK);
 	CHECK(codec_from_canonical(CODEC_NUMERIC, CODEC_FMT_BINARY, a.data, a.len, &b) == PGS_OK);
 	CHECK(strcmp(hexof(&b), "0002000000000002000c0d48") == 0);
 	CHECK(bin_canon(CODEC_NUMERIC, 1700, "0002000000000002000c0d48", "31322e3334"));
 	/* 0.0001: weight -1, one digit 1 */
 	CHECK(bin_canon(CODEC_NUMERIC, 1700, "0001ffff000000040001", "302e30303031"));
 	/* 10000: weight 1, digit 1 */
-	CHECK(bin_canon(CODEC_NUMERIC, 1700, "0001000100000000" "0001", "3130303030"));
+	CHECK(bin_canon(CODEC_NUMERIC, 1700,
+	                "0001000100000000"
+	                "0001",
+	                "3130303030"));
 	/* -5 */
 	CHECK(bin_canon(CODEC_NUMERIC, 1700, "00010000400000000005", "2d35"));
 	/* NaN */
@@ -229,7 +234,8 @@ static void test_dates(void)
 	CHECK(canon_text(CODEC_TIMESTAMP, "2000-01-01 00:00:00", "0000000000000000"));
 	CHECK(canon_text(CODEC_TIMESTAMP, "2000-01-01T00:00:01.5", "000000000016e360"));
 	CHECK(canon_text(CODEC_TIMESTAMP, "2000-01-01", "0000000000000000"));
-	CHECK(text_round(CODEC_TIMESTAMP, "2024-01-02 03:04:05.123456", "2024-01-02 03:04:05.123456"));
+	CHECK(text_round(CODEC_TIMESTAMP, "2024-01-02 03:04:05.123456",
+	                 "2024-01-02 03:04:05.123456"));
 	CHECK(text_round(CODEC_TIMESTAMP, "2024-01-02 03:04:05.120", "2024-01-02 03:04:05.12"));
 	CHECK(text_round(CODEC_TIMESTAMP, "2024-01-02 03:04", "2024-01-02 03:04:00"));
 	CHECK(text_round(CODEC_TIMESTAMP, "2024-01-02 03:04:05+05", "2024-01-02 03:04:05"));
@@ -262,7 +268,7 @@ static void test_text_bytea_uuid_jsonb(void)
 	CHECK(canon_text(CODEC_TEXT, "", ""));
 	CHECK(canon_text(CODEC_TEXT, " spaced ", "2073706163656420"));
 	CHECK(rejects(CODEC_TEXT, "\xff"));
-	CHECK(rejects(CODEC_TEXT, "\xc0\xaf")); /* overlong */
+	CHECK(rejects(CODEC_TEXT, "\xc0\xaf"));     /* overlong */
 	CHECK(rejects(CODEC_TEXT, "\xed\xa0\x80")); /* surrogate */
 	CHECK(codec_to_canonical(CODEC_TEXT, 0, CODEC_FMT_TEXT, (const uint8_t *)"a\0b", 3, &a) ==
 	      PGS_ERR);
@@ -283,31 +289,33 @@ static void test_text_bytea_uuid_jsonb(void)
 	CHECK(bin_canon(CODEC_BYTEA, 17, "00ff", "00ff"));
 
 	CHECK(canon_text(CODEC_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-			 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
+	                 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
 	CHECK(canon_text(CODEC_UUID, "{A0EEBC99-9C0B4EF8-BB6D6BB9-BD380A11}",
-			 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
+	                 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
 	CHECK(canon_text(CODEC_UUID, "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-			 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
+	                 "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
 	CHECK(text_round(CODEC_UUID, "A0EEBC999C0B4EF8BB6D6BB9BD380A11",
-			 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+	                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
 	CHECK(rejects(CODEC_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"));
 	CHECK(rejects(CODEC_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111"));
 	CHECK(rejects(CODEC_UUID, "a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
 	CHECK(rejects(CODEC_UUID, "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
 	CHECK(bin_canon(CODEC_UUID, 2950, "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-			"a0eebc999c0b4ef8bb6d6bb9bd380a11"));
+	                "a0eebc999c0b4ef8bb6d6bb9bd380a11"));
 	CHECK(bin_canon(CODEC_UUID, 2950, "a0ee", NULL));
 
 	CHECK(text_round(CODEC_JSONB, "{\"a\": [1, 2.50, null]}", "{\"a\": [1, 2.50, null]}"));
 	CHECK(text_round(CODEC_JSONB, "\"str\"", "\"str\""));
-	CHECK(text_round(CODEC_JSONB, "123456789012345678901234567890", "123456789012345678901234567890"));
+	CHECK(text_round(CODEC_JSONB, "123456789012345678901234567890",
+	                 "123456789012345678901234567890"));
 	CHECK(rejects(CODEC_JSONB, "{\"a\": }"));
 	CHECK(rejects(CODEC_JSONB, ""));
 	CHECK(bin_canon(CODEC_JSONB, 3802, "017b7d", "7b7d"));
 	CHECK(bin_canon(CODEC_JSONB, 3802, "027b7d", NULL));
 	CHECK(bin_canon(CODEC_JSONB, 114, "7b7d", "7b7d"));
 	CHECK(codec_from_canonical(CODEC_JSONB, CODEC_FMT_BINARY, (const uint8_t *)"{}", 2, &b) ==
-	      PGS_OK && b.len == 3 && b.data[0] == 1);
+	          PGS_OK &&
+	      b.len == 3 && b.data[0] == 1);
 }
 
 static void test_types(void)
@@ -315,7 +323,8 @@ static void test_types(void)
 	enum codec_type t;
 	CHECK(codec_type_by_name("VARCHAR", &t) == PGS_OK && t == CODEC_TEXT);
 	CHECK(codec_type_by_name("int64", &t) == PGS_OK && t == CODEC_INT8);
-	CHECK(codec_type_by_name("timestamp with time zone", &t) == PGS_OK && t == CODEC_TIMESTAMPTZ);
+	CHECK(codec_type_by_name("timestamp with time zone", &t) == PGS_OK &&
+	      t == CODEC_TIMESTAMPTZ);
 	CHECK(codec_type_by_name("money", &t) == PGS_ERR);
 	for (int i = CODEC_TEXT; i <= CODEC_JSONB; i++) {
 		enum codec_type u;
@@ -341,19 +350,20 @@ static void test_canonical_size(void)
 		enum codec_type t;
 		const char *shortest, *other;
 	} v[] = {
-		{CODEC_TEXT, "", "hello"},
-		{CODEC_BYTEA, "", "\\x0102"},
-		{CODEC_INT2, "0", "-32768"},
-		{CODEC_INT4, "0", "2147483647"},
-		{CODEC_INT8, "0", "-9223372036854775808"},
-		{CODEC_FLOAT8, "0", "-1.5e300"},
-		{CODEC_NUMERIC, "0", "-123456789.000001"},
-		{CODEC_BOOL, "f", "true"},
-		{CODEC_DATE, "2000-01-01", "infinity"},
-		{CODEC_TIMESTAMP, "2000-01-01 00:00", "-infinity"},
-		{CODEC_TIMESTAMPTZ, "2000-01-01 00:00+00", "2024-02-29 12:00:00.123456+05:30"},
-		{CODEC_UUID, "00000000-0000-0000-0000-000000000000", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"},
-		{CODEC_JSONB, "0", "{\"a\": [1, 2]}"},
+	    {CODEC_TEXT, "", "hello"},
+	    {CODEC_BYTEA, "", "\\x0102"},
+	    {CODEC_INT2, "0", "-32768"},
+	    {CODEC_INT4, "0", "2147483647"},
+	    {CODEC_INT8, "0", "-9223372036854775808"},
+	    {CODEC_FLOAT8, "0", "-1.5e300"},
+	    {CODEC_NUMERIC, "0", "-123456789.000001"},
+	    {CODEC_BOOL, "f", "true"},
+	    {CODEC_DATE, "2000-01-01", "infinity"},
+	    {CODEC_TIMESTAMP, "2000-01-01 00:00", "-infinity"},
+	    {CODEC_TIMESTAMPTZ, "2000-01-01 00:00+00", "2024-02-29 12:00:00.123456+05:30"},
+	    {CODEC_UUID, "00000000-0000-0000-0000-000000000000",
+	     "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"},
+	    {CODEC_JSONB, "0", "{\"a\": [1, 2]}"},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		size_t lo = 99, hi = 99;
@@ -361,11 +371,12 @@ static void test_canonical_size(void)
 		CHECK(hi == 0 || hi >= lo);
 		for (int j = 0; j < 2; j++) {
 			const char *in = j ? v[i].other : v[i].shortest;
-			CHECK(codec_to_canonical(v[i].t, 0, CODEC_FMT_TEXT, (const uint8_t *)in, strlen(in),
-						 &a) == PGS_OK);
+			CHECK(codec_to_canonical(v[i].t, 0, CODEC_FMT_TEXT, (const uint8_t *)in,
+			                         strlen(in), &a) == PGS_OK);
 			CHECK(a.len >= lo && (hi == 0 || a.len <= hi));
 			if (!j)
-				CHECK(a.len == lo); /* the minimum is reached: no tighter bound hides */
+				CHECK(a.len ==
+				      lo); /* the minimum is reached: no tighter bound hides */
 		}
 	}
 	/* nothing shorter than JSON's and numeric's minimum of 1 byte parses */

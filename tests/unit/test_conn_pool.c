@@ -1,4 +1,5 @@
-/* test_conn_pool.c - session pooling: the ParameterStatus store, and the readers of the reset's and the hand-out check's answers. */
+/* test_conn_pool.c - session pooling: the ParameterStatus store, and the readers of the reset's and
+ * the hand-out check's answers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,12 +40,12 @@ static void test_set_and_update(void)
 static void test_malformed(void)
 {
 	struct conn_params p = {0};
-	set(&p, "", 0);                                   /* empty */
-	set(&p, "\0x", 3);                                /* empty name */
-	set(&p, "name", 4);                               /* no terminator */
-	set(&p, "name\0value", 10);                       /* value not terminated */
-	set(&p, "name\0value\0extra", 16);                /* trailing bytes */
-	set(&p, "name\0value\0extra\0", 17);              /* a third string */
+	set(&p, "", 0);                      /* empty */
+	set(&p, "\0x", 3);                   /* empty name */
+	set(&p, "name", 4);                  /* no terminator */
+	set(&p, "name\0value", 10);          /* value not terminated */
+	set(&p, "name\0value\0extra", 16);   /* trailing bytes */
+	set(&p, "name\0value\0extra\0", 17); /* a third string */
 	CHECK_EQ_INT(p.n, 0);
 	conn_params_free(&p);
 }
@@ -62,7 +63,8 @@ static size_t msg(uint8_t *out, size_t at, char type, const void *body, uint32_t
 	return at + 5 + blen;
 }
 
-static int answer(const uint8_t *p, size_t n, struct conn_params *params, uint32_t *used, const char **why)
+static int answer(const uint8_t *p, size_t n, struct conn_params *params, uint32_t *used,
+                  const char **why)
 {
 	struct conn_reset r = {.params = params};
 	int st = conn_pool_reset_answer(&r, p, (uint32_t)n, used);
@@ -87,7 +89,8 @@ static size_t row(uint8_t *out, size_t at, const char *text)
 }
 
 /* The settings query's answer: three statements, each RowDescription, DataRow, CommandComplete. */
-static size_t settings(uint8_t *out, size_t at, const char *fp, const char *applied, const char *catalog)
+static size_t settings(uint8_t *out, size_t at, const char *fp, const char *applied,
+                       const char *catalog)
 {
 	const char *v[3] = {fp, applied, catalog};
 	for (int i = 0; i < 3; i++) {
@@ -110,7 +113,8 @@ static void test_reset_answer(void)
 	size_t before_z = n;
 	n = msg(b, n, 'Z', "I", 1);
 	size_t after_discard = n;
-	n = settings(b, n, "0/16384={statement_timeout=5s}", "statement_timeout=5s", "statement_timeout=5s");
+	n = settings(b, n, "0/16384={statement_timeout=5s}", "statement_timeout=5s",
+	             "statement_timeout=5s");
 	struct conn_reset r = {.params = &p};
 	CHECK_EQ_INT(conn_pool_reset_answer(&r, b, (uint32_t)n, &used), 1);
 	CHECK(used == n);
@@ -125,7 +129,8 @@ static void test_reset_answer(void)
 	CHECK(used == before_z);
 	CHECK_EQ_INT(answer(b, 3, &p, &used, &why), 0);
 	CHECK(used == 0);
-	CHECK_EQ_INT(answer(b, after_discard, &p, &used, &why), 0); /* DISCARD ALL alone: not done */
+	CHECK_EQ_INT(answer(b, after_discard, &p, &used, &why),
+	             0); /* DISCARD ALL alone: not done */
 	CHECK(used == after_discard);
 	conn_params_free(&p);
 

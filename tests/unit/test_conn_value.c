@@ -1,4 +1,5 @@
-/* test_conn_value.c - the bytea text forms pgseal reads back from PostgreSQL: hex and escape, with negative cases. */
+/* test_conn_value.c - the bytea text forms pgseal reads back from PostgreSQL: hex and escape, with
+ * negative cases. */
 #include <stdlib.h>
 
 #include "codec/codec.h"
@@ -28,10 +29,10 @@ static void test_escape(void)
 	CHECK(decode("ab\\\\c\\000\\377", &b) == PGS_OK && b.len == 6);
 	CHECK(!memcmp(b.data, "ab\\c\0\377", 6));
 	CHECK(decode("", &b) == PGS_OK && b.len == 0);
-	CHECK(decode("a\\", &b) == PGS_ERR);    /* lone backslash at the end */
-	CHECK(decode("\\400", &b) == PGS_ERR);  /* octal past 255 */
-	CHECK(decode("\\08", &b) == PGS_ERR);   /* 8 is not octal */
-	CHECK(decode("\\12", &b) == PGS_ERR);   /* short octal */
+	CHECK(decode("a\\", &b) == PGS_ERR);   /* lone backslash at the end */
+	CHECK(decode("\\400", &b) == PGS_ERR); /* octal past 255 */
+	CHECK(decode("\\08", &b) == PGS_ERR);  /* 8 is not octal */
+	CHECK(decode("\\12", &b) == PGS_ERR);  /* short octal */
 	codec_buf_free(&b);
 }
 

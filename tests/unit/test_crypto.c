@@ -1,4 +1,5 @@
-/* test_crypto.c - record format known answers (computed with Python's cryptography), tamper, AAD, sizes. */
+/* test_crypto.c - record format known answers (computed with Python's cryptography), tamper, AAD,
+ * sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,16 +33,16 @@ static const struct {
 	bool searchable;
 	const char *rec_hex;
 } kat[] = {
-	{"616c696365406578616d706c652e636f6d", true,
-	 "0233ba99e7a33ab6bfc4b864026b9722e9056ff15c686afd9372e210137616f70b00000007a0a1a2a3a4a5a6a7"
-	 "a8a9aaab8774154e208b67c70308f7bf6254a3b11d4d8913adcef6a52dd4d01f07b0275a27"},
-	{"616c696365406578616d706c652e636f6d", false,
-	 "0100000007a0a1a2a3a4a5a6a7a8a9aaab8774154e208b67c70308f7bf6254a3b11d56552bbf5377a17d246ab3"
-	 "7d72264596"},
-	{"", false, "0100000007a0a1a2a3a4a5a6a7a8a9aaabd676217311bdcd68e4c0378f623971ab"},
-	{"0000002a", true,
-	 "020824bd325b2e5f20779aa2ca9800bb7e5f400a7cfd77fcf48e6502c5c7872c1400000007a0a1a2a3a4a5a6a7"
-	 "a8a9aaabe6187c07e5ba3d1a268efa91a83de47ac5eed644"},
+    {"616c696365406578616d706c652e636f6d", true,
+     "0233ba99e7a33ab6bfc4b864026b9722e9056ff15c686afd9372e210137616f70b00000007a0a1a2a3a4a5a6a7"
+     "a8a9aaab8774154e208b67c70308f7bf6254a3b11d4d8913adcef6a52dd4d01f07b0275a27"},
+    {"616c696365406578616d706c652e636f6d", false,
+     "0100000007a0a1a2a3a4a5a6a7a8a9aaab8774154e208b67c70308f7bf6254a3b11d56552bbf5377a17d246ab3"
+     "7d72264596"},
+    {"", false, "0100000007a0a1a2a3a4a5a6a7a8a9aaabd676217311bdcd68e4c0378f623971ab"},
+    {"0000002a", true,
+     "020824bd325b2e5f20779aa2ca9800bb7e5f400a7cfd77fcf48e6502c5c7872c1400000007a0a1a2a3a4a5a6a7"
+     "a8a9aaabe6187c07e5ba3d1a268efa91a83de47ac5eed644"},
 };
 
 static void test_known_answers(void)
@@ -50,9 +51,10 @@ static void test_known_answers(void)
 	CHECK(crypto_column_key_new(key, skey, 7, "users", "email", &k) == PGS_OK);
 	for (size_t i = 0; i < PGS_ARRAY_LEN(kat); i++) {
 		uint8_t pt[64], want[256], got[256], back[256];
-		size_t ptl = unhex(kat[i].pt_hex, pt), wl = unhex(kat[i].rec_hex, want), gl = 0, bl = 0;
+		size_t ptl = unhex(kat[i].pt_hex, pt), wl = unhex(kat[i].rec_hex, want), gl = 0,
+		       bl = 0;
 		CHECK(crypto_record_encrypt_with_nonce(k, kat[i].searchable, nonce, pt, ptl, got,
-						       sizeof(got), &gl) == PGS_OK);
+		                                       sizeof(got), &gl) == PGS_OK);
 		CHECK_EQ_INT(gl, wl);
 		CHECK(gl == wl && memcmp(got, want, wl) == 0);
 		CHECK_EQ_INT(crypto_record_len(kat[i].searchable, ptl), wl);
@@ -67,11 +69,13 @@ static void test_blind_index_is_hmac(void)
 	struct crypto_column_key *k;
 	uint8_t bi[32], ref[32];
 	unsigned int n;
-	const char *msgs[] = {"", "a", "alice@example.com",
-			      "a value longer than one sixty-four byte block of SHA-256 input ....."};
+	const char *msgs[] = {
+	    "", "a", "alice@example.com",
+	    "a value longer than one sixty-four byte block of SHA-256 input ....."};
 	CHECK(crypto_column_key_new(key, skey, 1, "t", "c", &k) == PGS_OK);
 	for (size_t i = 0; i < PGS_ARRAY_LEN(msgs); i++) {
-		CHECK(crypto_blind_index(k, (const uint8_t *)msgs[i], strlen(msgs[i]), bi) == PGS_OK);
+		CHECK(crypto_blind_index(k, (const uint8_t *)msgs[i], strlen(msgs[i]), bi) ==
+		      PGS_OK);
 		HMAC(EVP_sha256(), skey, 32, (const uint8_t *)msgs[i], strlen(msgs[i]), ref, &n);
 		CHECK(memcmp(bi, ref, 32) == 0);
 	}
@@ -95,13 +99,14 @@ static void test_every_byte_flip_rejected(void)
 	size_t rl, ol;
 	CHECK(crypto_column_key_new(key, skey, 7, "users", "email", &k) == PGS_OK);
 	for (int s = 0; s < 2; s++) {
-		CHECK(crypto_record_encrypt(k, s, (const uint8_t *)"secret value", 12, rec, sizeof(rec),
-					    &rl) == PGS_OK);
+		CHECK(crypto_record_encrypt(k, s, (const uint8_t *)"secret value", 12, rec,
+		                            sizeof(rec), &rl) == PGS_OK);
 		int rejected = 0;
 		for (size_t i = 0; i < rl; i++)
 			for (int bit = 0; bit < 8; bit++) {
 				rec[i] ^= (uint8_t)(1 << bit);
-				if (crypto_record_decrypt(k, rec, rl, out, sizeof(out), &ol) != PGS_OK)
+				if (crypto_record_decrypt(k, rec, rl, out, sizeof(out), &ol) !=
+				    PGS_OK)
 					rejected++;
 				rec[i] ^= (uint8_t)(1 << bit);
 			}
@@ -123,7 +128,8 @@ static void test_wrong_column_and_key(void)
 	CHECK(crypto_column_key_new(key, skey, 7, "users", "phone", &b) == PGS_OK);
 	CHECK(crypto_column_key_new(key, skey, 7, "user", "semail", &c) == PGS_OK);
 	CHECK(crypto_column_key_new(other, skey, 7, "users", "email", &d) == PGS_OK);
-	CHECK(crypto_record_encrypt(a, true, (const uint8_t *)"v", 1, rec, sizeof(rec), &rl) == PGS_OK);
+	CHECK(crypto_record_encrypt(a, true, (const uint8_t *)"v", 1, rec, sizeof(rec), &rl) ==
+	      PGS_OK);
 	CHECK(crypto_record_decrypt(a, rec, rl, out, sizeof(out), &ol) == PGS_OK);
 	CHECK(crypto_record_decrypt(b, rec, rl, out, sizeof(out), &ol) == PGS_ERR);
 	CHECK(crypto_record_decrypt(d, rec, rl, out, sizeof(out), &ol) == PGS_ERR);
@@ -151,8 +157,10 @@ static void test_sizes(void)
 	size_t rl, ol;
 	CHECK(crypto_column_key_new(key, skey, 7, "users", "email", &k) == PGS_OK);
 	/* too small an output buffer */
-	CHECK(crypto_record_encrypt(k, true, (const uint8_t *)"abc", 3, rec, 3 + 64, &rl) == PGS_ERR);
-	CHECK(crypto_record_encrypt(k, true, (const uint8_t *)"abc", 3, rec, 3 + 65, &rl) == PGS_OK);
+	CHECK(crypto_record_encrypt(k, true, (const uint8_t *)"abc", 3, rec, 3 + 64, &rl) ==
+	      PGS_ERR);
+	CHECK(crypto_record_encrypt(k, true, (const uint8_t *)"abc", 3, rec, 3 + 65, &rl) ==
+	      PGS_OK);
 	CHECK_EQ_INT(rl, 68);
 	/* every truncation and an extension are rejected */
 	for (size_t n = 0; n < rl; n++)
@@ -174,8 +182,10 @@ static void test_sizes(void)
 	/* random nonces differ */
 	uint8_t r1[64], r2[64];
 	size_t l1, l2;
-	CHECK(crypto_record_encrypt(k, false, (const uint8_t *)"same", 4, r1, sizeof(r1), &l1) == PGS_OK);
-	CHECK(crypto_record_encrypt(k, false, (const uint8_t *)"same", 4, r2, sizeof(r2), &l2) == PGS_OK);
+	CHECK(crypto_record_encrypt(k, false, (const uint8_t *)"same", 4, r1, sizeof(r1), &l1) ==
+	      PGS_OK);
+	CHECK(crypto_record_encrypt(k, false, (const uint8_t *)"same", 4, r2, sizeof(r2), &l2) ==
+	      PGS_OK);
 	CHECK(memcmp(r1 + 5, r2 + 5, 12) != 0);
 	/* a large value round-trips */
 	size_t big = 1 << 20;
@@ -186,8 +196,8 @@ static void test_sizes(void)
 	      memcmp(o, p, big) == 0);
 	free(p), free(r), free(o);
 	crypto_column_key_free(k);
-	CHECK(crypto_column_key_new(key, skey, 7, "t", "a very long column name that is fine", &k) ==
-	      PGS_OK);
+	CHECK(crypto_column_key_new(key, skey, 7, "t", "a very long column name that is fine",
+	                            &k) == PGS_OK);
 	crypto_column_key_free(k);
 	char longname[300];
 	memset(longname, 'a', sizeof(longname) - 1);
@@ -208,9 +218,11 @@ static void test_helpers(void)
 	memset(ikm, 0x0b, sizeof(ikm));
 	for (int i = 0; i < 13; i++)
 		salt[i] = (uint8_t)i;
-	static const uint8_t info[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0};
-	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
-	      want);
+	static const uint8_t info[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5,
+	                               0xf6, 0xf7, 0xf8, 0xf9, 0};
+	unhex(
+	    "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+	    want);
 	CHECK(crypto_hkdf_sha256(ikm, 22, salt, 13, (const char *)info, okm, 42) == PGS_OK);
 	CHECK(memcmp(okm, want, 42) == 0);
 
@@ -243,8 +255,8 @@ static void test_helpers(void)
 
 	/* one-shot AEAD round trip and tamper */
 	uint8_t ct[5], tag[16], pt[5];
-	CHECK(crypto_aead_seal(key, nonce, (const uint8_t *)"aad", 3, (const uint8_t *)"hello", 5, ct,
-			       tag) == PGS_OK);
+	CHECK(crypto_aead_seal(key, nonce, (const uint8_t *)"aad", 3, (const uint8_t *)"hello", 5,
+	                       ct, tag) == PGS_OK);
 	CHECK(crypto_aead_open(key, nonce, (const uint8_t *)"aad", 3, ct, 5, tag, pt) == PGS_OK &&
 	      !memcmp(pt, "hello", 5));
 	CHECK(crypto_aead_open(key, nonce, (const uint8_t *)"aab", 3, ct, 5, tag, pt) == PGS_ERR);

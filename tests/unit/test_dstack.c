@@ -23,8 +23,8 @@ static int start_stub(const char *compose)
 	unlink(sock);
 	stub = fork();
 	if (stub == 0) {
-		execl("/usr/bin/python3", "python3", script, sock, "--compose-hash", compose, "--log",
-		      reqlog, (char *)NULL);
+		execl("/usr/bin/python3", "python3", script, sock, "--compose-hash", compose,
+		      "--log", reqlog, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) { /* up to 5 s */
@@ -51,14 +51,14 @@ static void test_calls(void)
 	size_t kl = 0, kl2 = 0, nsig = 0;
 	char err[512];
 	CHECK(tee_dstack_get_key(sock, "pgseal/x", "p", key, sizeof(key), &kl, &nsig, err,
-				 sizeof(err)) == PGS_OK);
+	                         sizeof(err)) == PGS_OK);
 	CHECK_EQ_INT(kl, 32);
 	CHECK_EQ_INT(nsig, 2);
 	CHECK(tee_dstack_get_key(sock, "pgseal/x", "p", key2, sizeof(key2), &kl2, &nsig, err,
-				 sizeof(err)) == PGS_OK);
+	                         sizeof(err)) == PGS_OK);
 	CHECK(kl2 == kl && memcmp(key, key2, kl) == 0); /* deterministic */
 	CHECK(tee_dstack_get_key(sock, "pgseal/y", "p", key2, sizeof(key2), &kl2, &nsig, err,
-				 sizeof(err)) == PGS_OK);
+	                         sizeof(err)) == PGS_OK);
 	CHECK(memcmp(key, key2, kl) != 0);
 	/* a capacity smaller than the key is an error, not a truncation */
 	CHECK(tee_dstack_get_key(sock, "pgseal/x", "p", key, 16, &kl, &nsig, err, sizeof(err)) ==
@@ -106,7 +106,7 @@ static void test_calls(void)
 
 	/* unknown method and an unreachable socket give errors */
 	CHECK(tee_dstack_get_key("/nonexistent/dstack.sock", "a", "b", key, sizeof(key), &kl, &nsig,
-				 err, sizeof(err)) == PGS_ERR);
+	                         err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "/nonexistent/dstack.sock") != NULL);
 }
 
@@ -130,7 +130,7 @@ int main(void)
 		RUN(test_calls);
 	} else {
 		fprintf(stderr, "SKIP test_calls: tests/keys/dstack_stub.py or /usr/bin/python3 "
-				"missing (run from the repository root or set PGSEAL_ROOT)\n");
+		                "missing (run from the repository root or set PGSEAL_ROOT)\n");
 	}
 	stop_stub();
 	unlink(sock);

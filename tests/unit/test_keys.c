@@ -1,4 +1,5 @@
-/* test_keys.c - sealed blob and keystore tamper tests, boot/rotation flows with the file and env providers. */
+/* test_keys.c - sealed blob and keystore tamper tests, boot/rotation flows with the file and env
+ * providers. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,10 @@ static struct config *config_for(const char *provider)
 	struct config *cfg = NULL;
 	path(p, sizeof(p), "c.yaml");
 	FILE *f = fopen(p, "w");
-	fprintf(f, "upstream: {host: 127.0.0.1}\nkeys:\n  provider: %s\n  sealing_key_file: dev.key\n"
-		   "  sealed_master_key: m.sealed\n  keystore: ks\n",
-		provider);
+	fprintf(f,
+	        "upstream: {host: 127.0.0.1}\nkeys:\n  provider: %s\n  sealing_key_file: dev.key\n"
+	        "  sealed_master_key: m.sealed\n  keystore: ks\n",
+	        provider);
 	fclose(f);
 	if (config_load(p, &cfg, err, sizeof(err)) != PGS_OK)
 		fprintf(stderr, "config: %s\n", err);
@@ -97,7 +99,7 @@ static void build_store(struct keys_store *st)
 	for (int i = 0; i < 3; i++) {
 		memset(k, 0x40 + i, sizeof(k));
 		keys_store_add(st, i == 2 ? "client-b" : "", "users", i ? "phone" : "email",
-			       KEYS_KIND_DATA, 1, 1700000000, k);
+		               KEYS_KIND_DATA, 1, 1700000000, k);
 	}
 	memset(k, 0x77, sizeof(k));
 	keys_store_add(st, "", "users", "email", KEYS_KIND_SEARCH, 1, 1700000000, k);
@@ -149,7 +151,7 @@ static void test_keystore(void)
 	CHECK(memcmp(buf + off, "usersemail", 10) == 0);
 	memcpy(buf + off + 5, "phonx", 5);
 	CHECK(crypto_hkdf_sha256(master, 32, (const uint8_t *)"pgseal", 6, "pgseal keystore mac v1",
-				 mk, 32) == PGS_OK);
+	                         mk, 32) == PGS_OK);
 	CHECK(crypto_hmac_sha256(mk, 32, buf, len - 32, buf + len - 32) == PGS_OK);
 	CHECK(keys_store_decode(buf, len, master, &back, err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "entry 0") != NULL);
@@ -437,7 +439,7 @@ static void test_client_id(void)
 	unsigned int mdl;
 	X509_set_pubkey(x, pk);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				   (const unsigned char *)"app-a", -1, -1, 0);
+	                           (const unsigned char *)"app-a", -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
@@ -498,7 +500,7 @@ static void test_env_removed_from_proc(void)
 	if (pid == 0) {
 		char *args[] = {"test_keys", "--env-child", dir, NULL};
 		char *envp[] = {"PGSEAL_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-				"OTHER=1", NULL};
+		                "OTHER=1", NULL};
 		execve("/proc/self/exe", args, envp);
 		_exit(127);
 	}

@@ -29,12 +29,12 @@ static void *worker(void *arg)
 		size_t rl, ol;
 		int n = snprintf(val, sizeof(val), "t%d-v%d", id, i);
 		if (keys_worker_current(w, NULL, "users", col, &ck) != PGS_OK ||
-		    crypto_record_encrypt(ck, i % 2, (const uint8_t *)val, (size_t)n, rec, sizeof(rec),
-					  &rl) != PGS_OK ||
+		    crypto_record_encrypt(ck, i % 2, (const uint8_t *)val, (size_t)n, rec,
+		                          sizeof(rec), &rl) != PGS_OK ||
 		    crypto_record_parse(rec, rl, &v) != PGS_OK ||
 		    keys_worker_version(w, NULL, "users", col, v.key_id, &ck) != PGS_OK ||
-		    crypto_record_decrypt(ck, rec, rl, out, sizeof(out), &ol) != PGS_OK || ol != (size_t)n ||
-		    memcmp(out, val, ol) != 0)
+		    crypto_record_decrypt(ck, rec, rl, out, sizeof(out), &ol) != PGS_OK ||
+		    ol != (size_t)n || memcmp(out, val, ol) != 0)
 			failures[id]++;
 	}
 	keys_worker_free(w);
@@ -50,7 +50,8 @@ int main(void)
 		return 1;
 	snprintf(p, sizeof(p), "%s/c.yaml", dir);
 	FILE *f = fopen(p, "w");
-	fprintf(f, "upstream: {host: 127.0.0.1}\nkeys: {provider: file, sealing_key_file: dev.key}\n");
+	fprintf(f,
+	        "upstream: {host: 127.0.0.1}\nkeys: {provider: file, sealing_key_file: dev.key}\n");
 	fclose(f);
 	CHECK(config_load(p, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && keys_open(cfg, true, &K, err, sizeof(err)) == PGS_OK);
@@ -64,8 +65,8 @@ int main(void)
 		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
 	/* meanwhile: rotations and new columns from the main thread */
 	for (int i = 0; i < 5; i++) {
-		CHECK(keys_rotate_data(K, NULL, "users", i % 2 ? "email" : "phone", err, sizeof(err)) ==
-		      PGS_OK);
+		CHECK(keys_rotate_data(K, NULL, "users", i % 2 ? "email" : "phone", err,
+		                       sizeof(err)) == PGS_OK);
 		char col[32];
 		snprintf(col, sizeof(col), "extra%d", i);
 		CHECK(keys_ensure_column(K, NULL, "orders", col, err, sizeof(err)) == PGS_OK);

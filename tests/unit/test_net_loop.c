@@ -1,4 +1,5 @@
-/* test_net_loop.c - the worker event loop: epoll readiness, and the io_uring engine's receives, sends, cancellation and readiness through the ring. */
+/* test_net_loop.c - the worker event loop: epoll readiness, and the io_uring engine's receives,
+ * sends, cancellation and readiness through the ring. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,10 +30,10 @@ static void watch_fired(void *arg, uint32_t events)
 }
 
 /* Runs loop turns until cond holds (bounded). */
-#define SPIN(l, cond)                                                  \
-	do {                                                           \
-		for (int _i = 0; _i < 50 && !(cond); _i++)             \
-			(void)net_loop_run_once((l), 20);             \
+#define SPIN(l, cond)                                                                              \
+	do {                                                                                       \
+		for (int _i = 0; _i < 50 && !(cond); _i++)                                         \
+			(void)net_loop_run_once((l), 20);                                          \
 	} while (0)
 
 static void test_epoll_readiness(bool uring)
@@ -164,10 +165,10 @@ static void test_uring_cancel(void)
 	net_loop_free(l);
 }
 
-#define RUN_ARG(fn, a)           \
-	do {                     \
-		t_current = #fn "(" #a ")"; \
-		fn(a);           \
+#define RUN_ARG(fn, a)                                                                             \
+	do {                                                                                       \
+		t_current = #fn "(" #a ")";                                                        \
+		fn(a);                                                                             \
 	} while (0)
 
 int main(void)
@@ -176,7 +177,8 @@ int main(void)
 	int r = net_uring_probe();
 	if (r != 0) {
 		/* counted as a failure: the io_uring engine is the default and must be tested */
-		fprintf(stderr, "io_uring unavailable here (%s): its tests cannot run\n", strerror(-r));
+		fprintf(stderr, "io_uring unavailable here (%s): its tests cannot run\n",
+		        strerror(-r));
 		CHECK(r == 0);
 		return t_summary("test_net_loop");
 	}

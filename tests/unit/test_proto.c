@@ -1,4 +1,5 @@
-/* test_proto.c - unit tests of the wire codec: reader bounds, builder, startup, errors, auth, SASL lists. */
+/* test_proto.c - unit tests of the wire codec: reader bounds, builder, startup, errors, auth, SASL
+ * lists. */
 #include <stdlib.h>
 
 #include "proto/proto.h"
@@ -162,8 +163,10 @@ static void test_header_and_types(void)
 	CHECK(proto_check_header('Q', 4, 1u << 30) == PGS_OK);
 	CHECK(proto_check_header('Q', 0x80000000u, 1u << 30) == PGS_ERR);
 	CHECK(proto_check_header('Q', 0xffffffffu, 1u << 30) == PGS_ERR);
-	CHECK(proto_is_frontend_type('Q') && proto_is_frontend_type('X') && proto_is_frontend_type('p'));
-	CHECK(!proto_is_frontend_type('Z') && !proto_is_frontend_type(0) && !proto_is_frontend_type(0xff));
+	CHECK(proto_is_frontend_type('Q') && proto_is_frontend_type('X') &&
+	      proto_is_frontend_type('p'));
+	CHECK(!proto_is_frontend_type('Z') && !proto_is_frontend_type(0) &&
+	      !proto_is_frontend_type(0xff));
 	CHECK_STR(proto_type_name('Q', true), "Query");
 	CHECK_STR(proto_type_name('Z', false), "ReadyForQuery");
 	CHECK_STR(proto_type_name('?', false), "Unknown");
@@ -228,7 +231,8 @@ static void test_sasl(void)
 	proto_buf_reset(&body);
 	proto_buf_reset(&out);
 	sasl_body(&body, m, 2, false);
-	CHECK(proto_sasl_drop_mechanism(body.data, body.len, "SCRAM-SHA-256-PLUS", &out) == PGS_ERR);
+	CHECK(proto_sasl_drop_mechanism(body.data, body.len, "SCRAM-SHA-256-PLUS", &out) ==
+	      PGS_ERR);
 	CHECK_EQ_INT(out.len, 0);
 	CHECK(proto_parse_auth(body.data, 3, &code, &rest, &rest_len) == PGS_ERR);
 	proto_buf_free(&body);

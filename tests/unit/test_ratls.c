@@ -1,4 +1,5 @@
-/* test_ratls.c - RA-TLS: certificate built and parsed back, binding, SANs, set-up against pgseal-dstack-sim, no key on disk. */
+/* test_ratls.c - RA-TLS: certificate built and parsed back, binding, SANs, set-up against
+ * pgseal-dstack-sim, no key on disk. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,8 +30,9 @@ static int cert_der(X509 *x, uint8_t **der)
 static void test_build_cert(void)
 {
 	uint8_t quote[1200], binding[64], again[64];
-	const char *evlog = "[{\"imr\":3,\"event_type\":134217729,\"digest\":\"\",\"event\":\"app-id\","
-			    "\"event_payload\":\"00\"}]";
+	const char *evlog =
+	    "[{\"imr\":3,\"event_type\":134217729,\"digest\":\"\",\"event\":\"app-id\","
+	    "\"event_payload\":\"00\"}]";
 	char err[256];
 	X509 *x = NULL;
 	for (size_t i = 0; i < sizeof(quote); i++)
@@ -41,8 +43,8 @@ static void test_build_cert(void)
 	CHECK(EVP_PKEY_is_a(key, "EC"));
 	CHECK(tee_ratls_key_binding(key, binding) == PGS_OK);
 	CHECK(tee_ratls_key_binding(key, again) == PGS_OK && !memcmp(binding, again, 64));
-	CHECK(tee_ratls_build_cert(key, "DNS:localhost,IP:127.0.0.1", quote, sizeof(quote), evlog, &x,
-				   err, sizeof(err)) == PGS_OK);
+	CHECK(tee_ratls_build_cert(key, "DNS:localhost,IP:127.0.0.1", quote, sizeof(quote), evlog,
+	                           &x, err, sizeof(err)) == PGS_OK);
 	if (!x)
 		goto out;
 	/* self-signed by the key, CN pgseal, version 3 */
@@ -134,7 +136,7 @@ static struct config *load_cfg(const char *yaml)
 	struct config *cfg = NULL;
 	char err[512];
 	if (config_load_buffer("ratls.yaml", (const uint8_t *)yaml, strlen(yaml), &cfg, err,
-			       sizeof(err)) != PGS_OK) {
+	                       sizeof(err)) != PGS_OK) {
 		fprintf(stderr, "config: %s\n", err);
 		return NULL;
 	}
@@ -146,8 +148,8 @@ static void test_no_tee(void)
 	char err[256];
 	struct tee_ratls *r = (struct tee_ratls *)1;
 	struct config *cfg = load_cfg("listen: \"127.0.0.1:6432\"\n"
-				      "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
-				      "keys: {provider: file, sealing_key_file: k.bin}\n");
+	                              "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
+	                              "keys: {provider: file, sealing_key_file: k.bin}\n");
 	CHECK(cfg != NULL);
 	if (!cfg)
 		return;
@@ -170,7 +172,7 @@ static int start_sim(void)
 	char def[512];
 	if (!bin) {
 		snprintf(def, sizeof(def), "%s/build/pgseal-dstack-sim",
-			 getenv("PGSEAL_ROOT") ? getenv("PGSEAL_ROOT") : ".");
+		         getenv("PGSEAL_ROOT") ? getenv("PGSEAL_ROOT") : ".");
 		bin = def;
 	}
 	if (access(bin, X_OK) != 0)
@@ -286,10 +288,11 @@ static void test_setup_generated(void)
 	char yaml[1024], err[512], cwd[512], work[200];
 	struct tee_ratls *r = NULL;
 	snprintf(yaml, sizeof(yaml),
-		 "listen: \"127.0.0.1:6432\"\n"
-		 "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
-		 "client_tls: {require: true}\n"
-		 "keys: {provider: dstack, dstack_endpoint: \"%s\"}\n", sock);
+	         "listen: \"127.0.0.1:6432\"\n"
+	         "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
+	         "client_tls: {require: true}\n"
+	         "keys: {provider: dstack, dstack_endpoint: \"%s\"}\n",
+	         sock);
 	struct config *cfg = load_cfg(yaml);
 	CHECK(cfg != NULL);
 	if (!cfg)
@@ -318,7 +321,8 @@ static void test_setup_generated(void)
 		uint8_t *der = NULL;
 		int dl = served ? i2d_X509(served, &der) : -1;
 		struct attest_peer peer;
-		CHECK(dl > 0 && attest_ratls_from_cert(der, (size_t)dl, &peer, err, sizeof(err)) == PGS_OK);
+		CHECK(dl > 0 &&
+		      attest_ratls_from_cert(der, (size_t)dl, &peer, err, sizeof(err)) == PGS_OK);
 		uint8_t b[64];
 		CHECK(key && tee_ratls_key_binding(key, b) == PGS_OK &&
 		      !memcmp(b, peer.expected_report_data, 64));
@@ -345,7 +349,7 @@ static void test_setup_cert_file(void)
 	EVP_PKEY *k = tee_ratls_generate_key();
 	X509 *x = NULL;
 	CHECK(tee_ratls_build_cert(k, "DNS:localhost", (const uint8_t *)"\4\0", 2, NULL, &x, err,
-				   sizeof(err)) == PGS_OK);
+	                           sizeof(err)) == PGS_OK);
 	FILE *f = fopen(certp, "w");
 	CHECK(f && x && PEM_write_X509(f, x) == 1);
 	if (f)
@@ -355,10 +359,11 @@ static void test_setup_cert_file(void)
 	if (f)
 		fclose(f);
 	snprintf(yaml, sizeof(yaml),
-		 "listen: \"127.0.0.1:6432\"\n"
-		 "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
-		 "client_tls: {cert_file: \"%s\", key_file: \"%s\"}\n"
-		 "keys: {provider: dstack, dstack_endpoint: \"%s\"}\n", certp, keyp, sock);
+	         "listen: \"127.0.0.1:6432\"\n"
+	         "upstream: {host: 127.0.0.1, port: 5432, tls: disable}\n"
+	         "client_tls: {cert_file: \"%s\", key_file: \"%s\"}\n"
+	         "keys: {provider: dstack, dstack_endpoint: \"%s\"}\n",
+	         certp, keyp, sock);
 	struct config *cfg = load_cfg(yaml);
 	CHECK(cfg != NULL);
 	if (cfg) {
@@ -389,8 +394,9 @@ int main(void)
 		RUN(test_setup_generated);
 		RUN(test_setup_cert_file);
 	} else {
-		fprintf(stderr, "SKIP set-up tests: build/pgseal-dstack-sim not found (run from the "
-				"repository root, or set PGSEAL_ROOT / PGSEAL_SIM)\n");
+		fprintf(stderr,
+		        "SKIP set-up tests: build/pgseal-dstack-sim not found (run from the "
+		        "repository root, or set PGSEAL_ROOT / PGSEAL_SIM)\n");
 	}
 	stop_sim();
 	char cmd[300];

@@ -1,4 +1,5 @@
-/* test_schema.c - unit tests for the encryptor_config loader: Acra's formats, every rejection with its line. */
+/* test_schema.c - unit tests for the encryptor_config loader: Acra's formats, every rejection with
+ * its line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static int rejects(const char *yaml, int line, const char *what)
 static char *read_fixture(const char *name)
 {
 	static const char *const dirs[] = {"tests/schema/fixtures", "../tests/schema/fixtures",
-					   "../../tests/schema/fixtures"};
+	                                   "../../tests/schema/fixtures"};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(dirs); i++) {
 		char path[512];
 		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
@@ -77,7 +78,8 @@ static void test_acra_searchable_clients(void)
 	}
 	CHECK_EQ_INT(s->ntables, 2);
 	CHECK_EQ_INT(s->nencrypted, 5);
-	const struct schema_table *t = schema_find_table(s, "test_searchable_transparent_encryption");
+	const struct schema_table *t =
+	    schema_find_table(s, "test_searchable_transparent_encryption");
 	CHECK(t != NULL);
 	if (t) {
 		CHECK_EQ_INT(t->ncolumns, 9);
@@ -89,7 +91,8 @@ static void test_acra_searchable_clients(void)
 		CHECK(c && c->client_id == NULL && c->position == 2);
 		c = schema_find_column(t, "searchable_acrablock");
 		CHECK(c && c->searchable && c->table == t && c->index == 4);
-		CHECK(c && t_streq(c->qualified, "test_searchable_transparent_encryption.searchable_acrablock"));
+		CHECK(c && t_streq(c->qualified,
+		                   "test_searchable_transparent_encryption.searchable_acrablock"));
 		CHECK(schema_find_column(t, "raw_data") == NULL);
 		CHECK_EQ_INT(schema_column_position(t, "raw_data"), 4);
 		CHECK_EQ_INT(schema_column_position(t, "nope"), -1);
@@ -114,14 +117,18 @@ static void test_acra_type_aware(void)
 	CHECK(t != NULL);
 	if (t) {
 		c = schema_find_column(t, "value_str");
-		CHECK(c && c->type == CODEC_TEXT && c->type_oid == 25 && c->on_fail == SCHEMA_FAIL_DEFAULT);
+		CHECK(c && c->type == CODEC_TEXT && c->type_oid == 25 &&
+		      c->on_fail == SCHEMA_FAIL_DEFAULT);
 		CHECK(c && t_streq(c->default_value, "value_str"));
 		c = schema_find_column(t, "value_bytes");
-		CHECK(c && c->type == CODEC_BYTEA && t_streq(c->default_value, "\\x76616c75655f6279746573"));
+		CHECK(c && c->type == CODEC_BYTEA &&
+		      t_streq(c->default_value, "\\x76616c75655f6279746573"));
 		c = schema_find_column(t, "value_int32");
-		CHECK(c && c->type == CODEC_INT4 && c->type_oid == 23 && t_streq(c->default_value, "32"));
+		CHECK(c && c->type == CODEC_INT4 && c->type_oid == 23 &&
+		      t_streq(c->default_value, "32"));
 		c = schema_find_column(t, "value_int64");
-		/* a default_data_value alone implies response_on_fail: default_value (as in Acra) */
+		/* a default_data_value alone implies response_on_fail: default_value (as in Acra)
+		 */
 		CHECK(c && c->type == CODEC_INT8 && c->on_fail == SCHEMA_FAIL_DEFAULT);
 		c = schema_find_column(t, "value_null_str");
 		CHECK(c && c->on_fail == SCHEMA_FAIL_CIPHERTEXT && c->default_value == NULL);
@@ -157,8 +164,8 @@ static void test_refused_fixtures(void)
 {
 	char err[512];
 	struct schema *s = load_fixture("acra_tokenization.yaml", err, sizeof(err));
-	CHECK(s == NULL && strstr(err, "acra_tokenization") == NULL && strstr(err, ":9: 'token_type'") &&
-	      strstr(err, "not supported by pgseal"));
+	CHECK(s == NULL && strstr(err, "acra_tokenization") == NULL &&
+	      strstr(err, ":9: 'token_type'") && strstr(err, "not supported by pgseal"));
 	schema_free(s);
 	s = load_fixture("acra_masking.yaml", err, sizeof(err));
 	CHECK(s == NULL && strstr(err, ":9: 'masking'") && strstr(err, "not supported by pgseal"));
@@ -168,31 +175,32 @@ static void test_refused_fixtures(void)
 static void test_names(void)
 {
 	char err[512];
-	struct schema *s = load("schemas:\n"
-				"  - table: Sales.\"Order Lines\"\n"
-				"    columns: [Id, '\"Unit Price\"', \"\\\"x\\\"\\\"y\\\"\", naïve, a$b]\n"
-				"    encrypted:\n"
-				"      - column: '\"Unit Price\"'\n"
-				"        data_type: numeric\n"
-				"      - column: NAÏVE\n"
-				"        data_type: text\n"
-				"      - column: A$B\n"
-				"        data_type: jsonb\n",
-				err, sizeof(err));
+	struct schema *s =
+	    load("schemas:\n"
+	         "  - table: Sales.\"Order Lines\"\n"
+	         "    columns: [Id, '\"Unit Price\"', \"\\\"x\\\"\\\"y\\\"\", naïve, a$b]\n"
+	         "    encrypted:\n"
+	         "      - column: '\"Unit Price\"'\n"
+	         "        data_type: numeric\n"
+	         "      - column: NAÏVE\n"
+	         "        data_type: text\n"
+	         "      - column: A$B\n"
+	         "        data_type: jsonb\n",
+	         err, sizeof(err));
 	/* "x""y" holds a quote: refused, pgseal's names carry no '"' */
 	CHECK(s == NULL && strstr(err, "enc.yaml:3:"));
 	schema_free(s);
 	s = load("schemas:\n"
-		 "  - table: Sales.\"Order Lines\"\n"
-		 "    columns: [Id, '\"Unit Price\"', naïve, a$b, _Z9]\n"
-		 "    encrypted:\n"
-		 "      - column: '\"Unit Price\"'\n"
-		 "        data_type: numeric\n"
-		 "      - column: NAïVE\n"
-		 "        data_type: text\n"
-		 "      - column: A$B\n"
-		 "        data_type: jsonb\n",
-		 err, sizeof(err));
+	         "  - table: Sales.\"Order Lines\"\n"
+	         "    columns: [Id, '\"Unit Price\"', naïve, a$b, _Z9]\n"
+	         "    encrypted:\n"
+	         "      - column: '\"Unit Price\"'\n"
+	         "        data_type: numeric\n"
+	         "      - column: NAïVE\n"
+	         "        data_type: text\n"
+	         "      - column: A$B\n"
+	         "        data_type: jsonb\n",
+	         err, sizeof(err));
 	CHECK(s != NULL);
 	if (!s) {
 		fprintf(stderr, "  %s\n", err);
@@ -203,8 +211,8 @@ static void test_names(void)
 	CHECK(t && t_streq(t->columns[0], "id") && t_streq(t->columns[1], "Unit Price"));
 	/* only ASCII letters fold, as PostgreSQL does in UTF-8 */
 	CHECK(t && t_streq(t->columns[2], "naïve") && t_streq(t->columns[4], "_z9"));
-	CHECK(t && schema_find_column(t, "Unit Price") && schema_find_column(t, "naïve") && !schema_find_column(t, "naÏve") &&
-	      schema_find_column(t, "a$b"));
+	CHECK(t && schema_find_column(t, "Unit Price") && schema_find_column(t, "naïve") &&
+	      !schema_find_column(t, "naÏve") && schema_find_column(t, "a$b"));
 	CHECK(t && t_streq(t->encrypted[0].qualified, "sales.Order Lines.Unit Price"));
 	schema_free(s);
 }
@@ -212,9 +220,14 @@ static void test_names(void)
 static void test_empty(void)
 {
 	char err[512];
-	static const char *const docs[] = {"", "# nothing\n", "schemas:\n", "schemas: []\n",
-					   "defaults:\n  crypto_envelope: acrastruct\n",
-					   "schemas:\n  - table: t\n", "schemas:\n  - table: t\n    columns: [a]\n    encrypted: []\n"};
+	static const char *const docs[] = {
+	    "",
+	    "# nothing\n",
+	    "schemas:\n",
+	    "schemas: []\n",
+	    "defaults:\n  crypto_envelope: acrastruct\n",
+	    "schemas:\n  - table: t\n",
+	    "schemas:\n  - table: t\n    columns: [a]\n    encrypted: []\n"};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(docs); i++) {
 		struct schema *s = load(docs[i], err, sizeof(err));
 		CHECK(s != NULL && s->nencrypted == 0);
@@ -228,33 +241,33 @@ static void test_defaults_and_types(void)
 {
 	char err[512];
 	struct schema *s = load("database_settings:\n"
-				"  mysql:\n"
-				"    case_sensitive_table_identifiers: true\n"
-				"  postgresql: {}\n"
-				"schemas:\n"
-				"  - table: t\n"
-				"    encrypted:\n"
-				"      - column: a\n"
-				"      - column: b\n"
-				"        data_type: date\n"
-				"        default_data_value: '2024-02-29'\n"
-				"      - column: c\n"
-				"        data_type: uuid\n"
-				"      - column: d\n"
-				"        data_type_db_identifier: 1043\n"
-				"        tokenized: false\n"
-				"        consistent_tokenization: false\n"
-				"        token_type: ''\n"
-				"      - column: e\n"
-				"        data_type: bytes\n"
-				"        default_data_value: '\\x00ff'\n"
-				"      - column: f\n"
-				"        data_type: str\n"
-				"        default_data_value: ''\n"
-				"      - column: g\n"
-				"        data_type: timestamptz\n"
-				"        client_id: ''\n",
-				err, sizeof(err));
+	                        "  mysql:\n"
+	                        "    case_sensitive_table_identifiers: true\n"
+	                        "  postgresql: {}\n"
+	                        "schemas:\n"
+	                        "  - table: t\n"
+	                        "    encrypted:\n"
+	                        "      - column: a\n"
+	                        "      - column: b\n"
+	                        "        data_type: date\n"
+	                        "        default_data_value: '2024-02-29'\n"
+	                        "      - column: c\n"
+	                        "        data_type: uuid\n"
+	                        "      - column: d\n"
+	                        "        data_type_db_identifier: 1043\n"
+	                        "        tokenized: false\n"
+	                        "        consistent_tokenization: false\n"
+	                        "        token_type: ''\n"
+	                        "      - column: e\n"
+	                        "        data_type: bytes\n"
+	                        "        default_data_value: '\\x00ff'\n"
+	                        "      - column: f\n"
+	                        "        data_type: str\n"
+	                        "        default_data_value: ''\n"
+	                        "      - column: g\n"
+	                        "        data_type: timestamptz\n"
+	                        "        client_id: ''\n",
+	                        err, sizeof(err));
 	CHECK(s != NULL);
 	if (!s) {
 		fprintf(stderr, "  %s\n", err);
@@ -295,7 +308,8 @@ static void test_rejections(void)
 	CHECK(rejects("schemas:\n  - table: t\n    colums: [a]\n", 3, "unknown key 'colums'"));
 	CHECK(rejects("schemas:\n  - columns: [a]\n", 2, "needs 'table'"));
 	CHECK(rejects(T "        serchable: true\n", 6, "unknown key 'serchable'"));
-	CHECK(rejects(T "        token_type: str\n", 6, "'token_type': tokenization is not supported by pgseal"));
+	CHECK(rejects(T "        token_type: str\n", 6,
+	              "'token_type': tokenization is not supported by pgseal"));
 	CHECK(rejects(T "        tokenized: true\n", 6, "not supported by pgseal"));
 	CHECK(rejects(T "        consistent_tokenization: true\n", 6, "not supported by pgseal"));
 	CHECK(rejects(T "        masking: xxxx\n", 6, "'masking': masking"));
@@ -305,30 +319,34 @@ static void test_rejections(void)
 	CHECK(rejects(T "        searchable: maybe\n", 6, "'searchable' must be true or false"));
 	CHECK(rejects(T "        data_type: point\n", 6, "unsupported type"));
 	CHECK(rejects(T "        data_type: [str]\n", 6, "'data_type' must be a string"));
-	CHECK(rejects(T "        data_type: str\n        data_type_db_identifier: 25\n", 7, "exclusive"));
+	CHECK(rejects(T "        data_type: str\n        data_type_db_identifier: 25\n", 7,
+	              "exclusive"));
 	CHECK(rejects(T "        data_type_db_identifier: 600\n", 6, "unsupported type OID 600"));
 	CHECK(rejects(T "        data_type_db_identifier: text\n", 6, "positive integer"));
 	CHECK(rejects(T "        data_type_db_identifier: -25\n", 6, "positive integer"));
 	CHECK(rejects(T "        data_type_db_identifier: 99999999999\n", 6, "positive integer"));
 	CHECK(rejects(T "        response_on_fail: ignore\n", 6, "'response_on_fail' must be"));
 	CHECK(rejects(T "        data_type: int32\n        response_on_fail: default_value\n", 7,
-		      "needs 'default_data_value'"));
-	CHECK(rejects(T "        data_type: int32\n        response_on_fail: error\n        default_data_value: '1'\n",
-		      8, "needs 'response_on_fail: default_value'"));
+	              "needs 'default_data_value'"));
+	CHECK(rejects(T "        data_type: int32\n        response_on_fail: error\n        "
+	                "default_data_value: '1'\n",
+	              8, "needs 'response_on_fail: default_value'"));
 	CHECK(rejects(T "        data_type: int32\n        default_data_value: 'abc'\n", 7,
-		      "not a valid int4 value"));
+	              "not a valid int4 value"));
 	CHECK(rejects(T "        data_type: int32\n        default_data_value: '4294967296'\n", 7,
-		      "not a valid int4 value"));
+	              "not a valid int4 value"));
 	CHECK(rejects(T "        data_type: bytes\n        default_data_value: 'not base64!'\n", 7,
-		      "base64"));
+	              "base64"));
 	CHECK(rejects(T "        data_type: bytes\n        default_data_value: '\\xZZ'\n", 7,
-		      "not a valid bytea value"));
-	CHECK(rejects(T "        data_type: str\n        default_data_value:\n", 7, "must be a string"));
+	              "not a valid bytea value"));
+	CHECK(rejects(T "        data_type: str\n        default_data_value:\n", 7,
+	              "must be a string"));
 	CHECK(rejects(T "        crypto_envelope: acrabox\n", 6, "acrablock or acrastruct"));
 	CHECK(rejects(T "        reencrypting_to_acrablocks: 2\n", 6, "true or false"));
 	CHECK(rejects(T "        client_id: 'a b'\n", 6, "'client_id' must be"));
 	CHECK(rejects(T "        client_id: [a]\n", 6, "'client_id' must be a string"));
-	CHECK(rejects(T "        searchable: true\n        searchable: false\n", 7, "duplicate key 'searchable'"));
+	CHECK(rejects(T "        searchable: true\n        searchable: false\n", 7,
+	              "duplicate key 'searchable'"));
 	CHECK(rejects(T "      - column: a\n", 6, "column 'a' of table 't' is encrypted twice"));
 	CHECK(rejects(T "      - column: A\n", 6, "encrypted twice"));
 	CHECK(rejects(T "      - column: c\n", 6, "'c' is not in 'columns'"));
@@ -336,9 +354,10 @@ static void test_rejections(void)
 	CHECK(rejects(T "      - column:\n", 6, "'column' must be a string"));
 	CHECK(rejects("schemas:\n  - table: t\n    columns: [a, b, A]\n", 3, "listed twice"));
 	CHECK(rejects("schemas:\n  - table: t\n    columns: a\n", 3, "'columns' must be a list"));
-	CHECK(rejects("schemas:\n  - table: t\n    encrypted: a\n", 3, "'encrypted' must be a list"));
+	CHECK(
+	    rejects("schemas:\n  - table: t\n    encrypted: a\n", 3, "'encrypted' must be a list"));
 	CHECK(rejects("schemas:\n  - table: t\n  - table: x\n  - table: T\n", 4,
-		      "table 't' is configured twice (first at line 2)"));
+	              "table 't' is configured twice (first at line 2)"));
 	CHECK(rejects("schemas:\n  - table: my table\n", 2, "not a plain SQL identifier"));
 	CHECK(rejects("schemas:\n  - table: 1t\n", 2, "not a plain SQL identifier"));
 	CHECK(rejects("schemas:\n  - table: a.b.c\n", 2, "expected [schema.]table"));
@@ -350,9 +369,10 @@ static void test_rejections(void)
 	CHECK(rejects("schemas:\n  - table: \"a\\0b\"\n", 2, "NUL"));
 	CHECK(rejects("schemas:\n  - table: t\n    columns: [a.b]\n", 3, "one part"));
 	CHECK(rejects("schemas:\n  - table: "
-		      "a234567890123456789012345678901234567890123456789012345678901234\n",
-		      2, "63-byte"));
-	CHECK(rejects("defaults:\n  crypto_envelope: acrablock\n  zone: x\n", 3, "unknown key 'zone' in 'defaults'"));
+	              "a234567890123456789012345678901234567890123456789012345678901234\n",
+	              2, "63-byte"));
+	CHECK(rejects("defaults:\n  crypto_envelope: acrablock\n  zone: x\n", 3,
+	              "unknown key 'zone' in 'defaults'"));
 	CHECK(rejects("defaults:\n  crypto_envelope: none\n", 2, "acrablock or acrastruct"));
 	CHECK(rejects("defaults: [a]\n", 1, "'defaults' must be a mapping"));
 	CHECK(rejects("database_settings:\n  oracle: {}\n", 2, "unknown key 'oracle'"));
@@ -384,12 +404,12 @@ static void test_load_config(void)
 	snprintf(enc, sizeof(enc), "%s/enc.yaml", dir);
 
 	CHECK(write_file(path, "listen: 127.0.0.1:6432\n"
-			       "upstream: {host: 127.0.0.1}\n"
-			       "schemas:\n"
-			       "  - table: t\n"
-			       "    encrypted:\n"
-			       "      - column: a\n"
-			       "        searchable: yes\n") == 0);
+	                       "upstream: {host: 127.0.0.1}\n"
+	                       "schemas:\n"
+	                       "  - table: t\n"
+	                       "    encrypted:\n"
+	                       "      - column: a\n"
+	                       "        searchable: yes\n") == 0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_OK);
 	CHECK(s && s->nencrypted == 1 && s->tables[0].encrypted[0].searchable);
@@ -400,11 +420,11 @@ static void test_load_config(void)
 
 	/* the inline list is checked with the same rules, errors name the config file */
 	CHECK(write_file(path, "upstream: {host: 127.0.0.1}\n"
-			       "schemas:\n"
-			       "  - table: t\n"
-			       "    encrypted:\n"
-			       "      - column: a\n"
-			       "        masking: '*'\n") == 0);
+	                       "schemas:\n"
+	                       "  - table: t\n"
+	                       "    encrypted:\n"
+	                       "      - column: a\n"
+	                       "        masking: '*'\n") == 0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_ERR);
 	CHECK(s == NULL && strstr(err, "pgseal.yaml:6: 'masking'"));
@@ -412,8 +432,9 @@ static void test_load_config(void)
 	cfg = NULL;
 
 	CHECK(write_file(enc, "defaults:\n  crypto_envelope: acrablock\nschemas:\n  - table: u\n"
-			      "    encrypted:\n      - column: b\n") == 0);
-	CHECK(write_file(path, "upstream: {host: 127.0.0.1}\nencryptor_config_file: enc.yaml\n") == 0);
+	                      "    encrypted:\n      - column: b\n") == 0);
+	CHECK(write_file(path, "upstream: {host: 127.0.0.1}\nencryptor_config_file: enc.yaml\n") ==
+	      0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_OK);
 	CHECK(s && schema_find_table(s, "u") && s->nencrypted == 1);
@@ -423,7 +444,7 @@ static void test_load_config(void)
 	cfg = NULL;
 
 	CHECK(write_file(enc, "schemas:\n  - table: u\n    encrypted:\n      - column: b\n"
-			      "        tokenized: true\n") == 0);
+	                      "        tokenized: true\n") == 0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "enc.yaml:5: 'tokenized'") != NULL);
@@ -431,14 +452,15 @@ static void test_load_config(void)
 	cfg = NULL;
 
 	CHECK(write_file(path, "upstream: {host: 127.0.0.1}\nencryptor_config_file: enc.yaml\n"
-			       "schemas: []\n") == 0);
+	                       "schemas: []\n") == 0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "pgseal.yaml:3: both") != NULL);
 	config_free(cfg);
 	cfg = NULL;
 
-	CHECK(write_file(path, "upstream: {host: 127.0.0.1}\nencryptor_config_file: missing.yaml\n") == 0);
+	CHECK(write_file(
+	          path, "upstream: {host: 127.0.0.1}\nencryptor_config_file: missing.yaml\n") == 0);
 	CHECK(config_load(path, &cfg, err, sizeof(err)) == PGS_OK);
 	CHECK(cfg && schema_load(cfg, &s, err, sizeof(err)) == PGS_ERR);
 	CHECK(strstr(err, "missing.yaml: cannot open") != NULL);
@@ -461,12 +483,14 @@ static void test_quote_ident(void)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{"users", "users"},	    {"_x1", "_x1"},	      {"select", "\"select\""},
-		{"order", "\"order\""},	    {"name", "name"},	      {"Users", "\"Users\""},
-		{"1a", "\"1a\""},	    {"a b", "\"a b\""},	      {"a\"b", "\"a\"\"b\""},
-		{"a$b", "\"a$b\""},	    {"café", "\"café\""},     {"xmltable", "\"xmltable\""},
-		{"all", "\"all\""},	    {"zone", "zone"},	      {"user", "\"user\""},
-		{"current_user", "\"current_user\""},
+	    {"users", "users"},       {"_x1", "_x1"},
+	    {"select", "\"select\""}, {"order", "\"order\""},
+	    {"name", "name"},         {"Users", "\"Users\""},
+	    {"1a", "\"1a\""},         {"a b", "\"a b\""},
+	    {"a\"b", "\"a\"\"b\""},   {"a$b", "\"a$b\""},
+	    {"café", "\"café\""},     {"xmltable", "\"xmltable\""},
+	    {"all", "\"all\""},       {"zone", "zone"},
+	    {"user", "\"user\""},     {"current_user", "\"current_user\""},
 	};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(v); i++) {
 		char *q = schema_quote_ident(v[i].in);
@@ -521,43 +545,51 @@ static int count(const char *hay, const char *needle)
  * per type, the key-id range, names and quoting; and --constraints-only. */
 static void test_wall(void)
 {
-	static const char *yaml = "schemas:\n"
-				  "  - table: public.Order\n"
-				  "    encrypted:\n"
-				  "      - column: email\n"
-				  "        searchable: true\n"
-				  "      - column: '\"Note\"'\n"
-				  "        data_type: str\n"
-				  "      - column: n\n"
-				  "        data_type: int8\n"
-				  "      - column: u\n"
-				  "        data_type: uuid\n"
-				  "        searchable: true\n"
-				  "      - column: j\n"
-				  "        data_type: jsonb\n"
-				  "      - column: check\n"
-				  "        data_type: bool\n"
-				  "  - table: other\n"
-				  "    encrypted:\n"
-				  "      - column: c234567890123456789012345678901234567890123456789012345678901\n"
-				  "      - column: c234567890123456789012345678901234567890123456789012345678902\n";
+	static const char *yaml =
+	    "schemas:\n"
+	    "  - table: public.Order\n"
+	    "    encrypted:\n"
+	    "      - column: email\n"
+	    "        searchable: true\n"
+	    "      - column: '\"Note\"'\n"
+	    "        data_type: str\n"
+	    "      - column: n\n"
+	    "        data_type: int8\n"
+	    "      - column: u\n"
+	    "        data_type: uuid\n"
+	    "        searchable: true\n"
+	    "      - column: j\n"
+	    "        data_type: jsonb\n"
+	    "      - column: check\n"
+	    "        data_type: bool\n"
+	    "  - table: other\n"
+	    "    encrypted:\n"
+	    "      - column: c234567890123456789012345678901234567890123456789012345678901\n"
+	    "      - column: c234567890123456789012345678901234567890123456789012345678902\n";
 	char *d = ddl_of(yaml);
 	CHECK(d != NULL);
 	if (!d)
 		return;
 	/* searchable: 0x02, >= 65 bytes, key id after the blind index */
-	CHECK(strstr(d, "ALTER TABLE public.\"order\"\n\tDROP CONSTRAINT IF EXISTS pgseal_record_email,\n"
-			"\tADD CONSTRAINT pgseal_record_email CHECK (email >= E'\\\\x02'::bytea AND email < "
-			"E'\\\\x03'::bytea AND length(email) >= 65 AND substring(email FROM 34 FOR 4) BETWEEN "
-			"E'\\\\x00000001'::bytea AND E'\\\\x00ffffff'::bytea),\n") != NULL);
+	CHECK(strstr(
+	          d,
+	          "ALTER TABLE public.\"order\"\n\tDROP CONSTRAINT IF EXISTS pgseal_record_email,\n"
+	          "\tADD CONSTRAINT pgseal_record_email CHECK (email >= E'\\\\x02'::bytea AND "
+	          "email < "
+	          "E'\\\\x03'::bytea AND length(email) >= 65 AND substring(email FROM 34 FOR 4) "
+	          "BETWEEN "
+	          "E'\\\\x00000001'::bytea AND E'\\\\x00ffffff'::bytea),\n") != NULL);
 	/* plain text: 0x01 and the key id as one range of 5-byte prefixes, >= 33 bytes */
 	CHECK(strstr(d, "ADD CONSTRAINT \"pgseal_record_Note\" CHECK (\"Note\" >= "
-			"E'\\\\x0100000001'::bytea AND \"Note\" < E'\\\\x0101000000'::bytea AND "
-			"length(\"Note\") >= 33),") != NULL);
+	                "E'\\\\x0100000001'::bytea AND \"Note\" < E'\\\\x0101000000'::bytea AND "
+	                "length(\"Note\") >= 33),") != NULL);
 	/* fixed-size types: exact lengths; jsonb: at least one byte */
 	CHECK(strstr(d, " AND length(n) = 41),") != NULL);
-	CHECK(strstr(d, "CHECK (u >= E'\\\\x02'::bytea AND u < E'\\\\x03'::bytea AND length(u) = 81 AND") !=
-	      NULL);
+	CHECK(
+	    strstr(
+	        d,
+	        "CHECK (u >= E'\\\\x02'::bytea AND u < E'\\\\x03'::bytea AND length(u) = 81 AND") !=
+	    NULL);
 	CHECK(strstr(d, " AND length(j) >= 34),") != NULL);
 	CHECK(strstr(d, " AND length(\"check\") = 34);") != NULL);
 	/* one statement per table, validated at once (no NOT VALID), inside the transaction */
@@ -569,7 +601,8 @@ static void test_wall(void)
 	/* long names: 63 bytes, distinct, the prefix kept */
 	{
 		const char *a = strstr(d, "DROP CONSTRAINT IF EXISTS pgseal_record_c2345");
-		const char *b = a ? strstr(a + 1, "DROP CONSTRAINT IF EXISTS pgseal_record_c2345") : NULL;
+		const char *b =
+		    a ? strstr(a + 1, "DROP CONSTRAINT IF EXISTS pgseal_record_c2345") : NULL;
 		CHECK(a && b);
 		if (a && b) {
 			a += strlen("DROP CONSTRAINT IF EXISTS ");
@@ -593,10 +626,13 @@ static void test_wall(void)
 	CHECK(strstr(d, "a.atttypid = 'bytea'::regtype") != NULL);
 	CHECK(strstr(d, "is missing or not bytea yet") != NULL && strstr(d, "%%") == NULL);
 	const char *commit = strstr(d, "\nCOMMIT;\n");
-	const char *v = strstr(d, "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT pgseal_record_email;\n");
+	const char *v =
+	    strstr(d, "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT pgseal_record_email;\n");
 	CHECK(commit && v && v > commit);
-	CHECK(strstr(d, "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT \"pgseal_record_Note\";\n") !=
-	      NULL);
+	CHECK(
+	    strstr(d,
+	           "ALTER TABLE public.\"order\" VALIDATE CONSTRAINT \"pgseal_record_Note\";\n") !=
+	    NULL);
 	CHECK_EQ_INT(count(d, "VALIDATE CONSTRAINT "), 8);
 	free(d);
 	d = ddl_of_mode("schemas: []\n", true);
@@ -607,18 +643,18 @@ static void test_wall(void)
 static void test_ddl(void)
 {
 	char *d = ddl_of("schemas:\n"
-			 "  - table: public.Order\n"
-			 "    encrypted:\n"
-			 "      - column: email\n"
-			 "        searchable: true\n"
-			 "      - column: '\"Note\"'\n"
-			 "        data_type: str\n"
-			 "  - table: plain\n"
-			 "    columns: [id]\n"
-			 "  - table: '\"o''brien\"'\n"
-			 "    encrypted:\n"
-			 "      - column: '\"a\\b\"'\n"
-			 "        searchable: true\n");
+	                 "  - table: public.Order\n"
+	                 "    encrypted:\n"
+	                 "      - column: email\n"
+	                 "        searchable: true\n"
+	                 "      - column: '\"Note\"'\n"
+	                 "        data_type: str\n"
+	                 "  - table: plain\n"
+	                 "    columns: [id]\n"
+	                 "  - table: '\"o''brien\"'\n"
+	                 "    encrypted:\n"
+	                 "      - column: '\"a\\b\"'\n"
+	                 "        searchable: true\n");
 	CHECK(d != NULL);
 	if (!d)
 		return;
@@ -627,18 +663,18 @@ static void test_ddl(void)
 	      strstr(d, "\nCOMMIT;\n"));
 	CHECK(strstr(d, "LOCK TABLE public.\"order\" IN ACCESS EXCLUSIVE MODE;") != NULL);
 	CHECK(strstr(d, "ALTER TABLE public.\"order\" ALTER COLUMN email DROP DEFAULT,\n"
-			"\t\t\tALTER COLUMN email TYPE bytea USING NULL::bytea;") != NULL);
+	                "\t\t\tALTER COLUMN email TYPE bytea USING NULL::bytea;") != NULL);
 	CHECK(strstr(d, "ALTER COLUMN \"Note\" TYPE bytea USING NULL::bytea;") != NULL);
 	CHECK(strstr(d, "EXISTS (SELECT 1 FROM public.\"order\" WHERE email IS NOT NULL)") != NULL);
 	CHECK(strstr(d, "CREATE INDEX IF NOT EXISTS order_email_pgseal_bidx ON public.\"order\" "
-			"(substr(email, 1, 33));") != NULL);
+	                "(substr(email, 1, 33));") != NULL);
 	CHECK(strstr(d, "Note_pgseal_bidx") == NULL);
 	CHECK(strstr(d, "plain") == NULL);
 	/* a literal with a quote and a backslash reads the same under any setting */
 	CHECK(strstr(d, "a.attrelid = '\"o''brien\"'::regclass") != NULL);
 	CHECK(strstr(d, "a.attname = E'a\\\\b'") != NULL);
 	CHECK(strstr(d, "CREATE INDEX IF NOT EXISTS \"o'brien_a\\b_pgseal_bidx\" ON \"o'brien\" "
-			"(substr(\"a\\b\", 1, 33));") != NULL);
+	                "(substr(\"a\\b\", 1, 33));") != NULL);
 	free(d);
 
 	d = ddl_of("schemas: []\n");
@@ -647,15 +683,16 @@ static void test_ddl(void)
 
 	/* index names stay within 63 bytes and distinct */
 	d = ddl_of("schemas:\n"
-		   "  - table: t23456789012345678901234567890123456789012345678901234567890\n"
-		   "    encrypted:\n"
-		   "      - column: c234567890123456789012345678901234567890123456789012345678901\n"
-		   "        searchable: true\n"
-		   "      - column: c234567890123456789012345678901234567890123456789012345678902\n"
-		   "        searchable: true\n");
+	           "  - table: t23456789012345678901234567890123456789012345678901234567890\n"
+	           "    encrypted:\n"
+	           "      - column: c234567890123456789012345678901234567890123456789012345678901\n"
+	           "        searchable: true\n"
+	           "      - column: c234567890123456789012345678901234567890123456789012345678902\n"
+	           "        searchable: true\n");
 	CHECK(d != NULL);
 	if (d) {
-		char *a = strstr(d, "CREATE INDEX IF NOT EXISTS "), *b = a ? strstr(a + 1, "CREATE INDEX IF NOT EXISTS ") : NULL;
+		char *a = strstr(d, "CREATE INDEX IF NOT EXISTS "),
+		     *b = a ? strstr(a + 1, "CREATE INDEX IF NOT EXISTS ") : NULL;
 		CHECK(a && b);
 		if (a && b) {
 			a += strlen("CREATE INDEX IF NOT EXISTS ");

@@ -1,4 +1,5 @@
-/* test_sql_expect.h - the EXPECT/REFUSED checks shared by the sql unit tests: analyse, render, compare. */
+/* test_sql_expect.h - the EXPECT/REFUSED checks shared by the sql unit tests: analyse, render,
+ * compare. */
 #ifndef PGSEAL_TEST_SQL_EXPECT_H
 #define PGSEAL_TEST_SQL_EXPECT_H
 
@@ -62,7 +63,8 @@ static void expect_refused_at(int line, const char *sql, const char *state, cons
 	char prefix[32], want[512];
 	snprintf(prefix, sizeof(prefix), "REFUSED %s: ", state);
 	snprintf(want, sizeof(want), "%s...%s", prefix, needle);
-	check_got(line, sql, want, got, strncmp(got, prefix, strlen(prefix)) == 0 && strstr(got, needle));
+	check_got(line, sql, want, got,
+	          strncmp(got, prefix, strlen(prefix)) == 0 && strstr(got, needle));
 	free(got);
 }
 #define REFUSED(sql, needle) expect_refused_at(__LINE__, sql, "0A000", needle)

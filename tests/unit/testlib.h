@@ -8,27 +8,27 @@
 static int t_passed, t_failed;
 static const char *t_current = "";
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (cond) {                                                                \
-			t_passed++;                                                        \
-		} else {                                                                   \
-			t_failed++;                                                        \
-			fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, t_current, \
-				#cond);                                                    \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			t_passed++;                                                                \
+		} else {                                                                           \
+			t_failed++;                                                                \
+			fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, t_current,    \
+			        #cond);                                                            \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                      \
-	do {                                                                                    \
-		long long _a = (long long)(a), _b = (long long)(b);                             \
-		if (_a == _b) {                                                                 \
-			t_passed++;                                                             \
-		} else {                                                                        \
-			t_failed++;                                                             \
-			fprintf(stderr, "FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n", __FILE__,  \
-				__LINE__, t_current, #a, #b, _a, _b);                           \
-		}                                                                               \
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a == _b) {                                                                    \
+			t_passed++;                                                                \
+		} else {                                                                           \
+			t_failed++;                                                                \
+			fprintf(stderr, "FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n", __FILE__,    \
+			        __LINE__, t_current, #a, #b, _a, _b);                              \
+		}                                                                                  \
 	} while (0)
 
 static inline int t_streq(const char *a, const char *b)
@@ -37,10 +37,10 @@ static inline int t_streq(const char *a, const char *b)
 }
 #define CHECK_STR(a, b) CHECK(t_streq((a), (b)))
 
-#define RUN(fn)                  \
-	do {                     \
-		t_current = #fn; \
-		fn();            \
+#define RUN(fn)                                                                                    \
+	do {                                                                                       \
+		t_current = #fn;                                                                   \
+		fn();                                                                              \
 	} while (0)
 
 /* Prints the summary line the CI runners read and returns the exit status. */
