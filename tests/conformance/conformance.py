@@ -285,7 +285,7 @@ class NodeSuite:
                 with open(logp, "rb") as lf:
                     lines = [ln for ln in lf.read().decode(errors="replace").splitlines() if ln.strip()]
                 why = "timeout" if killed else next((ln.strip() for ln in lines if re.search(
-                    r"Error|FAILED|did not complete", ln) and not ln.strip().startswith("at ")),
+                    r"[Ee]rror|FAILED|did not complete", ln) and not ln.strip().startswith("at ")),
                     lines[-1] if lines else "")
                 res[f] = ("failed", ("exit %s: " % rc + why)[:400])
         write_outcomes(os.path.join(out, "%s-%s.jsonl" % (self.name, tag)), res)
@@ -435,8 +435,9 @@ def main():
     if a.from_results:
         for s in suites:
             results[s] = load(s, a.out, modes)
-        with open(os.path.join(a.out, "problems.json")) as f:
-            problems = json.load(f)
+        # problems.json is written when a run ends: without it the run was cut short
+        pj = os.path.join(a.out, "problems.json")
+        problems = json.load(open(pj)) if os.path.exists(pj) else ["the run in %s did not finish" % a.out]
         with open(os.path.join(a.out, "run.json")) as f:
             meta = json.load(f)
     else:
@@ -462,6 +463,11 @@ def main():
             checks.append("%s: %s" % (s, r.check()))
             log(checks[-1])
             runners.append(r)
+        meta = {"started": started.strftime("%Y-%m-%d %H:%M"), "finished": "(not finished)",
+                "pgseal": harness.pgseal_bin(), "suites_dir": suites_dir, "drivers": checks,
+                "command": " ".join(sys.argv)}
+        with open(os.path.join(a.out, "run.json"), "w") as f:
+            json.dump(meta, f, indent=1)
         work = tempfile.mkdtemp(prefix="pgseal-conformance-")
         os.chmod(work, 0o755)
         pg = factory = None
@@ -480,9 +486,7 @@ def main():
             else:
                 shutil.rmtree(work, ignore_errors=True)
         finished = datetime.datetime.now(datetime.timezone.utc)
-        meta = {"started": started.strftime("%Y-%m-%d %H:%M"), "finished": finished.strftime("%H:%M"),
-                "pgseal": harness.pgseal_bin(), "suites_dir": suites_dir, "drivers": checks,
-                "command": " ".join(sys.argv)}
+        meta["finished"] = finished.strftime("%H:%M")
         with open(os.path.join(a.out, "problems.json"), "w") as f:
             json.dump(problems, f)
         with open(os.path.join(a.out, "run.json"), "w") as f:
