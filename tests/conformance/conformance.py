@@ -143,13 +143,15 @@ def run_bounded(cmd, env, cwd, timeout, logpath):
                              stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             return p.wait(timeout), False
-        except subprocess.TimeoutExpired:
+        except BaseException as e:  # the timeout, or the harness interrupted: the suite goes too
             os.killpg(p.pid, signal.SIGTERM)
             try:
                 p.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(20)
+            if not isinstance(e, subprocess.TimeoutExpired):
+                raise
             lf.write(b"\nconformance: KILLED after %d s\n" % timeout)
             return p.returncode, True
 
@@ -426,6 +428,8 @@ def main():
                          "expected-differences.txt)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster's directory")
     a = ap.parse_args()
+    # SIGTERM (the outer timeout) unwinds like ^C: the running suite, pgseal and the cluster stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     suites = a.suite or list(SUITES)
     modes = a.mode or list(MODES)
     expected = load_expected(os.path.join(HERE, "expected-differences.txt"))
