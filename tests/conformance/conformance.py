@@ -327,13 +327,15 @@ def start_modes(work, modes):
     return pg, factory, eps
 
 
-def compare(suite, mode, direct, through, rerun, expected, direct_rerun=None):
+def compare(suite, mode, direct, through, rerun, expected, direct_rerun=None, partial=False):
     """Classifies every test that passed directly; returns a dict of lists and counts.
 
     flaky: passed on its second run through pgseal, or failed its second direct run too."""
     d_pass = {t for t, (o, _) in direct.items() if o in ("passed", "xpassed")}
+    if partial:  # a run cut short: only the tests it reached
+        d_pass &= set(through)
     t_pass = {t for t, (o, _) in through.items() if o in ("passed", "xpassed")}
-    row = {"direct_passed": len(d_pass), "through_passed": len(t_pass), "regressions": [], "expected": [],
+    row = {"partial": partial, "direct_passed": len(d_pass), "through_passed": len(t_pass), "regressions": [], "expected": [],
            "flaky": [], "through_only": sorted(t_pass - d_pass)}
     for t in sorted(d_pass - t_pass):
         oc, msg = through.get(t, ("missing", "not run through pgseal (run killed or not collected)"))
@@ -409,6 +411,7 @@ def table(rows):
             "| flaky |")
     out = [head, "|" + "---|" * 7]
     for (suite, mode), r in rows.items():
+        mode += " (cut short)" if r["partial"] else ""
         out.append("| %s | %s | %d | %d | %d | %d | %d |" % (suite, mode, r["direct_passed"], r["through_passed"],
                                                            len(r["regressions"]), len(r["expected"]),
                                                            len(r["flaky"])))
@@ -426,6 +429,8 @@ def main():
     ap.add_argument("--from-results", action="store_true",
                     help="run nothing: classify the results already in --out again (after editing "
                          "expected-differences.txt)")
+    ap.add_argument("--partial", action="store_true",
+                    help="with --from-results: a run cut short, compare only the tests it reached")
     ap.add_argument("--keep", action="store_true", help="keep the cluster's directory")
     a = ap.parse_args()
     # SIGTERM (the outer timeout) unwinds like ^C: the running suite, pgseal and the cluster stop
@@ -501,7 +506,7 @@ def main():
         for m in modes:
             if m in res and baseline(m) in res:
                 rows[(s, m)] = compare(s, m, res[baseline(m)], res[m], res.get(m + "-rerun"), expected,
-                                       res.get(m + "-direct-rerun"))
+                                       res.get(m + "-direct-rerun"), partial=a.partial)
 
     # expected differences not seen: a fixed bug or a renamed test, worth a look
     seen = {(s, m, e["id"]) for (s, m), r in rows.items() for e in r["expected"]}
