@@ -426,6 +426,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "build", "conformance"))
     ap.add_argument("--node-deps", default=os.path.join(REPO, "build", "conformance-node-deps"))
     ap.add_argument("--pytest-args", default="", help="extra pytest arguments (e.g. -k, for a quick look)")
+    ap.add_argument("--select", default="",
+                    help="test files of the pytest suites instead of tests/ (a part, when time is short)")
     ap.add_argument("--from-results", action="store_true",
                     help="run nothing: classify the results already in --out again (after editing "
                          "expected-differences.txt)")
@@ -456,6 +458,7 @@ def main():
         shutil.rmtree(a.out, ignore_errors=True)
         os.makedirs(a.out)
         extra = a.pytest_args.split()
+        paths = a.select.split() or ["tests"]
         runners, checks = [], []
         for s in suites:
             co = os.path.join(suites_dir, s)
@@ -464,9 +467,9 @@ def main():
             if s == "psycopg":
                 # psycopg_pool is a separate Debian package (python3-psycopg-pool) and the mypy
                 # tests type-check the sources for minutes: both left out, identically in every run
-                r = PytestSuite(s, co, ["tests", "--ignore=tests/pool", "-m", "not mypy"] + extra, 3600)
+                r = PytestSuite(s, co, paths + ["--ignore=tests/pool", "-m", "not mypy"] + extra, 3600)
             elif s == "psycopg2":
-                r = PytestSuite(s, co, ["tests"] + extra, 1800)
+                r = PytestSuite(s, co, paths + extra, 1800)
             else:
                 r = NodeSuite(co, a.node_deps, a.out)
             checks.append("%s: %s" % (s, r.check()))
