@@ -467,7 +467,13 @@ def main():
             if s == "psycopg":
                 # psycopg_pool is a separate Debian package (python3-psycopg-pool) and the mypy
                 # tests type-check the sources for minutes: both left out, identically in every run
-                r = PytestSuite(s, co, paths + ["--ignore=tests/pool", "-m", "not mypy"] + extra, 3600)
+                # the asyncio leak tests count Python objects that survive gc; on Debian's Python
+                # 3.11 they fail at random directly too (16 of 84 in one direct run): left out
+                leaks = ["--deselect=tests/test_cursor_async.py::test_leak",
+                         "--deselect=tests/test_client_cursor_async.py::test_leak",
+                         "--deselect=tests/test_copy_async.py::test_copy_to_leaks",
+                         "--deselect=tests/test_copy_async.py::test_copy_from_leaks"]
+                r = PytestSuite(s, co, paths + ["--ignore=tests/pool", "-m", "not mypy"] + leaks + extra, 3600)
             elif s == "psycopg2":
                 r = PytestSuite(s, co, paths + extra, 1800)
             else:
