@@ -1,4 +1,5 @@
-# Makefile - builds pgseal, its simulator, unit tests and fuzz targets; `make run`, `make test`, `make bench`, `make image`.
+# Makefile - builds pgseal, its simulator, its demo page, unit tests and fuzz targets; `make run`, `make test`, `make bench`,
+# `make image`, `make conformance`.
 #
 # Sources are found by globbing: src/<module>/*.c form the library, src/cli/*.c the
 # pgseal binary, src/sim/*.c the dstack simulator, src/demo/*.c the demo web page
@@ -40,7 +41,7 @@ LIB       := $(B)/libpgseal.a
 .SECONDARY:
 
 
-.PHONY: all run stop test unit integration asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format image
+.PHONY: all run stop test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format image
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
@@ -106,6 +107,13 @@ $(B)/tests-built: $(TEST_BINS)
 # `make test`: every test, as CI runs it (.ci/run calls this).
 test: deps
 	@bash scripts/test-all.sh
+
+# `make conformance SUITES=DIR`: the drivers' own test suites (checkouts in DIR, not in this
+# repository, so not part of `make test` nor CI) directly and through pgseal in each mode;
+# fails on a test that passes directly but not through pgseal. docs/testing.md, "Conformance".
+SUITES ?=
+conformance: all
+	@bash scripts/conformance.sh "$(SUITES)" $(CONFORMANCE_ARGS)
 
 # --- fuzzing ----------------------------------------------------------------
 FUZZ_B := build/fuzz

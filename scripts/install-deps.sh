@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `install-deps.sh conformance`: only what `make conformance` needs beyond the tests
+# (the drivers' own suites: async tests, per-test timeouts, psycopg's DNS tests)
+if [[ ${1:-} == conformance ]]; then
+  PKGS=(python3-pytest python3-psycopg python3-psycopg2 python3-pytest-asyncio python3-pytest-timeout
+        python3-dnspython postgresql-15 postgresql-client-15 openssl util-linux)
+else
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
   libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev liburing-dev
@@ -12,6 +18,7 @@ PKGS=(
   mmdebstrap umoci
   chromium
 )
+fi
 # node and npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask
 # Debian for them when the commands are missing
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
