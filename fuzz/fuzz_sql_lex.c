@@ -2,77 +2,13 @@
  * picks standard_conforming_strings (bit 0: off) and whether it is settled (bit 1), the rest is
  * SQL; sound plans, no encrypted literal left in the output, and the two readings consistent. */
 #include "../tests/unit/test_sql_util.h"
+#include "fuzz_sql_check.h"
 #include "sql/sql.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void mask(char *s, size_t len, const struct sql_plan *p)
-{
-	for (size_t i = 0; i < p->nedits; i++)
-		if (p->edits[i].kind == SQL_EDIT_LITERAL &&
-		    p->edits[i].offset + (size_t)p->edits[i].len <= len)
-			memset(s + p->edits[i].offset, '#', p->edits[i].len);
-}
-
-/* Encrypts to a value-free placeholder (the form pgseal renders), so any copy of the value in the
- * output is a leak. */
-static int fuzz_enc(void *arg, const struct schema_column *col, enum sql_value_mode mode,
-                    const char *value, size_t len, char **out, char *err, size_t errlen)
-{
-	(void)arg;
-	(void)value;
-	(void)len;
-	(void)err;
-	(void)errlen;
-	*out = strdup(mode == SQL_VALUE_RECORD ? "E'\\\\x01'::bytea" : "E'\\\\x02'::bytea");
-	return col && *out ? PGS_OK : PGS_ERR;
-}
-
-static void check_plan(const struct sql_plan *p, const char *sql, size_t len)
-{
-	if (p->refused) {
-		if (!p->message || strlen(p->sqlstate) != 5 || p->nedits || p->nparams)
-			abort();
-		return;
-	}
-	for (size_t i = 0; i < p->nedits; i++) {
-		const struct sql_edit *e = &p->edits[i];
-		if ((size_t)e->offset + e->len > len || e->len == 0)
-			abort();
-		if (i > 0 && p->edits[i - 1].offset + p->edits[i - 1].len > e->offset)
-			abort();
-		if (e->kind == SQL_EDIT_LITERAL && (!e->value || !e->column))
-			abort();
-		if (e->kind == SQL_EDIT_TEXT && !e->text)
-			abort();
-	}
-	if (!p->touches_encrypted && (p->nedits || p->nparams))
-		abort();
-	for (size_t i = 0; i < p->ncopies; i++)
-		if (!p->touches_encrypted && p->copies[i].encrypted)
-			abort();
-	char *out = NULL, err[256];
-	size_t outlen = 0;
-	if (sql_plan_render(p, sql, len, fuzz_enc, NULL, &out, &outlen, err, sizeof(err)) != PGS_OK)
-		return;
-	/* an encrypted constant that appears nowhere else in the input must not survive */
-	char *min = strdup(sql), *mout = strdup(out);
-	mask(min, len, p);
-	for (size_t i = 0; i < p->nedits; i++) {
-		const struct sql_edit *e = &p->edits[i];
-		if (e->kind != SQL_EDIT_LITERAL || e->value_len < 3 ||
-		    memchr(e->value, '#', e->value_len))
-			continue;
-		if (!strstr(min, e->value) && strstr(mout, e->value))
-			abort();
-	}
-	free(min);
-	free(mout);
-	free(out);
-}
 
 /* Two accepted plans of one text under the two settings edit the same places for the same
  * columns; with the setting not settled, with the same values too. */
@@ -123,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sql_analyze_lex(s, views, sql, len, NULL, NULL, &lex, &p) != PGS_OK ||
 	    sql_analyze_lex(s, views, sql, len, NULL, NULL, &other, &q) != PGS_OK)
 		abort();
-	check_plan(p, sql, len);
-	check_plan(q, sql, len);
+	fuzz_sql_check_plan(p, sql, len);
+	fuzz_sql_check_plan(q, sql, len);
 	check_pair(p, q, lex.settled);
 	/* a text without a backslash reads the same under both, but for U&'...', an error
 	 * under off (on the server too) */
