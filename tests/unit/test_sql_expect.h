@@ -9,14 +9,14 @@
 static const struct schema *S;
 static const struct sql_views *V; /* the views known to the analysis (NULL: none) */
 
-/* Analyses and renders: the text, or "REFUSED <sqlstate>: <message>", or "PLAIN" when untouched. */
-static char *rw(const char *sql)
+/* The outcome of an analysis (rc, p) of sql as a string: the rendered text, or "REFUSED
+ * <sqlstate>: <message>", or "PLAIN" when untouched. Frees p. */
+static char *rw_outcome(const char *sql, int rc, struct sql_plan *p)
 {
-	struct sql_plan *p = NULL;
 	char *out = NULL, err[256] = "";
 	size_t outlen;
 	char buf[1024];
-	if (sql_analyze_views(S, V, sql, strlen(sql), NULL, NULL, &p) != PGS_OK)
+	if (rc != PGS_OK)
 		return strdup("OOM");
 	if (p->refused) {
 		snprintf(buf, sizeof(buf), "REFUSED %s: %s", p->sqlstate, p->message);
@@ -35,6 +35,14 @@ static char *rw(const char *sql)
 	}
 	sql_plan_free(p);
 	return out;
+}
+
+/* Analyses (with the views V) and renders: see rw_outcome. */
+static char *rw(const char *sql)
+{
+	struct sql_plan *p = NULL;
+	int rc = sql_analyze_views(S, V, sql, strlen(sql), NULL, NULL, &p);
+	return rw_outcome(sql, rc, p);
 }
 
 /* Counts one check; reports the statement, what was wanted and what came out when it failed. */

@@ -7,28 +7,8 @@ static char *rw_lex(const char *sql, bool scs_off, bool settled)
 {
 	struct sql_lex lex = {.scs_off = scs_off, .settled = settled};
 	struct sql_plan *p = NULL;
-	char *out = NULL, err[256] = "";
-	size_t outlen;
-	char buf[1024];
-	if (sql_analyze_lex(S, V, sql, strlen(sql), NULL, NULL, &lex, &p) != PGS_OK)
-		return strdup("OOM");
-	if (p->refused) {
-		snprintf(buf, sizeof(buf), "REFUSED %s: %s", p->sqlstate, p->message);
-		sql_plan_free(p);
-		return strdup(buf);
-	}
-	if (!p->touches_encrypted && p->nedits == 0) {
-		sql_plan_free(p);
-		return strdup("PLAIN");
-	}
-	if (sql_plan_render(p, sql, strlen(sql), tsql_enc, NULL, &out, &outlen, err, sizeof(err)) !=
-	    PGS_OK) {
-		snprintf(buf, sizeof(buf), "RENDER ERROR: %s", err);
-		sql_plan_free(p);
-		return strdup(buf);
-	}
-	sql_plan_free(p);
-	return out;
+	int rc = sql_analyze_lex(S, V, sql, strlen(sql), NULL, NULL, &lex, &p);
+	return rw_outcome(sql, rc, p);
 }
 
 static void lex_at(int line, const char *sql, bool off, bool settled, const char *want)
