@@ -2,6 +2,7 @@
  * /api/people, the search email). */
 #include <string.h>
 
+#include "codec/codec.h"
 #include "demo/demo_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,6 +25,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (demo_check_email((const char *)data, size, err, sizeof(err)) == PGS_OK &&
 	    (memchr(data, '\'', size) || memchr(data, '\\', size)))
 		__builtin_trap();
-	(void)demo_utf8_valid(data, size);
+	(void)codec_utf8_valid(data, size);
 	return 0;
 }

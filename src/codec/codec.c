@@ -280,8 +280,7 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) without NUL bytes. */
-static bool utf8_valid(const uint8_t *s, size_t n)
+bool codec_utf8_valid(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
@@ -517,7 +516,7 @@ out:
 static bool json_valid(const uint8_t *s, size_t n)
 {
 	json_error_t e;
-	if (!utf8_valid(s, n))
+	if (!codec_utf8_valid(s, n))
 		return false;
 	json_t *j = json_loadb((const char *)s, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
 	if (!j)
@@ -567,7 +566,7 @@ static int text_in(enum codec_type col, const char *s, size_t len, struct codec_
 	int32_t days;
 	switch (col) {
 	case CODEC_TEXT:
-		if (!utf8_valid((const uint8_t *)s, len))
+		if (!codec_utf8_valid((const uint8_t *)s, len))
 			return PGS_ERR;
 		return codec_buf_put(out, s, len);
 	case CODEC_BYTEA:
@@ -749,7 +748,7 @@ static bool canonical_valid(enum codec_type col, const uint8_t *c, size_t len)
 	switch (col) {
 	case CODEC_TEXT:
 	case CODEC_JSONB:
-		return utf8_valid(c, len);
+		return codec_utf8_valid(c, len);
 	case CODEC_BYTEA:
 		return true;
 	case CODEC_INT2:

@@ -81,4 +81,7 @@ int codec_ts_text_out(int64_t us, bool tz, struct codec_buf *out) PGS_MUSTCHECK;
 bool codec_date_valid(int32_t days);
 bool codec_ts_valid(int64_t us);
 
+/* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) without NUL bytes. */
+bool codec_utf8_valid(const uint8_t *s, size_t n);
+
 #endif

@@ -1,44 +1,11 @@
-/* demo_input.c - pgseal-demo's request validation: strict UTF-8, the person fields, the JSON body
+/* demo_input.c - pgseal-demo's request validation: strict UTF-8 (codec_utf8_valid), the person fields, the JSON body
  * of POST /api/people. */
 #include "demo/demo_input.h"
 
+#include "codec/codec.h"
+
 #include <jansson.h>
 #include <string.h>
-
-bool demo_utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		uint32_t cp, min;
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f, min = 0x80;
-		else if ((c & 0xf0) == 0xe0)
-			len = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07, min = 0x10000;
-		else
-			return false; /* continuation byte, 0xc0/0xc1 or 0xf5.. as a lead */
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 /* C0 controls and DEL in ASCII; C1 controls (U+0080..U+009F, encoded c2 80..c2 9f). */
 static bool has_control(const uint8_t *s, size_t n, bool allow_tab_nl)
@@ -66,7 +33,7 @@ int demo_check_name(const char *s, size_t n, char *err, size_t errlen)
 		pgs_errf(err, errlen, "name: longer than %d bytes", DEMO_NAME_MAX);
 		return PGS_ERR;
 	}
-	if (!demo_utf8_valid(u, n)) {
+	if (!codec_utf8_valid(u, n)) {
 		pgs_errf(err, errlen, "name: not valid UTF-8");
 		return PGS_ERR;
 	}
@@ -176,7 +143,7 @@ int demo_check_note(const char *s, size_t n, char *err, size_t errlen)
 		pgs_errf(err, errlen, "note: longer than %d bytes", DEMO_NOTE_MAX);
 		return PGS_ERR;
 	}
-	if (!demo_utf8_valid(u, n)) {
+	if (!codec_utf8_valid(u, n)) {
 		pgs_errf(err, errlen, "note: not valid UTF-8");
 		return PGS_ERR;
 	}
@@ -213,7 +180,7 @@ int demo_person_parse(const uint8_t *body, size_t len, struct demo_person *out, 
 		pgs_errf(err, errlen, "request body larger than %d bytes", DEMO_BODY_MAX);
 		return PGS_ERR;
 	}
-	if (!demo_utf8_valid(body, len)) {
+	if (!codec_utf8_valid(body, len)) {
 		pgs_errf(err, errlen, "request body is not valid UTF-8");
 		return PGS_ERR;
 	}

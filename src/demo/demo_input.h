@@ -25,9 +25,6 @@ struct demo_person {
 	char note[DEMO_NOTE_MAX + 1];
 };
 
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF, no NUL). */
-bool demo_utf8_valid(const uint8_t *s, size_t n);
-
 /*
  * Field checks. Each returns PGS_OK or PGS_ERR with err naming the field and the rule that
  * failed; the value itself never appears in err (it may be a secret someone typed).

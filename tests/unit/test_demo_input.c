@@ -1,5 +1,6 @@
 /* test_demo_input.c - pgseal-demo's request validation: UTF-8, the person fields, the JSON body
  * (with negative cases). */
+#include "codec/codec.h"
 #include "demo/demo_input.h"
 #include "testlib.h"
 
@@ -12,21 +13,21 @@ static int parse(const char *body, struct demo_person *p, char *err, size_t errl
 
 static void test_utf8(void)
 {
-	CHECK(demo_utf8_valid((const uint8_t *)"", 0));
-	CHECK(demo_utf8_valid((const uint8_t *)"abc", 3));
-	CHECK(demo_utf8_valid((const uint8_t *)"\xc3\xa9", 2));         /* é */
-	CHECK(demo_utf8_valid((const uint8_t *)"\xe2\x82\xac", 3));     /* € */
-	CHECK(demo_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4)); /* emoji */
-	CHECK(demo_utf8_valid((const uint8_t *)"\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xff", 1));
-	CHECK(!demo_utf8_valid((const uint8_t *)"\x80", 1));             /* lone continuation */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xc0\xaf", 2));         /* overlong '/' */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));     /* overlong, 3 bytes */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));     /* surrogate U+D800 */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xc3", 1));             /* truncated */
-	CHECK(!demo_utf8_valid((const uint8_t *)"\xe2\x82", 2));
-	CHECK(!demo_utf8_valid((const uint8_t *)"a\0b", 3)); /* NUL */
+	CHECK(codec_utf8_valid((const uint8_t *)"", 0));
+	CHECK(codec_utf8_valid((const uint8_t *)"abc", 3));
+	CHECK(codec_utf8_valid((const uint8_t *)"\xc3\xa9", 2));         /* é */
+	CHECK(codec_utf8_valid((const uint8_t *)"\xe2\x82\xac", 3));     /* € */
+	CHECK(codec_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4)); /* emoji */
+	CHECK(codec_utf8_valid((const uint8_t *)"\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xff", 1));
+	CHECK(!codec_utf8_valid((const uint8_t *)"\x80", 1));             /* lone continuation */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xc0\xaf", 2));         /* overlong '/' */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));     /* overlong, 3 bytes */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));     /* surrogate U+D800 */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xc3", 1));             /* truncated */
+	CHECK(!codec_utf8_valid((const uint8_t *)"\xe2\x82", 2));
+	CHECK(!codec_utf8_valid((const uint8_t *)"a\0b", 3)); /* NUL */
 }
 
 static void test_fields(void)
