@@ -177,13 +177,13 @@ const char *proto_type_name(uint8_t type, bool from_client);
 /* ---- decoded messages ------------------------------------------------------ */
 /*
  * A decoder reads one message BODY (after the type byte and length), checks it against
- * PostgreSQL's own rules and fills a plain struct whose pointers point into the body: no copy,
- * no allocation. Strings are NUL-terminated inside the body; arrays keep their wire form
- * (big-endian) and are read with the accessors and iterators below. On any violation it returns
- * PGS_ERR and leaves *out zeroed. The rules, in one place: counts never exceed the message (those
- * PostgreSQL reads as uint16 may be up to 65535, column counts are int16 >= 0); format codes are
- * 0 or 1; a list of per-value format codes has 0, 1 or one code per value; value lengths are -1
- * (NULL) or >= 0; Describe/Close name 'S' or 'P'; no byte after the last field.
+ * PostgreSQL's own rules and fills a plain struct whose pointers point into the body (valid as
+ * long as the body is): no copy, no allocation. Strings are NUL-terminated inside the body; arrays
+ * keep their wire form (big-endian) and are read with the accessors and iterators below. On any
+ * violation it returns PGS_ERR and leaves *out zeroed. The rules, in one place: counts never exceed
+ * the message (those PostgreSQL reads as uint16 may be up to 65535, column counts are int16 >= 0);
+ * format codes are 0 or 1; a list of per-value format codes has 0, 1 or one code per value; value
+ * lengths are -1 (NULL) or >= 0; Describe/Close name 'S' or 'P'; no byte after the last field.
  *
  * A builder appends the whole message (type, length, body) to a proto_buf. Strings are C strings
  * (NULL is ""; the _len fields are filled by decoders and ignored here); arrays are in wire form

@@ -36,14 +36,18 @@ static void put_value(const char *s)
 
 /* A valid body: it round-trips byte for byte, every shorter prefix is refused (a field would be
  * cut), and so is one more byte after it. */
-static void expect_valid(bool be, uint8_t type)
+#define expect_valid(be, type) expect_valid_at(be, type, __LINE__)
+#define expect_refused(be, type) expect_refused_at(be, type, __LINE__)
+
+static void expect_valid_at(bool be, uint8_t type, int line)
 {
+	int failed = t_failed;
 	CHECK_EQ_INT(proto_roundtrip(be, type, body.data, body.len), RT_OK);
 	bool any_data = type == PROTO_FE_COPY_DATA;
 	for (size_t n = 0; n < body.len && !any_data; n++)
 		if (proto_roundtrip(be, type, body.data, n) != RT_REFUSED) {
 			CHECK(!"a prefix decoded");
-			fprintf(stderr, "  type %c, prefix %zu of %zu\n", type, n, body.len);
+			fprintf(stderr, "  prefix %zu of %zu\n", n, body.len);
 			break;
 		}
 	if (!any_data) {
@@ -51,11 +55,16 @@ static void expect_valid(bool be, uint8_t type)
 		CHECK_EQ_INT(proto_roundtrip(be, type, body.data, body.len), RT_REFUSED);
 		body.len--;
 	}
+	if (t_failed != failed)
+		fprintf(stderr, "  (expect_valid at line %d, message '%c')\n", line, type);
 }
 
-static void expect_refused(bool be, uint8_t type)
+static void expect_refused_at(bool be, uint8_t type, int line)
 {
+	int failed = t_failed;
 	CHECK_EQ_INT(proto_roundtrip(be, type, body.data, body.len), RT_REFUSED);
+	if (t_failed != failed)
+		fprintf(stderr, "  (expect_refused at line %d, message '%c')\n", line, type);
 }
 
 /* ---- frontend -------------------------------------------------------------- */
