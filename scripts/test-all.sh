@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-all.sh - every test, as `make test` and CI run them: unit, ASan unit, integration (normal + ASan), other suites, fuzz smoke.
+# test-all.sh - every test, as `make test` and CI run them: format and circles checks, unit, ASan unit, integration (normal + ASan), other suites, fuzz smoke.
 #
 # Each step's output is shown; a step's "N passed, N failed" line is added to the total
 # (a step without one counts as 1 passed or 1 failed). Ends with "total: N passed, N failed"
@@ -39,6 +39,8 @@ step() {
 
 # 0. the committed .clang-format holds for every C file
 step "format" make --no-print-directory check-format
+# ... and no circle of more than 3 files in src/ but the allowed ones (scripts/circles-allowed.txt)
+step "circles" make --no-print-directory check-circles
 
 # 1. normal build + unit tests
 step "build" make -j"$JOBS" all

@@ -158,7 +158,7 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		return 0;
 	}
 	if (q) {
-		if (sql_stmt(c, parent, q, &r) < 0)
+		if (c->stmt(c, parent, q, &r) < 0)
 			goto fail;
 		if (!c->touched) {
 			sql_rel_free(&r);
@@ -242,30 +242,4 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 fail:
 	sql_rel_free(&r);
 	return -1;
-}
-
-const struct sql_copy *sql_plan_copy(const struct sql_plan *p, int statement)
-{
-	for (size_t i = 0; p && i < p->ncopies; i++)
-		if (p->copies[i].statement == statement)
-			return &p->copies[i];
-	return NULL;
-}
-
-void sql_copy_dup(struct sql_copy *dst, const struct sql_copy *src)
-{
-	*dst = *src;
-	dst->null_string = src->null_string ? pgs_xstrdup(src->null_string) : NULL;
-	dst->columns = NULL;
-	if (src->columns) {
-		dst->columns = pgs_xcalloc(src->ncolumns + 1, sizeof(*dst->columns));
-		memcpy(dst->columns, src->columns, src->ncolumns * sizeof(*dst->columns));
-	}
-}
-
-void sql_copy_clear(struct sql_copy *cp)
-{
-	free(cp->null_string);
-	free(cp->columns);
-	memset(cp, 0, sizeof(*cp));
 }

@@ -194,7 +194,7 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 				}
 		}
 		struct sql_rel q;
-		if (sql_stmt(c, &sc, json_object_get(b, "selectStmt"), &q) < 0) {
+		if (c->stmt(c, &sc, json_object_get(b, "selectStmt"), &q) < 0) {
 			sql_rel_free(&q);
 			goto out;
 		}

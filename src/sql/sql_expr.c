@@ -1,5 +1,5 @@
-/* sql_expr.c - name resolution (FROM items, scopes) and expressions: searches rewritten, other uses
- * refused. */
+/* sql_expr.c - expressions: searches rewritten, values for encrypted columns, every other use of an
+ * encrypted column refused. */
 #include "sql/sql_internal.h"
 
 #include <stdio.h>
@@ -386,7 +386,7 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 		struct sql_rel outs;
 		memset(&outs, 0, sizeof(outs));
 		if (rc == 0)
-			rc = sql_stmt(c, sc, json_object_get(b, "subselect"), &outs);
+			rc = c->stmt(c, sc, json_object_get(b, "subselect"), &outs);
 		/* a subquery's encrypted output compared or computed on is ciphertext vs. a value
 		 */
 		const char *kind = sql_jstr(b, "subLinkType");
@@ -414,7 +414,7 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 			rc = walk_children(c, sc, copy);
 		json_decref(copy);
 	} else if (strlen(type) > 4 && !strcmp(type + strlen(type) - 4, "Stmt")) {
-		rc = sql_stmt(c, sc, node, NULL);
+		rc = c->stmt(c, sc, node, NULL);
 	} else {
 		rc = walk_children(c, sc, b);
 	}

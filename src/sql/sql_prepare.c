@@ -99,7 +99,7 @@ int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 	struct sql_psink sink = {0}, *saved = c->sink;
 	const char *name = sql_jstr(b, "name");
 	c->sink = &sink;
-	int rc = sql_stmt(c, parent, json_object_get(b, "query"), NULL);
+	int rc = c->stmt(c, parent, json_object_get(b, "query"), NULL);
 	c->sink = saved;
 	if (rc == 0 && name)
 		rc = sql_sink_finish(c, &sink);

@@ -1,15 +1,10 @@
-/* sql_scope.c - name resolution: FROM items, aliases, subqueries, CTEs, and what each column
- * carries. */
+/* sql_scope.c - names, below the analyzers: the config's tables and columns and the views as FROM
+ * items, scopes, and what a column reference resolves to (nothing recursive). */
 #include "sql/sql_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const char *dcol_name(const struct sql_dcol *d)
-{
-	return d->col ? d->col->qualified : d->name;
-}
 
 const struct schema_table *sql_find_table(const struct schema *s, const char *schemaname,
                                           const char *relname)
@@ -67,8 +62,8 @@ void sql_scope_free(struct sql_scope *sc)
 	memset(sc, 0, sizeof(*sc));
 }
 
-static void rel_push(struct sql_rel *r, const char *name, const struct schema_column *col,
-                     bool tainted)
+void sql_rel_push(struct sql_rel *r, const char *name, const struct schema_column *col,
+                  bool tainted)
 {
 	r->cols = pgs_xrealloc(r->cols, (r->ncols + 1) * sizeof(*r->cols));
 	r->cols[r->ncols++] = (struct sql_dcol){.name = name, .col = col, .tainted = tainted};
@@ -80,19 +75,19 @@ void sql_table_rel(const struct schema_table *t, struct sql_rel *r)
 	r->table = t;
 	if (t->ncolumns > 0) {
 		for (size_t i = 0; i < t->ncolumns; i++)
-			rel_push(r, t->columns[i], sql_find_column(t, t->columns[i]), false);
+			sql_rel_push(r, t->columns[i], sql_find_column(t, t->columns[i]), false);
 		/* an encrypted column missing from `columns:` still counts */
 		for (size_t i = 0; i < t->nencrypted; i++) {
 			bool found = false;
 			for (size_t k = 0; k < r->ncols && !found; k++)
 				found = strcmp(r->cols[k].name, t->encrypted[i].name) == 0;
 			if (!found)
-				rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
+				sql_rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
 		}
 		r->known = true;
 	} else {
 		for (size_t i = 0; i < t->nencrypted; i++)
-			rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
+			sql_rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
 	}
 }
 
@@ -107,7 +102,7 @@ void sql_scope_add_rel(struct sql_scope *sc, const char *alias, struct sql_rel *
 	memset(r, 0, sizeof(*r));
 }
 
-static bool rel_has_encrypted(const struct sql_rel *r)
+bool sql_rel_has_encrypted(const struct sql_rel *r)
 {
 	if (r->unsafe)
 		return true;
@@ -125,7 +120,7 @@ void sql_rel_rename(struct sql_rel *r, json_t *colnames)
 		return;
 	if (!r->known) {
 		/* positions unknown: the listed names can no longer be told apart */
-		if (rel_has_encrypted(r))
+		if (sql_rel_has_encrypted(r))
 			r->unsafe = true;
 		free(r->cols);
 		r->cols = NULL;
@@ -140,18 +135,17 @@ void sql_rel_rename(struct sql_rel *r, json_t *colnames)
 	}
 }
 
-enum look { LOOK_NO, LOOK_PLAIN, LOOK_ENC, LOOK_UNKNOWN, LOOK_MAYBE };
-
-static enum look rel_lookup(const struct sql_rel *r, const char *name, const struct sql_dcol **d)
+enum sql_look sql_rel_lookup(const struct sql_rel *r, const char *name, const struct sql_dcol **d)
 {
 	for (size_t i = 0; i < r->ncols; i++)
 		if (r->cols[i].name && strcmp(r->cols[i].name, name) == 0) {
 			*d = &r->cols[i];
-			return (r->cols[i].col || r->cols[i].tainted) ? LOOK_ENC : LOOK_PLAIN;
+			return (r->cols[i].col || r->cols[i].tainted) ? SQL_LOOK_ENC
+			                                              : SQL_LOOK_PLAIN;
 		}
 	if (r->known)
-		return LOOK_NO;
-	return r->unsafe ? LOOK_MAYBE : LOOK_UNKNOWN;
+		return SQL_LOOK_NO;
+	return r->unsafe ? SQL_LOOK_MAYBE : SQL_LOOK_UNKNOWN;
 }
 
 static struct sql_rel *find_rel(struct sql_scope *sc, const char *alias)
@@ -235,13 +229,13 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			return 0;
 		}
 		const struct sql_dcol *d = NULL;
-		enum look l = rel_lookup(r, name, &d);
-		if ((l == LOOK_NO || l == LOOK_UNKNOWN || l == LOOK_MAYBE) &&
+		enum sql_look l = sql_rel_lookup(r, name, &d);
+		if ((l == SQL_LOOK_NO || l == SQL_LOOK_UNKNOWN || l == SQL_LOOK_MAYBE) &&
 		    unmapped(c, r->table, name))
 			return refuse_unmapped(c, r->table, name);
-		if (l == LOOK_ENC)
+		if (l == SQL_LOOK_ENC)
 			*out = *d;
-		else if (l == LOOK_MAYBE)
+		else if (l == SQL_LOOK_MAYBE)
 			return sql_refuse(c, "0A000",
 			                  "pgseal cannot tell whether %s.%s holds encrypted data",
 			                  alias, name);
@@ -265,21 +259,21 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			/* "EMAIL" for email: PostgreSQL folds only unquoted names */
 			if (sql_case_twin(sc->rels[i].table, name) && !c->ddl && !c->viewdef)
 				return refuse_unmapped(c, sc->rels[i].table, name);
-			switch (rel_lookup(&sc->rels[i], name, &d)) {
-			case LOOK_ENC:
+			switch (sql_rel_lookup(&sc->rels[i], name, &d)) {
+			case SQL_LOOK_ENC:
 				enc = d;
 				nenc++;
 				break;
-			case LOOK_PLAIN:
+			case SQL_LOOK_PLAIN:
 				nplain++;
 				break;
-			case LOOK_MAYBE:
+			case SQL_LOOK_MAYBE:
 				nmaybe++;
 				break;
-			case LOOK_UNKNOWN:
+			case SQL_LOOK_UNKNOWN:
 				unknown_here = true;
 				break;
-			case LOOK_NO:
+			case SQL_LOOK_NO:
 				break;
 			}
 		}
@@ -304,7 +298,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	}
 	/* not a column: a whole-row reference to a FROM item (WHERE u = ROW(...)) */
 	struct sql_rel *whole = find_rel(top, name);
-	if (whole && rel_has_encrypted(whole))
+	if (whole && sql_rel_has_encrypted(whole))
 		return sql_refuse(
 		    c, "0A000", "pgseal cannot use a whole row of an encrypted table (\"%s\") here",
 		    name);
@@ -320,219 +314,74 @@ bool sql_star_touches(struct sql_scope *sc, json_t *fields)
 		const char *alias =
 		    sql_jstr(sql_node_is(json_array_get(fields, nf - 2), "String"), "sval");
 		struct sql_rel *r = alias ? find_rel(sc, alias) : NULL;
-		return r && rel_has_encrypted(r);
+		return r && sql_rel_has_encrypted(r);
 	}
 	for (size_t i = 0; sc && i < sc->nrels; i++)
-		if (rel_has_encrypted(&sc->rels[i]))
+		if (sql_rel_has_encrypted(&sc->rels[i]))
 			return true;
 	return false;
 }
 
-static const struct sql_rel *cte_lookup(struct sql_scope *sc, const char *name)
+const struct sql_view *sql_find_view(const struct sql_ctx *c, const char *schemaname,
+                                     const char *relname)
 {
-	for (; sc; sc = sc->parent)
-		for (size_t i = sc->nctes; i-- > 0;)
-			if (strcmp(sc->ctes[i].name, name) == 0)
-				return &sc->ctes[i].rel;
+	const struct sql_views *vs = c->views;
+	for (size_t i = 0; vs && relname && i < vs->n; i++) {
+		const struct sql_view *v = &vs->v[i];
+		if (strcmp(v->name, relname) != 0)
+			continue;
+		if (schemaname && !(v->schemaname && !strcmp(v->schemaname, schemaname)))
+			continue;
+		return v;
+	}
 	return NULL;
 }
 
-static void rel_copy(struct sql_rel *dst, const struct sql_rel *src)
+void sql_view_rel(const struct sql_view *v, struct sql_rel *r)
 {
-	*dst = *src;
-	dst->cols = NULL;
-	if (src->ncols) {
-		dst->cols = pgs_xmalloc(src->ncols * sizeof(*src->cols));
-		memcpy(dst->cols, src->cols, src->ncols * sizeof(*src->cols));
-	}
+	memset(r, 0, sizeof(*r));
+	r->known = true;
+	r->cols = pgs_xcalloc(v->ncols + 1, sizeof(*r->cols));
+	r->ncols = v->ncols;
+	for (size_t i = 0; i < v->ncols; i++)
+		r->cols[i] = (struct sql_dcol){
+		    .name = v->cols[i].name, .col = v->cols[i].col, .tainted = v->cols[i].tainted};
 }
 
-/* Appends the columns of star-expanded FROM items to out. */
-static void star_expand(struct sql_scope *sc, const char *alias, struct sql_rel *out)
+/* INSERT/UPDATE through a view that carries encrypted data: the view's rules or triggers
+ * decide where the values go, so pgseal cannot encrypt them for the right column. */
+int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
 {
-	for (size_t i = 0; i < sc->nrels; i++) {
-		struct sql_rel *r = &sc->rels[i];
-		if (alias && !(r->alias && !strcmp(r->alias, alias)))
-			continue;
-		for (size_t k = 0; k < r->ncols; k++)
-			rel_push(out, r->cols[k].name, r->cols[k].col, r->cols[k].tainted);
-		if (!r->known)
-			out->known = false;
-		if (r->unsafe || (!r->known && rel_has_encrypted(r)))
-			out->unsafe = true;
-	}
+	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
+	const struct sql_view *v =
+	    sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
+	if (!v || !v->encrypted)
+		return 0;
+	const char *col = "?";
+	for (size_t i = 0; i < v->ncols; i++)
+		if (v->cols[i].col || v->cols[i].tainted) {
+			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
+			break;
+		}
+	if (v->child_of)
+		return sql_refuse(c, "0A000",
+		                  "%s %s, a child table or partition of encrypted table %s, is not "
+		                  "supported: it carries encrypted column %s under a name the "
+		                  "encryption config does not know; write to %s",
+		                  what, v->name, v->child_of->name, col, v->child_of->name);
+	return sql_refuse(c, "0A000",
+	                  "%s view %s is not supported: it carries encrypted column %s; write to "
+	                  "the table",
+	                  what, v->name, col);
 }
 
-/* A scalar subquery that is a whole output column, `SELECT (SELECT email FROM t WHERE ...)`:
- * its one column passes through unchanged, so the output carries what that column carries
- * (decrypted for the client like a plain column reference). Used in any other expression, a
- * subquery returning encrypted data is refused by sql_expr. */
-static int scalar_subquery(struct sql_ctx *c, struct sql_scope *sc, json_t *sl, struct sql_dcol *d)
+/* A view the text defines over encrypted data (plan->defined_views). */
+void sql_define_view(struct sql_ctx *c, const char *name)
 {
-	struct sql_rel outs;
-	memset(d, 0, sizeof(*d));
-	if (c->plan->refused)
-		return -1;
-	if (sql_stmt(c, sc, json_object_get(sl, "subselect"), &outs) < 0) {
-		sql_rel_free(&outs);
-		return -1;
-	}
-	int rc = 0;
-	if (outs.ncols == 1 && outs.known && !outs.unsafe) {
-		*d = outs.cols[0];
-	} else {
-		/* PostgreSQL requires exactly one column; anything we cannot map stays refused */
-		for (size_t i = 0; i < outs.ncols && rc == 0; i++)
-			if (outs.cols[i].col || outs.cols[i].tainted)
-				rc = sql_refuse(
-				    c, "0A000",
-				    "pgseal cannot map the subquery returning encrypted column %s",
-				    dcol_name(&outs.cols[i]));
-		if (rc == 0 && outs.unsafe)
-			rc = sql_refuse(
-			    c, "0A000",
-			    "a subquery that may return encrypted data cannot be used here");
-	}
-	sql_rel_free(&outs);
-	return rc;
-}
-
-int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out)
-{
-	size_t i;
-	json_t *t;
-	memset(out, 0, sizeof(*out));
-	out->known = true;
-	json_array_foreach(targets, i, t)
-	{
-		json_t *rt = sql_node_is(t, "ResTarget");
-		json_t *val = json_object_get(rt, "val");
-		const char *name = sql_jstr(rt, "name");
-		json_t *cr = sql_node_is(val, "ColumnRef");
-		if (cr) {
-			json_t *fields = json_object_get(cr, "fields");
-			size_t nf = json_array_size(fields);
-			if (sql_node_is(json_array_get(fields, nf - 1), "A_Star")) {
-				const char *alias =
-				    nf >= 2 ? sql_jstr(sql_node_is(json_array_get(fields, nf - 2),
-				                                   "String"),
-				                       "sval")
-				            : NULL;
-				star_expand(sc, alias, out);
-				continue;
-			}
-			struct sql_dcol d;
-			if (sql_resolve(c, sc, cr, &d) < 0)
-				return -1;
-			rel_push(out, name ? name : d.name, d.col, d.tainted);
-			continue;
-		}
-		json_t *sl = sql_node_is(val, "SubLink");
-		const char *kind = sql_jstr(sl, "subLinkType");
-		if (sl && kind && !strcmp(kind, "EXPR_SUBLINK") &&
-		    !json_object_get(sl, "testexpr")) {
-			struct sql_dcol d;
-			if (scalar_subquery(c, sc, sl, &d) < 0)
-				return -1;
-			rel_push(out, name ? name : d.name, d.col, d.tainted);
-			continue;
-		}
-		if (val && sql_expr(c, sc, val) < 0)
-			return -1;
-		rel_push(out, name, NULL, false);
-	}
-	return 0;
-}
-
-int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
-{
-	json_t *b;
-	const char *type = sql_node_type(item, &b);
-	struct sql_rel r;
-	memset(&r, 0, sizeof(r));
-	if (!type)
-		return 0;
-	if (!strcmp(type, "RangeVar")) {
-		const char *rel = sql_jstr(b, "relname"), *schemaname = sql_jstr(b, "schemaname");
-		json_t *alias = json_object_get(b, "alias");
-		const char *aname = sql_jstr(alias, "aliasname");
-		const struct sql_rel *cte = (!schemaname && rel) ? cte_lookup(sc, rel) : NULL;
-		const struct schema_table *t = cte ? NULL : sql_find_table(c->s, schemaname, rel);
-		const struct sql_view *v = cte || t ? NULL : sql_find_view(c, schemaname, rel);
-		if (cte) {
-			rel_copy(&r, cte);
-		} else if (t) {
-			c->touched = true;
-			sql_table_rel(t, &r);
-		} else if (v) {
-			c->touched = true;
-			sql_view_rel(v, &r);
-		}
-		sql_rel_rename(&r, json_object_get(alias, "colnames"));
-		sql_scope_add_rel(sc, aname ? aname : rel, &r);
-		return 0;
-	}
-	if (!strcmp(type, "RangeSubselect")) {
-		json_t *alias = json_object_get(b, "alias");
-		if (sql_stmt(c, sc, json_object_get(b, "subquery"), &r) < 0) {
-			sql_rel_free(&r);
-			return -1;
-		}
-		sql_rel_rename(&r, json_object_get(alias, "colnames"));
-		sql_scope_add_rel(sc, sql_jstr(alias, "aliasname"), &r);
-		return 0;
-	}
-	if (!strcmp(type, "JoinExpr")) {
-		size_t first = sc->nrels;
-		if (sql_from_item(c, sc, json_object_get(b, "larg")) < 0 ||
-		    sql_from_item(c, sc, json_object_get(b, "rarg")) < 0)
-			return -1;
-		bool enc = false;
-		for (size_t i = first; i < sc->nrels; i++)
-			enc = enc || rel_has_encrypted(&sc->rels[i]);
-		if (json_is_true(json_object_get(b, "isNatural")) && enc)
-			return sql_refuse(
-			    c, "0A000",
-			    "NATURAL JOIN with an encrypted table is not supported; use ON");
-		size_t i;
-		json_t *u;
-		json_array_foreach(json_object_get(b, "usingClause"), i, u)
-		{
-			const char *nm = sql_jstr(sql_node_is(u, "String"), "sval");
-			for (size_t k = first; nm && k < sc->nrels; k++) {
-				const struct sql_dcol *d = NULL;
-				enum look l = rel_lookup(&sc->rels[k], nm, &d);
-				if (l == LOOK_ENC || l == LOOK_MAYBE)
-					return sql_refuse(
-					    c, "0A000",
-					    "JOIN USING on encrypted column %s is not supported; "
-					    "use ON a = b",
-					    d ? dcol_name(d) : nm);
-			}
-		}
-		json_t *q = json_object_get(b, "quals");
-		if (q && sql_expr(c, sc, q) < 0)
-			return -1;
-		const char *jalias = sql_jstr(json_object_get(b, "alias"), "aliasname");
-		if (jalias) {
-			r.unsafe = enc;
-			sql_scope_add_rel(sc, jalias, &r);
-		}
-		return 0;
-	}
-	if (!strcmp(type, "RangeFunction")) {
-		if (sql_expr(c, sc, json_object_get(b, "functions")) < 0)
-			return -1;
-		const char *aname = sql_jstr(json_object_get(b, "alias"), "aliasname");
-		sql_scope_add_rel(sc, aname, &r);
-		return 0;
-	}
-	if (sql_tree_names_encrypted(c, b))
-		return sql_refuse(
-		    c, "0A000", "pgseal does not support this FROM item (%s) on an encrypted table",
-		    type);
-	if (sql_expr(c, sc, b) < 0)
-		return -1;
-	sql_scope_add_rel(sc, NULL, &r);
-	return 0;
+	struct sql_plan *p = c->plan;
+	if (!name)
+		return;
+	p->defined_views =
+	    pgs_xrealloc(p->defined_views, (p->ndefined_views + 1) * sizeof(*p->defined_views));
+	p->defined_views[p->ndefined_views++] = pgs_xstrdup(name);
 }

@@ -1,5 +1,5 @@
-/* sql_views.c - views over encrypted tables: their columns from the view definition, and name
- * resolution of views in statements. */
+/* sql_views.c - the connection's registry of views over encrypted tables: a view's columns mapped
+ * by analysing its definition; child tables and partitions of encrypted tables. */
 #include "sql/sql_internal.h"
 
 #include <stdlib.h>
@@ -84,80 +84,4 @@ const struct sql_view *sql_views_add_child(struct sql_views *vs, const struct sc
 		v->encrypted = v->encrypted || v->cols[i].col;
 	}
 	return v;
-}
-
-bool sql_views_may_touch(const struct sql_views *vs, const char *sql, size_t len)
-{
-	if (!vs || vs->n == 0)
-		return false;
-	if (sql_text_mentions(sql, len, "u&\"") || sql_may_rename_schema(sql, len))
-		return true; /* ALTER SCHEMA s RENAME: s.v becomes t.v, the text names no view */
-	for (size_t i = 0; i < vs->n; i++)
-		if (sql_text_mentions(sql, len, vs->v[i].name))
-			return true;
-	return false;
-}
-
-const struct sql_view *sql_find_view(const struct sql_ctx *c, const char *schemaname,
-                                     const char *relname)
-{
-	const struct sql_views *vs = c->views;
-	for (size_t i = 0; vs && relname && i < vs->n; i++) {
-		const struct sql_view *v = &vs->v[i];
-		if (strcmp(v->name, relname) != 0)
-			continue;
-		if (schemaname && !(v->schemaname && !strcmp(v->schemaname, schemaname)))
-			continue;
-		return v;
-	}
-	return NULL;
-}
-
-void sql_view_rel(const struct sql_view *v, struct sql_rel *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->known = true;
-	r->cols = pgs_xcalloc(v->ncols + 1, sizeof(*r->cols));
-	r->ncols = v->ncols;
-	for (size_t i = 0; i < v->ncols; i++)
-		r->cols[i] = (struct sql_dcol){
-		    .name = v->cols[i].name, .col = v->cols[i].col, .tainted = v->cols[i].tainted};
-}
-
-/* INSERT/UPDATE through a view that carries encrypted data: the view's rules or triggers
- * decide where the values go, so pgseal cannot encrypt them for the right column. */
-int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
-{
-	const char *rel = sql_jstr(rv, "relname"), *nsp = sql_jstr(rv, "schemaname");
-	const struct sql_view *v =
-	    sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
-	if (!v || !v->encrypted)
-		return 0;
-	const char *col = "?";
-	for (size_t i = 0; i < v->ncols; i++)
-		if (v->cols[i].col || v->cols[i].tainted) {
-			col = v->cols[i].col ? v->cols[i].col->qualified : v->cols[i].name;
-			break;
-		}
-	if (v->child_of)
-		return sql_refuse(c, "0A000",
-		                  "%s %s, a child table or partition of encrypted table %s, is not "
-		                  "supported: it carries encrypted column %s under a name the "
-		                  "encryption config does not know; write to %s",
-		                  what, v->name, v->child_of->name, col, v->child_of->name);
-	return sql_refuse(c, "0A000",
-	                  "%s view %s is not supported: it carries encrypted column %s; write to "
-	                  "the table",
-	                  what, v->name, col);
-}
-
-/* A view the text defines over encrypted data (plan->defined_views). */
-void sql_define_view(struct sql_ctx *c, const char *name)
-{
-	struct sql_plan *p = c->plan;
-	if (!name)
-		return;
-	p->defined_views =
-	    pgs_xrealloc(p->defined_views, (p->ndefined_views + 1) * sizeof(*p->defined_views));
-	p->defined_views[p->ndefined_views++] = pgs_xstrdup(name);
 }
