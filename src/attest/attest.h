@@ -254,8 +254,8 @@ int attest_poc_token_parse(const char *tok, size_t len, struct attest_poc_token 
                            size_t errlen) PGS_MUSTCHECK;
 
 /* Splits a token file: the trust server's /get_jwt answer (a JSON object with a "jwt"
- * string) or compact tokens separated by white space ('#' lines are comments). Appends
- * malloc'd strings to toks[*n] (at most ATTEST_POC_MAX_TOKENS in all). */
+ * string) or compact tokens separated by white space ('#' starts a comment to the end of
+ * its line). Appends malloc'd strings to toks[*n] (at most ATTEST_POC_MAX_TOKENS in all). */
 int attest_poc_tokens_split(const uint8_t *data, size_t len, char **toks, size_t *n, char *err,
                             size_t errlen) PGS_MUSTCHECK;
 
