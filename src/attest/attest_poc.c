@@ -247,7 +247,9 @@ int attest_poc_token_parse(const char *tok, size_t len, struct attest_poc_token 
 		return PGS_ERR;
 	}
 	if (b64url_decode(tok, (size_t)(d1 - tok), hbuf, sizeof(hbuf), &hlen) != PGS_OK) {
-		pgs_errf(err, errlen, "the JWS header is not canonical unpadded base64url");
+		pgs_errf(err, errlen,
+		         "the JWS header is not canonical unpadded base64url of at most %d bytes",
+		         HEADER_MAX);
 		return PGS_ERR;
 	}
 	pbuf = pgs_xmalloc(len);
@@ -558,7 +560,8 @@ static bool verify_one(const struct attest_poc_config *cfg, const struct attest_
 	if (!sha256(ppid, 16, h) || CRYPTO_memcmp(h, t->machine_id, 32))
 		return fail(v, "machine_id",
 		            "machine_id is not the SHA-256 of this platform's PPID");
-	if (t->iat > in->now + cfg->skew)
+	/* iat, nbf >= 0 and skew <= a day: these forms cannot overflow, whatever --at says */
+	if (t->iat - cfg->skew > in->now)
 		return fail(v, "iat", "issued in the future (iat %lld, now %lld)",
 		            (long long)t->iat, (long long)in->now);
 	if (cfg->max_age && in->now - t->iat > cfg->max_age)
@@ -567,7 +570,7 @@ static bool verify_one(const struct attest_poc_config *cfg, const struct attest_
 	if (t->has_exp && in->now - cfg->skew > t->exp)
 		return fail(v, "exp", "expired (exp %lld, now %lld)", (long long)t->exp,
 		            (long long)in->now);
-	if (t->has_nbf && in->now + cfg->skew < t->nbf)
+	if (t->has_nbf && t->nbf - cfg->skew > in->now)
 		return fail(v, "nbf", "not valid before %lld (now %lld)", (long long)t->nbf,
 		            (long long)in->now);
 	v->pass = true;

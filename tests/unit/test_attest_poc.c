@@ -309,6 +309,16 @@ static void test_time(void)
 	CHECK_STR(signed_check(c, h, payload(qhash, mid, 0, ""), k_ed), "pass");
 	c->skew = 0;
 	CHECK_STR(signed_check(c, h, payload(qhash, mid, NOW + 1, ""), k_ed), "iat");
+	/* extreme times (--at is any non-negative number): no overflow, a clear verdict */
+	c->skew = 300;
+	char *t = jws(h, payload(qhash, mid, INT64_MAX, ",\"nbf\":9223372036854775807"), k_ed);
+	const char *toks[1] = {t};
+	struct attest_poc_verdict v;
+	struct attest_poc_input in = {toks, 1, quote, sizeof(quote), INT64_MAX};
+	CHECK(attest_poc_verify(c, &in, ppid, &v) == 1);
+	in.now = 0;
+	CHECK(attest_poc_verify(c, &in, ppid, &v) == 0 && !strcmp(v.check, "iat"));
+	free(t);
 	attest_poc_config_free(c);
 }
 
