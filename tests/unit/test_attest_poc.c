@@ -674,6 +674,19 @@ static void test_policy(void)
 	free(b);
 	attest_policy_free(p);
 
+	/* PEM text in the policy itself, as a YAML block */
+	pem = pem_of(k_rsa, &n);
+	char block[2000] = "poc_trust_servers:\n  - id: inline\n    public_key: |\n";
+	for (char *line = strtok(pem, "\n"); line; line = strtok(NULL, "\n"))
+		snprintf(block + strlen(block), sizeof(block) - strlen(block), "      %s\n", line);
+	free(pem);
+	put(pol, block);
+	p = NULL;
+	CHECK(attest_policy_load(pol, &p, err, sizeof(err)) == PGS_OK);
+	CHECK(p && attest_policy_poc(p)->n_keys == 1 &&
+	      attest_policy_poc(p)->keys[0].type == ATTEST_POC_RSA);
+	attest_policy_free(p);
+
 	/* policies that do not load */
 	const char *bad[] = {
 	    "poc_threshold: 1\n",
