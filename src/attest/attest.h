@@ -209,6 +209,88 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
                            struct attest_replay *out) PGS_MUSTCHECK;
 void attest_replay_free(struct attest_replay *r);
 
+/* ---- Proof of Cloud attestation tokens (attest_poc.c) ------------------------------ */
+
+/* A Proof of Cloud trust server (github.com/proofofcloud/trust-server, src/services.js)
+ * answers a quote whose platform is in the alliance's registry with a compact JWS (JWT):
+ * header {alg, typ, kid}, payload {quote_hash, machine_id, label, iat, ...}, where
+ * quote_hash = hex SHA-256 of the quote bytes and machine_id = hex SHA-256 of the PPID.
+ * Claim names in one place, so that a change of the alliance's format is one edit. */
+#define ATTEST_POC_CLAIM_QUOTE_HASH "quote_hash"
+#define ATTEST_POC_CLAIM_MACHINE_ID "machine_id"
+#define ATTEST_POC_CLAIM_LABEL "label"
+#define ATTEST_POC_CLAIM_ISSUER "iss"
+#define ATTEST_POC_CLAIM_ISSUED_AT "iat"
+#define ATTEST_POC_CLAIM_EXPIRES "exp"
+#define ATTEST_POC_CLAIM_NOT_BEFORE "nbf"
+
+#define ATTEST_POC_TOKEN_MAX 16384 /* bytes of one compact token */
+#define ATTEST_POC_MAX_TOKENS 16   /* tokens per verification */
+#define ATTEST_POC_KID_MAX 128
+#define ATTEST_POC_TEXT_MAX 128 /* label, iss */
+#define ATTEST_POC_SIG_MAX 512  /* RSA-4096 */
+
+/* One token, parsed but not verified. signing_input points into the caller's token. */
+struct attest_poc_token {
+	char alg[8]; /* "RS256", "ES256" or "EdDSA" (anything else does not parse) */
+	char kid[ATTEST_POC_KID_MAX + 1];
+	uint8_t quote_hash[32];
+	uint8_t machine_id[32];
+	int64_t iat;
+	bool has_exp, has_nbf;
+	int64_t exp, nbf;
+	char label[ATTEST_POC_TEXT_MAX + 1]; /* "" when absent */
+	char iss[ATTEST_POC_TEXT_MAX + 1];
+	const char *signing_input; /* base64url(header) "." base64url(payload) */
+	size_t signing_input_len;
+	uint8_t sig[ATTEST_POC_SIG_MAX];
+	size_t sig_len;
+};
+
+/* Parses a compact JWS strictly: three base64url parts (no padding, canonical), a header
+ * of exactly alg (RS256 | ES256 | EdDSA), kid and optional typ "JWT", a payload object
+ * with the claims above of the right types (other payload members are ignored). */
+int attest_poc_token_parse(const char *tok, size_t len, struct attest_poc_token *out, char *err,
+                           size_t errlen) PGS_MUSTCHECK;
+
+/* Splits a token file: the trust server's /get_jwt answer (a JSON object with a "jwt"
+ * string) or compact tokens separated by white space ('#' starts a comment to the end of
+ * its line). Appends malloc'd strings to toks[*n] (at most ATTEST_POC_MAX_TOKENS in all). */
+int attest_poc_tokens_split(const uint8_t *data, size_t len, char **toks, size_t *n, char *err,
+                            size_t errlen) PGS_MUSTCHECK;
+
+/* Trust-server keys and limits, from the policy (poc_trust_servers, ...). */
+struct attest_poc_config;
+
+/* What the tokens are checked against. */
+struct attest_poc_input {
+	const char *const *tokens; /* NUL-terminated compact tokens */
+	size_t n_tokens;
+	const uint8_t *quote; /* the quote bytes exactly as verified (quote_hash covers them) */
+	size_t quote_len;
+	int64_t now;
+};
+
+/* One token's verdict. check names the first failed check: jws_format, kid, alg,
+ * signature, quote_hash, machine_id, iat, max_age, exp, nbf. */
+struct attest_poc_verdict {
+	bool parsed;
+	bool pass;
+	const char *check;
+	char reason[192];
+	struct attest_poc_token tok; /* valid when parsed */
+};
+
+/* Verifies every token (out has in->n_tokens entries) against the configured keys, the
+ * quote and the PPID (NULL when the PCK certificate was not parsed). Returns how many
+ * distinct trust-server keys vouch with a token that passed every check. */
+size_t attest_poc_verify(const struct attest_poc_config *cfg, const struct attest_poc_input *in,
+                         const uint8_t *ppid, struct attest_poc_verdict *out);
+unsigned attest_poc_threshold(const struct attest_poc_config *cfg);
+/* The "poc" object of `pgseal attest verify`'s output. */
+json_t *attest_poc_json(const struct attest_poc_config *cfg, const struct attest_poc_verdict *v,
+                        size_t n, size_t vouching);
+
 /* ---- policy (attest_policy.c) ------------------------------------------------------ */
 
 struct attest_policy;
@@ -236,6 +318,17 @@ size_t attest_policy_rules(const struct attest_policy *p, const struct attest_re
 bool attest_policy_check(const struct attest_policy *p, const struct attest_result *res,
                          const struct attest_replay *replay, const char **rule, char *reason,
                          size_t reasonlen);
+/* The same with Proof of Cloud tokens (poc may be NULL: no token given). The poc_token
+ * rule exists when the policy names trust servers. */
+size_t attest_policy_rules_poc(const struct attest_policy *p, const struct attest_result *res,
+                               const struct attest_replay *replay,
+                               const struct attest_poc_input *poc, struct attest_policy_rule *out,
+                               size_t cap);
+bool attest_policy_check_poc(const struct attest_policy *p, const struct attest_result *res,
+                             const struct attest_replay *replay, const struct attest_poc_input *poc,
+                             const char **rule, char *reason, size_t reasonlen);
+/* The policy's trust-server configuration, NULL when it names none. */
+const struct attest_poc_config *attest_policy_poc(const struct attest_policy *p);
 
 /* ---- RA-TLS and --connect (attest_connect.c) --------------------------------------- */
 

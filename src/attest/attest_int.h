@@ -125,4 +125,35 @@ int attest_pck_ext_parse(X509 *pck, struct attest_pck_ext *out, char *err,
 int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attest_quote *q,
                         const struct attest_pck_ext *pck, struct attest_result *res) PGS_MUSTCHECK;
 
+/* ---- attest_poc.c ------------------------------------------------------------------- */
+
+enum attest_poc_key_type { ATTEST_POC_RSA, ATTEST_POC_P256, ATTEST_POC_ED25519 };
+
+struct attest_poc_key {
+	char *id; /* the JWS kid that selects it */
+	EVP_PKEY *key;
+	enum attest_poc_key_type type; /* fixes the one alg accepted with this key */
+};
+
+#define ATTEST_POC_MAX_KEYS 32
+#define ATTEST_POC_DEFAULT_MAX_AGE 86400
+#define ATTEST_POC_DEFAULT_SKEW 300
+
+/* Owned by the policy; filled by attest_policy.c while it reads the YAML. */
+struct attest_poc_config {
+	struct attest_poc_key keys[ATTEST_POC_MAX_KEYS];
+	size_t n_keys;
+	unsigned threshold; /* distinct keys that must vouch; 0 until set = 1 */
+	int64_t max_age;    /* seconds after iat a token is accepted; 0 = no limit */
+	int64_t skew;       /* tolerance for iat in the future, exp and nbf */
+};
+
+struct attest_poc_config *attest_poc_config_new(void);
+void attest_poc_config_free(struct attest_poc_config *c);
+/* Adds a trust-server key: a PEM public key (RSA >= 2048 bits, EC P-256, Ed25519) or 64 hex
+ * digits of a raw Ed25519 key (the trust servers' shared multisig key). id NULL: the
+ * lower-case hex of a raw Ed25519 key (the kid such tokens carry). */
+int attest_poc_config_add_key(struct attest_poc_config *c, const char *id, const uint8_t *key,
+                              size_t len, char *err, size_t errlen) PGS_MUSTCHECK;
+
 #endif

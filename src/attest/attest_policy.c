@@ -1,6 +1,6 @@
 /* attest_policy.c - YAML attestation policy: allowed measurements, compose hashes, minimum TCB
- * status, PPID allow-list. */
-#include "attest/attest.h"
+ * status, PPID allow-list, Proof of Cloud trust servers. */
+#include "attest/attest_int.h"
 #include "crypto/crypto.h"
 
 #include <ctype.h>
@@ -26,7 +26,19 @@ struct attest_policy {
 	enum attest_tcb_status min_tcb;
 	struct hexlist mrtd, rtmr[3], compose, app_id, ppid;
 	bool require_event_log;
+	struct attest_poc_config *poc; /* NULL: no poc_trust_servers */
+	bool poc_limits_set;           /* poc_threshold / _max_age / _clock_skew given */
+	long long poc_threshold, poc_max_age, poc_skew;
 };
+
+#define POC_KEY_FILE_MAX (64u << 10)
+#define POC_MAX_AGE_LIMIT 315360000LL /* ten years */
+#define POC_SKEW_LIMIT 86400LL
+
+const struct attest_poc_config *attest_policy_poc(const struct attest_policy *p)
+{
+	return p->poc;
+}
 
 enum attest_tcb_status attest_policy_min_tcb(const struct attest_policy *p)
 {
@@ -51,6 +63,7 @@ void attest_policy_free(struct attest_policy *p)
 	list_free(&p->compose);
 	list_free(&p->app_id);
 	list_free(&p->ppid);
+	attest_poc_config_free(p->poc);
 	free(p);
 }
 
@@ -91,16 +104,22 @@ static int list_add(struct hexlist *l, const char *s, const char *key, char *err
 	return PGS_OK;
 }
 
+/* A file named in the policy: a relative path is relative to the policy file. */
+static void policy_relpath(const char *path, const char *policy_path, char *full, size_t cap)
+{
+	if (path[0] != '/' && strrchr(policy_path, '/'))
+		snprintf(full, cap, "%.*s/%s", (int)(strrchr(policy_path, '/') - policy_path),
+		         policy_path, path);
+	else
+		snprintf(full, cap, "%s", path);
+}
+
 /* PPID allow-list file: one hex PPID per line; '#' starts a comment. */
 static int load_ppid_file(struct hexlist *l, const char *path, const char *policy_path, char *err,
                           size_t errlen)
 {
 	char full[4096], line[512];
-	if (path[0] != '/' && strrchr(policy_path, '/'))
-		snprintf(full, sizeof(full), "%.*s/%s",
-		         (int)(strrchr(policy_path, '/') - policy_path), policy_path, path);
-	else
-		snprintf(full, sizeof(full), "%s", path);
+	policy_relpath(path, policy_path, full, sizeof(full));
 	FILE *f = fopen(full, "r");
 	if (!f) {
 		pgs_errf(err, errlen, "policy: cannot open PPID allow-list %s: %s", full,
@@ -157,9 +176,156 @@ static int load_list(yaml_document_t *d, yaml_node_t *v, struct hexlist *l, cons
 	return PGS_OK;
 }
 
+/* ---- Proof of Cloud trust servers -------------------------------------------------- */
+
+static int read_key_file(const char *path, const char *policy_path, uint8_t **out, size_t *len,
+                         char *err, size_t errlen)
+{
+	char full[4096];
+	policy_relpath(path, policy_path, full, sizeof(full));
+	FILE *f = fopen(full, "rb");
+	if (!f) {
+		pgs_errf(err, errlen, "policy: cannot open trust-server key %s: %s", full,
+		         strerror(errno));
+		return PGS_ERR;
+	}
+	*out = pgs_xmalloc(POC_KEY_FILE_MAX + 1);
+	*len = fread(*out, 1, POC_KEY_FILE_MAX + 1, f);
+	bool bad = ferror(f) || *len > POC_KEY_FILE_MAX;
+	fclose(f);
+	if (bad) {
+		pgs_errf(err, errlen, "policy: cannot read trust-server key %s (at most %u bytes)",
+		         full, POC_KEY_FILE_MAX);
+		free(*out);
+		*out = NULL;
+		return PGS_ERR;
+	}
+	return PGS_OK;
+}
+
+/* One entry of poc_trust_servers: {id, public_key_file | public_key}. */
+static int load_poc_server(struct attest_policy *p, yaml_document_t *d, yaml_node_t *m,
+                           const char *path, char *err, size_t errlen)
+{
+	const char *id = NULL, *file = NULL, *inline_key = NULL;
+	char kerr[200];
+	if (m->type != YAML_MAPPING_NODE) {
+		pgs_errf(err, errlen,
+		         "policy: poc_trust_servers: every item is a mapping "
+		         "{id, public_key_file | public_key}");
+		return PGS_ERR;
+	}
+	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
+	     pr++) {
+		const char *k = scalar(d, yaml_document_get_node(d, pr->key));
+		const char *v = scalar(d, yaml_document_get_node(d, pr->value));
+		const char **slot = !k                              ? NULL
+		                    : !strcmp(k, "id")              ? &id
+		                    : !strcmp(k, "public_key_file") ? &file
+		                    : !strcmp(k, "public_key")      ? &inline_key
+		                                                    : NULL;
+		if (!slot || !v) {
+			pgs_errf(err, errlen,
+			         "policy: poc_trust_servers: '%s' is not id, "
+			         "public_key_file or public_key with a text value",
+			         k ? k : "?");
+			return PGS_ERR;
+		}
+		*slot = v;
+	}
+	if (!file == !inline_key) {
+		pgs_errf(err, errlen,
+		         "policy: poc_trust_servers: give one of public_key_file "
+		         "or public_key for each server");
+		return PGS_ERR;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (file && read_key_file(file, path, &buf, &len, err, errlen) != PGS_OK)
+		return PGS_ERR;
+	if (!p->poc)
+		p->poc = attest_poc_config_new();
+	int rc = attest_poc_config_add_key(p->poc, id, file ? buf : (const uint8_t *)inline_key,
+	                                   file ? len : strlen(inline_key), kerr, sizeof(kerr));
+	free(buf);
+	if (rc != PGS_OK)
+		pgs_errf(err, errlen, "policy: poc_trust_servers: %s%s%s: %s", id ? "'" : "",
+		         id ? id : "an entry", id ? "'" : "", kerr);
+	return rc;
+}
+
+static int load_poc_servers(struct attest_policy *p, yaml_document_t *d, yaml_node_t *v,
+                            const char *path, char *err, size_t errlen)
+{
+	if (v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.items.start == v->data.sequence.items.top) {
+		pgs_errf(err, errlen, "policy: poc_trust_servers must be a non-empty list");
+		return PGS_ERR;
+	}
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *m = yaml_document_get_node(d, *it);
+		if (!m || load_poc_server(p, d, m, path, err, errlen) != PGS_OK)
+			return PGS_ERR;
+	}
+	return PGS_OK;
+}
+
+static int load_number(yaml_document_t *d, yaml_node_t *v, const char *key, long long lo,
+                       long long hi, long long *out, char *err, size_t errlen)
+{
+	const char *s = scalar(d, v);
+	char *end;
+	errno = 0;
+	long long x = s ? strtoll(s, &end, 10) : 0;
+	if (!s || !*s || errno || *end || x < lo || x > hi) {
+		pgs_errf(err, errlen, "policy: %s must be an integer in %lld..%lld", key, lo, hi);
+		return PGS_ERR;
+	}
+	*out = x;
+	return PGS_OK;
+}
+
+/* The limits may come before or after the servers; they are applied once all is read. */
+static int apply_poc_limits(struct attest_policy *p, char *err, size_t errlen)
+{
+	if (!p->poc) {
+		if (p->poc_limits_set) {
+			pgs_errf(err, errlen,
+			         "policy: poc_threshold, poc_max_age and poc_clock_skew "
+			         "need poc_trust_servers");
+			return PGS_ERR;
+		}
+		return PGS_OK;
+	}
+	if (p->poc_threshold > (long long)p->poc->n_keys) {
+		pgs_errf(err, errlen,
+		         "policy: poc_threshold %lld is more than the %zu trust servers",
+		         p->poc_threshold, p->poc->n_keys);
+		return PGS_ERR;
+	}
+	p->poc->threshold = (unsigned)p->poc_threshold;
+	p->poc->max_age = p->poc_max_age;
+	p->poc->skew = p->poc_skew;
+	return PGS_OK;
+}
+
 static int load_key(struct attest_policy *p, yaml_document_t *d, const char *k, yaml_node_t *v,
                     const char *path, char *err, size_t errlen)
 {
+	if (!strcmp(k, "poc_trust_servers"))
+		return load_poc_servers(p, d, v, path, err, errlen);
+	if (!strcmp(k, "poc_threshold") || !strcmp(k, "poc_max_age") ||
+	    !strcmp(k, "poc_clock_skew")) {
+		p->poc_limits_set = true;
+		if (!strcmp(k, "poc_threshold"))
+			return load_number(d, v, k, 1, ATTEST_POC_MAX_KEYS, &p->poc_threshold, err,
+			                   errlen);
+		if (!strcmp(k, "poc_max_age"))
+			return load_number(d, v, k, 0, POC_MAX_AGE_LIMIT, &p->poc_max_age, err,
+			                   errlen);
+		return load_number(d, v, k, 0, POC_SKEW_LIMIT, &p->poc_skew, err, errlen);
+	}
 	if (!strcmp(k, "min_tcb_status")) {
 		const char *s = scalar(d, v);
 		if (!s || attest_tcb_status_parse(s, &p->min_tcb) != PGS_OK) {
@@ -220,6 +386,9 @@ int attest_policy_load(const char *path, struct attest_policy **out, char *err, 
 	p->app_id.bytes = 20;
 	p->ppid.bytes = 16;
 	p->min_tcb = ATTEST_TCB_UP_TO_DATE;
+	p->poc_threshold = 1;
+	p->poc_max_age = ATTEST_POC_DEFAULT_MAX_AGE;
+	p->poc_skew = ATTEST_POC_DEFAULT_SKEW;
 	if (!f) {
 		pgs_errf(err, errlen, "policy: cannot open %s: %s", path, strerror(errno));
 		attest_policy_free(p);
@@ -254,6 +423,8 @@ int attest_policy_load(const char *path, struct attest_policy **out, char *err, 
 		if (load_key(p, &doc, k, v, path, err, errlen) != PGS_OK)
 			goto out;
 	}
+	if (apply_poc_limits(p, err, errlen) != PGS_OK)
+		goto out;
 	*out = p;
 	p = NULL;
 	rc = PGS_OK;
@@ -306,9 +477,44 @@ static void rule_add(struct attest_policy_rule *out, size_t cap, size_t *n, cons
 	}
 }
 
+/* The poc_trust_servers rule: every token given passes every check, and at least
+ * poc_threshold distinct trust-server keys vouch. */
+static void poc_rule(const struct attest_policy *p, const struct attest_result *res,
+                     const struct attest_poc_input *poc, struct attest_policy_rule *out, size_t cap,
+                     size_t *n)
+{
+	if (!poc || poc->n_tokens == 0) {
+		rule_add(out, cap, n, "poc_trust_servers", false,
+		         "no Proof of Cloud token given (--poc-token)");
+		return;
+	}
+	struct attest_poc_verdict *v = pgs_xcalloc(poc->n_tokens, sizeof(*v));
+	size_t vouching = attest_poc_verify(p->poc, poc, res->pck_parsed ? res->ppid : NULL, v);
+	size_t bad = poc->n_tokens;
+	for (size_t i = 0; i < poc->n_tokens && bad == poc->n_tokens; i++)
+		if (!v[i].pass)
+			bad = i;
+	if (bad < poc->n_tokens)
+		rule_add(out, cap, n, "poc_trust_servers", false, "token %zu: %s: %s", bad + 1,
+		         v[bad].check, v[bad].reason);
+	else
+		rule_add(out, cap, n, "poc_trust_servers", vouching >= p->poc->threshold,
+		         "%zu trust-server key(s) vouch, the policy wants %u", vouching,
+		         p->poc->threshold);
+	free(v);
+}
+
 size_t attest_policy_rules(const struct attest_policy *p, const struct attest_result *res,
                            const struct attest_replay *replay, struct attest_policy_rule *out,
                            size_t cap)
+{
+	return attest_policy_rules_poc(p, res, replay, NULL, out, cap);
+}
+
+size_t attest_policy_rules_poc(const struct attest_policy *p, const struct attest_result *res,
+                               const struct attest_replay *replay,
+                               const struct attest_poc_input *poc, struct attest_policy_rule *out,
+                               size_t cap)
 {
 	const struct attest_td_report *td = &res->quote.td;
 	size_t n = 0;
@@ -354,6 +560,8 @@ size_t attest_policy_rules(const struct attest_policy *p, const struct attest_re
 		rule_add(out, cap, &n, "allowed_ppids",
 		         res->pck_parsed && in_list(&p->ppid, res->ppid),
 		         "the platform's PPID is not in the allow-list");
+	if (p->poc)
+		poc_rule(p, res, poc, out, cap, &n);
 	return n;
 }
 
@@ -361,8 +569,15 @@ bool attest_policy_check(const struct attest_policy *p, const struct attest_resu
                          const struct attest_replay *replay, const char **rule, char *reason,
                          size_t reasonlen)
 {
+	return attest_policy_check_poc(p, res, replay, NULL, rule, reason, reasonlen);
+}
+
+bool attest_policy_check_poc(const struct attest_policy *p, const struct attest_result *res,
+                             const struct attest_replay *replay, const struct attest_poc_input *poc,
+                             const char **rule, char *reason, size_t reasonlen)
+{
 	struct attest_policy_rule r[ATTEST_POLICY_MAX_RULES];
-	size_t n = attest_policy_rules(p, res, replay, r, PGS_ARRAY_LEN(r));
+	size_t n = attest_policy_rules_poc(p, res, replay, poc, r, PGS_ARRAY_LEN(r));
 	*rule = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!r[i].pass) {

@@ -25,6 +25,7 @@ static void usage(FILE *f)
 	    "usage: pgseal attest verify (--quote FILE | --connect HOST:PORT)\n"
 	    "                            [--collateral FILE] [--event-log FILE] [--at UNIX_TIME]\n"
 	    "                            [--root-ca FILE] [--policy FILE] [--timeout MS]\n"
+	    "                            [--poc-token FILE]...\n"
 	    "\n"
 	    "Verifies an Intel TDX quote as Intel DCAP does and prints one JSON object.\n"
 	    "  --quote FILE        raw quote, hex text, or JSON with a \"quote\" member\n"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 	    "  --at UNIX_TIME      verification time (default: now)\n"
 	    "  --root-ca FILE      trust anchor, PEM or DER (default: pinned Intel SGX Root CA)\n"
 	    "  --policy FILE       YAML policy (docs/attestation.md)\n"
+	    "  --poc-token FILE    Proof of Cloud token(s) for this quote, checked against the\n"
+	    "                      policy's poc_trust_servers (repeatable)\n"
 	    "exit status: 0 trusted, 1 not trusted, 2 usage or I/O error\n");
 }
 
@@ -97,6 +100,8 @@ struct args {
 	int64_t at;
 	bool have_at;
 	int timeout_ms;
+	const char *poc_files[ATTEST_POC_MAX_TOKENS];
+	size_t n_poc_files;
 };
 
 static int parse_args(int argc, char **argv, struct args *a, char *err, size_t errlen)
@@ -110,6 +115,7 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	    {"root-ca", required_argument, NULL, 'r'},
 	    {"policy", required_argument, NULL, 'p'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"poc-token", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -155,6 +161,14 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				return PGS_ERR;
 			}
 			break;
+		case 'P':
+			if (a->n_poc_files >= ATTEST_POC_MAX_TOKENS) {
+				pgs_errf(err, errlen, "more than %d --poc-token files",
+				         ATTEST_POC_MAX_TOKENS);
+				return PGS_ERR;
+			}
+			a->poc_files[a->n_poc_files++] = optarg;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -185,6 +199,8 @@ struct run {
 	struct attest_replay replay;
 	struct attest_peer peer;
 	struct attest_result res;
+	char *poc_tokens[ATTEST_POC_MAX_TOKENS];
+	size_t n_poc_tokens;
 };
 
 static void run_free(struct run *r)
@@ -199,6 +215,8 @@ static void run_free(struct run *r)
 	attest_eventlog_free(&r->log);
 	attest_replay_free(&r->replay);
 	attest_peer_free(&r->peer);
+	for (size_t i = 0; i < r->n_poc_tokens; i++)
+		free(r->poc_tokens[i]);
 }
 
 /* Loads every input the caller gave; a failure here is a usage/I/O error (exit 2). */
@@ -221,6 +239,24 @@ static int load_inputs(const struct args *a, struct run *r, char *err, size_t er
 		return PGS_ERR;
 	if (a->policy && attest_policy_load(a->policy, &r->policy, err, errlen) != PGS_OK)
 		return PGS_ERR;
+	if (a->n_poc_files && !(r->policy && attest_policy_poc(r->policy))) {
+		pgs_errf(err, errlen, "--poc-token needs a --policy with poc_trust_servers");
+		return PGS_ERR;
+	}
+	for (size_t i = 0; i < a->n_poc_files; i++) {
+		uint8_t *raw;
+		size_t n;
+		char terr[200];
+		if (read_file(a->poc_files[i], &raw, &n, err, errlen) != PGS_OK)
+			return PGS_ERR;
+		int rc = attest_poc_tokens_split(raw, n, r->poc_tokens, &r->n_poc_tokens, terr,
+		                                 sizeof(terr));
+		free(raw);
+		if (rc != PGS_OK) {
+			pgs_errf(err, errlen, "%s: %s", a->poc_files[i], terr);
+			return PGS_ERR;
+		}
+	}
 	if (a->event_log) {
 		if (read_file(a->event_log, &r->log_file, &r->log_len, err, errlen) != PGS_OK ||
 		    attest_eventlog_parse((const char *)r->log_file, r->log_len, &r->log, err,
@@ -232,6 +268,35 @@ static int load_inputs(const struct args *a, struct run *r, char *err, size_t er
 	    read_file(a->quote, &r->quote_file, &r->quote_file_len, err, errlen) != PGS_OK)
 		return PGS_ERR;
 	return PGS_OK;
+}
+
+/* Every rule the policy sets, each with its verdict (the first failing one is the policy's). */
+static json_t *rules_json(const struct attest_policy *p, const struct run *r,
+                          const struct attest_poc_input *poc)
+{
+	struct attest_policy_rule rules[ATTEST_POLICY_MAX_RULES];
+	size_t n = attest_policy_rules_poc(p, &r->res, r->have_replay ? &r->replay : NULL, poc,
+	                                   rules, PGS_ARRAY_LEN(rules));
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "rule", json_string(rules[i].rule));
+		json_object_set_new(o, "result", json_string(rules[i].pass ? "pass" : "fail"));
+		json_object_set_new(o, "reason",
+		                    rules[i].pass ? json_null() : json_string(rules[i].reason));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* Each Proof of Cloud token's own verdict (the rule above says only the first failure). */
+static json_t *poc_json(const struct attest_poc_config *pc, const struct run *r,
+                        const struct attest_poc_input *poc)
+{
+	struct attest_poc_verdict v[ATTEST_POC_MAX_TOKENS];
+	const uint8_t *ppid = r->res.pck_parsed ? r->res.ppid : NULL;
+	size_t vouching = poc->n_tokens ? attest_poc_verify(pc, poc, ppid, v) : 0;
+	return attest_poc_json(pc, v, poc->n_tokens, vouching);
 }
 
 static int verify_main(int argc, char **argv)
@@ -325,9 +390,17 @@ static int verify_main(int argc, char **argv)
 	const char *rule = NULL;
 	char reason[256] = "";
 	bool policy_ok = true;
+	struct attest_poc_input poc = {
+	    .tokens = (const char *const *)r.poc_tokens,
+	    .n_tokens = r.n_poc_tokens,
+	    .quote = r.quote,
+	    .quote_len = r.quote_len,
+	    .now = opts.now,
+	};
 	if (r.policy) {
-		policy_ok = attest_policy_check(r.policy, &r.res, r.have_replay ? &r.replay : NULL,
-		                                &rule, reason, sizeof(reason));
+		policy_ok =
+		    attest_policy_check_poc(r.policy, &r.res, r.have_replay ? &r.replay : NULL,
+		                            &poc, &rule, reason, sizeof(reason));
 		if (!policy_ok)
 			attest_fail(&r.res, "policy", "policy rule %s: %s", rule, reason);
 	}
@@ -347,9 +420,13 @@ static int verify_main(int argc, char **argv)
 		json_object_set_new(p, "result", json_string(policy_ok ? "pass" : "fail"));
 		json_object_set_new(p, "failed_rule", rule ? json_string(rule) : json_null());
 		json_object_set_new(p, "reason", policy_ok ? json_null() : json_string(reason));
+		json_object_set_new(p, "rules", rules_json(r.policy, &r, &poc));
 		json_object_set_new(o, "policy", p);
 		json_object_set_new(o, "failed_policy_rule",
 		                    rule ? json_string(rule) : json_null());
+		const struct attest_poc_config *pc = attest_policy_poc(r.policy);
+		if (pc)
+			json_object_set_new(o, "poc", poc_json(pc, &r, &poc));
 	}
 	json_object_set_new(o, "at", json_integer(opts.now));
 	json_object_set_new(o, "root_ca", json_string(r.root ? "custom" : "intel-sgx-root-ca"));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - end-to-end tests of `pgseal attest verify`: vectors, windows, bad inputs, event log,
-# policy, test-CA quotes (--root-ca), --connect against a TLS stand-in, and agreement with
-# the independent verifier @phala/dcap-qvl. Ends with "attest: N passed, N failed".
+# policy, test-CA quotes (--root-ca), --connect against a TLS stand-in, Proof of Cloud tokens
+# (poc.sh), and agreement with the independent verifier @phala/dcap-qvl. Ends with
+# "attest: N passed, N failed".
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -196,6 +197,9 @@ if "$PY" "$HERE/gen_test_quote.py" "$W/r" --ratls; then
 else
   bad "gen_test_quote.py --ratls failed"
 fi
+
+# --- Proof of Cloud tokens (--poc-token) ----------------------------------------------------
+source "$HERE/poc.sh"
 
 # --- agreement with @phala/dcap-qvl --------------------------------------------------------
 if [[ ! -d "$HERE/node/node_modules/@phala/dcap-qvl" ]] && command -v npm >/dev/null; then
