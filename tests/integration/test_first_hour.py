@@ -129,7 +129,8 @@ def test_schema_reports_each_table(pg, workdir):
 
 
 def test_help_texts():
-    for sub, want in (("serve", "README.md, section Configuration"), ("schema", "--table TABLE")):
+    for sub, want in (("serve", "README.md, section Configuration"), ("schema", "--table TABLE"),
+                      ("keys", "docs/keys.md")):
         r = subprocess.run([harness.pgseal_bin(), sub, "--help"], stdout=subprocess.PIPE, timeout=30)
         assert r.returncode == 0 and want.encode() in r.stdout, r.stdout
     r = subprocess.run([harness.pgseal_bin(), "serve", "--help"], stdout=subprocess.PIPE, timeout=30)
