@@ -1,4 +1,4 @@
-# Makefile - builds pgseal, its simulator, its demo page, unit tests and fuzz targets; `make run`, `make test`, `make bench`,
+# Makefile - builds pgseal, its simulator, its demo page, unit tests and fuzz targets; `make run`, `make reload`, `make test`, `make bench`,
 # `make image`, `make conformance`.
 #
 # Sources are found by globbing: src/<module>/*.c form the library, src/cli/*.c the
@@ -41,7 +41,7 @@ LIB       := $(B)/libpgseal.a
 .SECONDARY:
 
 
-.PHONY: all run stop test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format check-circles image
+.PHONY: all run stop reload test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format check-circles image
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
@@ -86,6 +86,10 @@ run: deps
 
 stop:
 	@bash scripts/stop.sh
+
+# make run's pgseal reloads run/encryptor_config.yaml (SIGHUP) for new sessions
+reload:
+	@bash scripts/reload.sh
 
 # the reproducible OCI image (docs/deploy.md, The image): build/image/; last line sha256:<digest>
 image: deps

@@ -5,7 +5,8 @@
 # restarts pgseal. Stop everything with `make stop` (scripts/stop.sh).
 # Keys: build/pgseal-dstack-sim stands in for the TEE (PGSEAL_RUN_KEYS=none: no keys, no encryption),
 # and the demo tables app.customers and app.people have encrypted columns (run/encryptor_config.yaml,
-# written only where it does not exist: a user's edits are kept). With the simulator, the demo page
+# written only where it does not exist: a user's edits are kept; `make reload` applies them to the
+# running pgseal). run/pgseal.yaml too is kept once the user edited it. With the simulator, the demo page
 # pgseal-demo (docs/demo.md) runs in front of app.people. With the simulator pgseal serves an RA-TLS
 # certificate whose quote's event log carries the compose hash of deploy/dstack/app-compose.json,
 # and the message ends with the `pgseal attest verify --connect ... --policy ...` command that checks it.
@@ -227,8 +228,10 @@ encryptor_config_file: encryptor_config.yaml"
     -c "CREATE TABLE IF NOT EXISTS people (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text, ssn text, note text)" \
     -c "ALTER TABLE people OWNER TO app"
   printf 'listen: "127.0.0.1:1"\nupstream: {host: localhost}\nencryptor_config_file: %s\n' "$RUN/encryptor_config.yaml" >"$RUN/schema-only.yaml"
-  "$BIN" schema --config "$RUN/schema-only.yaml" | psql_su -d app -v ON_ERROR_STOP=1 >/dev/null \
-    || die "could not apply the encrypted-column DDL to app.customers"
+  # the demo tables only: a table of the user's that does not exist yet must not stop make run
+  "$BIN" schema --config "$RUN/schema-only.yaml" --table customers --table people 2>/dev/null \
+    | psql_su -d app -v ON_ERROR_STOP=1 >/dev/null 2>"$RUN/schema.log" \
+    || { cat "$RUN/schema.log" >&2; die "could not apply the encrypted-column DDL to app.customers and app.people"; }
 fi
 
 # --- pgseal config ---------------------------------------------------------------------------
@@ -242,8 +245,25 @@ else
   key_file: certs/pgseal.key
   require: true"
 fi
-cat >"$RUN/pgseal.yaml" <<YAML
-# run/pgseal.yaml - written by scripts/run.sh (make run); relative paths are relative to this file.
+# Written where missing or as run.sh last wrote it; a file the user edited is kept (its
+# SHA-256 as written is in run/pgseal.yaml.sha256).
+write_default() { # file (content on stdin)
+  local f=$1 new
+  new=$(cat)
+  # (a file from before run.sh kept hashes starts with its old header line: ours)
+  if [[ -f $f ]] && [[ $(sha256sum <"$f" | cut -c1-64) != $(cat "$f.sha256" 2>/dev/null) ]] \
+     && ! { [[ ! -f $f.sha256 ]] && head -1 "$f" | grep -q '^# run/pgseal.yaml - written by scripts/run.sh (make run); relative'; }; then
+    if [[ $(printf '%s\n' "$new" | sha256sum | cut -c1-64) != $(sha256sum <"$f" | cut -c1-64) ]]; then
+      say "${f#"$root"/} has your edits: kept (delete it to get make run's default again)"
+    fi
+    return 0
+  fi
+  printf '%s\n' "$new" >"$f"
+  sha256sum <"$f" | cut -c1-64 >"$f.sha256"
+}
+write_default "$RUN/pgseal.yaml" <<YAML
+# run/pgseal.yaml - written by scripts/run.sh (make run) where missing; your edits are kept
+# (delete the file to get the default again). Relative paths are relative to this file.
 listen: "127.0.0.1:$PORT"
 workers: 0
 upstream:
@@ -366,6 +386,10 @@ fi
 
 if [[ -n $KEYS_YAML ]]; then
   KEYS_MSG="Keys: provider dstack via build/pgseal-dstack-sim (a development stand-in, not a TEE; run/dstack-sim.log)
+
+Your own encrypted table: README.md, section A first encrypted column. After an edit of
+run/encryptor_config.yaml: make reload (kill -HUP \$(cat run/pgseal.pid), then waits for pgseal's
+answer in run/pgseal.log): new sessions use it; make run keeps your edits.
 
 Try the encrypted table app.customers (email searchable, ssn encrypted), with the psql command above:
   -c \"INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '123-45-6789')\"

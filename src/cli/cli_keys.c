@@ -13,11 +13,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pgseal keys init --config FILE [--new-keystore]\n"
-	           "       pgseal keys status --config FILE\n"
-	           "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
-	           "       pgseal keys rotate --config FILE --master\n"
-	           "       pgseal keys client-id CERT.pem\n");
+	fprintf(f,
+	        "usage: pgseal keys init --config FILE [--new-keystore]\n"
+	        "       pgseal keys status --config FILE\n"
+	        "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
+	        "       pgseal keys rotate --config FILE --master\n"
+	        "       pgseal keys client-id CERT.pem\n"
+	        "\n"
+	        "  init       create and seal the master key and an empty keystore (serve does\n"
+	        "             it on first boot too); --new-keystore: an empty keystore under the\n"
+	        "             existing master key, when the keystore was lost\n"
+	        "  status     the master key's provider and every data key (never key material)\n"
+	        "  rotate     a new data key version for a column (or every column), or a new\n"
+	        "             master key (--master); old versions still decrypt\n"
+	        "  client-id  the id a `client_id` rule names for this client certificate\n"
+	        "FILE is the pgseal config (its `keys:` section). Docs: docs/keys.md.\n");
 }
 
 static int client_id_main(int argc, char **argv)

@@ -14,12 +14,15 @@ static void usage(FILE *f)
 	        "  serve --config FILE            run the proxy\n"
 	        "  keys init|status|rotate --config FILE\n"
 	        "  keys client-id CERT.pem        print the client id of a certificate\n"
-	        "  schema --config FILE           print the DDL for encrypted columns\n"
+	        "  schema --config FILE [--table T]\n"
+	        "                                 print the DDL for encrypted columns\n"
 	        "  attest verify ...              verify a TDX quote (see `pgseal attest --help`)\n"
 	        "  deploy compose-hash|normalize|policy FILE\n"
 	        "                                 dstack's compose hash of an app-compose.json,\n"
 	        "                                 the policy pinning it (`pgseal deploy --help`)\n"
-	        "  --version                      print the version\n");
+	        "  --version                      print the version\n"
+	        "`pgseal COMMAND --help`: a command's options. The config reference: README.md,\n"
+	        "section Configuration.\n");
 }
 
 int main(int argc, char **argv)

@@ -64,6 +64,7 @@ void conn_accept(struct conn_worker *w, int fd)
 	c->counted = true;
 	c->worker = w;
 	c->env = env;
+	c->schema = schema_current_get(env->schemas);
 	c->id = atomic_fetch_add(&env->next_id, 1) + 1;
 	c->state = CS_CLIENT_STARTUP;
 	c->client.fd = -1;
@@ -132,6 +133,7 @@ static void conn_free(struct conn *c)
 	conn_params_free(&c->params);
 	if (c->crypt_on)
 		crypt_free(c);
+	schema_unref(c->schema);
 	free(c);
 }
 

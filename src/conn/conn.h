@@ -15,6 +15,7 @@ struct conn_cancel_registry;
 struct keys;
 struct keys_worker;
 struct schema;
+struct schema_current;
 
 /* Looks up a user's SCRAM verifier for the `auth:` block (implemented by the proxy). The
  * callback runs later on the worker's thread through conn_worker_complete_lookups(). */
@@ -29,10 +30,10 @@ struct conn_pool;
 
 struct conn_env {
 	const struct config *cfg;
-	struct keys *keys;     /* NULL without a `keys:` section */
-	struct schema *schema; /* the encryption schema (may have no table) */
-	SSL_CTX *client_tls;   /* NULL: no client_tls section */
-	SSL_CTX *upstream_tls; /* NULL: upstream.tls = disable */
+	struct keys *keys;              /* NULL without a `keys:` section */
+	struct schema_current *schemas; /* the schema new sessions take (a reload swaps it) */
+	SSL_CTX *client_tls;            /* NULL: no client_tls section */
+	SSL_CTX *upstream_tls;          /* NULL: upstream.tls = disable */
 	struct net_addr upstream_addr;
 	atomic_int nclients;          /* open client connections (for max_client_connections) */
 	atomic_uint_fast64_t next_id; /* connection ids for logs */

@@ -282,9 +282,12 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 		/* errors (bad database, too many connections...) and notices go to the client as
 		 * they are */
 		struct proto_buf b = {0};
-		proto_put_u8(&b, type);
-		proto_put_u32(&b, blen + 4);
-		proto_put_bytes(&b, body, blen);
+		if (type != 'E' || conn_upstream_error_rewrite(c, body, blen, &b) != PGS_OK) {
+			proto_buf_reset(&b);
+			proto_put_u8(&b, type);
+			proto_put_u32(&b, blen + 4);
+			proto_put_bytes(&b, body, blen);
+		}
 		conn_send_to_client(c, &b);
 		proto_buf_free(&b);
 		if (type == 'E') {

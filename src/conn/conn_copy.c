@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "metrics/metrics.h"
 #include "crypto/crypto.h"
 
 /*
@@ -135,6 +136,7 @@ static int copy_fail_upstream(struct conn *c, const char *state, const char *msg
 	memcpy(s->copy_fail_state, state, 6);
 	snprintf(s->copy_fail_msg, sizeof(s->copy_fail_msg), "%s", msg);
 	log_conn(LOG_INFO, c->id, "COPY refused (%s): %s", state, msg);
+	metrics_refusal(state);
 	copy_in_done(s);
 	s->copy_in = CRYPT_COPY_DRAIN; /* the client's rows of this COPY go nowhere */
 	return PGS_OK;

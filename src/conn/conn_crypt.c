@@ -13,7 +13,7 @@
 
 bool crypt_enabled(const struct conn *c)
 {
-	return c->env->schema && c->env->schema->nencrypted > 0;
+	return c->schema && c->schema->nencrypted > 0;
 }
 
 void crypt_init(struct conn *c)
@@ -277,7 +277,7 @@ const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_
 /* Sends pgseal's catalog query ahead of whatever the client sends next. */
 void crypt_catalog_request(struct conn *c)
 {
-	const struct schema *sc = c->env->schema;
+	const struct schema *sc = c->schema;
 	struct proto_buf b = {0};
 	size_t off = proto_msg_begin(&b, 'Q');
 	static const char head[] =
@@ -348,7 +348,7 @@ void crypt_catalog_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	}
 	uint32_t oid = (uint32_t)strtoul(f[0], NULL, 10);
 	int16_t attnum = (int16_t)atoi(f[3]);
-	const struct schema *sc = c->env->schema;
+	const struct schema *sc = c->schema;
 	const struct schema_table *t = NULL;
 	for (size_t i = 0; i < sc->ntables && !t; i++) {
 		const char *name = sc->tables[i].name;

@@ -86,6 +86,7 @@ struct conn {
 	struct conn *prev, *next; /* in the worker's list */
 	struct conn_worker *worker;
 	struct conn_env *env;
+	struct schema *schema; /* the encryption schema this session took at its start */
 	uint64_t id;
 	enum conn_state state;
 	bool closed;
@@ -178,6 +179,10 @@ void conn_upstream_start(struct conn *c);
 /* Opens a new upstream connection (conn_upstream_start without the pool). */
 void conn_upstream_connect(struct conn *c);
 void conn_upstream_step(struct conn *c);
+/* An upstream ErrorResponse before authentication, its message prefixed with the hop that
+ * failed (the pgseal->PostgreSQL connection), into out as a whole message. */
+int conn_upstream_error_rewrite(struct conn *c, const uint8_t *body, uint32_t blen,
+                                struct proto_buf *out) PGS_MUSTCHECK;
 
 /* conn_relay.c: scanners; return PGS_ERR after failing the connection. */
 int conn_scan_client(struct conn *c) PGS_MUSTCHECK;

@@ -95,7 +95,7 @@ int conn_scan_client(struct conn *c)
 				break;
 			}
 			client_message_seen(c, type);
-			int r = crypt_client_message(c, type, len);
+			int r = METRICS_CRYPT_TIMED(crypt_client_message(c, type, len));
 			if (r == CRYPT_HOLD)
 				break; /* a COPY message waits for the server (rescanned then) */
 			if (r != PGS_OK)
@@ -158,6 +158,19 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 	return PGS_OK;
 }
 
+/* Names the hop in an upstream ErrorResponse before authentication (conn_upstream.c). */
+static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
+{
+	struct proto_buf nb = {0};
+	int r = PGS_OK; /* a malformed message passes as it is, the client's libpq judges it */
+	if (conn_upstream_error_rewrite(c, body, blen, &nb) == PGS_OK) {
+		sbuf_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
+		r = 1; /* replaced and passed over */
+	}
+	proto_buf_free(&nb);
+	return r;
+}
+
 int conn_scan_server(struct conn *c)
 {
 	struct sbuf *b = &c->s2c;
@@ -198,7 +211,7 @@ int conn_scan_server(struct conn *c)
 			metrics_message(METRICS_FROM_SERVER, type);
 			b->last_type = type;
 			uint32_t before = b->scan;
-			int r = crypt_server_message(c, type, len);
+			int r = METRICS_CRYPT_TIMED(crypt_server_message(c, type, len));
 			if (r == PGS_ERR || c->closed || c->state != CS_RELAY)
 				return PGS_ERR;
 			if (r == 2) {
@@ -277,6 +290,8 @@ int conn_scan_server(struct conn *c)
 					log_conn(LOG_DEBUG, c->id, "upstream error %s", state);
 				}
 				metrics_error(METRICS_ERR_SERVER_ERROR);
+				if (!c->authenticated) /* the pgseal->PostgreSQL hop was refused */
+					r = upstream_refusal(c, body, blen, len);
 				break;
 			}
 			}

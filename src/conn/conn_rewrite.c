@@ -29,12 +29,16 @@ struct plan_entry {
 struct crypt_plan_cache {
 	struct plan_entry *buckets[PLAN_CACHE_BUCKETS];
 	size_t n;
+	uint64_t generation; /* the schema its plans were made under (the newest seen) */
+	struct crypt_plan_cache
+	    *retired; /* caches of older schemas: sessions may borrow from them */
 };
 
 void crypt_plan_cache_free(struct crypt_plan_cache *pc)
 {
 	if (!pc)
 		return;
+	crypt_plan_cache_free(pc->retired);
 	for (size_t i = 0; i < PLAN_CACHE_BUCKETS; i++) {
 		while (pc->buckets[i]) {
 			struct plan_entry *e = pc->buckets[i];
@@ -72,9 +76,23 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
                                  const struct sql_lex *lex, bool *owned)
 {
 	struct conn_worker *w = c->worker;
+	struct sql_plan *plan = NULL;
 	*owned = false;
-	if (!w->plans)
-		w->plans = pgs_xcalloc(1, sizeof(*w->plans));
+	if (!w->plans || w->plans->generation < c->schema->generation) {
+		/* first use, or a reload: a new cache; the old one's plans may still be borrowed
+		 * by statements of older sessions, so it is kept until the worker ends */
+		struct crypt_plan_cache *pc = pgs_xcalloc(1, sizeof(*pc));
+		pc->generation = c->schema->generation;
+		pc->retired = w->plans;
+		w->plans = pc;
+	}
+	if (w->plans->generation != c->schema->generation) {
+		/* a session still on an older schema: its plans are made for it alone */
+		*owned = true;
+		return sql_analyze_lex(c->schema, NULL, text, len, NULL, NULL, lex, &plan) == PGS_OK
+		           ? plan
+		           : NULL;
+	}
 	uint64_t h = fnv1a(text, len);
 	uint8_t lk = lex_key(text, len, lex);
 	struct plan_entry **bucket = &w->plans->buckets[h % PLAN_CACHE_BUCKETS];
@@ -82,8 +100,7 @@ static struct sql_plan *plan_get(struct conn *c, const char *text, size_t len,
 		if (e->hash == h && e->lex == lk && e->len == len &&
 		    memcmp(e->text, text, len) == 0)
 			return e->plan;
-	struct sql_plan *plan = NULL;
-	if (sql_analyze_lex(c->env->schema, NULL, text, len, NULL, NULL, lex, &plan) != PGS_OK)
+	if (sql_analyze_lex(c->schema, NULL, text, len, NULL, NULL, lex, &plan) != PGS_OK)
 		return NULL;
 	/* plans with literals hold plaintext values: they are not worth keeping */
 	bool has_literals = false;
@@ -131,7 +148,7 @@ static bool catalog_needed(struct conn *c)
  * session's views over them. */
 static bool may_touch(struct conn *c, const char *text, size_t len)
 {
-	return sql_may_touch(c->env->schema, text, len) ||
+	return sql_may_touch(c->schema, text, len) ||
 	       sql_views_may_touch(c->crypt.views, text, len);
 }
 
@@ -146,7 +163,7 @@ static struct sql_plan *session_plan(struct conn *c, const char *text, size_t le
 	if (!execute && !sql_views_may_touch(c->crypt.views, text, len))
 		return plan_get(c, text, len, lex, owned);
 	*owned = true;
-	if (sql_analyze_lex(c->env->schema, c->crypt.views, text, len,
+	if (sql_analyze_lex(c->schema, c->crypt.views, text, len,
 	                    execute ? crypt_prepared_lookup : NULL, execute ? c : NULL, lex,
 	                    &plan) != PGS_OK)
 		return NULL;
@@ -195,6 +212,7 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 	if (strlen(sqlstate) == 5 && strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5)
 		memcpy(state, sqlstate, 6);
 	log_conn(LOG_INFO, c->id, "refused (%s): %s", state, msg);
+	metrics_refusal(state);
 	static const char head[] = "DO $pgseal_refusal$BEGIN RAISE EXCEPTION USING ERRCODE = '";
 	proto_put_bytes(&text, head, sizeof(head) - 1);
 	proto_put_bytes(&text, state, 5);

@@ -17,6 +17,50 @@ static void upstream_fail(struct conn *c, const char *msg)
 	conn_fail(c, "08001", msg);
 }
 
+/* The same with the reason of a failed connect (errno's text: no address, no value). */
+static void upstream_connect_fail(struct conn *c, int e)
+{
+	char msg[200];
+	snprintf(msg, sizeof(msg), "pgseal: could not connect to the upstream server: %s",
+	         strerror(e));
+	upstream_fail(c, msg);
+}
+
+/*
+ * An ErrorResponse of the upstream before the session is authenticated refuses the
+ * pgseal->PostgreSQL hop (a pg_hba rule for pgseal's address, pgseal's own SCRAM login, a
+ * missing database, too many connections): relayed as it is, the client would read it as
+ * about its own connection to pgseal. Its message gets a prefix naming the hop; SQLSTATE,
+ * detail and hint stay. With credentials the client gave relayed (no `auth:` block), the
+ * prefix says so. PGS_ERR: a malformed message.
+ */
+int conn_upstream_error_rewrite(struct conn *c, const uint8_t *body, uint32_t blen,
+                                struct proto_buf *out)
+{
+	const char *prefix = c->upstream_challenged && !c->scram
+	                         ? "pgseal: the upstream server refused the credentials relayed "
+	                           "from the client: "
+	                         : "pgseal: the upstream server refused pgseal's connection: ";
+	size_t off = proto_msg_begin(out, 'E');
+	uint32_t i = 0;
+	while (i < blen && body[i]) {
+		uint8_t field = body[i++];
+		const uint8_t *nul = memchr(body + i, 0, blen - i);
+		if (!nul)
+			return PGS_ERR;
+		proto_put_u8(out, field);
+		if (field == 'M')
+			proto_put_bytes(out, prefix, strlen(prefix));
+		proto_put_bytes(out, body + i, (size_t)(nul - (body + i)) + 1);
+		i = (uint32_t)(nul - body) + 1;
+	}
+	if (i >= blen)
+		return PGS_ERR;
+	proto_put_u8(out, 0);
+	proto_msg_end(out, off);
+	return PGS_OK;
+}
+
 void conn_upstream_start(struct conn *c)
 {
 	if (!conn_pool_take(c))
@@ -28,8 +72,9 @@ void conn_upstream_connect(struct conn *c)
 	const struct config *cfg = c->env->cfg;
 	int fd = net_connect_start(&c->env->upstream_addr);
 	if (fd < 0) {
-		log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(errno));
-		upstream_fail(c, "pgseal: could not connect to the upstream server");
+		int e = errno;
+		log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(e));
+		upstream_connect_fail(c, e);
 		return;
 	}
 	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
@@ -84,9 +129,18 @@ static void tls_connect_step(struct conn *c)
 	else
 		log_conn(LOG_WARN, c->id, "upstream TLS handshake failed: %s",
 		         net_tls_error(eb, sizeof(eb)));
-	upstream_fail(c, vr != X509_V_OK
-	                     ? "pgseal: the upstream server's certificate failed verification"
-	                     : "pgseal: TLS handshake with the upstream server failed");
+	char msg[300];
+	if (vr != X509_V_OK)
+		snprintf(
+		    msg, sizeof(msg),
+		    "pgseal: the upstream server's certificate failed verification (upstream.tls "
+		    "%s): %s",
+		    config_tls_mode_name(c->env->cfg->upstream.tls),
+		    X509_verify_cert_error_string(vr));
+	else
+		snprintf(msg, sizeof(msg),
+		         "pgseal: the TLS handshake with the upstream server failed");
+	upstream_fail(c, msg);
 }
 
 void conn_upstream_step(struct conn *c)
@@ -100,7 +154,7 @@ void conn_upstream_step(struct conn *c)
 			return;
 		if (e != 0) {
 			log_conn(LOG_WARN, c->id, "upstream connect failed: %s", strerror(e));
-			upstream_fail(c, "pgseal: could not connect to the upstream server");
+			upstream_connect_fail(c, e);
 			return;
 		}
 		if (!c->env->upstream_tls) {

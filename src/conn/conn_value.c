@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "metrics/metrics.h"
 
 static const char *key_client(const struct schema_column *col)
 {
@@ -60,6 +61,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 			         col->qualified);
 			goto out;
 		}
+		metrics_value(METRICS_VALUE_SEARCH);
 		rc = PGS_OK;
 		goto out;
 	}
@@ -82,6 +84,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		pgs_errf(err, errlen, "pgseal: cannot encrypt a value of %s", col->qualified);
 		goto out;
 	}
+	metrics_value(METRICS_VALUE_ENCRYPTED);
 	rc = PGS_OK;
 out:
 	codec_buf_free(&canon);
@@ -92,6 +95,7 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
                          const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
                          char *err, size_t errlen, const char *why)
 {
+	metrics_value(METRICS_VALUE_DECRYPT_FAILED);
 	log_conn(LOG_WARN, c->id, "a value of %s could not be decrypted: %s", col->qualified, why);
 	switch (col->on_fail) {
 	case SCHEMA_FAIL_CIPHERTEXT:
@@ -179,6 +183,7 @@ int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int for
 		                   "not a value of the declared type");
 		goto out;
 	}
+	metrics_value(METRICS_VALUE_DECRYPTED);
 	rc = PGS_OK;
 out:
 	crypto_wipe(pt, len ? len : 1);

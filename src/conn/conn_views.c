@@ -212,9 +212,9 @@ static void row_flush(struct conn *c)
 		s->views_loading->scs_off = crypt_lex_scs_off(c);
 	}
 	const struct sql_view *sv =
-	    v->child ? sql_views_add_child(s->views_loading, c->env->schema, v->nsp, v->rel,
+	    v->child ? sql_views_add_child(s->views_loading, c->schema, v->nsp, v->rel,
 	                                   (const char *const *)v->names, v->n, v->pnsp, v->prel)
-	             : sql_views_add(s->views_loading, c->env->schema, v->nsp, v->rel,
+	             : sql_views_add(s->views_loading, c->schema, v->nsp, v->rel,
 	                             (const char *const *)v->names, v->n, v->def);
 	struct crypt_table_oid *e = NULL;
 	for (size_t i = 0; sv && i < sv->ncols; i++) {

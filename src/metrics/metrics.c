@@ -29,11 +29,25 @@ static const char *const lat_bounds_le[] = {
 };
 #define LAT_BUCKETS (PGS_ARRAY_LEN(lat_bounds_us) + 1) /* the last one is +Inf */
 
+/* The encryption layer's time per message: microseconds matter there. */
+static const uint64_t crypt_bounds_ns[] = {
+    1000,   2500,   5000,    10000,   25000,    50000,     100000,
+    250000, 500000, 1000000, 2500000, 10000000, 100000000,
+};
+static const char *const crypt_bounds_le[] = {
+    "0.000001", "0.0000025", "0.000005", "0.00001", "0.000025", "0.00005", "0.0001",
+    "0.00025",  "0.0005",    "0.001",    "0.0025",  "0.01",     "0.1",
+};
+#define CRYPT_BUCKETS (PGS_ARRAY_LEN(crypt_bounds_ns) + 1)
+
 struct metrics_shard {
 	_Alignas(64) _Atomic uint64_t bytes[2];
 	_Atomic uint64_t messages[2][256];
 	_Atomic uint64_t lat_bucket[LAT_BUCKETS]; /* not cumulative; summed up when rendering */
 	_Atomic uint64_t lat_sum_us;
+	_Atomic uint64_t values[METRICS_VALUE__COUNT];
+	_Atomic uint64_t crypt_bucket[CRYPT_BUCKETS];
+	_Atomic uint64_t crypt_sum_ns;
 };
 
 static struct metrics_shard g_shards[METRICS_SHARDS];
@@ -48,6 +62,26 @@ static atomic_bool g_upstream_up;
 static _Atomic int64_t g_pool_idle;
 static _Atomic uint64_t g_pool_reused;
 static _Atomic int64_t g_start_time_s;
+static _Atomic uint64_t g_reloads[2]; /* failed, applied */
+/* Refusals by SQLSTATE: slots claimed on first use (the code packed in 40 bits, 0 = free);
+ * the last slot counts any code past them, rendered as "other". */
+#define REFUSAL_SLOTS 8
+static _Atomic uint64_t g_refusal_code[REFUSAL_SLOTS];
+static _Atomic uint64_t g_refusal_count[REFUSAL_SLOTS];
+static const char *const value_names[METRICS_VALUE__COUNT] = {
+    [METRICS_VALUE_ENCRYPTED] = "pgseal_values_encrypted_total",
+    [METRICS_VALUE_SEARCH] = "pgseal_values_search_indexed_total",
+    [METRICS_VALUE_DECRYPTED] = "pgseal_values_decrypted_total",
+    [METRICS_VALUE_DECRYPT_FAILED] = "pgseal_decrypt_failures_total",
+};
+static const char *const value_help[METRICS_VALUE__COUNT] = {
+    [METRICS_VALUE_ENCRYPTED] = "Values of encrypted columns encrypted into records on their way "
+                                "to PostgreSQL.",
+    [METRICS_VALUE_SEARCH] = "Blind indexes computed for searchable equality comparisons.",
+    [METRICS_VALUE_DECRYPTED] = "Records decrypted on their way to a client.",
+    [METRICS_VALUE_DECRYPT_FAILED] =
+        "Stored values of encrypted columns that did not decrypt (response_on_fail applied).",
+};
 
 static const char *const error_class_names[METRICS_ERR__COUNT] = {
     [METRICS_ERR_PROTOCOL] = "protocol",
@@ -133,6 +167,68 @@ void metrics_pool_idle(int delta)
 void metrics_pool_reused(void)
 {
 	atomic_fetch_add_explicit(&g_pool_reused, 1, RELAXED);
+}
+
+void metrics_value(enum metrics_value v)
+{
+	if ((unsigned)v < METRICS_VALUE__COUNT)
+		atomic_fetch_add_explicit(&my_shard()->values[v], 1, RELAXED);
+}
+
+static uint64_t pack_sqlstate(const char *s)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 5; i++) {
+		char ch = s ? s[i] : 0;
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z')))
+			return 0;
+		v = v << 8 | (uint8_t)ch;
+	}
+	return v;
+}
+
+void metrics_refusal(const char *sqlstate)
+{
+	uint64_t code = pack_sqlstate(sqlstate);
+	if (!code)
+		code = pack_sqlstate("0A000"); /* what refuse_in_server sends for a bad code */
+	for (int i = 0; i < REFUSAL_SLOTS - 1; i++) {
+		uint64_t cur = atomic_load_explicit(&g_refusal_code[i], RELAXED);
+		if (!cur) {
+			uint64_t expected = 0;
+			/* on failure, expected holds the code another thread put there */
+			cur = atomic_compare_exchange_strong(&g_refusal_code[i], &expected, code)
+			          ? code
+			          : expected;
+		}
+		if (cur == code) {
+			atomic_fetch_add_explicit(&g_refusal_count[i], 1, RELAXED);
+			return;
+		}
+	}
+	atomic_fetch_add_explicit(&g_refusal_count[REFUSAL_SLOTS - 1], 1, RELAXED); /* "other" */
+}
+
+uint64_t metrics_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void metrics_crypt_layer_ns(uint64_t ns)
+{
+	struct metrics_shard *s = my_shard();
+	size_t i = 0;
+	while (i < PGS_ARRAY_LEN(crypt_bounds_ns) && ns > crypt_bounds_ns[i])
+		i++;
+	atomic_fetch_add_explicit(&s->crypt_bucket[i], 1, RELAXED);
+	atomic_fetch_add_explicit(&s->crypt_sum_ns, ns, RELAXED);
+}
+
+void metrics_reload(bool ok)
+{
+	atomic_fetch_add_explicit(&g_reloads[ok ? 1 : 0], 1, RELAXED);
 }
 
 /* --- rendering -------------------------------------------------------------------- */
@@ -268,6 +364,68 @@ static void render_latency(struct metrics_buf *b)
 	buf_printf(b, "pgseal_query_duration_seconds_count %llu\n", (unsigned long long)cum);
 }
 
+static void render_encryption(struct metrics_buf *b)
+{
+	for (int v = 0; v < METRICS_VALUE__COUNT; v++) {
+		uint64_t sum = 0;
+		for (int s = 0; s < METRICS_SHARDS; s++)
+			sum += load(&g_shards[s].values[v]);
+		family(b, value_names[v], "counter", value_help[v]);
+		buf_printf(b, "%s %llu\n", value_names[v], (unsigned long long)sum);
+	}
+	family(b, "pgseal_refusals_total", "counter",
+	       "Statements and messages refused by pgseal (nothing of them reached PostgreSQL), by "
+	       "SQLSTATE: 0A000 = cannot be mapped with certainty; other = codes past the "
+	       "first seven seen.");
+	bool any = false;
+	for (int i = 0; i < REFUSAL_SLOTS - 1; i++) {
+		uint64_t code = load(&g_refusal_code[i]);
+		if (!code)
+			continue;
+		char st[6];
+		for (int k = 0; k < 5; k++)
+			st[k] = (char)(code >> (8 * (4 - k)));
+		st[5] = 0;
+		any |= !strcmp(st, "0A000");
+		buf_printf(b, "pgseal_refusals_total{sqlstate=\"%s\"} %llu\n", st,
+		           (unsigned long long)load(&g_refusal_count[i]));
+	}
+	if (!any) /* the series a dashboard watches exists from the start */
+		buf_printf(b, "pgseal_refusals_total{sqlstate=\"0A000\"} 0\n");
+	if (load(&g_refusal_count[REFUSAL_SLOTS - 1]))
+		buf_printf(b, "pgseal_refusals_total{sqlstate=\"other\"} %llu\n",
+		           (unsigned long long)load(&g_refusal_count[REFUSAL_SLOTS - 1]));
+
+	uint64_t counts[CRYPT_BUCKETS] = {0};
+	uint64_t sum_ns = 0, cum = 0;
+	for (int s = 0; s < METRICS_SHARDS; s++) {
+		for (size_t i = 0; i < CRYPT_BUCKETS; i++)
+			counts[i] += load(&g_shards[s].crypt_bucket[i]);
+		sum_ns += load(&g_shards[s].crypt_sum_ns);
+	}
+	family(b, "pgseal_encryption_layer_duration_seconds", "histogram",
+	       "Time spent in the encryption layer per client or server message it handles "
+	       "(analysis, rewriting, encryption, decryption).");
+	for (size_t i = 0; i < CRYPT_BUCKETS; i++) {
+		cum += counts[i];
+		buf_printf(b, "pgseal_encryption_layer_duration_seconds_bucket{le=\"%s\"} %llu\n",
+		           i < PGS_ARRAY_LEN(crypt_bounds_le) ? crypt_bounds_le[i] : "+Inf",
+		           (unsigned long long)cum);
+	}
+	buf_printf(b, "pgseal_encryption_layer_duration_seconds_sum %llu.%09llu\n",
+	           (unsigned long long)(sum_ns / 1000000000u),
+	           (unsigned long long)(sum_ns % 1000000000u));
+	buf_printf(b, "pgseal_encryption_layer_duration_seconds_count %llu\n",
+	           (unsigned long long)cum);
+	family(b, "pgseal_config_reloads_total", "counter",
+	       "SIGHUP reloads of the encryption config, by result (applied, or failed: the "
+	       "running config stayed).");
+	buf_printf(b, "pgseal_config_reloads_total{result=\"applied\"} %llu\n",
+	           (unsigned long long)load(&g_reloads[1]));
+	buf_printf(b, "pgseal_config_reloads_total{result=\"failed\"} %llu\n",
+	           (unsigned long long)load(&g_reloads[0]));
+}
+
 /* Resident set size from /proc/self/statm; 0 when unavailable. */
 static uint64_t resident_bytes(void)
 {
@@ -316,6 +474,7 @@ char *metrics_render(void)
 	render_traffic(&b);
 	render_errors(&b);
 	render_latency(&b);
+	render_encryption(&b);
 	render_process(&b);
 	return b.p;
 }

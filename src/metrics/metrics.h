@@ -31,6 +31,34 @@ void metrics_upstream_up(bool up);          /* last readiness probe result */
 void metrics_pool_idle(int delta); /* upstream connections entering (+1) / leaving (-1) the pool */
 void metrics_pool_reused(void);    /* a session got a pooled upstream connection */
 
+/* The encryption layer. One call per value; cheap (a relaxed atomic add on the thread's
+ * shard). */
+enum metrics_value {
+	METRICS_VALUE_ENCRYPTED = 0,  /* a record made for an encrypted column */
+	METRICS_VALUE_SEARCH,         /* a blind index computed for a searchable comparison */
+	METRICS_VALUE_DECRYPTED,      /* a record decrypted for a client */
+	METRICS_VALUE_DECRYPT_FAILED, /* a stored value that did not decrypt (response_on_fail
+	                                 applied) */
+	METRICS_VALUE__COUNT
+};
+void metrics_value(enum metrics_value v);
+/* A statement or message refused by pgseal (sent to the server as its DO block): the SQLSTATE,
+ * 0A000 for what pgseal cannot map with certainty, 22P02 for invalid input... */
+void metrics_refusal(const char *sqlstate);
+/* Time spent in the encryption layer for one client or server message. */
+void metrics_crypt_layer_ns(uint64_t ns);
+uint64_t metrics_clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
+/* r = METRICS_CRYPT_TIMED(crypt_client_message(...)): times one call of the layer. */
+#define METRICS_CRYPT_TIMED(call)                                                                  \
+	({                                                                                         \
+		uint64_t metrics_t0_ = metrics_clock_ns();                                         \
+		__typeof__(call) metrics_r_ = (call);                                              \
+		metrics_crypt_layer_ns(metrics_clock_ns() - metrics_t0_);                          \
+		metrics_r_;                                                                        \
+	})
+/* A SIGHUP reload of the encryption config, applied or refused. */
+void metrics_reload(bool ok);
+
 /* Renders everything in Prometheus text exposition format 0.0.4 into a malloc'd string. */
 char *metrics_render(void);
 

@@ -15,6 +15,7 @@
 #include "conn/conn.h"
 #include "metrics/metrics.h"
 #include "proxy/proxy_internal.h"
+#include "schema/schema.h"
 
 struct worker_slot {
 	struct proxy *p;
@@ -34,6 +35,9 @@ struct proxy {
 	atomic_int shutdown; /* 1: graceful, 2: forced */
 	uint64_t shutdown_deadline_us;
 	struct proxy_authq *authq;
+	struct schema_current schemas; /* env.schemas points here */
+	void (*reload)(void *arg);     /* SIGHUP (proxy_set_reload) */
+	void *reload_arg;
 	bool uring; /* workers run the io_uring engine (io_engine) */
 	/* readiness cache */
 	pthread_mutex_t ready_mu;
@@ -141,7 +145,8 @@ int proxy_create(const struct config *cfg, struct keys *keys, struct schema *sch
 	pthread_mutex_init(&p->ready_mu, NULL);
 	p->env.cfg = cfg;
 	p->env.keys = keys;
-	p->env.schema = schema;
+	schema_current_init(&p->schemas, schema_ref(schema));
+	p->env.schemas = &p->schemas;
 	atomic_init(&p->env.nclients, 0);
 	atomic_init(&p->env.next_id, 0);
 	p->env.cancel = conn_cancel_registry_new();
@@ -261,7 +266,10 @@ int proxy_run(struct proxy *p)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP ignored: restart pgseal to change its configuration");
+			if (p->reload)
+				p->reload(p->reload_arg);
+			else
+				log_info("SIGHUP ignored: nothing to reload");
 			continue;
 		}
 		if (sig == SIGQUIT) {
@@ -307,6 +315,18 @@ void proxy_free(struct proxy *p)
 		SSL_CTX_free(p->env.upstream_tls);
 	conn_cancel_registry_free(p->env.cancel);
 	conn_pool_free(p->env.pool);
+	schema_current_destroy(&p->schemas);
 	pthread_mutex_destroy(&p->ready_mu);
 	free(p);
+}
+
+void proxy_set_reload(struct proxy *p, void (*fn)(void *arg), void *arg)
+{
+	p->reload = fn;
+	p->reload_arg = arg;
+}
+
+void proxy_set_schema(struct proxy *p, struct schema *s)
+{
+	schema_current_set(&p->schemas, schema_ref(s));
 }

@@ -1,5 +1,7 @@
-/* schema.c - the loaded encryption schema: lookups by folded name, and freeing. */
+/* schema.c - the loaded encryption schema: lookups by folded name, reference counting, the
+ * current schema of a running proxy, and freeing. */
 #include "schema/schema.h"
+#include "schema/schema_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,4 +57,57 @@ void schema_free(struct schema *s)
 	}
 	free(s->tables);
 	free(s);
+}
+
+static atomic_uint_fast64_t g_generation;
+
+struct schema *schema_new(void)
+{
+	struct schema *s = pgs_xcalloc(1, sizeof(*s));
+	s->generation = atomic_fetch_add(&g_generation, 1) + 1;
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+struct schema *schema_ref(struct schema *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void schema_unref(struct schema *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		schema_free(s);
+}
+
+void schema_current_init(struct schema_current *cur, struct schema *s)
+{
+	pthread_mutex_init(&cur->mu, NULL);
+	cur->s = s;
+}
+
+struct schema *schema_current_get(struct schema_current *cur)
+{
+	pthread_mutex_lock(&cur->mu);
+	struct schema *s = schema_ref(cur->s);
+	pthread_mutex_unlock(&cur->mu);
+	return s;
+}
+
+void schema_current_set(struct schema_current *cur, struct schema *s)
+{
+	pthread_mutex_lock(&cur->mu);
+	struct schema *old = cur->s;
+	cur->s = s;
+	pthread_mutex_unlock(&cur->mu);
+	schema_unref(old); /* freed here only when no session holds it any more */
+}
+
+void schema_current_destroy(struct schema_current *cur)
+{
+	schema_unref(cur->s);
+	cur->s = NULL;
+	pthread_mutex_destroy(&cur->mu);
 }

@@ -7,6 +7,8 @@
 #include "common/common.h"
 #include "config/config.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* What a reader gets when a value fails to decrypt (Acra's response_on_fail). */
@@ -45,6 +47,9 @@ struct schema {
 	struct schema_table *tables;
 	size_t ntables;
 	size_t nencrypted; /* across all tables */
+	uint64_t
+	    generation;  /* unique per load in this process, increasing (plan caches key on it) */
+	atomic_int refs; /* 1 at load; schema_unref frees at 0 */
 };
 
 /* Loads the `schemas:` list: from cfg->encryptor_config_file when set, else from the
@@ -56,6 +61,24 @@ int schema_load(const struct config *cfg, struct schema **out, char *err,
 int schema_load_buffer(const char *name, const uint8_t *data, size_t len, struct schema **out,
                        char *err, size_t errlen) PGS_MUSTCHECK;
 void schema_free(struct schema *s);
+/* Reference counting for a schema shared by sessions (a reload replaces it while older
+ * sessions still use theirs): schema_ref adds one, schema_unref drops one and frees the
+ * schema with the last. Thread-safe. */
+struct schema *schema_ref(struct schema *s);
+void schema_unref(struct schema *s);
+
+/* The schema new sessions start with. A reload (`serve`, SIGHUP) validates a new schema off
+ * to the side, then swaps it in here; sessions keep the one they took until they end. */
+struct schema_current {
+	pthread_mutex_t mu;
+	struct schema *s; /* one reference held by the holder */
+};
+void schema_current_init(struct schema_current *cur, struct schema *s); /* takes s's reference */
+/* A reference to the current schema (the caller unrefs it). */
+struct schema *schema_current_get(struct schema_current *cur);
+/* Installs s (takes its reference) and drops the holder's reference to the old one. */
+void schema_current_set(struct schema_current *cur, struct schema *s);
+void schema_current_destroy(struct schema_current *cur);
 
 /* Case-sensitive lookups on folded names; NULL when absent. */
 const struct schema_table *schema_find_table(const struct schema *s, const char *name);

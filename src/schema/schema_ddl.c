@@ -331,6 +331,160 @@ static int column_block(FILE *out, const struct schema_column *c, const char *qt
 	return PGS_OK;
 }
 
+/* The migration of one table (lock, column blocks, blind-index indexes, the wall), as
+ * plain statements into out. */
+static int table_statements(FILE *out, const struct schema_table *t, const char *qt)
+{
+	fprintf(out, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n", qt);
+	for (size_t j = 0; j < t->nencrypted; j++)
+		if (column_block(out, &t->encrypted[j], qt) != PGS_OK)
+			return PGS_ERR;
+	for (size_t j = 0; j < t->nencrypted; j++) {
+		const struct schema_column *c = &t->encrypted[j];
+		if (!c->searchable)
+			continue;
+		char *iname = index_name(c);
+		char *qi = schema_quote_ident(iname), *qc = schema_quote_ident(c->name);
+		fprintf(out, "CREATE INDEX IF NOT EXISTS %s ON %s (substr(%s, 1, 33));\n", qi, qt,
+		        qc);
+		free(iname);
+		free(qi);
+		free(qc);
+	}
+	return schema_wall_print_table(out, t, qt, false);
+}
+
+/*
+ * One table's migration inside a DO block: a table that does not exist yet is skipped with
+ * a WARNING, and any error of its migration (a column missing, values that are not
+ * encrypted) rolls back that table alone (the block's subtransaction) and is reported as a
+ * WARNING: one table does not stop the others. The report at the end says which are ready.
+ */
+static int table_block(FILE *out, const struct schema_table *t, const char *qt)
+{
+	char *inner = NULL, *body = NULL, itag[32], tag[32];
+	size_t ilen = 0, blen = 0;
+	FILE *m = open_memstream(&inner, &ilen);
+	if (!m)
+		return PGS_ERR;
+	int rc = table_statements(m, t, qt);
+	if (fclose(m) != 0 || rc != PGS_OK) {
+		free(inner);
+		return PGS_ERR;
+	}
+	schema_dollar_tag(inner, itag, sizeof(itag));
+	m = open_memstream(&body, &blen);
+	if (!m) {
+		free(inner);
+		return PGS_ERR;
+	}
+	fputs("BEGIN\n\tIF pg_catalog.to_regclass(", m);
+	schema_put_literal(m, qt);
+	fputs(") IS NULL THEN\n\t\tRAISE WARNING 'pgseal: table % does not exist: skipped', ", m);
+	schema_put_literal(m, t->name);
+	fputs("\n\t\t\tUSING HINT = 'Create it, then run pgseal schema again (--table for this "
+	      "table alone).';\n\t\tRETURN;\n\tEND IF;\n",
+	      m);
+	fprintf(m, "\tEXECUTE %s\n%s%s;\n", itag, inner, itag);
+	fputs("EXCEPTION WHEN OTHERS THEN\n"
+	      "\tRAISE WARNING 'pgseal: table % was not migrated (nothing of it changed): %', ",
+	      m);
+	schema_put_literal(m, t->name);
+	fputs(", SQLERRM;\nEND\n", m);
+	free(inner);
+	if (fclose(m) != 0) {
+		free(body);
+		return PGS_ERR;
+	}
+	schema_dollar_tag(body, tag, sizeof(tag));
+	fprintf(out, "DO %s\n%s%s;\n", tag, body, tag);
+	free(body);
+	return PGS_OK;
+}
+
+/* After the migration: per table, ready (every encrypted column bytea with its record
+ * constraint) or why not; an error at the end when one is not, so that psql -v
+ * ON_ERROR_STOP=1 exits non-zero. */
+static int report_block(FILE *out, const struct schema *s)
+{
+	char *body = NULL, tag[32];
+	size_t len = 0;
+	size_t ntables = 0;
+	FILE *m = open_memstream(&body, &len);
+	if (!m)
+		return PGS_ERR;
+	fputs("DECLARE\n\t_pgseal_bad int := 0;\n\t_pgseal_rel regclass;\n\t_pgseal_typ "
+	      "regtype;\n\t_pgseal_why text;\nBEGIN\n",
+	      m);
+	for (size_t i = 0; i < s->ntables; i++) {
+		const struct schema_table *t = &s->tables[i];
+		if (!t->nencrypted)
+			continue;
+		ntables++;
+		char *qt = schema_quote_qualified(t->name);
+		fputs("\t_pgseal_why := NULL;\n\t_pgseal_rel := pg_catalog.to_regclass(", m);
+		schema_put_literal(m, qt);
+		fputs(");\n\tIF _pgseal_rel IS NULL THEN\n\t\t_pgseal_why := 'missing: the table "
+		      "does not exist';\n\tELSE\n",
+		      m);
+		for (size_t j = 0; j < t->nencrypted; j++) {
+			const struct schema_column *c = &t->encrypted[j];
+			char *wall = schema_wall_name(c);
+			fputs("\t\t_pgseal_typ := NULL;\n\t\tSELECT a.atttypid::regtype INTO "
+			      "_pgseal_typ FROM pg_catalog.pg_attribute a\n\t\t WHERE a.attrelid = "
+			      "_pgseal_rel AND a.attname = ",
+			      m);
+			schema_put_literal(m, c->name);
+			fputs(" AND a.attnum > 0 AND NOT a.attisdropped;\n\t\t_pgseal_why := "
+			      "nullif(pg_catalog.concat_ws('; ', _pgseal_why, CASE\n\t\t\tWHEN "
+			      "_pgseal_typ IS NULL THEN 'column ' || ",
+			      m);
+			schema_put_literal(m, c->name);
+			fputs(" || ' is missing'\n\t\t\tWHEN _pgseal_typ <> 'bytea'::regtype THEN "
+			      "'column ' || ",
+			      m);
+			schema_put_literal(m, c->name);
+			fputs(
+			    " || ' is ' || _pgseal_typ::text || ', not bytea yet'\n\t\t\tWHEN NOT "
+			    "EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = "
+			    "_pgseal_rel AND k.conname = ",
+			    m);
+			schema_put_literal(m, wall);
+			fputs(") THEN 'column ' || ", m);
+			schema_put_literal(m, c->name);
+			fputs(" || ' has no record constraint'\n\t\tEND), '');\n", m);
+			free(wall);
+		}
+		/* concat_ws skips the NULL of a ready column: _pgseal_why stays NULL while every
+		 * column is ready, else lists each problem */
+		fputs(
+		    "\tEND IF;\n\tIF _pgseal_why IS NULL THEN\n\t\tRAISE NOTICE 'pgseal: table %: "
+		    "ready', ",
+		    m);
+		schema_put_literal(m, t->name);
+		fputs(";\n\tELSE\n\t\t_pgseal_bad := _pgseal_bad + 1;\n\t\tRAISE WARNING 'pgseal: "
+		      "table %: NOT ready: %', ",
+		      m);
+		schema_put_literal(m, t->name);
+		fputs(", _pgseal_why;\n\tEND IF;\n", m);
+		free(qt);
+	}
+	fprintf(m,
+	        "\tIF _pgseal_bad > 0 THEN\n\t\tRAISE EXCEPTION 'pgseal: %% of %zu table%s not "
+	        "ready', _pgseal_bad\n\t\t\tUSING HINT = 'See the warnings above; fix them, then "
+	        "run pgseal schema again (--table T for one table).';\n\tEND IF;\nEND\n",
+	        ntables, ntables == 1 ? "" : "s");
+	if (fclose(m) != 0) {
+		free(body);
+		return PGS_ERR;
+	}
+	schema_dollar_tag(body, tag, sizeof(tag));
+	fprintf(out, "\n-- the report: ready, or why not (psql -v ON_ERROR_STOP=1 exits 3 then)\n");
+	fprintf(out, "DO %s\n%s%s;\n", tag, body, tag);
+	free(body);
+	return PGS_OK;
+}
+
 int schema_print_ddl(const struct schema *s, FILE *out)
 {
 	size_t ntables = 0;
@@ -340,19 +494,21 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 	    out,
 	    "-- pgseal schema: migration for %zu encrypted column%s in %zu table%s.\n"
 	    "--\n"
-	    "-- Run it once as the owner of the tables, before values are written through pgseal:\n"
+	    "-- Run it as the owner of the tables, before values are written through pgseal:\n"
 	    "--   pgseal schema --config pgseal.yaml | psql -v ON_ERROR_STOP=1 -d DATABASE\n"
 	    "-- Every encrypted column becomes bytea (the application still sees the declared\n"
 	    "-- type through pgseal). The type change is for EMPTY columns: a column that still\n"
-	    "-- holds values of another type stops the whole migration and nothing is changed,\n"
+	    "-- holds values of another type leaves its table unchanged (a WARNING says so),\n"
 	    "-- because converting it here would destroy those values or leave them readable.\n"
-	    "-- Migrate existing rows through pgseal instead (docs/schema.md). Columns that are\n"
-	    "-- already bytea are kept, so running this again is safe. Column defaults are\n"
-	    "-- dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
+	    "-- Migrate existing rows through pgseal instead (docs/schema.md). A table that does\n"
+	    "-- not exist yet is skipped; the other tables are migrated all the same. Columns\n"
+	    "-- that are already bytea are kept, so running this again is safe. Column defaults\n"
+	    "-- are dropped (PostgreSQL would store them unencrypted). Searchable columns get an\n"
 	    "-- index on their blind index, substr(column, 1, 33). Every encrypted column gets a\n"
 	    "-- CHECK constraint pgseal_record_<column> that lets PostgreSQL itself refuse any\n"
 	    "-- value that is not a pgseal record of that column, whatever path writes it\n"
-	    "-- (functions, triggers, children, partitions); it is replaced on every run.\n",
+	    "-- (functions, triggers, children, partitions); it is replaced on every run.\n"
+	    "-- The report at the end names each table: ready, or why not (then an error).\n",
 	    s->nencrypted, s->nencrypted == 1 ? "" : "s", ntables, ntables == 1 ? "" : "s");
 	if (s->nencrypted == 0) {
 		fprintf(out, "-- No encrypted columns are configured: nothing to do.\n");
@@ -376,29 +532,14 @@ int schema_print_ddl(const struct schema *s, FILE *out)
 			        c->client_id ? ", one client" : "");
 			free(qc);
 		}
-		fprintf(out, "\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n", qt);
-		for (size_t j = 0; j < t->nencrypted; j++)
-			if (column_block(out, &t->encrypted[j], qt) != PGS_OK) {
-				free(qt);
-				return PGS_ERR;
-			}
-		for (size_t j = 0; j < t->nencrypted; j++) {
-			const struct schema_column *c = &t->encrypted[j];
-			if (!c->searchable)
-				continue;
-			char *iname = index_name(c);
-			char *qi = schema_quote_ident(iname), *qc = schema_quote_ident(c->name);
-			fprintf(out, "CREATE INDEX IF NOT EXISTS %s ON %s (substr(%s, 1, 33));\n",
-			        qi, qt, qc);
-			free(iname);
-			free(qi);
-			free(qc);
-		}
-		int rc = schema_wall_print_table(out, t, qt, false);
+		fprintf(out, "\n");
+		int rc = table_block(out, t, qt);
 		free(qt);
 		if (rc != PGS_OK)
 			return PGS_ERR;
 	}
 	fprintf(out, "\nCOMMIT;\n");
+	if (report_block(out, s) != PGS_OK)
+		return PGS_ERR;
 	return ferror(out) ? PGS_ERR : PGS_OK;
 }

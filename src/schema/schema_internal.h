@@ -7,8 +7,12 @@
 
 #include <stdio.h>
 
+struct schema;
 struct schema_column;
 struct schema_table;
+
+/* An empty schema with its generation and one reference (schema.c). */
+struct schema *schema_new(void);
 
 /* ---- DDL helpers (schema_ddl.c) ---- */
 /* prefix + base + suffix as one identifier of at most 63 bytes: when too long, base is cut

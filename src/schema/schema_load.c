@@ -522,7 +522,7 @@ static int load_yaml(const char *name, const uint8_t *data, size_t len, bool inl
 	                   .errlen = errlen,
 	                   .missing_line = 1,
 	                   .null_any_case = true};
-	struct schema *s = pgs_xcalloc(1, sizeof(*s));
+	struct schema *s = schema_new();
 	int rc = PGS_ERR;
 
 	*out = NULL;
@@ -637,7 +637,7 @@ int schema_load(const struct config *cfg, struct schema **out, char *err, size_t
 	size_t len = 0;
 	*out = NULL;
 	if (!path) {
-		*out = pgs_xcalloc(1, sizeof(**out));
+		*out = schema_new();
 		return PGS_OK;
 	}
 	if (read_file(path, &data, &len, err, errlen) != PGS_OK)

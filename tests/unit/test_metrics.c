@@ -443,6 +443,71 @@ static void test_histogram(void)
 	free(b);
 }
 
+#define CBUCKET(le) "pgseal_encryption_layer_duration_seconds_bucket{le=\"" le "\"}"
+
+static void test_encryption_counters(void)
+{
+	char *a = metrics_render();
+	CHECK(valid(a));
+	CHECK_EQ_INT(value_of(a, "pgseal_values_encrypted_total"), 0);
+	CHECK_EQ_INT(value_of(a, "pgseal_refusals_total{sqlstate=\"0A000\"}"), 0);
+	CHECK_EQ_INT(value_of(a, CBUCKET("+Inf")), 0);
+	CHECK_EQ_INT(value_of(a, "pgseal_config_reloads_total{result=\"applied\"}"), 0);
+	metrics_value(METRICS_VALUE_ENCRYPTED);
+	metrics_value(METRICS_VALUE_ENCRYPTED);
+	metrics_value(METRICS_VALUE_SEARCH);
+	metrics_value(METRICS_VALUE_DECRYPTED);
+	metrics_value(METRICS_VALUE_DECRYPTED);
+	metrics_value(METRICS_VALUE_DECRYPTED);
+	metrics_value(METRICS_VALUE_DECRYPT_FAILED);
+	metrics_value(METRICS_VALUE__COUNT); /* out of range: ignored */
+	metrics_refusal("0A000");
+	metrics_refusal("0A000");
+	metrics_refusal("22P02");
+	metrics_refusal("bad\"code");  /* not a SQLSTATE: counted as refuse_in_server sends it */
+	for (int i = 0; i < 10; i++) { /* past the slots: "other" */
+		char st[16];
+		snprintf(st, sizeof(st), "XX%03u", (unsigned)i % 1000u);
+		metrics_refusal(st);
+	}
+	metrics_crypt_layer_ns(500);       /* 0.000001 */
+	metrics_crypt_layer_ns(1000);      /* exactly on the bound */
+	metrics_crypt_layer_ns(30000);     /* 0.00005 */
+	metrics_crypt_layer_ns(200000000); /* +Inf only */
+	metrics_reload(true);
+	metrics_reload(false);
+	metrics_reload(false);
+	char *b = metrics_render();
+	CHECK(valid(b));
+	CHECK_EQ_INT(value_of(b, "pgseal_values_encrypted_total"), 2);
+	CHECK_EQ_INT(value_of(b, "pgseal_values_search_indexed_total"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_values_decrypted_total"), 3);
+	CHECK_EQ_INT(value_of(b, "pgseal_decrypt_failures_total"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_refusals_total{sqlstate=\"0A000\"}"), 3);
+	CHECK_EQ_INT(value_of(b, "pgseal_refusals_total{sqlstate=\"22P02\"}"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_refusals_total{sqlstate=\"XX000\"}"), 1);
+	/* 7 slots: 0A000, 22P02, XX000..XX004; XX005..XX009 are "other" */
+	CHECK_EQ_INT(value_of(b, "pgseal_refusals_total{sqlstate=\"XX004\"}"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_refusals_total{sqlstate=\"other\"}"), 5);
+	CHECK_EQ_INT(value_of(b, CBUCKET("0.000001")), 2);
+	CHECK_EQ_INT(value_of(b, CBUCKET("0.00005")), 3);
+	CHECK_EQ_INT(value_of(b, CBUCKET("0.1")), 3);
+	CHECK_EQ_INT(value_of(b, CBUCKET("+Inf")), 4);
+	CHECK_EQ_INT(value_of(b, "pgseal_encryption_layer_duration_seconds_count"), 4);
+	CHECK_EQ_INT(value_of(b, "pgseal_config_reloads_total{result=\"applied\"}"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_config_reloads_total{result=\"failed\"}"), 2);
+	uint64_t t0 = metrics_clock_ns();
+	int r = METRICS_CRYPT_TIMED(3 + 4);
+	CHECK_EQ_INT(r, 7);
+	CHECK(metrics_clock_ns() >= t0);
+	char *c = metrics_render();
+	CHECK(valid(c));
+	CHECK_EQ_INT(value_of(c, "pgseal_encryption_layer_duration_seconds_count"), 5);
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_upstream_up(void)
 {
 	metrics_upstream_up(true);
@@ -498,6 +563,7 @@ int main(void)
 	RUN(test_traffic_and_labels);
 	RUN(test_errors);
 	RUN(test_histogram);
+	RUN(test_encryption_counters);
 	RUN(test_upstream_up);
 	RUN(test_threads_exact);
 	return t_summary("metrics");

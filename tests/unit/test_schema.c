@@ -712,6 +712,66 @@ static void test_ddl(void)
 	free(d);
 }
 
+/* Reference counting, generations and the current schema of a running proxy (SIGHUP). */
+static void test_refs_and_current(void)
+{
+	char err[256];
+	struct schema *a =
+	    load("schemas:\n  - table: t\n    encrypted:\n      - column: c\n", err, sizeof(err));
+	struct schema *b = load("schemas: []\n", err, sizeof(err));
+	CHECK(a && b);
+	if (!a || !b)
+		return;
+	CHECK(b->generation > a->generation && a->generation > 0);
+	CHECK_EQ_INT(atomic_load(&a->refs), 1);
+	struct schema_current cur;
+	schema_current_init(&cur, a); /* takes a's reference */
+	struct schema *s1 = schema_current_get(&cur);
+	CHECK(s1 == a);
+	CHECK_EQ_INT(atomic_load(&a->refs), 2);
+	schema_current_set(&cur, b); /* a session still holds a */
+	CHECK_EQ_INT(atomic_load(&a->refs), 1);
+	struct schema *s2 = schema_current_get(&cur);
+	CHECK(s2 == b && schema_find_table(s1, "t") != NULL && schema_find_table(s2, "t") == NULL);
+	schema_unref(s1); /* the last reference: a is freed (ASan would see a leak otherwise) */
+	schema_unref(s2);
+	CHECK(schema_ref(NULL) == NULL);
+	schema_unref(NULL);
+	schema_current_destroy(&cur); /* drops b */
+}
+
+/* One table's migration in a DO block of its own, and the report after COMMIT. */
+static void test_ddl_per_table(void)
+{
+	char *d = ddl_of("schemas:\n"
+	                 "  - table: a\n"
+	                 "    encrypted:\n"
+	                 "      - column: x\n"
+	                 "  - table: b\n"
+	                 "    encrypted:\n"
+	                 "      - column: y\n"
+	                 "        searchable: true\n");
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	CHECK_EQ_INT(count(d, "IF pg_catalog.to_regclass("), 2);
+	CHECK(strstr(d, "RAISE WARNING 'pgseal: table % does not exist: skipped', 'a'") != NULL);
+	CHECK_EQ_INT(count(d, "EXCEPTION WHEN OTHERS THEN"), 2);
+	CHECK(strstr(d, "was not migrated (nothing of it changed): %', 'b', SQLERRM") != NULL);
+	/* the statements run inside the block, dollar-quoted with a tag they do not hold */
+	const char *ex = strstr(d, "\tEXECUTE $pgseal1$\nLOCK TABLE a IN ACCESS EXCLUSIVE MODE;");
+	CHECK(ex != NULL);
+	CHECK(strstr(d, "DO $pgseal2$\n") != NULL);
+	/* the report comes after COMMIT, names each table, and fails when one is not ready */
+	const char *commit = strstr(d, "\nCOMMIT;\n"),
+	           *rep = strstr(d, "RAISE NOTICE 'pgseal: table %: ready', 'b'");
+	CHECK(commit && rep && rep > commit);
+	CHECK(strstr(d, "k.conname = 'pgseal_record_y'") != NULL);
+	CHECK(strstr(d, "RAISE EXCEPTION 'pgseal: % of 2 tables not ready', _pgseal_bad") != NULL);
+	CHECK(strstr(d, "%%") == NULL);
+	free(d);
+}
+
 int main(void)
 {
 	RUN(test_acra_searchable_clients);
@@ -726,5 +786,7 @@ int main(void)
 	RUN(test_quote_ident);
 	RUN(test_ddl);
 	RUN(test_wall);
+	RUN(test_refs_and_current);
+	RUN(test_ddl_per_table);
 	return t_summary("test_schema");
 }
