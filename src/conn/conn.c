@@ -65,6 +65,7 @@ void conn_accept(struct conn_worker *w, int fd)
 	c->worker = w;
 	c->env = env;
 	c->schema = schema_current_get(env->schemas);
+	c->schema_seen = c->schema ? c->schema->generation : 0;
 	c->id = atomic_fetch_add(&env->next_id, 1) + 1;
 	c->state = CS_CLIENT_STARTUP;
 	c->client.fd = -1;

@@ -87,6 +87,7 @@ struct conn {
 	struct conn_worker *worker;
 	struct conn_env *env;
 	struct schema *schema; /* the encryption schema this session took at its start */
+	uint64_t schema_seen;  /* the current schema's generation last compared with it */
 	uint64_t id;
 	enum conn_state state;
 	bool closed;

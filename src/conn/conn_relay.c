@@ -35,6 +35,26 @@ static void client_message_seen(struct conn *c, uint8_t type)
 	c->c2s.last_type = type;
 }
 
+/* A reload (SIGHUP) installed another encryption schema since this session last looked. A
+ * session keeps the schema it started with; when the new one encrypts anything differently
+ * (a table added, say), this session would send that table's values as they are: it ends
+ * here, before the message it is about to relay (fail closed; drivers reconnect). */
+static int schema_reloaded(struct conn *c, uint64_t gen)
+{
+	struct schema *now = schema_current_get(c->env->schemas);
+	bool same = schema_same_encryption(c->schema, now);
+	schema_unref(now);
+	c->schema_seen = gen;
+	if (same)
+		return PGS_OK;
+	log_conn(LOG_INFO, c->id,
+	         "the encryption config was reloaded: session opened before it ended");
+	conn_fail(c, "57P01",
+	          "pgseal: the encryption config changed (reload); this session was opened before "
+	          "it and must reconnect");
+	return PGS_ERR;
+}
+
 int conn_scan_client(struct conn *c)
 {
 	struct sbuf *b = &c->c2s;
@@ -63,6 +83,9 @@ int conn_scan_client(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message length");
 			return PGS_ERR;
 		}
+		uint64_t gen = schema_current_generation(c->env->schemas);
+		if (gen != c->schema_seen && type != 'X' && schema_reloaded(c, gen) != PGS_OK)
+			return PGS_ERR;
 		if (!crypt && type != 'p' && type != 'X' && crypt_enabled(c)) {
 			/* before the session's first ReadyForQuery the encryption layer does not
 			 * watch yet: a statement sent that early would pass unanalysed (no driver

@@ -86,6 +86,7 @@ void schema_current_init(struct schema_current *cur, struct schema *s)
 {
 	pthread_mutex_init(&cur->mu, NULL);
 	cur->s = s;
+	atomic_store(&cur->generation, s ? s->generation : 0);
 }
 
 struct schema *schema_current_get(struct schema_current *cur)
@@ -101,8 +102,53 @@ void schema_current_set(struct schema_current *cur, struct schema *s)
 	pthread_mutex_lock(&cur->mu);
 	struct schema *old = cur->s;
 	cur->s = s;
+	atomic_store(&cur->generation, s ? s->generation : 0);
 	pthread_mutex_unlock(&cur->mu);
 	schema_unref(old); /* freed here only when no session holds it any more */
+}
+
+uint64_t schema_current_generation(struct schema_current *cur)
+{
+	return atomic_load_explicit(&cur->generation, memory_order_relaxed);
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static bool column_same(const struct schema_column *a, const struct schema_column *b)
+{
+	return str_same(a->name, b->name) && a->type == b->type && a->type_oid == b->type_oid &&
+	       a->searchable == b->searchable && str_same(a->client_id, b->client_id) &&
+	       a->on_fail == b->on_fail && str_same(a->default_value, b->default_value) &&
+	       a->position == b->position;
+}
+
+static bool table_same(const struct schema_table *a, const struct schema_table *b)
+{
+	if (!str_same(a->name, b->name) || a->ncolumns != b->ncolumns ||
+	    a->nencrypted != b->nencrypted)
+		return false;
+	for (size_t i = 0; i < a->ncolumns; i++)
+		if (!str_same(a->columns[i], b->columns[i]))
+			return false;
+	for (size_t i = 0; i < a->nencrypted; i++)
+		if (!column_same(&a->encrypted[i], &b->encrypted[i]))
+			return false;
+	return true;
+}
+
+bool schema_same_encryption(const struct schema *a, const struct schema *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b || a->ntables != b->ntables)
+		return false;
+	for (size_t i = 0; i < a->ntables; i++)
+		if (!table_same(&a->tables[i], &b->tables[i]))
+			return false;
+	return true;
 }
 
 void schema_current_destroy(struct schema_current *cur)

@@ -71,7 +71,8 @@ void schema_unref(struct schema *s);
  * to the side, then swaps it in here; sessions keep the one they took until they end. */
 struct schema_current {
 	pthread_mutex_t mu;
-	struct schema *s; /* one reference held by the holder */
+	struct schema *s;            /* one reference held by the holder */
+	_Atomic uint64_t generation; /* s->generation, readable without the lock */
 };
 void schema_current_init(struct schema_current *cur, struct schema *s); /* takes s's reference */
 /* A reference to the current schema (the caller unrefs it). */
@@ -79,6 +80,11 @@ struct schema *schema_current_get(struct schema_current *cur);
 /* Installs s (takes its reference) and drops the holder's reference to the old one. */
 void schema_current_set(struct schema_current *cur, struct schema *s);
 void schema_current_destroy(struct schema_current *cur);
+/* The current schema's generation: one atomic load (sessions compare it at each message). */
+uint64_t schema_current_generation(struct schema_current *cur);
+/* Whether two schemas encrypt the same tables and columns the same way (a reload that changes
+ * nothing a session relies on). */
+bool schema_same_encryption(const struct schema *a, const struct schema *b);
 
 /* Case-sensitive lookups on folded names; NULL when absent. */
 const struct schema_table *schema_find_table(const struct schema *s, const char *name);

@@ -4,12 +4,14 @@ import re
 import signal
 import subprocess
 import time
+import types
 import urllib.request
 
 import psycopg
 import pytest
 
 import harness
+import leaks
 from conftest import ADMIN_TOKEN
 from enc_harness import PSQL, canary, enc, new_id, pgseal_cli  # noqa: F401 (enc: a fixture)
 from harness import DB, PASSWORDS, free_port
@@ -193,10 +195,15 @@ def test_sighup_reloads_the_encryption_config(factory, pg, workdir):
         assert new.execute("SELECT secret FROM fh_rl_b WHERE id = 1").fetchone()[0] == secret
     stored = pg.psql("SELECT encode(secret, 'hex') FROM fh_rl_b WHERE id = 1", db=DB)
     assert stored.startswith("01") and secret.encode().hex() not in stored
-    # the session from before keeps its schema: fh_rl_b is a plain bytea column to it
-    assert isinstance(old.execute("SELECT secret FROM fh_rl_b WHERE id = 1").fetchone()[0], bytes)
-    assert old.execute("SELECT count(*) FROM fh_rl_a").fetchone()[0] == 1
+    # the session from before would treat fh_rl_b as plain and send its value as it is: it
+    # ends at its next message (57P01), before that message reaches PostgreSQL
+    leaked = canary("rl")
+    with pytest.raises(psycopg.OperationalError) as ei:
+        old.execute("INSERT INTO fh_rl_b VALUES (9, %s)", (leaked,))
+    assert "encryption config changed" in str(ei.value)
     old.close()
+    assert pg.psql("SELECT count(*) FROM fh_rl_b WHERE id = 9", db=DB).strip() == "0"
+    leaks.Scan(types.SimpleNamespace(pg=pg, proxy=proxy)).check([leaked])
 
     # a broken edit: logged, the running config stays
     with open(enc_path, "a") as f:

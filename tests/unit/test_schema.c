@@ -729,7 +729,9 @@ static void test_refs_and_current(void)
 	struct schema *s1 = schema_current_get(&cur);
 	CHECK(s1 == a);
 	CHECK_EQ_INT(atomic_load(&a->refs), 2);
+	CHECK(schema_current_generation(&cur) == a->generation);
 	schema_current_set(&cur, b); /* a session still holds a */
+	CHECK(schema_current_generation(&cur) == b->generation);
 	CHECK_EQ_INT(atomic_load(&a->refs), 1);
 	struct schema *s2 = schema_current_get(&cur);
 	CHECK(s2 == b && schema_find_table(s1, "t") != NULL && schema_find_table(s2, "t") == NULL);
@@ -738,6 +740,40 @@ static void test_refs_and_current(void)
 	CHECK(schema_ref(NULL) == NULL);
 	schema_unref(NULL);
 	schema_current_destroy(&cur); /* drops b */
+}
+
+/* A reload that changes nothing encrypted keeps sessions; any change in what is encrypted ends
+ * the sessions from before (conn_relay.c). */
+static void test_same_encryption(void)
+{
+	char err[256];
+	static const char base[] = "schemas:\n  - table: t\n    columns: [id, c]\n    encrypted:\n"
+	                           "      - column: c\n";
+	struct schema *a = load(base, err, sizeof(err));
+	struct schema *a2 = load(base, err, sizeof(err));
+	struct schema *more = load("schemas:\n  - table: t\n    columns: [id, c]\n    encrypted:\n"
+	                           "      - column: c\n  - table: u\n    encrypted:\n"
+	                           "      - column: d\n",
+	                           err, sizeof(err));
+	struct schema *search =
+	    load("schemas:\n  - table: t\n    columns: [id, c]\n    encrypted:\n"
+	         "      - column: c\n        searchable: true\n",
+	         err, sizeof(err));
+	struct schema *none = load("schemas: []\n", err, sizeof(err));
+	CHECK(a && a2 && more && search && none);
+	if (a && a2 && more && search && none) {
+		CHECK(schema_same_encryption(a, a2) && schema_same_encryption(a, a));
+		CHECK(a->generation != a2->generation);
+		CHECK(!schema_same_encryption(a, more) && !schema_same_encryption(more, a));
+		CHECK(!schema_same_encryption(a, search));
+		CHECK(!schema_same_encryption(a, none) && !schema_same_encryption(none, a));
+		CHECK(!schema_same_encryption(a, NULL));
+	}
+	schema_free(a);
+	schema_free(a2);
+	schema_free(more);
+	schema_free(search);
+	schema_free(none);
 }
 
 /* One table's migration in a DO block of its own, and the report after COMMIT. */
@@ -787,6 +823,7 @@ int main(void)
 	RUN(test_ddl);
 	RUN(test_wall);
 	RUN(test_refs_and_current);
+	RUN(test_same_encryption);
 	RUN(test_ddl_per_table);
 	return t_summary("test_schema");
 }
