@@ -137,9 +137,11 @@ fuzz: fuzz-build
 	@bash scripts/run-fuzz.sh $(FUZZ_B)/bin 600
 
 # --- benchmarks (never part of the tests) -----------------------------------
+# BASELINE=/path/to/an/older/pgseal: the same measurements for both binaries in the same
+# rounds, with new/old ratios (README, "Performance")
 bench: deps all
-	@bash bench/bench.sh
-	@bash bench/bench-encrypted.sh
+	@BASELINE='$(BASELINE)' bash bench/bench.sh
+	@BASELINE='$(BASELINE)' bash bench/bench-encrypted.sh
 
 bench-crypto: all
 	@bash bench/bench-crypto.sh

@@ -8,8 +8,13 @@
 # one worker, PgBouncer's single thread. A benchmark never fails on timing: this script exits 0 unless the set-up
 # itself breaks.
 #
+# Before/after: BASELINE=/path/to/an/older/pgseal adds that binary, run the same two ways
+# (pgseal@base, pgseal-1w@base), to every round, and prints new/old ratios (README,
+# "Performance": how to build the baseline from a previous commit).
+#
 # Knobs (env): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_MODES ("simple extended prepared"), BENCH_CLIENTS (8), BENCH_THREADS (2), BENCH_LAT_SECONDS (5), BENCH_IDLE (1000),
-# BENCH_SCALE (10), PGSEAL_BIN (build/pgseal), BENCH_PGSEAL_WORKERS (0 = one per CPU).
+# BENCH_SCALE (10), PGSEAL_BIN (build/pgseal), BENCH_PGSEAL_WORKERS (0 = one per CPU), BASELINE (none),
+# BENCH_SYSTEMS (all: "direct pgbouncer pgseal pgseal-1w" and, with BASELINE, "pgseal@base pgseal-1w@base").
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,6 +29,7 @@ LAT_SECS=${BENCH_LAT_SECONDS:-5}
 IDLE=${BENCH_IDLE:-1000}
 SCALE=${BENCH_SCALE:-10}
 BIN=${PGSEAL_BIN:-$root/build/pgseal}
+BASE=${BASELINE:-}
 PY=/usr/bin/python3
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -31,6 +37,10 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 [[ -x $BIN ]] || { say "$BIN missing: run make first"; exit 1; }
+if [[ -n $BASE ]]; then
+  BASE=$(cd "$(dirname "$BASE")" 2>/dev/null && pwd)/$(basename "$BASE")
+  [[ -x $BASE ]] || { say "BASELINE $BASE is not an executable"; exit 1; }
+fi
 command -v pgbouncer >/dev/null || { say "pgbouncer missing (apt-get install pgbouncer)"; exit 1; }
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -39,7 +49,8 @@ W=$(mktemp -d /var/tmp/pgseal-bench.XXXXXX)
 chmod 755 "$W"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$W"
 PGPORT=$(free_port); BPORT=$(free_port); SPORT=$(free_port); S1PORT=$(free_port)
-PGSEAL_PID=""; PGSEAL1_PID=""; IDLE_PID=""
+OPORT=$(free_port); O1PORT=$(free_port)
+PGSEAL_PID=""; PGSEAL1_PID=""; BASE_PID=""; BASE1_PID=""; IDLE_PID=""
 
 stop_pid() {
   [[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 0
@@ -50,6 +61,8 @@ cleanup() {
   [[ -n $IDLE_PID ]] && kill "$IDLE_PID" 2>/dev/null
   stop_pid "$PGSEAL_PID"
   stop_pid "$PGSEAL1_PID"
+  stop_pid "$BASE_PID"
+  stop_pid "$BASE1_PID"
   if [[ -f $W/pgbouncer.pid ]]; then
     local bp; bp=$(cat "$W/pgbouncer.pid"); kill -TERM "$bp" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$bp" 2>/dev/null || break; sleep 0.1; done
@@ -109,7 +122,7 @@ echo '"bench" ""' >"$W/userlist.txt"
 if ! wait_port "$BPORT"; then say "PgBouncer did not start:"; cat "$W/pgbouncer.out" "$W/pgbouncer.log" >&2 2>/dev/null; fi
 
 # --- pgseal (plaintext both sides): default workers, and one worker -----------------------------
-start_pgseal() { # NAME PORT WORKERS -> prints the pid
+start_pgseal() { # NAME PORT WORKERS [BINARY] -> prints the pid
   cat >"$W/$1.yaml" <<YAML
 listen: "127.0.0.1:$2"
 workers: $3
@@ -119,21 +132,29 @@ log: {level: info, format: text}
 YAML
   # its own session, as PgBouncer (-d) and PostgreSQL have: with sched_autogroup on, a process
   # left in pgbench's session shares pgbench's CPU group and the comparison is skewed
-  setsid "$BIN" serve --config "$W/$1.yaml" >"$W/$1.log" 2>&1 </dev/null &
+  setsid "${4:-$BIN}" serve --config "$W/$1.yaml" >"$W/$1.log" 2>&1 </dev/null &
   echo $!
 }
 PGSEAL_PID=$(start_pgseal pgseal "$SPORT" "${BENCH_PGSEAL_WORKERS:-0}")
 PGSEAL1_PID=$(start_pgseal pgseal-1w "$S1PORT" 1)
-for port in "$SPORT" "$S1PORT"; do
+ports=("$SPORT" "$S1PORT")
+if [[ -n $BASE ]]; then
+  BASE_PID=$(start_pgseal pgseal-base "$OPORT" "${BENCH_PGSEAL_WORKERS:-0}" "$BASE")
+  BASE1_PID=$(start_pgseal pgseal-1w-base "$O1PORT" 1 "$BASE")
+  ports+=("$OPORT" "$O1PORT")
+fi
+for port in "${ports[@]}"; do
   if ! wait_port "$port"; then say "pgseal did not start on $port:"; tail -20 "$W"/pgseal*.log >&2; fi
 done
 ENGINE=$(sed -nE 's/.*listening on .*\([0-9]+ workers?, ([a-z_]+)\).*/\1/p' "$W/pgseal.log" | head -1)
 WORKERS=$(sed -nE 's/.*listening on .*\(([0-9]+) workers?, .*/\1/p' "$W/pgseal.log" | head -1)
 
-declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT [pgseal-1w]=$S1PORT)
-declare -A PID=([pgseal]=$PGSEAL_PID [pgseal-1w]=$PGSEAL1_PID [pgbouncer]=$(cat "$W/pgbouncer.pid" 2>/dev/null))
-SYSTEMS=(direct pgbouncer pgseal pgseal-1w)
-PROXIES=(pgbouncer pgseal pgseal-1w)
+declare -A PORT=([direct]=$PGPORT [pgbouncer]=$BPORT [pgseal]=$SPORT [pgseal-1w]=$S1PORT [pgseal@base]=$OPORT [pgseal-1w@base]=$O1PORT)
+declare -A PID=([pgseal]=$PGSEAL_PID [pgseal-1w]=$PGSEAL1_PID [pgbouncer]=$(cat "$W/pgbouncer.pid" 2>/dev/null)
+                [pgseal@base]=$BASE_PID [pgseal-1w@base]=$BASE1_PID)
+ALL=(direct pgbouncer pgseal pgseal-1w); [[ -n $BASE ]] && ALL+=(pgseal@base pgseal-1w@base)
+SYSTEMS=()
+for sys in "${ALL[@]}"; do [[ -z ${BENCH_SYSTEMS:-} || " $BENCH_SYSTEMS " == *" $sys "* ]] && SYSTEMS+=("$sys"); done
 
 # run_pgbench SYSTEM ARGS... -> prints "tps latency_ms" (or "n/a n/a")
 run_pgbench() {
@@ -177,7 +198,7 @@ for mode in $MODES; do
       fi
       TPS[$mode,$sys]="${TPS[$mode,$sys]:-} $tps"
       CPU[$mode,$sys]="${CPU[$mode,$sys]:-} $cpu"
-      rounds_log+=$(printf '  %-9s round %d  %-10s %10s tps  %6s us CPU/txn\n' "$mode" "$r" "$sys" "$tps" "$cpu")$'\n'
+      rounds_log+=$(printf '  %-9s round %d  %-15s %10s tps  %6s us CPU/txn\n' "$mode" "$r" "$sys" "$tps" "$cpu")$'\n'
       say "$mode round $r $sys: $tps tps"
     done
   done
@@ -186,7 +207,7 @@ for r in $(seq "$ROUNDS"); do
   for sys in $(order "$r"); do
     read -r tps lat txns < <(run_pgbench "$sys" -M simple -c 1 -j 1 -T "$LAT_SECS")
     LAT[$sys]="${LAT[$sys]:-} $lat"
-    rounds_log+=$(printf '  latency   round %d  %-10s %10s ms\n' "$r" "$sys" "$lat")$'\n'
+    rounds_log+=$(printf '  latency   round %d  %-15s %10s ms\n' "$r" "$sys" "$lat")$'\n'
     say "latency round $r $sys: $lat ms"
   done
 done
@@ -219,6 +240,12 @@ if kill -0 "$PGSEAL_PID" 2>/dev/null; then
   read -r b a n < <(measure_idle "$PGSEAL_PID" "$SPORT")
   mem_pgseal=$(mem_line pgseal "$b" "$a" "$n")
 fi
+mem_base=""
+if [[ -n $BASE ]] && kill -0 "$BASE_PID" 2>/dev/null; then
+  say "memory: $IDLE idle sessions through the baseline pgseal"
+  read -r b a n < <(measure_idle "$BASE_PID" "$OPORT")
+  mem_base=$(mem_line pgseal@base "$b" "$a" "$n")
+fi
 mem_bouncer="  pgbouncer  n/a"
 if [[ -f $W/pgbouncer.pid ]]; then
   say "memory: $IDLE idle sessions through pgbouncer"
@@ -247,35 +274,51 @@ echo
 echo "Throughput: pgbench -n -S -M MODE -c $CLIENTS -j $THREADS -T $SECS (scale $SCALE), systems interleaved"
 echo "in each of $ROUNDS rounds (order rotated per round); median tps. pgseal: ${WORKERS:-?} workers (one per CPU), io_engine ${ENGINE:-?};"
 echo "pgseal-1w: workers: 1, the same one thread PgBouncer has."
-printf '%-10s' mode; for sys in "${SYSTEMS[@]}"; do printf ' %12s' "$sys"; done; echo
+printf '%-10s' mode; for sys in "${SYSTEMS[@]}"; do printf ' %15s' "$sys"; done; echo
 for mode in $MODES; do
-  printf '%-10s' "$mode"; for sys in "${SYSTEMS[@]}"; do printf ' %12s' "$(median ${TPS[$mode,$sys]})"; done; echo
+  printf '%-10s' "$mode"; for sys in "${SYSTEMS[@]}"; do printf ' %15s' "$(median ${TPS[$mode,$sys]:-})"; done; echo
 done
 echo "Median of the per-round ratios (each round runs the systems back to back):"
 for mode in $MODES; do
   printf '%-10s pgbouncer/direct %6s   pgseal/direct %6s   pgseal/pgbouncer %6s   pgseal-1w/pgbouncer %6s\n' "$mode" \
-    "$(rratio "${TPS[$mode,pgbouncer]}" "${TPS[$mode,direct]}")" "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,direct]}")" \
-    "$(rratio "${TPS[$mode,pgseal]}" "${TPS[$mode,pgbouncer]}")" "$(rratio "${TPS[$mode,pgseal-1w]}" "${TPS[$mode,pgbouncer]}")"
+    "$(rratio "${TPS[$mode,pgbouncer]:-}" "${TPS[$mode,direct]:-}")" "$(rratio "${TPS[$mode,pgseal]:-}" "${TPS[$mode,direct]:-}")" \
+    "$(rratio "${TPS[$mode,pgseal]:-}" "${TPS[$mode,pgbouncer]:-}")" "$(rratio "${TPS[$mode,pgseal-1w]:-}" "${TPS[$mode,pgbouncer]:-}")"
 done
 echo
 echo "The proxy's own CPU time (user + system, all its threads, /proc/PID/stat) per transaction, median over rounds:"
 for mode in $MODES; do
-  b=$(median ${CPU[$mode,pgbouncer]}); s=$(median ${CPU[$mode,pgseal]}); s1=$(median ${CPU[$mode,pgseal-1w]})
+  b=$(median ${CPU[$mode,pgbouncer]:-}); s=$(median ${CPU[$mode,pgseal]:-}); s1=$(median ${CPU[$mode,pgseal-1w]:-})
   printf '%-10s pgbouncer %6s us   pgseal %6s us (%s of pgbouncer)   pgseal-1w %6s us (%s)\n' "$mode" "$b" "$s" "$(ratio "$s" "$b")" "$s1" "$(ratio "$s1" "$b")"
 done
 echo
 echo "Latency at 1 client: pgbench -n -S -M simple -c 1 -j 1 -T $LAT_SECS, $ROUNDS interleaved rounds, median of the average latency."
-printf '%-10s %12s %16s %22s\n' system "latency ms" "added us" "added us (per round)"
-d=$(median3 ${LAT[direct]})
+printf '%-15s %12s %16s %22s\n' system "latency ms" "added us" "added us (per round)"
+d=$(median3 ${LAT[direct]:-})
 for sys in "${SYSTEMS[@]}"; do
-  l=$(median3 ${LAT[$sys]})
-  if [[ $sys == direct ]]; then printf '%-10s %12s %16s %22s\n' "$sys" "$l" "-" "-"
-  else printf '%-10s %12s %16s %22s\n' "$sys" "$l" "$(added "$l" "$d")" "$(radded "${LAT[$sys]}" "${LAT[direct]}")"; fi
+  l=$(median3 ${LAT[$sys]:-})
+  if [[ $sys == direct ]]; then printf '%-15s %12s %16s %22s\n' "$sys" "$l" "-" "-"
+  else printf '%-15s %12s %16s %22s\n' "$sys" "$l" "$(added "$l" "$d")" "$(radded "${LAT[$sys]:-}" "${LAT[direct]:-}")"; fi
 done
 echo
 echo "Memory: $IDLE idle client sessions (startup completed, trust), bench/idle_conns.py; VmRSS from /proc/PID/status before and 1 s after."
 echo "$mem_pgseal"
+[[ -n $mem_base ]] && echo "$mem_base"
 echo "$mem_bouncer"
+if [[ -n $BASE ]]; then
+  echo
+  echo "Before/after: new = $BIN, old = BASELINE $BASE, both in every round (median of the per-round"
+  echo "new/old ratios of tps, goal >= 0.97; the proxy's CPU per transaction new/old, medians):"
+  for mode in $MODES; do
+    printf '%-10s pgseal new/old %6s  CPU %6s   pgseal-1w new/old %6s  CPU %6s\n' "$mode" \
+      "$(rratio "${TPS[$mode,pgseal]:-}" "${TPS[$mode,pgseal@base]:-}")" \
+      "$(ratio "$(median ${CPU[$mode,pgseal]:-})" "$(median ${CPU[$mode,pgseal@base]:-})")" \
+      "$(rratio "${TPS[$mode,pgseal-1w]:-}" "${TPS[$mode,pgseal-1w@base]:-}")" \
+      "$(ratio "$(median ${CPU[$mode,pgseal-1w]:-})" "$(median ${CPU[$mode,pgseal-1w@base]:-})")"
+  done
+  printf '%-10s pgseal %s us, old %s us; pgseal-1w %s us, old %s us (added over direct)\n' latency \
+    "$(added "$(median3 ${LAT[pgseal]:-})" "$d")" "$(added "$(median3 ${LAT[pgseal@base]:-})" "$d")" \
+    "$(added "$(median3 ${LAT[pgseal-1w]:-})" "$d")" "$(added "$(median3 ${LAT[pgseal-1w@base]:-})" "$d")"
+fi
 echo
 echo "Rounds:"
 printf '%s' "$rounds_log"
