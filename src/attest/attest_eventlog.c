@@ -21,7 +21,7 @@ static bool hex_bytes(json_t *v, uint8_t **out, size_t *outlen)
 	if (!s || n % 2 || n / 2 > PAYLOAD_MAX)
 		return false;
 	*out = pgs_xmalloc(n / 2 + 1);
-	if (crypto_unhex(s, n, *out, n / 2) != PGS_OK) {
+	if (pgs_unhex(s, n, *out, n / 2) != PGS_OK) {
 		free(*out);
 		*out = NULL;
 		return false;
@@ -55,7 +55,7 @@ static int parse_event(json_t *e, size_t i, struct attest_event *ev, char *err, 
 			return PGS_ERR;
 		}
 		if (json_string_length(dg) > 0) {
-			if (crypto_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
+			if (pgs_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
 				pgs_errf(err, errlen,
 				         "event log: event %zu: digest is not 96 hex "
 				         "digits",
@@ -174,7 +174,7 @@ static bool runtime_digest(const struct attest_event *ev, uint8_t out[48])
 static char *hex_dup(const uint8_t *b, size_t n)
 {
 	char *s = pgs_xmalloc(2 * n + 1);
-	crypto_hex(b, n, s);
+	pgs_hex(b, n, s);
 	return s;
 }
 

@@ -271,7 +271,7 @@ out:
 static bool in_list(const struct hexlist *l, const uint8_t *v)
 {
 	char h[2 * 48 + 1];
-	crypto_hex(v, l->bytes, h);
+	pgs_hex(v, l->bytes, h);
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i], h))
 			return true;

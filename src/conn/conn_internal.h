@@ -117,9 +117,9 @@ struct conn {
 	struct sbuf c2s; /* client -> server */
 	struct sbuf s2c; /* server -> client */
 
-	struct sbuf pool_check;   /* CS_POOL_CHECK: the check's query, then its answer */
-	char *pool_fingerprint;   /* its upstream's settings fingerprint, validated at a reset */
-	struct proto_buf startup; /* the client's StartupMessage, relayed upstream */
+	struct sbuf pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
+	char *pool_fingerprint; /* its upstream's settings fingerprint, validated at a reset */
+	struct pgs_buf startup; /* the client's StartupMessage, relayed upstream */
 	char user[64];
 	char database[64];
 	struct net_peer_id peer; /* mTLS identity, when the client presented a certificate */
@@ -168,7 +168,7 @@ void conn_close(struct conn *c, const char *why);
 /* Sends FATAL sqlstate/message to the client (when at a message boundary) and closes. */
 void conn_fail(struct conn *c, const char *sqlstate, const char *msg);
 void conn_drive(struct conn *c);
-void conn_send_to_client(struct conn *c, const struct proto_buf *msg);
+void conn_send_to_client(struct conn *c, const struct pgs_buf *msg);
 
 /* conn_startup.c */
 void conn_startup_step(struct conn *c);
@@ -263,7 +263,7 @@ static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
 
 /* Replaces the whole message at scan with a new one and passes over it. */
 static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total,
-                                         const struct proto_buf *nb)
+                                         const struct pgs_buf *nb)
 {
 	sbuf_consume(b, old_total);
 	sbuf_inject(b, nb->data, (uint32_t)nb->len);

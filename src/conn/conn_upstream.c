@@ -108,8 +108,8 @@ void conn_upstream_step(struct conn *c)
 			return;
 		}
 		uint8_t req[8];
-		proto_put_u32_at(req, 8);
-		proto_put_u32_at(req + 4, PROTO_SSL_CODE);
+		pgs_put_u32(req, 8);
+		pgs_put_u32(req + 4, PROTO_SSL_CODE);
 		if (send(c->server.fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
 			upstream_fail(c, "pgseal: could not write to the upstream server");
 			return;

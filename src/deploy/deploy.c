@@ -21,7 +21,7 @@ void deploy_compose_hash(const uint8_t *b, size_t n, char out[65])
 	 * which aborts below rather than printing a wrong hash */
 	if (EVP_Digest(b, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
 		abort();
-	crypto_hex(d, 32, out);
+	pgs_hex(d, 32, out);
 }
 
 /* ---- normalised form -------------------------------------------------------------- */

@@ -56,39 +56,30 @@ int proto_read_bytes(struct proto_reader *r, size_t n, const uint8_t **out) PGS_
 /* A NUL-terminated string inside the buffer; *out points into it, *n is its length. */
 int proto_read_cstr(struct proto_reader *r, const char **out, size_t *n) PGS_MUSTCHECK;
 
-static inline uint32_t proto_get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline void proto_put_u32_at(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* ---- packet builder ------------------------------------------------------- */
 
-/* A growable byte buffer; the owner frees it with proto_buf_free. */
-struct proto_buf {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-};
+/* Messages are built in a struct pgs_buf (common.h: grows, wipes on reset and free). */
+static inline void proto_put_u8(struct pgs_buf *b, uint8_t v)
+{
+	pgs_buf_append_u8(b, v);
+}
 
-void proto_buf_free(struct proto_buf *b);
-void proto_buf_reset(struct proto_buf *b);
-void proto_put_u8(struct proto_buf *b, uint8_t v);
-void proto_put_u16(struct proto_buf *b, uint16_t v);
-void proto_put_u32(struct proto_buf *b, uint32_t v);
-void proto_put_bytes(struct proto_buf *b, const void *p, size_t n);
-void proto_put_cstr(struct proto_buf *b, const char *s);
+static inline void proto_put_u16(struct pgs_buf *b, uint16_t v)
+{
+	pgs_buf_append_u16(b, v);
+}
+
+static inline void proto_put_u32(struct pgs_buf *b, uint32_t v)
+{
+	pgs_buf_append_u32(b, v);
+}
+
+/* Appends s with its NUL terminator. */
+void proto_put_cstr(struct pgs_buf *b, const char *s);
 /* Starts a typed message (type 0: untyped, as startup packets); returns its offset. */
-size_t proto_msg_begin(struct proto_buf *b, uint8_t type);
+size_t proto_msg_begin(struct pgs_buf *b, uint8_t type);
 /* Fills in the length of the message started at off. */
-void proto_msg_end(struct proto_buf *b, size_t off);
+void proto_msg_end(struct pgs_buf *b, size_t off);
 
 /* ---- messages ------------------------------------------------------------- */
 
@@ -118,7 +109,7 @@ int proto_parse_startup(const uint8_t *pkt, size_t len, struct proto_startup *ou
 const char *proto_startup_get(const struct proto_startup *s, const char *name);
 
 /* Builds an ErrorResponse ('E') with severity, SQLSTATE and message. */
-void proto_build_error(struct proto_buf *b, const char *severity, const char *sqlstate,
+void proto_build_error(struct pgs_buf *b, const char *severity, const char *sqlstate,
                        const char *message);
 
 /* Extracts the SQLSTATE ('C' field) of an ErrorResponse/NoticeResponse body. */
@@ -135,7 +126,7 @@ int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint
 /* Rewrites an AuthenticationSASL body's mechanism list, dropping `drop`; appends a whole 'R'
  * message to out. Fails on a malformed list. */
 int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
-                              struct proto_buf *out) PGS_MUSTCHECK;
+                              struct pgs_buf *out) PGS_MUSTCHECK;
 
 /* True when an AuthenticationSASL payload offers mechanism `name`. */
 bool proto_sasl_offers(const uint8_t *rest, size_t len, const char *name);

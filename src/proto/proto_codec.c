@@ -25,7 +25,7 @@ int proto_read_u32(struct proto_reader *r, uint32_t *out)
 {
 	if (proto_reader_left(r) < 4)
 		return PGS_ERR;
-	*out = proto_get_u32(r->buf + r->pos);
+	*out = pgs_get_u32(r->buf + r->pos);
 	r->pos += 4;
 	return PGS_OK;
 }
@@ -62,64 +62,12 @@ int proto_read_cstr(struct proto_reader *r, const char **out, size_t *n)
 	return PGS_OK;
 }
 
-static void reserve(struct proto_buf *b, size_t more)
+void proto_put_cstr(struct pgs_buf *b, const char *s)
 {
-	if (b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	b->data = pgs_xrealloc(b->data, cap);
-	b->cap = cap;
+	pgs_buf_append(b, s, strlen(s) + 1);
 }
 
-void proto_buf_free(struct proto_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-void proto_buf_reset(struct proto_buf *b)
-{
-	b->len = 0;
-}
-
-void proto_put_u8(struct proto_buf *b, uint8_t v)
-{
-	reserve(b, 1);
-	b->data[b->len++] = v;
-}
-
-void proto_put_u16(struct proto_buf *b, uint16_t v)
-{
-	reserve(b, 2);
-	b->data[b->len++] = (uint8_t)(v >> 8);
-	b->data[b->len++] = (uint8_t)v;
-}
-
-void proto_put_u32(struct proto_buf *b, uint32_t v)
-{
-	reserve(b, 4);
-	proto_put_u32_at(b->data + b->len, v);
-	b->len += 4;
-}
-
-void proto_put_bytes(struct proto_buf *b, const void *p, size_t n)
-{
-	if (!n)
-		return;
-	reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-void proto_put_cstr(struct proto_buf *b, const char *s)
-{
-	proto_put_bytes(b, s, strlen(s) + 1);
-}
-
-size_t proto_msg_begin(struct proto_buf *b, uint8_t type)
+size_t proto_msg_begin(struct pgs_buf *b, uint8_t type)
 {
 	if (type)
 		proto_put_u8(b, type);
@@ -128,7 +76,7 @@ size_t proto_msg_begin(struct proto_buf *b, uint8_t type)
 	return off;
 }
 
-void proto_msg_end(struct proto_buf *b, size_t off)
+void proto_msg_end(struct pgs_buf *b, size_t off)
 {
-	proto_put_u32_at(b->data + off, (uint32_t)(b->len - off));
+	pgs_put_u32(b->data + off, (uint32_t)(b->len - off));
 }

@@ -22,7 +22,6 @@
 #define SIM_EVENT_TYPE_DSTACK 0x08000001u
 
 /* --- byte helpers (sim_util.c) ------------------------------------------- */
-char *sim_hex(const uint8_t *buf, size_t len); /* malloc'd lowercase hex */
 /* Decodes hex (optional 0x prefix) into a malloc'd buffer; fails on odd length or bad digit. */
 int sim_unhex(const char *hex, uint8_t **out, size_t *outlen) PGS_MUSTCHECK;
 int sim_read_file(const char *path, uint8_t **out, size_t *outlen) PGS_MUSTCHECK;

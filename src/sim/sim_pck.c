@@ -140,7 +140,7 @@ int sim_pck_sgx_extension(const uint8_t ppid[16], const uint8_t platform_instanc
 
 static char *upper_hex(const uint8_t *b, size_t n)
 {
-	char *s = sim_hex(b, n);
+	char *s = pgs_hex_dup(b, n);
 	for (char *p = s; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');

@@ -256,8 +256,8 @@ static int build_doc(struct tee_ratls *r, const struct tee_dstack_info *info,
 	char *qhex = pgs_xmalloc(2 * q->quote_len + 1), rdhex[129], *pem = cert_pem(r->cert);
 	json_t *ev = NULL, *doc = NULL;
 	int rc = PGS_ERR;
-	crypto_hex(q->quote, q->quote_len, qhex);
-	crypto_hex(binding, 64, rdhex);
+	pgs_hex(q->quote, q->quote_len, qhex);
+	pgs_hex(binding, 64, rdhex);
 	if (q->event_log) {
 		json_error_t je;
 		ev = json_loads(q->event_log, 0, &je);

@@ -110,7 +110,7 @@ static void test_replay(void)
 	CHECK(r.rtmr3_ok);
 	CHECK(r.rtmr_ok[0] && r.rtmr_ok[1] && r.rtmr_ok[2]);
 	char h[97];
-	crypto_hex(r.rtmr[3], 48, h);
+	pgs_hex(r.rtmr[3], 48, h);
 	CHECK(!strcmp(h, "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53"
 	                 "459121e7a5a4443147185a8"));
 	CHECK_STR(r.compose_hash,
@@ -264,8 +264,8 @@ static void test_policy(void)
 	attest_eventlog_free(&el);
 	free(j);
 	fake_result(&res);
-	crypto_hex(dq.td.mr_td, 48, mrtd);
-	crypto_hex(dq.td.rtmr[0], 48, rtmr0);
+	pgs_hex(dq.td.mr_td, 48, mrtd);
+	pgs_hex(dq.td.rtmr[0], 48, rtmr0);
 
 	snprintf(
 	    y, sizeof(y),

@@ -22,7 +22,7 @@ static void setup(void)
 static size_t unhex(const char *h, uint8_t *out)
 {
 	size_t n = strlen(h) / 2;
-	if (crypto_unhex(h, 2 * n, out, n) != PGS_OK)
+	if (pgs_unhex(h, 2 * n, out, n) != PGS_OK)
 		return (size_t)-1;
 	return n;
 }
@@ -231,17 +231,17 @@ static void test_helpers(void)
 
 	uint8_t b[64];
 	size_t bl;
-	CHECK(crypto_base64_decode("aGVsbG8=", 8, b, sizeof(b), &bl) == PGS_OK && bl == 5 &&
+	CHECK(pgs_b64_decode("aGVsbG8=", 8, b, sizeof(b), &bl) == PGS_OK && bl == 5 &&
 	      !memcmp(b, "hello", 5));
-	CHECK(crypto_base64_decode("aGVsbA==", 8, b, sizeof(b), &bl) == PGS_OK && bl == 4);
-	CHECK(crypto_base64_decode("aGVsbG8", 7, b, sizeof(b), &bl) == PGS_ERR);
-	CHECK(crypto_base64_decode("aGV=bG8=", 8, b, sizeof(b), &bl) == PGS_ERR);
-	CHECK(crypto_base64_decode("aGVs bG8", 8, b, sizeof(b), &bl) == PGS_ERR);
-	CHECK(crypto_base64_decode("aGVsbG8=", 8, b, 4, &bl) == PGS_ERR);
-	CHECK(crypto_unhex("0g", 2, b, 1) == PGS_ERR);
-	CHECK(crypto_unhex("0a", 2, b, 2) == PGS_ERR);
+	CHECK(pgs_b64_decode("aGVsbA==", 8, b, sizeof(b), &bl) == PGS_OK && bl == 4);
+	CHECK(pgs_b64_decode("aGVsbG8", 7, b, sizeof(b), &bl) == PGS_ERR);
+	CHECK(pgs_b64_decode("aGV=bG8=", 8, b, sizeof(b), &bl) == PGS_ERR);
+	CHECK(pgs_b64_decode("aGVs bG8", 8, b, sizeof(b), &bl) == PGS_ERR);
+	CHECK(pgs_b64_decode("aGVsbG8=", 8, b, 4, &bl) == PGS_ERR);
+	CHECK(pgs_unhex("0g", 2, b, 1) == PGS_ERR);
+	CHECK(pgs_unhex("0a", 2, b, 2) == PGS_ERR);
 	char h[9];
-	crypto_hex((const uint8_t *)"\x01\xab\xff\x00", 4, h);
+	pgs_hex((const uint8_t *)"\x01\xab\xff\x00", 4, h);
 	CHECK(strcmp(h, "01abff00") == 0);
 
 	uint8_t *s = crypto_secure_alloc(100);

@@ -260,7 +260,7 @@ static void check_doc(struct tee_ratls *r, X509 *served, const char *source)
 	uint8_t *q = pgs_xmalloc(ql + 1), rd[64];
 	struct attest_quote aq;
 	char err[256];
-	CHECK(qhex && crypto_unhex(qhex, 2 * ql, q, ql) == PGS_OK);
+	CHECK(qhex && pgs_unhex(qhex, 2 * ql, q, ql) == PGS_OK);
 	CHECK(attest_quote_parse(q, ql, &aq, err, sizeof(err)) == PGS_OK);
 	uint8_t *der = NULL;
 	int dl = x ? i2d_X509(x, &der) : -1;
@@ -270,7 +270,7 @@ static void check_doc(struct tee_ratls *r, X509 *served, const char *source)
 	    !strcmp(source, "ra-tls"))
 		CHECK(!"the generated certificate carries a quote");
 	CHECK(!memcmp(aq.td.report_data, peer.expected_report_data, 64));
-	CHECK(crypto_unhex(json_string_value(json_object_get(b, "report_data")), 128, rd, 64) ==
+	CHECK(pgs_unhex(json_string_value(json_object_get(b, "report_data")), 128, rd, 64) ==
 	      PGS_OK);
 	CHECK(!memcmp(rd, peer.expected_report_data, 64));
 	if (!strcmp(source, "ra-tls")) /* the certificate carries the same quote */
