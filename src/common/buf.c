@@ -22,10 +22,8 @@ void pgs_wipe(void *p, size_t n)
 		explicit_bzero(p, n);
 }
 
-void pgs_buf_reserve(struct pgs_buf *b, size_t more)
+void pgs_buf_grow(struct pgs_buf *b, size_t more)
 {
-	if (more <= b->cap - b->len)
-		return;
 	if (more > SIZE_MAX / 2 - b->len)
 		too_large();
 	size_t need = b->len + more, cap = b->cap ? b->cap : BUF_FIRST_CAP;
@@ -42,41 +40,12 @@ void pgs_buf_reserve(struct pgs_buf *b, size_t more)
 	b->cap = cap;
 }
 
-void pgs_buf_append(struct pgs_buf *b, const void *p, size_t n)
-{
-	if (!n)
-		return;
-	pgs_buf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
 int pgs_buf_put(struct pgs_buf *b, const void *p, size_t n)
 {
 	if (n > PGS_BUF_MAX || b->len > PGS_BUF_MAX - n)
 		return PGS_ERR;
 	pgs_buf_append(b, p, n);
 	return PGS_OK;
-}
-
-void pgs_buf_append_u8(struct pgs_buf *b, uint8_t v)
-{
-	pgs_buf_reserve(b, 1);
-	b->data[b->len++] = v;
-}
-
-void pgs_buf_append_u16(struct pgs_buf *b, uint16_t v)
-{
-	pgs_buf_reserve(b, 2);
-	pgs_put_u16(b->data + b->len, v);
-	b->len += 2;
-}
-
-void pgs_buf_append_u32(struct pgs_buf *b, uint32_t v)
-{
-	pgs_buf_reserve(b, 4);
-	pgs_put_u32(b->data + b->len, v);
-	b->len += 4;
 }
 
 void pgs_buf_reset(struct pgs_buf *b)

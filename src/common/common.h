@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 /* Every fallible function returns int (0 = ok, negative = error) and is marked so. */
 #define PGS_MUSTCHECK __attribute__((warn_unused_result))
@@ -90,17 +91,51 @@ struct pgs_buf {
 /* PostgreSQL's largest allocation (MaxAllocSize): no value or message can be longer. */
 #define PGS_BUF_MAX ((size_t)0x3FFFFF00u)
 
-/* Room for `more` bytes after len (aborts on out-of-memory or size overflow). */
-void pgs_buf_reserve(struct pgs_buf *b, size_t more);
+/* The slow path of pgs_buf_reserve: a new block, the old one wiped and released. */
+void pgs_buf_grow(struct pgs_buf *b, size_t more);
+
+/* Room for `more` bytes after len (aborts on out-of-memory or size overflow). Inline: the
+ * message builders call it for every field. */
+static inline void pgs_buf_reserve(struct pgs_buf *b, size_t more)
+{
+	if (PGS_UNLIKELY(more > b->cap - b->len))
+		pgs_buf_grow(b, more);
+}
+
 /* Appends n bytes; for builders whose parts are bounded already (never fails). */
-void pgs_buf_append(struct pgs_buf *b, const void *p, size_t n);
+static inline void pgs_buf_append(struct pgs_buf *b, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	pgs_buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
 /* Appends n bytes unless the buffer would grow past PGS_BUF_MAX (PGS_ERR, nothing
  * appended): for anything whose size the input decides, as a value. */
 int pgs_buf_put(struct pgs_buf *b, const void *p, size_t n) PGS_MUSTCHECK;
+
 /* Appends one byte / a big-endian u16, u32 (never fails). */
-void pgs_buf_append_u8(struct pgs_buf *b, uint8_t v);
-void pgs_buf_append_u16(struct pgs_buf *b, uint16_t v);
-void pgs_buf_append_u32(struct pgs_buf *b, uint32_t v);
+static inline void pgs_buf_append_u8(struct pgs_buf *b, uint8_t v)
+{
+	pgs_buf_reserve(b, 1);
+	b->data[b->len++] = v;
+}
+
+static inline void pgs_buf_append_u16(struct pgs_buf *b, uint16_t v)
+{
+	pgs_buf_reserve(b, 2);
+	pgs_put_u16(b->data + b->len, v);
+	b->len += 2;
+}
+
+static inline void pgs_buf_append_u32(struct pgs_buf *b, uint32_t v)
+{
+	pgs_buf_reserve(b, 4);
+	pgs_put_u32(b->data + b->len, v);
+	b->len += 4;
+}
 /* Wipes the bytes used and empties the buffer; keeps the block for reuse. */
 void pgs_buf_reset(struct pgs_buf *b);
 /* Wipes and releases the block; the buffer is empty (reusable) afterwards. */
