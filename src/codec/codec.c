@@ -209,24 +209,16 @@ static int put_str(struct pgs_buf *b, const char *s)
 	return pgs_buf_put(b, s, strlen(s));
 }
 
-static void be_put(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t be_get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
+/* Appends the low n (2, 4 or 8) bytes of v, big-endian. */
 static int put_be(struct pgs_buf *b, uint64_t v, int n)
 {
 	uint8_t t[8];
-	be_put(t, v, n);
+	if (n == 2)
+		pgs_put_u16(t, (uint16_t)v);
+	else if (n == 4)
+		pgs_put_u32(t, (uint32_t)v);
+	else
+		pgs_put_u64(t, v);
 	return pgs_buf_put(b, t, (size_t)n);
 }
 
@@ -587,15 +579,16 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		size_t w = wire == OID_INT2 ? 2 : wire == OID_INT4 ? 4 : 8;
 		if (len != w)
 			return PGS_ERR;
-		uint64_t u = be_get(in, (int)w);
-		int64_t v = w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u;
+		int64_t v = w == 2   ? (int16_t)pgs_get_u16(in)
+		            : w == 4 ? (int32_t)pgs_get_u32(in)
+		                     : (int64_t)pgs_get_u64(in);
 		return int_put(col, v, out);
 	}
 	case OID_FLOAT4: {
 		float f;
-		uint32_t u = (uint32_t)be_get(in, 4);
 		if (len != 4 || col != CODEC_FLOAT8)
 			return PGS_ERR;
+		uint32_t u = pgs_get_u32(in); /* after the length check: in may be shorter */
 		memcpy(&f, &u, sizeof(f));
 		return put_be(out, canon_double_bits((double)f), 8);
 	}
@@ -604,7 +597,7 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		uint64_t u;
 		if (len != 8 || col != CODEC_FLOAT8)
 			return PGS_ERR;
-		u = be_get(in, 8);
+		u = pgs_get_u64(in);
 		memcpy(&d, &u, sizeof(d));
 		return put_be(out, canon_double_bits(d), 8);
 	}
@@ -619,13 +612,13 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		return pgs_buf_put(out, &b, 1);
 	}
 	case OID_DATE:
-		if (len != 4 || col != CODEC_DATE || !codec_date_valid((int32_t)be_get(in, 4)))
+		if (len != 4 || col != CODEC_DATE || !codec_date_valid((int32_t)pgs_get_u32(in)))
 			return PGS_ERR;
 		return pgs_buf_put(out, in, 4);
 	case OID_TIMESTAMP:
 	case OID_TIMESTAMPTZ:
 		if (len != 8 || (col != CODEC_TIMESTAMP && col != CODEC_TIMESTAMPTZ) ||
-		    !codec_ts_valid((int64_t)be_get(in, 8)))
+		    !codec_ts_valid((int64_t)pgs_get_u64(in)))
 			return PGS_ERR;
 		return pgs_buf_put(out, in, 8);
 	case OID_UUID:
@@ -728,10 +721,10 @@ static bool canonical_valid(enum codec_type col, const uint8_t *c, size_t len)
 	case CODEC_BOOL:
 		return len == 1 && c[0] <= 1;
 	case CODEC_DATE:
-		return len == 4 && codec_date_valid((int32_t)be_get(c, 4));
+		return len == 4 && codec_date_valid((int32_t)pgs_get_u32(c));
 	case CODEC_TIMESTAMP:
 	case CODEC_TIMESTAMPTZ:
-		return len == 8 && codec_ts_valid((int64_t)be_get(c, 8));
+		return len == 8 && codec_ts_valid((int64_t)pgs_get_u64(c));
 	case CODEC_UUID:
 		return len == 16;
 	}
@@ -749,16 +742,16 @@ static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct pg
 	case CODEC_BYTEA:
 		return bytea_text_out(c, len, out);
 	case CODEC_INT2:
-		n = snprintf(t, sizeof(t), "%d", (int)(int16_t)be_get(c, 2));
+		n = snprintf(t, sizeof(t), "%d", (int)(int16_t)pgs_get_u16(c));
 		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_INT4:
-		n = snprintf(t, sizeof(t), "%ld", (long)(int32_t)be_get(c, 4));
+		n = snprintf(t, sizeof(t), "%ld", (long)(int32_t)pgs_get_u32(c));
 		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_INT8:
-		n = snprintf(t, sizeof(t), "%lld", (long long)(int64_t)be_get(c, 8));
+		n = snprintf(t, sizeof(t), "%lld", (long long)(int64_t)pgs_get_u64(c));
 		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_FLOAT8:
-		return float_text_out(be_get(c, 8), out);
+		return float_text_out(pgs_get_u64(c), out);
 	case CODEC_NUMERIC: {
 		/* the canonical form is the text form; re-parse to refuse anything else */
 		struct pgs_buf chk = {0};
@@ -771,10 +764,10 @@ static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct pg
 	case CODEC_BOOL:
 		return put_str(out, c[0] ? "t" : "f");
 	case CODEC_DATE:
-		return codec_date_text_out((int32_t)be_get(c, 4), out);
+		return codec_date_text_out((int32_t)pgs_get_u32(c), out);
 	case CODEC_TIMESTAMP:
 	case CODEC_TIMESTAMPTZ:
-		return codec_ts_text_out((int64_t)be_get(c, 8), col == CODEC_TIMESTAMPTZ, out);
+		return codec_ts_text_out((int64_t)pgs_get_u64(c), col == CODEC_TIMESTAMPTZ, out);
 	case CODEC_UUID:
 		return uuid_text_out(c, out);
 	}

@@ -119,7 +119,7 @@ out:
 
 static int16_t rd16(const uint8_t *p)
 {
-	return (int16_t)(uint16_t)((unsigned)p[0] << 8 | p[1]);
+	return (int16_t)pgs_get_u16(p);
 }
 
 int codec_numeric_recv(const uint8_t *in, size_t len, struct pgs_buf *out)

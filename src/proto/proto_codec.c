@@ -16,7 +16,7 @@ int proto_read_u16(struct proto_reader *r, uint16_t *out)
 {
 	if (proto_reader_left(r) < 2)
 		return PGS_ERR;
-	*out = (uint16_t)(r->buf[r->pos] << 8 | r->buf[r->pos + 1]);
+	*out = pgs_get_u16(r->buf + r->pos);
 	r->pos += 2;
 	return PGS_OK;
 }

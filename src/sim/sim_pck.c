@@ -80,7 +80,8 @@ static void der_uint(struct der *d, unsigned v)
 {
 	uint8_t buf[5];
 	size_t n = 0;
-	uint8_t tmp[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t tmp[4];
+	pgs_put_u32(tmp, v);
 	size_t i = 0;
 	while (i < 3 && tmp[i] == 0)
 		i++;
