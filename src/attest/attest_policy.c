@@ -63,7 +63,7 @@ static char *norm_hex(const char *s, size_t bytes)
 		return NULL;
 	char *o = pgs_xmalloc(2 * bytes + 1);
 	for (size_t i = 0; i < 2 * bytes; i++) {
-		if (!isxdigit((unsigned char)s[i])) {
+		if (pgs_hexval((unsigned char)s[i]) < 0) {
 			free(o);
 			return NULL;
 		}

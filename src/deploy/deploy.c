@@ -293,7 +293,7 @@ static int check_hex(const char *what, const char *v, size_t bytes, char *err, s
 		s += 2;
 	bool ok = strlen(s) == 2 * bytes;
 	for (size_t i = 0; ok && s[i]; i++)
-		ok = isxdigit((unsigned char)s[i]);
+		ok = pgs_hexval((unsigned char)s[i]) >= 0;
 	if (!ok)
 		pgs_errf(err, errlen, "%s must be %zu bytes of hex", what, bytes);
 	return ok ? PGS_OK : PGS_ERR;
