@@ -47,16 +47,6 @@ static int spki_binding(X509_PUBKEY *pk, uint8_t out[64])
 	return rc;
 }
 
-int tee_ratls_key_binding(EVP_PKEY *key, uint8_t out[64])
-{
-	unsigned char *der = NULL;
-	/* i2d_PUBKEY is the SubjectPublicKeyInfo DER, exactly what the certificate carries */
-	int n = i2d_PUBKEY(key, &der);
-	int rc = n > 0 ? attest_ratls_report_data(der, (size_t)n, out) : PGS_ERR;
-	OPENSSL_free(der);
-	return rc;
-}
-
 static bool dns_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -356,7 +346,7 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	bool generate = cfg->client_tls.cert_file == NULL;
 	if (generate) {
 		r->key = tee_ratls_generate_key();
-		if (!r->key || tee_ratls_key_binding(r->key, binding) != PGS_OK) {
+		if (!r->key || attest_ratls_report_data_for_key(r->key, binding) != PGS_OK) {
 			pgs_errf(err, errlen, "RA-TLS: cannot generate the P-256 TLS key");
 			goto out;
 		}

@@ -41,8 +41,9 @@ static void test_build_cert(void)
 	EVP_PKEY *key = tee_ratls_generate_key();
 	CHECK(key != NULL);
 	CHECK(EVP_PKEY_is_a(key, "EC"));
-	CHECK(tee_ratls_key_binding(key, binding) == PGS_OK);
-	CHECK(tee_ratls_key_binding(key, again) == PGS_OK && !memcmp(binding, again, 64));
+	CHECK(attest_ratls_report_data_for_key(key, binding) == PGS_OK);
+	CHECK(attest_ratls_report_data_for_key(key, again) == PGS_OK &&
+	      !memcmp(binding, again, 64));
 	CHECK(tee_ratls_build_cert(key, "DNS:localhost,IP:127.0.0.1", quote, sizeof(quote), evlog,
 	                           &x, err, sizeof(err)) == PGS_OK);
 	if (!x)
@@ -101,7 +102,8 @@ static void test_build_cert(void)
 	CHECK(bad == NULL);
 	/* two keys, two bindings */
 	EVP_PKEY *k2 = tee_ratls_generate_key();
-	CHECK(k2 && tee_ratls_key_binding(k2, again) == PGS_OK && memcmp(binding, again, 64) != 0);
+	CHECK(k2 && attest_ratls_report_data_for_key(k2, again) == PGS_OK &&
+	      memcmp(binding, again, 64) != 0);
 	EVP_PKEY_free(k2);
 out:
 	X509_free(x);
@@ -324,7 +326,7 @@ static void test_setup_generated(void)
 		CHECK(dl > 0 &&
 		      attest_ratls_from_cert(der, (size_t)dl, &peer, err, sizeof(err)) == PGS_OK);
 		uint8_t b[64];
-		CHECK(key && tee_ratls_key_binding(key, b) == PGS_OK &&
+		CHECK(key && attest_ratls_report_data_for_key(key, b) == PGS_OK &&
 		      !memcmp(b, peer.expected_report_data, 64));
 		attest_peer_free(&peer);
 		OPENSSL_free(der);
