@@ -153,7 +153,7 @@ void pgs_hex(const uint8_t *in, size_t n, char *out);
 /* The same into a new malloc'd string (aborts on out-of-memory). Owner: the caller. */
 char *pgs_hex_dup(const uint8_t *in, size_t n);
 /* The value of one hex digit (either case), or -1 for any other character. */
-int pgs_hexval(int c);
+int pgs_hexval(int c) PGS_MUSTCHECK;
 /* Parses exactly outlen bytes of hex (either case); fails on any other length or char. */
 int pgs_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
 

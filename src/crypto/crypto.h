@@ -44,7 +44,7 @@ void crypto_disable_core_dumps(void);
 /* ---- helpers ------------------------------------------------------------------------- */
 
 /* 1 when the n bytes are equal, 0 otherwise, in time independent of the contents. */
-int crypto_ct_equal(const void *a, const void *b, size_t n);
+int crypto_ct_equal(const void *a, const void *b, size_t n) PGS_MUSTCHECK;
 /* Cryptographically secure random bytes (OpenSSL RAND). */
 int crypto_random(void *buf, size_t n) PGS_MUSTCHECK;
 /* Wipes n bytes (OPENSSL_cleanse). */
