@@ -136,6 +136,7 @@ static inline void pgs_buf_append_u32(struct pgs_buf *b, uint32_t v)
 	pgs_put_u32(b->data + b->len, v);
 	b->len += 4;
 }
+
 /* Wipes the bytes used and empties the buffer; keeps the block for reuse. */
 void pgs_buf_reset(struct pgs_buf *b);
 /* Wipes and releases the block; the buffer is empty (reusable) afterwards. */
