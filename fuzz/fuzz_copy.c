@@ -15,14 +15,14 @@ static const struct schema_column *plain3[3];
 static void reencode(const struct sql_copy *fmt, const uint8_t *row, size_t len)
 {
 	struct sql_copy cp = *fmt;
-	struct codec_buf o = {0};
+	struct pgs_buf o = {0};
 	struct crypt_copy_err e;
 	cp.ncolumns = 3;
 	cp.columns = plain3;
 	if (crypt_copy_row(NULL, &cp, row, len, true, 1, &o, &e) != PGS_OK &&
 	    (strcmp(e.state, "22P04") != 0 || !strstr(e.msg, "malformed COPY data at line 1: ")))
 		abort();
-	codec_buf_free(&o);
+	pgs_buf_free(&o);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (k != nends)
 			abort();
 	}
-	codec_buf_free(&fields.vals);
+	pgs_buf_free(&fields.vals);
 	free(buf);
 	return 0;
 }

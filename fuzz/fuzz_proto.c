@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proto_startup st;
-	struct proto_buf out = {0};
+	struct pgs_buf out = {0};
 	char state[6];
 	uint32_t code, pid, key;
 	const uint8_t *rest, *idata;
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* walk a stream of typed messages as the relay scanners do */
 		size_t pos = 0;
 		while (n - pos >= PROTO_HDR_LEN) {
-			uint32_t len = proto_get_u32(buf + pos + 1);
+			uint32_t len = pgs_get_u32(buf + pos + 1);
 			if (proto_check_header(buf[pos], len, 1u << 20) != PGS_OK ||
 			    n - pos - 1 < len)
 				break;
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	}
-	proto_buf_free(&out);
+	pgs_buf_free(&out);
 	free(buf);
 	return 0;
 }

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The same bytes as a wire value of every type, both formats. */
 	if (size > 0) {
-		struct codec_buf c = {0}, w = {0};
+		struct pgs_buf c = {0}, w = {0};
 		enum codec_type t = (enum codec_type)(CODEC_TEXT + data[0] % 13);
 		int fmt = (data[0] >> 4) & 1;
 		static const uint32_t oids[] = {0,   16,  17,   20,   21,   23,   25,   114,
@@ -52,17 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * bytes */
 			if (codec_from_canonical(t, CODEC_FMT_TEXT, c.data, c.len, &w) != PGS_OK)
 				abort();
-			struct codec_buf c2 = {0};
+			struct pgs_buf c2 = {0};
 			if (codec_to_canonical(t, 0, CODEC_FMT_TEXT, w.data, w.len, &c2) !=
 			        PGS_OK ||
 			    c2.len != c.len || (c.len && memcmp(c2.data, c.data, c.len)))
 				abort();
 			if (codec_from_canonical(t, CODEC_FMT_BINARY, c.data, c.len, &w) != PGS_OK)
 				abort();
-			codec_buf_free(&c2);
+			pgs_buf_free(&c2);
 		}
-		codec_buf_free(&c);
-		codec_buf_free(&w);
+		pgs_buf_free(&c);
+		pgs_buf_free(&w);
 	}
 	crypto_column_key_free(k);
 	return 0;

@@ -339,11 +339,7 @@ int attest_ratls_report_data(const uint8_t *spki_der, size_t spki_len,
  * for a certificate carrying this key. */
 int attest_ratls_report_data_for_key(EVP_PKEY *key,
                                      uint8_t out[ATTEST_REPORT_DATA_LEN]) PGS_MUSTCHECK;
-/* For the certificate generator: adds the quote (and the event log, if not NULL) to an
- * unsigned certificate as non-critical extensions encoded as the verifier reads them.
- * Call before X509_sign. */
-int attest_ratls_add_extensions(X509 *cert, const uint8_t *quote, size_t quote_len,
-                                const char *event_log, size_t event_log_len) PGS_MUSTCHECK;
+/* The certificate's writer is tee_ratls_build_cert (src/tee/): the verifier side only here. */
 
 struct attest_peer {
 	uint8_t *cert_der; /* the server's leaf certificate */

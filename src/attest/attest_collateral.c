@@ -47,7 +47,7 @@ static const char *jstr(json_t *o, const char *k)
 static bool jhex(json_t *o, const char *k, uint8_t *out, size_t n)
 {
 	const char *s = jstr(o, k);
-	return s && crypto_unhex(s, strlen(s), out, n) == PGS_OK;
+	return s && pgs_unhex(s, strlen(s), out, n) == PGS_OK;
 }
 
 static bool jint(json_t *o, const char *k, long long lo, long long hi, long long *out)
@@ -269,7 +269,7 @@ static uint8_t *hex_field(json_t *root, const char *k, size_t *len)
 	if (n == 0 || n % 2 || n / 2 > (16u << 20))
 		return NULL;
 	uint8_t *b = pgs_xmalloc(n / 2);
-	if (crypto_unhex(s, n, b, n / 2) != PGS_OK) {
+	if (pgs_unhex(s, n, b, n / 2) != PGS_OK) {
 		free(b);
 		return NULL;
 	}

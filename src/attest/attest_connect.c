@@ -40,40 +40,6 @@ int attest_ratls_report_data_for_key(EVP_PKEY *key, uint8_t out[ATTEST_REPORT_DA
 	return rc;
 }
 
-/* Adds one extension whose value is a DER OCTET STRING holding `val`. */
-static int add_octet_ext(X509 *cert, const char *oid, const uint8_t *val, size_t len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-	ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new(), *outer = ASN1_OCTET_STRING_new();
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	int n = -1, rc = PGS_ERR;
-	if (obj && inner && outer && len <= INT32_MAX &&
-	    ASN1_OCTET_STRING_set(inner, val, (int)len) &&
-	    (n = i2d_ASN1_OCTET_STRING(inner, &der)) > 0 && ASN1_OCTET_STRING_set(outer, der, n) &&
-	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, outer)) &&
-	    X509_add_ext(cert, ext, -1))
-		rc = PGS_OK;
-	X509_EXTENSION_free(ext);
-	OPENSSL_free(der);
-	ASN1_OCTET_STRING_free(inner);
-	ASN1_OCTET_STRING_free(outer);
-	ASN1_OBJECT_free(obj);
-	ERR_clear_error();
-	return rc;
-}
-
-int attest_ratls_add_extensions(X509 *cert, const uint8_t *quote, size_t quote_len,
-                                const char *event_log, size_t event_log_len)
-{
-	if (add_octet_ext(cert, ATTEST_OID_RATLS_QUOTE, quote, quote_len) != PGS_OK)
-		return PGS_ERR;
-	if (event_log && add_octet_ext(cert, ATTEST_OID_RATLS_EVENT_LOG, (const uint8_t *)event_log,
-	                               event_log_len) != PGS_OK)
-		return PGS_ERR;
-	return PGS_OK;
-}
-
 /* An extension value is a DER OCTET STRING holding the bytes (dstack >= 0.5), or the bytes
  * themselves (older dstack). A raw quote starts 04 00 and so never parses as a covering
  * OCTET STRING. */

@@ -21,7 +21,7 @@ static bool hex_bytes(json_t *v, uint8_t **out, size_t *outlen)
 	if (!s || n % 2 || n / 2 > PAYLOAD_MAX)
 		return false;
 	*out = pgs_xmalloc(n / 2 + 1);
-	if (crypto_unhex(s, n, *out, n / 2) != PGS_OK) {
+	if (pgs_unhex(s, n, *out, n / 2) != PGS_OK) {
 		free(*out);
 		*out = NULL;
 		return false;
@@ -55,7 +55,7 @@ static int parse_event(json_t *e, size_t i, struct attest_event *ev, char *err, 
 			return PGS_ERR;
 		}
 		if (json_string_length(dg) > 0) {
-			if (crypto_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
+			if (pgs_unhex(s, json_string_length(dg), ev->digest, 48) != PGS_OK) {
 				pgs_errf(err, errlen,
 				         "event log: event %zu: digest is not 96 hex "
 				         "digits",
@@ -171,18 +171,11 @@ static bool runtime_digest(const struct attest_event *ev, uint8_t out[48])
 	return sha384(parts, lens, 5, out);
 }
 
-static char *hex_dup(const uint8_t *b, size_t n)
-{
-	char *s = pgs_xmalloc(2 * n + 1);
-	crypto_hex(b, n, s);
-	return s;
-}
-
 static char *text_or_hex(const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (b[i] < 0x20 || b[i] > 0x7e)
-			return hex_dup(b, n);
+			return pgs_hex_dup(b, n);
 	char *s = pgs_xmalloc(n + 1);
 	memcpy(s, b, n);
 	s[n] = '\0';
@@ -246,16 +239,19 @@ int attest_eventlog_replay(const struct attest_eventlog *log, const struct attes
 			continue;
 		const uint8_t *p = ev->payload ? ev->payload : (const uint8_t *)"";
 		if (!strcmp(ev->event, "compose-hash"))
-			take_fact(out, &out->compose_hash, hex_dup(p, ev->payload_len), ev->event);
+			take_fact(out, &out->compose_hash, pgs_hex_dup(p, ev->payload_len),
+			          ev->event);
 		else if (!strcmp(ev->event, "app-id"))
-			take_fact(out, &out->app_id, hex_dup(p, ev->payload_len), ev->event);
+			take_fact(out, &out->app_id, pgs_hex_dup(p, ev->payload_len), ev->event);
 		else if (!strcmp(ev->event, "instance-id"))
-			take_fact(out, &out->instance_id, hex_dup(p, ev->payload_len), ev->event);
+			take_fact(out, &out->instance_id, pgs_hex_dup(p, ev->payload_len),
+			          ev->event);
 		else if (!strcmp(ev->event, "key-provider"))
 			take_fact(out, &out->key_provider, text_or_hex(p, ev->payload_len),
 			          ev->event);
 		else if (!strcmp(ev->event, "os-image-hash"))
-			take_fact(out, &out->os_image_hash, hex_dup(p, ev->payload_len), ev->event);
+			take_fact(out, &out->os_image_hash, pgs_hex_dup(p, ev->payload_len),
+			          ev->event);
 	}
 	for (int i = 0; i < 4; i++)
 		out->rtmr_ok[i] = replayable[i] && !CRYPTO_memcmp(out->rtmr[i], td->rtmr[i], 48);

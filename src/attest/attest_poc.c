@@ -150,7 +150,7 @@ static int claim_hash(json_t *p, const char *name, uint8_t out[32], char *err, s
 		pgs_errf(err, errlen, "the claim %s is missing", name);
 		return PGS_ERR;
 	}
-	if (!s || crypto_unhex(s, json_string_length(v), out, 32) != PGS_OK) {
+	if (!s || pgs_unhex(s, json_string_length(v), out, 32) != PGS_OK) {
 		pgs_errf(err, errlen, "the claim %s is not a string of 64 hex digits", name);
 		return PGS_ERR;
 	}
@@ -376,7 +376,7 @@ unsigned attest_poc_threshold(const struct attest_poc_config *cfg)
 static bool all_hex(const uint8_t *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (crypto_hexval(s[i]) < 0)
+		if (pgs_hexval(s[i]) < 0)
 			return false;
 	return true;
 }
@@ -429,9 +429,9 @@ int attest_poc_config_add_key(struct attest_poc_config *c, const char *id, const
 	}
 	if (len == 64 && all_hex(key, len)) {
 		uint8_t raw[32];
-		if (crypto_unhex((const char *)key, len, raw, 32) == PGS_OK)
+		if (pgs_unhex((const char *)key, len, raw, 32) == PGS_OK)
 			pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
-		crypto_hex(raw, 32, hexid);
+		pgs_hex(raw, 32, hexid);
 		if (!id)
 			id = hexid;
 	} else if (len <= INT32_MAX) {
@@ -626,9 +626,9 @@ json_t *attest_poc_json(const struct attest_poc_config *cfg, const struct attest
 			                    p->iss[0] ? json_string(p->iss) : json_null());
 			json_object_set_new(t, "label",
 			                    p->label[0] ? json_string(p->label) : json_null());
-			crypto_hex(p->quote_hash, 32, hex);
+			pgs_hex(p->quote_hash, 32, hex);
 			json_object_set_new(t, "quote_hash", json_string(hex));
-			crypto_hex(p->machine_id, 32, hex);
+			pgs_hex(p->machine_id, 32, hex);
 			json_object_set_new(t, "machine_id", json_string(hex));
 			set_time(t, "iat", true, p->iat);
 			set_time(t, "exp", p->has_exp, p->exp);

@@ -76,7 +76,7 @@ static char *norm_hex(const char *s, size_t bytes)
 		return NULL;
 	char *o = pgs_xmalloc(2 * bytes + 1);
 	for (size_t i = 0; i < 2 * bytes; i++) {
-		if (!isxdigit((unsigned char)s[i])) {
+		if (pgs_hexval((unsigned char)s[i]) < 0) {
 			free(o);
 			return NULL;
 		}
@@ -442,7 +442,7 @@ out:
 static bool in_list(const struct hexlist *l, const uint8_t *v)
 {
 	char h[2 * 48 + 1];
-	crypto_hex(v, l->bytes, h);
+	pgs_hex(v, l->bytes, h);
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i], h))
 			return true;

@@ -225,7 +225,7 @@ static int unhex_text(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 	for (; i < len; i++) {
 		if (isspace(data[i]))
 			continue;
-		int v = crypto_hexval(data[i]);
+		int v = pgs_hexval(data[i]);
 		if (v < 0) {
 			pgs_errf(err, errlen, "quote: invalid hex character at offset %zu", i);
 			free(buf);

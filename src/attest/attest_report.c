@@ -10,7 +10,7 @@ static void set_hex(json_t *o, const char *k, const uint8_t *b, size_t n)
 	char buf[2 * 648 + 1];
 	if (n > 648)
 		return;
-	crypto_hex(b, n, buf);
+	pgs_hex(b, n, buf);
 	json_object_set_new(o, k, json_string(buf));
 }
 

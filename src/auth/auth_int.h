@@ -14,18 +14,6 @@ enum auth_state {
 	AUTH_STATE_FAILED,   /* any error: every later call fails */
 };
 
-#define AUTH_B64_LEN(n) (((n) + 2) / 3 * 4)
-
-/* Base64 (RFC 4648, with padding) without data-dependent branches or table lookups. */
-size_t auth_b64_enc_len(size_t n);
-/* Writes the encoding (no NUL) into out (cap bytes); AUTH_ERR_NOSPACE if it does not fit. */
-PGS_MUSTCHECK int auth_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap,
-                                  size_t *outlen);
-/* Strict decode: length a multiple of 4, padding only at the end, canonical trailing
- * bits, no whitespace. AUTH_ERR_PROTOCOL on bad input, AUTH_ERR_NOSPACE if too long. */
-PGS_MUSTCHECK int auth_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-                                  size_t *outlen);
-
 /* HMAC-SHA-256 with a 32-byte key. */
 PGS_MUSTCHECK int auth_hmac(const uint8_t key[AUTH_KEY_LEN], const void *data, size_t n,
                             uint8_t out[AUTH_KEY_LEN]);

@@ -182,8 +182,7 @@ static int parse_server_first(struct auth_scram_client *c, const char *m, size_t
 		return AUTH_ERR_PROTOCOL;
 	}
 	if (auth_attr_next(&cur, 's', NULL, &val, &vlen) != AUTH_OK ||
-	    auth_b64_decode(val, vlen, salt, AUTH_SALT_MAX, salt_len) != AUTH_OK ||
-	    *salt_len == 0) {
+	    pgs_b64_decode(val, vlen, salt, AUTH_SALT_MAX, salt_len) != AUTH_OK || *salt_len == 0) {
 		c->detail = "malformed salt";
 		return AUTH_ERR_PROTOCOL;
 	}
@@ -206,7 +205,7 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 	uint8_t salt[AUTH_SALT_MAX], cbind[sizeof(c->gs2_header) + AUTH_CB_MAX];
 	uint8_t sig[AUTH_KEY_LEN], proof[AUTH_KEY_LEN];
 	char cfwp[AUTH_SCRAM_MSG_MAX], am[3 * AUTH_SCRAM_MSG_MAX + 2];
-	char c64[AUTH_B64_LEN(sizeof(cbind))], p64[AUTH_B64_LEN(AUTH_KEY_LEN)];
+	char c64[PGS_B64_LEN(sizeof(cbind))], p64[PGS_B64_LEN(AUTH_KEY_LEN)];
 	size_t salt_len = 0, cblen, c64len = 0, p64len = 0, cfwp_len = 0, amlen = 0;
 	const char *nonce;
 	uint32_t iterations = 0;
@@ -249,7 +248,8 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 		cblen += c->cb_len;
 	}
 	nonce = m + 2;
-	rc = auth_b64_encode(cbind, cblen, c64, sizeof(c64), &c64len);
+	rc = pgs_b64_encode(cbind, cblen, c64, sizeof(c64), &c64len) == PGS_OK ? AUTH_OK
+	                                                                       : AUTH_ERR_NOSPACE;
 	if (rc == AUTH_OK)
 		rc = auth_buf_put(cfwp, sizeof(cfwp), &cfwp_len, "c=", 2);
 	if (rc == AUTH_OK)
@@ -270,7 +270,9 @@ int auth_scram_client_final(struct auth_scram_client *c, const uint8_t *msg, siz
 	if (rc == AUTH_OK)
 		rc = auth_hmac(c->v.server_key, am, amlen, c->server_signature);
 	if (rc == AUTH_OK)
-		rc = auth_b64_encode(proof, AUTH_KEY_LEN, p64, sizeof(p64), &p64len);
+		rc = pgs_b64_encode(proof, AUTH_KEY_LEN, p64, sizeof(p64), &p64len) == PGS_OK
+		         ? AUTH_OK
+		         : AUTH_ERR_NOSPACE;
 	if (rc == AUTH_OK)
 		rc = auth_buf_put(cfwp, sizeof(cfwp), &cfwp_len, ",p=", 3);
 	if (rc == AUTH_OK)
@@ -314,8 +316,8 @@ int auth_scram_client_verify(struct auth_scram_client *c, const uint8_t *msg, si
 		return fail(c, AUTH_ERR_PROTOCOL, "malformed server-final-message");
 	if (attr == 'e')
 		return fail(c, AUTH_ERR_UPSTREAM, "server reported a SCRAM error");
-	if (attr != 'v' || !auth_cursor_end(&cur) || vlen != AUTH_B64_LEN(AUTH_KEY_LEN) ||
-	    auth_b64_decode(val, vlen, sig, sizeof(sig), &slen) != AUTH_OK || slen != AUTH_KEY_LEN)
+	if (attr != 'v' || !auth_cursor_end(&cur) || vlen != PGS_B64_LEN(AUTH_KEY_LEN) ||
+	    pgs_b64_decode(val, vlen, sig, sizeof(sig), &slen) != AUTH_OK || slen != AUTH_KEY_LEN)
 		return fail(c, AUTH_ERR_PROTOCOL, "malformed server signature");
 	if (CRYPTO_memcmp(sig, c->server_signature, AUTH_KEY_LEN) != 0) {
 		rc = fail(c, AUTH_ERR_SERVER_SIGNATURE, "server signature does not verify");

@@ -122,7 +122,7 @@ int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism, 
 {
 	static const char cb_prefix[] = "p=tls-server-end-point,";
 	const char *m = (const char *)msg, *val;
-	char salt64[AUTH_B64_LEN(AUTH_SALT_MAX) + 1], iter[16];
+	char salt64[PGS_B64_LEN(AUTH_SALT_MAX) + 1], iter[16];
 	char snonce[64];
 	size_t pos, vlen, saltlen = 0, snlen = 0;
 	struct auth_cursor cur;
@@ -209,7 +209,7 @@ int auth_scram_server_first(struct auth_scram_server *s, const char *mechanism, 
 	}
 	memcpy(s->nonce + s->nonce_len, snonce, snlen);
 	s->nonce_len += snlen;
-	if (auth_b64_encode(s->v.salt, s->v.salt_len, salt64, sizeof(salt64), &saltlen) != AUTH_OK)
+	if (pgs_b64_encode(s->v.salt, s->v.salt_len, salt64, sizeof(salt64), &saltlen) != AUTH_OK)
 		return fail(s, AUTH_ERR_INTERNAL, "salt encoding failed");
 	snprintf(iter, sizeof(iter), "%u", (unsigned)s->v.iterations);
 	s->sf_len = 0;
@@ -241,7 +241,7 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 	uint8_t cbind[sizeof(s->gs2_header) + AUTH_CB_MAX], expect[sizeof(cbind)];
 	uint8_t proof[AUTH_KEY_LEN], sig[AUTH_KEY_LEN], ck[AUTH_KEY_LEN], h[AUTH_KEY_LEN];
 	char am[3 * AUTH_SCRAM_MSG_MAX + 2];
-	char v64[AUTH_B64_LEN(AUTH_KEY_LEN)];
+	char v64[PGS_B64_LEN(AUTH_KEY_LEN)];
 	size_t vlen, cblen = 0, exlen, plen = 0, cfwp_len, amlen = 0, v64len = 0;
 	struct auth_cursor cur;
 	char attr = 0;
@@ -258,7 +258,7 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 
 	/* c=: base64 of the gs2 header, followed by the binding data when it said "p" */
 	if (auth_attr_next(&cur, 'c', NULL, &val, &vlen) != AUTH_OK ||
-	    auth_b64_decode(val, vlen, cbind, sizeof(cbind), &cblen) != AUTH_OK)
+	    pgs_b64_decode(val, vlen, cbind, sizeof(cbind), &cblen) != AUTH_OK)
 		return fail(s, AUTH_ERR_PROTOCOL, "malformed channel-binding attribute");
 	memcpy(expect, s->gs2_header, s->gs2_len);
 	exlen = s->gs2_len;
@@ -283,8 +283,8 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 	} while (attr != 'p');
 	if (!auth_cursor_end(&cur))
 		return fail(s, AUTH_ERR_PROTOCOL, "garbage after the proof");
-	if (vlen != auth_b64_enc_len(AUTH_KEY_LEN) ||
-	    auth_b64_decode(val, vlen, proof, sizeof(proof), &plen) != AUTH_OK ||
+	if (vlen != pgs_b64_enc_len(AUTH_KEY_LEN) ||
+	    pgs_b64_decode(val, vlen, proof, sizeof(proof), &plen) != AUTH_OK ||
 	    plen != AUTH_KEY_LEN)
 		return fail(s, AUTH_ERR_PROTOCOL, "malformed proof");
 
@@ -308,7 +308,7 @@ int auth_scram_server_final(struct auth_scram_server *s, const uint8_t *msg, siz
 	}
 	/* ServerSignature = HMAC(ServerKey, AuthMessage) */
 	if (auth_hmac(s->v.server_key, am, amlen, sig) != AUTH_OK ||
-	    auth_b64_encode(sig, AUTH_KEY_LEN, v64, sizeof(v64), &v64len) != AUTH_OK) {
+	    pgs_b64_encode(sig, AUTH_KEY_LEN, v64, sizeof(v64), &v64len) != AUTH_OK) {
 		rc = fail(s, AUTH_ERR_INTERNAL, "SCRAM computation failed");
 		goto out;
 	}

@@ -1,4 +1,4 @@
-/* auth_util.c - constant-time base64, HMAC/SHA-256, nonces and the SCRAM attribute cursor. */
+/* auth_util.c - HMAC/SHA-256, nonces and the SCRAM attribute cursor (base64: common.h). */
 #include "auth/auth_int.h"
 
 #include <string.h>
@@ -6,100 +6,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
-
-/*
- * Base64 of key material (verifiers, proofs, signatures) is computed without branches
- * or table lookups that depend on the data, so its timing and cache footprint say
- * nothing about the bytes. The masks below are 0xff when a condition holds, else 0.
- */
-static unsigned ct_lt(unsigned a, unsigned b) /* a < b, for a, b < 256 */
-{
-	return ((a - b) >> 8) & 0xff;
-}
-
-static unsigned ct_eq(unsigned a, unsigned b)
-{
-	return ((((a ^ b) - 1u) >> 8) & 0xff);
-}
-
-static char b64_char(unsigned v) /* v < 64 */
-{
-	unsigned c = (ct_lt(v, 26) & (v + 'A')) | (~ct_lt(v, 26) & ct_lt(v, 52) & (v - 26 + 'a')) |
-	             (~ct_lt(v, 52) & ct_lt(v, 62) & (v - 52 + '0')) | (ct_eq(v, 62) & '+') |
-	             (ct_eq(v, 63) & '/');
-	return (char)(c & 0xff);
-}
-
-/* 0..63, or 0x100 bit set when c is not in the alphabet. */
-static unsigned b64_value(unsigned char ch)
-{
-	unsigned c = ch;
-	unsigned up = ~ct_lt(c, 'A') & ct_lt(c, 'Z' + 1);
-	unsigned lo = ~ct_lt(c, 'a') & ct_lt(c, 'z' + 1);
-	unsigned dg = ~ct_lt(c, '0') & ct_lt(c, '9' + 1);
-	unsigned pl = ct_eq(c, '+'), sl = ct_eq(c, '/');
-	unsigned v = (up & (c - 'A')) | (lo & (c - 'a' + 26)) | (dg & (c - '0' + 52)) | (pl & 62) |
-	             (sl & 63);
-	unsigned ok = up | lo | dg | pl | sl;
-	return (v & 0x3f) | ((~ok & 1u) << 8);
-}
-
-size_t auth_b64_enc_len(size_t n)
-{
-	return (n + 2) / 3 * 4;
-}
-
-int auth_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap, size_t *outlen)
-{
-	size_t need = auth_b64_enc_len(n), o = 0;
-	if (n > SIZE_MAX / 2 || need > cap)
-		return AUTH_ERR_NOSPACE;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned b0 = in[i], b1 = i + 1 < n ? in[i + 1] : 0, b2 = i + 2 < n ? in[i + 2] : 0;
-		out[o++] = b64_char(b0 >> 2);
-		out[o++] = b64_char(((b0 & 3) << 4) | (b1 >> 4));
-		out[o++] = i + 1 < n ? b64_char(((b1 & 15) << 2) | (b2 >> 6)) : '=';
-		out[o++] = i + 2 < n ? b64_char(b2 & 63) : '=';
-	}
-	*outlen = o;
-	return AUTH_OK;
-}
-
-int auth_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t pad = 0, o = 0;
-	unsigned bad = 0;
-	if (n % 4 != 0)
-		return AUTH_ERR_PROTOCOL;
-	if (n > 0 && in[n - 1] == '=')
-		pad = (n > 1 && in[n - 2] == '=') ? 2 : 1;
-	if ((n - pad) * 3 / 4 > cap)
-		return AUTH_ERR_NOSPACE;
-	for (size_t i = 0; i < n; i += 4) {
-		bool last = i + 4 == n;
-		size_t keep = last ? 4 - pad : 4; /* characters carrying data in this group */
-		unsigned v[4] = {0, 0, 0, 0};
-		for (size_t j = 0; j < keep; j++)
-			v[j] = b64_value((unsigned char)in[i + j]);
-		for (size_t j = 0; j < 4; j++)
-			bad |= v[j] & 0x100;
-		unsigned w = (v[0] & 63) << 18 | (v[1] & 63) << 12 | (v[2] & 63) << 6 | (v[3] & 63);
-		out[o++] = (uint8_t)(w >> 16);
-		if (keep > 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (keep > 3)
-			out[o++] = (uint8_t)w;
-		/* canonical: the bits that padding hides must be zero */
-		if (keep == 2)
-			bad |= w & 0xffff;
-		else if (keep == 3)
-			bad |= w & 0xff;
-	}
-	if (bad)
-		return AUTH_ERR_PROTOCOL;
-	*outlen = o;
-	return AUTH_OK;
-}
 
 int auth_hmac(const uint8_t key[AUTH_KEY_LEN], const void *data, size_t n,
               uint8_t out[AUTH_KEY_LEN])
@@ -136,7 +42,8 @@ int auth_random_nonce(char *out, size_t cap, size_t *outlen)
 		return AUTH_ERR_NOSPACE;
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return AUTH_ERR_INTERNAL;
-	rc = auth_b64_encode(raw, sizeof(raw), out, cap - 1, outlen);
+	rc = pgs_b64_encode(raw, sizeof(raw), out, cap - 1, outlen) == PGS_OK ? AUTH_OK
+	                                                                      : AUTH_ERR_NOSPACE;
 	if (rc == AUTH_OK)
 		out[*outlen] = '\0';
 	return rc;

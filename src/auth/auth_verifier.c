@@ -60,9 +60,9 @@ const char *auth_sqlstate(int status)
 static int decode_key(const char *s, size_t n, uint8_t out[AUTH_KEY_LEN])
 {
 	size_t len = 0;
-	if (n != auth_b64_enc_len(AUTH_KEY_LEN))
+	if (n != pgs_b64_enc_len(AUTH_KEY_LEN))
 		return AUTH_ERR_PROTOCOL;
-	if (auth_b64_decode(s, n, out, AUTH_KEY_LEN, &len) != AUTH_OK || len != AUTH_KEY_LEN)
+	if (pgs_b64_decode(s, n, out, AUTH_KEY_LEN, &len) != AUTH_OK || len != AUTH_KEY_LEN)
 		return AUTH_ERR_PROTOCOL;
 	return AUTH_OK;
 }
@@ -86,8 +86,8 @@ int auth_verifier_parse(const char *s, struct auth_verifier *out)
 	if (auth_parse_iterations(iter, (size_t)(colon - iter), &out->iterations) != AUTH_OK)
 		goto bad;
 	if (dollar == salt ||
-	    auth_b64_decode(salt, (size_t)(dollar - salt), out->salt, AUTH_SALT_MAX,
-	                    &out->salt_len) != AUTH_OK ||
+	    pgs_b64_decode(salt, (size_t)(dollar - salt), out->salt, AUTH_SALT_MAX,
+	                   &out->salt_len) != AUTH_OK ||
 	    out->salt_len == 0)
 		goto bad;
 	if (decode_key(sk, (size_t)(colon2 - sk), out->stored_key) != AUTH_OK ||

@@ -34,7 +34,7 @@
 #define OID_UUID 2950
 #define OID_JSONB 3802
 
-#define MAX_VALUE_LEN ((size_t)0x3FFFFF00u)
+#define MAX_VALUE_LEN PGS_BUF_MAX
 
 static const struct {
 	const char *name;
@@ -204,65 +204,22 @@ int codec_type_by_oid(uint32_t oid, enum codec_type *out)
 	return PGS_OK;
 }
 
-/* ---- buffer ---------------------------------------------------------------------------- */
-
-void codec_buf_free(struct codec_buf *b)
+static int put_str(struct pgs_buf *b, const char *s)
 {
-	if (b->data)
-		OPENSSL_cleanse(b->data, b->cap);
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
+	return pgs_buf_put(b, s, strlen(s));
 }
 
-int codec_buf_put(struct codec_buf *b, const void *p, size_t n)
-{
-	if (n > MAX_VALUE_LEN || b->len > MAX_VALUE_LEN - n)
-		return PGS_ERR;
-	if (b->len + n > b->cap) {
-		/* Grow by copying so that the old block can be wiped: it may hold plaintext. */
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n)
-			cap *= 2;
-		uint8_t *d = pgs_xmalloc(cap);
-		if (b->len)
-			memcpy(d, b->data, b->len);
-		if (b->data)
-			OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-		b->data = d;
-		b->cap = cap;
-	}
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return PGS_OK;
-}
-
-static int put_str(struct codec_buf *b, const char *s)
-{
-	return codec_buf_put(b, s, strlen(s));
-}
-
-static void be_put(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t be_get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static int put_be(struct codec_buf *b, uint64_t v, int n)
+/* Appends the low n (2, 4 or 8) bytes of v, big-endian. */
+static int put_be(struct pgs_buf *b, uint64_t v, int n)
 {
 	uint8_t t[8];
-	be_put(t, v, n);
-	return codec_buf_put(b, t, (size_t)n);
+	if (n == 2)
+		pgs_put_u16(t, (uint16_t)v);
+	else if (n == 4)
+		pgs_put_u32(t, (uint32_t)v);
+	else
+		pgs_put_u64(t, v);
+	return pgs_buf_put(b, t, (size_t)n);
 }
 
 /* ---- text helpers ------------------------------------------------------------------- */
@@ -392,7 +349,7 @@ static int float_text_in(const char *s, size_t len, uint64_t *bits)
 	return PGS_OK;
 }
 
-static int float_text_out(uint64_t bits, struct codec_buf *out)
+static int float_text_out(uint64_t bits, struct pgs_buf *out)
 {
 	double d;
 	char tmp[64];
@@ -430,7 +387,7 @@ static int uuid_text_in(const char *s, size_t len, uint8_t out[16])
 				return PGS_ERR;
 			continue;
 		}
-		int v = crypto_hexval(c);
+		int v = pgs_hexval(c);
 		if (v < 0 || n >= 32)
 			return PGS_ERR;
 		if (n % 2 == 0)
@@ -442,20 +399,20 @@ static int uuid_text_in(const char *s, size_t len, uint8_t out[16])
 	return n == 32 ? PGS_OK : PGS_ERR;
 }
 
-static int uuid_text_out(const uint8_t u[16], struct codec_buf *out)
+static int uuid_text_out(const uint8_t u[16], struct pgs_buf *out)
 {
 	char h[33], t[37];
 	size_t o = 0;
-	crypto_hex(u, 16, h);
+	pgs_hex(u, 16, h);
 	for (int i = 0; i < 32; i++) {
 		if (i == 8 || i == 12 || i == 16 || i == 20)
 			t[o++] = '-';
 		t[o++] = h[i];
 	}
-	return codec_buf_put(out, t, 36);
+	return pgs_buf_put(out, t, 36);
 }
 
-static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
+static int bytea_text_in(const char *s, size_t len, struct pgs_buf *out)
 {
 	if (len >= 2 && s[0] == '\\' && s[1] == 'x') {
 		/* hex format: pairs of hex digits, whitespace allowed between pairs */
@@ -465,9 +422,9 @@ static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
 				continue;
 			}
 			uint8_t b;
-			if (i + 1 >= len || crypto_unhex(s + i, 2, &b, 1) != PGS_OK)
+			if (i + 1 >= len || pgs_unhex(s + i, 2, &b, 1) != PGS_OK)
 				return PGS_ERR;
-			if (codec_buf_put(out, &b, 1) != PGS_OK)
+			if (pgs_buf_put(out, &b, 1) != PGS_OK)
 				return PGS_ERR;
 			i += 2;
 		}
@@ -489,13 +446,13 @@ static int bytea_text_in(const char *s, size_t len, struct codec_buf *out)
 		} else {
 			return PGS_ERR;
 		}
-		if (codec_buf_put(out, &b, 1) != PGS_OK)
+		if (pgs_buf_put(out, &b, 1) != PGS_OK)
 			return PGS_ERR;
 	}
 	return PGS_OK;
 }
 
-static int bytea_text_out(const uint8_t *p, size_t n, struct codec_buf *out)
+static int bytea_text_out(const uint8_t *p, size_t n, struct pgs_buf *out)
 {
 	char t[2 * 64 + 1];
 	int rc = PGS_ERR;
@@ -503,8 +460,8 @@ static int bytea_text_out(const uint8_t *p, size_t n, struct codec_buf *out)
 		return PGS_ERR;
 	for (size_t i = 0; i < n; i += 64) {
 		size_t k = n - i < 64 ? n - i : 64;
-		crypto_hex(p + i, k, t);
-		if (codec_buf_put(out, t, 2 * k) != PGS_OK)
+		pgs_hex(p + i, k, t);
+		if (pgs_buf_put(out, t, 2 * k) != PGS_OK)
 			goto out;
 	}
 	rc = PGS_OK;
@@ -533,7 +490,7 @@ static bool oid_textlike(uint32_t oid)
 	       oid == OID_UNKNOWN;
 }
 
-static int int_put(enum codec_type col, int64_t v, struct codec_buf *out)
+static int int_put(enum codec_type col, int64_t v, struct pgs_buf *out)
 {
 	switch (col) {
 	case CODEC_INT2:
@@ -558,7 +515,7 @@ static int int_put(enum codec_type col, int64_t v, struct codec_buf *out)
 	}
 }
 
-static int text_in(enum codec_type col, const char *s, size_t len, struct codec_buf *out)
+static int text_in(enum codec_type col, const char *s, size_t len, struct pgs_buf *out)
 {
 	int64_t v;
 	uint64_t bits;
@@ -568,7 +525,7 @@ static int text_in(enum codec_type col, const char *s, size_t len, struct codec_
 	case CODEC_TEXT:
 		if (!codec_utf8_valid((const uint8_t *)s, len))
 			return PGS_ERR;
-		return codec_buf_put(out, s, len);
+		return pgs_buf_put(out, s, len);
 	case CODEC_BYTEA:
 		return bytea_text_in(s, len, out);
 	case CODEC_INT2:
@@ -586,7 +543,7 @@ static int text_in(enum codec_type col, const char *s, size_t len, struct codec_
 	case CODEC_BOOL:
 		if (bool_text_in(s, len, b) != PGS_OK)
 			return PGS_ERR;
-		return codec_buf_put(out, b, 1);
+		return pgs_buf_put(out, b, 1);
 	case CODEC_DATE:
 		if (codec_date_text_in(s, len, &days) != PGS_OK)
 			return PGS_ERR;
@@ -599,17 +556,17 @@ static int text_in(enum codec_type col, const char *s, size_t len, struct codec_
 	case CODEC_UUID:
 		if (uuid_text_in(s, len, b) != PGS_OK)
 			return PGS_ERR;
-		return codec_buf_put(out, b, 16);
+		return pgs_buf_put(out, b, 16);
 	case CODEC_JSONB:
 		if (!json_valid((const uint8_t *)s, len))
 			return PGS_ERR;
-		return codec_buf_put(out, s, len);
+		return pgs_buf_put(out, s, len);
 	}
 	return PGS_ERR;
 }
 
 static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size_t len,
-                     struct codec_buf *out)
+                     struct pgs_buf *out)
 {
 	if (wire == 0)
 		wire = codec_type_oid(col);
@@ -622,15 +579,16 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		size_t w = wire == OID_INT2 ? 2 : wire == OID_INT4 ? 4 : 8;
 		if (len != w)
 			return PGS_ERR;
-		uint64_t u = be_get(in, (int)w);
-		int64_t v = w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u;
+		int64_t v = w == 2   ? (int16_t)pgs_get_u16(in)
+		            : w == 4 ? (int32_t)pgs_get_u32(in)
+		                     : (int64_t)pgs_get_u64(in);
 		return int_put(col, v, out);
 	}
 	case OID_FLOAT4: {
 		float f;
-		uint32_t u = (uint32_t)be_get(in, 4);
 		if (len != 4 || col != CODEC_FLOAT8)
 			return PGS_ERR;
+		uint32_t u = pgs_get_u32(in); /* after the length check: in may be shorter */
 		memcpy(&f, &u, sizeof(f));
 		return put_be(out, canon_double_bits((double)f), 8);
 	}
@@ -639,7 +597,7 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		uint64_t u;
 		if (len != 8 || col != CODEC_FLOAT8)
 			return PGS_ERR;
-		u = be_get(in, 8);
+		u = pgs_get_u64(in);
 		memcpy(&d, &u, sizeof(d));
 		return put_be(out, canon_double_bits(d), 8);
 	}
@@ -651,26 +609,26 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 		uint8_t b = len == 1 && in[0] ? 1 : 0;
 		if (len != 1 || col != CODEC_BOOL)
 			return PGS_ERR;
-		return codec_buf_put(out, &b, 1);
+		return pgs_buf_put(out, &b, 1);
 	}
 	case OID_DATE:
-		if (len != 4 || col != CODEC_DATE || !codec_date_valid((int32_t)be_get(in, 4)))
+		if (len != 4 || col != CODEC_DATE || !codec_date_valid((int32_t)pgs_get_u32(in)))
 			return PGS_ERR;
-		return codec_buf_put(out, in, 4);
+		return pgs_buf_put(out, in, 4);
 	case OID_TIMESTAMP:
 	case OID_TIMESTAMPTZ:
 		if (len != 8 || (col != CODEC_TIMESTAMP && col != CODEC_TIMESTAMPTZ) ||
-		    !codec_ts_valid((int64_t)be_get(in, 8)))
+		    !codec_ts_valid((int64_t)pgs_get_u64(in)))
 			return PGS_ERR;
-		return codec_buf_put(out, in, 8);
+		return pgs_buf_put(out, in, 8);
 	case OID_UUID:
 		if (len != 16 || col != CODEC_UUID)
 			return PGS_ERR;
-		return codec_buf_put(out, in, 16);
+		return pgs_buf_put(out, in, 16);
 	case OID_BYTEA:
 		if (col != CODEC_BYTEA)
 			return PGS_ERR;
-		return codec_buf_put(out, in, len);
+		return pgs_buf_put(out, in, len);
 	case OID_JSON:
 		if (col != CODEC_JSONB)
 			return PGS_ERR;
@@ -686,7 +644,7 @@ static int binary_in(enum codec_type col, uint32_t wire, const uint8_t *in, size
 }
 
 int codec_to_canonical(enum codec_type col, uint32_t wire_oid, int format, const uint8_t *in,
-                       size_t len, struct codec_buf *out)
+                       size_t len, struct pgs_buf *out)
 {
 	int rc;
 	out->len = 0;
@@ -763,53 +721,53 @@ static bool canonical_valid(enum codec_type col, const uint8_t *c, size_t len)
 	case CODEC_BOOL:
 		return len == 1 && c[0] <= 1;
 	case CODEC_DATE:
-		return len == 4 && codec_date_valid((int32_t)be_get(c, 4));
+		return len == 4 && codec_date_valid((int32_t)pgs_get_u32(c));
 	case CODEC_TIMESTAMP:
 	case CODEC_TIMESTAMPTZ:
-		return len == 8 && codec_ts_valid((int64_t)be_get(c, 8));
+		return len == 8 && codec_ts_valid((int64_t)pgs_get_u64(c));
 	case CODEC_UUID:
 		return len == 16;
 	}
 	return false;
 }
 
-static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct codec_buf *out)
+static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct pgs_buf *out)
 {
 	char t[32];
 	int n;
 	switch (col) {
 	case CODEC_TEXT:
 	case CODEC_JSONB:
-		return codec_buf_put(out, c, len);
+		return pgs_buf_put(out, c, len);
 	case CODEC_BYTEA:
 		return bytea_text_out(c, len, out);
 	case CODEC_INT2:
-		n = snprintf(t, sizeof(t), "%d", (int)(int16_t)be_get(c, 2));
-		return codec_buf_put(out, t, (size_t)n);
+		n = snprintf(t, sizeof(t), "%d", (int)(int16_t)pgs_get_u16(c));
+		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_INT4:
-		n = snprintf(t, sizeof(t), "%ld", (long)(int32_t)be_get(c, 4));
-		return codec_buf_put(out, t, (size_t)n);
+		n = snprintf(t, sizeof(t), "%ld", (long)(int32_t)pgs_get_u32(c));
+		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_INT8:
-		n = snprintf(t, sizeof(t), "%lld", (long long)(int64_t)be_get(c, 8));
-		return codec_buf_put(out, t, (size_t)n);
+		n = snprintf(t, sizeof(t), "%lld", (long long)(int64_t)pgs_get_u64(c));
+		return pgs_buf_put(out, t, (size_t)n);
 	case CODEC_FLOAT8:
-		return float_text_out(be_get(c, 8), out);
+		return float_text_out(pgs_get_u64(c), out);
 	case CODEC_NUMERIC: {
 		/* the canonical form is the text form; re-parse to refuse anything else */
-		struct codec_buf chk = {0};
+		struct pgs_buf chk = {0};
 		int rc = codec_numeric_text_in((const char *)c, len, &chk);
 		if (rc == PGS_OK && (chk.len != len || memcmp(chk.data, c, len) != 0))
 			rc = PGS_ERR;
-		codec_buf_free(&chk);
-		return rc == PGS_OK ? codec_buf_put(out, c, len) : PGS_ERR;
+		pgs_buf_free(&chk);
+		return rc == PGS_OK ? pgs_buf_put(out, c, len) : PGS_ERR;
 	}
 	case CODEC_BOOL:
 		return put_str(out, c[0] ? "t" : "f");
 	case CODEC_DATE:
-		return codec_date_text_out((int32_t)be_get(c, 4), out);
+		return codec_date_text_out((int32_t)pgs_get_u32(c), out);
 	case CODEC_TIMESTAMP:
 	case CODEC_TIMESTAMPTZ:
-		return codec_ts_text_out((int64_t)be_get(c, 8), col == CODEC_TIMESTAMPTZ, out);
+		return codec_ts_text_out((int64_t)pgs_get_u64(c), col == CODEC_TIMESTAMPTZ, out);
 	case CODEC_UUID:
 		return uuid_text_out(c, out);
 	}
@@ -817,7 +775,7 @@ static int text_out(enum codec_type col, const uint8_t *c, size_t len, struct co
 }
 
 int codec_from_canonical(enum codec_type col, int format, const uint8_t *canon, size_t len,
-                         struct codec_buf *out)
+                         struct pgs_buf *out)
 {
 	int rc;
 	out->len = 0;
@@ -832,11 +790,11 @@ int codec_from_canonical(enum codec_type col, int format, const uint8_t *canon, 
 			rc = codec_numeric_send(canon, len, out);
 		} else if (col == CODEC_JSONB) {
 			uint8_t v = 1;
-			rc = codec_buf_put(out, &v, 1);
+			rc = pgs_buf_put(out, &v, 1);
 			if (rc == PGS_OK)
-				rc = codec_buf_put(out, canon, len);
+				rc = pgs_buf_put(out, canon, len);
 		} else {
-			rc = codec_buf_put(out, canon, len);
+			rc = pgs_buf_put(out, canon, len);
 		}
 	} else {
 		rc = PGS_ERR;

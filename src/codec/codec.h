@@ -29,14 +29,8 @@ enum codec_type {
 #define CODEC_FMT_TEXT 0
 #define CODEC_FMT_BINARY 1
 
-/* A growable output buffer. Owner: the caller; codec_buf_free wipes it (plaintext). */
-struct codec_buf {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-};
-
-void codec_buf_free(struct codec_buf *b);
+/* Output goes to a struct pgs_buf (common.h). Owner: the caller, who frees it with
+ * pgs_buf_free (it holds plaintext). */
 
 /* Type names: PostgreSQL's (text, varchar, character varying, bytea, int2, smallint,
  * int4, integer, int, int8, bigint, float8, double precision, numeric, decimal, bool,
@@ -62,22 +56,21 @@ int codec_type_by_oid(uint32_t oid, enum codec_type *out) PGS_MUSTCHECK;
  * out's previous contents are replaced.
  */
 int codec_to_canonical(enum codec_type col, uint32_t wire_oid, int format, const uint8_t *in,
-                       size_t len, struct codec_buf *out) PGS_MUSTCHECK;
+                       size_t len, struct pgs_buf *out) PGS_MUSTCHECK;
 
 /* Canonical bytes -> col's text or binary wire form (what PostgreSQL would send). Fails
  * on bytes that are not a canonical value of col. */
 int codec_from_canonical(enum codec_type col, int format, const uint8_t *canon, size_t len,
-                         struct codec_buf *out) PGS_MUSTCHECK;
+                         struct pgs_buf *out) PGS_MUSTCHECK;
 
 /* ---- internal to src/codec (shared between its files) ---- */
-int codec_buf_put(struct codec_buf *b, const void *p, size_t n) PGS_MUSTCHECK;
-int codec_numeric_text_in(const char *s, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
-int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
-int codec_numeric_send(const uint8_t *canon, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
+int codec_numeric_text_in(const char *s, size_t len, struct pgs_buf *out) PGS_MUSTCHECK;
+int codec_numeric_recv(const uint8_t *in, size_t len, struct pgs_buf *out) PGS_MUSTCHECK;
+int codec_numeric_send(const uint8_t *canon, size_t len, struct pgs_buf *out) PGS_MUSTCHECK;
 int codec_date_text_in(const char *s, size_t len, int32_t *days) PGS_MUSTCHECK;
 int codec_ts_text_in(const char *s, size_t len, bool tz, int64_t *us) PGS_MUSTCHECK;
-int codec_date_text_out(int32_t days, struct codec_buf *out) PGS_MUSTCHECK;
-int codec_ts_text_out(int64_t us, bool tz, struct codec_buf *out) PGS_MUSTCHECK;
+int codec_date_text_out(int32_t days, struct pgs_buf *out) PGS_MUSTCHECK;
+int codec_ts_text_out(int64_t us, bool tz, struct pgs_buf *out) PGS_MUSTCHECK;
 bool codec_date_valid(int32_t days);
 bool codec_ts_valid(int64_t us);
 

@@ -14,7 +14,7 @@
 #define NUM_MAX_DIGITS 20000 /* decimal digits we accept in one value */
 #define NUM_MAX_EXP 1000
 
-static int put_special(const char *s, size_t len, struct codec_buf *out)
+static int put_special(const char *s, size_t len, struct pgs_buf *out)
 {
 	static const struct {
 		const char *in;
@@ -24,11 +24,11 @@ static int put_special(const char *s, size_t len, struct codec_buf *out)
 	          {"-inf", "-Infinity"}};
 	for (size_t i = 0; i < PGS_ARRAY_LEN(sp); i++)
 		if (len == strlen(sp[i].in) && !strncasecmp(s, sp[i].in, len))
-			return codec_buf_put(out, sp[i].out, strlen(sp[i].out));
+			return pgs_buf_put(out, sp[i].out, strlen(sp[i].out));
 	return PGS_ERR;
 }
 
-int codec_numeric_text_in(const char *s, size_t len, struct codec_buf *out)
+int codec_numeric_text_in(const char *s, size_t len, struct pgs_buf *out)
 {
 	bool neg = false, any = false;
 	size_t intlen = 0, fraclen = 0, nd = 0;
@@ -86,7 +86,7 @@ int codec_numeric_text_in(const char *s, size_t len, struct codec_buf *out)
 	for (size_t k = 0; k < nd; k++)
 		if (d[k] != '0')
 			zero = false;
-	if (neg && !zero && codec_buf_put(out, "-", 1) != PGS_OK)
+	if (neg && !zero && pgs_buf_put(out, "-", 1) != PGS_OK)
 		goto out;
 	/* integer part without leading zeros */
 	bool started = false;
@@ -95,17 +95,17 @@ int codec_numeric_text_in(const char *s, size_t len, struct codec_buf *out)
 		if (c == '0' && !started)
 			continue;
 		started = true;
-		if (codec_buf_put(out, &c, 1) != PGS_OK)
+		if (pgs_buf_put(out, &c, 1) != PGS_OK)
 			goto out;
 	}
-	if (!started && codec_buf_put(out, "0", 1) != PGS_OK)
+	if (!started && pgs_buf_put(out, "0", 1) != PGS_OK)
 		goto out;
 	if (dscale > 0) {
-		if (codec_buf_put(out, ".", 1) != PGS_OK)
+		if (pgs_buf_put(out, ".", 1) != PGS_OK)
 			goto out;
 		for (long k = point; k < point + dscale; k++) {
 			char c = (k >= 0 && k < (long)nd) ? d[k] : '0';
-			if (codec_buf_put(out, &c, 1) != PGS_OK)
+			if (pgs_buf_put(out, &c, 1) != PGS_OK)
 				goto out;
 		}
 	}
@@ -119,12 +119,12 @@ out:
 
 static int16_t rd16(const uint8_t *p)
 {
-	return (int16_t)(uint16_t)((unsigned)p[0] << 8 | p[1]);
+	return (int16_t)pgs_get_u16(p);
 }
 
-int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out)
+int codec_numeric_recv(const uint8_t *in, size_t len, struct pgs_buf *out)
 {
-	struct codec_buf txt = {0};
+	struct pgs_buf txt = {0};
 	int rc = PGS_ERR;
 	if (len < 8)
 		return PGS_ERR;
@@ -136,7 +136,7 @@ int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out)
 		const char *t = sign == NUM_NAN    ? "NaN"
 		                : sign == NUM_PINF ? "Infinity"
 		                                   : "-Infinity";
-		return codec_buf_put(out, t, strlen(t));
+		return pgs_buf_put(out, t, strlen(t));
 	}
 	if (sign != NUM_POS && sign != NUM_NEG)
 		return PGS_ERR;
@@ -145,40 +145,40 @@ int codec_numeric_recv(const uint8_t *in, size_t len, struct codec_buf *out)
 			return PGS_ERR;
 	if ((weight + 1) * 4L + dscale > NUM_MAX_DIGITS)
 		return PGS_ERR;
-	if (sign == NUM_NEG && codec_buf_put(&txt, "-", 1) != PGS_OK)
+	if (sign == NUM_NEG && pgs_buf_put(&txt, "-", 1) != PGS_OK)
 		goto out;
-	if (weight < 0 && codec_buf_put(&txt, "0", 1) != PGS_OK)
+	if (weight < 0 && pgs_buf_put(&txt, "0", 1) != PGS_OK)
 		goto out;
 	for (int g = 0; g <= weight; g++) {
 		int v = g < ndigits ? rd16(in + 8 + 2 * g) : 0;
 		char t[4] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10),
 		             (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
-		if (codec_buf_put(&txt, t, 4) != PGS_OK)
+		if (pgs_buf_put(&txt, t, 4) != PGS_OK)
 			goto out;
 	}
-	if (dscale && codec_buf_put(&txt, ".", 1) != PGS_OK)
+	if (dscale && pgs_buf_put(&txt, ".", 1) != PGS_OK)
 		goto out;
 	for (int k = 0; k < dscale; k++) {
 		long g = weight + 1 + k / 4;
 		int v = (g >= 0 && g < ndigits) ? rd16(in + 8 + 2 * g) : 0;
 		static const int div[4] = {1000, 100, 10, 1};
 		char c = (char)('0' + v / div[k % 4] % 10);
-		if (codec_buf_put(&txt, &c, 1) != PGS_OK)
+		if (pgs_buf_put(&txt, &c, 1) != PGS_OK)
 			goto out;
 	}
 	rc = codec_numeric_text_in((const char *)txt.data, txt.len, out);
 out:
-	codec_buf_free(&txt);
+	pgs_buf_free(&txt);
 	return rc;
 }
 
-static int put16(struct codec_buf *out, int v)
+static int put16(struct pgs_buf *out, int v)
 {
 	uint8_t b[2] = {(uint8_t)((unsigned)v >> 8), (uint8_t)v};
-	return codec_buf_put(out, b, 2);
+	return pgs_buf_put(out, b, 2);
 }
 
-int codec_numeric_send(const uint8_t *canon, size_t len, struct codec_buf *out)
+int codec_numeric_send(const uint8_t *canon, size_t len, struct pgs_buf *out)
 {
 	const char *s = (const char *)canon;
 	int sign = NUM_POS, rc = PGS_ERR;

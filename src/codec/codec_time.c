@@ -271,27 +271,27 @@ static int put_ymd(int64_t days1970, char *buf, size_t cap, bool *bc)
 	return snprintf(buf, cap, "%04lld-%02d-%02d", (long long)y, m, d);
 }
 
-int codec_date_text_out(int32_t days, struct codec_buf *out)
+int codec_date_text_out(int32_t days, struct pgs_buf *out)
 {
 	char t[48];
 	bool bc;
 	if (days == INT32_MAX || days == INT32_MIN) {
 		const char *s = days == INT32_MAX ? "infinity" : "-infinity";
-		return codec_buf_put(out, s, strlen(s));
+		return pgs_buf_put(out, s, strlen(s));
 	}
 	int n = put_ymd((int64_t)days + PG_EPOCH_DAYS, t, sizeof(t), &bc);
 	if (bc)
 		n += snprintf(t + n, sizeof(t) - (size_t)n, " BC");
-	return codec_buf_put(out, t, (size_t)n);
+	return pgs_buf_put(out, t, (size_t)n);
 }
 
-int codec_ts_text_out(int64_t us, bool tz, struct codec_buf *out)
+int codec_ts_text_out(int64_t us, bool tz, struct pgs_buf *out)
 {
 	char t[96];
 	bool bc;
 	if (us == INT64_MAX || us == INT64_MIN) {
 		const char *s = us == INT64_MAX ? "infinity" : "-infinity";
-		return codec_buf_put(out, s, strlen(s));
+		return pgs_buf_put(out, s, strlen(s));
 	}
 	int64_t days = us / USECS_PER_DAY, rem = us % USECS_PER_DAY;
 	if (rem < 0)
@@ -311,5 +311,5 @@ int codec_ts_text_out(int64_t us, bool tz, struct codec_buf *out)
 		n += snprintf(t + n, sizeof(t) - (size_t)n, "+00");
 	if (bc)
 		n += snprintf(t + n, sizeof(t) - (size_t)n, " BC");
-	return codec_buf_put(out, t, (size_t)n);
+	return pgs_buf_put(out, t, (size_t)n);
 }

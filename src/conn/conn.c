@@ -28,11 +28,11 @@ static void list_remove(struct conn_worker *w, struct conn *c)
 
 static void send_raw_error(int fd, const char *sqlstate, const char *msg)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	proto_build_error(&b, "FATAL", sqlstate, msg);
 	ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 void conn_accept(struct conn_worker *w, int fd)
@@ -129,7 +129,7 @@ static void conn_free(struct conn *c)
 	sbuf_free(&c->pool_check);
 	free(c->pool_fingerprint);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
-	proto_buf_free(&c->startup);
+	pgs_buf_free(&c->startup);
 	conn_auth_free(c);
 	conn_params_free(&c->params);
 	if (c->crypt_on)
@@ -138,7 +138,7 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-void conn_send_to_client(struct conn *c, const struct proto_buf *msg)
+void conn_send_to_client(struct conn *c, const struct pgs_buf *msg)
 {
 	sbuf_inject(&c->s2c, msg->data, (uint32_t)msg->len);
 }
@@ -150,10 +150,10 @@ void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
 	if (msg) {
 		log_conn(LOG_INFO, c->id, "error %s: %s", sqlstate, msg);
 		if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end) {
-			struct proto_buf b = {0};
+			struct pgs_buf b = {0};
 			proto_build_error(&b, "FATAL", sqlstate, msg);
 			conn_send_to_client(c, &b);
-			proto_buf_free(&b);
+			pgs_buf_free(&b);
 		}
 	}
 	/* the upstream is of no more use; the client gets its last bytes, then is closed */

@@ -58,17 +58,17 @@ void conn_auth_begin(struct conn *c)
 
 static void send_auth(struct conn *c, uint32_t code, const uint8_t *data, size_t len)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	size_t off = proto_msg_begin(&b, 'R');
 	proto_put_u32(&b, code);
-	proto_put_bytes(&b, data, len);
+	pgs_buf_append(&b, data, len);
 	proto_msg_end(&b, off);
 	conn_send_to_client(c, &b);
 	OPENSSL_cleanse(b.data, b.len);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
-static void send_upstream(struct conn *c, const struct proto_buf *b)
+static void send_upstream(struct conn *c, const struct pgs_buf *b)
 {
 	sbuf_inject(&c->c2s, b->data, (uint32_t)b->len);
 }
@@ -151,7 +151,7 @@ static int whole_message(struct sbuf *b, uint8_t *type, const uint8_t **body, ui
 {
 	if (b->end - b->scan < PROTO_HDR_LEN)
 		return 0;
-	uint32_t len = proto_get_u32(b->data + b->scan + 1);
+	uint32_t len = pgs_get_u32(b->data + b->scan + 1);
 	if (len < 4 || len > AUTH_MSG_MAX)
 		return -1;
 	if (b->end - b->scan < len + 1) {
@@ -281,15 +281,15 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 	if (type == 'E' || type == 'v' || type == 'N') {
 		/* errors (bad database, too many connections...) and notices go to the client as
 		 * they are */
-		struct proto_buf b = {0};
+		struct pgs_buf b = {0};
 		if (type != 'E' || conn_upstream_error_rewrite(c, body, blen, &b) != PGS_OK) {
-			proto_buf_reset(&b);
+			pgs_buf_reset(&b);
 			proto_put_u8(&b, type);
 			proto_put_u32(&b, blen + 4);
-			proto_put_bytes(&b, body, blen);
+			pgs_buf_append(&b, body, blen);
 		}
 		conn_send_to_client(c, &b);
-		proto_buf_free(&b);
+		pgs_buf_free(&b);
 		if (type == 'E') {
 			metrics_error(METRICS_ERR_SERVER_ERROR);
 			conn_fail(c, NULL, NULL);
@@ -323,14 +323,14 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 			scram_fail(c, st, "SCRAM authentication to the upstream failed");
 			return false;
 		}
-		struct proto_buf b = {0};
+		struct pgs_buf b = {0};
 		size_t off = proto_msg_begin(&b, 'p');
 		proto_put_cstr(&b, mech);
 		proto_put_u32(&b, (uint32_t)outlen);
-		proto_put_bytes(&b, out, outlen);
+		pgs_buf_append(&b, out, outlen);
 		proto_msg_end(&b, off);
 		send_upstream(c, &b);
-		proto_buf_free(&b);
+		pgs_buf_free(&b);
 		s->upstream_started = true;
 		return true;
 	}
@@ -340,14 +340,14 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 			scram_fail(c, st, "SCRAM authentication to the upstream failed");
 			return false;
 		}
-		struct proto_buf b = {0};
+		struct pgs_buf b = {0};
 		size_t off = proto_msg_begin(&b, 'p');
-		proto_put_bytes(&b, out, outlen);
+		pgs_buf_append(&b, out, outlen);
 		proto_msg_end(&b, off);
 		send_upstream(c, &b);
 		OPENSSL_cleanse(b.data, b.len);
 		OPENSSL_cleanse(out, sizeof(out));
-		proto_buf_free(&b);
+		pgs_buf_free(&b);
 		return true;
 	}
 	case PROTO_AUTH_SASL_FINAL:

@@ -160,8 +160,8 @@ static int wait_fd(int fd, short events, uint64_t deadline_us)
 static int cancel_tls(struct conn_env *env, int fd, uint64_t deadline, SSL **out)
 {
 	uint8_t req[8], answer = 0;
-	proto_put_u32_at(req, 8);
-	proto_put_u32_at(req + 4, PROTO_SSL_CODE);
+	pgs_put_u32(req, 8);
+	pgs_put_u32(req + 4, PROTO_SSL_CODE);
 	if (send(fd, req, 8, MSG_NOSIGNAL) != 8 || wait_fd(fd, POLLIN, deadline) != PGS_OK ||
 	    recv(fd, &answer, 1, 0) != 1 || answer != 'S')
 		return PGS_ERR;
@@ -262,10 +262,10 @@ static void *cancel_thread(void *arg)
 	int fd = net_connect_start(&env->upstream_addr);
 	bool ok = false;
 
-	proto_put_u32_at(pkt, 16);
-	proto_put_u32_at(pkt + 4, PROTO_CANCEL_CODE);
-	proto_put_u32_at(pkt + 8, job->pid);
-	proto_put_u32_at(pkt + 12, job->key);
+	pgs_put_u32(pkt, 16);
+	pgs_put_u32(pkt + 4, PROTO_CANCEL_CODE);
+	pgs_put_u32(pkt + 8, job->pid);
+	pgs_put_u32(pkt + 12, job->key);
 	if (fd < 0 || wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
 	    net_connect_result(fd) != 0)
 		goto out;

@@ -49,7 +49,7 @@ void crypt_copy_free(struct conn *c)
 {
 	struct crypt_state *s = &c->crypt;
 	sql_copy_clear(&s->copy);
-	codec_buf_free(&s->copy_line);
+	pgs_buf_free(&s->copy_line);
 }
 
 /* The client's COPY stream ended (or was abandoned): nothing of it is kept. */
@@ -115,7 +115,7 @@ static void drop_swallowed_syncs(struct conn *c, uint32_t n)
 static int copy_fail_upstream(struct conn *c, const char *state, const char *msg, uint32_t syncs)
 {
 	struct crypt_state *s = &c->crypt;
-	struct proto_buf fb = {0};
+	struct pgs_buf fb = {0};
 	if (c->c2s.remain) {
 		/* a client message is streaming: nothing can go between its bytes; close */
 		conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
@@ -131,7 +131,7 @@ static int copy_fail_upstream(struct conn *c, const char *state, const char *msg
 		proto_msg_end(&fb, off);
 	}
 	sbuf_inject(&c->c2s, fb.data, (uint32_t)fb.len);
-	proto_buf_free(&fb);
+	pgs_buf_free(&fb);
 	s->copy_fail_pending = true;
 	memcpy(s->copy_fail_state, state, 6);
 	snprintf(s->copy_fail_msg, sizeof(s->copy_fail_msg), "%s", msg);
@@ -224,10 +224,10 @@ int crypt_copy_error(struct conn *c, uint32_t total)
 	if (proto_error_sqlstate(crypt_msg_body(b), total - PROTO_HDR_LEN, state) != PGS_OK ||
 	    strcmp(state, "57014") != 0)
 		return 0;
-	struct proto_buf eb = {0};
+	struct pgs_buf eb = {0};
 	proto_build_error(&eb, "ERROR", s->copy_fail_state, s->copy_fail_msg);
 	crypt_replace_message(b, total, &eb);
-	proto_buf_free(&eb);
+	pgs_buf_free(&eb);
 	return 1;
 }
 
@@ -245,7 +245,7 @@ static bool copy_may_start(struct conn *c)
 
 /* Re-encodes the complete rows in copy_line into out (final: the data ended, the tail is the
  * last row). A text end marker \. ends the data: the rest is ignored, as PostgreSQL does. */
-static int copy_rows(struct conn *c, bool in, bool final, struct codec_buf *out,
+static int copy_rows(struct conn *c, bool in, bool final, struct pgs_buf *out,
                      struct crypt_copy_err *err)
 {
 	struct crypt_state *s = &c->crypt;
@@ -278,7 +278,7 @@ static int copy_rows(struct conn *c, bool in, bool final, struct codec_buf *out,
 		size_t rl = end && row[end - 1] == '\r' ? end - 1 : end;
 		s->copy_lineno++;
 		if (in && rl == 2 && row[0] == '\\' && row[1] == '.') {
-			if (codec_buf_put(out, "\\.\n", 3) != PGS_OK)
+			if (pgs_buf_put(out, "\\.\n", 3) != PGS_OK)
 				abort();
 			s->copy_eod = true;
 			pos = at = s->copy_line.len;
@@ -286,8 +286,8 @@ static int copy_rows(struct conn *c, bool in, bool final, struct codec_buf *out,
 		}
 		if (s->copy_header_pending) {
 			s->copy_header_pending = false;
-			if (codec_buf_put(out, row, end) != PGS_OK ||
-			    codec_buf_put(out, "\n", 1) != PGS_OK)
+			if (pgs_buf_put(out, row, end) != PGS_OK ||
+			    pgs_buf_put(out, "\n", 1) != PGS_OK)
 				abort();
 		} else if (crypt_copy_row(c, cp, row, end, in, s->copy_lineno, out, err) !=
 		           PGS_OK) {
@@ -306,7 +306,7 @@ static int copy_rows(struct conn *c, bool in, bool final, struct codec_buf *out,
 }
 
 /* Takes one CopyData message's payload (plus what was carried) and re-encodes its rows. */
-static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, struct codec_buf *out,
+static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, struct pgs_buf *out,
                      struct crypt_copy_err *err)
 {
 	struct crypt_state *s = &c->crypt;
@@ -316,22 +316,22 @@ static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, st
 		         "pgseal: a COPY row is longer than max_message_size");
 		return PGS_ERR;
 	}
-	if (codec_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN,
-	                  total - PROTO_HDR_LEN) != PGS_OK)
+	if (pgs_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN, total - PROTO_HDR_LEN) !=
+	    PGS_OK)
 		abort();
 	return copy_rows(c, in, false, out, err);
 }
 
-static void inject_copy_data(struct sbuf *b, const struct codec_buf *payload)
+static void inject_copy_data(struct sbuf *b, const struct pgs_buf *payload)
 {
-	struct proto_buf nb = {0};
+	struct pgs_buf nb = {0};
 	if (!payload->len)
 		return;
 	size_t off = proto_msg_begin(&nb, 'd');
-	proto_put_bytes(&nb, payload->data, payload->len);
+	pgs_buf_append(&nb, payload->data, payload->len);
 	proto_msg_end(&nb, off);
 	sbuf_inject(b, nb.data, (uint32_t)nb.len);
-	proto_buf_free(&nb);
+	pgs_buf_free(&nb);
 }
 
 /* Drops a client message of the COPY stream, wiping it: its bytes may be plaintext. */
@@ -345,7 +345,7 @@ int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
 {
 	struct crypt_state *s = &c->crypt;
 	struct sbuf *b = &c->c2s;
-	struct codec_buf out = {0};
+	struct pgs_buf out = {0};
 	struct crypt_copy_err err;
 	switch (s->copy_in) {
 	case CRYPT_COPY_PLAIN:
@@ -386,7 +386,7 @@ int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
 	                     : (s->copy_eod ? PGS_OK : copy_rows(c, true, true, &out, &err));
 	if (rc != PGS_OK) {
 		/* nothing of this row or later ones reaches the server: CopyFail ends the COPY */
-		codec_buf_free(&out);
+		pgs_buf_free(&out);
 		drop_client(b, total);
 		if (copy_fail_upstream(c, err.state, err.msg, 0) != PGS_OK)
 			return PGS_ERR;
@@ -403,7 +403,7 @@ int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
 		copy_in_done(s);
 		crypt_pass_message(b, total);
 	}
-	codec_buf_free(&out);
+	pgs_buf_free(&out);
 	return PGS_OK;
 }
 
@@ -425,17 +425,17 @@ bool crypt_copy_sync_swallowed(const struct conn *c)
 int crypt_copy_out_data(struct conn *c, uint32_t total)
 {
 	struct sbuf *b = &c->s2c;
-	struct codec_buf out = {0};
+	struct pgs_buf out = {0};
 	struct crypt_copy_err err;
 	if (copy_data(c, b, total, false, &out, &err) != PGS_OK) {
 		/* the reader gets an error in place of the rows (never the stored bytes); the
 		 * rest of this COPY is dropped up to ReadyForQuery, and the session goes on */
-		struct proto_buf eb = {0};
-		codec_buf_free(&out);
+		struct pgs_buf eb = {0};
+		pgs_buf_free(&out);
 		proto_build_error(&eb, "ERROR", "XX001", err.msg);
 		drop_client(b, total);
 		sbuf_inject(b, eb.data, (uint32_t)eb.len);
-		proto_buf_free(&eb);
+		pgs_buf_free(&eb);
 		c->crypt.copy_out = false;
 		line_reset(&c->crypt);
 		c->crypt.copy_out_failed = true;
@@ -443,6 +443,6 @@ int crypt_copy_out_data(struct conn *c, uint32_t total)
 	}
 	drop_client(b, total);
 	inject_copy_data(b, &out);
-	codec_buf_free(&out);
+	pgs_buf_free(&out);
 	return PGS_OK;
 }

@@ -11,9 +11,9 @@
 #include "crypto/crypto.h"
 
 /* Appends to a row buffer; only out of memory can fail, and that aborts. */
-static void put(struct codec_buf *o, const void *p, size_t n)
+static void put(struct pgs_buf *o, const void *p, size_t n)
 {
-	if (codec_buf_put(o, p, n) != PGS_OK)
+	if (pgs_buf_put(o, p, n) != PGS_OK)
 		abort();
 }
 
@@ -83,7 +83,7 @@ static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len,
 					}
 				}
 			}
-			if (codec_buf_put(&f->vals, &ch, 1) != PGS_OK)
+			if (pgs_buf_put(&f->vals, &ch, 1) != PGS_OK)
 				return PGS_ERR;
 		}
 		f->off[f->n] = vstart;
@@ -116,15 +116,14 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len,
 				while (i < len) {
 					if (row[i] == esc && i + 1 < len &&
 					    (row[i + 1] == q || row[i + 1] == esc)) {
-						if (codec_buf_put(&f->vals, &row[i + 1], 1) !=
-						    PGS_OK)
+						if (pgs_buf_put(&f->vals, &row[i + 1], 1) != PGS_OK)
 							return PGS_ERR;
 						i += 2;
 						continue;
 					}
 					if (row[i] == q)
 						break;
-					if (codec_buf_put(&f->vals, &row[i], 1) != PGS_OK)
+					if (pgs_buf_put(&f->vals, &row[i], 1) != PGS_OK)
 						return PGS_ERR;
 					i++;
 				}
@@ -133,7 +132,7 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len,
 				i++;
 				continue;
 			}
-			if (codec_buf_put(&f->vals, &row[i], 1) != PGS_OK)
+			if (pgs_buf_put(&f->vals, &row[i], 1) != PGS_OK)
 				return PGS_ERR;
 			i++;
 		}
@@ -209,7 +208,7 @@ const char *crypt_copy_tail_malformed(const struct sql_copy *cp, size_t len, siz
 	return NULL;
 }
 
-static void put_hex(struct codec_buf *o, const uint8_t *p, size_t n, bool text_format)
+static void put_hex(struct pgs_buf *o, const uint8_t *p, size_t n, bool text_format)
 {
 	char h[2 * 64 + 1];
 	if (text_format)
@@ -218,12 +217,12 @@ static void put_hex(struct codec_buf *o, const uint8_t *p, size_t n, bool text_f
 		put(o, "\\x", 2);
 	for (size_t i = 0; i < n; i += 64) {
 		size_t k = n - i < 64 ? n - i : 64;
-		crypto_hex(p + i, k, h);
+		pgs_hex(p + i, k, h);
 		put(o, h, 2 * k);
 	}
 }
 
-static void put_text_escaped(struct codec_buf *o, const struct sql_copy *cp, const uint8_t *p,
+static void put_text_escaped(struct pgs_buf *o, const struct sql_copy *cp, const uint8_t *p,
                              size_t n)
 {
 	if (cp->csv) {
@@ -292,10 +291,10 @@ static void row_error(struct crypt_copy_err *e, const char *state, uint64_t line
 }
 
 int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len,
-                   bool in, uint64_t line, struct codec_buf *o, struct crypt_copy_err *e)
+                   bool in, uint64_t line, struct pgs_buf *o, struct crypt_copy_err *e)
 {
 	static __thread struct crypt_copy_fields f;
-	struct codec_buf v = {0}, raw = {0};
+	struct pgs_buf v = {0}, raw = {0};
 	char err[200];
 	int rc = PGS_ERR;
 	bool cr = len && row[len - 1] == '\r';
@@ -359,8 +358,8 @@ int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row
 	put(o, "\n", 1);
 	rc = PGS_OK;
 out:
-	codec_buf_free(&f.vals); /* wipes the row's plaintext fields */
-	codec_buf_free(&v);
-	codec_buf_free(&raw);
+	pgs_buf_free(&f.vals); /* wipes the row's plaintext fields */
+	pgs_buf_free(&v);
+	pgs_buf_free(&raw);
 	return rc;
 }

@@ -278,14 +278,14 @@ const struct schema_column *crypt_catalog_column(struct conn *c, uint32_t table_
 void crypt_catalog_request(struct conn *c)
 {
 	const struct schema *sc = c->schema;
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	size_t off = proto_msg_begin(&b, 'Q');
 	static const char head[] =
 	    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c "
 	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_attribute "
 	    "a "
 	    "ON a.attrelid = c.oid WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relname IN (";
-	proto_put_bytes(&b, head, sizeof(head) - 1);
+	pgs_buf_append(&b, head, sizeof(head) - 1);
 	for (size_t i = 0; i < sc->ntables; i++) {
 		const char *name = sc->tables[i].name;
 		const char *dot = strrchr(name, '.');
@@ -293,13 +293,13 @@ void crypt_catalog_request(struct conn *c)
 			proto_put_u8(&b, ',');
 		crypt_put_literal(&b, dot ? dot + 1 : name);
 	}
-	proto_put_bytes(&b, "); ", 3);
+	pgs_buf_append(&b, "); ", 3);
 	/* views over those tables, in the same round trip (conn_views.c) */
 	crypt_views_query(&b, sc);
 	proto_put_u8(&b, 0);
 	proto_msg_end(&b, off);
 	sbuf_inject(&c->c2s, b.data, (uint32_t)b.len);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 	struct crypt_expect *e = crypt_push(c, EX_CATALOG, NULL);
 	e->pending_upto = c->crypt.pending_first + c->crypt.npending_views;
 	e->reg_upto = c->crypt.views_requested = crypt_views_latest();

@@ -8,7 +8,7 @@
 #include "sql/sql.h"
 
 struct conn;
-struct proto_buf;
+struct pgs_buf;
 
 /* A result layout: for each column of a RowDescription, the encrypted rule (or NULL)
  * and the wire format of its values. Refcounted: statements and portals share it. */
@@ -149,9 +149,9 @@ struct crypt_state {
 	struct sql_copy copy;       /* that COPY's description (a copy, freed with the state) */
 	bool
 	    drop_until_complete; /* a row failed to decrypt: drop the rest of this command's rows */
-	struct codec_buf copy_line; /* a partial row carried between CopyData messages */
-	size_t copy_scanned;        /* how much of copy_line was searched for a row end */
-	bool copy_inq;              /* CSV: that search ended inside quotes */
+	struct pgs_buf copy_line; /* a partial row carried between CopyData messages */
+	size_t copy_scanned;      /* how much of copy_line was searched for a row end */
+	bool copy_inq;            /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
 	bool copy_eod;          /* the end marker \. was seen: the rest of the data is ignored */
 	uint64_t copy_lineno;   /* lines of the COPY's data read (for error messages) */
@@ -256,7 +256,7 @@ bool crypt_prepared_may_execute(const char *text, size_t len);
 bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b);
 
 /* conn_views.c: views over encrypted tables, learned with the catalog. */
-void crypt_views_query(struct proto_buf *b, const struct schema *sc);
+void crypt_views_query(struct pgs_buf *b, const struct schema *sc);
 void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen);
 /* The catalog answer is in (status: its ReadyForQuery's): its views replace the set; pending
  * names numbered below upto (defined before the request was sent) are no longer pending, and
@@ -288,7 +288,7 @@ bool crypt_lex_scs_off(const struct conn *c);
 bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t len,
                                 const struct sql_lex *lex, char *msg, size_t cap);
 /* A string literal that reads the same under both settings of standard_conforming_strings. */
-void crypt_put_literal(struct proto_buf *b, const char *s);
+void crypt_put_literal(struct pgs_buf *b, const char *s);
 
 /* conn_copy_rows.c: COPY rows. */
 /* One COPY row split into its unescaped fields: field i is vals[off[i], off[i] + len[i]). */
@@ -297,7 +297,7 @@ struct crypt_copy_fields {
 	size_t off[1600]; /* PostgreSQL's column limit */
 	size_t len[1600];
 	bool null[1600];
-	struct codec_buf vals;
+	struct pgs_buf vals;
 };
 /* Splits a row (without its newline) in the COPY's format; PGS_ERR when malformed
  * (unterminated quote, too many fields). The caller frees f->vals. */
@@ -321,7 +321,7 @@ struct crypt_copy_err {
 /* Re-encodes one row (without its newline) of line number line: in = FROM (encrypt), else TO
  * (decrypt). Appends the row and its newline to o. */
 int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len,
-                   bool in, uint64_t line, struct codec_buf *o,
+                   bool in, uint64_t line, struct pgs_buf *o,
                    struct crypt_copy_err *e) PGS_MUSTCHECK;
 /* conn_copy.c: the sub-protocol. A CopyIn/Out/BothResponse of the server at b->scan: paired
  * with its statement, passed or (fail closed) consumed with a CopyFail upstream. */
@@ -345,19 +345,19 @@ void crypt_copy_free(struct conn *c);
 /* conn_value.c: one value through the keys. */
 int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
                         uint32_t wire_oid, int format, const uint8_t *in, size_t len,
-                        struct codec_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
+                        struct pgs_buf *out, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Decrypts a stored record into col's wire form; handles response_on_fail. *is_null is
  * set when the answer is NULL. Returns PGS_ERR when the reader must get an error. */
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
-                        const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                        const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null,
                         char *err, size_t errlen) PGS_MUSTCHECK;
 /* An array parameter of `col = ANY($n)` (text '{a,b}' or binary) -> a binary bytea[] whose
  * elements are each BLIND. */
 int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-                        const uint8_t *in, size_t len, struct proto_buf *out, char *err,
+                        const uint8_t *in, size_t len, struct pgs_buf *out, char *err,
                         size_t errlen) PGS_MUSTCHECK;
 /* bytea text forms (hex \x.. and escape) -> bytes. */
-int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out) PGS_MUSTCHECK;
+int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out) PGS_MUSTCHECK;
 /* sql_encrypt_fn for sql_plan_render. */
 int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
                          const char *value, size_t len, char **out, char *err, size_t errlen);

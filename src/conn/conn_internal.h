@@ -119,9 +119,9 @@ struct conn {
 	struct sbuf c2s; /* client -> server */
 	struct sbuf s2c; /* server -> client */
 
-	struct sbuf pool_check;   /* CS_POOL_CHECK: the check's query, then its answer */
-	char *pool_fingerprint;   /* its upstream's settings fingerprint, validated at a reset */
-	struct proto_buf startup; /* the client's StartupMessage, relayed upstream */
+	struct sbuf pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
+	char *pool_fingerprint; /* its upstream's settings fingerprint, validated at a reset */
+	struct pgs_buf startup; /* the client's StartupMessage, relayed upstream */
 	char user[64];
 	char database[64];
 	struct net_peer_id peer; /* mTLS identity, when the client presented a certificate */
@@ -170,7 +170,7 @@ void conn_close(struct conn *c, const char *why);
 /* Sends FATAL sqlstate/message to the client (when at a message boundary) and closes. */
 void conn_fail(struct conn *c, const char *sqlstate, const char *msg);
 void conn_drive(struct conn *c);
-void conn_send_to_client(struct conn *c, const struct proto_buf *msg);
+void conn_send_to_client(struct conn *c, const struct pgs_buf *msg);
 
 /* conn_startup.c */
 void conn_startup_step(struct conn *c);
@@ -183,7 +183,7 @@ void conn_upstream_step(struct conn *c);
 /* An upstream ErrorResponse before authentication, its message prefixed with the hop that
  * failed (the pgseal->PostgreSQL connection), into out as a whole message. */
 int conn_upstream_error_rewrite(struct conn *c, const uint8_t *body, uint32_t blen,
-                                struct proto_buf *out) PGS_MUSTCHECK;
+                                struct pgs_buf *out) PGS_MUSTCHECK;
 
 /* conn_relay.c: scanners; return PGS_ERR after failing the connection. */
 int conn_scan_client(struct conn *c) PGS_MUSTCHECK;
@@ -269,7 +269,7 @@ static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
 
 /* Replaces the whole message at scan with a new one and passes over it. */
 static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total,
-                                         const struct proto_buf *nb)
+                                         const struct pgs_buf *nb)
 {
 	sbuf_consume(b, old_total);
 	sbuf_inject(b, nb->data, (uint32_t)nb->len);

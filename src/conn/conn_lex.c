@@ -118,10 +118,10 @@ bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t l
 	return true;
 }
 
-void crypt_put_literal(struct proto_buf *b, const char *s)
+void crypt_put_literal(struct pgs_buf *b, const char *s)
 {
 	/* E'...' reads a backslash as an escape under both settings; '...' would not */
-	proto_put_bytes(b, "E'", 2);
+	pgs_buf_append(b, "E'", 2);
 	for (; *s; s++) {
 		if (*s == '\'' || *s == '\\')
 			proto_put_u8(b, (uint8_t)*s);

@@ -228,9 +228,8 @@ static bool pooled_read(struct conn_pooled *e)
 		}
 		/* room for the whole of a message begun (its length was checked above) */
 		struct sbuf *b = &e->in;
-		uint32_t need = b->end - b->scan >= PROTO_HDR_LEN
-		                    ? proto_get_u32(b->data + b->scan + 1) + 1
-		                    : 0;
+		uint32_t need =
+		    b->end - b->scan >= PROTO_HDR_LEN ? pgs_get_u32(b->data + b->scan + 1) + 1 : 0;
 		if (sbuf_reserve(b, need) != PGS_OK) {
 			resetting_free(e, "out of memory");
 			return false;
@@ -353,16 +352,16 @@ void conn_pool_release(struct conn *c)
 	}
 	/* two Queries at once: DISCARD ALL may not share an implicit transaction */
 	static const char reset[] = "DISCARD ALL";
-	struct proto_buf q = {0};
+	struct pgs_buf q = {0};
 	size_t off = proto_msg_begin(&q, 'Q');
-	proto_put_bytes(&q, reset, sizeof(reset));
+	pgs_buf_append(&q, reset, sizeof(reset));
 	proto_msg_end(&q, off);
 	off = proto_msg_begin(&q, 'Q');
 	const char *check = e->fingerprint ? conn_pool_recheck_sql : conn_pool_settings_sql;
-	proto_put_bytes(&q, check, strlen(check) + 1);
+	pgs_buf_append(&q, check, strlen(check) + 1);
 	proto_msg_end(&q, off);
 	sbuf_inject(&e->out, q.data, (uint32_t)q.len);
-	proto_buf_free(&q);
+	pgs_buf_free(&q);
 	e->side.writable = true;
 	(void)pooled_read(e);
 }
@@ -380,13 +379,13 @@ static bool pooled_alive(struct conn_pooled *e)
 
 static void inject_status(struct sbuf *b, const char *name, const char *value)
 {
-	struct proto_buf m = {0};
+	struct pgs_buf m = {0};
 	size_t off = proto_msg_begin(&m, 'S');
-	proto_put_bytes(&m, name, strlen(name) + 1);
-	proto_put_bytes(&m, value, strlen(value) + 1);
+	pgs_buf_append(&m, name, strlen(name) + 1);
+	pgs_buf_append(&m, value, strlen(value) + 1);
 	proto_msg_end(&m, off);
 	sbuf_inject(b, m.data, (uint32_t)m.len);
-	proto_buf_free(&m);
+	pgs_buf_free(&m);
 }
 
 bool conn_pool_take(struct conn *c)
@@ -448,12 +447,12 @@ bool conn_pool_take(struct conn *c)
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return true;
 	}
-	struct proto_buf q = {0};
+	struct pgs_buf q = {0};
 	size_t off = proto_msg_begin(&q, 'Q');
-	proto_put_bytes(&q, conn_pool_fingerprint_sql, strlen(conn_pool_fingerprint_sql) + 1);
+	pgs_buf_append(&q, conn_pool_fingerprint_sql, strlen(conn_pool_fingerprint_sql) + 1);
 	proto_msg_end(&q, off);
 	sbuf_inject(&c->pool_check, q.data, (uint32_t)q.len);
-	proto_buf_free(&q);
+	pgs_buf_free(&q);
 	c->state = CS_POOL_CHECK;
 	/* driven after the current event, once the caller (the SCRAM exchange) is done with
 	 * the message it is handling */
@@ -485,8 +484,8 @@ static void pool_hand_out(struct conn *c)
 	for (int i = 0; i < c->params.n; i++)
 		inject_status(&c->s2c, c->params.names[i], c->params.values[i]);
 	uint8_t k[13] = {'K', 0, 0, 0, 12};
-	proto_put_u32_at(k + 5, c->backend_pid);
-	proto_put_u32_at(k + 9, client_key);
+	pgs_put_u32(k + 5, c->backend_pid);
+	pgs_put_u32(k + 9, client_key);
 	sbuf_inject(&c->s2c, k, sizeof(k));
 	/* ReadyForQuery goes through the scanner as if the server had sent it: it
 	 * establishes the session, and the encryption layer loads its catalog first */

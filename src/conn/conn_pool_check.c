@@ -72,7 +72,7 @@ static bool one_text(const uint8_t *body, uint32_t blen, const uint8_t **val, ui
 {
 	if (blen < 6 || body[0] != 0 || body[1] != 1)
 		return false;
-	uint32_t l = proto_get_u32(body + 2);
+	uint32_t l = pgs_get_u32(body + 2);
 	if (l != blen - 6)
 		return false; /* NULL (never sent: coalesce) or a wrong length */
 	*val = body + 6;
@@ -94,7 +94,7 @@ int conn_pool_reset_answer(struct conn_reset *r, const uint8_t *p, uint32_t n, u
 	*used = 0;
 	while (n - at >= PROTO_HDR_LEN) {
 		uint8_t type = p[at];
-		uint32_t len = proto_get_u32(p + at + 1);
+		uint32_t len = pgs_get_u32(p + at + 1);
 		if (len < 4 || len > CONN_MAX_INSPECT) {
 			r->why = "invalid message during reset";
 			return -1;
@@ -186,7 +186,7 @@ int conn_pool_check_answer(const uint8_t *p, uint32_t n, struct conn_params *par
 	bool same = false;
 	while (n - at >= PROTO_HDR_LEN) {
 		uint8_t type = p[at];
-		uint32_t len = proto_get_u32(p + at + 1);
+		uint32_t len = pgs_get_u32(p + at + 1);
 		if (len < 4 || len > CONN_MAX_INSPECT)
 			return -1;
 		if (n - at < len + 1)

@@ -109,11 +109,11 @@ static struct crypt_layout *row_description(struct conn *c, uint8_t *body, uint3
 		if (col && typoid == CRYPT_BYTEA_OID) {
 			l->cols[i].col = col;
 			l->any_encrypted = true;
-			proto_put_u32_at(body + at, col->type_oid);
+			pgs_put_u32(body + at, col->type_oid);
 			int32_t tl = type_len(col->type);
 			body[at + 4] = (uint8_t)((uint32_t)tl >> 8);
 			body[at + 5] = (uint8_t)tl;
-			proto_put_u32_at(body + at + 6, 0xffffffffu);
+			pgs_put_u32(body + at + 6, 0xffffffffu);
 		}
 	}
 	return l;
@@ -132,7 +132,7 @@ static void parameter_description(struct conn *c, struct crypt_stmt *st, uint8_t
 	for (size_t i = 0; i < st->plan->nparams; i++) {
 		const struct sql_param *pp = &st->plan->params[i];
 		if (pp->number >= 1 && pp->number <= n && !pp->array)
-			proto_put_u32_at(body + 2 + 4 * (pp->number - 1), pp->column->type_oid);
+			pgs_put_u32(body + 2 + 4 * (pp->number - 1), pp->column->type_oid);
 	}
 }
 
@@ -148,8 +148,8 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 		conn_fail(c, "08P01", "pgseal: a row does not match its description");
 		return PGS_ERR;
 	}
-	struct proto_buf nb = {0};
-	struct codec_buf raw = {0}, out = {0};
+	struct pgs_buf nb = {0};
+	struct pgs_buf raw = {0}, out = {0};
 	char err[256];
 	size_t off = proto_msg_begin(&nb, 'D');
 	proto_put_u16(&nb, n);
@@ -167,7 +167,7 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 		if (!col || vl < 0) {
 			proto_put_u32(&nb, (uint32_t)vl);
 			if (vl > 0)
-				proto_put_bytes(&nb, v, (size_t)vl);
+				pgs_buf_append(&nb, v, (size_t)vl);
 			continue;
 		}
 		const uint8_t *rec = v;
@@ -189,7 +189,7 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 			proto_put_u32(&nb, 0xffffffffu);
 		} else {
 			proto_put_u32(&nb, (uint32_t)out.len);
-			proto_put_bytes(&nb, out.data, out.len);
+			pgs_buf_append(&nb, out.data, out.len);
 		}
 	}
 	proto_msg_end(&nb, off);
@@ -198,18 +198,18 @@ static int data_row(struct conn *c, struct crypt_layout *l, uint32_t total)
 refuse:
 	/* the reader gets an error, never the stored bytes; the rest of the rows are dropped */
 	{
-		struct proto_buf eb = {0};
+		struct pgs_buf eb = {0};
 		proto_build_error(&eb, "ERROR", "XX001", err);
 		sbuf_consume(b, total);
 		sbuf_inject(b, eb.data, (uint32_t)eb.len);
-		proto_buf_free(&eb);
+		pgs_buf_free(&eb);
 		c->crypt.drop_until_complete = true;
 	}
 out:
 	OPENSSL_cleanse(nb.data, nb.cap);
-	proto_buf_free(&nb);
-	codec_buf_free(&raw);
-	codec_buf_free(&out);
+	pgs_buf_free(&nb);
+	pgs_buf_free(&raw);
+	pgs_buf_free(&out);
 	return rc;
 }
 
@@ -396,7 +396,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 		else if (e && e->refusal) {
 			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds
 			 */
-			struct proto_buf nb = {0};
+			struct pgs_buf nb = {0};
 			struct proto_reader r;
 			size_t off = proto_msg_begin(&nb, 'E');
 			proto_reader_init(&r, body, blen);
@@ -414,7 +414,7 @@ int crypt_server_message(struct conn *c, uint8_t type, uint32_t len)
 			proto_put_u8(&nb, 0);
 			proto_msg_end(&nb, off);
 			crypt_replace_message(b, total, &nb);
-			proto_buf_free(&nb);
+			pgs_buf_free(&nb);
 			total = 0; /* already passed over */
 		}
 		if (e && e->kind == EX_QUERY) {

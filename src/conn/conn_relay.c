@@ -69,7 +69,7 @@ int conn_scan_client(struct conn *c)
 		if (b->end - b->scan < PROTO_HDR_LEN)
 			break;
 		uint8_t type = b->data[b->scan];
-		uint32_t len = proto_get_u32(b->data + b->scan + 1);
+		uint32_t len = pgs_get_u32(b->data + b->scan + 1);
 		if (!proto_is_frontend_type(type)) {
 			metrics_error(METRICS_ERR_PROTOCOL);
 			log_conn(LOG_INFO, c->id, "invalid frontend message type 0x%02x", type);
@@ -167,15 +167,15 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 	} else if (code == PROTO_AUTH_SASL &&
 	           proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS")) {
 		/* channel binding cannot cross a proxy that terminates TLS: offer plain SCRAM */
-		struct proto_buf nb = {0};
+		struct pgs_buf nb = {0};
 		if (proto_sasl_drop_mechanism(body, blen, "SCRAM-SHA-256-PLUS", &nb) != PGS_OK) {
-			proto_buf_free(&nb);
+			pgs_buf_free(&nb);
 			conn_fail(c, "08P01",
 			          "pgseal: malformed SASL mechanism list from the upstream server");
 			return PGS_ERR;
 		}
 		sbuf_replace(b, len + 1, nb.data, (uint32_t)nb.len);
-		proto_buf_free(&nb);
+		pgs_buf_free(&nb);
 		return 1; /* replaced and passed over */
 	}
 	return PGS_OK;
@@ -184,13 +184,13 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 /* Names the hop in an upstream ErrorResponse before authentication (conn_upstream.c). */
 static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
 {
-	struct proto_buf nb = {0};
+	struct pgs_buf nb = {0};
 	int r = PGS_OK; /* a malformed message passes as it is, the client's libpq judges it */
 	if (conn_upstream_error_rewrite(c, body, blen, &nb) == PGS_OK) {
 		sbuf_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
 		r = 1; /* replaced and passed over */
 	}
-	proto_buf_free(&nb);
+	pgs_buf_free(&nb);
 	return r;
 }
 
@@ -207,7 +207,7 @@ int conn_scan_server(struct conn *c)
 		if (b->end - b->scan < PROTO_HDR_LEN)
 			break;
 		uint8_t type = b->data[b->scan];
-		uint32_t len = proto_get_u32(b->data + b->scan + 1);
+		uint32_t len = pgs_get_u32(b->data + b->scan + 1);
 		if (proto_check_header(type, len, max) != PGS_OK) {
 			metrics_error(METRICS_ERR_UPSTREAM);
 			log_conn(LOG_WARN, c->id, "invalid length %u from the upstream server",

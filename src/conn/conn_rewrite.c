@@ -207,17 +207,17 @@ enum refuse_at { REFUSE_QUERY, REFUSE_PARSE, REFUSE_BIND };
 static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqlstate,
                              const char *msg)
 {
-	struct proto_buf text = {0}, nb = {0};
+	struct pgs_buf text = {0}, nb = {0};
 	char state[6] = "0A000";
 	if (strlen(sqlstate) == 5 && strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5)
 		memcpy(state, sqlstate, 6);
 	log_conn(LOG_INFO, c->id, "refused (%s): %s", state, msg);
 	metrics_refusal(state);
 	static const char head[] = "DO $pgseal_refusal$BEGIN RAISE EXCEPTION USING ERRCODE = '";
-	proto_put_bytes(&text, head, sizeof(head) - 1);
-	proto_put_bytes(&text, state, 5);
+	pgs_buf_append(&text, head, sizeof(head) - 1);
+	pgs_buf_append(&text, state, 5);
 	/* E'...': the message reads the same whatever standard_conforming_strings is */
-	proto_put_bytes(&text, "', MESSAGE = E'", 15);
+	pgs_buf_append(&text, "', MESSAGE = E'", 15);
 	for (const char *m = msg; *m; m++) {
 		if (*m == '\'' || *m == '\\')
 			proto_put_u8(&text, (uint8_t)*m);
@@ -225,19 +225,19 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 		proto_put_u8(&text, (uint8_t)(*m == '$' ? '%' : *m));
 	}
 	static const char tail[] = "'; END$pgseal_refusal$";
-	proto_put_bytes(&text, tail, sizeof(tail) - 1);
+	pgs_buf_append(&text, tail, sizeof(tail) - 1);
 	proto_put_u8(&text, 0);
 
 	if (at == REFUSE_QUERY) {
 		size_t off = proto_msg_begin(&nb, 'Q');
-		proto_put_bytes(&nb, text.data, text.len);
+		pgs_buf_append(&nb, text.data, text.len);
 		proto_msg_end(&nb, off);
 		sbuf_inject(&c->c2s, nb.data, (uint32_t)nb.len);
 		crypt_push(c, EX_QUERY, NULL)->refusal = true;
 	} else {
 		size_t off = proto_msg_begin(&nb, 'P');
 		proto_put_cstr(&nb, "");
-		proto_put_bytes(&nb, text.data, text.len);
+		pgs_buf_append(&nb, text.data, text.len);
 		proto_put_u16(&nb, 0);
 		proto_msg_end(&nb, off);
 		off = proto_msg_begin(&nb, 'B');
@@ -260,8 +260,8 @@ static void refuse_in_server(struct conn *c, enum refuse_at at, const char *sqls
 		crypt_push(c, EX_EXECUTE, NULL)->refusal = true;
 		c->crypt.skip_to_sync = true;
 	}
-	proto_buf_free(&text);
-	proto_buf_free(&nb);
+	pgs_buf_free(&text);
+	pgs_buf_free(&nb);
 }
 
 static int client_query(struct conn *c, uint32_t total)
@@ -335,15 +335,15 @@ static int client_query(struct conn *c, uint32_t total)
 		refuse_in_server(c, REFUSE_QUERY, "22P02", err);
 		goto out;
 	}
-	struct proto_buf nb = {0};
+	struct pgs_buf nb = {0};
 	size_t off = proto_msg_begin(&nb, 'Q');
-	proto_put_bytes(&nb, out, outlen);
+	pgs_buf_append(&nb, out, outlen);
 	proto_put_u8(&nb, 0);
 	proto_msg_end(&nb, off);
 	crypto_wipe(out, outlen);
 	free(out);
 	crypt_replace_message(b, total, &nb);
-	proto_buf_free(&nb);
+	pgs_buf_free(&nb);
 	if (ddl)
 		c->crypt.catalog_stale = true;
 	{
@@ -484,10 +484,10 @@ static int client_parse(struct conn *c, uint32_t total)
 		refuse_in_server(c, REFUSE_PARSE, "22P02", err);
 		return PGS_OK;
 	}
-	struct proto_buf nb = {0};
+	struct pgs_buf nb = {0};
 	size_t off = proto_msg_begin(&nb, 'P');
 	proto_put_cstr(&nb, name);
-	proto_put_bytes(&nb, out, outlen);
+	pgs_buf_append(&nb, out, outlen);
 	proto_put_u8(&nb, 0);
 	proto_put_u16(&nb, (uint16_t)nparams);
 	for (int i = 0; i < nparams; i++) {
@@ -502,7 +502,7 @@ static int client_parse(struct conn *c, uint32_t total)
 	crypto_wipe(out, outlen);
 	free(out);
 	crypt_replace_message(b, total, &nb);
-	proto_buf_free(&nb);
+	pgs_buf_free(&nb);
 	crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), st, true);
 	return PGS_OK;
 }
@@ -592,8 +592,8 @@ static int client_bind(struct conn *c, uint32_t total)
 		return PGS_OK;
 	}
 	/* rebuild: every encrypted parameter goes as binary bytea */
-	struct proto_buf nb = {0};
-	struct codec_buf val = {0};
+	struct pgs_buf nb = {0};
+	struct pgs_buf val = {0};
 	char err[256];
 	size_t off = proto_msg_begin(&nb, 'B');
 	proto_put_cstr(&nb, portal);
@@ -620,7 +620,7 @@ static int client_bind(struct conn *c, uint32_t total)
 		if (!pp || vl < 0) {
 			proto_put_u32(&nb, (uint32_t)vl);
 			if (vl > 0)
-				proto_put_bytes(&nb, v, (size_t)vl);
+				pgs_buf_append(&nb, v, (size_t)vl);
 			continue;
 		}
 		int f = nfc == 0   ? 0
@@ -629,26 +629,26 @@ static int client_bind(struct conn *c, uint32_t total)
 		uint32_t wire = i < st->nparam_oids ? st->param_oids[i] : 0;
 		int rc;
 		if (pp->array) {
-			struct proto_buf arr = {0};
+			struct pgs_buf arr = {0};
 			uint32_t elem_oid = 0;
 			rc = crypt_encrypt_array(c, pp, elem_oid, f, v, (size_t)vl, &arr, err,
 			                         sizeof(err));
 			if (rc == PGS_OK) {
 				proto_put_u32(&nb, (uint32_t)arr.len);
-				proto_put_bytes(&nb, arr.data, arr.len);
+				pgs_buf_append(&nb, arr.data, arr.len);
 			}
-			proto_buf_free(&arr);
+			pgs_buf_free(&arr);
 		} else {
 			rc = crypt_encrypt_value(c, pp->column, pp->mode, wire, f, v, (size_t)vl,
 			                         &val, err, sizeof(err));
 			if (rc == PGS_OK) {
 				proto_put_u32(&nb, (uint32_t)val.len);
-				proto_put_bytes(&nb, val.data, val.len);
+				pgs_buf_append(&nb, val.data, val.len);
 			}
 		}
 		if (rc != PGS_OK) {
-			codec_buf_free(&val);
-			proto_buf_free(&nb);
+			pgs_buf_free(&val);
+			pgs_buf_free(&nb);
 			crypt_portal_remove(c, portal);
 			crypto_wipe(b->data + b->scan, total);
 			sbuf_consume(b, total);
@@ -657,13 +657,13 @@ static int client_bind(struct conn *c, uint32_t total)
 		}
 	}
 	proto_put_u16(&nb, nrf);
-	proto_put_bytes(&nb, rfp, (size_t)nrf * 2);
+	pgs_buf_append(&nb, rfp, (size_t)nrf * 2);
 	proto_msg_end(&nb, off);
-	codec_buf_free(&val);
+	pgs_buf_free(&val);
 	/* the plaintext values are in the old message: wipe it as it goes */
 	crypto_wipe(b->data + b->scan, total);
 	crypt_replace_message(b, total, &nb);
-	proto_buf_free(&nb);
+	pgs_buf_free(&nb);
 	crypt_push(c, EX_BIND, NULL);
 	return PGS_OK;
 }

@@ -81,7 +81,7 @@ static bool startup_packet(struct conn *c)
 	uint32_t avail = b->end - b->scan;
 	if (avail < 4)
 		return false;
-	uint32_t len = proto_get_u32(b->data + b->scan);
+	uint32_t len = pgs_get_u32(b->data + b->scan);
 	if (len < 8 || len > PROTO_MAX_STARTUP) {
 		/* PostgreSQL only logs this (COMMERROR) and closes without a word: a client that
 		 * sends Terminate before its startup packet (node-postgres' connect() then end())
@@ -144,8 +144,8 @@ static bool startup_packet(struct conn *c)
 		return false;
 	default:
 		/* keep our own copy (relayed upstream later), then parse that copy */
-		proto_buf_reset(&c->startup);
-		proto_put_bytes(&c->startup, b->data + b->scan, len);
+		pgs_buf_reset(&c->startup);
+		pgs_buf_append(&c->startup, b->data + b->scan, len);
 		sbuf_consume(b, len);
 		if (proto_parse_startup(c->startup.data, len, &st) != PGS_OK) {
 			startup_fail(c, "08P01", "invalid startup packet layout");

@@ -35,7 +35,7 @@ static void upstream_connect_fail(struct conn *c, int e)
  * prefix says so. PGS_ERR: a malformed message.
  */
 int conn_upstream_error_rewrite(struct conn *c, const uint8_t *body, uint32_t blen,
-                                struct proto_buf *out)
+                                struct pgs_buf *out)
 {
 	const char *prefix = c->upstream_challenged && !c->scram
 	                         ? "pgseal: the upstream server refused the credentials relayed "
@@ -50,8 +50,8 @@ int conn_upstream_error_rewrite(struct conn *c, const uint8_t *body, uint32_t bl
 			return PGS_ERR;
 		proto_put_u8(out, field);
 		if (field == 'M')
-			proto_put_bytes(out, prefix, strlen(prefix));
-		proto_put_bytes(out, body + i, (size_t)(nul - (body + i)) + 1);
+			pgs_buf_append(out, prefix, strlen(prefix));
+		pgs_buf_append(out, body + i, (size_t)(nul - (body + i)) + 1);
 		i = (uint32_t)(nul - body) + 1;
 	}
 	if (i >= blen)
@@ -162,8 +162,8 @@ void conn_upstream_step(struct conn *c)
 			return;
 		}
 		uint8_t req[8];
-		proto_put_u32_at(req, 8);
-		proto_put_u32_at(req + 4, PROTO_SSL_CODE);
+		pgs_put_u32(req, 8);
+		pgs_put_u32(req + 4, PROTO_SSL_CODE);
 		if (send(c->server.fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
 			upstream_fail(c, "pgseal: could not write to the upstream server");
 			return;

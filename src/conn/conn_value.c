@@ -26,9 +26,9 @@ static bool allowed(const struct conn *c, const struct schema_column *col)
 
 int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
                         uint32_t wire_oid, int format, const uint8_t *in, size_t len,
-                        struct codec_buf *out, char *err, size_t errlen)
+                        struct pgs_buf *out, char *err, size_t errlen)
 {
-	struct codec_buf canon = {0};
+	struct pgs_buf canon = {0};
 	struct crypto_column_key *k;
 	int rc = PGS_ERR;
 
@@ -56,7 +56,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		uint8_t prefix[CRYPTO_SEARCH_PREFIX_LEN];
 		prefix[0] = CRYPTO_REC_SEARCHABLE;
 		if (crypto_blind_index(k, canon.data, canon.len, prefix + 1) != PGS_OK ||
-		    codec_buf_put(out, prefix, sizeof(prefix)) != PGS_OK) {
+		    pgs_buf_put(out, prefix, sizeof(prefix)) != PGS_OK) {
 			pgs_errf(err, errlen, "pgseal: cannot compute the search index of %s",
 			         col->qualified);
 			goto out;
@@ -66,7 +66,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		goto out;
 	}
 	size_t need = crypto_record_len(col->searchable, canon.len);
-	if (need == 0 || codec_buf_put(out, NULL, 0) != PGS_OK) {
+	if (need == 0 || pgs_buf_put(out, NULL, 0) != PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: value too large for %s", col->qualified);
 		goto out;
 	}
@@ -87,12 +87,12 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 	metrics_value(METRICS_VALUE_ENCRYPTED);
 	rc = PGS_OK;
 out:
-	codec_buf_free(&canon);
+	pgs_buf_free(&canon);
 	return rc;
 }
 
 static int fail_response(struct conn *c, const struct schema_column *col, int format,
-                         const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                         const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null,
                          char *err, size_t errlen, const char *why)
 {
 	metrics_value(METRICS_VALUE_DECRYPT_FAILED);
@@ -103,7 +103,7 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 		 * \x... that only text and bytea columns can carry; other types get the error */
 		out->len = 0;
 		if (col->type == CODEC_BYTEA && format == CODEC_FMT_BINARY)
-			return codec_buf_put(out, rec, len);
+			return pgs_buf_put(out, rec, len);
 		if (col->type != CODEC_BYTEA && col->type != CODEC_TEXT) {
 			pgs_errf(err, errlen,
 			         "pgseal: a value of %s could not be decrypted (%s), and its "
@@ -111,17 +111,17 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 			         col->qualified, why, codec_type_name(col->type));
 			return PGS_ERR;
 		}
-		if (codec_buf_put(out, "\\x", 2) != PGS_OK)
+		if (pgs_buf_put(out, "\\x", 2) != PGS_OK)
 			return PGS_ERR;
 		for (size_t i = 0; i < len; i++) {
 			char h[3];
 			snprintf(h, sizeof(h), "%02x", rec[i]);
-			if (codec_buf_put(out, h, 2) != PGS_OK)
+			if (pgs_buf_put(out, h, 2) != PGS_OK)
 				return PGS_ERR;
 		}
 		return PGS_OK;
 	case SCHEMA_FAIL_DEFAULT: {
-		struct codec_buf canon = {0};
+		struct pgs_buf canon = {0};
 		int rc = PGS_ERR;
 		if (!col->default_value) {
 			*is_null = true;
@@ -132,7 +132,7 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 		                       strlen(col->default_value), &canon) == PGS_OK &&
 		    codec_from_canonical(col->type, format, canon.data, canon.len, out) == PGS_OK)
 			rc = PGS_OK;
-		codec_buf_free(&canon);
+		pgs_buf_free(&canon);
 		return rc;
 	}
 	case SCHEMA_FAIL_ERROR:
@@ -144,7 +144,7 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 }
 
 int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
-                        const uint8_t *rec, size_t len, struct codec_buf *out, bool *is_null,
+                        const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null,
                         char *err, size_t errlen)
 {
 	struct crypto_record_view v;
@@ -191,12 +191,12 @@ out:
 	return rc;
 }
 
-int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out)
+int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out)
 {
 	out->len = 0;
 	if (len >= 2 && in[0] == '\\' && in[1] == 'x') {
 		size_t n = (len - 2) / 2;
-		if ((len - 2) % 2 || codec_buf_put(out, NULL, 0) != PGS_OK)
+		if ((len - 2) % 2 || pgs_buf_put(out, NULL, 0) != PGS_OK)
 			return PGS_ERR;
 		if (out->cap < n) {
 			uint8_t *d = realloc(out->data, n ? n : 1);
@@ -205,7 +205,7 @@ int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out
 			out->data = d;
 			out->cap = n;
 		}
-		if (crypto_unhex((const char *)in + 2, len - 2, out->data, n) != PGS_OK)
+		if (pgs_unhex((const char *)in + 2, len - 2, out->data, n) != PGS_OK)
 			return PGS_ERR;
 		out->len = n;
 		return PGS_OK;
@@ -228,7 +228,7 @@ int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct codec_buf *out
 		} else {
 			i++;
 		}
-		if (codec_buf_put(out, &b, 1) != PGS_OK)
+		if (pgs_buf_put(out, &b, 1) != PGS_OK)
 			return PGS_ERR;
 	}
 	return PGS_OK;
@@ -238,34 +238,34 @@ int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_va
                          const char *value, size_t len, char **out, char *err, size_t errlen)
 {
 	struct conn *c = arg;
-	struct codec_buf rec = {0};
+	struct pgs_buf rec = {0};
 	if (crypt_encrypt_value(c, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec,
 	                        err, errlen) != PGS_OK) {
-		codec_buf_free(&rec);
+		pgs_buf_free(&rec);
 		return PGS_ERR;
 	}
 	/* E'\\x…'::bytea reads the same whatever standard_conforming_strings is */
 	size_t n = rec.len * 2 + 16;
 	char *s = malloc(n);
 	if (!s) {
-		codec_buf_free(&rec);
+		pgs_buf_free(&rec);
 		return PGS_ERR;
 	}
 	memcpy(s, "E'\\\\x", 5);
-	crypto_hex(rec.data, rec.len, s + 5);
+	pgs_hex(rec.data, rec.len, s + 5);
 	memcpy(s + 5 + 2 * rec.len, "'::bytea", 9);
 	*out = s;
-	codec_buf_free(&rec);
+	pgs_buf_free(&rec);
 	return PGS_OK;
 }
 
 /* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
 int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-                        const uint8_t *in, size_t len, struct proto_buf *out, char *err,
+                        const uint8_t *in, size_t len, struct pgs_buf *out, char *err,
                         size_t errlen)
 {
-	struct codec_buf one = {0}, elem = {0};
-	struct proto_buf items = {0};
+	struct pgs_buf one = {0}, elem = {0};
+	struct pgs_buf items = {0};
 	uint32_t count = 0;
 	int rc = PGS_ERR;
 	if (format != CODEC_FMT_TEXT) {
@@ -297,7 +297,7 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 			                        errlen) != PGS_OK)
 				goto out;
 			proto_put_u32(&items, (uint32_t)one.len);
-			proto_put_bytes(&items, one.data, one.len);
+			pgs_buf_append(&items, one.data, one.len);
 			count++;
 		}
 	} else {
@@ -321,7 +321,7 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 				while (i < len && in[i] != '"') {
 					if (in[i] == '\\' && i + 1 < len)
 						i++;
-					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+					if (pgs_buf_put(&elem, &in[i], 1) != PGS_OK)
 						goto out;
 					i++;
 				}
@@ -332,7 +332,7 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 				while (i < len && in[i] != ',' && in[i] != '}') {
 					if (in[i] == '\\' && i + 1 < len)
 						i++;
-					if (codec_buf_put(&elem, &in[i], 1) != PGS_OK)
+					if (pgs_buf_put(&elem, &in[i], 1) != PGS_OK)
 						goto out;
 					i++;
 				}
@@ -348,7 +348,7 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 				                        err, errlen) != PGS_OK)
 					goto out;
 				proto_put_u32(&items, (uint32_t)one.len);
-				proto_put_bytes(&items, one.data, one.len);
+				pgs_buf_append(&items, one.data, one.len);
 			}
 			count++;
 			while (i < len && isspace(in[i]))
@@ -371,14 +371,14 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 		proto_put_u32(out, count);
 		proto_put_u32(out, 1);
 	}
-	proto_put_bytes(out, items.data, items.len);
+	pgs_buf_append(out, items.data, items.len);
 	rc = PGS_OK;
 	goto out;
 bad:
 	pgs_errf(err, errlen, "pgseal: malformed array for %s", pp->column->qualified);
 out:
-	codec_buf_free(&one);
-	codec_buf_free(&elem);
-	proto_buf_free(&items);
+	pgs_buf_free(&one);
+	pgs_buf_free(&elem);
+	pgs_buf_free(&items);
 	return rc;
 }

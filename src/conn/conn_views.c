@@ -121,14 +121,14 @@ struct crypt_view_row {
 
 /* The tables named like a configured one (depth 0) and their descendants by inheritance or
  * partitioning (pg_inherits), as the CTE `enc(oid, depth)`. */
-static void put_enc(struct proto_buf *b, const struct schema *sc)
+static void put_enc(struct pgs_buf *b, const struct schema *sc)
 {
 	static const char head[] = "WITH RECURSIVE enc(oid, depth) AS (SELECT c.oid, 0 FROM "
 	                           "pg_catalog.pg_class c WHERE c.relname IN (";
 	static const char tail[] = ") UNION SELECT i.inhrelid, enc.depth + 1 FROM enc "
 	                           "JOIN pg_catalog.pg_inherits i ON i.inhparent = enc.oid "
 	                           "WHERE enc.depth < 32)";
-	proto_put_bytes(b, head, sizeof(head) - 1);
+	pgs_buf_append(b, head, sizeof(head) - 1);
 	for (size_t i = 0; i < sc->ntables; i++) {
 		const char *name = sc->tables[i].name;
 		const char *dot = strrchr(name, '.');
@@ -136,7 +136,7 @@ static void put_enc(struct proto_buf *b, const struct schema *sc)
 			proto_put_u8(b, ',');
 		crypt_put_literal(b, dot ? dot + 1 : name);
 	}
-	proto_put_bytes(b, tail, sizeof(tail) - 1);
+	pgs_buf_append(b, tail, sizeof(tail) - 1);
 }
 
 /*
@@ -148,7 +148,7 @@ static void put_enc(struct proto_buf *b, const struct schema *sc)
  * analysed after the views it reads. Columns: oid, nspname, relname, attnum, attname, definition
  * (on attnum 1).
  */
-void crypt_views_query(struct proto_buf *b, const struct schema *sc)
+void crypt_views_query(struct pgs_buf *b, const struct schema *sc)
 {
 	static const char kids[] =
 	    ", kid(oid, top, depth) AS (SELECT i.inhrelid, i.inhparent, 1 "
@@ -183,9 +183,9 @@ void crypt_views_query(struct proto_buf *b, const struct schema *sc)
 	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
 	    "AND NOT a.attisdropped ORDER BY v.depth, c.oid, a.attnum";
 	put_enc(b, sc);
-	proto_put_bytes(b, kids, sizeof(kids) - 1);
+	pgs_buf_append(b, kids, sizeof(kids) - 1);
 	put_enc(b, sc);
-	proto_put_bytes(b, views, sizeof(views) - 1);
+	pgs_buf_append(b, views, sizeof(views) - 1);
 }
 
 static void row_clear(struct crypt_view_row *v)

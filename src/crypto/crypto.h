@@ -44,7 +44,7 @@ void crypto_disable_core_dumps(void);
 /* ---- helpers ------------------------------------------------------------------------- */
 
 /* 1 when the n bytes are equal, 0 otherwise, in time independent of the contents. */
-int crypto_ct_equal(const void *a, const void *b, size_t n);
+int crypto_ct_equal(const void *a, const void *b, size_t n) PGS_MUSTCHECK;
 /* Cryptographically secure random bytes (OpenSSL RAND). */
 int crypto_random(void *buf, size_t n) PGS_MUSTCHECK;
 /* Wipes n bytes (OPENSSL_cleanse). */
@@ -62,15 +62,6 @@ int crypto_aead_open(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t nonce[CRYP
 /* HMAC-SHA256 one-shot (keystore file MAC). */
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
                        uint8_t out[32]) PGS_MUSTCHECK;
-/* Lowercase hex of n bytes into out (2n+1 bytes). */
-void crypto_hex(const uint8_t *in, size_t n, char *out);
-/* The value of one hex digit (either case), or -1 for any other character. */
-int crypto_hexval(int c);
-/* Parses exactly outlen bytes of hex (either case); fails on any other length or char. */
-int crypto_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen) PGS_MUSTCHECK;
-/* Decodes standard base64 (with padding; whitespace not allowed) into out[cap]. */
-int crypto_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap,
-                         size_t *outlen) PGS_MUSTCHECK;
 
 /* ---- records ------------------------------------------------------------------------- */
 

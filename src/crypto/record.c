@@ -33,19 +33,6 @@ struct crypto_column_key {
 	uint8_t nonce_pool[NONCE_POOL * CRYPTO_NONCE_LEN];
 };
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int crypto_column_key_new(const uint8_t data_key[CRYPTO_KEY_LEN], const uint8_t *search_key,
                           uint32_t key_id, const char *table, const char *column,
                           struct crypto_column_key **out)
@@ -176,7 +163,7 @@ int crypto_record_encrypt_with_nonce(struct crypto_column_key *k, bool searchabl
 			return PGS_ERR;
 		h += CRYPTO_BLIND_LEN;
 	}
-	put_be32(out + h, k->key_id);
+	pgs_put_u32(out + h, k->key_id);
 	h += CRYPTO_KEYID_LEN;
 	size_t aad_len = h; /* format || blind index || key id, then the column name */
 	memcpy(out + h, nonce, CRYPTO_NONCE_LEN);
@@ -222,7 +209,7 @@ int crypto_record_parse(const uint8_t *rec, size_t len, struct crypto_record_vie
 	} else if (v->format != CRYPTO_REC_PLAIN) {
 		return PGS_ERR;
 	}
-	v->key_id = get_be32(rec + h);
+	v->key_id = pgs_get_u32(rec + h);
 	h += CRYPTO_KEYID_LEN;
 	v->nonce = rec + h;
 	h += CRYPTO_NONCE_LEN;

@@ -1,6 +1,7 @@
 /* secmem.c - the one allocator for secrets: page-backed, mlock()ed, MADV_DONTDUMP, wiped on free. */
 #include "crypto/crypto.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,18 @@
  * size so that free needs no length from the caller. */
 #define SECMEM_HDR 16
 
-static atomic_bool mlock_warned;
+/* Each kind of failure is logged once (with errno's reason, never an address or a byte of
+ * the secret): it repeats on every allocation and its cause does not change. */
+enum secmem_warn { WARN_DONTDUMP, WARN_DONTFORK, WARN_MLOCK, WARN_MUNLOCK, WARN_MUNMAP, WARN_N };
+static atomic_bool warned[WARN_N];
+
+static void warn_once(enum secmem_warn w, int err, const char *what, const char *consequence)
+{
+	char buf[128];
+	if (atomic_exchange(&warned[w], true))
+		return;
+	log_warn("%s failed (%s): %s", what, strerror_r(err, buf, sizeof(buf)), consequence);
+}
 
 static size_t page_size(void)
 {
@@ -43,11 +55,18 @@ void *crypto_secure_alloc(size_t n)
 		(void)r;
 		abort();
 	}
-	/* Never written to a core file, and never copied into a child on fork. */
-	(void)madvise(m, total, MADV_DONTDUMP);
-	(void)madvise(m, total, MADV_DONTFORK);
-	if (mlock(m, total) != 0 && !atomic_exchange(&mlock_warned, true))
-		log_warn("mlock failed (RLIMIT_MEMLOCK too low?): key memory may be swapped");
+	/* Never written to a core file, and never copied into a child on fork. A failure is
+	 * logged and tolerated: core dumps are off anyway (crypto_disable_core_dumps) and the
+	 * children pgseal starts exec at once. */
+	if (madvise(m, total, MADV_DONTDUMP) != 0)
+		warn_once(WARN_DONTDUMP, errno, "madvise(MADV_DONTDUMP)",
+		          "key memory is not excluded from core dumps");
+	if (madvise(m, total, MADV_DONTFORK) != 0)
+		warn_once(WARN_DONTFORK, errno, "madvise(MADV_DONTFORK)",
+		          "key memory would be copied into a forked child");
+	if (mlock(m, total) != 0)
+		warn_once(WARN_MLOCK, errno, "mlock (RLIMIT_MEMLOCK too low?)",
+		          "key memory may be swapped");
 	memcpy(m, &total, sizeof(total));
 	return (uint8_t *)m + SECMEM_HDR;
 }
@@ -60,14 +79,21 @@ void crypto_secure_free(void *p)
 	size_t total;
 	memcpy(&total, m, sizeof(total));
 	OPENSSL_cleanse(m, total);
-	(void)munlock(m, total);
-	(void)munmap(m, total);
+	/* Wiped already: a failure here leaks zeros, not the secret; logged, not fatal. */
+	if (munlock(m, total) != 0)
+		warn_once(WARN_MUNLOCK, errno, "munlock", "freed key memory stays locked");
+	if (munmap(m, total) != 0)
+		warn_once(WARN_MUNMAP, errno, "munmap", "freed key memory (wiped) stays mapped");
 }
 
 void crypto_disable_core_dumps(void)
 {
 	struct rlimit rl = {0, 0};
-	(void)setrlimit(RLIMIT_CORE, &rl);
+	char buf[128];
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		log_warn("setrlimit(RLIMIT_CORE, 0) failed (%s)",
+		         strerror_r(errno, buf, sizeof(buf)));
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		log_warn("prctl(PR_SET_DUMPABLE, 0) failed");
+		log_warn("prctl(PR_SET_DUMPABLE, 0) failed (%s)",
+		         strerror_r(errno, buf, sizeof(buf)));
 }

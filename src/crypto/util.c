@@ -1,4 +1,4 @@
-/* util.c - crypto helpers: constant-time compare, RNG, HKDF, one-shot AEAD/HMAC, hex, base64. */
+/* util.c - crypto helpers: constant-time compare, RNG, HKDF, one-shot AEAD/HMAC. */
 #include "crypto/crypto.h"
 
 #include <string.h>
@@ -108,84 +108,5 @@ int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, si
 		return PGS_ERR;
 	if (!HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n) || n != 32)
 		return PGS_ERR;
-	return PGS_OK;
-}
-
-void crypto_hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int crypto_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int crypto_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
-{
-	if (hexlen != 2 * outlen)
-		return PGS_ERR;
-	for (size_t i = 0; i < outlen; i++) {
-		int hi = crypto_hexval(hex[2 * i]), lo = crypto_hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return PGS_ERR;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return PGS_OK;
-}
-
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int crypto_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t o = 0;
-	if (inlen % 4)
-		return PGS_ERR;
-	for (size_t i = 0; i < inlen; i += 4) {
-		int v[4], pad = 0;
-		for (int j = 0; j < 4; j++) {
-			char c = in[i + j];
-			if (c == '=' && i + 4 == inlen && j >= 2) {
-				v[j] = 0;
-				pad++;
-			} else if (pad || (v[j] = b64val(c)) < 0) {
-				return PGS_ERR;
-			}
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-		             (uint32_t)v[3];
-		size_t k = (size_t)(3 - pad);
-		if (o + k > cap)
-			return PGS_ERR;
-		uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
-		memcpy(out + o, b, k);
-		OPENSSL_cleanse(b, sizeof(b));
-		o += k;
-	}
-	*outlen = o;
 	return PGS_OK;
 }

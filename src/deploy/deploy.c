@@ -21,7 +21,7 @@ void deploy_compose_hash(const uint8_t *b, size_t n, char out[65])
 	 * which aborts below rather than printing a wrong hash */
 	if (EVP_Digest(b, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
 		abort();
-	crypto_hex(d, 32, out);
+	pgs_hex(d, 32, out);
 }
 
 /* ---- normalised form -------------------------------------------------------------- */
@@ -293,7 +293,7 @@ static int check_hex(const char *what, const char *v, size_t bytes, char *err, s
 		s += 2;
 	bool ok = strlen(s) == 2 * bytes;
 	for (size_t i = 0; ok && s[i]; i++)
-		ok = isxdigit((unsigned char)s[i]);
+		ok = pgs_hexval((unsigned char)s[i]) >= 0;
 	if (!ok)
 		pgs_errf(err, errlen, "%s must be %zu bytes of hex", what, bytes);
 	return ok ? PGS_OK : PGS_ERR;

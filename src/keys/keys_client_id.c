@@ -24,7 +24,7 @@ int keys_client_id_x509(const void *cert, char out[KEYS_CLIENT_ID_LEN + 1])
 	OPENSSL_free(der);
 	if (ok != 1 || mdlen != 32)
 		return PGS_ERR;
-	crypto_hex(md, 32, out);
+	pgs_hex(md, 32, out);
 	return PGS_OK;
 }
 

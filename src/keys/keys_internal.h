@@ -12,22 +12,6 @@
 
 enum keys_provider { KEYS_PROV_DSTACK = 1, KEYS_PROV_ENV = 2, KEYS_PROV_FILE = 3 };
 
-/* ---- big-endian integers of the key file formats ---- */
-/* Writes the low n bytes of v at p, most significant first. */
-static inline void keys_be_put(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static inline uint64_t keys_be_get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* ---- files (keys_file.c) ---- */
 /* Reads a whole regular file of at most max bytes; refuses group/world-writable files
  * (and, when secret, any group/other permission). Returns 1 when missing (ENOENT). */

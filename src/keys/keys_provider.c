@@ -97,7 +97,7 @@ static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 	vl = strlen(v);
 	while (vl && (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' '))
 		vl--;
-	int drc = crypto_base64_decode(v, vl, raw, 64, &len);
+	int drc = pgs_b64_decode(v, vl, raw, 64, &len);
 	/* Drop the variable, then wipe "NAME=value" in place: the initial environment is
 	 * what /proc/PID/environ shows, and unsetenv only unlinks it. glibc never frees
 	 * environment strings, so the memory stays valid after unsetenv. */
@@ -154,7 +154,7 @@ static int from_file(const struct config *cfg, bool create, uint8_t out[CRYPTO_K
 		if (len == CRYPTO_KEY_LEN)
 			memcpy(key, data, CRYPTO_KEY_LEN);
 		else if (l != 2 * CRYPTO_KEY_LEN ||
-		         crypto_unhex((const char *)data, l, key, CRYPTO_KEY_LEN) != PGS_OK) {
+		         pgs_unhex((const char *)data, l, key, CRYPTO_KEY_LEN) != PGS_OK) {
 			pgs_errf(err, errlen, "%s: must hold 32 raw bytes or 64 hex digits", path);
 			goto out;
 		}

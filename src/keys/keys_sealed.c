@@ -24,8 +24,8 @@ int keys_sealed_parse(const uint8_t *blob, size_t len, struct keys_sealed_hdr *h
 		return PGS_ERR;
 	h->version = blob[8];
 	h->provider = blob[9];
-	h->master_gen = (uint32_t)keys_be_get(blob + 12, 4);
-	h->created = keys_be_get(blob + 16, 8);
+	h->master_gen = pgs_get_u32(blob + 12);
+	h->created = pgs_get_u64(blob + 16);
 	if (h->version != 1 || h->provider < KEYS_PROV_DSTACK || h->provider > KEYS_PROV_FILE ||
 	    blob[10] || blob[11] || h->master_gen == 0)
 		return PGS_ERR;
@@ -39,8 +39,8 @@ int keys_sealed_seal(const uint8_t sealing[CRYPTO_KEY_LEN], const struct keys_se
 	memcpy(out, magic, sizeof(magic));
 	out[8] = 1;
 	out[9] = h->provider;
-	keys_be_put(out + 12, h->master_gen, 4);
-	keys_be_put(out + 16, h->created, 8);
+	pgs_put_u32(out + 12, h->master_gen);
+	pgs_put_u64(out + 16, h->created);
 	if (crypto_random(out + HDR_LEN, CRYPTO_NONCE_LEN) != PGS_OK)
 		return PGS_ERR;
 	return crypto_aead_seal(sealing, out + HDR_LEN, out, HDR_LEN, master, CRYPTO_KEY_LEN,

@@ -66,7 +66,7 @@ static uint8_t *entry_aad(uint32_t gen, const uint8_t *hdr, size_t hdrlen, size_
 {
 	uint8_t *aad = pgs_xmalloc(12 + hdrlen);
 	memcpy(aad, entry_magic, 8);
-	keys_be_put(aad + 8, gen, 4);
+	pgs_put_u32(aad + 8, gen);
 	memcpy(aad + 12, hdr, hdrlen);
 	*aadlen = 12 + hdrlen;
 	return aad;
@@ -104,8 +104,8 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 		pgs_errf(err, errlen, "unsupported keystore version %u", buf[8]);
 		return PGS_ERR;
 	}
-	uint32_t gen = (uint32_t)keys_be_get(buf + 12, 4);
-	uint32_t count = (uint32_t)keys_be_get(buf + 16, 4);
+	uint32_t gen = pgs_get_u32(buf + 12);
+	uint32_t count = pgs_get_u32(buf + 16);
 	if (count > KEYS_MAX_ENTRIES) {
 		pgs_errf(err, errlen, "keystore: too many entries");
 		return PGS_ERR;
@@ -118,14 +118,13 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 			return PGS_ERR;
 		}
 		const uint8_t *h = buf + pos;
-		size_t cl = keys_be_get(h + 2, 2), tl = keys_be_get(h + 4, 2),
-		       ol = keys_be_get(h + 6, 2);
+		size_t cl = pgs_get_u16(h + 2), tl = pgs_get_u16(h + 4), ol = pgs_get_u16(h + 6);
 		if (body - pos - ENTRY_HDR < cl + tl + ol + WRAP_LEN) {
 			pgs_errf(err, errlen, "keystore: truncated entry %u", i);
 			return PGS_ERR;
 		}
 		if ((h[0] != KEYS_KIND_DATA && h[0] != KEYS_KIND_SEARCH) || h[1] ||
-		    keys_be_get(h + 8, 4) == 0 || !name_ok(h + ENTRY_HDR, cl, true) ||
+		    pgs_get_u32(h + 8) == 0 || !name_ok(h + ENTRY_HDR, cl, true) ||
 		    !name_ok(h + ENTRY_HDR + cl, tl, false) ||
 		    !name_ok(h + ENTRY_HDR + cl + tl, ol, false)) {
 			pgs_errf(err, errlen, "keystore: malformed entry %u", i);
@@ -150,8 +149,7 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 	pos = FILE_HDR;
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *h = buf + pos;
-		size_t cl = keys_be_get(h + 2, 2), tl = keys_be_get(h + 4, 2),
-		       ol = keys_be_get(h + 6, 2);
+		size_t cl = pgs_get_u16(h + 2), tl = pgs_get_u16(h + 4), ol = pgs_get_u16(h + 6);
 		size_t hl = ENTRY_HDR + cl + tl + ol, aadlen;
 		const uint8_t *w = h + hl;
 		uint8_t *aad = entry_aad(gen, h, hl, &aadlen);
@@ -170,8 +168,7 @@ int keys_store_decode(const uint8_t *buf, size_t len, const uint8_t master[CRYPT
 			free(c), free(t), free(o);
 			goto out;
 		}
-		keys_store_add(st, c, t, o, h[0], (uint32_t)keys_be_get(h + 8, 4),
-		               keys_be_get(h + 12, 8), key);
+		keys_store_add(st, c, t, o, h[0], pgs_get_u32(h + 8), pgs_get_u64(h + 12), key);
 		free(c), free(t), free(o);
 		for (size_t j = 0; j + 1 < st->n; j++)
 			if (same_identity(&st->e[j], &st->e[st->n - 1])) {
@@ -201,8 +198,8 @@ int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_K
 	uint8_t *b = pgs_xcalloc(1, len);
 	memcpy(b, magic, 8);
 	b[8] = 1;
-	keys_be_put(b + 12, st->master_gen, 4);
-	keys_be_put(b + 16, st->n, 4);
+	pgs_put_u32(b + 12, st->master_gen);
+	pgs_put_u32(b + 16, st->n);
 	for (size_t i = 0; i < st->n; i++) {
 		const struct keys_entry *e = &st->e[i];
 		size_t cl = strlen(e->client), tl = strlen(e->table), ol = strlen(e->column);
@@ -210,11 +207,11 @@ int keys_store_encode(const struct keys_store *st, const uint8_t master[CRYPTO_K
 			goto out;
 		uint8_t *h = b + pos;
 		h[0] = e->kind;
-		keys_be_put(h + 2, cl, 2);
-		keys_be_put(h + 4, tl, 2);
-		keys_be_put(h + 6, ol, 2);
-		keys_be_put(h + 8, e->version, 4);
-		keys_be_put(h + 12, e->created, 8);
+		pgs_put_u16(h + 2, cl);
+		pgs_put_u16(h + 4, tl);
+		pgs_put_u16(h + 6, ol);
+		pgs_put_u32(h + 8, e->version);
+		pgs_put_u64(h + 12, e->created);
 		memcpy(h + ENTRY_HDR, e->client, cl);
 		memcpy(h + ENTRY_HDR + cl, e->table, tl);
 		memcpy(h + ENTRY_HDR + cl + tl, e->column, ol);

@@ -56,19 +56,6 @@ int proto_read_bytes(struct proto_reader *r, size_t n, const uint8_t **out) PGS_
 /* A NUL-terminated string inside the buffer; *out points into it, *n is its length. */
 int proto_read_cstr(struct proto_reader *r, const char **out, size_t *n) PGS_MUSTCHECK;
 
-static inline uint32_t proto_get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline void proto_put_u32_at(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* Reads n int16 format codes, each 0 (text) or 1 (binary) as PostgreSQL requires ("unsupported
  * format code"); *raw points at them in wire form. */
 int proto_read_formats(struct proto_reader *r, uint32_t n, const uint8_t **raw) PGS_MUSTCHECK;
@@ -77,42 +64,40 @@ int proto_read_formats(struct proto_reader *r, uint32_t n, const uint8_t **raw) 
 int proto_read_values(struct proto_reader *r, uint32_t n, const uint8_t **raw,
                       size_t *raw_len) PGS_MUSTCHECK;
 
-static inline uint16_t proto_get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* ---- packet builder ------------------------------------------------------- */
 
-/* A growable byte buffer; the owner frees it with proto_buf_free. */
-struct proto_buf {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-};
+/* Messages are built in a struct pgs_buf (common.h: grows, wipes on reset and free). */
+static inline void proto_put_u8(struct pgs_buf *b, uint8_t v)
+{
+	pgs_buf_append_u8(b, v);
+}
 
-void proto_buf_free(struct proto_buf *b);
-void proto_buf_reset(struct proto_buf *b);
-void proto_put_u8(struct proto_buf *b, uint8_t v);
-void proto_put_u16(struct proto_buf *b, uint16_t v);
-void proto_put_u32(struct proto_buf *b, uint32_t v);
-void proto_put_bytes(struct proto_buf *b, const void *p, size_t n);
+static inline void proto_put_u16(struct pgs_buf *b, uint16_t v)
+{
+	pgs_buf_append_u16(b, v);
+}
+
+static inline void proto_put_u32(struct pgs_buf *b, uint32_t v)
+{
+	pgs_buf_append_u32(b, v);
+}
+
 /* Appends s and its NUL; NULL appends "" (an empty name). */
-void proto_put_cstr(struct proto_buf *b, const char *s);
+void proto_put_cstr(struct pgs_buf *b, const char *s);
 /* Starts a typed message (type 0: untyped, as startup packets); returns its offset. */
-size_t proto_msg_begin(struct proto_buf *b, uint8_t type);
+size_t proto_msg_begin(struct pgs_buf *b, uint8_t type);
 /* Fills in the length of the message started at off. */
-void proto_msg_end(struct proto_buf *b, size_t off);
+void proto_msg_end(struct pgs_buf *b, size_t off);
 /* For builders that check what they built: keeps what was appended since `start` when rc is
  * PGS_OK, removes it otherwise; returns rc. */
-int proto_msg_keep(struct proto_buf *b, size_t start, int rc) PGS_MUSTCHECK;
+int proto_msg_keep(struct pgs_buf *b, size_t start, int rc) PGS_MUSTCHECK;
 /* The body of the message whose length is at off, as built so far. */
-static inline const uint8_t *proto_msg_body(const struct proto_buf *b, size_t off)
+static inline const uint8_t *proto_msg_body(const struct pgs_buf *b, size_t off)
 {
 	return b->data + off + 4;
 }
 
-static inline size_t proto_msg_body_len(const struct proto_buf *b, size_t off)
+static inline size_t proto_msg_body_len(const struct pgs_buf *b, size_t off)
 {
 	return b->len - off - 4;
 }
@@ -145,7 +130,7 @@ int proto_parse_startup(const uint8_t *pkt, size_t len, struct proto_startup *ou
 const char *proto_startup_get(const struct proto_startup *s, const char *name);
 
 /* Builds an ErrorResponse ('E') with severity, SQLSTATE and message. */
-void proto_build_error(struct proto_buf *b, const char *severity, const char *sqlstate,
+void proto_build_error(struct pgs_buf *b, const char *severity, const char *sqlstate,
                        const char *message);
 
 /* Extracts the SQLSTATE ('C' field) of an ErrorResponse/NoticeResponse body. */
@@ -162,7 +147,7 @@ int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint
 /* Rewrites an AuthenticationSASL body's mechanism list, dropping `drop`; appends a whole 'R'
  * message to out. Fails on a malformed list. */
 int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
-                              struct proto_buf *out) PGS_MUSTCHECK;
+                              struct pgs_buf *out) PGS_MUSTCHECK;
 
 /* True when an AuthenticationSASL payload offers mechanism `name`. */
 bool proto_sasl_offers(const uint8_t *rest, size_t len, const char *name);
@@ -238,14 +223,14 @@ static inline int proto_format_at(const uint8_t *raw, uint16_t n, size_t i)
 	if (n == 0)
 		return 0;
 	if (n == 1)
-		return (int16_t)proto_get_u16(raw);
-	return i < n ? (int16_t)proto_get_u16(raw + 2 * i) : -1;
+		return (int16_t)pgs_get_u16(raw);
+	return i < n ? (int16_t)pgs_get_u16(raw + 2 * i) : -1;
 }
 
 /* OID i of a wire array of uint32 OIDs (Parse, ParameterDescription). */
 static inline uint32_t proto_oid_at(const uint8_t *raw, size_t i)
 {
-	return proto_get_u32(raw + 4 * i);
+	return pgs_get_u32(raw + 4 * i);
 }
 
 /* A walk over a decoded run of values (Bind parameters, DataRow columns, FunctionCall
@@ -267,7 +252,7 @@ static inline bool proto_value_next(struct proto_value_iter *it, const uint8_t *
 {
 	if (it->end - it->p < 4)
 		return false;
-	int32_t n = (int32_t)proto_get_u32(it->p);
+	int32_t n = (int32_t)pgs_get_u32(it->p);
 	it->p += 4;
 	if (n < 0) {
 		*data = NULL;
@@ -283,12 +268,12 @@ static inline bool proto_value_next(struct proto_value_iter *it, const uint8_t *
 }
 
 /* Appends one value in wire form (len -1: NULL), to build a run for a builder. */
-void proto_put_value(struct proto_buf *b, const uint8_t *data, int32_t len);
+void proto_put_value(struct pgs_buf *b, const uint8_t *data, int32_t len);
 
 /* Messages with an empty body: Sync, Flush, Terminate, CopyDone; ParseComplete, BindComplete,
  * CloseComplete, NoData, PortalSuspended, EmptyQueryResponse. */
 int proto_decode_empty(const uint8_t *body, size_t len) PGS_MUSTCHECK;
-int proto_build_empty(struct proto_buf *b, uint8_t type) PGS_MUSTCHECK;
+int proto_build_empty(struct pgs_buf *b, uint8_t type) PGS_MUSTCHECK;
 
 /* -- frontend (proto_frontend.c) -- */
 
@@ -385,17 +370,16 @@ int proto_decode_copy_data(const uint8_t *body, size_t len,
 int proto_decode_copy_fail(const uint8_t *body, size_t len,
                            struct proto_copy_fail *out) PGS_MUSTCHECK;
 
-int proto_build_query(struct proto_buf *b, const struct proto_query *m) PGS_MUSTCHECK;
-int proto_build_parse(struct proto_buf *b, const struct proto_parse *m) PGS_MUSTCHECK;
-int proto_build_bind(struct proto_buf *b, const struct proto_bind *m) PGS_MUSTCHECK;
-int proto_build_describe(struct proto_buf *b, const struct proto_describe *m) PGS_MUSTCHECK;
-int proto_build_close(struct proto_buf *b, const struct proto_close *m) PGS_MUSTCHECK;
-int proto_build_execute(struct proto_buf *b, const struct proto_execute *m) PGS_MUSTCHECK;
-int proto_build_function_call(struct proto_buf *b,
-                              const struct proto_function_call *m) PGS_MUSTCHECK;
+int proto_build_query(struct pgs_buf *b, const struct proto_query *m) PGS_MUSTCHECK;
+int proto_build_parse(struct pgs_buf *b, const struct proto_parse *m) PGS_MUSTCHECK;
+int proto_build_bind(struct pgs_buf *b, const struct proto_bind *m) PGS_MUSTCHECK;
+int proto_build_describe(struct pgs_buf *b, const struct proto_describe *m) PGS_MUSTCHECK;
+int proto_build_close(struct pgs_buf *b, const struct proto_close *m) PGS_MUSTCHECK;
+int proto_build_execute(struct pgs_buf *b, const struct proto_execute *m) PGS_MUSTCHECK;
+int proto_build_function_call(struct pgs_buf *b, const struct proto_function_call *m) PGS_MUSTCHECK;
 /* CopyData goes both ways: type PROTO_FE_COPY_DATA == PROTO_BE_COPY_DATA. */
-int proto_build_copy_data(struct proto_buf *b, const struct proto_copy_data *m) PGS_MUSTCHECK;
-int proto_build_copy_fail(struct proto_buf *b, const struct proto_copy_fail *m) PGS_MUSTCHECK;
+int proto_build_copy_data(struct pgs_buf *b, const struct proto_copy_data *m) PGS_MUSTCHECK;
+int proto_build_copy_fail(struct pgs_buf *b, const struct proto_copy_fail *m) PGS_MUSTCHECK;
 
 /* -- backend (proto_backend.c) -- */
 
@@ -430,7 +414,7 @@ static inline void proto_column_iter_init(struct proto_column_iter *it,
 /* The next column into *col (name points into the message); false after the last one. */
 bool proto_column_next(struct proto_column_iter *it, struct proto_column *col);
 /* Appends one column description in wire form, to build a RowDescription's cols. */
-void proto_put_column(struct proto_buf *b, const struct proto_column *col);
+void proto_put_column(struct pgs_buf *b, const struct proto_column *col);
 
 struct proto_parameter_description {
 	uint16_t ntypes;
@@ -461,7 +445,7 @@ struct proto_notice {
 /* The next field of a decoded notice, walked with a reader over fields/fields_len. */
 bool proto_notice_next(struct proto_reader *it, uint8_t *code, const char **value, size_t *len);
 /* Appends one field in wire form, to build a notice's fields. */
-void proto_put_field(struct proto_buf *b, uint8_t code, const char *value);
+void proto_put_field(struct pgs_buf *b, uint8_t code, const char *value);
 
 /* CopyInResponse, CopyOutResponse, CopyBothResponse. */
 struct proto_copy_response {
@@ -488,19 +472,19 @@ int proto_decode_copy_response(const uint8_t *body, size_t len,
 int proto_decode_ready_for_query(const uint8_t *body, size_t len,
                                  struct proto_ready_for_query *out) PGS_MUSTCHECK;
 
-int proto_build_row_description(struct proto_buf *b,
+int proto_build_row_description(struct pgs_buf *b,
                                 const struct proto_row_description *m) PGS_MUSTCHECK;
-int proto_build_parameter_description(struct proto_buf *b,
+int proto_build_parameter_description(struct pgs_buf *b,
                                       const struct proto_parameter_description *m) PGS_MUSTCHECK;
-int proto_build_data_row(struct proto_buf *b, const struct proto_data_row *m) PGS_MUSTCHECK;
-int proto_build_command_complete(struct proto_buf *b,
+int proto_build_data_row(struct pgs_buf *b, const struct proto_data_row *m) PGS_MUSTCHECK;
+int proto_build_command_complete(struct pgs_buf *b,
                                  const struct proto_command_complete *m) PGS_MUSTCHECK;
-int proto_build_error_response(struct proto_buf *b, const struct proto_notice *m) PGS_MUSTCHECK;
-int proto_build_notice_response(struct proto_buf *b, const struct proto_notice *m) PGS_MUSTCHECK;
+int proto_build_error_response(struct pgs_buf *b, const struct proto_notice *m) PGS_MUSTCHECK;
+int proto_build_notice_response(struct pgs_buf *b, const struct proto_notice *m) PGS_MUSTCHECK;
 /* type: PROTO_BE_COPY_IN_RESPONSE, _OUT_ or _BOTH_. */
-int proto_build_copy_response(struct proto_buf *b, uint8_t type,
+int proto_build_copy_response(struct pgs_buf *b, uint8_t type,
                               const struct proto_copy_response *m) PGS_MUSTCHECK;
-int proto_build_ready_for_query(struct proto_buf *b,
+int proto_build_ready_for_query(struct pgs_buf *b,
                                 const struct proto_ready_for_query *m) PGS_MUSTCHECK;
 
 #endif

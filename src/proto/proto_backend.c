@@ -48,7 +48,7 @@ bool proto_column_next(struct proto_column_iter *it, struct proto_column *col)
 	return true;
 }
 
-void proto_put_column(struct proto_buf *b, const struct proto_column *col)
+void proto_put_column(struct pgs_buf *b, const struct proto_column *col)
 {
 	proto_put_cstr(b, col->name);
 	proto_put_u32(b, col->table_oid);
@@ -132,7 +132,7 @@ bool proto_notice_next(struct proto_reader *it, uint8_t *code, const char **valu
 	return true;
 }
 
-void proto_put_field(struct proto_buf *b, uint8_t code, const char *value)
+void proto_put_field(struct pgs_buf *b, uint8_t code, const char *value)
 {
 	proto_put_u8(b, code);
 	proto_put_cstr(b, value);
@@ -194,11 +194,11 @@ int proto_decode_ready_for_query(const uint8_t *body, size_t len, struct proto_r
 
 /* ---- builders: each checks what it built with its decoder ------------------ */
 
-int proto_build_row_description(struct proto_buf *b, const struct proto_row_description *m)
+int proto_build_row_description(struct pgs_buf *b, const struct proto_row_description *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_BE_ROW_DESCRIPTION);
 	proto_put_u16(b, m->ncols);
-	proto_put_bytes(b, m->cols, m->cols_len);
+	pgs_buf_append(b, m->cols, m->cols_len);
 	proto_msg_end(b, off);
 	struct proto_row_description chk;
 	return proto_msg_keep(
@@ -206,21 +206,21 @@ int proto_build_row_description(struct proto_buf *b, const struct proto_row_desc
 	    proto_decode_row_description(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_parameter_description(struct proto_buf *b,
+int proto_build_parameter_description(struct pgs_buf *b,
                                       const struct proto_parameter_description *m)
 {
 	size_t off = proto_msg_begin(b, PROTO_BE_PARAMETER_DESCRIPTION);
 	proto_put_u16(b, m->ntypes);
-	proto_put_bytes(b, m->types, (size_t)m->ntypes * 4);
+	pgs_buf_append(b, m->types, (size_t)m->ntypes * 4);
 	proto_msg_end(b, off);
 	return PGS_OK; /* any count with its OIDs decodes */
 }
 
-int proto_build_data_row(struct proto_buf *b, const struct proto_data_row *m)
+int proto_build_data_row(struct pgs_buf *b, const struct proto_data_row *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_BE_DATA_ROW);
 	proto_put_u16(b, m->ncols);
-	proto_put_bytes(b, m->values, m->values_len);
+	pgs_buf_append(b, m->values, m->values_len);
 	proto_msg_end(b, off);
 	struct proto_data_row chk;
 	return proto_msg_keep(
@@ -228,7 +228,7 @@ int proto_build_data_row(struct proto_buf *b, const struct proto_data_row *m)
 	    proto_decode_data_row(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_command_complete(struct proto_buf *b, const struct proto_command_complete *m)
+int proto_build_command_complete(struct pgs_buf *b, const struct proto_command_complete *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_BE_COMMAND_COMPLETE);
 	proto_put_cstr(b, m->tag);
@@ -239,10 +239,10 @@ int proto_build_command_complete(struct proto_buf *b, const struct proto_command
 	                                                    proto_msg_body_len(b, off), &chk));
 }
 
-static int build_notice(struct proto_buf *b, uint8_t type, const struct proto_notice *m)
+static int build_notice(struct pgs_buf *b, uint8_t type, const struct proto_notice *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, type);
-	proto_put_bytes(b, m->fields, m->fields_len);
+	pgs_buf_append(b, m->fields, m->fields_len);
 	proto_put_u8(b, 0);
 	proto_msg_end(b, off);
 	struct proto_notice chk;
@@ -251,18 +251,17 @@ static int build_notice(struct proto_buf *b, uint8_t type, const struct proto_no
 	    proto_decode_notice(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_error_response(struct proto_buf *b, const struct proto_notice *m)
+int proto_build_error_response(struct pgs_buf *b, const struct proto_notice *m)
 {
 	return build_notice(b, PROTO_BE_ERROR_RESPONSE, m);
 }
 
-int proto_build_notice_response(struct proto_buf *b, const struct proto_notice *m)
+int proto_build_notice_response(struct pgs_buf *b, const struct proto_notice *m)
 {
 	return build_notice(b, PROTO_BE_NOTICE_RESPONSE, m);
 }
 
-int proto_build_copy_response(struct proto_buf *b, uint8_t type,
-                              const struct proto_copy_response *m)
+int proto_build_copy_response(struct pgs_buf *b, uint8_t type, const struct proto_copy_response *m)
 {
 	if (type != PROTO_BE_COPY_IN_RESPONSE && type != PROTO_BE_COPY_OUT_RESPONSE &&
 	    type != PROTO_BE_COPY_BOTH_RESPONSE)
@@ -270,7 +269,7 @@ int proto_build_copy_response(struct proto_buf *b, uint8_t type,
 	size_t start = b->len, off = proto_msg_begin(b, type);
 	proto_put_u8(b, m->format);
 	proto_put_u16(b, m->ncols);
-	proto_put_bytes(b, m->formats, (size_t)m->ncols * 2);
+	pgs_buf_append(b, m->formats, (size_t)m->ncols * 2);
 	proto_msg_end(b, off);
 	struct proto_copy_response chk;
 	return proto_msg_keep(
@@ -278,7 +277,7 @@ int proto_build_copy_response(struct proto_buf *b, uint8_t type,
 	    proto_decode_copy_response(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_ready_for_query(struct proto_buf *b, const struct proto_ready_for_query *m)
+int proto_build_ready_for_query(struct pgs_buf *b, const struct proto_ready_for_query *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_BE_READY_FOR_QUERY);
 	proto_put_u8(b, m->status);

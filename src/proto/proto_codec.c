@@ -16,7 +16,7 @@ int proto_read_u16(struct proto_reader *r, uint16_t *out)
 {
 	if (proto_reader_left(r) < 2)
 		return PGS_ERR;
-	*out = (uint16_t)(r->buf[r->pos] << 8 | r->buf[r->pos + 1]);
+	*out = pgs_get_u16(r->buf + r->pos);
 	r->pos += 2;
 	return PGS_OK;
 }
@@ -25,7 +25,7 @@ int proto_read_u32(struct proto_reader *r, uint32_t *out)
 {
 	if (proto_reader_left(r) < 4)
 		return PGS_ERR;
-	*out = proto_get_u32(r->buf + r->pos);
+	*out = pgs_get_u32(r->buf + r->pos);
 	r->pos += 4;
 	return PGS_OK;
 }
@@ -64,74 +64,22 @@ int proto_read_cstr(struct proto_reader *r, const char **out, size_t *n)
 	return PGS_OK;
 }
 
-static void reserve(struct proto_buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	b->data = pgs_xrealloc(b->data, cap);
-	b->cap = cap;
-}
-
-void proto_buf_free(struct proto_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-void proto_buf_reset(struct proto_buf *b)
-{
-	b->len = 0;
-}
-
-void proto_put_u8(struct proto_buf *b, uint8_t v)
-{
-	reserve(b, 1);
-	b->data[b->len++] = v;
-}
-
-void proto_put_u16(struct proto_buf *b, uint16_t v)
-{
-	reserve(b, 2);
-	b->data[b->len++] = (uint8_t)(v >> 8);
-	b->data[b->len++] = (uint8_t)v;
-}
-
-void proto_put_u32(struct proto_buf *b, uint32_t v)
-{
-	reserve(b, 4);
-	proto_put_u32_at(b->data + b->len, v);
-	b->len += 4;
-}
-
-void proto_put_bytes(struct proto_buf *b, const void *p, size_t n)
-{
-	if (!n)
-		return;
-	reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-void proto_put_cstr(struct proto_buf *b, const char *s)
+void proto_put_cstr(struct pgs_buf *b, const char *s)
 {
 	if (!s)
 		proto_put_u8(b, 0);
 	else
-		proto_put_bytes(b, s, strlen(s) + 1);
+		pgs_buf_append(b, s, strlen(s) + 1);
 }
 
-void proto_put_value(struct proto_buf *b, const uint8_t *data, int32_t len)
+void proto_put_value(struct pgs_buf *b, const uint8_t *data, int32_t len)
 {
 	proto_put_u32(b, (uint32_t)(len < 0 ? -1 : len));
 	if (len > 0)
-		proto_put_bytes(b, data, (size_t)len);
+		pgs_buf_append(b, data, (size_t)len);
 }
 
-size_t proto_msg_begin(struct proto_buf *b, uint8_t type)
+size_t proto_msg_begin(struct pgs_buf *b, uint8_t type)
 {
 	if (type)
 		proto_put_u8(b, type);
@@ -140,12 +88,12 @@ size_t proto_msg_begin(struct proto_buf *b, uint8_t type)
 	return off;
 }
 
-void proto_msg_end(struct proto_buf *b, size_t off)
+void proto_msg_end(struct pgs_buf *b, size_t off)
 {
-	proto_put_u32_at(b->data + off, (uint32_t)(b->len - off));
+	pgs_put_u32(b->data + off, (uint32_t)(b->len - off));
 }
 
-int proto_msg_keep(struct proto_buf *b, size_t start, int rc)
+int proto_msg_keep(struct pgs_buf *b, size_t start, int rc)
 {
 	if (rc != PGS_OK)
 		b->len = start;
@@ -158,7 +106,7 @@ int proto_read_formats(struct proto_reader *r, uint32_t n, const uint8_t **raw)
 	if (proto_read_bytes(r, (size_t)n * 2, &p) != PGS_OK)
 		return PGS_ERR;
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t f = proto_get_u16(p + 2 * i);
+		uint16_t f = pgs_get_u16(p + 2 * i);
 		if (f != 0 && f != 1) {
 			r->pos -= (size_t)n * 2;
 			return PGS_ERR;

@@ -30,7 +30,7 @@ int proto_decode_empty(const uint8_t *body, size_t len)
 	return len == 0 ? PGS_OK : PGS_ERR;
 }
 
-int proto_build_empty(struct proto_buf *b, uint8_t type)
+int proto_build_empty(struct pgs_buf *b, uint8_t type)
 {
 	if (type == 0)
 		return PGS_ERR; /* 0 would make an untyped (startup-style) packet */
@@ -170,7 +170,7 @@ int proto_decode_copy_fail(const uint8_t *body, size_t len, struct proto_copy_fa
 
 /* ---- builders: each checks what it built with its decoder ------------------ */
 
-int proto_build_query(struct proto_buf *b, const struct proto_query *m)
+int proto_build_query(struct pgs_buf *b, const struct proto_query *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_QUERY);
 	proto_put_cstr(b, m->sql);
@@ -180,43 +180,43 @@ int proto_build_query(struct proto_buf *b, const struct proto_query *m)
 	    b, start, proto_decode_query(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_parse(struct proto_buf *b, const struct proto_parse *m)
+int proto_build_parse(struct pgs_buf *b, const struct proto_parse *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_PARSE);
 	proto_put_cstr(b, m->name);
 	proto_put_cstr(b, m->sql);
 	proto_put_u16(b, m->ntypes);
-	proto_put_bytes(b, m->types, (size_t)m->ntypes * 4);
+	pgs_buf_append(b, m->types, (size_t)m->ntypes * 4);
 	proto_msg_end(b, off);
 	struct proto_parse chk;
 	return proto_msg_keep(
 	    b, start, proto_decode_parse(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_bind(struct proto_buf *b, const struct proto_bind *m)
+int proto_build_bind(struct pgs_buf *b, const struct proto_bind *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_BIND);
 	proto_put_cstr(b, m->portal);
 	proto_put_cstr(b, m->stmt);
 	proto_put_u16(b, m->nparam_formats);
-	proto_put_bytes(b, m->param_formats, (size_t)m->nparam_formats * 2);
+	pgs_buf_append(b, m->param_formats, (size_t)m->nparam_formats * 2);
 	proto_put_u16(b, m->nparams);
-	proto_put_bytes(b, m->params, m->params_len);
+	pgs_buf_append(b, m->params, m->params_len);
 	proto_put_u16(b, m->nresult_formats);
-	proto_put_bytes(b, m->result_formats, (size_t)m->nresult_formats * 2);
+	pgs_buf_append(b, m->result_formats, (size_t)m->nresult_formats * 2);
 	proto_msg_end(b, off);
 	struct proto_bind chk;
 	return proto_msg_keep(
 	    b, start, proto_decode_bind(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-static void put_target(struct proto_buf *b, uint8_t kind, const char *name)
+static void put_target(struct pgs_buf *b, uint8_t kind, const char *name)
 {
 	proto_put_u8(b, kind);
 	proto_put_cstr(b, name);
 }
 
-int proto_build_describe(struct proto_buf *b, const struct proto_describe *m)
+int proto_build_describe(struct pgs_buf *b, const struct proto_describe *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_DESCRIBE);
 	put_target(b, m->kind, m->name);
@@ -227,7 +227,7 @@ int proto_build_describe(struct proto_buf *b, const struct proto_describe *m)
 	    proto_decode_describe(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_close(struct proto_buf *b, const struct proto_close *m)
+int proto_build_close(struct pgs_buf *b, const struct proto_close *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_CLOSE);
 	put_target(b, m->kind, m->name);
@@ -237,7 +237,7 @@ int proto_build_close(struct proto_buf *b, const struct proto_close *m)
 	    b, start, proto_decode_close(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_execute(struct proto_buf *b, const struct proto_execute *m)
+int proto_build_execute(struct pgs_buf *b, const struct proto_execute *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_EXECUTE);
 	proto_put_cstr(b, m->portal);
@@ -249,14 +249,14 @@ int proto_build_execute(struct proto_buf *b, const struct proto_execute *m)
 	    proto_decode_execute(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_function_call(struct proto_buf *b, const struct proto_function_call *m)
+int proto_build_function_call(struct pgs_buf *b, const struct proto_function_call *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_FUNCTION_CALL);
 	proto_put_u32(b, m->fn_oid);
 	proto_put_u16(b, m->narg_formats);
-	proto_put_bytes(b, m->arg_formats, (size_t)m->narg_formats * 2);
+	pgs_buf_append(b, m->arg_formats, (size_t)m->narg_formats * 2);
 	proto_put_u16(b, m->nargs);
-	proto_put_bytes(b, m->args, m->args_len);
+	pgs_buf_append(b, m->args, m->args_len);
 	proto_put_u16(b, (uint16_t)m->result_format);
 	proto_msg_end(b, off);
 	struct proto_function_call chk;
@@ -265,15 +265,15 @@ int proto_build_function_call(struct proto_buf *b, const struct proto_function_c
 	    proto_decode_function_call(proto_msg_body(b, off), proto_msg_body_len(b, off), &chk));
 }
 
-int proto_build_copy_data(struct proto_buf *b, const struct proto_copy_data *m)
+int proto_build_copy_data(struct pgs_buf *b, const struct proto_copy_data *m)
 {
 	size_t off = proto_msg_begin(b, PROTO_FE_COPY_DATA);
-	proto_put_bytes(b, m->data, m->len);
+	pgs_buf_append(b, m->data, m->len);
 	proto_msg_end(b, off);
 	return PGS_OK;
 }
 
-int proto_build_copy_fail(struct proto_buf *b, const struct proto_copy_fail *m)
+int proto_build_copy_fail(struct pgs_buf *b, const struct proto_copy_fail *m)
 {
 	size_t start = b->len, off = proto_msg_begin(b, PROTO_FE_COPY_FAIL);
 	proto_put_cstr(b, m->message);

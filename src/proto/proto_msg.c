@@ -95,7 +95,7 @@ const char *proto_startup_get(const struct proto_startup *s, const char *name)
 	return NULL;
 }
 
-void proto_build_error(struct proto_buf *b, const char *severity, const char *sqlstate,
+void proto_build_error(struct pgs_buf *b, const char *severity, const char *sqlstate,
                        const char *message)
 {
 	size_t off = proto_msg_begin(b, 'E');
@@ -155,7 +155,7 @@ int proto_parse_auth(const uint8_t *body, size_t len, uint32_t *code, const uint
 
 /* Walks a SASL mechanism list (NUL-terminated names, then an empty name). */
 static int sasl_walk(const uint8_t *rest, size_t len, const char *name, bool *found,
-                     struct proto_buf *out)
+                     struct pgs_buf *out)
 {
 	struct proto_reader r;
 	proto_reader_init(&r, rest, len);
@@ -182,7 +182,7 @@ bool proto_sasl_offers(const uint8_t *rest, size_t len, const char *name)
 }
 
 int proto_sasl_drop_mechanism(const uint8_t *body, size_t len, const char *drop,
-                              struct proto_buf *out)
+                              struct pgs_buf *out)
 {
 	uint32_t code;
 	const uint8_t *rest;

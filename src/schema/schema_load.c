@@ -104,13 +104,13 @@ static int fold_name(struct yamlx *ld, yaml_node_t *v, const char *key, int max_
 /* ---- values ------------------------------------------------------------------------------ */
 
 /* Strict standard base64 with padding (what Acra's loader accepts for bytes). */
-static int base64_decode(const char *s, struct codec_buf *out)
+static int base64_decode(const char *s, struct pgs_buf *out)
 {
 	size_t n = strlen(s), cap = n / 4 * 3 + 1, len = 0;
 	uint8_t *raw = pgs_xmalloc(cap);
 	int rc = PGS_ERR;
-	if (crypto_base64_decode(s, n, raw, cap, &len) == PGS_OK)
-		rc = codec_buf_put(out, raw, len);
+	if (pgs_b64_decode(s, n, raw, cap, &len) == PGS_OK)
+		rc = pgs_buf_put(out, raw, len);
 	OPENSSL_cleanse(raw, cap); /* a default plaintext value */
 	free(raw);
 	return rc;
@@ -121,7 +121,7 @@ static int base64_decode(const char *s, struct codec_buf *out)
 static int normalize_default(struct yamlx *ld, yaml_node_t *v, enum codec_type type, char **out)
 {
 	const char *s = yamlx_get_text(ld, v, "default_data_value");
-	struct codec_buf canon = {0}, text = {0};
+	struct pgs_buf canon = {0}, text = {0};
 	int rc = PGS_ERR;
 	if (!s)
 		return PGS_ERR;
@@ -150,8 +150,8 @@ static int normalize_default(struct yamlx *ld, yaml_node_t *v, enum codec_type t
 	(*out)[text.len] = 0;
 	rc = PGS_OK;
 out:
-	codec_buf_free(&canon);
-	codec_buf_free(&text);
+	pgs_buf_free(&canon);
+	pgs_buf_free(&text);
 	return rc;
 }
 

@@ -46,12 +46,6 @@ static void put_bytea(FILE *out, const uint8_t *b, size_t n)
 	fputs("'::bytea", out);
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
 /*
  * CHECK (...): a record of this column's kind and type. NULL passes without a term of its
  * own: every term is NULL then, and a CHECK whose expression is NULL holds.
@@ -79,8 +73,8 @@ static void put_check(FILE *out, const struct schema_column *c, const char *qc)
 	} else {
 		/* format byte and key id are adjacent: one range of 5-byte prefixes covers both */
 		from[0] = to[0] = CRYPTO_REC_PLAIN;
-		put_be32(from + 1, CRYPTO_KEYID_MIN);
-		put_be32(to + 1, CRYPTO_KEYID_MAX + 1);
+		pgs_put_u32(from + 1, CRYPTO_KEYID_MIN);
+		pgs_put_u32(to + 1, CRYPTO_KEYID_MAX + 1);
 		fprintf(out, "CHECK (%s >= ", qc);
 		put_bytea(out, from, 5);
 		fprintf(out, " AND %s < ", qc);
@@ -88,8 +82,8 @@ static void put_check(FILE *out, const struct schema_column *c, const char *qc)
 	}
 	fprintf(out, " AND length(%s) %s %zu", qc, hi && hi == lo ? "=" : ">=", over + lo);
 	if (c->searchable) {
-		put_be32(from, CRYPTO_KEYID_MIN);
-		put_be32(to, CRYPTO_KEYID_MAX);
+		pgs_put_u32(from, CRYPTO_KEYID_MIN);
+		pgs_put_u32(to, CRYPTO_KEYID_MAX);
 		fprintf(out, " AND substring(%s FROM %d FOR %d) BETWEEN ", qc,
 		        1 + 1 + CRYPTO_BLIND_LEN, CRYPTO_KEYID_LEN);
 		put_bytea(out, from, 4);

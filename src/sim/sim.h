@@ -22,7 +22,6 @@
 #define SIM_EVENT_TYPE_DSTACK 0x08000001u
 
 /* --- byte helpers (sim_util.c) ------------------------------------------- */
-char *sim_hex(const uint8_t *buf, size_t len); /* malloc'd lowercase hex */
 /* Decodes hex (optional 0x prefix) into a malloc'd buffer; fails on odd length or bad digit. */
 int sim_unhex(const char *hex, uint8_t **out, size_t *outlen) PGS_MUSTCHECK;
 int sim_read_file(const char *path, uint8_t **out, size_t *outlen) PGS_MUSTCHECK;
@@ -51,12 +50,12 @@ int sim_k256_sign_digest(const uint8_t key[32], const uint8_t digest[32],
 /* Verifies a 64-byte r || s signature; pub is SEC1 (33 or 65 bytes). 1 valid, 0 invalid, <0 error.
  */
 int sim_k256_verify_digest(const uint8_t *pub, size_t publen, const uint8_t digest[32],
-                           const uint8_t sig[64]);
+                           const uint8_t sig[64]) PGS_MUSTCHECK;
 int sim_ed25519_pubkey(const uint8_t seed[32], uint8_t pub[32]) PGS_MUSTCHECK;
 int sim_ed25519_sign(const uint8_t seed[32], const uint8_t *msg, size_t len,
                      uint8_t sig[64]) PGS_MUSTCHECK;
 int sim_ed25519_verify(const uint8_t pub[32], const uint8_t *msg, size_t len,
-                       const uint8_t sig[64]);
+                       const uint8_t sig[64]) PGS_MUSTCHECK;
 
 /* --- event log (sim_evlog.c) --------------------------------------------- */
 struct sim_event {
@@ -88,7 +87,7 @@ void *sim_evlog_json_value(const struct sim_evlog *log); /* json_t array (jansso
 void sim_evlog_free(struct sim_evlog *log);
 /* Prints RTMR0-3 replayed from a dstack event log file as JSON; 0 ok, 1 digest mismatch, 2 bad
  * file. */
-int sim_replay_file(const char *path);
+int sim_replay_file(const char *path) PGS_MUSTCHECK;
 
 /* --- test CA and collateral (sim_ca.c, sim_pck.c) ------------------------- */
 struct sim_ca {

@@ -42,7 +42,7 @@ static void reply_error(struct sim_reply *out, unsigned status, const char *fmt,
 
 static void set_hex(json_t *o, const char *key, const uint8_t *buf, size_t len)
 {
-	char *h = sim_hex(buf, len);
+	char *h = pgs_hex_dup(buf, len);
 	json_object_set_new(o, key, json_string(h));
 	free(h);
 }
@@ -110,7 +110,8 @@ static void do_get_key(struct sim_state *st, json_t *args, struct sim_reply *out
 		return;
 	}
 	json_t *o = json_object(), *chain = json_array();
-	char *h0 = sim_hex(sig0, sizeof(sig0)), *h1 = sim_hex(st->kms_sig, sizeof(st->kms_sig));
+	char *h0 = pgs_hex_dup(sig0, sizeof(sig0)),
+	     *h1 = pgs_hex_dup(st->kms_sig, sizeof(st->kms_sig));
 	set_hex(o, tappd ? "k256_key" : "key", key, sizeof(key));
 	json_array_append_new(chain, json_string(h0));
 	json_array_append_new(chain, json_string(h1));
@@ -299,8 +300,8 @@ static void do_sign(struct sim_state *st, json_t *args, struct sim_reply *out)
 			goto fail;
 	}
 	json_t *o = json_object(), *chain = json_array();
-	char *h[3] = {sim_hex(sig, 64), sim_hex(sig0, sizeof(sig0)),
-	              sim_hex(st->kms_sig, sizeof(st->kms_sig))};
+	char *h[3] = {pgs_hex_dup(sig, 64), pgs_hex_dup(sig0, sizeof(sig0)),
+	              pgs_hex_dup(st->kms_sig, sizeof(st->kms_sig))};
 	json_object_set_new(o, "signature", json_string(h[0]));
 	for (int i = 0; i < 3; i++) {
 		json_array_append_new(chain, json_string(h[i]));

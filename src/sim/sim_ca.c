@@ -183,7 +183,7 @@ static char *crl_hex(X509 *issuer, EVP_PKEY *ikey)
 		goto out;
 	int len = i2d_X509_CRL(c, &der);
 	if (len > 0)
-		hex = sim_hex(der, (size_t)len);
+		hex = pgs_hex_dup(der, (size_t)len);
 out:
 	OPENSSL_free(der);
 	ASN1_INTEGER_free(num);
@@ -219,7 +219,7 @@ static int sign_hex(EVP_PKEY *key, const char *text, char **hex)
 	uint8_t sig[64];
 	if (sim_ecdsa_p256_sign(key, (const uint8_t *)text, strlen(text), sig) != PGS_OK)
 		return PGS_ERR;
-	*hex = sim_hex(sig, sizeof(sig));
+	*hex = pgs_hex_dup(sig, sizeof(sig));
 	return PGS_OK;
 }
 

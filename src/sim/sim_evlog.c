@@ -88,8 +88,8 @@ void *sim_evlog_json_value(const struct sim_evlog *log)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < log->n; i++) {
 		const struct sim_event *e = &log->ev[i];
-		char *digest = sim_hex(e->digest, SIM_MR_LEN);
-		char *payload = sim_hex(e->payload, e->payload_len);
+		char *digest = pgs_hex_dup(e->digest, SIM_MR_LEN);
+		char *payload = pgs_hex_dup(e->payload, e->payload_len);
 		json_t *o = json_object();
 		json_object_set_new(o, "imr", json_integer(e->imr));
 		json_object_set_new(o, "event_type", json_integer(e->type));

@@ -22,8 +22,8 @@ static void usage(FILE *f)
 
 static void banner(const struct sim_state *st, const char *socket_path)
 {
-	char *ch = sim_hex(st->compose_hash, st->compose_hash_len),
-	     *app = sim_hex(st->app_id, SIM_APP_ID_LEN);
+	char *ch = pgs_hex_dup(st->compose_hash, st->compose_hash_len),
+	     *app = pgs_hex_dup(st->app_id, SIM_APP_ID_LEN);
 	log_warn("***************************************************************************");
 	log_warn("* pgseal-dstack-sim: THIS IS A SIMULATOR, NOT A TEE. NOTHING IS SEALED TO  *");
 	log_warn("* HARDWARE. Its TDX quotes are signed by a TEST CA it created itself, NOT  *");

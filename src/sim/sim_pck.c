@@ -80,7 +80,8 @@ static void der_uint(struct der *d, unsigned v)
 {
 	uint8_t buf[5];
 	size_t n = 0;
-	uint8_t tmp[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t tmp[4];
+	pgs_put_u32(tmp, v);
 	size_t i = 0;
 	while (i < 3 && tmp[i] == 0)
 		i++;
@@ -140,7 +141,7 @@ int sim_pck_sgx_extension(const uint8_t ppid[16], const uint8_t platform_instanc
 
 static char *upper_hex(const uint8_t *b, size_t n)
 {
-	char *s = sim_hex(b, n);
+	char *s = pgs_hex_dup(b, n);
 	for (char *p = s; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');

@@ -75,7 +75,7 @@ int sim_replay_file(const char *path)
 	for (uint32_t imr = 0; imr < 4; imr++) {
 		uint8_t mr[SIM_MR_LEN];
 		sim_evlog_replay(&log, imr, mr);
-		char *h = sim_hex(mr, SIM_MR_LEN);
+		char *h = pgs_hex_dup(mr, SIM_MR_LEN);
 		printf("\"rtmr%u\":\"%s\",", imr, h);
 		free(h);
 	}

@@ -225,7 +225,7 @@ int sim_state_open(struct sim_state *st, const struct sim_opts *opts)
 	sim_sha384("pgseal-dstack-sim TEST MRTD", 27, st->mrtd);
 	sim_sha384("pgseal-dstack-sim TEST MRSEAM", 29, st->mrseam);
 	sim_sha256("pgseal-dstack-sim TEST OS image", 31, NULL, 0, st->os_image_hash);
-	char *kms_hex = sim_hex(st->kms_pub, 33), *os_hex = sim_hex(st->os_image_hash, 32);
+	char *kms_hex = pgs_hex_dup(st->kms_pub, 33), *os_hex = pgs_hex_dup(st->os_image_hash, 32);
 	size_t n = strlen(kms_hex) + 64;
 	st->key_provider_info = pgs_xmalloc(n);
 	snprintf(st->key_provider_info, n, "{\"name\":\"pgseal-dstack-sim\",\"id\":\"%s\"}",
@@ -281,7 +281,7 @@ int sim_state_get_key(const struct sim_state *st, const char *path, const char *
 	} else if (sim_k256_pubkey(key, pub) != PGS_OK) {
 		goto out;
 	}
-	pubhex = sim_hex(pub, publen);
+	pubhex = pgs_hex_dup(pub, publen);
 	size_t n = strlen(purpose) + strlen(pubhex) + 2;
 	msg = pgs_xmalloc(n);
 	snprintf(msg, n, "%s:%s", purpose, pubhex);

@@ -16,13 +16,6 @@
 #include <openssl/params.h>
 #include <openssl/sha.h>
 
-char *sim_hex(const uint8_t *buf, size_t len)
-{
-	char *s = pgs_xmalloc(len * 2 + 1);
-	crypto_hex(buf, len, s);
-	return s;
-}
-
 int sim_unhex(const char *hex, uint8_t **out, size_t *outlen)
 {
 	if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
@@ -31,7 +24,7 @@ int sim_unhex(const char *hex, uint8_t **out, size_t *outlen)
 	if (n % 2)
 		return PGS_ERR;
 	uint8_t *b = pgs_xmalloc(n / 2);
-	if (crypto_unhex(hex, n, b, n / 2) != PGS_OK) {
+	if (pgs_unhex(hex, n, b, n / 2) != PGS_OK) {
 		free(b);
 		return PGS_ERR;
 	}

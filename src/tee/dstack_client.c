@@ -183,7 +183,7 @@ int tee_dstack_get_key(const char *endpoint, const char *path, const char *purpo
 	if (hl >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
 		hex += 2, hl -= 2;
 	if (!hex || hl == 0 || hl % 2 || hl / 2 > cap ||
-	    crypto_unhex(hex, hl, key, hl / 2) != PGS_OK) {
+	    pgs_unhex(hex, hl, key, hl / 2) != PGS_OK) {
 		pgs_errf(err, errlen,
 		         "dstack GetKey: 'key' is not a hex string of at most %zu bytes", cap);
 		goto out;
@@ -217,7 +217,7 @@ int tee_dstack_get_quote(const char *endpoint, const uint8_t *report_data, size_
 		pgs_errf(err, errlen, "dstack GetQuote: report_data longer than 64 bytes");
 		return PGS_ERR;
 	}
-	crypto_hex(report_data, rdlen, hex);
+	pgs_hex(report_data, rdlen, hex);
 	req = json_pack("{s:s}", "report_data", hex);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (!body)
@@ -234,7 +234,7 @@ int tee_dstack_get_quote(const char *endpoint, const uint8_t *report_data, size_
 	}
 	out->quote = pgs_xmalloc(ql / 2);
 	out->quote_len = ql / 2;
-	if (crypto_unhex(q, ql, out->quote, ql / 2) != PGS_OK) {
+	if (pgs_unhex(q, ql, out->quote, ql / 2) != PGS_OK) {
 		pgs_errf(err, errlen, "dstack GetQuote: 'quote' is not a hex string");
 		goto out;
 	}

@@ -67,7 +67,7 @@ void tee_dstack_info_free(struct tee_dstack_info *i);
  * keys.provider dstack and a client_tls section:
  *  - without client_tls.cert_file: a P-256 key is generated in memory (never written
  *    anywhere) and a self-signed certificate (CN "pgseal") carries a TDX quote whose
- *    report_data = SHA-512("pgseal-ra-tls-v1" || SPKI DER) (attest_ratls_report_data) in
+ *    report_data = SHA-512("pgseal-ra-tls-v1" || SPKI DER) (attest_ratls_report_data_for_key) in
  *    the extension 1.3.6.1.4.1.62397.1.1 and the event log in .1.2 (each extnValue a DER
  *    OCTET STRING of the bytes); tee_ratls_ssl_ctx() serves it;
  *  - with cert_file: the quote binds that certificate's key and is only served by the
@@ -100,8 +100,6 @@ void tee_ratls_free(struct tee_ratls *r);
 /* Lower level (used by tee_ratls_setup, exposed for tests). */
 /* A fresh P-256 key. */
 EVP_PKEY *tee_ratls_generate_key(void);
-/* The binding of a public key: SHA-512(ATTEST_RATLS_LABEL || SubjectPublicKeyInfo DER). */
-int tee_ratls_key_binding(EVP_PKEY *key, uint8_t out[64]) PGS_MUSTCHECK;
 /* subjectAltName text ("DNS:localhost,IP:127.0.0.1") for a listen address "host:port". */
 void tee_ratls_san_for_listen(const char *listen, char *out, size_t outlen);
 /* The self-signed RA-TLS certificate: CN "pgseal", the given SAN, the quote and (if not

@@ -47,16 +47,6 @@ static int spki_binding(X509_PUBKEY *pk, uint8_t out[64])
 	return rc;
 }
 
-int tee_ratls_key_binding(EVP_PKEY *key, uint8_t out[64])
-{
-	unsigned char *der = NULL;
-	/* i2d_PUBKEY is the SubjectPublicKeyInfo DER, exactly what the certificate carries */
-	int n = i2d_PUBKEY(key, &der);
-	int rc = n > 0 ? attest_ratls_report_data(der, (size_t)n, out) : PGS_ERR;
-	OPENSSL_free(der);
-	return rc;
-}
-
 static bool dns_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -256,8 +246,8 @@ static int build_doc(struct tee_ratls *r, const struct tee_dstack_info *info,
 	char *qhex = pgs_xmalloc(2 * q->quote_len + 1), rdhex[129], *pem = cert_pem(r->cert);
 	json_t *ev = NULL, *doc = NULL;
 	int rc = PGS_ERR;
-	crypto_hex(q->quote, q->quote_len, qhex);
-	crypto_hex(binding, 64, rdhex);
+	pgs_hex(q->quote, q->quote_len, qhex);
+	pgs_hex(binding, 64, rdhex);
 	if (q->event_log) {
 		json_error_t je;
 		ev = json_loads(q->event_log, 0, &je);
@@ -356,7 +346,7 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	bool generate = cfg->client_tls.cert_file == NULL;
 	if (generate) {
 		r->key = tee_ratls_generate_key();
-		if (!r->key || tee_ratls_key_binding(r->key, binding) != PGS_OK) {
+		if (!r->key || attest_ratls_report_data_for_key(r->key, binding) != PGS_OK) {
 			pgs_errf(err, errlen, "RA-TLS: cannot generate the P-256 TLS key");
 			goto out;
 		}

@@ -207,7 +207,7 @@ static bool eq_ready_for_query(const struct proto_ready_for_query *a,
 
 /* decode, build into out, decode what was built, compare field by field */
 #define RT_FN(name)                                                                                \
-	static int rt_##name(const uint8_t *body, size_t len, struct proto_buf *out)               \
+	static int rt_##name(const uint8_t *body, size_t len, struct pgs_buf *out)                 \
 	{                                                                                          \
 		struct proto_##name a, c;                                                          \
 		if (proto_decode_##name(body, len, &a) != PGS_OK)                                  \
@@ -234,7 +234,7 @@ RT_FN(data_row)
 RT_FN(command_complete)
 RT_FN(ready_for_query)
 
-static int rt_notice(uint8_t type, const uint8_t *body, size_t len, struct proto_buf *out)
+static int rt_notice(uint8_t type, const uint8_t *body, size_t len, struct pgs_buf *out)
 {
 	struct proto_notice a, c;
 	if (proto_decode_notice(body, len, &a) != PGS_OK)
@@ -247,7 +247,7 @@ static int rt_notice(uint8_t type, const uint8_t *body, size_t len, struct proto
 	return eq_notice(&a, &c) ? RT_OK : RT_MISMATCH;
 }
 
-static int rt_copy_response(uint8_t type, const uint8_t *body, size_t len, struct proto_buf *out)
+static int rt_copy_response(uint8_t type, const uint8_t *body, size_t len, struct pgs_buf *out)
 {
 	struct proto_copy_response a, c;
 	if (proto_decode_copy_response(body, len, &a) != PGS_OK)
@@ -259,7 +259,7 @@ static int rt_copy_response(uint8_t type, const uint8_t *body, size_t len, struc
 	return eq_copy_response(&a, &c) ? RT_OK : RT_MISMATCH;
 }
 
-static int rt_empty(uint8_t type, const uint8_t *body, size_t len, struct proto_buf *out)
+static int rt_empty(uint8_t type, const uint8_t *body, size_t len, struct pgs_buf *out)
 {
 	if (proto_decode_empty(body, len) != PGS_OK)
 		return RT_REFUSED;
@@ -270,7 +270,7 @@ static int rt_empty(uint8_t type, const uint8_t *body, size_t len, struct proto_
 }
 
 static int rt_dispatch(bool backend, uint8_t type, const uint8_t *body, size_t len,
-                       struct proto_buf *out)
+                       struct pgs_buf *out)
 {
 	if (!backend) {
 		switch (type) {
@@ -337,15 +337,15 @@ static int rt_dispatch(bool backend, uint8_t type, const uint8_t *body, size_t l
  * decoder refuses it (and then the builder was not called). */
 static int proto_roundtrip(bool backend, uint8_t type, const uint8_t *body, size_t len)
 {
-	struct proto_buf out = {0};
+	struct pgs_buf out = {0};
 	int rc = rt_dispatch(backend, type, body, len, &out);
 	if (rc == RT_OK && (out.len != PROTO_HDR_LEN + len || out.data[0] != type ||
-	                    proto_get_u32(out.data + 1) != (uint32_t)(len + 4) ||
+	                    pgs_get_u32(out.data + 1) != (uint32_t)(len + 4) ||
 	                    (len && memcmp(out.data + PROTO_HDR_LEN, body, len) != 0)))
 		rc = RT_MISMATCH;
 	if (rc == RT_REFUSED && out.len != 0)
 		rc = RT_MISMATCH; /* a refused decode must not have built anything */
-	proto_buf_free(&out);
+	pgs_buf_free(&out);
 	return rc;
 }
 

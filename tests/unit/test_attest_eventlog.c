@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "attest/attest.h"
+#include "tee/tee.h"
 #include "crypto/crypto.h"
 #include "testlib.h"
 
@@ -110,7 +111,7 @@ static void test_replay(void)
 	CHECK(r.rtmr3_ok);
 	CHECK(r.rtmr_ok[0] && r.rtmr_ok[1] && r.rtmr_ok[2]);
 	char h[97];
-	crypto_hex(r.rtmr[3], 48, h);
+	pgs_hex(r.rtmr[3], 48, h);
 	CHECK(!strcmp(h, "0f787c3877f3e95095d5a4d13dd0fe0233803b30120d8469866719dc28f519ce021fe1e53"
 	                 "459121e7a5a4443147185a8"));
 	CHECK_STR(r.compose_hash,
@@ -264,8 +265,8 @@ static void test_policy(void)
 	attest_eventlog_free(&el);
 	free(j);
 	fake_result(&res);
-	crypto_hex(dq.td.mr_td, 48, mrtd);
-	crypto_hex(dq.td.rtmr[0], 48, rtmr0);
+	pgs_hex(dq.td.mr_td, 48, mrtd);
+	pgs_hex(dq.td.rtmr[0], 48, rtmr0);
 
 	snprintf(
 	    y, sizeof(y),
@@ -339,28 +340,21 @@ static void test_policy(void)
 	attest_replay_free(&rp);
 }
 
-/* An RA-TLS certificate made with attest_ratls_add_extensions, read back by the verifier;
- * the binding recomputed here independently. */
+/* An RA-TLS certificate made by the production writer (tee_ratls_build_cert, what
+ * `pgseal` serves in a TEE), read back by the verifier; the binding recomputed here
+ * independently. */
 static void test_ratls_cert(void)
 {
 	EVP_PKEY *key = EVP_EC_gen("prime256v1");
-	X509 *x = X509_new();
+	X509 *x = NULL;
 	unsigned char *der = NULL, *spki = NULL;
 	struct attest_peer peer;
 	char err[256];
 	uint8_t want[64];
 
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	                           (const unsigned char *)"pgseal", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
 	const char *log = "[{\"imr\":3,\"event_type\":1,\"digest\":\"\"}]";
-	CHECK(attest_ratls_add_extensions(x, dq_bytes, 5006, log, strlen(log)) == PGS_OK);
-	X509_sign(x, key, EVP_sha256());
+	CHECK(tee_ratls_build_cert(key, "DNS:localhost", dq_bytes, 5006, log, &x, err,
+	                           sizeof(err)) == PGS_OK);
 	int n = i2d_X509(x, &der);
 
 	CHECK(attest_ratls_from_cert(der, (size_t)n, &peer, err, sizeof(err)) == PGS_OK);

@@ -554,7 +554,7 @@ static void test_keys(void)
 	size_t rl = 32;
 	char hex[65];
 	CHECK(EVP_PKEY_get_raw_public_key(k_ed, raw, &rl) == 1);
-	crypto_hex(raw, 32, hex);
+	pgs_hex(raw, 32, hex);
 	CHECK(attest_poc_config_add_key(c, NULL, (uint8_t *)hex, 64, err, sizeof(err)) == PGS_OK);
 	CHECK_STR(c->keys[c->n_keys - 1].id, hex);
 	char hdr[200];
@@ -623,7 +623,7 @@ static void test_policy(void)
 	size_t rl = 32;
 	char hex[65], yaml[1000];
 	CHECK(EVP_PKEY_get_raw_public_key(k_ed, raw, &rl) == 1);
-	crypto_hex(raw, 32, hex);
+	pgs_hex(raw, 32, hex);
 	snprintf(yaml, sizeof(yaml),
 	         "poc_threshold: 2\npoc_trust_servers:\n  - id: ec\n    public_key_file: ts.pem\n"
 	         "  - public_key: %s\npoc_max_age: 0\npoc_clock_skew: 10\n",
@@ -733,9 +733,9 @@ int main(void)
 		quote[i] = (uint8_t)(i * 7 + 3);
 	uint8_t h[32];
 	EVP_Digest(quote, sizeof(quote), h, NULL, EVP_sha256(), NULL);
-	crypto_hex(h, 32, qhash);
+	pgs_hex(h, 32, qhash);
 	EVP_Digest(ppid, 16, h, NULL, EVP_sha256(), NULL);
-	crypto_hex(h, 32, mid);
+	pgs_hex(h, 32, mid);
 
 	RUN(test_pass_each_alg);
 	RUN(test_signature_and_kid);

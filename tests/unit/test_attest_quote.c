@@ -108,7 +108,7 @@ static void test_vectors(void)
 	CHECK_EQ_INT(r.qe_status, ATTEST_TCB_UP_TO_DATE);
 	CHECK_EQ_INT(r.module_status, ATTEST_TCB_UP_TO_DATE);
 	char h[13];
-	crypto_hex(r.fmspc, 6, h);
+	pgs_hex(r.fmspc, 6, h);
 	CHECK(!strcmp(h, "b0c06f000000"));
 
 	/* the v5 quote: no TCB level of its own collateral matches */
@@ -348,7 +348,7 @@ static void test_decode_file(void)
 	uint8_t *q = slurp("tdx_quote.bin", &n), *out = NULL;
 	char err[256];
 	char *hex = malloc(2 * n + 16);
-	crypto_hex(q, n, hex);
+	pgs_hex(q, n, hex);
 
 	CHECK(attest_quote_decode_file(q, n, &out, &outn, err, sizeof(err)) == PGS_OK);
 	CHECK(outn == n && !memcmp(out, q, n));

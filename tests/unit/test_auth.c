@@ -1,4 +1,4 @@
-/* test_auth.c - unit tests for auth primitives: base64, verifiers, keys, channel binding, RFC 7677. */
+/* test_auth.c - unit tests for auth primitives: verifiers, keys, channel binding, RFC 7677. */
 #include "auth/auth.h"
 #include "auth/auth_int.h"
 #include "testlib.h"
@@ -8,72 +8,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-/* --- base64 ---------------------------------------------------------------------- */
-
-static void test_b64_vectors(void)
-{
-	static const struct {
-		const char *raw, *enc;
-	} v[] = {{"", ""},
-	         {"f", "Zg=="},
-	         {"fo", "Zm8="},
-	         {"foo", "Zm9v"},
-	         {"foob", "Zm9vYg=="},
-	         {"fooba", "Zm9vYmE="},
-	         {"foobar", "Zm9vYmFy"}};
-	for (size_t i = 0; i < PGS_ARRAY_LEN(v); i++) {
-		char enc[64];
-		uint8_t dec[64];
-		size_t n = 99, m = 99;
-		CHECK_EQ_INT(auth_b64_encode((const uint8_t *)v[i].raw, strlen(v[i].raw), enc,
-		                             sizeof(enc), &n),
-		             AUTH_OK);
-		CHECK(n == strlen(v[i].enc) && memcmp(enc, v[i].enc, n) == 0);
-		CHECK_EQ_INT(auth_b64_decode(v[i].enc, strlen(v[i].enc), dec, sizeof(dec), &m),
-		             AUTH_OK);
-		CHECK(m == strlen(v[i].raw) && memcmp(dec, v[i].raw, m) == 0);
-	}
-}
-
-static void test_b64_all_bytes(void)
-{
-	uint8_t raw[256], dec[256];
-	char enc[400];
-	for (int i = 0; i < 256; i++)
-		raw[i] = (uint8_t)i;
-	for (size_t len = 0; len <= 256; len += 1) {
-		size_t n = 0, m = 0;
-		CHECK_EQ_INT(auth_b64_encode(raw + (256 - len), len, enc, sizeof(enc), &n),
-		             AUTH_OK);
-		CHECK_EQ_INT(auth_b64_decode(enc, n, dec, sizeof(dec), &m), AUTH_OK);
-		CHECK(m == len && memcmp(dec, raw + (256 - len), len) == 0);
-	}
-	/* agrees with OpenSSL's encoder */
-	unsigned char ossl[400];
-	size_t n = 0;
-	int on = EVP_EncodeBlock(ossl, raw, 256);
-	CHECK_EQ_INT(auth_b64_encode(raw, 256, enc, sizeof(enc), &n), AUTH_OK);
-	CHECK(on == (int)n && memcmp(ossl, enc, n) == 0);
-}
-
-static void test_b64_negative(void)
-{
-	static const char *bad[] = {"Zg=",  "Zg",   "Z===", "====", "Zg=a", "Z g=",     "Zm9v\n",
-	                            "Zh==", "Zm9=", "Zm-v", "Zm_v", "=Zm9", "Zg==Zg==", "Zm9\x80"};
-	uint8_t out[16];
-	size_t n;
-	for (size_t i = 0; i < PGS_ARRAY_LEN(bad); i++) {
-		t_current = bad[i];
-		CHECK_EQ_INT(auth_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out), &n),
-		             AUTH_ERR_PROTOCOL);
-	}
-	t_current = "test_b64_negative";
-	CHECK_EQ_INT(auth_b64_decode("Zm9vYmFy", 8, out, 5, &n), AUTH_ERR_NOSPACE);
-	CHECK_EQ_INT(auth_b64_decode("Zm9vYmFy", 8, out, 6, &n), AUTH_OK);
-	char enc[4];
-	CHECK_EQ_INT(auth_b64_encode((const uint8_t *)"foob", 4, enc, sizeof(enc), &n),
-	             AUTH_ERR_NOSPACE);
-}
+/* base64: tests/unit/test_common.c (the codec is common.h's) */
 
 /* --- verifiers ------------------------------------------------------------------- */
 
@@ -203,8 +138,8 @@ static void rfc_verifier(struct auth_verifier *v, uint8_t ck[32])
 {
 	size_t n = 0;
 	memset(v, 0, sizeof(*v));
-	CHECK_EQ_INT(auth_b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, v->salt, sizeof(v->salt), &n),
-	             AUTH_OK);
+	CHECK_EQ_INT(pgs_b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, v->salt, sizeof(v->salt), &n),
+	             PGS_OK);
 	v->salt_len = n;
 	v->iterations = 4096;
 	CHECK_EQ_INT(auth_scram_keys_from_password("pencil", v->salt, n, 4096, ck, v->stored_key,
@@ -363,9 +298,6 @@ static void test_status_texts(void)
 
 int main(void)
 {
-	RUN(test_b64_vectors);
-	RUN(test_b64_all_bytes);
-	RUN(test_b64_negative);
 	RUN(test_verifier_pg15);
 	RUN(test_verifier_negative);
 	RUN(test_keys_negative);

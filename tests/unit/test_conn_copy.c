@@ -48,7 +48,7 @@ static void test_text(void)
 	CHECK(split(&cp, "\t") == PGS_OK && f.n == 2 && field(0, "") && field(1, ""));
 	/* a trailing lone backslash is kept as it is */
 	CHECK(split(&cp, "a\\") == PGS_OK && f.n == 1 && field(0, "a\\"));
-	codec_buf_free(&f.vals);
+	pgs_buf_free(&f.vals);
 }
 
 static void test_csv(void)
@@ -62,7 +62,7 @@ static void test_csv(void)
 	CHECK(split(&cp, "a,\"b\"\"") == PGS_ERR);
 	struct sql_copy bs = csv_fmt('"', '\\');
 	CHECK(split(&bs, "\"a\\\"b\\\\c\\d\"") == PGS_OK && f.n == 1 && field(0, "a\"b\\c\\d"));
-	codec_buf_free(&f.vals);
+	pgs_buf_free(&f.vals);
 }
 
 static void test_too_many_fields(void)
@@ -74,7 +74,7 @@ static void test_too_many_fields(void)
 	row[n] = 0;
 	CHECK(split(&cp, row) == PGS_ERR);
 	free(row);
-	codec_buf_free(&f.vals);
+	pgs_buf_free(&f.vals);
 }
 
 static bool row_end(const struct sql_copy *cp, const char *p, size_t *pos, bool *inq)
@@ -115,7 +115,7 @@ static void test_row_end(void)
 
 /* A row of a COPY whose columns are all plain: crypt_copy_row needs no keys for it. */
 static int row(const struct sql_copy *cp, const char *r, uint64_t line, struct crypt_copy_err *e,
-               struct codec_buf *o)
+               struct pgs_buf *o)
 {
 	o->len = 0;
 	memset(e, 0, sizeof(*e));
@@ -127,7 +127,7 @@ static void test_malformed_rows(void)
 	static const struct schema_column *plain3[3];
 	struct sql_copy t = text_fmt(), c = csv_fmt('"', '"');
 	struct crypt_copy_err e;
-	struct codec_buf o = {0};
+	struct pgs_buf o = {0};
 	t.ncolumns = c.ncolumns = 3;
 	t.columns = c.columns = plain3;
 	CHECK(row(&t, "1\tsecretvalue\tx", 4, &e, &o) == PGS_OK && o.len == 16);
@@ -149,7 +149,7 @@ static void test_malformed_rows(void)
 	wide[4000] = 0;
 	CHECK(row(&c, wide, 1, &e, &o) == PGS_ERR && strstr(e.msg, "extra data"));
 	free(wide);
-	codec_buf_free(&o);
+	pgs_buf_free(&o);
 }
 
 static void test_tail_malformed(void)

@@ -117,13 +117,13 @@ static void test_client_encoding(void)
 
 static void test_literal(void)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	crypt_put_literal(&b, "a'b\\c");
 	CHECK(b.len == strlen("E'a''b\\\\c'") && !memcmp(b.data, "E'a''b\\\\c'", b.len));
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 	crypt_put_literal(&b, "");
 	CHECK(b.len == 3 && !memcmp(b.data, "E''", 3));
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 int main(void)

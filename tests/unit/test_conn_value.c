@@ -6,26 +6,26 @@
 #include "conn/conn_crypt.h"
 #include "testlib.h"
 
-static int decode(const char *in, struct codec_buf *out)
+static int decode(const char *in, struct pgs_buf *out)
 {
 	return crypt_bytea_text_decode((const uint8_t *)in, strlen(in), out);
 }
 
 static void test_hex(void)
 {
-	struct codec_buf b = {0};
+	struct pgs_buf b = {0};
 	CHECK(decode("\\x", &b) == PGS_OK && b.len == 0);
 	CHECK(decode("\\x00ff7A", &b) == PGS_OK && b.len == 3);
 	CHECK(b.data[0] == 0x00 && b.data[1] == 0xff && b.data[2] == 0x7a);
 	CHECK(decode("\\x0", &b) == PGS_ERR);   /* odd number of digits */
 	CHECK(decode("\\x0g", &b) == PGS_ERR);  /* not a hex digit */
 	CHECK(decode("\\x 00", &b) == PGS_ERR); /* no white space */
-	codec_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_escape(void)
 {
-	struct codec_buf b = {0};
+	struct pgs_buf b = {0};
 	CHECK(decode("ab\\\\c\\000\\377", &b) == PGS_OK && b.len == 6);
 	CHECK(!memcmp(b.data, "ab\\c\0\377", 6));
 	CHECK(decode("", &b) == PGS_OK && b.len == 0);
@@ -33,7 +33,7 @@ static void test_escape(void)
 	CHECK(decode("\\400", &b) == PGS_ERR); /* octal past 255 */
 	CHECK(decode("\\08", &b) == PGS_ERR);  /* 8 is not octal */
 	CHECK(decode("\\12", &b) == PGS_ERR);  /* short octal */
-	codec_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 int main(void)

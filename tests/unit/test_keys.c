@@ -447,7 +447,7 @@ static void test_client_id(void)
 	CHECK(keys_client_id_x509(x, id) == PGS_OK);
 	int n = i2d_PUBKEY(pk, &der);
 	EVP_Digest(der, (size_t)n, md, &mdl, EVP_sha256(), NULL);
-	crypto_hex(md, 32, ref);
+	pgs_hex(md, 32, ref);
 	CHECK(strcmp(id, ref) == 0);
 	CHECK_EQ_INT(strlen(id), 64);
 	path(p, sizeof(p), "cert.pem");

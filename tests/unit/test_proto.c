@@ -5,7 +5,7 @@
 #include "proto/proto.h"
 #include "testlib.h"
 
-static void build_startup(struct proto_buf *b, const char *const *kv, size_t n)
+static void build_startup(struct pgs_buf *b, const char *const *kv, size_t n)
 {
 	size_t off = proto_msg_begin(b, 0);
 	proto_put_u32(b, PROTO_V3);
@@ -40,26 +40,26 @@ static void test_reader_bounds(void)
 
 static void test_builder(void)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	size_t off = proto_msg_begin(&b, 'Q');
 	proto_put_cstr(&b, "select 1");
 	proto_msg_end(&b, off);
 	CHECK_EQ_INT(b.len, 1 + 4 + 9);
 	CHECK(b.data[0] == 'Q');
-	CHECK_EQ_INT(proto_get_u32(b.data + 1), 13);
+	CHECK_EQ_INT(pgs_get_u32(b.data + 1), 13);
 	/* growth past the first allocation */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	for (int i = 0; i < 10000; i++)
 		proto_put_u8(&b, (uint8_t)i);
 	CHECK_EQ_INT(b.len, 10000);
 	CHECK(b.data[9999] == (uint8_t)9999);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_startup_ok(void)
 {
 	const char *kv[] = {"user", "alice", "database", "db", "application_name", "x"};
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	struct proto_startup st;
 	build_startup(&b, kv, 6);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_OK);
@@ -68,26 +68,26 @@ static void test_startup_ok(void)
 	CHECK_STR(proto_startup_get(&st, "user"), "alice");
 	CHECK_STR(proto_startup_get(&st, "database"), "db");
 	CHECK(proto_startup_get(&st, "nope") == NULL);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_startup_bad(void)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	struct proto_startup st;
 	/* no user */
 	const char *kv[] = {"database", "db"};
 	build_startup(&b, kv, 2);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* length field disagrees with the packet */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	const char *kv2[] = {"user", "u"};
 	build_startup(&b, kv2, 2);
 	CHECK(proto_parse_startup(b.data, b.len - 1, &st) == PGS_ERR);
-	proto_put_u32_at(b.data, (uint32_t)b.len + 1);
+	pgs_put_u32(b.data, (uint32_t)b.len + 1);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* missing final terminator */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	size_t off = proto_msg_begin(&b, 0);
 	proto_put_u32(&b, PROTO_V3);
 	proto_put_cstr(&b, "user");
@@ -95,14 +95,14 @@ static void test_startup_bad(void)
 	proto_msg_end(&b, off);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* a name without value */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	off = proto_msg_begin(&b, 0);
 	proto_put_u32(&b, PROTO_V3);
 	proto_put_cstr(&b, "user");
 	proto_msg_end(&b, off);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* protocol 2 */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	off = proto_msg_begin(&b, 0);
 	proto_put_u32(&b, 0x00020000);
 	proto_put_cstr(&b, "user");
@@ -111,7 +111,7 @@ static void test_startup_bad(void)
 	proto_msg_end(&b, off);
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* too many parameters */
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	off = proto_msg_begin(&b, 0);
 	proto_put_u32(&b, PROTO_V3);
 	proto_put_cstr(&b, "user");
@@ -127,33 +127,33 @@ static void test_startup_bad(void)
 	CHECK(proto_parse_startup(b.data, b.len, &st) == PGS_ERR);
 	/* over the startup limit */
 	uint8_t *big = calloc(1, PROTO_MAX_STARTUP + 8);
-	proto_put_u32_at(big, PROTO_MAX_STARTUP + 8);
-	proto_put_u32_at(big + 4, PROTO_V3);
+	pgs_put_u32(big, PROTO_MAX_STARTUP + 8);
+	pgs_put_u32(big + 4, PROTO_V3);
 	CHECK(proto_parse_startup(big, PROTO_MAX_STARTUP + 8, &st) == PGS_ERR);
 	free(big);
 	/* short */
 	CHECK(proto_parse_startup(b.data, 3, &st) == PGS_ERR);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_special_codes(void)
 {
 	uint8_t ssl[8], cancel[16], bad_cancel[12];
 	struct proto_startup st;
-	proto_put_u32_at(ssl, 8);
-	proto_put_u32_at(ssl + 4, PROTO_SSL_CODE);
+	pgs_put_u32(ssl, 8);
+	pgs_put_u32(ssl + 4, PROTO_SSL_CODE);
 	CHECK(proto_parse_startup(ssl, 8, &st) == PGS_OK && st.code == PROTO_SSL_CODE);
-	proto_put_u32_at(ssl + 4, PROTO_GSSENC_CODE);
+	pgs_put_u32(ssl + 4, PROTO_GSSENC_CODE);
 	CHECK(proto_parse_startup(ssl, 8, &st) == PGS_OK && st.code == PROTO_GSSENC_CODE);
-	proto_put_u32_at(cancel, 16);
-	proto_put_u32_at(cancel + 4, PROTO_CANCEL_CODE);
-	proto_put_u32_at(cancel + 8, 1234);
-	proto_put_u32_at(cancel + 12, 0xdeadbeef);
+	pgs_put_u32(cancel, 16);
+	pgs_put_u32(cancel + 4, PROTO_CANCEL_CODE);
+	pgs_put_u32(cancel + 8, 1234);
+	pgs_put_u32(cancel + 12, 0xdeadbeef);
 	CHECK(proto_parse_startup(cancel, 16, &st) == PGS_OK);
 	CHECK_EQ_INT(st.cancel_pid, 1234);
 	CHECK_EQ_INT(st.cancel_key, 0xdeadbeef);
-	proto_put_u32_at(bad_cancel, 12);
-	proto_put_u32_at(bad_cancel + 4, PROTO_CANCEL_CODE);
+	pgs_put_u32(bad_cancel, 12);
+	pgs_put_u32(bad_cancel + 4, PROTO_CANCEL_CODE);
 	CHECK(proto_parse_startup(bad_cancel, 12, &st) == PGS_ERR);
 }
 
@@ -174,11 +174,11 @@ static void test_header_and_types(void)
 
 static void test_error(void)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	char state[6];
 	proto_build_error(&b, "FATAL", "08P01", "bad");
 	CHECK(b.data[0] == 'E');
-	CHECK_EQ_INT(proto_get_u32(b.data + 1), b.len - 1);
+	CHECK_EQ_INT(pgs_get_u32(b.data + 1), b.len - 1);
 	CHECK(proto_error_sqlstate(b.data + 5, b.len - 5, state) == PGS_OK);
 	CHECK_STR(state, "08P01");
 	/* truncated body: no crash, an error */
@@ -187,21 +187,21 @@ static void test_error(void)
 	CHECK(proto_error_sqlstate(no_code, sizeof(no_code), state) == PGS_ERR);
 	const uint8_t bad_code[] = {'C', '1', '2', 0, 0};
 	CHECK(proto_error_sqlstate(bad_code, sizeof(bad_code), state) == PGS_ERR);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_backend_key(void)
 {
 	uint8_t body[8];
 	uint32_t pid, key;
-	proto_put_u32_at(body, 42);
-	proto_put_u32_at(body + 4, 99);
+	pgs_put_u32(body, 42);
+	pgs_put_u32(body + 4, 99);
 	CHECK(proto_parse_backend_key(body, 8, &pid, &key) == PGS_OK && pid == 42 && key == 99);
 	CHECK(proto_parse_backend_key(body, 7, &pid, &key) == PGS_ERR);
 	CHECK(proto_parse_backend_key(body, 9, &pid, &key) == PGS_ERR);
 }
 
-static void sasl_body(struct proto_buf *b, const char *const *mechs, size_t n, bool terminate)
+static void sasl_body(struct pgs_buf *b, const char *const *mechs, size_t n, bool terminate)
 {
 	proto_put_u32(b, PROTO_AUTH_SASL);
 	for (size_t i = 0; i < n; i++)
@@ -213,7 +213,7 @@ static void sasl_body(struct proto_buf *b, const char *const *mechs, size_t n, b
 static void test_sasl(void)
 {
 	const char *m[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
-	struct proto_buf body = {0}, out = {0};
+	struct pgs_buf body = {0}, out = {0};
 	uint32_t code;
 	const uint8_t *rest;
 	size_t rest_len;
@@ -223,44 +223,44 @@ static void test_sasl(void)
 	CHECK(proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS"));
 	CHECK(proto_sasl_drop_mechanism(body.data, body.len, "SCRAM-SHA-256-PLUS", &out) == PGS_OK);
 	CHECK(out.data[0] == 'R');
-	CHECK_EQ_INT(proto_get_u32(out.data + 1), out.len - 1);
+	CHECK_EQ_INT(pgs_get_u32(out.data + 1), out.len - 1);
 	CHECK(proto_parse_auth(out.data + 5, out.len - 5, &code, &rest, &rest_len) == PGS_OK);
 	CHECK(!proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256-PLUS"));
 	CHECK(proto_sasl_offers(rest, rest_len, "SCRAM-SHA-256"));
 	/* unterminated list */
-	proto_buf_reset(&body);
-	proto_buf_reset(&out);
+	pgs_buf_reset(&body);
+	pgs_buf_reset(&out);
 	sasl_body(&body, m, 2, false);
 	CHECK(proto_sasl_drop_mechanism(body.data, body.len, "SCRAM-SHA-256-PLUS", &out) ==
 	      PGS_ERR);
 	CHECK_EQ_INT(out.len, 0);
 	CHECK(proto_parse_auth(body.data, 3, &code, &rest, &rest_len) == PGS_ERR);
-	proto_buf_free(&body);
-	proto_buf_free(&out);
+	pgs_buf_free(&body);
+	pgs_buf_free(&out);
 }
 
 static void test_sasl_initial(void)
 {
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	const char *mech;
 	const uint8_t *data;
 	size_t n;
 	proto_put_cstr(&b, "SCRAM-SHA-256");
 	proto_put_u32(&b, 5);
-	proto_put_bytes(&b, "n,,x=", 5);
+	pgs_buf_append(&b, "n,,x=", 5);
 	CHECK(proto_parse_sasl_initial(b.data, b.len, &mech, &data, &n) == PGS_OK);
 	CHECK_STR(mech, "SCRAM-SHA-256");
 	CHECK(n == 5 && !memcmp(data, "n,,x=", 5));
 	CHECK(proto_parse_sasl_initial(b.data, b.len - 1, &mech, &data, &n) == PGS_ERR);
 	proto_put_u8(&b, 'z');
 	CHECK(proto_parse_sasl_initial(b.data, b.len, &mech, &data, &n) == PGS_ERR);
-	proto_buf_reset(&b);
+	pgs_buf_reset(&b);
 	proto_put_cstr(&b, "SCRAM-SHA-256");
 	proto_put_u32(&b, 0xffffffffu); /* -1: no initial data */
 	CHECK(proto_parse_sasl_initial(b.data, b.len, &mech, &data, &n) == PGS_OK && n == 0);
 	proto_put_u32(&b, 0x7fffffff);
 	CHECK(proto_parse_sasl_initial(b.data, b.len, &mech, &data, &n) == PGS_ERR);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 int main(void)

@@ -7,11 +7,11 @@
 #include "testlib.h"
 
 /* Bodies are written with the primitive proto_put_* calls, not with the builders under test. */
-static struct proto_buf body;
+static struct pgs_buf body;
 
 static void start(void)
 {
-	proto_buf_reset(&body);
+	pgs_buf_reset(&body);
 }
 
 static void put_i16(int v)
@@ -83,7 +83,7 @@ static void test_query(void)
 	expect_valid(false, PROTO_FE_QUERY);
 	/* no NUL */
 	start();
-	proto_put_bytes(&body, "select 1", 8);
+	pgs_buf_append(&body, "select 1", 8);
 	expect_refused(false, PROTO_FE_QUERY);
 	CHECK(proto_decode_query(body.data, body.len, &q) == PGS_ERR && q.sql == NULL);
 	/* two strings: the second is a trailing field */
@@ -92,11 +92,11 @@ static void test_query(void)
 	put_str("x");
 	expect_refused(false, PROTO_FE_QUERY);
 	/* the builder of a NULL string sends "" */
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	q.sql = NULL;
 	CHECK(proto_build_query(&b, &q) == PGS_OK);
 	CHECK_EQ_INT(b.len, 6);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_parse(void)
@@ -132,7 +132,7 @@ static void test_parse(void)
 	/* the query's NUL missing: its text runs into the count */
 	start();
 	put_str("s");
-	proto_put_bytes(&body, "select", 6);
+	pgs_buf_append(&body, "select", 6);
 	put_i16(0);
 	expect_refused(false, PROTO_FE_PARSE);
 }
@@ -271,7 +271,7 @@ static void test_bind_bad(void)
 	put_i16(0);
 	put_i16(1);
 	put_i32(100);
-	proto_put_bytes(&body, "abc", 3);
+	pgs_buf_append(&body, "abc", 3);
 	put_i16(0);
 	expect_refused(false, PROTO_FE_BIND);
 	/* more parameters than the message holds */
@@ -290,7 +290,7 @@ static void test_bind_bad(void)
 	/* the statement name's NUL missing, and nothing after it */
 	start();
 	put_str("p");
-	proto_put_bytes(&body, "s", 1);
+	pgs_buf_append(&body, "s", 1);
 	expect_refused(false, PROTO_FE_BIND);
 	/* the result-format list cut */
 	bind_head("", "s");
@@ -320,7 +320,7 @@ static void test_bind_many(void)
 /* A Bind built from scratch, as the encryption layer rebuilds one with encrypted values. */
 static void test_bind_build(void)
 {
-	struct proto_buf vals = {0}, fmts = {0}, out = {0};
+	struct pgs_buf vals = {0}, fmts = {0}, out = {0};
 	proto_put_value(&vals, (const uint8_t *)"\x01\x02", 2);
 	proto_put_value(&vals, NULL, -1);
 	proto_put_u16(&fmts, 1);
@@ -343,7 +343,7 @@ static void test_bind_build(void)
 	put_value(NULL);
 	put_i16(0);
 	CHECK_EQ_INT(out.len, 1 + PROTO_HDR_LEN + body.len);
-	CHECK(out.data[1] == 'B' && proto_get_u32(out.data + 2) == body.len + 4);
+	CHECK(out.data[1] == 'B' && pgs_get_u32(out.data + 2) == body.len + 4);
 	CHECK(memcmp(out.data + 1 + PROTO_HDR_LEN, body.data, body.len) == 0);
 	/* a builder refuses what its decoder would, and leaves the buffer as it was */
 	size_t before = out.len;
@@ -353,9 +353,9 @@ static void test_bind_build(void)
 	m.params_len--;
 	CHECK(proto_build_bind(&out, &m) == PGS_ERR);
 	CHECK_EQ_INT(out.len, before);
-	proto_buf_free(&vals);
-	proto_buf_free(&fmts);
-	proto_buf_free(&out);
+	pgs_buf_free(&vals);
+	pgs_buf_free(&fmts);
+	pgs_buf_free(&out);
 }
 
 static void test_describe_close(void)
@@ -393,14 +393,14 @@ static void test_describe_close(void)
 		}
 		start();
 		proto_put_u8(&body, 'S');
-		proto_put_bytes(&body, "s1", 2);
+		pgs_buf_append(&body, "s1", 2);
 		expect_refused(false, types[k]);
 	}
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	d.kind = 'X';
 	d.name = "x";
 	CHECK(proto_build_describe(&b, &d) == PGS_ERR && b.len == 0);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_execute(void)
@@ -468,7 +468,7 @@ static void test_copy_msgs(void)
 	struct proto_copy_data d;
 	struct proto_copy_fail f;
 	start();
-	proto_put_bytes(&body, "1\tx\n\0", 5);
+	pgs_buf_append(&body, "1\tx\n\0", 5);
 	CHECK(proto_decode_copy_data(body.data, body.len, &d) == PGS_OK && d.len == 5);
 	expect_valid(false, PROTO_FE_COPY_DATA);
 	expect_valid(true, PROTO_BE_COPY_DATA);
@@ -480,7 +480,7 @@ static void test_copy_msgs(void)
 	CHECK_STR(f.message, "client gave up");
 	expect_valid(false, PROTO_FE_COPY_FAIL);
 	start();
-	proto_put_bytes(&body, "x", 1);
+	pgs_buf_append(&body, "x", 1);
 	expect_refused(false, PROTO_FE_COPY_FAIL);
 }
 
@@ -500,10 +500,10 @@ static void test_empty(void)
 		start();
 		expect_valid(true, be[i]);
 	}
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	CHECK(proto_build_empty(&b, 0) == PGS_ERR && b.len == 0);
 	CHECK(proto_build_empty(&b, 'S') == PGS_OK && b.len == 5);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 /* ---- backend --------------------------------------------------------------- */
@@ -560,7 +560,7 @@ static void test_row_description(void)
 	/* a name with no NUL */
 	start();
 	put_i16(1);
-	proto_put_bytes(&body, "abcdefghijklmnopqrstuvwxyz", 26);
+	pgs_buf_append(&body, "abcdefghijklmnopqrstuvwxyz", 26);
 	expect_refused(true, PROTO_BE_ROW_DESCRIPTION);
 }
 
@@ -620,7 +620,7 @@ static void test_data_row(void)
 	start();
 	put_i16(1);
 	put_i32(5);
-	proto_put_bytes(&body, "abcd", 4);
+	pgs_buf_append(&body, "abcd", 4);
 	expect_refused(true, PROTO_BE_DATA_ROW);
 }
 
@@ -633,7 +633,7 @@ static void test_command_complete(void)
 	CHECK_STR(cc.tag, "INSERT 0 1");
 	expect_valid(true, PROTO_BE_COMMAND_COMPLETE);
 	start();
-	proto_put_bytes(&body, "SELECT 1", 8);
+	pgs_buf_append(&body, "SELECT 1", 8);
 	expect_refused(true, PROTO_BE_COMMAND_COMPLETE);
 }
 
@@ -672,13 +672,13 @@ static void test_notice(void)
 	expect_refused(true, PROTO_BE_ERROR_RESPONSE);
 	start();
 	proto_put_u8(&body, 'M');
-	proto_put_bytes(&body, "abc", 3);
+	pgs_buf_append(&body, "abc", 3);
 	expect_refused(true, PROTO_BE_ERROR_RESPONSE);
 	start();
 	proto_put_field(&body, 'M', "abc");
 	expect_refused(true, PROTO_BE_ERROR_RESPONSE);
 	/* the same message built from fields */
-	struct proto_buf fields = {0}, out = {0};
+	struct pgs_buf fields = {0}, out = {0};
 	proto_put_field(&fields, 'S', "ERROR");
 	proto_put_field(&fields, 'C', "0A000");
 	struct proto_notice m = {.fields = fields.data, .fields_len = fields.len};
@@ -688,8 +688,8 @@ static void test_notice(void)
 	CHECK(proto_error_sqlstate(out.data + PROTO_HDR_LEN, out.len - PROTO_HDR_LEN, state) ==
 	      PGS_OK);
 	CHECK_STR(state, "0A000");
-	proto_buf_free(&fields);
-	proto_buf_free(&out);
+	pgs_buf_free(&fields);
+	pgs_buf_free(&out);
 }
 
 static void test_copy_response(void)
@@ -727,11 +727,11 @@ static void test_copy_response(void)
 	proto_put_u8(&body, 0);
 	put_i16(-2);
 	expect_refused(true, PROTO_BE_COPY_OUT_RESPONSE);
-	struct proto_buf b = {0};
+	struct pgs_buf b = {0};
 	cr.format = 0;
 	cr.ncols = 0;
 	CHECK(proto_build_copy_response(&b, 'Z', &cr) == PGS_ERR && b.len == 0);
-	proto_buf_free(&b);
+	pgs_buf_free(&b);
 }
 
 static void test_ready_for_query(void)
@@ -778,6 +778,6 @@ int main(void)
 	RUN(test_copy_response);
 	RUN(test_ready_for_query);
 	RUN(test_unknown);
-	proto_buf_free(&body);
+	pgs_buf_free(&body);
 	return t_summary("test_proto_msgs");
 }

@@ -41,8 +41,9 @@ static void test_build_cert(void)
 	EVP_PKEY *key = tee_ratls_generate_key();
 	CHECK(key != NULL);
 	CHECK(EVP_PKEY_is_a(key, "EC"));
-	CHECK(tee_ratls_key_binding(key, binding) == PGS_OK);
-	CHECK(tee_ratls_key_binding(key, again) == PGS_OK && !memcmp(binding, again, 64));
+	CHECK(attest_ratls_report_data_for_key(key, binding) == PGS_OK);
+	CHECK(attest_ratls_report_data_for_key(key, again) == PGS_OK &&
+	      !memcmp(binding, again, 64));
 	CHECK(tee_ratls_build_cert(key, "DNS:localhost,IP:127.0.0.1", quote, sizeof(quote), evlog,
 	                           &x, err, sizeof(err)) == PGS_OK);
 	if (!x)
@@ -101,7 +102,8 @@ static void test_build_cert(void)
 	CHECK(bad == NULL);
 	/* two keys, two bindings */
 	EVP_PKEY *k2 = tee_ratls_generate_key();
-	CHECK(k2 && tee_ratls_key_binding(k2, again) == PGS_OK && memcmp(binding, again, 64) != 0);
+	CHECK(k2 && attest_ratls_report_data_for_key(k2, again) == PGS_OK &&
+	      memcmp(binding, again, 64) != 0);
 	EVP_PKEY_free(k2);
 out:
 	X509_free(x);
@@ -260,7 +262,7 @@ static void check_doc(struct tee_ratls *r, X509 *served, const char *source)
 	uint8_t *q = pgs_xmalloc(ql + 1), rd[64];
 	struct attest_quote aq;
 	char err[256];
-	CHECK(qhex && crypto_unhex(qhex, 2 * ql, q, ql) == PGS_OK);
+	CHECK(qhex && pgs_unhex(qhex, 2 * ql, q, ql) == PGS_OK);
 	CHECK(attest_quote_parse(q, ql, &aq, err, sizeof(err)) == PGS_OK);
 	uint8_t *der = NULL;
 	int dl = x ? i2d_X509(x, &der) : -1;
@@ -270,7 +272,7 @@ static void check_doc(struct tee_ratls *r, X509 *served, const char *source)
 	    !strcmp(source, "ra-tls"))
 		CHECK(!"the generated certificate carries a quote");
 	CHECK(!memcmp(aq.td.report_data, peer.expected_report_data, 64));
-	CHECK(crypto_unhex(json_string_value(json_object_get(b, "report_data")), 128, rd, 64) ==
+	CHECK(pgs_unhex(json_string_value(json_object_get(b, "report_data")), 128, rd, 64) ==
 	      PGS_OK);
 	CHECK(!memcmp(rd, peer.expected_report_data, 64));
 	if (!strcmp(source, "ra-tls")) /* the certificate carries the same quote */
@@ -324,7 +326,7 @@ static void test_setup_generated(void)
 		CHECK(dl > 0 &&
 		      attest_ratls_from_cert(der, (size_t)dl, &peer, err, sizeof(err)) == PGS_OK);
 		uint8_t b[64];
-		CHECK(key && tee_ratls_key_binding(key, b) == PGS_OK &&
+		CHECK(key && attest_ratls_report_data_for_key(key, b) == PGS_OK &&
 		      !memcmp(b, peer.expected_report_data, 64));
 		attest_peer_free(&peer);
 		OPENSSL_free(der);
