@@ -63,6 +63,9 @@ int keys_escrow_recover(const struct config *cfg, const char *manifest_path,
                         const char *const *share_files, unsigned nfiles, char *err,
                         size_t errlen) PGS_MUSTCHECK;
 
+/* Escrows recorded in "<keystore>.escrow.log" (one line each; counted for /metrics). */
+uint64_t keys_escrow_recorded(const char *keystore_path);
+
 /* keys.escrow: allowed in the config (metrics and the attestation document show it). */
 bool keys_escrow_allowed(const struct config *cfg);
 

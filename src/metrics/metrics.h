@@ -31,6 +31,10 @@ void metrics_upstream_up(bool up);          /* last readiness probe result */
 void metrics_pool_idle(int delta); /* upstream connections entering (+1) / leaving (-1) the pool */
 void metrics_pool_reused(void);    /* a session got a pooled upstream connection */
 
+/* Key escrow (docs/keys.md, Escrow): whether keys.escrow allows it, and how many escrows the
+ * keystore's escrow log records (read at boot: escrows are made by `pgseal keys escrow`). */
+void metrics_key_escrow(bool allowed, uint64_t recorded);
+
 /* Renders everything in Prometheus text exposition format 0.0.4 into a malloc'd string. */
 char *metrics_render(void);
 
