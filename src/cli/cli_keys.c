@@ -88,6 +88,10 @@ static int escrow_main(struct config *cfg, const char *threshold, char *to, cons
 		usage(stderr);
 		return 2;
 	}
+	if (!cfg->keys.enabled) {
+		fprintf(stderr, "pgseal keys escrow: the configuration has no keys: section\n");
+		return 2;
+	}
 	if (!keys_escrow_allowed(cfg)) {
 		fprintf(stderr,
 		        "pgseal keys escrow: refused: this configuration does not allow "
@@ -126,6 +130,10 @@ static int recover_main(struct config *cfg, char *shares, const char *manifest)
 	int rc = 1;
 	if (n == 0) {
 		usage(stderr);
+		return 2;
+	}
+	if (!cfg->keys.enabled) {
+		fprintf(stderr, "pgseal keys recover: the configuration has no keys: section\n");
 		return 2;
 	}
 	if (!manifest) { /* default: manifest.json next to the first share */

@@ -219,8 +219,9 @@ static int open_env_master(struct keys *k, char *err, size_t errlen)
 		return PGS_ERR;
 	if (keys_store_decode(buf, len, k->master, &k->st, e2, sizeof(e2)) != PGS_OK) {
 		pgs_errf(err, errlen,
-		         "%s: no sealed master key %s, and PGSEAL_MASTER_KEY (provider env) is not "
-		         "the master key of this keystore: %s",
+		         "%s: its sealed master key %s is missing (restore the blob), and "
+		         "PGSEAL_MASTER_KEY (provider env) is not the master key of this keystore "
+		         "either (a key recovered from escrow would be: docs/keys.md §10): %s",
 		         k->keystore_path, k->sealed_path, e2);
 		goto out;
 	}

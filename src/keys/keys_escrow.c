@@ -248,6 +248,23 @@ int keys_escrow_write(struct keys *k, unsigned threshold, const char *const *cer
 		pgs_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
+	/* an escrow is all of its files or none: any of them already there stops it before a
+	 * share is made (an older escrow in dir is never replaced) */
+	for (unsigned i = 0; i <= ncerts; i++) {
+		char name[32];
+		if (i < ncerts)
+			snprintf(name, sizeof(name), "share-%u.cms", i + 1);
+		else
+			snprintf(name, sizeof(name), "manifest.json");
+		char *path = join(dir, name);
+		bool exists = keys_file_exists(path);
+		if (exists)
+			pgs_errf(err, errlen, "%s already exists: refusing to replace an escrow",
+			         path);
+		free(path);
+		if (exists)
+			goto out;
+	}
 	if (keys_shamir_split(keys_master_key(k), threshold, ncerts, sh, err, errlen) != PGS_OK ||
 	    keys_escrow_check(keys_master_key(k), check) != PGS_OK)
 		goto out;
@@ -290,7 +307,6 @@ int keys_escrow_write(struct keys *k, unsigned threshold, const char *const *cer
 	}
 	char *mpath = join(dir, "manifest.json");
 	size_t tl = strlen(text);
-	text[tl] = '\0';
 	int mrc = keys_file_write(mpath, (const uint8_t *)text, tl, true, err, errlen);
 	free(mpath);
 	if (mrc != PGS_OK)

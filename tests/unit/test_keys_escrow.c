@@ -225,6 +225,46 @@ static void test_escrow_recover(void)
 	CHECK(keys_open(b, false, &k, err, sizeof(err)) == PGS_OK);
 	CHECK(k && keys_entry_count(k) == 2);
 	keys_close(k);
+
+	/* the standard-tools path: the key combined from two share lines, as PGSEAL_MASTER_KEY of
+	 * the env provider with the same keystore and no blob */
+	struct keys_share *sh = crypto_secure_alloc(2 * sizeof(*sh));
+	uint8_t *master = crypto_secure_alloc(32);
+	const char *lines[] = {l1, l2};
+	for (int i = 0; i < 2; i++) {
+		f = fopen(lines[i], "r");
+		CHECK(f && fgets(line, sizeof(line), f) != NULL);
+		if (f)
+			fclose(f);
+		CHECK(keys_share_parse(line, strlen(line), &sh[i], err, sizeof(err)) == PGS_OK);
+	}
+	CHECK(keys_shamir_combine(sh, 2, master, err, sizeof(err)) == PGS_OK);
+	char b64[64];
+	EVP_EncodeBlock((unsigned char *)b64, master, 32);
+	struct config *e = config_in("e", "");
+	free(e->keys.provider);
+	e->keys.provider = strdup("env");
+	setenv("PGSEAL_MASTER_KEY", b64, 1);
+	CHECK(keys_open_ex(e, KEYS_OPEN_KEEP_SEALING, &k, err, sizeof(err)) == PGS_OK);
+	CHECK(getenv("PGSEAL_MASTER_KEY") == NULL);
+	CHECK(k && keys_entry_count(k) == 2 && keys_master_generation(k) == 1);
+	CHECK(k && keys_rotate_master(k, err, sizeof(err)) == PGS_ERR);
+	CHECK(strstr(err, "keys recover") != NULL);
+	keys_close(k);
+	k = NULL;
+	master[0] ^= 1; /* another key: refused, naming the keystore */
+	EVP_EncodeBlock((unsigned char *)b64, master, 32);
+	setenv("PGSEAL_MASTER_KEY", b64, 1);
+	CHECK(keys_open(e, true, &k, err, sizeof(err)) == PGS_ERR);
+	CHECK(strstr(err, "not the master key of this keystore") != NULL);
+	CHECK(k == NULL);
+	char esealed[160];
+	snprintf(esealed, sizeof(esealed), "%s/e.sealed", dir);
+	CHECK(access(esealed, F_OK) != 0);
+	crypto_wipe(b64, sizeof(b64));
+	crypto_secure_free(sh);
+	crypto_secure_free(master);
+	config_free(e);
 	config_free(a);
 	config_free(b);
 }
