@@ -269,7 +269,7 @@ def test_recover_with_standard_tools(esc):
     shares = [decrypt_share(esc, i, os.path.join(esc.dir, "std-share-%d.txt" % i)) for i in (2, 3)]
     # 2. ssss-combine reads them on stdin and prints the secret on stderr
     data = b"".join(open(s, "rb").read() for s in shares)
-    r = subprocess.run(["ssss-combine", "-x", "-q", "-t", "2"], input=data, stdout=subprocess.PIPE,
+    r = subprocess.run(["ssss-combine", "-x", "-Q", "-t", "2"], input=data, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     assert r.returncode == 0, r.stderr
     hexkey = r.stderr.decode().strip()

@@ -205,7 +205,7 @@ static void test_ssss_interop(void)
 			strcat(in, line);
 			strcat(in, "\n");
 		}
-		snprintf(cmd, sizeof(cmd), "ssss-combine -x -q -t %u 2>&1 >/dev/null", k);
+		snprintf(cmd, sizeof(cmd), "ssss-combine -x -Q -t %u 2>&1 >/dev/null", k);
 		CHECK(run(cmd, in, out, sizeof(out)) == 0);
 		out[strcspn(out, "\n")] = '\0';
 		CHECK_STR(out, hex);
