@@ -181,9 +181,10 @@ static void test_ssss_interop(void)
 	}
 	char err[256], out[4096], in[4096], line[KEYS_SHARE_LINE_MAX], hex[65];
 	uint8_t sec[32], got[32];
-	struct keys_share *s = crypto_secure_alloc(5 * sizeof(*s));
+	struct keys_share *s = crypto_secure_alloc(12 * sizeof(*s));
 	for (int round = 0; round < 4; round++) {
-		unsigned k = round % 2 ? 3 : 2, n = 5;
+		/* N >= 10: both sides write and read the zero-padded index ("01-...") */
+		unsigned k = round % 2 ? 3 : 2, n = round < 2 ? 5 : 12;
 		CHECK(crypto_random(sec, 32) == PGS_OK);
 		crypto_hex(sec, 32, hex);
 		/* theirs -> ours */
