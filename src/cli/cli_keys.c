@@ -65,7 +65,7 @@ static void print_status(struct keys *k)
 	}
 }
 
-/* Splits "a,b,c" in place into at most max entries; returns the count, 0 on an empty entry. */
+/* Splits "a,b,c" in place (empty entries skipped); returns the count, 0 when over max. */
 static unsigned split_list(char *s, char **out, unsigned max)
 {
 	unsigned n = 0;
