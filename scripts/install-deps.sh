@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install-deps.sh - installs the Debian packages (and test npm modules) pgseal needs, only those missing (chromium: the demo page's browser test).
+# install-deps.sh - installs the Debian packages (and test npm modules) pgseal needs, only those missing (chromium: the demo page's browser test; ssss: the escrow tests recombine shares with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
   libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libpg-query-dev liburing-dev
   postgresql-15 postgresql-client-15 pgbouncer openssl
+  ssss
   python3 python3-pytest python3-psycopg python3-psycopg2 python3-sqlalchemy
   util-linux procps
   mmdebstrap umoci

@@ -1,7 +1,8 @@
-/* cli_keys.c - `pgseal keys init [--new-keystore]|status|rotate --config FILE` and `pgseal keys
- * client-id CERT.pem`. */
+/* cli_keys.c - `pgseal keys init [--new-keystore]|status|rotate|escrow|recover --config FILE` and
+ * `pgseal keys client-id CERT.pem`. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,6 +11,7 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "keys/keys_escrow.h"
 
 static void usage(FILE *f)
 {
@@ -18,6 +20,11 @@ static void usage(FILE *f)
 	        "       pgseal keys status --config FILE\n"
 	        "       pgseal keys rotate --config FILE [--column TABLE.COLUMN] [--client ID]\n"
 	        "       pgseal keys rotate --config FILE --master\n"
+	        "       pgseal keys escrow --config FILE --threshold K --to CERT[,CERT...] --out "
+	        "DIR\n"
+	        "       pgseal keys recover --config FILE --shares FILE[,FILE...] [--manifest "
+	        "FILE]\n"
+
 	        "       pgseal keys client-id CERT.pem\n"
 	        "\n"
 	        "  init       create and seal the master key and an empty keystore (serve does\n"
@@ -26,6 +33,8 @@ static void usage(FILE *f)
 	        "  status     the master key's provider and every data key (never key material)\n"
 	        "  rotate     a new data key version for a column (or every column), or a new\n"
 	        "             master key (--master); old versions still decrypt\n"
+	        "  escrow     split the master key into shares for custodians (threshold K of\n"
+	        "             N; needs keys.escrow: allowed); recover: re-seal it from K shares\n"
 	        "  client-id  the id a `client_id` rule names for this client certificate\n"
 	        "FILE is the pgseal config (its `keys:` section). Docs: docs/keys.md.\n");
 }
@@ -68,16 +77,123 @@ static void print_status(struct keys *k)
 	}
 }
 
+/* Splits "a,b,c" in place (empty entries skipped); returns the count, 0 when over max. */
+static unsigned split_list(char *s, char **out, unsigned max)
+{
+	unsigned n = 0;
+	for (char *save = NULL, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return 0;
+		out[n++] = t;
+	}
+	return n;
+}
+
+static int escrow_main(struct config *cfg, const char *threshold, char *to, const char *outdir)
+{
+	char *certs[KEYS_SHAMIR_MAX_SHARES + 1], err[1024], *end = NULL;
+	struct keys *k = NULL;
+	unsigned n = to ? split_list(to, certs, KEYS_SHAMIR_MAX_SHARES + 1) : 0;
+	long t = threshold ? strtol(threshold, &end, 10) : 0;
+	int rc = 1;
+	if (!threshold || !to || !outdir || *end || n == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (!cfg->keys.enabled) {
+		fprintf(stderr, "pgseal keys escrow: the configuration has no keys: section\n");
+		return 2;
+	}
+	if (!keys_escrow_allowed(cfg)) {
+		fprintf(stderr,
+		        "pgseal keys escrow: refused: this configuration does not allow "
+		        "escrow of the master key (set keys.escrow: allowed; docs/keys.md)\n");
+		return 1;
+	}
+	if (t < 2 || t > (long)n || n > KEYS_SHAMIR_MAX_SHARES) {
+		fprintf(stderr,
+		        "pgseal keys escrow: --threshold %ld with %u certificates: need 2 <= K <= "
+		        "N <= %u\n",
+		        t, n, KEYS_SHAMIR_MAX_SHARES);
+		return 2;
+	}
+	if (keys_open(cfg, false, &k, err, sizeof(err)) != PGS_OK ||
+	    keys_escrow_write(k, (unsigned)t, (const char *const *)certs, n, outdir, err,
+	                      sizeof(err)) != PGS_OK) {
+		fprintf(stderr, "pgseal keys escrow: %s\n", err);
+		goto out;
+	}
+	printf("escrowed master key generation %u: %u shares, threshold %ld\n",
+	       keys_master_generation(k), n, t);
+	for (unsigned i = 0; i < n; i++)
+		printf("  %s/share-%u.cms -> %s\n", outdir, i + 1, certs[i]);
+	printf("  %s/manifest.json\n", outdir);
+	rc = 0;
+out:
+	keys_close(k);
+	return rc;
+}
+
+static int recover_main(struct config *cfg, char *shares, const char *manifest)
+{
+	char *files[KEYS_SHAMIR_MAX_SHARES + 1], err[1024], *mpath = NULL;
+	unsigned n = shares ? split_list(shares, files, KEYS_SHAMIR_MAX_SHARES + 1) : 0;
+	struct keys *k = NULL;
+	int rc = 1;
+	if (n == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (!cfg->keys.enabled) {
+		fprintf(stderr, "pgseal keys recover: the configuration has no keys: section\n");
+		return 2;
+	}
+	if (!manifest) { /* default: manifest.json next to the first share */
+		const char *slash = strrchr(files[0], '/');
+		size_t dl = slash ? (size_t)(slash - files[0]) : 1;
+		mpath = pgs_xmalloc(dl + 16);
+		snprintf(mpath, dl + 16, "%.*s/manifest.json", (int)dl, slash ? files[0] : ".");
+		manifest = mpath;
+	}
+	if (keys_escrow_recover(cfg, manifest, (const char *const *)files, n, err, sizeof(err)) !=
+	    PGS_OK) {
+		fprintf(stderr, "pgseal keys recover: %s\n", err);
+		goto out;
+	}
+	/* env: the provider's secret was consumed by the sealing; others are opened again to
+	 * show the keystore back in service */
+	if (strcmp(cfg->keys.provider ? cfg->keys.provider : "dstack", "env")) {
+		if (keys_open(cfg, false, &k, err, sizeof(err)) != PGS_OK) {
+			fprintf(stderr, "pgseal keys recover: sealed, but reopening failed: %s\n",
+			        err);
+			goto out;
+		}
+		printf("recovered: master key generation %u sealed by provider %s into %s; "
+		       "keystore %s (%zu keys) in service\n",
+		       keys_master_generation(k), keys_provider_name(k), keys_sealed_path(k),
+		       keys_keystore_path(k), keys_entry_count(k));
+	} else {
+		printf("recovered: master key sealed by provider env\n");
+	}
+	rc = 0;
+out:
+	keys_close(k);
+	free(mpath);
+	return rc;
+}
+
 int cli_keys_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"column", required_argument, NULL, 'C'},
-	                                     {"client", required_argument, NULL, 'i'},
-	                                     {"master", no_argument, NULL, 'm'},
-	                                     {"new-keystore", no_argument, NULL, 'n'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
-	const char *cfgfile = NULL, *column = NULL, *client = NULL;
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"column", required_argument, NULL, 'C'},
+	    {"client", required_argument, NULL, 'i'}, {"master", no_argument, NULL, 'm'},
+	    {"new-keystore", no_argument, NULL, 'n'}, {"threshold", required_argument, NULL, 't'},
+	    {"to", required_argument, NULL, 'T'},     {"out", required_argument, NULL, 'o'},
+	    {"shares", required_argument, NULL, 's'}, {"manifest", required_argument, NULL, 'M'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	const char *cfgfile = NULL, *column = NULL, *client = NULL, *threshold = NULL,
+	           *outdir = NULL, *manifest = NULL;
+	char *to = NULL, *shares = NULL;
 	bool master = false, new_keystore = false;
 	struct config *cfg = NULL;
 	struct keys *k = NULL;
@@ -91,7 +207,9 @@ int cli_keys_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "client-id"))
 		return client_id_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "init") && strcmp(cmd, "status") && strcmp(cmd, "rotate")) {
+	bool escrow = !strcmp(cmd, "escrow"), recover = !strcmp(cmd, "recover");
+	if (strcmp(cmd, "init") && strcmp(cmd, "status") && strcmp(cmd, "rotate") && !escrow &&
+	    !recover) {
 		fprintf(stderr, "pgseal keys: unknown subcommand '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -114,6 +232,21 @@ int cli_keys_main(int argc, char **argv)
 		case 'n':
 			new_keystore = true;
 			break;
+		case 't':
+			threshold = optarg;
+			break;
+		case 'T':
+			to = optarg;
+			break;
+		case 'o':
+			outdir = optarg;
+			break;
+		case 's':
+			shares = optarg;
+			break;
+		case 'M':
+			manifest = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -124,7 +257,8 @@ int cli_keys_main(int argc, char **argv)
 	}
 	if (!cfgfile || optind != argc - 1 ||
 	    (strcmp(cmd, "rotate") && (column || client || master)) ||
-	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init"))) {
+	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init")) ||
+	    ((threshold || to || outdir) && !escrow) || ((shares || manifest) && !recover)) {
 		usage(stderr);
 		return 2;
 	}
@@ -135,7 +269,11 @@ int cli_keys_main(int argc, char **argv)
 	}
 	log_setup(cfg->log.level, cfg->log.format);
 
-	if (!strcmp(cmd, "init") && new_keystore) {
+	if (escrow) {
+		rc = escrow_main(cfg, threshold, to, outdir);
+	} else if (recover) {
+		rc = recover_main(cfg, shares, manifest);
+	} else if (!strcmp(cmd, "init") && new_keystore) {
 		/* a lost keystore, replaced on purpose: rows already stored stay undecryptable */
 		if (keys_open_ex(cfg, KEYS_OPEN_NEW_KEYSTORE, &k, err, sizeof(err)) != PGS_OK) {
 			fprintf(stderr, "pgseal keys init --new-keystore: %s\n", err);

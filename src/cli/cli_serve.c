@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "keys/keys_escrow.h"
 #include "metrics/metrics.h"
 #include "schema/schema.h"
 #include "admin/admin.h"
@@ -182,6 +183,12 @@ int cli_serve_main(int argc, char **argv)
 		log_info("keys: provider %s, sealed master key %s%s", keys_provider_name(keys),
 		         keys_sealed_path(keys),
 		         keys_created_now(keys) ? " (created on this first boot)" : "");
+		metrics_key_escrow(keys_escrow_allowed(cfg),
+		                   keys_escrow_recorded(keys_keystore_path(keys)));
+		if (keys_escrow_allowed(cfg))
+			log_warn("keys: keys.escrow is allowed: `pgseal keys escrow` may split the "
+			         "master "
+			         "key out to custodians (shown in /metrics and /attestation)");
 	}
 
 	if (schema_load(cfg, &schema, err, sizeof(err)) != PGS_OK) {

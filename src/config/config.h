@@ -61,6 +61,10 @@ struct cfg_keys {
 	char *sealing_key_file; /* provider file */
 	char *sealed_master_key;
 	char *keystore;
+	/* keys.escrow: allowed lets `pgseal keys escrow` split the master key out to
+	 * custodians (docs/keys.md); off (default) refuses it. Shown in /metrics and the
+	 * attestation document. */
+	bool escrow_allowed;
 };
 
 /* io_engine: io_uring batches the relay's receives and sends into one system call per

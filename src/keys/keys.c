@@ -23,6 +23,7 @@ struct keys {
 	uint8_t *sealing; /* secure memory; only with KEYS_OPEN_KEEP_SEALING */
 	uint32_t master_gen;
 	bool created_now;
+	bool env_master;      /* provider env without a blob: PGSEAL_MASTER_KEY is the master key */
 	struct keys_store st; /* guarded by lock */
 	pthread_rwlock_t lock;
 	atomic_uint change; /* bumped on every in-process keystore change */
@@ -199,6 +200,43 @@ out:
 	return rc;
 }
 
+/*
+ * Provider env with a keystore but no sealed blob: PGSEAL_MASTER_KEY is then the master key
+ * itself, as recovered from an escrow (docs/keys.md, "Recovering the master key without
+ * pgseal"). The keystore is authenticated under the master key, so a wrong key is refused
+ * here. Nothing is written: no blob is created (`pgseal keys recover` seals one).
+ */
+static int open_env_master(struct keys *k, char *err, size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char e2[256];
+	int rc = PGS_ERR;
+	if (keys_provider_env_raw(k->master, err, errlen) != PGS_OK)
+		return PGS_ERR;
+	int r = keys_file_read(k->keystore_path, KEYS_FILE_MAX, false, &buf, &len, err, errlen);
+	if (r != PGS_OK)
+		return PGS_ERR;
+	if (keys_store_decode(buf, len, k->master, &k->st, e2, sizeof(e2)) != PGS_OK) {
+		pgs_errf(err, errlen,
+		         "%s: its sealed master key %s is missing (restore the blob), and "
+		         "PGSEAL_MASTER_KEY (provider env) is not the master key of this keystore "
+		         "either (a key recovered from escrow would be: docs/keys.md §10): %s",
+		         k->keystore_path, k->sealed_path, e2);
+		goto out;
+	}
+	k->master_gen = k->st.master_gen;
+	k->env_master = true;
+	log_warn("keys: provider env with no sealed master key (%s): PGSEAL_MASTER_KEY is used as "
+	         "the master key itself (recovery from escrow, generation %u); `pgseal keys "
+	         "recover` seals it again",
+	         k->sealed_path, k->master_gen);
+	rc = PGS_OK;
+out:
+	free(buf);
+	return rc;
+}
+
 int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, char *err,
                  size_t errlen)
 {
@@ -242,6 +280,15 @@ int keys_open_ex(const struct config *cfg, unsigned flags, struct keys **out, ch
 		             ? ""
 		             : " (its keystore is missing: `pgseal keys init --new-keystore` makes "
 		               "an empty one, if the old one is lost for good)");
+		goto out;
+	}
+	if (!have_blob && keys_file_exists(k->keystore_path) && k->provider == KEYS_PROV_ENV &&
+	    !new_keystore && !(flags & KEYS_OPEN_INIT_ONLY)) {
+		if (open_env_master(k, err, errlen) != PGS_OK)
+			goto out;
+		*out = k;
+		k = NULL;
+		rc = PGS_OK;
 		goto out;
 	}
 	if (!have_blob && !create) {
@@ -502,6 +549,13 @@ int keys_rotate_master(struct keys *k, char *err, size_t errlen)
 	uint8_t *old = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	uint8_t blob[KEYS_SEALED_LEN];
 	int rc = PGS_ERR, lockfd = -1;
+	if (k->env_master) {
+		pgs_errf(
+		    err, errlen,
+		    "keys: no sealed master key to rotate (PGSEAL_MASTER_KEY is the master key "
+		    "itself): seal it first with `pgseal keys recover`");
+		goto done;
+	}
 	if (!k->sealing) {
 		pgs_errf(err, errlen, "keys: master rotation needs the sealing key (KEEP_SEALING)");
 		goto done;
@@ -587,6 +641,11 @@ const char *keys_sealed_path(const struct keys *k)
 const char *keys_keystore_path(const struct keys *k)
 {
 	return k->keystore_path;
+}
+
+const uint8_t *keys_master_key(const struct keys *k)
+{
+	return k->master;
 }
 
 uint32_t keys_master_generation(const struct keys *k)

@@ -70,6 +70,13 @@ const char *keys_provider_str(enum keys_provider p);
 int keys_provider_sealing_key(const struct config *cfg, enum keys_provider p, bool create_file,
                               uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen) PGS_MUSTCHECK;
 
+/* The 32 bytes of PGSEAL_MASTER_KEY (base64), removed from the environment and wiped. */
+int keys_provider_env_raw(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen) PGS_MUSTCHECK;
+
+/* ---- used by keys_escrow.c (keys.c) ---- */
+/* The master key of an open keystore (secure memory owned by k). */
+const uint8_t *keys_master_key(const struct keys *k);
+
 /* ---- used by keys_worker.c (keys.c) ---- */
 /* A new context for (client, table, column, version; 0 = newest data version). */
 int keys_make_ctx(struct keys *k, const char *client, const char *table, const char *column,

@@ -84,7 +84,7 @@ out:
 	return rc;
 }
 
-static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
+int keys_provider_env_raw(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 {
 	char *v = getenv(ENV_VAR);
 	uint8_t *raw = crypto_secure_alloc(64);
@@ -116,8 +116,19 @@ static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
 		         ENV_VAR);
 		goto out;
 	}
-	rc = derive(raw, len, KEYS_PROV_ENV, out);
+	memcpy(out, raw, CRYPTO_KEY_LEN);
+	rc = PGS_OK;
 out:
+	crypto_secure_free(raw);
+	return rc;
+}
+
+static int from_env(uint8_t out[CRYPTO_KEY_LEN], char *err, size_t errlen)
+{
+	uint8_t *raw = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	int rc = keys_provider_env_raw(raw, err, errlen);
+	if (rc == PGS_OK)
+		rc = derive(raw, CRYPTO_KEY_LEN, KEYS_PROV_ENV, out);
 	crypto_secure_free(raw);
 	return rc;
 }

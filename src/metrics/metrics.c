@@ -82,6 +82,8 @@ static const char *const value_help[METRICS_VALUE__COUNT] = {
     [METRICS_VALUE_DECRYPT_FAILED] =
         "Stored values of encrypted columns that did not decrypt (response_on_fail applied).",
 };
+static atomic_bool g_escrow_allowed;
+static _Atomic uint64_t g_escrows;
 
 static const char *const error_class_names[METRICS_ERR__COUNT] = {
     [METRICS_ERR_PROTOCOL] = "protocol",
@@ -440,8 +442,27 @@ static uint64_t resident_bytes(void)
 	return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
 }
 
+void metrics_key_escrow(bool allowed, uint64_t recorded)
+{
+	atomic_store_explicit(&g_escrow_allowed, allowed, RELAXED);
+	atomic_store_explicit(&g_escrows, recorded, RELAXED);
+}
+
+static void render_escrow(struct metrics_buf *b)
+{
+	family(b, "pgseal_key_escrow_allowed", "gauge",
+	       "1 if keys.escrow allows splitting the master key out to custodians, else 0.");
+	buf_printf(b, "pgseal_key_escrow_allowed %d\n",
+	           atomic_load_explicit(&g_escrow_allowed, RELAXED) ? 1 : 0);
+	family(b, "pgseal_key_escrows", "gauge",
+	       "Escrows of the master key recorded in the keystore's escrow log at boot.");
+	buf_printf(b, "pgseal_key_escrows %llu\n",
+	           (unsigned long long)atomic_load_explicit(&g_escrows, RELAXED));
+}
+
 static void render_process(struct metrics_buf *b)
 {
+	render_escrow(b);
 	family(b, "pgseal_upstream_up", "gauge",
 	       "1 if the last readiness probe reached the upstream PostgreSQL, else 0.");
 	buf_printf(b, "pgseal_upstream_up %d\n",

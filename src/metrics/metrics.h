@@ -58,6 +58,9 @@ uint64_t metrics_clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
 	})
 /* A SIGHUP reload of the encryption config, applied or refused. */
 void metrics_reload(bool ok);
+/* Key escrow (docs/keys.md, Escrow): whether keys.escrow allows it, and how many escrows the
+ * keystore's escrow log records (read at boot: escrows are made by `pgseal keys escrow`). */
+void metrics_key_escrow(bool allowed, uint64_t recorded);
 
 /* Renders everything in Prometheus text exposition format 0.0.4 into a malloc'd string. */
 char *metrics_render(void);

@@ -28,7 +28,8 @@ struct tee_ratls {
 	X509 *cert;    /* the served (or configured) leaf certificate */
 	EVP_PKEY *key; /* generated key (memory only); NULL with cert_file */
 	const char *provider;
-	char *doc; /* the /attestation JSON document */
+	bool escrow_allowed; /* keys.escrow: allowed (docs/keys.md, Escrow) */
+	char *doc;           /* the /attestation JSON document */
 };
 
 /* ---- key, binding, certificate --------------------------------------------------------- */
@@ -254,16 +255,16 @@ static int build_doc(struct tee_ratls *r, const struct tee_dstack_info *info,
 		if (!ev) /* not JSON: keep the agent's text rather than lose it */
 			ev = json_string(q->event_log);
 	}
-	doc =
-	    json_pack("{s:s, s:o, s:o, s:s?, s:s, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o}, s:s, "
-	              "s:I}",
-	              "quote", qhex, "event_log", ev ? ev : json_null(), "vm_config",
-	              str_or_null(q->vm_config), "certificate", pem, "certificate_source",
-	              generated ? "ra-tls" : "cert_file", "binding", "method", ATTEST_RATLS_BINDING,
-	              "report_data", rdhex, "app", "app_id", str_or_null(info->app_id),
-	              "compose_hash", str_or_null(info->compose_hash), "instance_id",
-	              str_or_null(info->instance_id), "app_name", str_or_null(info->app_name),
-	              "provider", r->provider, "created_at", (json_int_t)time(NULL));
+	doc = json_pack("{s:s, s:o, s:o, s:s?, s:s, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o}, s:s, "
+	                "s:I, s:b}",
+	                "quote", qhex, "event_log", ev ? ev : json_null(), "vm_config",
+	                str_or_null(q->vm_config), "certificate", pem, "certificate_source",
+	                generated ? "ra-tls" : "cert_file", "binding", "method",
+	                ATTEST_RATLS_BINDING, "report_data", rdhex, "app", "app_id",
+	                str_or_null(info->app_id), "compose_hash", str_or_null(info->compose_hash),
+	                "instance_id", str_or_null(info->instance_id), "app_name",
+	                str_or_null(info->app_name), "provider", r->provider, "created_at",
+	                (json_int_t)time(NULL), "escrow_allowed", r->escrow_allowed ? 1 : 0);
 	ev = NULL; /* stolen by json_pack (also on failure) */
 	if (!doc || !pem) {
 		pgs_errf(err, errlen, "RA-TLS: cannot build the /attestation document");
@@ -383,6 +384,7 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 		if (!r->ctx)
 			goto out;
 	}
+	r->escrow_allowed = cfg->keys.escrow_allowed;
 	if (build_doc(r, &info, &q, binding, generate, err, errlen) != PGS_OK)
 		goto out;
 	if (generate)

@@ -125,6 +125,7 @@ def test_attest_verify_connect_refused_with_intel_root(ratls):
 def test_attestation_endpoint(ratls, sim):
     doc = attestation_doc(ratls)
     assert doc["provider"] == "dstack-simulator"
+    assert doc["escrow_allowed"] is False  # keys.escrow is off by default (docs/keys.md §10)
     assert doc["certificate_source"] == "ra-tls"
     assert doc["binding"]["method"] == 'sha512("pgseal-ra-tls-v1" || spki_der)'
     info = sim.call("Info")
@@ -219,3 +220,13 @@ def test_client_tls_without_cert_needs_dstack(factory, workdir):
                        stderr=subprocess.STDOUT, timeout=30)
     assert r.returncode != 0
     assert b"cert_file" in r.stdout
+
+
+def test_attestation_shows_escrow_allowed(factory, sim):
+    """keys.escrow: allowed is visible to a verifier (docs/keys.md §10)."""
+    cfg = factory.config(client_tls=True, admin=True)
+    cfg["keys"] = dict(dstack_keys(sim), escrow="allowed")
+    p = factory.start_cfg("ratls-escrow", cfg)
+    assert attestation_doc(p)["escrow_allowed"] is True
+    assert "keys.escrow is allowed" in p.log_text()
+    p.stop()

@@ -73,6 +73,7 @@ static void test_full(void)
 	CHECK_EQ_INT(cfg->log.level, LOG_DEBUG);
 	CHECK_EQ_INT(cfg->log.format, LOG_JSON);
 	CHECK_STR(cfg->keys.provider, "file");
+	CHECK(!cfg->keys.escrow_allowed); /* off by default */
 	CHECK_STR(cfg->encryptor_config_file, "/etc/pgseal/enc.yaml");
 	config_free(cfg);
 }
@@ -90,6 +91,19 @@ static void expect_error(const char *yaml, const char *where, const char *what)
 	} else {
 		CHECK(1);
 	}
+}
+
+static void test_escrow_key(void)
+{
+	char err[512];
+	struct config *cfg = load("upstream: {host: db}\nkeys: {provider: env, escrow: allowed}\n",
+	                          err, sizeof(err));
+	CHECK(cfg && cfg->keys.escrow_allowed);
+	config_free(cfg);
+	cfg = load("upstream: {host: db}\nkeys: {provider: env, escrow: \"off\"}\n", err,
+	           sizeof(err));
+	CHECK(cfg && !cfg->keys.escrow_allowed);
+	config_free(cfg);
 }
 
 static void test_rejections(void)
@@ -125,6 +139,10 @@ static void test_rejections(void)
 	expect_error("upstream: {host: db}\nkeys: {provider: hsm}\n", "test.yaml:2", "'provider'");
 	expect_error("upstream: {host: db}\nkeys: {provider: file}\n", "test.yaml",
 	             "sealing_key_file");
+	expect_error("upstream: {host: db}\nkeys: {provider: env, escrow: yes}\n", "test.yaml:2",
+	             "'escrow' must be allowed or off");
+	expect_error("upstream: {host: db}\nkeys: {provider: env, escrow: [allowed]}\n",
+	             "test.yaml:2", "'escrow' must be allowed or off");
 	expect_error(
 	    "upstream: {host: db}\nclient_tls: {cert_file: a, key_file: b, require: perhaps}\n",
 	    "test.yaml:2", "true or false");
@@ -155,6 +173,7 @@ int main(void)
 	RUN(test_minimal_defaults);
 	RUN(test_full);
 	RUN(test_rejections);
+	RUN(test_escrow_key);
 	RUN(test_hostport);
 	return t_summary("test_config");
 }

@@ -520,6 +520,20 @@ static void test_upstream_up(void)
 	free(b);
 }
 
+static void test_key_escrow(void)
+{
+	char *a = metrics_render();
+	metrics_key_escrow(true, 3);
+	char *b = metrics_render();
+	CHECK_EQ_INT(value_of(a, "pgseal_key_escrow_allowed"), 0); /* off until serve says */
+	CHECK_EQ_INT(value_of(a, "pgseal_key_escrows"), 0);
+	CHECK_EQ_INT(value_of(b, "pgseal_key_escrow_allowed"), 1);
+	CHECK_EQ_INT(value_of(b, "pgseal_key_escrows"), 3);
+	metrics_key_escrow(false, 0);
+	free(a);
+	free(b);
+}
+
 #define THREADS 4
 #define PER_THREAD 50000
 
@@ -565,6 +579,7 @@ int main(void)
 	RUN(test_histogram);
 	RUN(test_encryption_counters);
 	RUN(test_upstream_up);
+	RUN(test_key_escrow);
 	RUN(test_threads_exact);
 	return t_summary("metrics");
 }
