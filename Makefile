@@ -41,7 +41,7 @@ LIB       := $(B)/libpgseal.a
 .SECONDARY:
 
 
-.PHONY: all run stop test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format image
+.PHONY: all run stop test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format image tidy print-cflags
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
@@ -151,6 +151,16 @@ check-format:
 	[ "$$bad" -eq 0 ] || printf '%s\n' "$$out" | head -20; \
 	echo "format: $$(( $$(echo "$$files" | wc -l) - nfail )) passed, $$nfail failed"; \
 	[ "$$bad" -eq 0 ]
+
+# clang-tidy with the committed .clang-tidy over src/ (`make tidy MODULES="sql schema"` for some
+# modules); any finding fails. docs/testing.md, "Static analysis (make tidy)".
+MODULES ?=
+tidy:
+	@bash scripts/tidy.sh $(MODULES)
+
+# the flags every C file is compiled with (scripts/tidy.sh builds its compilation database from them)
+print-cflags:
+	@echo '$(CFLAGS_ALL)'
 
 clean:
 	rm -rf build

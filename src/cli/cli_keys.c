@@ -81,7 +81,7 @@ int cli_keys_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "client-id"))
 		return client_id_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "init") && strcmp(cmd, "status") && strcmp(cmd, "rotate")) {
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "status") != 0 && strcmp(cmd, "rotate") != 0) {
 		fprintf(stderr, "pgseal keys: unknown subcommand '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -113,8 +113,8 @@ int cli_keys_main(int argc, char **argv)
 		}
 	}
 	if (!cfgfile || optind != argc - 1 ||
-	    (strcmp(cmd, "rotate") && (column || client || master)) ||
-	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init"))) {
+	    (strcmp(cmd, "rotate") != 0 && (column || client || master)) ||
+	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init") != 0)) {
 		usage(stderr);
 		return 2;
 	}

@@ -38,7 +38,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			memset(&first, 0, sizeof(first));
 			if (sql_select(c, sc, json_object_get(sel, "larg"), &first) < 0) {
 				sql_rel_free(&first);
-				return -1;
+				return PGS_ERR;
 			}
 			sc->nctes--;
 			/* the recursive term sees the CTE under its column aliases */
@@ -49,7 +49,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			memset(&all, 0, sizeof(all));
 			if (sql_stmt(c, sc, q, &all) < 0) {
 				sql_rel_free(&all);
-				return -1;
+				return PGS_ERR;
 			}
 			sql_rel_free(&all);
 		} else {
@@ -64,7 +64,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 				sc->nctes--;
 			if (rc < 0) {
 				sql_rel_free(&out);
-				return -1;
+				return PGS_ERR;
 			}
 			cte = &sc->ctes[sc->nctes];
 			sql_rel_free(&cte->rel);
@@ -74,7 +74,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 		}
 		sql_rel_rename(&sc->ctes[sc->nctes - 1].rel, json_object_get(b, "aliascolnames"));
 	}
-	return 0;
+	return PGS_OK;
 }
 
 /* ORDER BY / GROUP BY / DISTINCT ON / PARTITION BY items: nothing encrypted may decide order or
@@ -120,9 +120,9 @@ static int order_items(struct sql_ctx *c, struct sql_scope *sc, json_t *items,
 					    outs->cols[o].col ? outs->cols[o].col->qualified : nm);
 		}
 		if (sql_no_encrypted(c, sc, node, what) < 0)
-			return -1;
+			return PGS_ERR;
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)
@@ -287,7 +287,7 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (c->plan->refused)
-		return -1;
+		return PGS_ERR;
 	if (!type)
 		return sql_refuse(c, "0A000", "pgseal does not understand this statement");
 	if (++c->depth > 400) {
@@ -329,9 +329,10 @@ int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, struct s
 		const char *ot = sql_jstr(b, "objtype");
 		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
 			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
-	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != 1) {
+	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != SQL_NOT_MAPPED) {
 		/* renames of tables, views, columns and schemas: sql_rename.c */
-	} else if (!strcmp(type, "AlterObjectSchemaStmt") && (rc = sql_move_stmt(c, b)) != 1) {
+	} else if (!strcmp(type, "AlterObjectSchemaStmt") &&
+	           (rc = sql_move_stmt(c, b)) != SQL_NOT_MAPPED) {
 		/* SET SCHEMA of a table or view */
 	} else if (!strcmp(type, "CreateForeignTableStmt")) {
 		rc = sql_ddl_foreign(c, b);
@@ -543,6 +544,8 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), &outrel);
 		if (rc == 0 && i == 0 && outrel.known && outrel.ncols > 0) {
 			free(p->result);
+			/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+			/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 			p->result = pgs_xcalloc(outrel.ncols, sizeof(*p->result));
 			p->nresult = outrel.ncols;
 			for (size_t k = 0; k < outrel.ncols; k++)
@@ -590,8 +593,9 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		p->result = NULL;
 		p->nresult = 0;
 	}
-	if (!p->refused)
-		(void)sql_finish_edits(&c);
+	/* overlapping rewrites refuse the plan (p->refused): out: keeps only the verdict */
+	if (!p->refused && sql_finish_edits(&c) != PGS_OK)
+		goto out;
 	if (p->nedits || p->nparams)
 		p->touches_encrypted = true;
 	for (size_t k = 0; k < p->ncopies; k++)

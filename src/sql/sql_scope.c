@@ -85,6 +85,9 @@ void sql_table_rel(const struct schema_table *t, struct sql_rel *r)
 		for (size_t i = 0; i < t->nencrypted; i++) {
 			bool found = false;
 			for (size_t k = 0; k < r->ncols && !found; k++)
+				/* the names pushed above are columns[], never NULL (schema_load.c)
+				 */
+				/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 				found = strcmp(r->cols[k].name, t->encrypted[i].name) == 0;
 			if (!found)
 				rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
@@ -167,7 +170,7 @@ const struct schema_column *sql_case_twin(const struct schema_table *t, const ch
 {
 	for (size_t i = 0; t && name && i < t->nencrypted; i++)
 		if (strcasecmp(t->encrypted[i].name, name) == 0 &&
-		    strcmp(t->encrypted[i].name, name))
+		    strcmp(t->encrypted[i].name, name) != 0)
 			return &t->encrypted[i];
 	return NULL;
 }
@@ -198,7 +201,7 @@ static int refuse_unmapped(struct sql_ctx *c, const struct schema_table *t, cons
 
 int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name)
 {
-	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : 0;
+	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : PGS_OK;
 }
 
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out)
@@ -207,10 +210,10 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	size_t nf = json_array_size(fields);
 	memset(out, 0, sizeof(*out));
 	if (nf == 0)
-		return 0;
+		return PGS_OK;
 	const char *name = sql_jstr(sql_node_is(json_array_get(fields, nf - 1), "String"), "sval");
 	if (!name)
-		return 0; /* t.* : handled by callers */
+		return PGS_OK; /* t.* : handled by callers */
 	out->name = name;
 	if (nf >= 2) {
 		const char *alias =
@@ -232,7 +235,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 				    "invalid reference to %s.%s: the table is not in FROM under "
 				    "that name",
 				    alias, name);
-			return 0;
+			return PGS_OK;
 		}
 		const struct sql_dcol *d = NULL;
 		enum look l = rel_lookup(r, name, &d);
@@ -245,7 +248,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			return sql_refuse(c, "0A000",
 			                  "pgseal cannot tell whether %s.%s holds encrypted data",
 			                  alias, name);
-		return 0;
+		return PGS_OK;
 	}
 	bool unknown_inner = false;
 	struct sql_scope *top = sc;
@@ -263,7 +266,8 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			else
 				all_config = false;
 			/* "EMAIL" for email: PostgreSQL folds only unquoted names */
-			if (sql_case_twin(sc->rels[i].table, name) && !c->ddl && !c->viewdef)
+			if (sc->rels[i].table && sql_case_twin(sc->rels[i].table, name) &&
+			    !c->ddl && !c->viewdef)
 				return refuse_unmapped(c, sc->rels[i].table, name);
 			switch (rel_lookup(&sc->rels[i], name, &d)) {
 			case LOOK_ENC:
@@ -292,10 +296,10 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 				                  "qualify it",
 				                  name, q);
 			*out = *enc;
-			return 0;
+			return PGS_OK;
 		}
 		if (nplain > 0)
-			return 0;
+			return PGS_OK;
 		if (nmaybe > 0)
 			return sql_refuse(
 			    c, "0A000",
@@ -308,9 +312,9 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		return sql_refuse(
 		    c, "0A000", "pgseal cannot use a whole row of an encrypted table (\"%s\") here",
 		    name);
-	if (!whole && all_config && !c->what && unmapped(c, only, name))
+	if (!whole && all_config && only && !c->what && unmapped(c, only, name))
 		return refuse_unmapped(c, only, name);
-	return 0;
+	return PGS_OK;
 }
 
 bool sql_star_touches(struct sql_scope *sc, json_t *fields)
@@ -372,10 +376,10 @@ static int scalar_subquery(struct sql_ctx *c, struct sql_scope *sc, json_t *sl, 
 	struct sql_rel outs;
 	memset(d, 0, sizeof(*d));
 	if (c->plan->refused)
-		return -1;
+		return PGS_ERR;
 	if (sql_stmt(c, sc, json_object_get(sl, "subselect"), &outs) < 0) {
 		sql_rel_free(&outs);
-		return -1;
+		return PGS_ERR;
 	}
 	int rc = 0;
 	if (outs.ncols == 1 && outs.known && !outs.unsafe) {
@@ -423,7 +427,7 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 			}
 			struct sql_dcol d;
 			if (sql_resolve(c, sc, cr, &d) < 0)
-				return -1;
+				return PGS_ERR;
 			rel_push(out, name ? name : d.name, d.col, d.tainted);
 			continue;
 		}
@@ -433,15 +437,15 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 		    !json_object_get(sl, "testexpr")) {
 			struct sql_dcol d;
 			if (scalar_subquery(c, sc, sl, &d) < 0)
-				return -1;
+				return PGS_ERR;
 			rel_push(out, name ? name : d.name, d.col, d.tainted);
 			continue;
 		}
 		if (val && sql_expr(c, sc, val) < 0)
-			return -1;
+			return PGS_ERR;
 		rel_push(out, name, NULL, false);
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
@@ -451,7 +455,7 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 	struct sql_rel r;
 	memset(&r, 0, sizeof(r));
 	if (!type)
-		return 0;
+		return PGS_OK;
 	if (!strcmp(type, "RangeVar")) {
 		const char *rel = sql_jstr(b, "relname"), *schemaname = sql_jstr(b, "schemaname");
 		json_t *alias = json_object_get(b, "alias");
@@ -470,23 +474,23 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 		}
 		sql_rel_rename(&r, json_object_get(alias, "colnames"));
 		sql_scope_add_rel(sc, aname ? aname : rel, &r);
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(type, "RangeSubselect")) {
 		json_t *alias = json_object_get(b, "alias");
 		if (sql_stmt(c, sc, json_object_get(b, "subquery"), &r) < 0) {
 			sql_rel_free(&r);
-			return -1;
+			return PGS_ERR;
 		}
 		sql_rel_rename(&r, json_object_get(alias, "colnames"));
 		sql_scope_add_rel(sc, sql_jstr(alias, "aliasname"), &r);
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(type, "JoinExpr")) {
 		size_t first = sc->nrels;
 		if (sql_from_item(c, sc, json_object_get(b, "larg")) < 0 ||
 		    sql_from_item(c, sc, json_object_get(b, "rarg")) < 0)
-			return -1;
+			return PGS_ERR;
 		bool enc = false;
 		for (size_t i = first; i < sc->nrels; i++)
 			enc = enc || rel_has_encrypted(&sc->rels[i]);
@@ -512,27 +516,27 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 		}
 		json_t *q = json_object_get(b, "quals");
 		if (q && sql_expr(c, sc, q) < 0)
-			return -1;
+			return PGS_ERR;
 		const char *jalias = sql_jstr(json_object_get(b, "alias"), "aliasname");
 		if (jalias) {
 			r.unsafe = enc;
 			sql_scope_add_rel(sc, jalias, &r);
 		}
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(type, "RangeFunction")) {
 		if (sql_expr(c, sc, json_object_get(b, "functions")) < 0)
-			return -1;
+			return PGS_ERR;
 		const char *aname = sql_jstr(json_object_get(b, "alias"), "aliasname");
 		sql_scope_add_rel(sc, aname, &r);
-		return 0;
+		return PGS_OK;
 	}
 	if (sql_tree_names_encrypted(c, b))
 		return sql_refuse(
 		    c, "0A000", "pgseal does not support this FROM item (%s) on an encrypted table",
 		    type);
 	if (sql_expr(c, sc, b) < 0)
-		return -1;
+		return PGS_ERR;
 	sql_scope_add_rel(sc, NULL, &r);
-	return 0;
+	return PGS_OK;
 }

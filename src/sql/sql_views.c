@@ -132,7 +132,7 @@ int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
 	const struct sql_view *v =
 	    sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
 	if (!v || !v->encrypted)
-		return 0;
+		return PGS_OK;
 	const char *col = "?";
 	for (size_t i = 0; i < v->ncols; i++)
 		if (v->cols[i].col || v->cols[i].tainted) {
