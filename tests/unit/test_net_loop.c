@@ -29,11 +29,13 @@ static void watch_fired(void *arg, uint32_t events)
 	(*n)++;
 }
 
-/* Runs loop turns until cond holds (bounded). */
+/* Runs loop turns until cond holds (bounded); one check that no turn failed. */
 #define SPIN(l, cond)                                                                              \
 	do {                                                                                       \
-		for (int _i = 0; _i < 50 && !(cond); _i++)                                         \
-			CHECK(net_loop_run_once((l), 20) >= 0);                                    \
+		int _rc = 0;                                                                       \
+		for (int _i = 0; _i < 50 && !(cond) && _rc >= 0; _i++)                             \
+			_rc = net_loop_run_once((l), 20);                                          \
+		CHECK(_rc >= 0);                                                                   \
 	} while (0)
 
 static void test_epoll_readiness(bool uring)
