@@ -41,7 +41,7 @@ LIB       := $(B)/libpgseal.a
 .SECONDARY:
 
 
-.PHONY: all run stop reload test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format check-circles image
+.PHONY: all run stop reload test unit integration conformance asan fuzz fuzz-smoke bench bench-crypto deps clean format check-format check-circles image tidy print-cflags
 
 all: $(B)/pgseal $(B)/pgseal-dstack-sim $(B)/pgseal-demo
 
@@ -163,6 +163,16 @@ check-format:
 # its reason. Part of `make test`; `SHOW=1 make check-circles` prints the edges of each circle.
 check-circles:
 	@/usr/bin/python3 scripts/check-circles.py src
+
+# clang-tidy with the committed .clang-tidy over src/ (`make tidy MODULES="sql schema"` for some
+# modules); any finding fails. docs/testing.md, "Static analysis (make tidy)".
+MODULES ?=
+tidy:
+	@bash scripts/tidy.sh $(MODULES)
+
+# the flags every C file is compiled with (scripts/tidy.sh builds its compilation database from them)
+print-cflags:
+	@echo '$(CFLAGS_ALL)'
 
 clean:
 	rm -rf build

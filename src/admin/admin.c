@@ -299,6 +299,7 @@ static int admin_listen(const char *addr, int *fd_out, int *port_out, char *err,
 	struct addrinfo hints = {0}, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss)); /* the analyzer cannot see getsockname fill it */
 
 	if (config_parse_hostport(addr, host, sizeof(host), &port) != PGS_OK) {
 		pgs_errf(err, errlen, "admin: listen address \"%s\" is not host:port", addr);

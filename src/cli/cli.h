@@ -2,11 +2,13 @@
 #ifndef PGSEAL_CLI_H
 #define PGSEAL_CLI_H
 
+#include "common/common.h"
+
 /* Each returns the process exit status. argv[0] is the subcommand name. */
-int cli_serve_main(int argc, char **argv);
-int cli_keys_main(int argc, char **argv);
-int cli_schema_main(int argc, char **argv);
-int cli_attest_main(int argc, char **argv);
-int cli_deploy_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv) PGS_MUSTCHECK;
+int cli_keys_main(int argc, char **argv) PGS_MUSTCHECK;
+int cli_schema_main(int argc, char **argv) PGS_MUSTCHECK;
+int cli_attest_main(int argc, char **argv) PGS_MUSTCHECK;
+int cli_deploy_main(int argc, char **argv) PGS_MUSTCHECK;
 
 #endif

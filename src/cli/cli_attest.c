@@ -154,13 +154,17 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			}
 			a->have_at = true;
 			break;
-		case 'T':
-			a->timeout_ms = atoi(optarg);
-			if (a->timeout_ms <= 0 || a->timeout_ms > 600000) {
+		case 'T': {
+			/* strtol, not atoi: "5x" or "" is an error, not 5 or 0 */
+			errno = 0;
+			long ms = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || ms <= 0 || ms > 600000) {
 				pgs_errf(err, errlen, "--timeout wants milliseconds (1..600000)");
 				return PGS_ERR;
 			}
+			a->timeout_ms = (int)ms;
 			break;
+		}
 		case 'P':
 			if (a->n_poc_files >= ATTEST_POC_MAX_TOKENS) {
 				pgs_errf(err, errlen, "more than %d --poc-token files",
@@ -461,7 +465,7 @@ int cli_attest_main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	if (strcmp(argv[1], "verify")) {
+	if (strcmp(argv[1], "verify") != 0) {
 		fprintf(stderr, "pgseal attest: unknown subcommand '%s'\n", argv[1]);
 		usage(stderr);
 		return EXIT_USAGE;

@@ -167,7 +167,8 @@ int cli_deploy_main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *sub = argv[1];
-	if (strcmp(sub, "compose-hash") && strcmp(sub, "normalize") && strcmp(sub, "policy")) {
+	if (strcmp(sub, "compose-hash") != 0 && strcmp(sub, "normalize") != 0 &&
+	    strcmp(sub, "policy") != 0) {
 		fprintf(stderr, "pgseal deploy: unknown subcommand '%s'\n", sub);
 		usage(stderr);
 		return 2;

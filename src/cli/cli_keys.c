@@ -208,8 +208,8 @@ int cli_keys_main(int argc, char **argv)
 	if (!strcmp(cmd, "client-id"))
 		return client_id_main(argc - 1, argv + 1);
 	bool escrow = !strcmp(cmd, "escrow"), recover = !strcmp(cmd, "recover");
-	if (strcmp(cmd, "init") && strcmp(cmd, "status") && strcmp(cmd, "rotate") && !escrow &&
-	    !recover) {
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "status") != 0 && strcmp(cmd, "rotate") != 0 &&
+	    !escrow && !recover) {
 		fprintf(stderr, "pgseal keys: unknown subcommand '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -256,8 +256,8 @@ int cli_keys_main(int argc, char **argv)
 		}
 	}
 	if (!cfgfile || optind != argc - 1 ||
-	    (strcmp(cmd, "rotate") && (column || client || master)) ||
-	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init")) ||
+	    (strcmp(cmd, "rotate") != 0 && (column || client || master)) ||
+	    (master && (column || client)) || (new_keystore && strcmp(cmd, "init") != 0) ||
 	    ((threshold || to || outdir) && !escrow) || ((shares || manifest) && !recover)) {
 		usage(stderr);
 		return 2;

@@ -181,7 +181,8 @@ static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml
 	struct cfg_keys *ks = &cfg->keys;
 	if (!strcmp(key, "provider")) {
 		const char *s = yamlx_scalar(v);
-		if (!s || (strcmp(s, "dstack") && strcmp(s, "env") && strcmp(s, "file")))
+		if (!s ||
+		    (strcmp(s, "dstack") != 0 && strcmp(s, "env") != 0 && strcmp(s, "file") != 0))
 			return yamlx_fail(ld, v, "'provider' must be one of dstack, env, file");
 		return yamlx_get_string(ld, v, key, &ks->provider);
 	}

@@ -46,11 +46,12 @@ struct demo_db *demo_db_new(const struct demo_cfg *cfg);
 void demo_db_free(struct demo_db *db);
 
 /* Each returns a new JSON object, or NULL with *e set. Calls are serialised. */
-json_t *demo_db_add(struct demo_db *db, const struct demo_person *p, struct demo_err *e);
-json_t *demo_db_app_view(struct demo_db *db, struct demo_err *e);
-json_t *demo_db_db_view(struct demo_db *db, struct demo_err *e);
-json_t *demo_db_search(struct demo_db *db, const char *email, struct demo_err *e);
-json_t *demo_db_dump(struct demo_db *db, struct demo_err *e);
+json_t *demo_db_add(struct demo_db *db, const struct demo_person *p,
+                    struct demo_err *e) PGS_MUSTCHECK;
+json_t *demo_db_app_view(struct demo_db *db, struct demo_err *e) PGS_MUSTCHECK;
+json_t *demo_db_db_view(struct demo_db *db, struct demo_err *e) PGS_MUSTCHECK;
+json_t *demo_db_search(struct demo_db *db, const char *email, struct demo_err *e) PGS_MUSTCHECK;
+json_t *demo_db_dump(struct demo_db *db, struct demo_err *e) PGS_MUSTCHECK;
 
 /* ---- attestation (demo_attest.c) ---------------------------------------------------------- */
 
@@ -60,7 +61,7 @@ struct demo_attest *demo_attest_new(const struct demo_cfg *cfg);
 void demo_attest_free(struct demo_attest *a);
 /* The panel: pgseal's /attestation verified in-process (verdict, measurements, replayed
  * facts, each policy rule, simulated or not). NULL with *e set on failure. */
-json_t *demo_attest_panel(struct demo_attest *a, struct demo_err *e);
+json_t *demo_attest_panel(struct demo_attest *a, struct demo_err *e) PGS_MUSTCHECK;
 /* The raw evidence as served by pgseal: the quote bytes, or the event log JSON text.
  * *out is malloc'd. */
 int demo_attest_raw(struct demo_attest *a, bool event_log, uint8_t **out, size_t *len,

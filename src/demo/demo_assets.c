@@ -7,7 +7,8 @@
 
 /* The files are included by the assembler (.incbin, paths relative to the repository root,
  * where make runs); the Makefile makes this object depend on them. Each is followed by a
- * NUL byte and its end label. */
+ * NUL byte and its end label. `sym` names a declared array, where parentheses cannot go (the
+ * NOLINT on that line). */
 #define DEMO_INCBIN(sym, file)                                                                     \
 	__asm__(".section .rodata\n"                                                               \
 	        ".global " #sym "\n"                                                               \
@@ -16,7 +17,7 @@
 	        ".global " #sym "_end\n" #sym "_end:\n"                                            \
 	        ".byte 0\n"                                                                        \
 	        ".previous\n");                                                                    \
-	extern const char sym[];                                                                   \
+	extern const char sym[]; /* NOLINT(bugprone-macro-parentheses) */                          \
 	extern const char sym##_end[]
 
 DEMO_INCBIN(demo_index_html, "src/demo/assets/index.html");

@@ -4,9 +4,11 @@
 
 #include "common/log.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,16 @@ static void fail_res(struct demo_err *e, const char *hop, PGconn *c, PGresult *r
 #define HOP_SEAL "pgseal (application path)"
 #define HOP_DIRECT "PostgreSQL (direct, database view)"
 
+/* A count or pid PostgreSQL printed; 0 when it is not a number in int range (strtol, not atoi:
+ * atoi's overflow is undefined). */
+static int pg_int(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = s ? strtol(s, &end, 10) : 0;
+	return s && !errno && end != s && *end == 0 && v >= 0 && v <= INT32_MAX ? (int)v : 0;
+}
+
 static PGconn *seal(struct demo_db *db, struct demo_err *e)
 {
 	bool fresh = !db->seal || PQstatus(db->seal) != CONNECTION_OK;
@@ -108,7 +120,7 @@ static PGconn *seal(struct demo_db *db, struct demo_err *e)
 		 * the statements pgseal sent on our behalf */
 		PGresult *r = PQexec(c, "SELECT pg_backend_pid()");
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-			db->seal_backend_pid = atoi(PQgetvalue(r, 0, 0));
+			db->seal_backend_pid = pg_int(PQgetvalue(r, 0, 0));
 		else
 			db->seal_backend_pid = 0;
 		PQclear(r);
@@ -193,7 +205,7 @@ json_t *demo_db_add(struct demo_db *db, const struct demo_person *p, struct demo
 	r = run(&db->seal, HOP_SEAL, sql, 1, cp, PGRES_COMMAND_OK, e);
 	if (!r)
 		goto out;
-	out = json_pack("{s:s, s:i}", "id", id, "dropped", atoi(PQcmdTuples(r)));
+	out = json_pack("{s:s, s:i}", "id", id, "dropped", pg_int(PQcmdTuples(r)));
 out:
 	PQclear(r);
 	pthread_mutex_unlock(&db->lock);

@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, struct demo_cfg *c, enum log_level 
 		}
 		size_t k = 0;
 		while (k < PGS_ARRAY_LEN(names) &&
-		       (strncmp(argv[i], "--", 2) || strcmp(argv[i] + 2, names[k])))
+		       (strncmp(argv[i], "--", 2) != 0 || strcmp(argv[i] + 2, names[k]) != 0))
 			k++;
 		if (k == PGS_ARRAY_LEN(names) || i + 1 >= argc) {
 			fprintf(stderr, "pgseal-demo: %s '%s'\n",
@@ -221,7 +221,7 @@ static enum MHD_Result add_person(struct app *a, struct MHD_Connection *c, struc
 		return reply_error(c, 400, err);
 	}
 	/* JSON only: a cross-site form cannot send it without a CORS preflight, which fails */
-	if (!ct || strncasecmp(ct, "application/json", 16) ||
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] && ct[16] != ';' && ct[16] != ' '))
 		return reply_error(c, 400, "Content-Type must be application/json");
 	if (demo_person_parse((const uint8_t *)u->buf, u->len, &p, err, sizeof(err)) != PGS_OK)

@@ -24,7 +24,7 @@ int net_listen(const char *hostport, int backlog, char *err, size_t errlen) PGS_
 /* Starts a non-blocking connect; returns the fd (connect may still be in progress) or -1. */
 int net_connect_start(const struct net_addr *addr) PGS_MUSTCHECK;
 /* After EPOLLOUT on a connecting socket: 0 when connected, else errno. */
-int net_connect_result(int fd);
+int net_connect_result(int fd) PGS_MUSTCHECK;
 void net_tune(int fd);
 
 /* ---- event loop ----------------------------------------------------------- */
@@ -40,7 +40,7 @@ struct net_watch {
 	void *arg;
 };
 
-struct net_loop *net_loop_new(void);
+struct net_loop *net_loop_new(void) PGS_MUSTCHECK;
 void net_loop_free(struct net_loop *l);
 /* Edge-triggered registration for EPOLLIN|EPOLLOUT|EPOLLRDHUP (plus extra flags). */
 int net_loop_add(struct net_loop *l, int fd, struct net_watch *w, uint32_t extra) PGS_MUSTCHECK;
@@ -50,7 +50,7 @@ int net_loop_add_level(struct net_loop *l, int fd, struct net_watch *w,
 int net_loop_mod(struct net_loop *l, int fd, struct net_watch *w) PGS_MUSTCHECK;
 void net_loop_del(struct net_loop *l, int fd);
 /* Waits up to timeout_ms and dispatches; returns the number of events or -1 (EINTR = 0). */
-int net_loop_run_once(struct net_loop *l, int timeout_ms);
+int net_loop_run_once(struct net_loop *l, int timeout_ms) PGS_MUSTCHECK;
 
 /* ---- io_uring engine -------------------------------------------------------
  * A loop may also own an io_uring: plaintext sockets in relay then receive and send by
@@ -66,9 +66,9 @@ struct net_op {
 };
 
 /* 0 when this kernel can run the engine, else -errno (ENOSYS, EPERM: disabled or filtered). */
-int net_uring_probe(void);
+int net_uring_probe(void) PGS_MUSTCHECK;
 /* Gives the loop its ring; call on the thread that runs the loop. 0 or -errno. */
-int net_loop_start_uring(struct net_loop *l);
+int net_loop_start_uring(struct net_loop *l) PGS_MUSTCHECK;
 bool net_loop_has_uring(const struct net_loop *l);
 /* Queue a receive into / a send from buf (issued at the next loop turn). */
 int net_uring_recv(struct net_loop *l, int fd, void *buf, size_t len,
@@ -85,13 +85,14 @@ bool net_uring_cancel_op(struct net_loop *l, struct net_op *op);
 /* ---- TLS ------------------------------------------------------------------ */
 
 /* Client-facing TLS (pgseal is the server): certificate, key, optional client CA (mTLS). */
-SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err, size_t errlen);
+SSL_CTX *net_tls_server_ctx(const struct cfg_client_tls *cfg, char *err,
+                            size_t errlen) PGS_MUSTCHECK;
 /* The same with a certificate and key held in memory (RA-TLS, src/tee/tee_ratls.c); the
  * context takes its own references to both. client_tls.cert_file/key_file are ignored. */
 SSL_CTX *net_tls_server_ctx_mem(const struct cfg_client_tls *cfg, X509 *cert, EVP_PKEY *key,
-                                char *err, size_t errlen);
+                                char *err, size_t errlen) PGS_MUSTCHECK;
 /* Upstream TLS (pgseal is the client) per upstream.tls. */
-SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen);
+SSL_CTX *net_tls_client_ctx(const struct cfg_upstream *cfg, char *err, size_t errlen) PGS_MUSTCHECK;
 /* Applies host verification (verify-full) and SNI to a new upstream SSL. */
 int net_tls_client_prepare(SSL *ssl, const struct cfg_upstream *cfg) PGS_MUSTCHECK;
 /* The last OpenSSL error as text, for logs (never contains payload). */

@@ -11,7 +11,7 @@ int proxy_authq_create(const struct config *cfg, struct proxy_authq **out, char 
                        size_t errlen) PGS_MUSTCHECK;
 void proxy_authq_start(struct proxy_authq *q);
 /* conn_verifier_source.submit */
-int proxy_authq_submit(void *arg, struct conn *c, const char *user);
+int proxy_authq_submit(void *arg, struct conn *c, const char *user) PGS_MUSTCHECK;
 void proxy_authq_free(struct proxy_authq *q);
 
 #endif

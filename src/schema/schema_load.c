@@ -194,7 +194,7 @@ static int check_envelope(struct yamlx *ld, const char *key, yaml_node_t *v)
 	const char *s = yamlx_get_text(ld, v, key);
 	if (!s)
 		return PGS_ERR;
-	if (strcmp(s, "acrablock") && strcmp(s, "acrastruct"))
+	if (strcmp(s, "acrablock") != 0 && strcmp(s, "acrastruct") != 0)
 		return yamlx_fail(ld, v, "'crypto_envelope' must be acrablock or acrastruct");
 	return PGS_OK;
 }

@@ -66,7 +66,7 @@ static int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, s
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (c->plan->refused)
-		return -1;
+		return PGS_ERR;
 	if (!type)
 		return sql_refuse(c, "0A000", "pgseal does not understand this statement");
 	if (++c->depth > 400) {
@@ -108,9 +108,10 @@ static int sql_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *node, s
 		const char *ot = sql_jstr(b, "objtype");
 		if (rc == 0 && c->touched && ot && !strcmp(ot, "OBJECT_MATVIEW"))
 			sql_define_view(c, sql_jstr(json_object_get(into, "rel"), "relname"));
-	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != 1) {
+	} else if (!strcmp(type, "RenameStmt") && (rc = sql_rename_stmt(c, b)) != SQL_NOT_MAPPED) {
 		/* renames of tables, views, columns and schemas: sql_rename.c */
-	} else if (!strcmp(type, "AlterObjectSchemaStmt") && (rc = sql_move_stmt(c, b)) != 1) {
+	} else if (!strcmp(type, "AlterObjectSchemaStmt") &&
+	           (rc = sql_move_stmt(c, b)) != SQL_NOT_MAPPED) {
 		/* SET SCHEMA of a table or view */
 	} else if (!strcmp(type, "CreateForeignTableStmt")) {
 		rc = sql_ddl_foreign(c, b);
@@ -323,6 +324,8 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		int rc = sql_stmt(&c, NULL, json_object_get(st, "stmt"), &outrel);
 		if (rc == 0 && i == 0 && outrel.known && outrel.ncols > 0) {
 			free(p->result);
+			/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+			/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 			p->result = pgs_xcalloc(outrel.ncols, sizeof(*p->result));
 			p->nresult = outrel.ncols;
 			for (size_t k = 0; k < outrel.ncols; k++)
@@ -370,8 +373,9 @@ int sql_analyze_into(const struct schema *s, const struct sql_views *views, cons
 		p->result = NULL;
 		p->nresult = 0;
 	}
-	if (!p->refused)
-		(void)sql_finish_edits(&c);
+	/* overlapping rewrites refuse the plan (p->refused): out: keeps only the verdict */
+	if (!p->refused && sql_finish_edits(&c) != PGS_OK)
+		goto out;
 	if (p->nedits || p->nparams)
 		p->touches_encrypted = true;
 	for (size_t k = 0; k < p->ncopies; k++)

@@ -18,28 +18,28 @@ static int copy_bool(json_t *arg, bool *out)
 	json_t *b;
 	if (!arg) {
 		*out = true;
-		return 0;
+		return PGS_OK;
 	}
 	if ((b = sql_node_is(arg, "Boolean"))) {
 		*out = json_is_true(json_object_get(b, "boolval"));
-		return 0;
+		return PGS_OK;
 	}
 	if ((b = sql_node_is(arg, "Integer"))) {
 		*out = json_integer_value(json_object_get(b, "ival")) != 0;
-		return 0;
+		return PGS_OK;
 	}
 	const char *s = copy_opt_str(arg);
 	if (!s)
-		return -1;
+		return PGS_ERR;
 	if (!strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "match")) {
 		*out = true;
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcasecmp(s, "false") || !strcasecmp(s, "off")) {
 		*out = false;
-		return 0;
+		return PGS_OK;
 	}
-	return -1;
+	return PGS_ERR;
 }
 
 static int copy_char(struct sql_ctx *c, json_t *arg, const char *name, char *out)
@@ -50,7 +50,7 @@ static int copy_char(struct sql_ctx *c, json_t *arg, const char *name, char *out
 		    c, "0A000", "COPY %s must be a single one-byte character on an encrypted table",
 		    name);
 	*out = s[0];
-	return 0;
+	return PGS_OK;
 }
 
 int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
@@ -82,7 +82,7 @@ int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
 				    "COPY of an encrypted table supports FORMAT text and csv only");
 		} else if (!strcmp(name, "delimiter")) {
 			if (copy_char(c, arg, "DELIMITER", &delim) < 0)
-				return -1;
+				return PGS_ERR;
 			have_delim = true;
 		} else if (!strcmp(name, "null")) {
 			null_s = copy_opt_str(arg);
@@ -96,11 +96,11 @@ int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
 				    "pgseal does not understand this COPY HEADER value");
 		} else if (!strcmp(name, "quote")) {
 			if (copy_char(c, arg, "QUOTE", &quote) < 0)
-				return -1;
+				return PGS_ERR;
 			have_quote = true;
 		} else if (!strcmp(name, "escape")) {
 			if (copy_char(c, arg, "ESCAPE", &escape) < 0)
-				return -1;
+				return PGS_ERR;
 			have_escape = true;
 		} else if (!strcmp(name, "force_quote") || !strcmp(name, "force_not_null") ||
 		           !strcmp(name, "force_null") || !strcmp(name, "freeze") ||
@@ -117,7 +117,7 @@ int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp)
 	cp->quote = have_quote ? quote : '"';
 	cp->escape = have_escape ? escape : cp->quote;
 	cp->null_string = pgs_xstrdup(have_null ? null_s : (csv ? "" : "\\N"));
-	return 0;
+	return PGS_OK;
 }
 
 /* A new COPY description for the statement being analysed (the text's statement index). */
@@ -155,7 +155,7 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		                  v->name);
 	if (rv && !t) {
 		(void)copy_add(c, b); /* a plain table: its rows are relayed unchanged */
-		return 0;
+		return PGS_OK;
 	}
 	if (q) {
 		if (c->stmt(c, parent, q, &r) < 0)
@@ -163,7 +163,7 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		if (!c->touched) {
 			sql_rel_free(&r);
 			(void)copy_add(c, b);
-			return 0;
+			return PGS_OK;
 		}
 	}
 	c->touched = true;
@@ -203,6 +203,8 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 			goto fail;
 		}
 		cp->ncolumns = r.ncols;
+		/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		cp->columns = pgs_xcalloc(r.ncols + 1, sizeof(*cp->columns));
 		for (size_t i = 0; i < r.ncols; i++) {
 			if (r.cols[i].tainted) {
@@ -214,7 +216,12 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 			cp->columns[i] = r.cols[i].col;
 		}
 		sql_rel_free(&r);
-		return 0;
+		return PGS_OK;
+	}
+	if (!t) {
+		/* neither a table nor a query: libpg_query never yields this; refuse, not crash */
+		sql_refuse(c, "0A000", "COPY without a table or a query is not supported");
+		goto fail;
 	}
 	json_t *att = json_object_get(b, "attlist");
 	size_t n = json_array_size(att);
@@ -230,6 +237,8 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		n = t->ncolumns;
 	}
 	cp->ncolumns = n;
+	/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	cp->columns = pgs_xcalloc(n + 1, sizeof(*cp->columns));
 	for (size_t i = 0; i < n; i++) {
 		const char *nm =
@@ -238,8 +247,8 @@ int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
 		        : t->columns[i];
 		cp->columns[i] = sql_find_column(t, nm);
 	}
-	return 0;
+	return PGS_OK;
 fail:
 	sql_rel_free(&r);
-	return -1;
+	return PGS_ERR;
 }

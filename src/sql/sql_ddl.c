@@ -52,20 +52,20 @@ static int foreign_options(struct sql_ctx *c, json_t *options)
 				return refuse_path(c, t, "a foreign table over");
 		}
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_ddl_foreign(struct sql_ctx *c, json_t *b)
 {
 	if (foreign_options(c, json_object_get(b, "options")) < 0)
-		return -1;
+		return PGS_ERR;
 	json_t *base = json_object_get(b, "base");
 	if (sql_tree_names_encrypted(c, base))
 		return sql_refuse(
 		    c, "0A000",
 		    "pgseal does not support a foreign table named like, a partition of "
 		    "or a child of an encrypted table");
-	return 0;
+	return PGS_OK;
 }
 
 /* NULL, optionally cast: the only default an encrypted column may have. */
@@ -113,7 +113,7 @@ static int constraint(struct sql_ctx *c, struct sql_scope *sc, json_t *b,
 	const char *ct = sql_jstr(b, "contype");
 	json_t *e = json_object_get(b, "raw_expr");
 	if (!ct)
-		return 0;
+		return PGS_OK;
 	if (col && !strcmp(ct, "CONSTR_DEFAULT") && e && !null_const(e))
 		return sql_refuse(c, "0A000",
 		                  "a DEFAULT on encrypted column %s would store plaintext in the "
@@ -131,11 +131,11 @@ static int constraint(struct sql_ctx *c, struct sql_scope *sc, json_t *b,
 		                  col->qualified);
 	if (e && (!strcmp(ct, "CONSTR_CHECK") || !strcmp(ct, "CONSTR_GENERATED")) &&
 	    sql_expr(c, sc, e) < 0)
-		return -1;
+		return PGS_ERR;
 	json_t *w = json_object_get(b, "where_clause");
 	if (w && sql_expr(c, sc, w) < 0)
-		return -1;
-	return 0;
+		return PGS_ERR;
+	return PGS_OK;
 }
 
 static int column_def(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
@@ -159,9 +159,9 @@ static int column_def(struct sql_ctx *c, struct sql_scope *sc, const struct sche
 	{
 		json_t *k = sql_node_is(it, "Constraint");
 		if (k && constraint(c, sc, k, col) < 0)
-			return -1;
+			return PGS_ERR;
 	}
-	return 0;
+	return PGS_OK;
 }
 
 /* The table a CREATE/ALTER TABLE is about, as the only FROM item of its expressions. */
@@ -196,7 +196,7 @@ static int create_paths(struct sql_ctx *c, json_t *b, const struct schema_table 
 		return refuse_path(c, t, part ? "making a partition of" : "INHERITS for");
 	if (t && t->nencrypted > 0 && json_object_get(b, "partspec"))
 		return refuse_path(c, t, "PARTITION BY for");
-	return 0;
+	return PGS_OK;
 }
 
 static int ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
@@ -260,7 +260,7 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 	json_t *def = json_object_get(cmd, "def");
 	const struct schema_column *col = t && name ? sql_find_column(t, name) : NULL;
 	if (!sub)
-		return 0;
+		return PGS_OK;
 	if (!strcmp(sub, "AT_AddInherit") || !strcmp(sub, "AT_AttachPartition")) {
 		/* ALTER TABLE x INHERIT enc, ALTER TABLE enc ATTACH PARTITION x: both directions */
 		bool attach = !strcmp(sub, "AT_AttachPartition");
@@ -274,7 +274,7 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 		if (t && t->nencrypted > 0)
 			return refuse_path(c, t,
 			                   attach ? "attaching a partition to" : "INHERIT for");
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(sub, "AT_GenericOptions"))
 		return foreign_options(c, json_object_get(sql_node_is(def, "List"), "items"));
@@ -296,7 +296,7 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 			                  "ALTER COLUMN %s SET DEFAULT would store plaintext in "
 			                  "the catalog; only DEFAULT NULL is supported",
 			                  col->qualified);
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(sub, "AT_AddColumn") || !strcmp(sub, "AT_AddColumnToView")) {
 		json_t *cd = sql_node_is(def, "ColumnDef");
@@ -312,16 +312,16 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 			                  "an identity encrypted column %s is not supported (its "
 			                  "values would be generated in plaintext by PostgreSQL)",
 			                  col->qualified);
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(sub, "AT_AlterColumnType")) {
 		json_t *cd = sql_node_is(def, "ColumnDef");
 		json_t *u = json_object_get(cd, "raw_default");
 		if (!u)
-			return 0;
+			return PGS_OK;
 		if (col) {
 			if (null_const(u) || self_ref(u, name))
-				return 0;
+				return PGS_OK;
 			return sql_refuse(c, "0A000",
 			                  "ALTER COLUMN %s TYPE ... USING an expression would "
 			                  "store plaintext; only USING NULL or the column itself "
@@ -330,7 +330,7 @@ static int alter_cmd(struct sql_ctx *c, struct sql_scope *sc, const struct schem
 		}
 		return sql_expr(c, sc, u);
 	}
-	return 0;
+	return PGS_OK;
 }
 
 static int ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b)
@@ -370,5 +370,5 @@ int sql_ddl_into(struct sql_ctx *c, json_t *into)
 		                  "supported (it would store plaintext in %s); create the table, "
 		                  "then INSERT through pgseal",
 		                  t->name, t->encrypted[0].qualified);
-	return 0;
+	return PGS_OK;
 }

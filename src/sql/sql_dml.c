@@ -36,7 +36,7 @@ static int target_check(struct sql_ctx *c, const struct schema_table *t, json_t 
 {
 	const char *name = sql_jstr(rt, "name");
 	if (!t || t->nencrypted == 0 || !name)
-		return 0;
+		return PGS_OK;
 	const struct schema_column *col = sql_find_column(t, name);
 	if (json_array_size(json_object_get(rt, "indirection"))) {
 		if (col)
@@ -51,7 +51,7 @@ static int target_check(struct sql_ctx *c, const struct schema_table *t, json_t 
 		    "name the column alone); nothing was sent",
 		    name, t->name, name, name);
 	}
-	return col ? 0 : sql_column_mapped(c, t, name);
+	return col ? PGS_OK : sql_column_mapped(c, t, name);
 }
 
 /* SET (a, b) = (1, 2, 3) or = (SELECT 1, 2, 3) on an encrypted table: a value without a column
@@ -60,7 +60,7 @@ static int multi_arity(struct sql_ctx *c, const struct schema_table *t, json_t *
 {
 	json_t *m = sql_node_is(val, "MultiAssignRef");
 	if (!t || t->nencrypted == 0 || !m)
-		return 0;
+		return PGS_OK;
 	json_int_t want = json_integer_value(json_object_get(m, "ncolumns"));
 	json_t *src = json_object_get(m, "source"), *row = sql_node_is(src, "RowExpr");
 	json_t *sel =
@@ -72,7 +72,7 @@ static int multi_arity(struct sql_ctx *c, const struct schema_table *t, json_t *
 		    "UPDATE of encrypted table %s: SET (...) = (...) has %zu value(s) "
 		    "for %d column(s); nothing was sent",
 		    t->name, json_array_size(list), (int)want);
-	return 0;
+	return PGS_OK;
 }
 
 static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema_table *t,
@@ -87,7 +87,7 @@ static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema
 		json_t *val = json_object_get(rt, "val");
 		const struct schema_column *col = t ? sql_find_column(t, name) : NULL;
 		if (target_check(c, t, rt) < 0 || multi_arity(c, t, val) < 0)
-			return -1;
+			return PGS_ERR;
 		if (col && sql_node_is(val, "MultiAssignRef"))
 			return sql_refuse(
 			    c, "0A000",
@@ -95,9 +95,9 @@ static int set_list(struct sql_ctx *c, struct sql_scope *sc, const struct schema
 			    "col = value",
 			    col->qualified);
 		if (col ? sql_value_into(c, sc, val, col) < 0 : (val && sql_expr(c, sc, val) < 0))
-			return -1;
+			return PGS_ERR;
 	}
-	return 0;
+	return PGS_OK;
 }
 
 static int returning(struct sql_ctx *c, struct sql_scope *sc, json_t *b, struct sql_rel *out)
@@ -105,13 +105,13 @@ static int returning(struct sql_ctx *c, struct sql_scope *sc, json_t *b, struct 
 	struct sql_rel r;
 	if (sql_targets(c, sc, json_object_get(b, "returningList"), &r) < 0) {
 		sql_rel_free(&r);
-		return -1;
+		return PGS_ERR;
 	}
 	if (out)
 		*out = r;
 	else
 		sql_rel_free(&r);
-	return 0;
+	return PGS_OK;
 }
 
 int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)
@@ -139,6 +139,8 @@ int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sq
 			goto out;
 		}
 		size_t n = ncols ? ncols : t->ncolumns;
+		/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		enc = pgs_xcalloc(n + 1, sizeof(*enc));
 		for (size_t i = 0; i < n; i++) {
 			json_t *rt = sql_node_is(json_array_get(cols, i), "ResTarget");

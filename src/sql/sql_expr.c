@@ -50,7 +50,7 @@ static int substr_ref(struct sql_ctx *c, json_t *node)
 	char *t = pgs_xmalloc(n + 20);
 	snprintf(t, n + 20, "substr(%.*s, 1, 33)", (int)n, c->sql + s);
 	sql_add_text_edit(c, s, e, t);
-	return 0;
+	return PGS_OK;
 }
 
 /* A value for an encrypted column (mode RECORD) or a search operand (mode BLIND). */
@@ -78,7 +78,7 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 			snprintf(t, 16, "$%d", num);
 			sql_add_text_edit(c, s, e, t);
 		}
-		return 0;
+		return PGS_OK;
 	}
 	/* unary plus on a number: +7 */
 	json_t *ae = sql_node_is(in, "A_Expr"), *num;
@@ -93,7 +93,7 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	}
 	if (array || !sql_node_is(in, "A_Const")) {
 		*ok = false;
-		return 0;
+		return PGS_OK;
 	}
 	char *v = NULL;
 	size_t vlen = 0;
@@ -110,10 +110,10 @@ static int operand(struct sql_ctx *c, json_t *node, const struct schema_column *
 	if (isnull) {
 		if (cast)
 			sql_add_text_edit(c, s, e, pgs_xstrdup("NULL"));
-		return 0;
+		return PGS_OK;
 	}
 	sql_add_literal_edit(c, s, e, col, mode, v, vlen);
-	return 0;
+	return PGS_OK;
 }
 
 int sql_value_into(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
@@ -129,18 +129,18 @@ int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
 	struct sql_dcol d;
 	int rc;
 	if (sql_node_is(node, "SetToDefault"))
-		return 0;
+		return PGS_OK;
 	if (enc_ref(c, sc, node, &d, &rc) && d.col == col)
-		return 0; /* EXCLUDED.col, col = col: the ciphertext stays in its column */
+		return PGS_OK; /* EXCLUDED.col, col = col: the ciphertext stays in its column */
 	if (rc < 0 || operand(c, node, col, mode, false, &ok) < 0)
-		return -1;
+		return PGS_ERR;
 	if (!ok)
 		return sql_refuse(
 		    c, "0A000",
 		    "pgseal cannot encrypt the value for %s: only constants, parameters, NULL and "
 		    "DEFAULT can go into an encrypted column",
 		    col->qualified);
-	return 0;
+	return PGS_OK;
 }
 
 static int search_operand(struct sql_ctx *c, json_t *node, const struct schema_column *col,
@@ -148,13 +148,13 @@ static int search_operand(struct sql_ctx *c, json_t *node, const struct schema_c
 {
 	bool ok;
 	if (operand(c, node, col, SQL_VALUE_BLIND, array, &ok) < 0)
-		return -1;
+		return PGS_ERR;
 	if (!ok)
 		return sql_refuse(
 		    c, "0A000",
 		    "pgseal can compare encrypted column %s only with constants or parameters",
 		    col->qualified);
-	return 0;
+	return PGS_OK;
 }
 
 static const char *op_name(json_t *b)
@@ -207,7 +207,7 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 		return sql_refuse(c, "0A000", "encrypted column %s is not searchable",
 		                  col->qualified);
 	if (substr_ref(c, ref) < 0)
-		return -1;
+		return PGS_ERR;
 	if (!strcmp(kind, "AEXPR_OP")) {
 		struct sql_dcol d2;
 		int rc;
@@ -220,7 +220,7 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 			return substr_ref(c, other);
 		}
 		if (rc < 0)
-			return -1;
+			return PGS_ERR;
 		return search_operand(c, other, col, false);
 	}
 	if (!strcmp(kind, "AEXPR_IN")) {
@@ -233,9 +233,9 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 		json_array_foreach(items, i, it)
 		{
 			if (search_operand(c, it, col, false) < 0)
-				return -1;
+				return PGS_ERR;
 		}
-		return 0;
+		return PGS_OK;
 	}
 	/* = ANY(...) / <> ALL(...) */
 	json_t *arr = sql_node_is(other, "A_ArrayExpr");
@@ -245,9 +245,9 @@ static int search(struct sql_ctx *c, struct sql_scope *sc, json_t *b, const char
 		json_array_foreach(json_object_get(arr, "elements"), i, it)
 		{
 			if (search_operand(c, it, col, false) < 0)
-				return -1;
+				return PGS_ERR;
 		}
-		return 0;
+		return PGS_OK;
 	}
 	bool cast;
 	if (sql_node_is(uncast(other, &cast), "ParamRef"))
@@ -288,18 +288,18 @@ static int aexpr(struct sql_ctx *c, struct sql_scope *sc, json_t *b)
 	if (!kind)
 		kind = "";
 	if (c->viewdef && (!strcmp(op, "=") || !strcmp(op, "<>")) && l && blind_ref(c, sc, l))
-		return r ? sql_expr(c, sc, r) : 0;
+		return r ? sql_expr(c, sc, r) : PGS_OK;
 	if (l && enc_ref(c, sc, l, &dl, &rc))
 		return search(c, sc, b, kind, op, l, &dl, r, true);
 	if (rc < 0)
-		return -1;
+		return PGS_ERR;
 	if (r && enc_ref(c, sc, r, &dr, &rc))
 		return search(c, sc, b, kind, op, r, &dr, l, false);
 	if (rc < 0)
-		return -1;
+		return PGS_ERR;
 	if (l && sql_expr(c, sc, l) < 0)
-		return -1;
-	return r ? sql_expr(c, sc, r) : 0;
+		return PGS_ERR;
+	return r ? sql_expr(c, sc, r) : PGS_OK;
 }
 
 static int walk_children(struct sql_ctx *c, struct sql_scope *sc, json_t *v)
@@ -310,7 +310,7 @@ static int walk_children(struct sql_ctx *c, struct sql_scope *sc, json_t *v)
 		json_array_foreach(v, i, it)
 		{
 			if (sql_expr(c, sc, it) < 0)
-				return -1;
+				return PGS_ERR;
 		}
 	} else if (json_is_object(v)) {
 		const char *k;
@@ -318,10 +318,10 @@ static int walk_children(struct sql_ctx *c, struct sql_scope *sc, json_t *v)
 		json_object_foreach(v, k, it)
 		{
 			if ((json_is_object(it) || json_is_array(it)) && sql_expr(c, sc, it) < 0)
-				return -1;
+				return PGS_ERR;
 		}
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
@@ -330,7 +330,7 @@ int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node)
 	const char *type = sql_node_type(node, &b);
 	int rc = 0;
 	if (c->plan->refused)
-		return -1;
+		return PGS_ERR;
 	if (++c->depth > SQL_MAX_DEPTH) {
 		c->depth--;
 		return sql_refuse(c, "0A000", "statement too deeply nested for pgseal");

@@ -123,7 +123,7 @@ int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct
 			return -1;
 		sql_rel_push(out, name, NULL, false);
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
@@ -133,7 +133,7 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 	struct sql_rel r;
 	memset(&r, 0, sizeof(r));
 	if (!type)
-		return 0;
+		return PGS_OK;
 	if (!strcmp(type, "RangeVar")) {
 		const char *rel = sql_jstr(b, "relname"), *schemaname = sql_jstr(b, "schemaname");
 		json_t *alias = json_object_get(b, "alias");
@@ -200,7 +200,7 @@ int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item)
 			r.unsafe = enc;
 			sql_scope_add_rel(sc, jalias, &r);
 		}
-		return 0;
+		return PGS_OK;
 	}
 	if (!strcmp(type, "RangeFunction")) {
 		if (sql_expr(c, sc, json_object_get(b, "functions")) < 0)

@@ -120,7 +120,8 @@ struct sql_ctx {
  *                                data; libpg_query's parse and scan; the fast path
  */
 
-/* sql_node.c: the toolbox. Walkers return 0 to go on, -1 to stop (the plan is refused). */
+/* sql_node.c: the toolbox. Walkers return PGS_OK to go on, PGS_ERR to stop (the plan is refused).
+ */
 int sql_refuse(struct sql_ctx *c, const char *sqlstate, const char *fmt, ...) PGS_PRINTF(3, 4);
 /* JSON helpers: a wrapped node {"Type": {...}} -> its type name and body. */
 const char *sql_node_type(json_t *node, json_t **body);
@@ -132,11 +133,11 @@ void sql_add_literal_edit(struct sql_ctx *c, uint32_t start, uint32_t end,
                           size_t vlen);
 /* Frees an edit's text and wipes and frees its value. */
 void sql_edit_clear(struct sql_edit *e);
-int sql_finish_edits(struct sql_ctx *c);
+int sql_finish_edits(struct sql_ctx *c) PGS_MUSTCHECK;
 void sql_sink_param(struct sql_ctx *c, int number, const struct schema_column *col,
                     enum sql_value_mode mode, bool array);
 void sql_sink_plain(struct sql_ctx *c, int number);
-int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k);
+int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k) PGS_MUSTCHECK;
 void sql_sink_free(struct sql_psink *k);
 
 /* sql_mentions.c: the fast path. Whether a text may be ALTER SCHEMA ... RENAME (the fast paths
@@ -151,13 +152,14 @@ PgQueryParseResult sql_lex_parse(const char *text);
 PgQueryScanResult sql_lex_scan(const char *text);
 
 /* sql_scan.c: tokens and extents in the original text. */
-int sql_scan(struct sql_ctx *c);
+int sql_scan(struct sql_ctx *c) PGS_MUSTCHECK;
 int sql_tok_at(const struct sql_ctx *c,
                int offset); /* index of the token starting at offset, or -1 */
-int sql_ref_extent(struct sql_ctx *c, json_t *colref, uint32_t *start, uint32_t *end);
-int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t *end);
+int sql_ref_extent(struct sql_ctx *c, json_t *colref, uint32_t *start, uint32_t *end) PGS_MUSTCHECK;
+int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t *end) PGS_MUSTCHECK;
 /* The constant's value as text (malloc'd) from an A_Const or casts of one; *isnull for NULL. */
-int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, bool *isnull);
+int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen,
+                    bool *isnull) PGS_MUSTCHECK;
 int sql_min_location(json_t *node);
 
 /* sql_scope.c: names, FROM items as relations, scopes, column resolution. */
@@ -167,12 +169,14 @@ const struct schema_column *sql_find_column(const struct schema_table *t, const 
 bool sql_table_has_column(const struct schema_table *t, const char *name);
 /* Refuses a name that is not a column of encrypted table t in the config's `columns:` (system
  * columns aside): PostgreSQL would reject the statement after logging it. 0 otherwise. */
-int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name);
+int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t,
+                      const char *name) PGS_MUSTCHECK;
 /* The encrypted column of t whose name equals name but for case ("EMAIL" for email), or NULL. */
 const struct schema_column *sql_case_twin(const struct schema_table *t, const char *name);
 void sql_scope_free(struct sql_scope *sc);
 /* Resolves a ColumnRef body: out->col = the encrypted column or NULL (plain); -1 when refused. */
-int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out);
+int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref,
+                struct sql_dcol *out) PGS_MUSTCHECK;
 /* t.* or * in an expression: true when it may expand to encrypted columns. */
 bool sql_star_touches(struct sql_scope *sc, json_t *fields);
 void sql_rel_free(struct sql_rel *r);
@@ -195,64 +199,69 @@ const struct sql_view *sql_find_view(const struct sql_ctx *c, const char *schema
 /* The columns of a view as a FROM item. */
 void sql_view_rel(const struct sql_view *v, struct sql_rel *r);
 /* Refuses INSERT/UPDATE (what) through a view carrying encrypted data; 0 otherwise. */
-int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what);
+int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what) PGS_MUSTCHECK;
 /* A view the text defines over encrypted data (plan->defined_views). */
 void sql_define_view(struct sql_ctx *c, const char *name);
 
 /* sql_expr.c: expressions. */
 bool sql_tree_names_encrypted(struct sql_ctx *c, json_t *node);
-int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node);
-int sql_no_encrypted(struct sql_ctx *c, struct sql_scope *sc, json_t *node, const char *what);
+int sql_expr(struct sql_ctx *c, struct sql_scope *sc, json_t *node) PGS_MUSTCHECK;
+int sql_no_encrypted(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
+                     const char *what) PGS_MUSTCHECK;
 int sql_value_into(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
-                   const struct schema_column *col);
+                   const struct schema_column *col) PGS_MUSTCHECK;
 int sql_value_as(struct sql_ctx *c, struct sql_scope *sc, json_t *node,
-                 const struct schema_column *col, enum sql_value_mode mode);
+                 const struct schema_column *col, enum sql_value_mode mode) PGS_MUSTCHECK;
 
 /* sql_from.c: FROM items and target lists. */
 /* The output columns of a target or RETURNING list. */
-int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets, struct sql_rel *out);
-int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item);
+int sql_targets(struct sql_ctx *c, struct sql_scope *sc, json_t *targets,
+                struct sql_rel *out) PGS_MUSTCHECK;
+int sql_from_item(struct sql_ctx *c, struct sql_scope *sc, json_t *item) PGS_MUSTCHECK;
 
 /* sql_select.c: SELECT. */
-int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
+               struct sql_rel *out) PGS_MUSTCHECK;
 /* A WITH clause: its CTEs enter the scope. */
-int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with);
+int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with) PGS_MUSTCHECK;
 
 /* sql_dml.c: INSERT, UPDATE, DELETE. */
 /* The target table (or view) of a statement as a FROM item; the config's table, or NULL. */
 const struct schema_table *sql_target_rel(struct sql_ctx *c, struct sql_scope *sc, json_t *rv,
                                           const char *alias_as);
-int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out);
+int sql_insert(struct sql_ctx *c, struct sql_scope *parent, json_t *b,
+               struct sql_rel *out) PGS_MUSTCHECK;
 int sql_update_delete(struct sql_ctx *c, struct sql_scope *parent, json_t *b, bool upd,
-                      struct sql_rel *out);
+                      struct sql_rel *out) PGS_MUSTCHECK;
 
 /* sql_ddl.c: CREATE TABLE, ALTER TABLE, CREATE TABLE AS / SELECT INTO targets. */
-int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
-int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
-int sql_ddl_into(struct sql_ctx *c, json_t *into);
+int sql_ddl_create(struct sql_ctx *c, struct sql_scope *parent, json_t *b) PGS_MUSTCHECK;
+int sql_ddl_alter(struct sql_ctx *c, struct sql_scope *parent, json_t *b) PGS_MUSTCHECK;
+int sql_ddl_into(struct sql_ctx *c, json_t *into) PGS_MUSTCHECK;
 /* CREATE FOREIGN TABLE: refused when it names or points at an encrypted table. */
-int sql_ddl_foreign(struct sql_ctx *c, json_t *b);
+int sql_ddl_foreign(struct sql_ctx *c, json_t *b) PGS_MUSTCHECK;
 
 /* sql_copy.c: a COPY statement and its options. */
-int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
-int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp);
+int sql_copy_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b) PGS_MUSTCHECK;
+int sql_copy_options(struct sql_ctx *c, json_t *options, struct sql_copy *cp) PGS_MUSTCHECK;
 
 /* sql_prepare.c: PREPARE name AS ..., EXECUTE name(args). */
-int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
-int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b);
+int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b) PGS_MUSTCHECK;
+int sql_execute_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b) PGS_MUSTCHECK;
 /* DEALLOCATE [ALL] and DISCARD: recorded in the plan's namespace changes. */
 void sql_namespace_stmt(struct sql_ctx *c, const char *type, json_t *b);
 
-/* sql_rename.c: RenameStmt, AlterObjectSchemaStmt (SET SCHEMA). 1: not a rename the analysis
- * maps (the caller treats it as other DDL). */
-int sql_rename_stmt(struct sql_ctx *c, json_t *b);
-int sql_move_stmt(struct sql_ctx *c, json_t *b);
+/* sql_rename.c: RenameStmt, AlterObjectSchemaStmt (SET SCHEMA). SQL_NOT_MAPPED: not a rename
+ * the analysis maps (the caller treats it as other DDL). */
+#define SQL_NOT_MAPPED 1
+int sql_rename_stmt(struct sql_ctx *c, json_t *b) PGS_MUSTCHECK;
+int sql_move_stmt(struct sql_ctx *c, json_t *b) PGS_MUSTCHECK;
 
 /* sql_analyze.c: the analysis of one text (its statements through sql_stmt, static there and
  * reached by the files below through ctx->stmt); first_out: the first statement's output
  * columns (a view's definition, sql_views.c). */
 int sql_analyze_into(const struct schema *s, const struct sql_views *views, const char *sql,
                      size_t len, sql_prepared_lookup_fn lookup, void *lookup_arg,
-                     struct sql_plan **out, struct sql_rel *first_out);
+                     struct sql_plan **out, struct sql_rel *first_out) PGS_MUSTCHECK;
 
 #endif

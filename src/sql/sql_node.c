@@ -38,7 +38,7 @@ int sql_refuse(struct sql_ctx *c, const char *sqlstate, const char *fmt, ...)
 {
 	struct sql_plan *p = c->plan;
 	if (p->refused)
-		return -1;
+		return PGS_ERR;
 	p->refused = true;
 	p->touches_encrypted = true;
 	snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", sqlstate);
@@ -48,7 +48,7 @@ int sql_refuse(struct sql_ctx *c, const char *sqlstate, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	p->message = pgs_xstrdup(buf);
-	return -1;
+	return PGS_ERR;
 }
 
 static struct sql_edit *new_edit(struct sql_ctx *c)
@@ -104,7 +104,7 @@ static int edit_cmp(const void *a, const void *b)
 		return x->offset < y->offset ? -1 : 1;
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
-	return 0;
+	return PGS_OK;
 }
 
 static bool edit_same(const struct sql_edit *x, const struct sql_edit *y)
@@ -120,7 +120,7 @@ int sql_finish_edits(struct sql_ctx *c)
 {
 	struct sql_plan *p = c->plan;
 	if (p->nedits == 0)
-		return 0;
+		return PGS_OK;
 	qsort(p->edits, p->nedits, sizeof(*p->edits), edit_cmp);
 	size_t w = 0;
 	for (size_t r = 0; r < p->nedits; r++) {
@@ -141,7 +141,7 @@ int sql_finish_edits(struct sql_ctx *c)
 		w++;
 	}
 	p->nedits = w;
-	return 0;
+	return PGS_OK;
 }
 
 void sql_sink_param(struct sql_ctx *c, int number, const struct schema_column *col,
@@ -176,7 +176,7 @@ static int param_cmp(const void *a, const void *b)
 int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k)
 {
 	if (k->n == 0)
-		return 0;
+		return PGS_OK;
 	qsort(k->v, k->n, sizeof(*k->v), param_cmp);
 	size_t w = 0;
 	for (size_t r = 0; r < k->n; r++) {
@@ -203,7 +203,7 @@ int sql_sink_finish(struct sql_ctx *c, struct sql_psink *k)
 				                  "parameter $%d is bound to encrypted column %s "
 				                  "and also used elsewhere",
 				                  k->v[i].number, k->v[i].column->qualified);
-	return 0;
+	return PGS_OK;
 }
 
 void sql_sink_free(struct sql_psink *k)

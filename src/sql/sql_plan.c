@@ -71,7 +71,10 @@ void sql_copy_dup(struct sql_copy *dst, const struct sql_copy *src)
 	dst->null_string = src->null_string ? pgs_xstrdup(src->null_string) : NULL;
 	dst->columns = NULL;
 	if (src->columns) {
+		/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		dst->columns = pgs_xcalloc(src->ncolumns + 1, sizeof(*dst->columns));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		memcpy(dst->columns, src->columns, src->ncolumns * sizeof(*dst->columns));
 	}
 }

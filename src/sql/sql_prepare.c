@@ -91,7 +91,7 @@ static int prepare_argtypes(struct sql_ctx *c, json_t *argtypes, const struct sq
 		sql_add_text_edit(c, (uint32_t)start, (uint32_t)end,
 		                  pgs_xstrdup(p->array ? "bytea[]" : "bytea"));
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_prepare_stmt(struct sql_ctx *c, struct sql_scope *parent, json_t *b)

@@ -52,7 +52,7 @@ static int rename_schema(struct sql_ctx *c, const char *old, const char *newname
 			sql_define_view(c, v->name);
 		}
 	}
-	return 0;
+	return PGS_OK;
 }
 
 /* ALTER TABLE/VIEW t RENAME COLUMN old TO new. */
@@ -84,7 +84,7 @@ static int rename_column(struct sql_ctx *c, const char *nsp, const char *rel, co
 		c->touched = true;
 		sql_define_view(c, v->name);
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_rename_stmt(struct sql_ctx *c, json_t *b)
@@ -95,14 +95,14 @@ int sql_rename_stmt(struct sql_ctx *c, json_t *b)
 	const char *newname = sql_jstr(b, "newname");
 	const struct schema_table *t;
 	if (!rt)
-		return 0;
+		return PGS_OK;
 	if (!strcmp(rt, "OBJECT_SCHEMA"))
 		return rename_schema(c, sql_jstr(b, "subname"), newname);
 	if (!strcmp(rt, "OBJECT_COLUMN"))
 		return rename_column(c, nsp, rel, sql_jstr(b, "subname"), newname);
 	if (strcmp(rt, "OBJECT_TABLE") != 0 && strcmp(rt, "OBJECT_VIEW") != 0 &&
 	    strcmp(rt, "OBJECT_MATVIEW") != 0 && strcmp(rt, "OBJECT_FOREIGN_TABLE") != 0)
-		return 1; /* constraints, indexes, triggers...: not a name the analysis maps */
+		return SQL_NOT_MAPPED; /* constraints, indexes, triggers...: not mapped names */
 	if ((t = enc_table(c, nsp, rel)))
 		return refuse_config_name(c, "renaming", t);
 	/* another table taking an encrypted table's name: PostgreSQL holds its columns in
@@ -114,7 +114,7 @@ int sql_rename_stmt(struct sql_ctx *c, json_t *b)
 		c->touched = true;
 		sql_define_view(c, newname);
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_move_stmt(struct sql_ctx *c, json_t *b)
@@ -123,7 +123,7 @@ int sql_move_stmt(struct sql_ctx *c, json_t *b)
 	const char *nsp = sql_jstr(rv, "schemaname"), *rel = sql_jstr(rv, "relname");
 	const char *to = sql_jstr(b, "newschema");
 	if (!rv || !rel)
-		return 1;
+		return SQL_NOT_MAPPED;
 	const struct schema_table *t = enc_table(c, nsp, rel), *t2 = enc_table(c, to, rel);
 	if (t && strchr(t->name, '.'))
 		return refuse_config_name(c, "moving (SET SCHEMA)", t);
@@ -137,5 +137,5 @@ int sql_move_stmt(struct sql_ctx *c, json_t *b)
 		c->touched = true;
 		sql_define_view(c, v->name);
 	}
-	return 0;
+	return PGS_OK;
 }

@@ -16,15 +16,15 @@ static int pb_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
 	uint64_t r = 0;
 	for (int shift = 0; shift < 64; shift += 7) {
 		if (*pos >= n)
-			return -1;
+			return PGS_ERR;
 		uint8_t b = p[(*pos)++];
 		r |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
 			*v = r;
-			return 0;
+			return PGS_OK;
 		}
 	}
-	return -1;
+	return PGS_ERR;
 }
 
 static int pb_skip(const uint8_t *p, size_t n, size_t *pos, unsigned wt)
@@ -35,21 +35,21 @@ static int pb_skip(const uint8_t *p, size_t n, size_t *pos, unsigned wt)
 		return pb_varint(p, n, pos, &v);
 	case 1:
 		if (n - *pos < 8)
-			return -1;
+			return PGS_ERR;
 		*pos += 8;
-		return 0;
+		return PGS_OK;
 	case 2:
 		if (pb_varint(p, n, pos, &v) < 0 || v > n - *pos)
-			return -1;
+			return PGS_ERR;
 		*pos += (size_t)v;
-		return 0;
+		return PGS_OK;
 	case 5:
 		if (n - *pos < 4)
-			return -1;
+			return PGS_ERR;
 		*pos += 4;
-		return 0;
+		return PGS_OK;
 	default:
-		return -1;
+		return PGS_ERR;
 	}
 }
 
@@ -60,15 +60,15 @@ static int pb_token(const uint8_t *p, size_t n, struct sql_tok *t)
 	while (pos < n) {
 		uint64_t key, v;
 		if (pb_varint(p, n, &pos, &key) < 0)
-			return -1;
+			return PGS_ERR;
 		unsigned field = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
 		if (wt != 0) {
 			if (pb_skip(p, n, &pos, wt) < 0)
-				return -1;
+				return PGS_ERR;
 			continue;
 		}
 		if (pb_varint(p, n, &pos, &v) < 0)
-			return -1;
+			return PGS_ERR;
 		if (field == 1)
 			t->start = (int)v;
 		else if (field == 2)
@@ -78,13 +78,13 @@ static int pb_token(const uint8_t *p, size_t n, struct sql_tok *t)
 		else if (field == 5)
 			t->kw = (int)v;
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_scan(struct sql_ctx *c)
 {
 	if (c->scanned)
-		return c->scan_failed ? -1 : 0;
+		return c->scan_failed ? PGS_ERR : PGS_OK;
 	c->scanned = true;
 	PgQueryScanResult r = sql_lex_scan(c->sql);
 	int rc = -1;
@@ -177,29 +177,29 @@ int sql_ref_extent(struct sql_ctx *c, json_t *colref, uint32_t *start, uint32_t 
 	json_int_t loc = json_integer_value(json_object_get(colref, "location"));
 	size_t nf = json_array_size(fields);
 	if (sql_scan(c) < 0 || nf == 0)
-		return -1;
+		return PGS_ERR;
 	int i = sql_tok_at(c, (int)loc);
 	if (i < 0)
-		return -1;
+		return PGS_ERR;
 	size_t k = (size_t)i;
 	for (size_t f = 0; f < nf; f++) {
 		if (f > 0) {
 			if (k >= c->ntoks || c->toks[k].kind != SQL_T_DOT)
-				return -1;
+				return PGS_ERR;
 			k++;
 		}
 		if (k >= c->ntoks || !tok_is_word(&c->toks[k]))
-			return -1;
+			return PGS_ERR;
 		k++;
 		/* U&"..." UESCAPE '!' */
 		if (c->toks[k - 1].kind == SQL_T_UIDENT && tok_text_is(c, k, "uescape"))
 			k += 2;
 	}
 	if (k > c->ntoks || (k < c->ntoks && c->toks[k].kind == SQL_T_DOT))
-		return -1;
+		return PGS_ERR;
 	*start = (uint32_t)c->toks[i].start;
 	*end = (uint32_t)c->toks[k - 1].end;
-	return 0;
+	return PGS_OK;
 }
 
 static size_t skip_parens(const struct sql_ctx *c, size_t k)
@@ -355,10 +355,10 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 {
 	int loc = sql_min_location(node);
 	if (sql_scan(c) < 0 || loc < 0)
-		return -1;
+		return PGS_ERR;
 	int i = sql_tok_at(c, loc);
 	if (i < 0)
-		return -1;
+		return PGS_ERR;
 	size_t k = (size_t)i;
 	if (c->toks[k].kind == SQL_T_MINUS || c->toks[k].kind == SQL_T_PLUS)
 		k++;
@@ -378,21 +378,21 @@ int sql_const_extent(struct sql_ctx *c, json_t *node, uint32_t *start, uint32_t 
 		/* typename 'string' [interval qualifier] */
 		k = skip_typename(c, k);
 		if (k >= c->ntoks || c->toks[k].kind != SQL_T_SCONST)
-			return -1;
+			return PGS_ERR;
 		k++;
 		k = skip_typename(c, k);
 	}
 	while (k < c->ntoks && c->toks[k].kind == SQL_T_TYPECAST)
 		k = skip_typename(c, k + 1);
 	if (k > c->ntoks || k == (size_t)i)
-		return -1;
+		return PGS_ERR;
 	*start = (uint32_t)c->toks[i].start;
 	*end = (uint32_t)c->toks[k - 1].end;
 	/* A single token needs no check; anything longer must re-parse to the same tree. */
 	if ((k - (size_t)i > 1 || !sql_node_is(node, "A_Const")) &&
 	    !extent_verified(c, node, *start, *end))
-		return -1;
-	return 0;
+		return PGS_ERR;
+	return PGS_OK;
 }
 
 int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, bool *isnull)
@@ -408,10 +408,10 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 		}
 		b = sql_node_is(node, "A_Const");
 		if (!b)
-			return -1;
+			return PGS_ERR;
 		if (json_is_true(json_object_get(b, "isnull"))) {
 			*isnull = true;
-			return 0;
+			return PGS_OK;
 		}
 		json_t *v;
 		const char *s = NULL;
@@ -420,7 +420,7 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 		else if ((v = json_object_get(b, "fval")))
 			s = sql_jstr(v, "fval");
 		else if (json_object_get(b, "bsval"))
-			return -1; /* B'..' / X'..' are bit strings: their text form is not the
+			return PGS_ERR; /* B'..' / X'..' are bit strings: their text form is not the
 			              literal's */
 		else if ((v = json_object_get(b, "boolval")))
 			s = json_is_true(json_object_get(v, "boolval")) ? "true" : "false";
@@ -429,16 +429,16 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 			 */
 			int loc = (int)json_integer_value(json_object_get(b, "location"));
 			if (sql_scan(c) < 0)
-				return -1;
+				return PGS_ERR;
 			int i = sql_tok_at(c, loc);
 			if (i < 0)
-				return -1;
+				return PGS_ERR;
 			size_t k = (size_t)i;
 			bool neg = c->toks[k].kind == SQL_T_MINUS;
 			if (neg)
 				k++;
 			if (k >= c->ntoks || c->toks[k].kind != SQL_T_ICONST)
-				return -1;
+				return PGS_ERR;
 			size_t n = (size_t)(c->toks[k].end - c->toks[k].start);
 			char *o = pgs_xmalloc(n + 2);
 			size_t p = 0;
@@ -448,13 +448,13 @@ int sql_const_value(struct sql_ctx *c, json_t *node, char **val, size_t *vlen, b
 			o[p + n] = '\0';
 			*val = o;
 			*vlen = p + n;
-			return 0;
+			return PGS_OK;
 		}
 		if (!s)
 			s = "";
 		*vlen = strlen(s);
 		*val = pgs_xstrdup(s);
-		return 0;
+		return PGS_OK;
 	}
-	return -1;
+	return PGS_ERR;
 }

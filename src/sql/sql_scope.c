@@ -80,6 +80,9 @@ void sql_table_rel(const struct schema_table *t, struct sql_rel *r)
 		for (size_t i = 0; i < t->nencrypted; i++) {
 			bool found = false;
 			for (size_t k = 0; k < r->ncols && !found; k++)
+				/* the names pushed above are columns[], never NULL (schema_load.c)
+				 */
+				/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 				found = strcmp(r->cols[k].name, t->encrypted[i].name) == 0;
 			if (!found)
 				sql_rel_push(r, t->encrypted[i].name, &t->encrypted[i], false);
@@ -161,7 +164,7 @@ const struct schema_column *sql_case_twin(const struct schema_table *t, const ch
 {
 	for (size_t i = 0; t && name && i < t->nencrypted; i++)
 		if (strcasecmp(t->encrypted[i].name, name) == 0 &&
-		    strcmp(t->encrypted[i].name, name))
+		    strcmp(t->encrypted[i].name, name) != 0)
 			return &t->encrypted[i];
 	return NULL;
 }
@@ -192,7 +195,7 @@ static int refuse_unmapped(struct sql_ctx *c, const struct schema_table *t, cons
 
 int sql_column_mapped(struct sql_ctx *c, const struct schema_table *t, const char *name)
 {
-	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : 0;
+	return name && unmapped(c, t, name) ? refuse_unmapped(c, t, name) : PGS_OK;
 }
 
 int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct sql_dcol *out)
@@ -201,10 +204,10 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 	size_t nf = json_array_size(fields);
 	memset(out, 0, sizeof(*out));
 	if (nf == 0)
-		return 0;
+		return PGS_OK;
 	const char *name = sql_jstr(sql_node_is(json_array_get(fields, nf - 1), "String"), "sval");
 	if (!name)
-		return 0; /* t.* : handled by callers */
+		return PGS_OK; /* t.* : handled by callers */
 	out->name = name;
 	if (nf >= 2) {
 		const char *alias =
@@ -226,7 +229,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 				    "invalid reference to %s.%s: the table is not in FROM under "
 				    "that name",
 				    alias, name);
-			return 0;
+			return PGS_OK;
 		}
 		const struct sql_dcol *d = NULL;
 		enum sql_look l = sql_rel_lookup(r, name, &d);
@@ -239,7 +242,7 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			return sql_refuse(c, "0A000",
 			                  "pgseal cannot tell whether %s.%s holds encrypted data",
 			                  alias, name);
-		return 0;
+		return PGS_OK;
 	}
 	bool unknown_inner = false;
 	struct sql_scope *top = sc;
@@ -257,7 +260,8 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 			else
 				all_config = false;
 			/* "EMAIL" for email: PostgreSQL folds only unquoted names */
-			if (sql_case_twin(sc->rels[i].table, name) && !c->ddl && !c->viewdef)
+			if (sc->rels[i].table && sql_case_twin(sc->rels[i].table, name) &&
+			    !c->ddl && !c->viewdef)
 				return refuse_unmapped(c, sc->rels[i].table, name);
 			switch (sql_rel_lookup(&sc->rels[i], name, &d)) {
 			case SQL_LOOK_ENC:
@@ -286,10 +290,10 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 				                  "qualify it",
 				                  name, q);
 			*out = *enc;
-			return 0;
+			return PGS_OK;
 		}
 		if (nplain > 0)
-			return 0;
+			return PGS_OK;
 		if (nmaybe > 0)
 			return sql_refuse(
 			    c, "0A000",
@@ -302,9 +306,9 @@ int sql_resolve(struct sql_ctx *c, struct sql_scope *sc, json_t *colref, struct 
 		return sql_refuse(
 		    c, "0A000", "pgseal cannot use a whole row of an encrypted table (\"%s\") here",
 		    name);
-	if (!whole && all_config && !c->what && unmapped(c, only, name))
+	if (!whole && all_config && only && !c->what && unmapped(c, only, name))
 		return refuse_unmapped(c, only, name);
-	return 0;
+	return PGS_OK;
 }
 
 bool sql_star_touches(struct sql_scope *sc, json_t *fields)
@@ -356,7 +360,7 @@ int sql_view_write(struct sql_ctx *c, json_t *rv, const char *what)
 	const struct sql_view *v =
 	    sql_find_table(c->s, nsp, rel) ? NULL : sql_find_view(c, nsp, rel);
 	if (!v || !v->encrypted)
-		return 0;
+		return PGS_OK;
 	const char *col = "?";
 	for (size_t i = 0; i < v->ncols; i++)
 		if (v->cols[i].col || v->cols[i].tainted) {

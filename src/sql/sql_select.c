@@ -33,7 +33,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			memset(&first, 0, sizeof(first));
 			if (sql_select(c, sc, json_object_get(sel, "larg"), &first) < 0) {
 				sql_rel_free(&first);
-				return -1;
+				return PGS_ERR;
 			}
 			sc->nctes--;
 			/* the recursive term sees the CTE under its column aliases */
@@ -44,7 +44,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 			memset(&all, 0, sizeof(all));
 			if (c->stmt(c, sc, q, &all) < 0) {
 				sql_rel_free(&all);
-				return -1;
+				return PGS_ERR;
 			}
 			sql_rel_free(&all);
 		} else {
@@ -59,7 +59,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 				sc->nctes--;
 			if (rc < 0) {
 				sql_rel_free(&out);
-				return -1;
+				return PGS_ERR;
 			}
 			cte = &sc->ctes[sc->nctes];
 			sql_rel_free(&cte->rel);
@@ -69,7 +69,7 @@ int sql_with_clause(struct sql_ctx *c, struct sql_scope *sc, json_t *with)
 		}
 		sql_rel_rename(&sc->ctes[sc->nctes - 1].rel, json_object_get(b, "aliascolnames"));
 	}
-	return 0;
+	return PGS_OK;
 }
 
 /* ORDER BY / GROUP BY / DISTINCT ON / PARTITION BY items: nothing encrypted may decide order or
@@ -115,9 +115,9 @@ static int order_items(struct sql_ctx *c, struct sql_scope *sc, json_t *items,
 					    outs->cols[o].col ? outs->cols[o].col->qualified : nm);
 		}
 		if (sql_no_encrypted(c, sc, node, what) < 0)
-			return -1;
+			return PGS_ERR;
 	}
-	return 0;
+	return PGS_OK;
 }
 
 int sql_select(struct sql_ctx *c, struct sql_scope *parent, json_t *b, struct sql_rel *out)

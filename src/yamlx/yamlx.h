@@ -45,7 +45,7 @@ int yamlx_get_int(struct yamlx *y, const yaml_node_t *v, const char *key, long m
                   long *out) PGS_MUSTCHECK;
 /* A non-null scalar without NUL characters, as text owned by the document; NULL after
  * reporting otherwise. */
-const char *yamlx_get_text(struct yamlx *y, const yaml_node_t *v, const char *key);
+const char *yamlx_get_text(struct yamlx *y, const yaml_node_t *v, const char *key) PGS_MUSTCHECK;
 
 /* yaml_parser_initialize with the loaders' message ("NAME: cannot initialise ..."). */
 int yamlx_parser_init(yaml_parser_t *parser, const char *name, char *err,

@@ -103,6 +103,7 @@ run "no args" 2
 run "missing quote file" 2 --quote "$W/nope.bin"
 run "both sources" 2 --quote "$Q" --connect 127.0.0.1:1
 run "bad --at" 2 --quote "$Q" --at yesterday
+run "bad --timeout" 2 --quote "$Q" --timeout 5x
 run "unknown option" 2 --quote "$Q" --frobnicate
 printf -- '-----BEGIN CERTIFICATE-----\nMIIB!!!\n-----END CERTIFICATE-----\n' >"$W/badroot.pem"
 run "malformed PEM root" 2 --quote "$Q" --collateral "$C" --root-ca "$W/badroot.pem"

@@ -29,11 +29,13 @@ static void watch_fired(void *arg, uint32_t events)
 	(*n)++;
 }
 
-/* Runs loop turns until cond holds (bounded). */
+/* Runs loop turns until cond holds (bounded); one check that no turn failed. */
 #define SPIN(l, cond)                                                                              \
 	do {                                                                                       \
-		for (int _i = 0; _i < 50 && !(cond); _i++)                                         \
-			(void)net_loop_run_once((l), 20);                                          \
+		int _rc = 0;                                                                       \
+		for (int _i = 0; _i < 50 && !(cond) && _rc >= 0; _i++)                             \
+			_rc = net_loop_run_once((l), 20);                                          \
+		CHECK(_rc >= 0);                                                                   \
 	} while (0)
 
 static void test_epoll_readiness(bool uring)
@@ -75,7 +77,7 @@ static void test_uring_recv_send(void)
 	struct net_op rop = {.fn = op_done, .arg = &rd}, wop = {.fn = op_done, .arg = &wr};
 
 	CHECK(net_uring_recv(l, sv[0], buf, sizeof(buf), &rop) == PGS_OK);
-	(void)net_loop_run_once(l, 0); /* issued; nothing to read yet */
+	CHECK(net_loop_run_once(l, 0) >= 0); /* issued; nothing to read yet */
 	CHECK_EQ_INT(rd.calls, 0);
 	CHECK_EQ_INT(write(sv[1], "hello", 5), 5);
 	SPIN(l, rd.calls > 0);
@@ -113,7 +115,7 @@ static void test_uring_cancel(void)
 
 	/* a pending receive is cancelled and consumed nothing; its completion still comes */
 	CHECK(net_uring_recv(l, sv[0], buf, sizeof(buf), &rop) == PGS_OK);
-	(void)net_loop_run_once(l, 0);
+	CHECK(net_loop_run_once(l, 0) >= 0);
 	CHECK(net_uring_cancel_op(l, &rop));
 	SPIN(l, rd.calls > 0);
 	CHECK_EQ_INT(rd.calls, 1);
@@ -132,7 +134,7 @@ static void test_uring_cancel(void)
 	for (int i = 0; i < 20; i++) {
 		rd.calls = 0;
 		CHECK(net_uring_recv(l, sv[0], buf, sizeof(buf), &rop) == PGS_OK);
-		(void)net_loop_run_once(l, 0);
+		CHECK(net_loop_run_once(l, 0) >= 0);
 		CHECK_EQ_INT(write(sv[1], "xy", 2), 2);
 		bool cancelled = net_uring_cancel_op(l, &rop);
 		SPIN(l, rd.calls > 0);
@@ -151,7 +153,7 @@ static void test_uring_cancel(void)
 	struct done wr = {0};
 	struct net_op wop = {.fn = op_done, .arg = &wr};
 	CHECK(net_uring_recv(l, sv[0], buf, sizeof(buf), &rop) == PGS_OK);
-	(void)net_loop_run_once(l, 0);
+	CHECK(net_loop_run_once(l, 0) >= 0);
 	CHECK(net_uring_send(l, sv[0], "bye", 3, &wop) == PGS_OK);
 	net_uring_cancel_fd(l, sv[0]);
 	close(sv[0]);
