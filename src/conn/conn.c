@@ -130,8 +130,8 @@ static void conn_free(struct conn *c)
 	proto_buf_free(&c->startup);
 	conn_auth_free(c);
 	conn_params_free(&c->params);
-	if (c->crypt_on)
-		crypt_free(c);
+	fle_free(c->fle);
+	fle_action_free(&c->fle_act);
 	free(c);
 }
 
@@ -263,6 +263,8 @@ int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env)
 		if (!w->kw)
 			return PGS_ERR;
 	}
+	if (fle_schema_enabled(env->schema))
+		w->plans = fle_plan_cache_new();
 	w->lookup_watch.fn = lookup_event;
 	w->lookup_watch.arg = w;
 	return net_loop_add_level(w->loop, w->lookup_efd, &w->lookup_watch, EPOLLIN);
@@ -386,7 +388,7 @@ void conn_worker_destroy(struct conn_worker *w)
 		close(w->lookup_efd);
 	keys_worker_free(w->kw);
 	w->kw = NULL;
-	crypt_plan_cache_free(w->plans);
+	fle_plan_cache_free(w->plans);
 	w->plans = NULL;
 	net_loop_free(w->loop);
 	pthread_mutex_destroy(&w->lookup_mu);
