@@ -138,6 +138,8 @@ void fle_free(struct fle *f)
 		free(s->oids[i].attrs);
 	free(s->oids);
 	fle_copy_free(f);
+	codec_buf_free(&s->row_raw);
+	codec_buf_free(&s->row_out);
 	crypto_wipe(s, sizeof(*s));
 	free(s);
 }
@@ -219,6 +221,9 @@ void fle_begin(struct fle *f, struct fle_action *act, uint8_t type, const uint8_
 int fle_fail(struct fle *f, const char *sqlstate, const char *msg)
 {
 	struct fle_action *act = f->act;
+	/* nothing of what was being built goes anywhere */
+	act_buf_reset(&act->fwd);
+	act_buf_reset(&act->back);
 	act->verdict = FLE_FAIL;
 	(void)snprintf(act->sqlstate, sizeof(act->sqlstate), "%s", sqlstate);
 	(void)snprintf(act->message, sizeof(act->message), "%s", msg);

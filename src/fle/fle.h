@@ -39,7 +39,8 @@ enum fle_verdict {
 	FLE_PASS,    /* send act->fwd (may be empty), then the message itself unchanged */
 	FLE_REPLACE, /* send act->fwd in the message's place (empty: the message is dropped) */
 	FLE_HOLD,    /* leave the message where it is; ask again after the next server message */
-	FLE_FAIL,    /* end the session: FATAL act->sqlstate / act->message to the client */
+	FLE_FAIL,    /* end the session: FATAL act->sqlstate / act->message to the client (fwd
+	              * and back are empty) */
 };
 
 /*

@@ -280,9 +280,12 @@ static int copy_rows(struct fle *f, bool in, bool final, struct codec_buf *out,
 		if (!whole)
 			break;
 	}
-	/* keep the incomplete tail for the next message */
-	crypto_wipe(s->copy_line.data, pos);
-	memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
+	/* keep the incomplete tail for the next message (no buffer yet: a CopyDone with no data
+	 * before it) */
+	if (s->copy_line.data) {
+		crypto_wipe(s->copy_line.data, pos);
+		memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
+	}
 	s->copy_line.len -= pos;
 	s->copy_scanned = at - pos;
 	return PGS_OK;

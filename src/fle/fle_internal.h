@@ -166,9 +166,10 @@ struct fle {
 	struct sql_copy copy;     /* that COPY's description (a copy, freed with the state) */
 	bool
 	    drop_until_complete; /* a row failed to decrypt: drop the rest of this command's rows */
-	struct codec_buf copy_line; /* a partial row carried between CopyData messages */
-	size_t copy_scanned;        /* how much of copy_line was searched for a row end */
-	bool copy_inq;              /* CSV: that search ended inside quotes */
+	struct codec_buf copy_line;        /* a partial row carried between CopyData messages */
+	struct codec_buf row_raw, row_out; /* a DataRow's value: record, plaintext (fle_read.c) */
+	size_t copy_scanned;               /* how much of copy_line was searched for a row end */
+	bool copy_inq;                     /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
 	bool copy_eod;          /* the end marker \. was seen: the rest of the data is ignored */
 	uint64_t copy_lineno;   /* lines of the COPY's data read (for error messages) */

@@ -176,7 +176,8 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 	if (proto_read_u16(&r, &n) != PGS_OK || n != l->ncols)
 		return fle_fail(f, "08P01", "pgseal: a row does not match its description");
 	struct proto_buf *nb = fle_fwd(f);
-	struct codec_buf raw = {0}, out = {0};
+	/* the session's scratch buffers: kept between rows, wiped after each */
+	struct codec_buf *raw = &f->row_raw, *out = &f->row_out;
 	char err[256];
 	size_t start = nb->len;
 	fle_reserve(nb, blen + 64);
@@ -203,25 +204,25 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 		const uint8_t *rec = v;
 		size_t reclen = (size_t)vl;
 		if (l->cols[i].format == 0) {
-			if (fle_bytea_text_decode(v, (size_t)vl, &raw) != PGS_OK) {
+			if (fle_bytea_text_decode(v, (size_t)vl, raw) != PGS_OK) {
 				snprintf(err, sizeof(err), "pgseal: a value of %s is not bytea",
 				         col->qualified);
 				goto refuse;
 			}
-			rec = raw.data;
-			reclen = raw.len;
+			rec = raw->data;
+			reclen = raw->len;
 		}
 		bool is_null = false;
-		if (fle_decrypt_value(f, col, l->cols[i].format, rec, reclen, &out, &is_null, err,
+		if (fle_decrypt_value(f, col, l->cols[i].format, rec, reclen, out, &is_null, err,
 		                      sizeof(err)) != PGS_OK)
 			goto refuse;
 		if (is_null) {
 			fle_reserve(nb, 4);
 			proto_put_u32(nb, 0xffffffffu);
 		} else {
-			fle_reserve(nb, 4 + out.len);
-			proto_put_u32(nb, (uint32_t)out.len);
-			proto_put_bytes(nb, out.data, out.len);
+			fle_reserve(nb, 4 + out->len);
+			proto_put_u32(nb, (uint32_t)out->len);
+			proto_put_bytes(nb, out->data, out->len);
 		}
 	}
 	proto_msg_end(nb, off);
@@ -235,8 +236,9 @@ refuse:
 	fle_drop(f);
 	f->drop_until_complete = true;
 out:
-	codec_buf_free(&raw);
-	codec_buf_free(&out);
+	crypto_wipe(raw->data, raw->cap);
+	crypto_wipe(out->data, out->cap);
+	raw->len = out->len = 0;
 	return rc;
 }
 
