@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct crypt_copy_fields fields;
+static struct fle_copy_fields fields;
 static const struct schema_column *plain3[3];
 
 /* Re-encodes a row of three plain columns; an error message is one of the fixed reasons. */
@@ -16,10 +16,10 @@ static void reencode(const struct sql_copy *fmt, const uint8_t *row, size_t len)
 {
 	struct sql_copy cp = *fmt;
 	struct pgs_buf o = {0};
-	struct crypt_copy_err e;
+	struct fle_copy_err e;
 	cp.ncolumns = 3;
 	cp.columns = plain3;
-	if (crypt_copy_row(NULL, &cp, row, len, true, 1, &o, &e) != PGS_OK &&
+	if (fle_copy_row(NULL, &cp, row, len, true, 1, &o, &e) != PGS_OK &&
 	    (strcmp(e.state, "22P04") != 0 || !strstr(e.msg, "malformed COPY data at line 1: ")))
 		abort();
 	pgs_buf_free(&o);
@@ -47,9 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool inq = false;
 	size_t ends[64];
 	int nends = 0;
-	while (nends < 64 && crypt_copy_row_end(cp, buf, n, &pos, &inq)) {
+	while (nends < 64 && fle_copy_row_end(cp, buf, n, &pos, &inq)) {
 		ends[nends++] = pos;
-		if (crypt_copy_split(cp, buf + start, pos - start, &fields) == PGS_OK) {
+		if (fle_copy_split(cp, buf + start, pos - start, &fields) == PGS_OK) {
 			for (size_t i = 0; i < fields.n; i++)
 				if (fields.off[i] + fields.len[i] > fields.vals.len)
 					abort();
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the data ends: the tail is a last row, or a reason why not */
 	if (nends < 64 && start < n) {
-		if (!crypt_copy_tail_malformed(cp, n, pos, inq))
+		if (!fle_copy_tail_malformed(cp, n, pos, inq))
 			reencode(cp, buf + start, n - start);
 	}
 	/* in two pieces: the first search stops at the cut and resumes with more bytes */
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool q2 = false;
 		int k = 0;
 		for (;;) {
-			if (crypt_copy_row_end(cp, buf, cut, &p2, &q2)) {
+			if (fle_copy_row_end(cp, buf, cut, &p2, &q2)) {
 				if (k >= nends || ends[k] != p2)
 					abort();
 				k++;
@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		while (crypt_copy_row_end(cp, buf, n, &p2, &q2)) {
+		while (fle_copy_row_end(cp, buf, n, &p2, &q2)) {
 			if (k >= nends || ends[k] != p2)
 				abort();
 			k++;

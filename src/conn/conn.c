@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "keys/keys.h"
 #include "metrics/metrics.h"
+#include "schema/schema.h"
 
 #define CONN_CLOSING_TIMEOUT_US (5u * 1000000u)
 
@@ -64,9 +65,9 @@ void conn_accept(struct conn_worker *w, int fd)
 	c->counted = true;
 	c->worker = w;
 	c->env = env;
+	c->id = atomic_fetch_add(&env->next_id, 1) + 1;
 	c->schema = schema_current_get(env->schemas);
 	c->schema_seen = c->schema ? c->schema->generation : 0;
-	c->id = atomic_fetch_add(&env->next_id, 1) + 1;
 	c->state = CS_CLIENT_STARTUP;
 	c->client.fd = -1;
 	c->server.fd = -1;
@@ -132,9 +133,9 @@ static void conn_free(struct conn *c)
 	pgs_buf_free(&c->startup);
 	conn_auth_free(c);
 	conn_params_free(&c->params);
-	if (c->crypt_on)
-		crypt_free(c);
+	fle_free(c->fle);
 	schema_unref(c->schema);
+	fle_action_free(&c->fle_act);
 	free(c);
 }
 
@@ -266,6 +267,8 @@ int conn_worker_init(struct conn_worker *w, int id, struct conn_env *env)
 		if (!w->kw)
 			return PGS_ERR;
 	}
+	/* always: a reload may bring encrypted columns to a schema that had none */
+	w->plans = fle_plan_cache_new();
 	w->lookup_watch.fn = lookup_event;
 	w->lookup_watch.arg = w;
 	return net_loop_add_level(w->loop, w->lookup_efd, &w->lookup_watch, EPOLLIN);
@@ -389,7 +392,7 @@ void conn_worker_destroy(struct conn_worker *w)
 		close(w->lookup_efd);
 	keys_worker_free(w->kw);
 	w->kw = NULL;
-	crypt_plan_cache_free(w->plans);
+	fle_plan_cache_free(w->plans);
 	w->plans = NULL;
 	net_loop_free(w->loop);
 	pthread_mutex_destroy(&w->lookup_mu);

@@ -12,6 +12,7 @@
 
 struct conn;
 struct conn_cancel_registry;
+struct fle_plan_cache;
 struct keys;
 struct keys_worker;
 struct schema;
@@ -72,8 +73,8 @@ struct conn_worker {
 	struct conn_cancel_job *cancels_done;
 	int lookup_efd;
 	struct net_watch lookup_watch;
-	struct keys_worker *kw;         /* this thread's key contexts (NULL without keys) */
-	struct crypt_plan_cache *plans; /* statement text -> plan */
+	struct keys_worker *kw;       /* this thread's key contexts (NULL without keys) */
+	struct fle_plan_cache *plans; /* statement text -> plan (src/fle/) */
 	struct conn_pooled *pool; /* upstream connections this worker is resetting (conn_pool.c) */
 	int npool;
 };

@@ -4,7 +4,7 @@
 #define PGSEAL_CONN_INTERNAL_H
 
 #include "conn/conn.h"
-#include "conn/conn_crypt.h"
+#include "fle/fle.h"
 #include "proto/proto.h"
 
 #define CONN_BUF_SIZE (16u * 1024u)
@@ -86,8 +86,6 @@ struct conn {
 	struct conn *prev, *next; /* in the worker's list */
 	struct conn_worker *worker;
 	struct conn_env *env;
-	struct schema *schema; /* the encryption schema this session took at its start */
-	uint64_t schema_seen;  /* the current schema's generation last compared with it */
 	uint64_t id;
 	enum conn_state state;
 	bool closed;
@@ -99,7 +97,6 @@ struct conn {
 	bool ssl_answered;   /* an SSLRequest was answered */
 	bool authenticated;  /* AuthenticationOk seen */
 	bool ready_seen;     /* first ReadyForQuery seen (session established) */
-	bool crypt_on;       /* the encryption layer watches this session */
 	bool idle;           /* last server message was ReadyForQuery */
 	bool terminating;    /* the client sent Terminate */
 	uint8_t txn_status;  /* status byte of the last ReadyForQuery */
@@ -110,6 +107,8 @@ struct conn {
 	bool pgseal_authenticated; /* pgseal verified the client's SCRAM proof itself */
 	bool upstream_challenged;  /* the upstream asked this session for credentials */
 	bool reused;               /* the upstream connection came from the pool */
+	struct schema *schema;     /* the encryption schema this session took at its start */
+	uint64_t schema_seen;      /* the current schema's generation last compared with it */
 	struct conn_params params; /* the upstream's ParameterStatus values, latest first */
 	uint64_t deadline_us;      /* startup / closing deadline, 0 = none */
 	uint64_t query_start_us;   /* for the latency histogram */
@@ -127,7 +126,10 @@ struct conn {
 	struct net_peer_id peer; /* mTLS identity, when the client presented a certificate */
 	bool has_peer;
 	struct conn_scram *scram;
-	struct crypt_state crypt; /* the encryption layer (when the schema has encrypted columns) */
+	/* the encryption layer (src/fle/), from the first ReadyForQuery when the schema has
+	 * encrypted columns (NULL otherwise), and the one action it answers each message with */
+	struct fle *fle;
+	struct fle_action fle_act;
 };
 
 /* conn_io.c */
@@ -259,28 +261,5 @@ void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entr
 void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
 /* On the worker's thread: closes the cancel connections whose cancel was delivered (or gave up). */
 void conn_cancel_done(struct conn_cancel_job *list);
-
-/* ---- small helpers of the encryption layer's write and read paths ---- */
-
-static inline const uint8_t *crypt_msg_body(const struct sbuf *b)
-{
-	return b->data + b->scan + PROTO_HDR_LEN;
-}
-
-/* Replaces the whole message at scan with a new one and passes over it. */
-static inline void crypt_replace_message(struct sbuf *b, uint32_t old_total,
-                                         const struct pgs_buf *nb)
-{
-	sbuf_consume(b, old_total);
-	sbuf_inject(b, nb->data, (uint32_t)nb->len);
-}
-
-static inline void crypt_pass_message(struct sbuf *b, uint32_t total)
-{
-	b->scan += total;
-}
-
-#define CRYPT_BYTEA_OID 17u
-#define CRYPT_BYTEA_ARRAY_OID 1001u
 
 #endif

@@ -276,7 +276,6 @@ static bool startup_has(const struct conn *c, const char *name)
 bool conn_pool_can_release(const struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
-	const struct crypt_state *cs = &c->crypt;
 	if (cfg->upstream.pool_max_idle <= 0 || !c->env->pool || c->worker->draining ||
 	    c->worker->npool >= cfg->upstream.pool_max_idle)
 		return false; /* off, shutting down, or as many resets running as could be kept */
@@ -289,8 +288,7 @@ bool conn_pool_can_release(const struct conn *c)
 	/* nothing of the server's half read, nothing of the client's before Terminate unsent */
 	if (c->s2c.remain || c->s2c.scan != c->s2c.end || c->c2s.start != c->c2s.scan)
 		return false;
-	if (c->crypt_on && (cs->fifo_len || cs->copy_in != CRYPT_COPY_NONE || cs->copy_out ||
-	                    cs->client_held || cs->hold_first_ready))
+	if (c->fle && !fle_idle(c->fle))
 		return false;
 	if (!conn_uring_quiet(&c->server))
 		return false;

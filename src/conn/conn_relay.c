@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "crypto/crypto.h"
+#include "keys/keys.h"
 #include "metrics/metrics.h"
+#include "schema/schema.h"
 
 /* Replaces the whole message at scan (old_len bytes) by new bytes, and passes over them. */
 static void sbuf_replace(struct sbuf *b, uint32_t old_len, const uint8_t *p, uint32_t n)
@@ -24,15 +27,86 @@ static void pass_body(struct sbuf *b)
 	b->remain -= n;
 }
 
-/* Counts a client message; the first after ReadyForQuery starts the latency clock. */
-static void client_message_seen(struct conn *c, uint8_t type)
+/* ---- the encryption layer's actions (src/fle/fle.h) ------------------------------------ */
+
+static const char *session_param(void *arg, const char *name)
 {
-	metrics_message(METRICS_FROM_CLIENT, type);
-	if (c->idle) {
-		c->idle = false;
-		c->query_start_us = pgs_now_us();
+	const struct conn *c = arg;
+	return conn_params_get(&c->params, name);
+}
+
+/* The encryption layer starts watching the session (its first ReadyForQuery). */
+static void fle_start(struct conn *c)
+{
+	char client_id[65] = "";
+	if (c->client.ssl && c->has_peer) {
+		X509 *cert = SSL_get0_peer_certificate(c->client.ssl);
+		if (cert && keys_client_id_x509(cert, client_id) != PGS_OK)
+			client_id[0] = 0;
 	}
-	c->c2s.last_type = type;
+	struct fle_config cfg = {
+	    .conn_id = c->id,
+	    .schema = c->schema,
+	    .kw = c->worker->kw,
+	    .plans = c->worker->plans,
+	    .max_message_size = c->env->cfg->max_message_size,
+	    .client_id = client_id,
+	    .param = session_param,
+	    .param_arg = c,
+	};
+	c->fle = fle_new(&cfg);
+}
+
+/* The layer answered FLE_FAIL: the session ends with its error. */
+static int fle_failed(struct conn *c)
+{
+	conn_fail(c, c->fle_act.sqlstate, c->fle_act.message);
+	fle_action_reset(&c->fle_act);
+	return PGS_ERR;
+}
+
+/*
+ * Carries out the layer's action on the whole message at b->scan (total bytes; other: the
+ * other direction's buffer). The buffer work of the layer is all here: a message passed with
+ * nothing ahead of it costs no copy. *ready: the status of a ReadyForQuery the action released
+ * (0: none). Returns PGS_ERR after failing the session.
+ */
+static int fle_apply(struct conn *c, struct sbuf *b, uint32_t total, struct sbuf *other,
+                     uint8_t *ready)
+{
+	struct fle_action *act = &c->fle_act;
+	*ready = act->ready;
+	switch (act->verdict) {
+	case FLE_PASS:
+		if (act->fwd.len)
+			sbuf_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
+		b->scan += total;
+		break;
+	case FLE_REPLACE:
+		/* the message may hold plaintext (a Bind's values, COPY rows): wiped as it goes */
+		crypto_wipe(b->data + b->scan, total);
+		sbuf_consume(b, total);
+		if (act->fwd.len)
+			sbuf_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
+		break;
+	case FLE_HOLD:
+		break;
+	case FLE_FAIL:
+		return fle_failed(c);
+	}
+	if (act->back.len) {
+		if (other->remain) {
+			/* a message of the other side is streaming: nothing can go between its
+			 * bytes (a CopyFail pgseal must send); close */
+			fle_action_reset(act);
+			conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
+			return PGS_ERR;
+		}
+		sbuf_inject(other, act->back.data, (uint32_t)act->back.len);
+	}
+	/* what the action carried (plaintext rows, records) does not wait for the next message */
+	fle_action_reset(act);
+	return PGS_OK;
 }
 
 /* A reload (SIGHUP) installed another encryption schema since this session last looked. A
@@ -55,11 +129,22 @@ static int schema_reloaded(struct conn *c, uint64_t gen)
 	return PGS_ERR;
 }
 
+/* Counts a client message; the first after ReadyForQuery starts the latency clock. */
+static void client_message_seen(struct conn *c, uint8_t type)
+{
+	metrics_message(METRICS_FROM_CLIENT, type);
+	if (c->idle) {
+		c->idle = false;
+		c->query_start_us = pgs_now_us();
+	}
+	c->c2s.last_type = type;
+}
+
 int conn_scan_client(struct conn *c)
 {
 	struct sbuf *b = &c->c2s;
 	uint32_t max = c->env->cfg->max_message_size;
-	bool crypt = c->crypt_on;
+	bool crypt = c->fle != NULL;
 
 	while (b->scan < b->end) {
 		if (b->remain) {
@@ -86,7 +171,7 @@ int conn_scan_client(struct conn *c)
 		uint64_t gen = schema_current_generation(c->env->schemas);
 		if (gen != c->schema_seen && type != 'X' && schema_reloaded(c, gen) != PGS_OK)
 			return PGS_ERR;
-		if (!crypt && type != 'p' && type != 'X' && crypt_enabled(c)) {
+		if (!crypt && type != 'p' && type != 'X' && fle_schema_enabled(c->schema)) {
 			/* before the session's first ReadyForQuery the encryption layer does not
 			 * watch yet: a statement sent that early would pass unanalysed (no driver
 			 * sends one; the protocol says to wait) */
@@ -108,7 +193,7 @@ int conn_scan_client(struct conn *c)
 			c->terminating =
 			    true; /* the upstream closing next is expected, not an error */
 		}
-		if (crypt && crypt_client_needs_whole(c, type)) {
+		if (crypt && fle_client_wants(c->fle, type)) {
 			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
 			if (b->end - b->scan < len + 1) {
 				if (sbuf_reserve(b, len + 1) != PGS_OK) {
@@ -118,10 +203,17 @@ int conn_scan_client(struct conn *c)
 				break;
 			}
 			client_message_seen(c, type);
-			int r = METRICS_CRYPT_TIMED(crypt_client_message(c, type, len));
-			if (r == CRYPT_HOLD)
+			struct fle_action *act = &c->fle_act;
+			uint8_t ready;
+			if (METRICS_CRYPT_TIMED(fle_client_message(
+			        c->fle, type, b->data + b->scan + PROTO_HDR_LEN, len - 4, act)) !=
+			    PGS_OK)
+				return fle_failed(c);
+			if (act->verdict == FLE_HOLD) {
+				fle_action_reset(act);
 				break; /* a COPY message waits for the server (rescanned then) */
-			if (r != PGS_OK)
+			}
+			if (fle_apply(c, b, len + 1, &c->s2c, &ready) != PGS_OK)
 				return PGS_ERR;
 			if (c->closed || c->state != CS_RELAY)
 				return PGS_ERR;
@@ -146,6 +238,19 @@ static void on_ready_for_query(struct conn *c, const uint8_t *body, uint32_t ble
 	}
 	c->idle = true;
 	c->txn_status = blen == 1 ? body[0] : 'I';
+}
+
+/* Names the hop in an upstream ErrorResponse before authentication (conn_upstream.c). */
+static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
+{
+	struct pgs_buf nb = {0};
+	int r = PGS_OK; /* a malformed message passes as it is, the client's libpq judges it */
+	if (conn_upstream_error_rewrite(c, body, blen, &nb) == PGS_OK) {
+		sbuf_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
+		r = 1; /* replaced and passed over */
+	}
+	pgs_buf_free(&nb);
+	return r;
 }
 
 static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
@@ -181,19 +286,6 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 	return PGS_OK;
 }
 
-/* Names the hop in an upstream ErrorResponse before authentication (conn_upstream.c). */
-static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
-{
-	struct pgs_buf nb = {0};
-	int r = PGS_OK; /* a malformed message passes as it is, the client's libpq judges it */
-	if (conn_upstream_error_rewrite(c, body, blen, &nb) == PGS_OK) {
-		sbuf_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
-		r = 1; /* replaced and passed over */
-	}
-	pgs_buf_free(&nb);
-	return r;
-}
-
 int conn_scan_server(struct conn *c)
 {
 	struct sbuf *b = &c->s2c;
@@ -215,7 +307,7 @@ int conn_scan_server(struct conn *c)
 			conn_fail(c, "08P01", "pgseal: invalid message from the upstream server");
 			return PGS_ERR;
 		}
-		bool crypt = c->crypt_on && crypt_server_needs_whole(c, type);
+		bool crypt = c->fle && fle_server_wants(c->fle, type);
 		bool inspect = (type == 'R' && !c->authenticated) || type == 'K' || type == 'Z' ||
 		               type == 'S' || (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
 		if (crypt) {
@@ -233,17 +325,21 @@ int conn_scan_server(struct conn *c)
 				                len - 4);
 			metrics_message(METRICS_FROM_SERVER, type);
 			b->last_type = type;
-			uint32_t before = b->scan;
-			int r = METRICS_CRYPT_TIMED(crypt_server_message(c, type, len));
-			if (r == PGS_ERR || c->closed || c->state != CS_RELAY)
+			struct fle_action *act = &c->fle_act;
+			uint8_t ready;
+			if (METRICS_CRYPT_TIMED(fle_server_message(
+			        c->fle, type, b->data + b->scan + PROTO_HDR_LEN, len - 4, act)) !=
+			    PGS_OK)
+				return fle_failed(c);
+			bool passed = act->verdict == FLE_PASS;
+			if (fle_apply(c, b, len + 1, &c->c2s, &ready) != PGS_OK || c->closed ||
+			    c->state != CS_RELAY)
 				return PGS_ERR;
-			if (r == 2) {
-				/* the held first ReadyForQuery, released after the catalog lookup
-				 */
-				/* already injected and passed over: its status byte is the last one
-				 */
-				on_ready_for_query(c, b->data + b->scan - 1, 1);
-			} else if (type == 'Z' && b->scan > before) {
+			if (ready) {
+				/* a held ReadyForQuery (the first, or one after a view's
+				 * definition), released once the catalog lookup answered */
+				on_ready_for_query(c, &ready, 1);
+			} else if (type == 'Z' && passed) {
 				on_ready_for_query(c, b->data + b->scan - 1, 1);
 				if (c->worker->draining && c->txn_status == 'I' &&
 				    b->scan == b->end) {
@@ -291,14 +387,22 @@ int conn_scan_server(struct conn *c)
 				}
 				break;
 			case 'Z':
-				if (!c->ready_seen && !c->crypt_on && crypt_enabled(c)) {
-					crypt_init(c);
-					if (crypt_on_first_ready(c, blen == 1 ? body[0] : 'I')) {
+				if (!c->ready_seen && !c->fle && fle_schema_enabled(c->schema)) {
+					fle_start(c);
+					struct fle_action *act = &c->fle_act;
+					uint8_t ready;
+					if (fle_session_ready(c->fle, blen == 1 ? body[0] : 'I',
+					                      act) != PGS_OK)
+						return fle_failed(c);
+					if (act->verdict != FLE_PASS) {
 						/* held until pgseal's catalog lookup has answered
 						 */
-						sbuf_consume(b, len + 1);
+						if (fle_apply(c, b, len + 1, &c->c2s, &ready) !=
+						    PGS_OK)
+							return PGS_ERR;
 						continue;
 					}
+					fle_action_reset(act);
 				}
 				on_ready_for_query(c, body, blen);
 				break;
@@ -333,9 +437,8 @@ int conn_scan_server(struct conn *c)
 		}
 		b->remain = len + 1;
 	}
-	if (c->crypt_on && c->crypt.client_held) {
+	if (c->fle && fle_client_held(c->fle)) {
 		/* the server's answer may say what the held client COPY message belongs to */
-		c->crypt.client_held = false;
 		return conn_scan_client(c);
 	}
 	return PGS_OK;

@@ -1,4 +1,4 @@
-/* prepared_model.h - drives the prepared-statement namespace (conn_prepared.c) against a model of
+/* prepared_model.h - drives the prepared-statement namespace (fle_prepared.c) against a model of
  * PostgreSQL's, from bytes: the unit test's random runs and fuzz_prepared share it. */
 #ifndef PGSEAL_PREPARED_MODEL_H
 #define PGSEAL_PREPARED_MODEL_H
@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 /*
  * The client sends Parse, Close, Bind, Sync and simple Queries (PREPARE, DEALLOCATE [ALL],
  * EXECUTE) in any order; the server answers them whenever the bytes say, with failures the
  * bytes choose (plus those PostgreSQL would have: a name in use, an unknown name). The
  * server applies each message in order, skipping to Sync after an extended error, and the
- * answers reach the namespace as conn_readpath.c hands them on.
+ * answers reach the namespace as fle_read.c hands them on.
  *
  * The property: whenever the server runs a Bind or an EXECUTE that pgseal let through,
  * the statement it runs encrypts exactly as the definition pgseal encrypted for (or does not
@@ -30,9 +30,9 @@ static const char *pm_why; /* the last violation, for the report */
 static const char *const pm_names[3] = {"", "a", "b"};
 
 /* variant 0: nothing encrypted; 1: $1 for email; 2: $1 for name */
-static struct crypt_stmt *pm_stmt(int name, int variant)
+static struct fle_stmt *pm_stmt(int name, int variant)
 {
-	struct crypt_stmt *st = crypt_stmt_new(pm_names[name]);
+	struct fle_stmt *st = fle_stmt_new(pm_names[name]);
 	if (!variant)
 		return st;
 	struct sql_param prm = {.number = 1, .column = variant == 1 ? &pm_email : &pm_name};
@@ -42,7 +42,7 @@ static struct crypt_stmt *pm_stmt(int name, int variant)
 	return st;
 }
 
-static int pm_variant(const struct crypt_stmt *st)
+static int pm_variant(const struct fle_stmt *st)
 {
 	if (!st || !st->plan || !st->plan->nparams)
 		return 0;
@@ -63,7 +63,7 @@ struct pm_msg {
 };
 
 struct pm {
-	struct conn *c;
+	struct fle *c;
 	int srv[3];           /* the server's namespace: -1 or the variant */
 	bool srv_skip;        /* the server skips to Sync */
 	bool boundary;        /* the client's last message was a Sync or a Query (or none) */
@@ -78,21 +78,21 @@ static void pm_send(struct pm *m, struct pm_msg msg)
 		m->q[(m->qh + m->qn++) % PGS_ARRAY_LEN(m->q)] = msg;
 }
 
-/* pgseal receives an ErrorResponse: as conn_readpath.c does */
+/* pgseal receives an ErrorResponse: as fle_read.c does */
 static void pm_error(struct pm *m)
 {
-	struct conn *c = m->c;
-	struct crypt_expect *e = crypt_head(c);
+	struct fle *c = m->c;
+	struct fle_expect *e = fle_head(c);
 	bool skipped = false;
 	if (e && e->kind == EX_QUERY)
-		crypt_prepared_settle(c, e, false);
-	while ((e = crypt_head(c)) && e->kind != EX_SYNC && e->kind != EX_QUERY) {
-		crypt_prepared_settle(c, e, false);
-		crypt_pop(c);
+		fle_prepared_settle(c, e, false);
+	while ((e = fle_head(c)) && e->kind != EX_SYNC && e->kind != EX_QUERY) {
+		fle_prepared_settle(c, e, false);
+		fle_pop(c);
 		skipped = true;
 	}
-	if (skipped && !crypt_head(c))
-		c->crypt.skip_to_sync = true;
+	if (skipped && !fle_head(c))
+		c->skip_to_sync = true;
 }
 
 /* The server runs the oldest message sent and answers it. */
@@ -103,7 +103,7 @@ static void pm_run_one(struct pm *m)
 	struct pm_msg *x = &m->q[m->qh];
 	m->qh = (m->qh + 1) % PGS_ARRAY_LEN(m->q);
 	m->qn--;
-	struct conn *c = m->c;
+	struct fle *c = m->c;
 	PM_TRACE("server: kind %d name %d var %d fail %d nops %d skip %d\n", x->kind, x->name,
 	         x->variant, x->fail, x->nops, m->srv_skip);
 	if (m->srv_skip && x->kind != PM_SYNC)
@@ -115,13 +115,13 @@ static void pm_run_one(struct pm *m)
 			pm_error(m);
 		} else {
 			m->srv[x->name] = x->variant;
-			crypt_pop(c);
+			fle_pop(c);
 			PM_TRACE("  defined %d as %d\n", x->name, x->variant);
 		}
 		break;
 	case PM_CLOSE:
 		m->srv[x->name] = -1;
-		crypt_pop(c);
+		fle_pop(c);
 		break;
 	case PM_BIND:
 		if (m->srv[x->name] < 0) {
@@ -133,7 +133,7 @@ static void pm_run_one(struct pm *m)
 			m->violations++;
 			pm_why = "a Bind ran another definition than pgseal encrypted for";
 		}
-		crypt_pop(c);
+		fle_pop(c);
 		break;
 	case PM_FAIL:
 		m->srv_skip = true;
@@ -141,7 +141,7 @@ static void pm_run_one(struct pm *m)
 		break;
 	case PM_SYNC:
 		m->srv_skip = false;
-		crypt_pop(c);
+		fle_pop(c);
 		break;
 	case PM_QUERY: {
 		m->srv[0] = -1; /* a simple Query drops the unnamed statement */
@@ -161,7 +161,7 @@ static void pm_run_one(struct pm *m)
 				m->srv[n] = -1;
 			else
 				m->srv[1] = m->srv[2] = -1;
-			crypt_prepared_complete(c, crypt_head(c), tags[x->op_kind[k]]);
+			fle_prepared_complete(c, fle_head(c), tags[x->op_kind[k]]);
 		}
 		if (!failed && x->exec_name >= 0) {
 			if (m->srv[x->exec_name] < 0)
@@ -174,7 +174,7 @@ static void pm_run_one(struct pm *m)
 		}
 		if (failed || x->fail_at == x->nops)
 			pm_error(m);
-		crypt_pop(c); /* its ReadyForQuery */
+		fle_pop(c); /* its ReadyForQuery */
 		break;
 	}
 	}
@@ -183,29 +183,29 @@ static void pm_run_one(struct pm *m)
 /* pgseal refused a Bind or an EXECUTE: what refuse_in_server sends in its place */
 static void pm_refuse(struct pm *m, bool extended)
 {
-	struct conn *c = m->c;
+	struct fle *c = m->c;
 	if (!extended) {
-		crypt_push(c, EX_QUERY, NULL);
+		fle_push(c, EX_QUERY, NULL);
 		pm_send(m, (struct pm_msg){.kind = PM_QUERY, .fail_at = 0, .exec_name = -1});
 		return;
 	}
-	crypt_prepared_define(c, crypt_push(c, EX_SWALLOW_PARSE, NULL), pm_stmt(0, 0), true);
+	fle_prepared_define(c, fle_push(c, EX_SWALLOW_PARSE, NULL), pm_stmt(0, 0), true);
 	pm_send(m, (struct pm_msg){.kind = PM_PARSE, .name = 0, .variant = 0});
-	crypt_push(c, EX_EXECUTE, NULL);
+	fle_push(c, EX_EXECUTE, NULL);
 	pm_send(m, (struct pm_msg){.kind = PM_FAIL});
-	c->crypt.skip_to_sync = true;
+	c->skip_to_sync = true;
 }
 
 static void pm_client(struct pm *m, const uint8_t *d, size_t n, size_t *i)
 {
-	struct conn *c = m->c;
+	struct fle *c = m->c;
 	uint8_t b = d[(*i)++];
 	uint8_t b2 = *i < n ? d[(*i)++] : 0;
 	int name = (b >> 3) % 3, var = (b >> 5) % 3;
 	int kind = b & 7;
 	PM_TRACE("client: kind %d name %d var %d b2 %02x skip %d boundary %d\n", kind, name, var,
-	         b2, c->crypt.skip_to_sync, m->boundary);
-	if (c->crypt.skip_to_sync && kind != 3 && kind < 6)
+	         b2, c->skip_to_sync, m->boundary);
+	if (c->skip_to_sync && kind != 3 && kind < 6)
 		return; /* dropped until the client's Sync */
 	/* drivers send simple Queries between batches, never inside one (libpq refuses to) */
 	if ((kind == 4 || kind == 5) && !m->boundary)
@@ -214,30 +214,30 @@ static void pm_client(struct pm *m, const uint8_t *d, size_t n, size_t *i)
 		m->boundary = kind >= 3;
 	switch (kind) {
 	case 0: { /* Parse */
-		crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), pm_stmt(name, var), true);
+		fle_prepared_define(c, fle_push(c, EX_PARSE, NULL), pm_stmt(name, var), true);
 		pm_send(m, (struct pm_msg){
 		               .kind = PM_PARSE, .name = name, .variant = var, .fail = b2 & 1});
 		break;
 	}
 	case 1: /* Close */
-		crypt_prepared_close(c, crypt_push(c, EX_CLOSE, NULL), pm_names[name]);
+		fle_prepared_close(c, fle_push(c, EX_CLOSE, NULL), pm_names[name]);
 		pm_send(m, (struct pm_msg){.kind = PM_CLOSE, .name = name});
 		break;
 	case 2: { /* Bind */
-		struct crypt_stmt *st = NULL;
-		if (crypt_prepared_resolve(c, pm_names[name], &st) != CRYPT_STMT_KNOWN) {
+		struct fle_stmt *st = NULL;
+		if (fle_prepared_resolve(c, pm_names[name], &st) != FLE_STMT_KNOWN) {
 			pm_refuse(m, true);
 			break;
 		}
-		crypt_push(c, EX_BIND, NULL);
+		fle_push(c, EX_BIND, NULL);
 		pm_send(m,
 		        (struct pm_msg){.kind = PM_BIND, .name = name, .variant = pm_variant(st)});
 		break;
 	}
 	case 3: /* Sync */
-		c->crypt.skip_to_sync = false;
-		crypt_push(c, EX_SYNC, NULL);
-		crypt_prepared_sync(c);
+		c->skip_to_sync = false;
+		fle_push(c, EX_SYNC, NULL);
+		fle_prepared_sync(c);
 		pm_send(m, (struct pm_msg){.kind = PM_SYNC});
 		break;
 	case 4:
@@ -281,8 +281,8 @@ static void pm_client(struct pm *m, const uint8_t *d, size_t n, size_t *i)
 					ev = x.op_var[k];
 			if (ev < 0) {
 				const struct sql_prepared *pp =
-				    crypt_prepared_lookup(c, pm_names[en]);
-				crypt_prepared_take_deps(c, NULL);
+				    fle_prepared_lookup(c, pm_names[en]);
+				fle_prepared_take_deps(c, NULL);
 				if (!pp || pp->refusal) {
 					pm_refuse(m, false);
 					break;
@@ -292,7 +292,7 @@ static void pm_client(struct pm *m, const uint8_t *d, size_t n, size_t *i)
 			x.exec_name = en;
 			x.exec_var = ev;
 		}
-		crypt_prepared_plan(c, crypt_push(c, EX_QUERY, NULL), &p, false);
+		fle_prepared_plan(c, fle_push(c, EX_QUERY, NULL), &p, false);
 		pm_send(m, x);
 		break;
 	}
@@ -311,28 +311,27 @@ static int pm_script(const uint8_t *d, size_t n)
 	for (size_t i = 0; i < n && m.qn < PGS_ARRAY_LEN(m.q) - 8;)
 		pm_client(&m, d, n, &i);
 	/* the client ends its batch, the server answers everything */
-	m.c->crypt.skip_to_sync = false;
-	crypt_push(m.c, EX_SYNC, NULL);
-	crypt_prepared_sync(m.c);
+	m.c->skip_to_sync = false;
+	fle_push(m.c, EX_SYNC, NULL);
+	fle_prepared_sync(m.c);
 	pm_send(&m, (struct pm_msg){.kind = PM_SYNC});
 	while (m.qn)
 		pm_run_one(&m);
-	if (crypt_head(m.c) || m.c->crypt.ops) {
+	if (fle_head(m.c) || m.c->ops) {
 		m.violations++;
 		pm_why = "an answer not matched, or a change never settled";
 	}
 	for (int k = 0; k < 3; k++) {
-		struct crypt_stmt *st = NULL;
-		enum crypt_resolve r = crypt_prepared_resolve(m.c, pm_names[k], &st);
-		int have = r == CRYPT_STMT_UNKNOWN ? -1 : pm_variant(st);
+		struct fle_stmt *st = NULL;
+		enum fle_resolve r = fle_prepared_resolve(m.c, pm_names[k], &st);
+		int have = r == FLE_STMT_UNKNOWN ? -1 : pm_variant(st);
 		PM_TRACE("end: name %d pgseal %d server %d\n", k, have, m.srv[k]);
 		if (have != m.srv[k]) {
 			m.violations++;
 			pm_why = "pgseal's namespace differs from the server's";
 		}
 	}
-	crypt_free(m.c);
-	free(m.c);
+	fle_free(m.c);
 	return m.violations;
 }
 

@@ -1,27 +1,54 @@
-/* test_conn_lex.c - the session's lexing settings: standard_conforming_strings and client_encoding
+/* test_fle_lex.c - the session's lexing settings: standard_conforming_strings and client_encoding
  * from ParameterStatus, settledness, the encoding refusals, literals that read the same under both
  * settings. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 #include "testlib.h"
 
-static void report(struct conn *c, const char *name, const char *value)
+/* The session's ParameterStatus values, as the session layer hands them to the layer. */
+static struct {
+	char names[8][64];
+	char values[8][64];
+	int n;
+} params;
+
+static const char *get_param(void *arg, const char *name)
 {
-	char body[128];
-	size_t n = strlen(name), v = strlen(value);
-	memcpy(body, name, n + 1);
-	memcpy(body + n + 1, value, v + 1);
-	conn_params_set(&c->params, (const uint8_t *)body, (uint32_t)(n + v + 2));
+	(void)arg;
+	for (int i = 0; i < params.n; i++)
+		if (!strcmp(params.names[i], name))
+			return params.values[i];
+	return NULL;
 }
 
-static bool refused(struct conn *c, const char *text, bool boundary)
+static void session(struct fle *c)
+{
+	memset(c, 0, sizeof(*c));
+	params.n = 0;
+	c->param = get_param;
+}
+
+static void report(struct fle *c, const char *name, const char *value)
+{
+	(void)c;
+	int i = 0;
+	while (i < params.n && strcmp(params.names[i], name))
+		i++;
+	if (i == params.n)
+		params.n++;
+	snprintf(params.names[i], sizeof(params.names[i]), "%s", name);
+	snprintf(params.values[i], sizeof(params.values[i]), "%s", value);
+}
+
+static bool refused(struct fle *c, const char *text, bool boundary)
 {
 	struct sql_lex lex;
 	char msg[512] = "";
-	crypt_lex_state(c, boundary, &lex);
-	bool r = crypt_lex_encoding_refusal(c, text, strlen(text), &lex, msg, sizeof(msg));
+	fle_lex_state(c, boundary, &lex);
+	bool r = fle_lex_encoding_refusal(c, text, strlen(text), &lex, msg, sizeof(msg));
 	/* a message names the setting, never the text */
 	CHECK(!r || (strstr(msg, "client_encoding") && !strstr(msg, text)));
 	return r;
@@ -29,49 +56,48 @@ static bool refused(struct conn *c, const char *text, bool boundary)
 
 static void test_standard_conforming_strings(void)
 {
-	struct conn c;
-	memset(&c, 0, sizeof(c));
+	struct fle c;
+	session(&c);
 	struct sql_lex lex;
 	/* never reported: both readings possible */
-	crypt_lex_state(&c, true, &lex);
+	fle_lex_state(&c, true, &lex);
 	CHECK(!lex.scs_off && !lex.settled);
 	report(&c, "standard_conforming_strings", "on");
-	crypt_lex_state(&c, true, &lex);
+	fle_lex_state(&c, true, &lex);
 	CHECK(!lex.scs_off && lex.settled);
 	report(&c, "standard_conforming_strings", "off");
-	crypt_lex_state(&c, true, &lex);
+	fle_lex_state(&c, true, &lex);
 	CHECK(lex.scs_off && lex.settled);
-	CHECK(crypt_lex_scs_off(&c));
+	CHECK(fle_lex_scs_off(&c));
 	/* in the middle of a batch: not settled */
-	crypt_lex_state(&c, false, &lex);
+	fle_lex_state(&c, false, &lex);
 	CHECK(lex.scs_off && !lex.settled);
 	/* a request waiting for its answer: not settled; pgseal's catalog query: settled */
-	crypt_push(&c, EX_CATALOG, NULL);
-	crypt_lex_state(&c, true, &lex);
+	fle_push(&c, EX_CATALOG, NULL);
+	fle_lex_state(&c, true, &lex);
 	CHECK(lex.settled);
-	crypt_push(&c, EX_QUERY, NULL);
-	crypt_lex_state(&c, true, &lex);
+	fle_push(&c, EX_QUERY, NULL);
+	fle_lex_state(&c, true, &lex);
 	CHECK(!lex.settled);
-	crypt_pop(&c);
-	crypt_pop(&c);
-	crypt_push(&c, EX_SYNC, NULL);
-	crypt_lex_state(&c, true, &lex);
+	fle_pop(&c);
+	fle_pop(&c);
+	fle_push(&c, EX_SYNC, NULL);
+	fle_lex_state(&c, true, &lex);
 	CHECK(!lex.settled);
-	crypt_pop(&c);
-	crypt_lex_state(&c, true, &lex);
+	fle_pop(&c);
+	fle_lex_state(&c, true, &lex);
 	CHECK(lex.settled);
 	/* an unknown value: neither */
 	report(&c, "standard_conforming_strings", "maybe");
-	crypt_lex_state(&c, true, &lex);
+	fle_lex_state(&c, true, &lex);
 	CHECK(!lex.scs_off && !lex.settled);
-	free(c.crypt.fifo);
-	conn_params_free(&c.params);
+	free(c.fifo);
 }
 
 static void test_client_encoding(void)
 {
-	struct conn c;
-	memset(&c, 0, sizeof(c));
+	struct fle c;
+	session(&c);
 	report(&c, "standard_conforming_strings", "on");
 	/* not reported yet: the byte rule applies */
 	CHECK(refused(&c, "SELECT '\xc3\xa9x'", true));
@@ -112,16 +138,15 @@ static void test_client_encoding(void)
 	CHECK(!refused(&c, "SELECT 1 FROM people", true));
 	report(&c, "client_encoding", "BIG");
 	CHECK(!refused(&c, "SELECT 1 FROM people", true));
-	conn_params_free(&c.params);
 }
 
 static void test_literal(void)
 {
 	struct pgs_buf b = {0};
-	crypt_put_literal(&b, "a'b\\c");
+	fle_put_literal(&b, "a'b\\c");
 	CHECK(b.len == strlen("E'a''b\\\\c'") && !memcmp(b.data, "E'a''b\\\\c'", b.len));
 	pgs_buf_free(&b);
-	crypt_put_literal(&b, "");
+	fle_put_literal(&b, "");
 	CHECK(b.len == 3 && !memcmp(b.data, "E''", 3));
 	pgs_buf_free(&b);
 }
@@ -131,5 +156,5 @@ int main(void)
 	RUN(test_standard_conforming_strings);
 	RUN(test_client_encoding);
 	RUN(test_literal);
-	return t_summary("test_conn_lex");
+	return t_summary("test_fle_lex");
 }

@@ -1,6 +1,6 @@
-/* conn_value.c - one value through the keys: canonical form, record encryption, blind index,
+/* fle_value.c - one value through the keys: canonical form, record encryption, blind index,
  * decryption, arrays of search values. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -19,24 +19,24 @@ static const char *key_client(const struct schema_column *col)
 }
 
 /* A rule with client_id is usable only by the client holding that certificate. */
-static bool allowed(const struct conn *c, const struct schema_column *col)
+static bool allowed(const struct fle *f, const struct schema_column *col)
 {
-	return !col->client_id || strcmp(col->client_id, c->crypt.client_id) == 0;
+	return !col->client_id || strcmp(col->client_id, f->client_id) == 0;
 }
 
-int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sql_value_mode mode,
-                        uint32_t wire_oid, int format, const uint8_t *in, size_t len,
-                        struct pgs_buf *out, char *err, size_t errlen)
+int fle_encrypt_value(struct fle *f, const struct schema_column *col, enum sql_value_mode mode,
+                      uint32_t wire_oid, int format, const uint8_t *in, size_t len,
+                      struct pgs_buf *out, char *err, size_t errlen)
 {
 	struct pgs_buf canon = {0};
 	struct crypto_column_key *k;
 	int rc = PGS_ERR;
 
-	if (!allowed(c, col)) {
+	if (!allowed(f, col)) {
 		pgs_errf(err, errlen, "pgseal: this client may not use %s", col->qualified);
 		return PGS_ERR;
 	}
-	if (!c->worker->kw) {
+	if (!f->kw) {
 		pgs_errf(err, errlen, "pgseal: %s is encrypted but no keys are configured",
 		         col->qualified);
 		return PGS_ERR;
@@ -46,7 +46,7 @@ int crypt_encrypt_value(struct conn *c, const struct schema_column *col, enum sq
 		         codec_type_name(col->type));
 		goto out;
 	}
-	if (keys_worker_current(c->worker->kw, key_client(col), col->table->name, col->name, &k) !=
+	if (keys_worker_current(f->kw, key_client(col), col->table->name, col->name, &k) !=
 	    PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: no key for %s", col->qualified);
 		goto out;
@@ -91,12 +91,12 @@ out:
 	return rc;
 }
 
-static int fail_response(struct conn *c, const struct schema_column *col, int format,
+static int fail_response(struct fle *f, const struct schema_column *col, int format,
                          const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null,
                          char *err, size_t errlen, const char *why)
 {
 	metrics_value(METRICS_VALUE_DECRYPT_FAILED);
-	log_conn(LOG_WARN, c->id, "a value of %s could not be decrypted: %s", col->qualified, why);
+	log_conn(LOG_WARN, f->id, "a value of %s could not be decrypted: %s", col->qualified, why);
 	switch (col->on_fail) {
 	case SCHEMA_FAIL_CIPHERTEXT:
 		/* the stored bytes, never plaintext: raw for bytea in binary, else as the text
@@ -143,9 +143,9 @@ static int fail_response(struct conn *c, const struct schema_column *col, int fo
 	}
 }
 
-int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int format,
-                        const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null,
-                        char *err, size_t errlen)
+int fle_decrypt_value(struct fle *f, const struct schema_column *col, int format,
+                      const uint8_t *rec, size_t len, struct pgs_buf *out, bool *is_null, char *err,
+                      size_t errlen)
 {
 	struct crypto_record_view v;
 	struct crypto_column_key *k;
@@ -154,18 +154,18 @@ int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int for
 	int rc = PGS_ERR;
 
 	*is_null = false;
-	if (!allowed(c, col))
-		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+	if (!allowed(f, col))
+		return fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                     "this client may not read it");
-	if (!c->worker->kw)
-		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+	if (!f->kw)
+		return fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                     "no keys");
 	if (crypto_record_parse(rec, len, &v) != PGS_OK)
-		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+		return fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                     "not a pgseal record");
-	if (keys_worker_version(c->worker->kw, key_client(col), col->table->name, col->name,
-	                        v.key_id, &k) != PGS_OK)
-		return fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+	if (keys_worker_version(f->kw, key_client(col), col->table->name, col->name, v.key_id,
+	                        &k) != PGS_OK)
+		return fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                     "unknown key version");
 	pt = malloc(len ? len : 1);
 	if (!pt) {
@@ -173,13 +173,13 @@ int crypt_decrypt_value(struct conn *c, const struct schema_column *col, int for
 		return PGS_ERR;
 	}
 	if (crypto_record_decrypt(k, rec, len, pt, len, &ptlen) != PGS_OK) {
-		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+		rc = fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                   "authentication failed");
 		goto out;
 	}
 	out->len = 0;
 	if (codec_from_canonical(col->type, format, pt, ptlen, out) != PGS_OK) {
-		rc = fail_response(c, col, format, rec, len, out, is_null, err, errlen,
+		rc = fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                   "not a value of the declared type");
 		goto out;
 	}
@@ -191,7 +191,7 @@ out:
 	return rc;
 }
 
-int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out)
+int fle_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out)
 {
 	out->len = 0;
 	if (len >= 2 && in[0] == '\\' && in[1] == 'x') {
@@ -234,13 +234,13 @@ int crypt_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out)
 	return PGS_OK;
 }
 
-int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
-                         const char *value, size_t len, char **out, char *err, size_t errlen)
+int fle_render_literal(void *arg, const struct schema_column *col, enum sql_value_mode mode,
+                       const char *value, size_t len, char **out, char *err, size_t errlen)
 {
-	struct conn *c = arg;
+	struct fle *f = arg;
 	struct pgs_buf rec = {0};
-	if (crypt_encrypt_value(c, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec,
-	                        err, errlen) != PGS_OK) {
+	if (fle_encrypt_value(f, col, mode, 0, CODEC_FMT_TEXT, (const uint8_t *)value, len, &rec,
+	                      err, errlen) != PGS_OK) {
 		pgs_buf_free(&rec);
 		return PGS_ERR;
 	}
@@ -260,9 +260,8 @@ int crypt_render_literal(void *arg, const struct schema_column *col, enum sql_va
 }
 
 /* Encrypts the elements of a text array '{a,b,"c"}' into a binary bytea[] value. */
-int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t elem_oid, int format,
-                        const uint8_t *in, size_t len, struct pgs_buf *out, char *err,
-                        size_t errlen)
+int fle_encrypt_array(struct fle *f, const struct sql_param *pp, uint32_t elem_oid, int format,
+                      const uint8_t *in, size_t len, struct pgs_buf *out, char *err, size_t errlen)
 {
 	struct pgs_buf one = {0}, elem = {0};
 	struct pgs_buf items = {0};
@@ -292,9 +291,9 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 			}
 			if (proto_read_bytes(&r, (size_t)el, &p) != PGS_OK)
 				goto bad;
-			if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, etype,
-			                        CODEC_FMT_BINARY, p, (size_t)el, &one, err,
-			                        errlen) != PGS_OK)
+			if (fle_encrypt_value(f, pp->column, SQL_VALUE_BLIND, etype,
+			                      CODEC_FMT_BINARY, p, (size_t)el, &one, err,
+			                      errlen) != PGS_OK)
 				goto out;
 			proto_put_u32(&items, (uint32_t)one.len);
 			pgs_buf_append(&items, one.data, one.len);
@@ -343,9 +342,9 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 			    !strncasecmp((const char *)elem.data, "null", 4)) {
 				proto_put_u32(&items, 0xffffffffu);
 			} else {
-				if (crypt_encrypt_value(c, pp->column, SQL_VALUE_BLIND, elem_oid,
-				                        CODEC_FMT_TEXT, elem.data, elem.len, &one,
-				                        err, errlen) != PGS_OK)
+				if (fle_encrypt_value(f, pp->column, SQL_VALUE_BLIND, elem_oid,
+				                      CODEC_FMT_TEXT, elem.data, elem.len, &one,
+				                      err, errlen) != PGS_OK)
 					goto out;
 				proto_put_u32(&items, (uint32_t)one.len);
 				pgs_buf_append(&items, one.data, one.len);
@@ -366,7 +365,7 @@ int crypt_encrypt_array(struct conn *c, const struct sql_param *pp, uint32_t ele
 	}
 	proto_put_u32(out, count ? 1 : 0);
 	proto_put_u32(out, 0);
-	proto_put_u32(out, CRYPT_BYTEA_OID);
+	proto_put_u32(out, FLE_BYTEA_OID);
 	if (count) {
 		proto_put_u32(out, count);
 		proto_put_u32(out, 1);

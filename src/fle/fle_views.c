@@ -1,6 +1,6 @@
-/* conn_views.c - views over encrypted tables: found with the catalog (pg_depend, pg_rewrite),
+/* fle_views.c - views over encrypted tables: found with the catalog (pg_depend, pg_rewrite),
  * their definitions run through the sql analysis, view columns mapped for the read path. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +32,7 @@ static uint64_t reg_evicted;          /* the highest number evicted (under reg_m
 static _Atomic uint64_t reg_latest;   /* reg_seq, read without the lock */
 static atomic_size_t reg_unconfirmed; /* entries with seq 0 */
 
-uint64_t crypt_views_latest(void)
+uint64_t fle_views_latest(void)
 {
 	return atomic_load(&reg_latest);
 }
@@ -63,15 +63,15 @@ static void reg_add(uint64_t owner, const char *name)
 }
 
 /* The session's registrations are committed (or rolled back, or the session ended). */
-void crypt_views_confirm(struct conn *c)
+void fle_views_confirm(struct fle *f)
 {
-	if (!c->crypt.views_unconfirmed)
+	if (!f->views_unconfirmed)
 		return;
-	c->crypt.views_unconfirmed = false;
+	f->views_unconfirmed = false;
 	pthread_mutex_lock(&reg_mu);
 	for (size_t i = 0; i < reg_len; i++) {
 		struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
-		if (e->owner == c->id && !e->seq) {
+		if (e->owner == f->id && !e->seq) {
 			e->seq = ++reg_seq;
 			atomic_fetch_sub(&reg_unconfirmed, 1);
 		}
@@ -81,13 +81,13 @@ void crypt_views_confirm(struct conn *c)
 }
 
 /* A name of the registry this session has not loaded that the text may name: copied to name. */
-static bool reg_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
+static bool reg_pending(const struct fle *f, const char *text, size_t len, char *name, size_t cap)
 {
 	bool found = false;
-	if (atomic_load(&reg_unconfirmed) == 0 && atomic_load(&reg_latest) <= c->crypt.views_seen)
+	if (atomic_load(&reg_unconfirmed) == 0 && atomic_load(&reg_latest) <= f->views_seen)
 		return false;
 	pthread_mutex_lock(&reg_mu);
-	if (reg_evicted > c->crypt.views_seen) {
+	if (reg_evicted > f->views_seen) {
 		snprintf(name, cap, "(defined by another session)");
 		found = true;
 	}
@@ -95,7 +95,7 @@ static bool reg_pending(const struct conn *c, const char *text, size_t len, char
 	for (size_t i = 0; i < reg_len && !found; i++) {
 		const struct reg_entry *e = &reg[(reg_head + i) % REG_MAX];
 		/* this session's own definitions: its own pending list and reload cover them */
-		if (e->owner == c->id || (e->seq && e->seq <= c->crypt.views_seen))
+		if (e->owner == f->id || (e->seq && e->seq <= f->views_seen))
 			continue;
 		/* a U&"..." identifier may spell any name */
 		found = uescape || sql_text_mentions(text, len, e->name);
@@ -108,7 +108,7 @@ static bool reg_pending(const struct conn *c, const char *text, size_t len, char
 
 /* The view (or child table) whose rows are being read (one row per column, a view's definition
  * on attnum 1, a child's configured ancestor on every row). */
-struct crypt_view_row {
+struct fle_view_row {
 	uint32_t oid;
 	char nsp[256], rel[256];
 	bool child;
@@ -134,7 +134,7 @@ static void put_enc(struct pgs_buf *b, const struct schema *sc)
 		const char *dot = strrchr(name, '.');
 		if (i)
 			proto_put_u8(b, ',');
-		crypt_put_literal(b, dot ? dot + 1 : name);
+		fle_put_literal(b, dot ? dot + 1 : name);
 	}
 	pgs_buf_append(b, tail, sizeof(tail) - 1);
 }
@@ -148,7 +148,7 @@ static void put_enc(struct pgs_buf *b, const struct schema *sc)
  * analysed after the views it reads. Columns: oid, nspname, relname, attnum, attname, definition
  * (on attnum 1).
  */
-void crypt_views_query(struct pgs_buf *b, const struct schema *sc)
+void fle_views_query(struct pgs_buf *b, const struct schema *sc)
 {
 	static const char kids[] =
 	    ", kid(oid, top, depth) AS (SELECT i.inhrelid, i.inhparent, 1 "
@@ -188,7 +188,7 @@ void crypt_views_query(struct pgs_buf *b, const struct schema *sc)
 	pgs_buf_append(b, views, sizeof(views) - 1);
 }
 
-static void row_clear(struct crypt_view_row *v)
+static void row_clear(struct fle_view_row *v)
 {
 	for (size_t i = 0; i < v->n; i++)
 		free(v->names[i]);
@@ -199,24 +199,24 @@ static void row_clear(struct crypt_view_row *v)
 }
 
 /* The view read so far goes into the set being loaded, and its mapped columns into the catalog. */
-static void row_flush(struct conn *c)
+static void row_flush(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
-	struct crypt_view_row *v = s->view_row;
+	struct fle *s = f;
+	struct fle_view_row *v = s->view_row;
 	if (!v || !v->oid)
 		return;
 	if (!s->views_loading) {
 		s->views_loading = sql_views_new();
 		/* pg_get_viewdef wrote the definitions under the setting in force when the catalog
 		 * query ran, which the reports before its answer have told */
-		s->views_loading->scs_off = crypt_lex_scs_off(c);
+		s->views_loading->scs_off = fle_lex_scs_off(f);
 	}
 	const struct sql_view *sv =
-	    v->child ? sql_views_add_child(s->views_loading, c->schema, v->nsp, v->rel,
+	    v->child ? sql_views_add_child(s->views_loading, f->schema, v->nsp, v->rel,
 	                                   (const char *const *)v->names, v->n, v->pnsp, v->prel)
-	             : sql_views_add(s->views_loading, c->schema, v->nsp, v->rel,
+	             : sql_views_add(s->views_loading, f->schema, v->nsp, v->rel,
 	                             (const char *const *)v->names, v->n, v->def);
-	struct crypt_table_oid *e = NULL;
+	struct fle_table_oid *e = NULL;
 	for (size_t i = 0; sv && i < sv->ncols; i++) {
 		if (!sv->cols[i].col)
 			continue;
@@ -231,17 +231,17 @@ static void row_flush(struct conn *c)
 		e->attrs[e->nattr].col = sv->cols[i].col;
 		e->nattr++;
 	}
-	log_conn(LOG_DEBUG, c->id, "catalog: %s %s.%s over encrypted data (%d column(s) mapped)",
+	log_conn(LOG_DEBUG, f->id, "catalog: %s %s.%s over encrypted data (%d column(s) mapped)",
 	         v->child ? "child table" : "view", v->nsp, v->rel, e ? e->nattr : 0);
 	row_clear(v);
 }
 
-void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
+void fle_views_row(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	struct proto_reader r;
 	uint16_t n;
-	const uint8_t *f[7] = {0};
+	const uint8_t *fld[7] = {0};
 	int32_t fl[7] = {0};
 	proto_reader_init(&r, body, blen);
 	if (proto_read_u16(&r, &n) != PGS_OK || (n != 6 && n != 7))
@@ -249,52 +249,52 @@ void crypt_views_row(struct conn *c, const uint8_t *body, uint32_t blen)
 	for (int i = 0; i < n; i++) {
 		if (proto_read_i32(&r, &fl[i]) != PGS_OK)
 			return;
-		if (fl[i] >= 0 && proto_read_bytes(&r, (size_t)fl[i], &f[i]) != PGS_OK)
+		if (fl[i] >= 0 && proto_read_bytes(&r, (size_t)fl[i], &fld[i]) != PGS_OK)
 			return;
 		/* a child's row: its ancestor's names (fields 5, 6) too */
 		if ((i < 5 || n == 7) && (fl[i] < 0 || fl[i] >= 256))
 			return;
 	}
 	char num[256];
-	memcpy(num, f[0], (size_t)fl[0]);
+	memcpy(num, fld[0], (size_t)fl[0]);
 	num[fl[0]] = 0;
 	uint32_t oid = (uint32_t)strtoul(num, NULL, 10);
 	if (!s->view_row)
 		s->view_row = pgs_xcalloc(1, sizeof(*s->view_row));
-	struct crypt_view_row *v = s->view_row;
+	struct fle_view_row *v = s->view_row;
 	if (v->oid != oid) {
-		row_flush(c);
+		row_flush(f);
 		v->oid = oid;
-		memcpy(v->nsp, f[1], (size_t)fl[1]);
+		memcpy(v->nsp, fld[1], (size_t)fl[1]);
 		v->nsp[fl[1]] = 0;
-		memcpy(v->rel, f[2], (size_t)fl[2]);
+		memcpy(v->rel, fld[2], (size_t)fl[2]);
 		v->rel[fl[2]] = 0;
 		v->child = n == 7;
 		if (v->child) {
-			memcpy(v->pnsp, f[5], (size_t)fl[5]);
+			memcpy(v->pnsp, fld[5], (size_t)fl[5]);
 			v->pnsp[fl[5]] = 0;
-			memcpy(v->prel, f[6], (size_t)fl[6]);
+			memcpy(v->prel, fld[6], (size_t)fl[6]);
 			v->prel[fl[6]] = 0;
 		}
 	}
-	memcpy(num, f[3], (size_t)fl[3]);
+	memcpy(num, fld[3], (size_t)fl[3]);
 	num[fl[3]] = 0;
 	v->names = pgs_xrealloc(v->names, (v->n + 1) * sizeof(*v->names));
 	v->attnums = pgs_xrealloc(v->attnums, (v->n + 1) * sizeof(*v->attnums));
 	v->names[v->n] = pgs_xmalloc((size_t)fl[4] + 1);
-	memcpy(v->names[v->n], f[4], (size_t)fl[4]);
+	memcpy(v->names[v->n], fld[4], (size_t)fl[4]);
 	v->names[v->n][fl[4]] = 0;
 	v->attnums[v->n] = (int16_t)atoi(num);
 	v->n++;
 	if (n == 6 && fl[5] >= 0 && !v->def) {
 		v->def = pgs_xmalloc((size_t)fl[5] + 1);
-		memcpy(v->def, f[5], (size_t)fl[5]);
+		memcpy(v->def, fld[5], (size_t)fl[5]);
 		v->def[fl[5]] = 0;
 	}
 }
 
 /* Forgets the first n pending names. */
-static void pending_drop(struct crypt_state *s, size_t n)
+static void pending_drop(struct fle *s, size_t n)
 {
 	if (n > s->npending_views)
 		n = s->npending_views;
@@ -312,10 +312,9 @@ static void pending_drop(struct crypt_state *s, size_t n)
 	}
 }
 
-void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool failed,
-                        uint8_t status)
+void fle_views_finish(struct fle *f, uint64_t upto, uint64_t reg_upto, bool failed, uint8_t status)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	if (failed) {
 		/* keep what was known (views, pending names); try again at the next boundary */
 		sql_views_free(s->views_loading);
@@ -330,7 +329,7 @@ void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool f
 		s->views_seen = reg_upto;
 	else if (status != 'I' && reg_upto > s->views_seen)
 		s->views_requested = s->views_seen; /* ask again outside the transaction */
-	row_flush(c);
+	row_flush(f);
 	sql_views_free(s->views);
 	s->views = s->views_loading;
 	s->views_loading = NULL;
@@ -342,9 +341,9 @@ void crypt_views_finish(struct conn *c, uint64_t upto, uint64_t reg_upto, bool f
 	}
 }
 
-void crypt_views_free(struct conn *c)
+void fle_views_free(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	sql_views_free(s->views);
 	sql_views_free(s->views_loading);
 	s->views = s->views_loading = NULL;
@@ -354,24 +353,24 @@ void crypt_views_free(struct conn *c)
 		s->view_row = NULL;
 	}
 	pending_drop(s, s->npending_views);
-	crypt_views_confirm(c);
+	fle_views_confirm(f);
 }
 
-void crypt_views_defined(struct conn *c, const struct sql_plan *plan)
+void fle_views_defined(struct fle *f, const struct sql_plan *plan)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	for (size_t i = 0; plan && i < plan->ndefined_views; i++) {
 		s->pending_views = pgs_xrealloc(s->pending_views, (s->npending_views + 1) *
 		                                                      sizeof(*s->pending_views));
 		s->pending_views[s->npending_views++] = pgs_xstrdup(plan->defined_views[i]);
-		reg_add(c->id, plan->defined_views[i]);
+		reg_add(f->id, plan->defined_views[i]);
 		s->views_unconfirmed = true;
 	}
 }
 
-bool crypt_views_pending(const struct conn *c, const char *text, size_t len, char *name, size_t cap)
+bool fle_views_pending(const struct fle *f, const char *text, size_t len, char *name, size_t cap)
 {
-	const struct crypt_state *s = &c->crypt;
+	const struct fle *s = f;
 	/* every statement passes here: the text is scanned only when a view is pending */
 	bool uescape = s->npending_views && sql_text_mentions(text, len, "u&\"");
 	for (size_t i = 0; i < s->npending_views; i++) {
@@ -381,5 +380,5 @@ bool crypt_views_pending(const struct conn *c, const char *text, size_t len, cha
 			return true;
 		}
 	}
-	return reg_pending(c, text, len, name, cap);
+	return reg_pending(f, text, len, name, cap);
 }

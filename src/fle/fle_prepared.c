@@ -1,6 +1,6 @@
-/* conn_prepared.c - the session's one namespace of prepared statements (SQL PREPARE and protocol
+/* fle_prepared.c - the session's one namespace of prepared statements (SQL PREPARE and protocol
  * Parse), changed only when PostgreSQL confirms. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +12,22 @@
  * DEALLOCATE and the protocol's Parse, Bind and Close all name the same statements (the
  * unnamed one "" is protocol-only). pgseal must know, for the statement a Bind or an SQL
  * EXECUTE will run, which parameters to encrypt; a wrong guess sends plaintext. So:
- *  - c->crypt.stmts holds only what PostgreSQL confirmed (ParseComplete, CommandComplete
+ *  - f->stmts holds only what PostgreSQL confirmed (ParseComplete, CommandComplete
  *    PREPARE); a Parse it rejects (42P05, a syntax error) never replaces the old definition;
  *  - a change sent is a pending op, queued with the expected answer of its message, applied
  *    at that answer and dropped at an ErrorResponse;
  *  - a message sent while changes are pending resolves its statement against every
- *    definition that may be in force when it runs (crypt_prepared_resolve).
+ *    definition that may be in force when it runs (fle_prepared_resolve).
  */
 
 enum op_kind { OP_DEFINE = 1, OP_REMOVE, OP_REMOVE_ALL };
 
-struct crypt_prep_op {
-	struct crypt_prep_op *next, *prev;
+struct fle_prep_op {
+	struct fle_prep_op *next, *prev;
 	enum op_kind kind;
-	char *name;              /* OP_DEFINE, OP_REMOVE */
-	struct crypt_stmt *stmt; /* OP_DEFINE: the new definition (a reference) */
-	const char *tag;         /* sent in a Query: the CommandComplete tag that confirms it */
+	char *name;            /* OP_DEFINE, OP_REMOVE */
+	struct fle_stmt *stmt; /* OP_DEFINE: the new definition (a reference) */
+	const char *tag;       /* sent in a Query: the CommandComplete tag that confirms it */
 	bool extended; /* sent by Parse/Close/Execute: its error skips the rest of the batch */
 	uint64_t batch;
 	bool voided; /* an unnamed statement dropped since by a simple Query */
@@ -35,62 +35,62 @@ struct crypt_prep_op {
 
 /* ---- the confirmed namespace ---------------------------------------------------------- */
 
-static struct crypt_stmt *confirmed(struct conn *c, const char *name)
+static struct fle_stmt *confirmed(struct fle *f, const char *name)
 {
-	for (struct crypt_stmt *st = c->crypt.stmts; st; st = st->next)
+	for (struct fle_stmt *st = f->stmts; st; st = st->next)
 		if (strcmp(st->name, name) == 0)
 			return st;
 	return NULL;
 }
 
-static void forget(struct conn *c, const char *name)
+static void forget(struct fle *f, const char *name)
 {
-	for (struct crypt_stmt **pp = &c->crypt.stmts; *pp;) {
-		struct crypt_stmt *st = *pp;
+	for (struct fle_stmt **pp = &f->stmts; *pp;) {
+		struct fle_stmt *st = *pp;
 		/* DEALLOCATE ALL / DISCARD ALL (name NULL) leave the unnamed statement alone */
 		if (name ? strcmp(st->name, name) == 0 : st->name[0] != 0) {
 			*pp = st->next;
 			st->next = NULL;
-			crypt_stmt_unref(st);
+			fle_stmt_unref(st);
 		} else {
 			pp = &st->next;
 		}
 	}
 }
 
-static void apply(struct conn *c, struct crypt_prep_op *op)
+static void apply(struct fle *f, struct fle_prep_op *op)
 {
 	if (op->voided)
 		return;
 	switch (op->kind) {
 	case OP_DEFINE:
-		forget(c, op->name);
-		op->stmt->next = c->crypt.stmts;
-		c->crypt.stmts = crypt_stmt_ref(op->stmt);
+		forget(f, op->name);
+		op->stmt->next = f->stmts;
+		f->stmts = fle_stmt_ref(op->stmt);
 		break;
 	case OP_REMOVE:
-		forget(c, op->name);
+		forget(f, op->name);
 		break;
 	case OP_REMOVE_ALL:
-		forget(c, NULL);
+		forget(f, NULL);
 		break;
 	}
 }
 
 /* ---- pending changes ------------------------------------------------------------------ */
 
-static void op_free(struct crypt_prep_op *op)
+static void op_free(struct fle_prep_op *op)
 {
 	free(op->name);
-	crypt_stmt_unref(op->stmt);
+	fle_stmt_unref(op->stmt);
 	free(op);
 }
 
-static struct crypt_prep_op *op_add(struct conn *c, struct crypt_expect *e, enum op_kind kind,
-                                    const char *name, bool extended)
+static struct fle_prep_op *op_add(struct fle *f, struct fle_expect *e, enum op_kind kind,
+                                  const char *name, bool extended)
 {
-	struct crypt_state *s = &c->crypt;
-	struct crypt_prep_op *op = pgs_xcalloc(1, sizeof(*op));
+	struct fle *s = f;
+	struct fle_prep_op *op = pgs_xcalloc(1, sizeof(*op));
 	op->kind = kind;
 	op->name = name ? pgs_xstrdup(name) : NULL;
 	op->extended = extended;
@@ -106,10 +106,10 @@ static struct crypt_prep_op *op_add(struct conn *c, struct crypt_expect *e, enum
 }
 
 /* The oldest pending op, which belongs to the oldest unanswered message that has any. */
-static struct crypt_prep_op *op_pop(struct conn *c)
+static struct fle_prep_op *op_pop(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
-	struct crypt_prep_op *op = s->ops;
+	struct fle *s = f;
+	struct fle_prep_op *op = s->ops;
 	if (!op)
 		return NULL;
 	s->ops = op->next;
@@ -120,100 +120,99 @@ static struct crypt_prep_op *op_pop(struct conn *c)
 	return op;
 }
 
-void crypt_prepared_define(struct conn *c, struct crypt_expect *e, struct crypt_stmt *st,
-                           bool extended)
+void fle_prepared_define(struct fle *f, struct fle_expect *e, struct fle_stmt *st, bool extended)
 {
-	struct crypt_prep_op *op = op_add(c, e, OP_DEFINE, st->name, extended);
+	struct fle_prep_op *op = op_add(f, e, OP_DEFINE, st->name, extended);
 	op->stmt = st;
 }
 
-void crypt_prepared_close(struct conn *c, struct crypt_expect *e, const char *name)
+void fle_prepared_close(struct fle *f, struct fle_expect *e, const char *name)
 {
-	(void)op_add(c, e, OP_REMOVE, name, true);
+	(void)op_add(f, e, OP_REMOVE, name, true);
 }
 
-void crypt_prepared_plan(struct conn *c, struct crypt_expect *e, const struct sql_plan *plan,
-                         bool extended)
+void fle_prepared_plan(struct fle *f, struct fle_expect *e, const struct sql_plan *plan,
+                       bool extended)
 {
 	for (size_t i = 0; plan && i < plan->nnsops; i++) {
 		const struct sql_ns_op *n = &plan->nsops[i];
-		struct crypt_prep_op *op;
+		struct fle_prep_op *op;
 		switch (n->kind) {
 		case SQL_NS_PREPARE: {
 			const struct sql_prepared *p = &plan->prepared[n->index];
-			struct crypt_stmt *st = crypt_stmt_new(p->name);
+			struct fle_stmt *st = fle_stmt_new(p->name);
 			st->plan = sql_plan_of_prepared(p);
 			st->owns_plan = true;
-			op = op_add(c, e, OP_DEFINE, p->name, extended);
+			op = op_add(f, e, OP_DEFINE, p->name, extended);
 			op->stmt = st;
 			op->tag = "PREPARE";
 			break;
 		}
 		case SQL_NS_DEALLOCATE:
-			op = op_add(c, e, OP_REMOVE, n->name, extended);
+			op = op_add(f, e, OP_REMOVE, n->name, extended);
 			op->tag = "DEALLOCATE";
 			break;
 		case SQL_NS_DEALLOCATE_ALL:
-			op = op_add(c, e, OP_REMOVE_ALL, NULL, extended);
+			op = op_add(f, e, OP_REMOVE_ALL, NULL, extended);
 			op->tag = "DEALLOCATE ALL";
 			break;
 		case SQL_NS_DISCARD_ALL:
-			op = op_add(c, e, OP_REMOVE_ALL, NULL, extended);
+			op = op_add(f, e, OP_REMOVE_ALL, NULL, extended);
 			op->tag = "DISCARD ALL";
 			break;
 		}
 	}
 }
 
-void crypt_prepared_query_sent(struct conn *c)
+void fle_prepared_query_sent(struct fle *f)
 {
 	/* exec_simple_query drops the unnamed statement first, whether the query succeeds or
 	 * not; a Parse of "" still unanswered is overtaken by it */
-	forget(c, "");
-	for (struct crypt_prep_op *op = c->crypt.ops; op; op = op->next)
+	forget(f, "");
+	for (struct fle_prep_op *op = f->ops; op; op = op->next)
 		if (op->name && op->name[0] == 0)
 			op->voided = true;
 }
 
-void crypt_prepared_sync(struct conn *c)
+void fle_prepared_sync(struct fle *f)
 {
-	c->crypt.batch++;
+	f->batch++;
 }
 
-void crypt_prepared_complete(struct conn *c, struct crypt_expect *e, const char *tag)
+void fle_prepared_complete(struct fle *f, struct fle_expect *e, const char *tag)
 {
 	/* the statements of a Query run in order and each change has its own statement: the
 	 * oldest pending change of e is the only one this statement can confirm */
-	struct crypt_prep_op *op = c->crypt.ops;
+	struct fle_prep_op *op = f->ops;
 	if (!e->nops || !op || !op->tag || strcmp(op->tag, tag) != 0)
 		return;
-	op_pop(c);
+	op_pop(f);
 	e->nops--;
-	apply(c, op);
+	apply(f, op);
 	op_free(op);
 }
 
-void crypt_prepared_settle(struct conn *c, struct crypt_expect *e, bool ok)
+void fle_prepared_settle(struct fle *f, struct fle_expect *e, bool ok)
 {
 	for (; e->nops; e->nops--) {
-		struct crypt_prep_op *op = op_pop(c);
+		struct fle_prep_op *op = op_pop(f);
 		if (!op)
 			break;
 		if (ok)
-			apply(c, op);
+			apply(f, op);
 		op_free(op);
 	}
 	e->nops = 0;
 }
 
-void crypt_prepared_free(struct conn *c)
+void fle_prepared_free(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	while (s->ops)
-		op_free(op_pop(c));
+		op_free(op_pop(f));
 	for (int i = 0; i < s->ndeps; i++) {
 		free(s->deps[i].name);
-		crypt_stmt_unref(s->deps[i].stmt);
+		fle_stmt_unref(s->deps[i].stmt);
 	}
 	free(s->deps);
 	s->deps = NULL;
@@ -222,14 +221,14 @@ void crypt_prepared_free(struct conn *c)
 
 /* ---- resolution ----------------------------------------------------------------------- */
 
-static uint32_t wire_oid(const struct crypt_stmt *st, int number)
+static uint32_t wire_oid(const struct fle_stmt *st, int number)
 {
 	return number >= 1 && number <= st->nparam_oids && st->param_oids
 	           ? st->param_oids[number - 1]
 	           : 0;
 }
 
-static const struct sql_param *param_of(const struct crypt_stmt *st, int number)
+static const struct sql_param *param_of(const struct fle_stmt *st, int number)
 {
 	for (size_t i = 0; st && st->plan && i < st->plan->nparams; i++)
 		if (st->plan->params[i].number == number)
@@ -239,7 +238,7 @@ static const struct sql_param *param_of(const struct crypt_stmt *st, int number)
 
 /* Every encrypted parameter of a is one of b, encrypted for the same column the same way,
  * its client value read as the same type. */
-static bool covered(const struct crypt_stmt *a, const struct crypt_stmt *b)
+static bool covered(const struct fle_stmt *a, const struct fle_stmt *b)
 {
 	for (size_t i = 0; a && a->plan && i < a->plan->nparams; i++) {
 		const struct sql_param *p = &a->plan->params[i], *q = param_of(b, p->number);
@@ -250,7 +249,7 @@ static bool covered(const struct crypt_stmt *a, const struct crypt_stmt *b)
 	return true;
 }
 
-bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b)
+bool fle_prepared_same(const struct fle_stmt *a, const struct fle_stmt *b)
 {
 	if (a == b)
 		return true;
@@ -261,14 +260,14 @@ bool crypt_prepared_same(const struct crypt_stmt *a, const struct crypt_stmt *b)
 }
 
 struct cands {
-	struct crypt_stmt *stack[16], **v;
+	struct fle_stmt *stack[16], **v;
 	size_t n, cap;
 };
 
-static void cands_push(struct cands *k, struct crypt_stmt *st)
+static void cands_push(struct cands *k, struct fle_stmt *st)
 {
 	if (k->n == k->cap) {
-		struct crypt_stmt **bigger = pgs_xmalloc(2 * k->cap * sizeof(*bigger));
+		struct fle_stmt **bigger = pgs_xmalloc(2 * k->cap * sizeof(*bigger));
 		memcpy(bigger, k->v, k->n * sizeof(*bigger));
 		if (k->v != k->stack)
 			free(k->v);
@@ -278,14 +277,14 @@ static void cands_push(struct cands *k, struct crypt_stmt *st)
 	k->v[k->n++] = st;
 }
 
-enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name, struct crypt_stmt **out)
+enum fle_resolve fle_prepared_resolve(struct fle *f, const char *name, struct fle_stmt **out)
 {
 	/* the candidates, newest first: NULL (undefined) or a definition. Walked from the newest
 	 * change back, so a pipelined Parse/Bind pair costs one step however long the pipeline */
 	struct cands k = {.n = 0, .cap = 16};
 	k.v = k.stack;
 	bool certain = false;
-	for (struct crypt_prep_op *op = c->crypt.ops_tail; op && !certain; op = op->prev) {
+	for (struct fle_prep_op *op = f->ops_tail; op && !certain; op = op->prev) {
 		if (op->voided)
 			continue;
 		if (op->kind == OP_REMOVE_ALL ? name[0] == 0 : strcmp(op->name, name) != 0)
@@ -293,40 +292,40 @@ enum crypt_resolve crypt_prepared_resolve(struct conn *c, const char *name, stru
 		cands_push(&k, op->kind == OP_DEFINE ? op->stmt : NULL);
 		/* if it fails, this message is skipped with the rest of the batch: older
 		 * definitions cannot run */
-		certain = op->extended && op->batch == c->crypt.batch;
+		certain = op->extended && op->batch == f->batch;
 	}
 	if (!certain)
-		cands_push(&k, confirmed(c, name));
-	struct crypt_stmt *newest = NULL;
+		cands_push(&k, confirmed(f, name));
+	struct fle_stmt *newest = NULL;
 	for (size_t i = 0; i < k.n && !newest; i++)
 		newest = k.v[i];
-	enum crypt_resolve rc = newest ? CRYPT_STMT_KNOWN : CRYPT_STMT_UNKNOWN;
-	for (size_t i = 0; i < k.n && rc == CRYPT_STMT_KNOWN; i++)
-		if (k.v[i] && !crypt_prepared_same(k.v[i], newest))
-			rc = CRYPT_STMT_AMBIGUOUS;
+	enum fle_resolve rc = newest ? FLE_STMT_KNOWN : FLE_STMT_UNKNOWN;
+	for (size_t i = 0; i < k.n && rc == FLE_STMT_KNOWN; i++)
+		if (k.v[i] && !fle_prepared_same(k.v[i], newest))
+			rc = FLE_STMT_AMBIGUOUS;
 	if (k.v != k.stack)
 		free(k.v);
 	*out = newest;
 	return rc;
 }
 
-static void deps_add(struct crypt_dep **deps, int *n, const char *name, struct crypt_stmt *st)
+static void deps_add(struct fle_dep **deps, int *n, const char *name, struct fle_stmt *st)
 {
 	*deps = pgs_xrealloc(*deps, (size_t)(*n + 1) * sizeof(**deps));
 	(*deps)[*n].name = pgs_xstrdup(name);
-	(*deps)[*n].stmt = crypt_stmt_ref(st);
+	(*deps)[*n].stmt = fle_stmt_ref(st);
 	(*n)++;
 }
 
-const struct sql_prepared *crypt_prepared_lookup(void *arg, const char *name)
+const struct sql_prepared *fle_prepared_lookup(void *arg, const char *name)
 {
-	struct conn *c = arg;
-	struct crypt_state *s = &c->crypt;
-	struct crypt_stmt *st = NULL;
-	switch (crypt_prepared_resolve(c, name, &st)) {
-	case CRYPT_STMT_UNKNOWN:
+	struct fle *f = arg;
+	struct fle *s = f;
+	struct fle_stmt *st = NULL;
+	switch (fle_prepared_resolve(f, name, &st)) {
+	case FLE_STMT_UNKNOWN:
 		return NULL;
-	case CRYPT_STMT_AMBIGUOUS:
+	case FLE_STMT_AMBIGUOUS:
 		(void)snprintf(
 		    s->refusal, sizeof(s->refusal),
 		    "prepared statement \"%s\" is being redefined and PostgreSQL has not "
@@ -336,7 +335,7 @@ const struct sql_prepared *crypt_prepared_lookup(void *arg, const char *name)
 		memset(&s->refusing, 0, sizeof(s->refusing));
 		s->refusing.refusal = s->refusal;
 		return &s->refusing;
-	case CRYPT_STMT_KNOWN:
+	case FLE_STMT_KNOWN:
 		break;
 	}
 	deps_add(&s->deps, &s->ndeps, name, st);
@@ -347,26 +346,26 @@ const struct sql_prepared *crypt_prepared_lookup(void *arg, const char *name)
 	return &st->as_prepared;
 }
 
-void crypt_prepared_take_deps(struct conn *c, struct crypt_stmt *st)
+void fle_prepared_take_deps(struct fle *f, struct fle_stmt *st)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	for (int i = 0; i < s->ndeps; i++) {
 		if (st)
 			deps_add(&st->deps, &st->ndeps, s->deps[i].name, s->deps[i].stmt);
 		free(s->deps[i].name);
-		crypt_stmt_unref(s->deps[i].stmt);
+		fle_stmt_unref(s->deps[i].stmt);
 	}
 	free(s->deps);
 	s->deps = NULL;
 	s->ndeps = 0;
 }
 
-bool crypt_prepared_deps_ok(struct conn *c, const struct crypt_stmt *st, char *msg, size_t cap)
+bool fle_prepared_deps_ok(struct fle *f, const struct fle_stmt *st, char *msg, size_t cap)
 {
 	for (int i = 0; st && i < st->ndeps; i++) {
-		struct crypt_stmt *now = NULL;
-		if (crypt_prepared_resolve(c, st->deps[i].name, &now) == CRYPT_STMT_KNOWN &&
-		    crypt_prepared_same(now, st->deps[i].stmt))
+		struct fle_stmt *now = NULL;
+		if (fle_prepared_resolve(f, st->deps[i].name, &now) == FLE_STMT_KNOWN &&
+		    fle_prepared_same(now, st->deps[i].stmt))
 			continue;
 		(void)snprintf(
 		    msg, cap,
@@ -403,12 +402,12 @@ static bool has_keyword(const char *text, size_t len, const char *kw)
 	return false;
 }
 
-bool crypt_prepared_may_execute(const char *text, size_t len)
+bool fle_prepared_may_execute(const char *text, size_t len)
 {
 	return has_keyword(text, len, "execute");
 }
 
-bool crypt_prepared_mentioned(const char *text, size_t len)
+bool fle_prepared_mentioned(const char *text, size_t len)
 {
 	return has_keyword(text, len, "prepare") || has_keyword(text, len, "execute") ||
 	       has_keyword(text, len, "deallocate") || has_keyword(text, len, "discard");

@@ -1,6 +1,6 @@
-/* conn_copy_rows.c - COPY rows (text and csv): row ends found, fields split and unescaped, rows
+/* fle_copy_rows.c - COPY rows (text and csv): row ends found, fields split and unescaped, rows
  * re-encoded with their encrypted columns encrypted or decrypted. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@ static void put(struct pgs_buf *o, const void *p, size_t n)
 
 /* Text format: fields end at an unescaped delimiter; backslash escapes are undone. */
 static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len,
-                      struct crypt_copy_fields *f)
+                      struct fle_copy_fields *f)
 {
 	size_t i = 0;
 	for (;;) {
@@ -100,7 +100,7 @@ static int split_text(const struct sql_copy *cp, const uint8_t *row, size_t len,
 /* CSV: quoted sections may hold delimiters and newlines; inside them ESCAPE before QUOTE
  * or before ESCAPE stands for that character; an unquoted NULL string is NULL. */
 static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len,
-                     struct crypt_copy_fields *f)
+                     struct fle_copy_fields *f)
 {
 	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
 	size_t i = 0;
@@ -149,16 +149,16 @@ static int split_csv(const struct sql_copy *cp, const uint8_t *row, size_t len,
 	return PGS_OK;
 }
 
-int crypt_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len,
-                     struct crypt_copy_fields *f)
+int fle_copy_split(const struct sql_copy *cp, const uint8_t *row, size_t len,
+                   struct fle_copy_fields *f)
 {
 	f->n = 0;
 	f->vals.len = 0;
 	return cp->csv ? split_csv(cp, row, len, f) : split_text(cp, row, len, f);
 }
 
-bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos,
-                        bool *inq)
+bool fle_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len, size_t *pos,
+                      bool *inq)
 {
 	const uint8_t q = (uint8_t)cp->quote, esc = (uint8_t)cp->escape;
 	size_t i = *pos;
@@ -197,8 +197,7 @@ bool crypt_copy_row_end(const struct sql_copy *cp, const uint8_t *p, size_t len,
 	return false;
 }
 
-const char *crypt_copy_tail_malformed(const struct sql_copy *cp, size_t len, size_t scanned,
-                                      bool inq)
+const char *fle_copy_tail_malformed(const struct sql_copy *cp, size_t len, size_t scanned, bool inq)
 {
 	if (cp->csv && inq)
 		return "unterminated CSV quoted field";
@@ -283,53 +282,53 @@ static void put_text_escaped(struct pgs_buf *o, const struct sql_copy *cp, const
 	}
 }
 
-static void row_error(struct crypt_copy_err *e, const char *state, uint64_t line, const char *why)
+static void row_error(struct fle_copy_err *e, const char *state, uint64_t line, const char *why)
 {
 	memcpy(e->state, state, 6);
 	pgs_errf(e->msg, sizeof(e->msg), "pgseal: malformed COPY data at line %llu: %s",
 	         (unsigned long long)line, why);
 }
 
-int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row, size_t len,
-                   bool in, uint64_t line, struct pgs_buf *o, struct crypt_copy_err *e)
+int fle_copy_row(struct fle *f, const struct sql_copy *cp, const uint8_t *row, size_t len, bool in,
+                 uint64_t line, struct pgs_buf *o, struct fle_copy_err *e)
 {
-	static __thread struct crypt_copy_fields f;
+	static __thread struct fle_copy_fields fs;
 	struct pgs_buf v = {0}, raw = {0};
 	char err[200];
 	int rc = PGS_ERR;
 	bool cr = len && row[len - 1] == '\r';
 	if (cr)
 		len--;
-	if (crypt_copy_split(cp, row, len, &f) != PGS_OK) {
+	if (fle_copy_split(cp, row, len, &fs) != PGS_OK) {
 		/* never a value in the message: it is logged, and goes to the client */
 		row_error(e, "22P04", line,
-		          f.n == PGS_ARRAY_LEN(f.off) ? "extra data after last expected column"
-		                                      : "unterminated CSV quoted field");
+		          fs.n == PGS_ARRAY_LEN(fs.off) ? "extra data after last expected column"
+		                                        : "unterminated CSV quoted field");
 		goto out;
 	}
-	if (f.n != cp->ncolumns) {
+	if (fs.n != cp->ncolumns) {
 		row_error(e, "22P04", line,
-		          f.n > cp->ncolumns ? "extra data after last expected column"
-		                             : "missing data for a column");
+		          fs.n > cp->ncolumns ? "extra data after last expected column"
+		                              : "missing data for a column");
 		goto out;
 	}
-	for (size_t i = 0; i < f.n; i++) {
+	for (size_t i = 0; i < fs.n; i++) {
 		if (i)
 			put(o, &cp->delimiter, 1);
 		const struct schema_column *col = cp->columns[i];
 		/* a row of empty fields has no value bytes at all */
-		const uint8_t *val = f.vals.data ? f.vals.data + f.off[i] : (const uint8_t *)"";
-		if (f.null[i]) {
+		const uint8_t *val = fs.vals.data ? fs.vals.data + fs.off[i] : (const uint8_t *)"";
+		if (fs.null[i]) {
 			put(o, cp->null_string, strlen(cp->null_string));
 			continue;
 		}
 		if (!col) {
-			put_text_escaped(o, cp, val, f.len[i]);
+			put_text_escaped(o, cp, val, fs.len[i]);
 			continue;
 		}
 		if (in) {
-			if (crypt_encrypt_value(c, col, SQL_VALUE_RECORD, 0, CODEC_FMT_TEXT, val,
-			                        f.len[i], &v, err, sizeof(err)) != PGS_OK) {
+			if (fle_encrypt_value(f, col, SQL_VALUE_RECORD, 0, CODEC_FMT_TEXT, val,
+			                      fs.len[i], &v, err, sizeof(err)) != PGS_OK) {
 				memcpy(e->state, "22P02", 6);
 				pgs_errf(e->msg, sizeof(e->msg), "%s (COPY line %llu)", err,
 				         (unsigned long long)line);
@@ -339,13 +338,13 @@ int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row
 		} else {
 			bool is_null = false;
 			memcpy(e->state, "XX001", 6);
-			if (crypt_bytea_text_decode(val, f.len[i], &raw) != PGS_OK) {
+			if (fle_bytea_text_decode(val, fs.len[i], &raw) != PGS_OK) {
 				pgs_errf(e->msg, sizeof(e->msg),
 				         "pgseal: a value of %s is not bytea", col->qualified);
 				goto out;
 			}
-			if (crypt_decrypt_value(c, col, CODEC_FMT_TEXT, raw.data, raw.len, &v,
-			                        &is_null, e->msg, sizeof(e->msg)) != PGS_OK)
+			if (fle_decrypt_value(f, col, CODEC_FMT_TEXT, raw.data, raw.len, &v,
+			                      &is_null, e->msg, sizeof(e->msg)) != PGS_OK)
 				goto out;
 			if (is_null)
 				put(o, cp->null_string, strlen(cp->null_string));
@@ -358,7 +357,7 @@ int crypt_copy_row(struct conn *c, const struct sql_copy *cp, const uint8_t *row
 	put(o, "\n", 1);
 	rc = PGS_OK;
 out:
-	pgs_buf_free(&f.vals); /* wipes the row's plaintext fields */
+	pgs_buf_free(&fs.vals); /* wipes the row's plaintext fields */
 	pgs_buf_free(&v);
 	pgs_buf_free(&raw);
 	return rc;

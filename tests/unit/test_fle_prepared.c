@@ -1,32 +1,31 @@
-/* test_conn_prepared.c - the session's namespace of prepared statements: changes applied when
+/* test_fle_prepared.c - the session's namespace of prepared statements: changes applied when
  * PostgreSQL confirms, rolled back on errors, statements in flight resolved or refused. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 #include "prepared_model.h"
 #include "testlib.h"
 
 /* two encrypted columns: only their identity matters here */
 static struct schema_column email, name;
 
-static struct conn *new_conn(void)
+static struct fle *new_conn(void)
 {
-	struct conn *c = calloc(1, sizeof(*c));
-	c->crypt.at_sync_boundary = true;
+	struct fle *c = calloc(1, sizeof(*c));
+	c->at_sync_boundary = true;
 	return c;
 }
 
-static void free_conn(struct conn *c)
+static void free_conn(struct fle *c)
 {
-	crypt_free(c);
-	free(c);
+	fle_free(c);
 }
 
 /* A statement whose $number is encrypted for col (col NULL: nothing encrypted). */
-static struct crypt_stmt *stmt(const char *nm, int number, struct schema_column *col, uint32_t oid)
+static struct fle_stmt *stmt(const char *nm, int number, struct schema_column *col, uint32_t oid)
 {
-	struct crypt_stmt *st = crypt_stmt_new(nm);
+	struct fle_stmt *st = fle_stmt_new(nm);
 	if (!col)
 		return st;
 	struct sql_prepared p = {.name = (char *)nm, .nparams = 1};
@@ -40,41 +39,41 @@ static struct crypt_stmt *stmt(const char *nm, int number, struct schema_column 
 	return st;
 }
 
-static const struct sql_param *param1(struct crypt_stmt *st)
+static const struct sql_param *param1(struct fle_stmt *st)
 {
 	return st && st->plan && st->plan->nparams ? &st->plan->params[0] : NULL;
 }
 
-static void parse(struct conn *c, struct crypt_stmt *st)
+static void parse(struct fle *c, struct fle_stmt *st)
 {
-	crypt_prepared_define(c, crypt_push(c, EX_PARSE, NULL), st, true);
+	fle_prepared_define(c, fle_push(c, EX_PARSE, NULL), st, true);
 }
 
-static void sync_(struct conn *c)
+static void sync_(struct fle *c)
 {
-	crypt_push(c, EX_SYNC, NULL);
-	crypt_prepared_sync(c);
+	fle_push(c, EX_SYNC, NULL);
+	fle_prepared_sync(c);
 }
 
 /* The server's answer to the head message: ok (ParseComplete...) or an ErrorResponse, which
  * skips the rest of the batch. */
-static void answer(struct conn *c, bool ok)
+static void answer(struct fle *c, bool ok)
 {
-	struct crypt_expect *e = crypt_head(c);
+	struct fle_expect *e = fle_head(c);
 	if (ok) {
-		crypt_pop(c);
+		fle_pop(c);
 		return;
 	}
-	while ((e = crypt_head(c)) && e->kind != EX_SYNC && e->kind != EX_QUERY) {
-		crypt_prepared_settle(c, e, false);
-		crypt_pop(c);
+	while ((e = fle_head(c)) && e->kind != EX_SYNC && e->kind != EX_QUERY) {
+		fle_prepared_settle(c, e, false);
+		fle_pop(c);
 	}
 }
 
-static enum crypt_resolve resolve(struct conn *c, const char *nm, struct crypt_stmt **out)
+static enum fle_resolve resolve(struct fle *c, const char *nm, struct fle_stmt **out)
 {
-	struct crypt_stmt *st = NULL;
-	enum crypt_resolve r = crypt_prepared_resolve(c, nm, &st);
+	struct fle_stmt *st = NULL;
+	enum fle_resolve r = fle_prepared_resolve(c, nm, &st);
 	if (out)
 		*out = st;
 	return r;
@@ -82,100 +81,100 @@ static enum crypt_resolve resolve(struct conn *c, const char *nm, struct crypt_s
 
 static void test_parse_confirmed_or_rolled_back(void)
 {
-	struct conn *c = new_conn();
-	struct crypt_stmt *a = stmt("s", 2, &email, 25), *b = stmt("s", 2, NULL, 0), *got;
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_UNKNOWN);
+	struct fle *c = new_conn();
+	struct fle_stmt *a = stmt("s", 2, &email, 25), *b = stmt("s", 2, NULL, 0), *got;
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_UNKNOWN);
 	parse(c, a);
 	/* a Bind in the same batch: if the Parse fails it is skipped */
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == a);
 	sync_(c);
 	/* after the Sync: undefined or a; undefined cannot run */
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == a);
 	answer(c, true); /* ParseComplete */
 	answer(c, true); /* ReadyForQuery */
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == a);
 
 	/* 42P05: a second Parse of s, rejected */
 	parse(c, b);
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == b);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == b);
 	sync_(c);
 	/* after a Sync, a and b may run and encrypt differently */
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_AMBIGUOUS);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_AMBIGUOUS);
 	answer(c, false);
 	answer(c, true);
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == a);
 
 	/* a redefinition that encrypts the same way is not ambiguous; another type is */
 	parse(c, stmt("s", 2, &email, 25));
 	sync_(c);
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got != a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got != a);
 	answer(c, false);
 	answer(c, true);
 	parse(c, stmt("s", 2, &email, 20));
 	sync_(c);
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_AMBIGUOUS);
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_AMBIGUOUS);
 	parse(c, stmt("s", 2, &name, 25));
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_KNOWN); /* same batch as the last Parse */
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_KNOWN); /* same batch as the last Parse */
 	sync_(c);
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_AMBIGUOUS);
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_AMBIGUOUS);
 	answer(c, false);
 	answer(c, true);
 	answer(c, false);
 	answer(c, true);
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got == a);
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got == a);
 	free_conn(c);
 }
 
 /* Many unanswered redefinitions (more than the resolver's first array holds). */
 static void test_many_in_flight(void)
 {
-	struct conn *c = new_conn();
-	struct crypt_stmt *got;
+	struct fle *c = new_conn();
+	struct fle_stmt *got;
 	for (int i = 0; i < 40; i++) {
 		parse(c, stmt("m", 1, &email, 25));
 		sync_(c);
 	}
-	CHECK(resolve(c, "m", &got) == CRYPT_STMT_KNOWN && got);
+	CHECK(resolve(c, "m", &got) == FLE_STMT_KNOWN && got);
 	parse(c, stmt("m", 1, &name, 25));
-	CHECK(resolve(c, "m", NULL) == CRYPT_STMT_KNOWN);
+	CHECK(resolve(c, "m", NULL) == FLE_STMT_KNOWN);
 	sync_(c);
-	CHECK(resolve(c, "m", NULL) == CRYPT_STMT_AMBIGUOUS);
+	CHECK(resolve(c, "m", NULL) == FLE_STMT_AMBIGUOUS);
 	for (int i = 0; i < 41; i++) {
 		answer(c, i == 0);
 		answer(c, true);
 	}
-	CHECK(resolve(c, "m", &got) == CRYPT_STMT_KNOWN && param1(got) &&
+	CHECK(resolve(c, "m", &got) == FLE_STMT_KNOWN && param1(got) &&
 	      param1(got)->column == &email);
 	free_conn(c);
 }
 
 static void test_close_and_unnamed(void)
 {
-	struct conn *c = new_conn();
-	struct crypt_stmt *got;
+	struct fle *c = new_conn();
+	struct fle_stmt *got;
 	parse(c, stmt("s", 1, &email, 0));
 	parse(c, stmt("", 1, &name, 0));
 	sync_(c);
 	answer(c, true);
 	answer(c, true);
 	answer(c, true);
-	CHECK(resolve(c, "", NULL) == CRYPT_STMT_KNOWN);
+	CHECK(resolve(c, "", NULL) == FLE_STMT_KNOWN);
 	/* Close: the statement stays until CloseComplete, but a later message of the batch
 	 * takes it as gone */
-	crypt_prepared_close(c, crypt_push(c, EX_CLOSE, NULL), "s");
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_UNKNOWN);
+	fle_prepared_close(c, fle_push(c, EX_CLOSE, NULL), "s");
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_UNKNOWN);
 	sync_(c);
-	CHECK(resolve(c, "s", &got) == CRYPT_STMT_KNOWN && got); /* undefined or the old one */
+	CHECK(resolve(c, "s", &got) == FLE_STMT_KNOWN && got); /* undefined or the old one */
 	answer(c, true);
 	answer(c, true);
-	CHECK(resolve(c, "s", NULL) == CRYPT_STMT_UNKNOWN);
+	CHECK(resolve(c, "s", NULL) == FLE_STMT_UNKNOWN);
 	/* a simple Query drops the unnamed statement, even one whose Parse is unanswered */
 	parse(c, stmt("", 1, &email, 0));
-	crypt_push(c, EX_QUERY, NULL);
-	CHECK(resolve(c, "", NULL) == CRYPT_STMT_UNKNOWN);
+	fle_push(c, EX_QUERY, NULL);
+	CHECK(resolve(c, "", NULL) == FLE_STMT_UNKNOWN);
 	answer(c, true);
 	answer(c, true);
-	CHECK(resolve(c, "", NULL) == CRYPT_STMT_UNKNOWN);
+	CHECK(resolve(c, "", NULL) == FLE_STMT_UNKNOWN);
 	free_conn(c);
 }
 
@@ -201,28 +200,28 @@ static struct sql_plan *prepare_plan(void)
 
 static void test_query_tags(void)
 {
-	struct conn *c = new_conn();
+	struct fle *c = new_conn();
 	struct sql_plan *p = prepare_plan();
-	struct crypt_stmt *got;
-	struct crypt_expect *e = crypt_push(c, EX_QUERY, NULL);
-	crypt_prepared_plan(c, e, p, false);
+	struct fle_stmt *got;
+	struct fle_expect *e = fle_push(c, EX_QUERY, NULL);
+	fle_prepared_plan(c, e, p, false);
 	/* a Query's changes are never certain for the next message: it may fail halfway */
-	CHECK(resolve(c, "a", &got) == CRYPT_STMT_AMBIGUOUS);
-	crypt_prepared_complete(c, crypt_head(c), "SELECT 1"); /* not its tag */
-	crypt_prepared_complete(c, crypt_head(c), "PREPARE");
-	crypt_prepared_complete(c, crypt_head(c), "DEALLOCATE");
+	CHECK(resolve(c, "a", &got) == FLE_STMT_AMBIGUOUS);
+	fle_prepared_complete(c, fle_head(c), "SELECT 1"); /* not its tag */
+	fle_prepared_complete(c, fle_head(c), "PREPARE");
+	fle_prepared_complete(c, fle_head(c), "DEALLOCATE");
 	/* the second PREPARE fails: rolled back, the first was deallocated */
-	crypt_prepared_settle(c, crypt_head(c), false);
+	fle_prepared_settle(c, fle_head(c), false);
 	answer(c, true);
-	CHECK(resolve(c, "a", NULL) == CRYPT_STMT_UNKNOWN);
+	CHECK(resolve(c, "a", NULL) == FLE_STMT_UNKNOWN);
 
-	e = crypt_push(c, EX_QUERY, NULL);
-	crypt_prepared_plan(c, e, p, false);
-	crypt_prepared_complete(c, crypt_head(c), "PREPARE");
-	crypt_prepared_complete(c, crypt_head(c), "DEALLOCATE");
-	crypt_prepared_complete(c, crypt_head(c), "PREPARE");
+	e = fle_push(c, EX_QUERY, NULL);
+	fle_prepared_plan(c, e, p, false);
+	fle_prepared_complete(c, fle_head(c), "PREPARE");
+	fle_prepared_complete(c, fle_head(c), "DEALLOCATE");
+	fle_prepared_complete(c, fle_head(c), "PREPARE");
 	answer(c, true);
-	CHECK(resolve(c, "a", &got) == CRYPT_STMT_KNOWN && param1(got) &&
+	CHECK(resolve(c, "a", &got) == FLE_STMT_KNOWN && param1(got) &&
 	      param1(got)->column == &name);
 	sql_plan_free(p);
 
@@ -234,61 +233,61 @@ static void test_query_tags(void)
 	struct sql_plan q = {.nnsops = 1};
 	struct sql_ns_op all = {.kind = SQL_NS_DEALLOCATE_ALL};
 	q.nsops = &all;
-	e = crypt_push(c, EX_EXECUTE, NULL); /* run by the protocol: confirmed at CommandComplete */
-	crypt_prepared_plan(c, e, &q, true);
-	CHECK(resolve(c, "a", NULL) == CRYPT_STMT_UNKNOWN);
-	CHECK(resolve(c, "", NULL) == CRYPT_STMT_KNOWN);
+	e = fle_push(c, EX_EXECUTE, NULL); /* run by the protocol: confirmed at CommandComplete */
+	fle_prepared_plan(c, e, &q, true);
+	CHECK(resolve(c, "a", NULL) == FLE_STMT_UNKNOWN);
+	CHECK(resolve(c, "", NULL) == FLE_STMT_KNOWN);
 	answer(c, true);
-	CHECK(resolve(c, "a", NULL) == CRYPT_STMT_UNKNOWN);
-	CHECK(resolve(c, "", NULL) == CRYPT_STMT_KNOWN);
+	CHECK(resolve(c, "a", NULL) == FLE_STMT_UNKNOWN);
+	CHECK(resolve(c, "", NULL) == FLE_STMT_KNOWN);
 	free_conn(c);
 }
 
 static void test_lookup_and_deps(void)
 {
-	struct conn *c = new_conn();
-	CHECK(crypt_prepared_lookup(c, "x") == NULL);
+	struct fle *c = new_conn();
+	CHECK(fle_prepared_lookup(c, "x") == NULL);
 	parse(c, stmt("x", 2, &email, 0));
 	sync_(c);
 	answer(c, true);
 	answer(c, true);
-	const struct sql_prepared *pp = crypt_prepared_lookup(c, "x");
+	const struct sql_prepared *pp = fle_prepared_lookup(c, "x");
 	CHECK(pp && !pp->refusal && pp->nparams == 1 && pp->params[0].number == 2 &&
 	      pp->params[0].column == &email);
 	/* the wrapper `EXECUTE x(...)` keeps what x was */
-	struct crypt_stmt *w = crypt_stmt_new("w");
-	crypt_prepared_take_deps(c, w);
+	struct fle_stmt *w = fle_stmt_new("w");
+	fle_prepared_take_deps(c, w);
 	CHECK_EQ_INT(w->ndeps, 1);
 	char msg[384];
-	CHECK(crypt_prepared_deps_ok(c, w, msg, sizeof(msg)));
+	CHECK(fle_prepared_deps_ok(c, w, msg, sizeof(msg)));
 	/* x redefined: its Parse in flight after a Sync makes x ambiguous */
-	crypt_prepared_close(c, crypt_push(c, EX_CLOSE, NULL), "x");
+	fle_prepared_close(c, fle_push(c, EX_CLOSE, NULL), "x");
 	parse(c, stmt("x", 2, &name, 0));
 	sync_(c);
-	pp = crypt_prepared_lookup(c, "x");
+	pp = fle_prepared_lookup(c, "x");
 	CHECK(pp && pp->refusal && strstr(pp->refusal, "\"x\""));
-	CHECK(!crypt_prepared_deps_ok(c, w, msg, sizeof(msg)) && strstr(msg, "\"w\"") &&
+	CHECK(!fle_prepared_deps_ok(c, w, msg, sizeof(msg)) && strstr(msg, "\"w\"") &&
 	      strstr(msg, "\"x\""));
 	answer(c, true);
 	answer(c, true);
 	answer(c, true);
-	CHECK(!crypt_prepared_deps_ok(c, w, msg, sizeof(msg)));
-	crypt_stmt_unref(w);
+	CHECK(!fle_prepared_deps_ok(c, w, msg, sizeof(msg)));
+	fle_stmt_unref(w);
 	/* what the analysis did not take is dropped */
-	CHECK(crypt_prepared_lookup(c, "x") != NULL);
-	crypt_prepared_take_deps(c, NULL);
-	CHECK_EQ_INT(c->crypt.ndeps, 0);
+	CHECK(fle_prepared_lookup(c, "x") != NULL);
+	fle_prepared_take_deps(c, NULL);
+	CHECK_EQ_INT(c->ndeps, 0);
 	free_conn(c);
 }
 
 static bool mentioned(const char *t)
 {
-	return crypt_prepared_mentioned(t, strlen(t));
+	return fle_prepared_mentioned(t, strlen(t));
 }
 
 static bool may_execute(const char *t)
 {
-	return crypt_prepared_may_execute(t, strlen(t));
+	return fle_prepared_may_execute(t, strlen(t));
 }
 
 static void test_keywords(void)
@@ -339,5 +338,5 @@ int main(void)
 	RUN(test_lookup_and_deps);
 	RUN(test_keywords);
 	RUN(test_model);
-	return t_summary("test_conn_prepared");
+	return t_summary("test_fle_prepared");
 }

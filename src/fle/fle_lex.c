@@ -1,7 +1,7 @@
-/* conn_lex.c - how the server will lex the session's next statement text:
+/* fle_lex.c - how the server will lex the session's next statement text:
  * standard_conforming_strings and client_encoding from its ParameterStatus reports, and whether a
  * request in flight may change them first. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +21,9 @@
  * changes no setting; every other request (Query, Execute, FunctionCall, a Sync not yet
  * answered) might, and a Parse in the middle of a batch follows messages whose changes are
  * reported only at the batch's end. */
-static bool lex_settled(const struct conn *c, bool boundary)
+static bool lex_settled(const struct fle *f, bool boundary)
 {
-	const struct crypt_state *s = &c->crypt;
+	const struct fle *s = f;
 	if (!boundary)
 		return false;
 	for (uint32_t i = 0; i < s->fifo_len; i++)
@@ -32,18 +32,18 @@ static bool lex_settled(const struct conn *c, bool boundary)
 	return true;
 }
 
-void crypt_lex_state(const struct conn *c, bool boundary, struct sql_lex *out)
+void fle_lex_state(const struct fle *f, bool boundary, struct sql_lex *out)
 {
-	const char *scs = conn_params_get(&c->params, "standard_conforming_strings");
+	const char *scs = fle_param(f, "standard_conforming_strings");
 	out->scs_off = scs && strcasecmp(scs, "off") == 0;
 	/* never reported (not a PostgreSQL server?): both readings are possible */
 	out->settled =
-	    scs && (out->scs_off || strcasecmp(scs, "on") == 0) && lex_settled(c, boundary);
+	    scs && (out->scs_off || strcasecmp(scs, "on") == 0) && lex_settled(f, boundary);
 }
 
-bool crypt_lex_scs_off(const struct conn *c)
+bool fle_lex_scs_off(const struct fle *f)
 {
-	const char *scs = conn_params_get(&c->params, "standard_conforming_strings");
+	const char *scs = fle_param(f, "standard_conforming_strings");
 	return scs && strcasecmp(scs, "off") == 0;
 }
 
@@ -93,10 +93,10 @@ static bool may_hide_ascii(const char *text, size_t len)
 	return false;
 }
 
-bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t len,
-                                const struct sql_lex *lex, char *msg, size_t cap)
+bool fle_lex_encoding_refusal(const struct fle *f, const char *text, size_t len,
+                              const struct sql_lex *lex, char *msg, size_t cap)
 {
-	const char *enc = conn_params_get(&c->params, "client_encoding");
+	const char *enc = fle_param(f, "client_encoding");
 	if (enc && encoding_client_only(enc)) {
 		(void)snprintf(
 		    msg, cap,
@@ -118,7 +118,7 @@ bool crypt_lex_encoding_refusal(const struct conn *c, const char *text, size_t l
 	return true;
 }
 
-void crypt_put_literal(struct pgs_buf *b, const char *s)
+void fle_put_literal(struct pgs_buf *b, const char *s)
 {
 	/* E'...' reads a backslash as an escape under both settings; '...' would not */
 	pgs_buf_append(b, "E'", 2);

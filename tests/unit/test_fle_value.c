@@ -1,14 +1,14 @@
-/* test_conn_value.c - the bytea text forms pgseal reads back from PostgreSQL: hex and escape, with
+/* test_fle_value.c - the bytea text forms pgseal reads back from PostgreSQL: hex and escape, with
  * negative cases. */
 #include <stdlib.h>
 
 #include "codec/codec.h"
-#include "conn/conn_crypt.h"
+#include "fle/fle_internal.h"
 #include "testlib.h"
 
 static int decode(const char *in, struct pgs_buf *out)
 {
-	return crypt_bytea_text_decode((const uint8_t *)in, strlen(in), out);
+	return fle_bytea_text_decode((const uint8_t *)in, strlen(in), out);
 }
 
 static void test_hex(void)
@@ -40,5 +40,5 @@ int main(void)
 {
 	RUN(test_hex);
 	RUN(test_escape);
-	return t_summary("test_conn_value");
+	return t_summary("test_fle_value");
 }

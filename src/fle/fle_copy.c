@@ -1,6 +1,6 @@
-/* conn_copy.c - the COPY sub-protocol of the encryption layer: each CopyInResponse/CopyOutResponse
+/* fle_copy.c - the COPY sub-protocol of the encryption layer: each CopyInResponse/CopyOutResponse
  * paired with the statement that started it, client rows encrypted or relayed, fail closed. */
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 /* The CopyFail text pgseal sends: the server logs it, so it says nothing of the data. */
 #define COPY_FAIL_TEXT "pgseal refused the COPY data"
 
-static void line_reset(struct crypt_state *s)
+static void line_reset(struct fle *s)
 {
 	if (s->copy_line.data)
 		crypto_wipe(s->copy_line.data, s->copy_line.cap);
@@ -37,7 +37,7 @@ static void line_reset(struct crypt_state *s)
 	s->copy_lineno = 0;
 }
 
-static void copy_desc_set(struct crypt_state *s, const struct sql_copy *d)
+static void copy_desc_set(struct fle *s, const struct sql_copy *d)
 {
 	sql_copy_clear(&s->copy);
 	sql_copy_dup(&s->copy, d);
@@ -45,25 +45,25 @@ static void copy_desc_set(struct crypt_state *s, const struct sql_copy *d)
 	s->copy_header_pending = d->header;
 }
 
-void crypt_copy_free(struct conn *c)
+void fle_copy_free(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	sql_copy_clear(&s->copy);
 	pgs_buf_free(&s->copy_line);
 }
 
 /* The client's COPY stream ended (or was abandoned): nothing of it is kept. */
-static void copy_in_done(struct crypt_state *s)
+static void copy_in_done(struct fle *s)
 {
-	s->copy_in = CRYPT_COPY_NONE;
+	s->copy_in = FLE_COPY_NONE;
 	line_reset(s);
 }
 
 /* Which COPY a CopyIn/Out/BothResponse belongs to: true with *desc its description (NULL: a
  * COPY of a plain table), false when pgseal cannot tell with certainty. */
-static bool copy_attribute(struct conn *c, const struct sql_copy **desc)
+static bool copy_attribute(struct fle *f, const struct sql_copy **desc)
 {
-	struct crypt_expect *e = crypt_head(c);
+	struct fle_expect *e = fle_head(f);
 	*desc = NULL;
 	if (!e || e->refusal)
 		return false;
@@ -74,7 +74,7 @@ static bool copy_attribute(struct conn *c, const struct sql_copy **desc)
 		return *desc != NULL;
 	}
 	if (e->kind == EX_EXECUTE) {
-		struct crypt_stmt *st = e->portal ? e->portal->stmt : NULL;
+		struct fle_stmt *st = e->portal ? e->portal->stmt : NULL;
 		if (!st)
 			return false;
 		if (!st->plan)
@@ -87,21 +87,21 @@ static bool copy_attribute(struct conn *c, const struct sql_copy **desc)
 
 /* The Syncs a client sent after the Execute of a COPY FROM are read and ignored by the server
  * during the COPY: no ReadyForQuery answers them. Returns how many there are. */
-static uint32_t swallowed_syncs(struct conn *c)
+static uint32_t swallowed_syncs(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	uint32_t n = 0;
 	while (n + 1 < s->fifo_len && s->fifo[(s->fifo_head + n + 1) % s->fifo_cap].kind == EX_SYNC)
 		n++;
 	return n;
 }
 
-static void drop_swallowed_syncs(struct conn *c, uint32_t n)
+static void drop_swallowed_syncs(struct fle *f, uint32_t n)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	/* entries 1..n are EX_SYNC, which hold nothing: the ones after them move up */
 	for (uint32_t i = 1; i < s->fifo_len; i++) {
-		struct crypt_expect *dst = &s->fifo[(s->fifo_head + i) % s->fifo_cap];
+		struct fle_expect *dst = &s->fifo[(s->fifo_head + i) % s->fifo_cap];
 		if (i + n < s->fifo_len)
 			*dst = s->fifo[(s->fifo_head + i + n) % s->fifo_cap];
 		else
@@ -111,46 +111,37 @@ static void drop_swallowed_syncs(struct conn *c, uint32_t n)
 }
 
 /* Ends the COPY upstream with CopyFail; the client gets state/msg in place of the server's
- * answer to it. Goes before anything of the client's not yet scanned. */
-static int copy_fail_upstream(struct conn *c, const char *state, const char *msg, uint32_t syncs)
+ * answer to it. Goes before anything of the client's not yet scanned (f->to_server: from the
+ * server's side, the session puts it at the client's next message boundary, or ends the
+ * session when a client message is streaming). */
+static void copy_fail_upstream(struct fle *f, const char *state, const char *msg, uint32_t syncs)
 {
-	struct crypt_state *s = &c->crypt;
-	struct pgs_buf fb = {0};
-	if (c->c2s.remain) {
-		/* a client message is streaming: nothing can go between its bytes; close */
-		conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
-		return PGS_ERR;
-	}
-	size_t off = proto_msg_begin(&fb, 'f');
-	proto_put_cstr(&fb, COPY_FAIL_TEXT);
-	proto_msg_end(&fb, off);
+	struct fle *s = f;
+	struct pgs_buf *fb = f->to_server;
+	size_t off = proto_msg_begin(fb, 'f');
+	proto_put_cstr(fb, COPY_FAIL_TEXT);
+	proto_msg_end(fb, off);
 	/* extended protocol: the server now skips to a Sync, and the client's Syncs were read
 	 * during the COPY; these answer for them */
 	for (uint32_t i = 0; i < syncs; i++) {
-		off = proto_msg_begin(&fb, 'S');
-		proto_msg_end(&fb, off);
+		off = proto_msg_begin(fb, 'S');
+		proto_msg_end(fb, off);
 	}
-	sbuf_inject(&c->c2s, fb.data, (uint32_t)fb.len);
-	pgs_buf_free(&fb);
 	s->copy_fail_pending = true;
 	memcpy(s->copy_fail_state, state, 6);
 	snprintf(s->copy_fail_msg, sizeof(s->copy_fail_msg), "%s", msg);
-	log_conn(LOG_INFO, c->id, "COPY refused (%s): %s", state, msg);
+	log_conn(LOG_INFO, f->id, "COPY refused (%s): %s", state, msg);
 	metrics_refusal(state);
 	copy_in_done(s);
-	s->copy_in = CRYPT_COPY_DRAIN; /* the client's rows of this COPY go nowhere */
-	return PGS_OK;
+	s->copy_in = FLE_COPY_DRAIN; /* the client's rows of this COPY go nowhere */
 }
 
-int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
+int fle_copy_response(struct fle *f, uint8_t type, const uint8_t *body, uint32_t blen)
 {
-	struct crypt_state *s = &c->crypt;
-	struct sbuf *b = &c->s2c;
-	const uint8_t *body = crypt_msg_body(b);
-	uint32_t blen = total - PROTO_HDR_LEN;
+	struct fle *s = f;
 	const struct sql_copy *d = NULL;
-	struct crypt_expect *e = crypt_head(c);
-	bool known = copy_attribute(c, &d);
+	struct fle_expect *e = fle_head(f);
+	bool known = copy_attribute(f, &d);
 	bool binary = blen < 1 || body[0] != 0;
 	if (d && !d->encrypted)
 		d = NULL; /* a COPY of a plain table or query listed by the plan */
@@ -159,13 +150,12 @@ int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
 		/* rows come from the server: at worst the client sees stored bytes, never the
 		 * server plaintext; an encrypted table's rows are decrypted */
 		if (!known)
-			log_conn(LOG_WARN, c->id,
+			log_conn(LOG_WARN, f->id,
 			         "a COPY TO answer matches no statement; relayed unchanged");
 		if (known && d && !d->from_stdin && !binary) {
 			copy_desc_set(s, d);
 			s->copy_out = true;
 		}
-		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
 	/* 'G' and 'W': the client's data will go to the server */
@@ -174,69 +164,65 @@ int crypt_copy_response(struct conn *c, uint8_t type, uint32_t total)
 		const struct sql_copy *listed = sql_plan_copy(e->plan, e->stmt_index);
 		ok = listed && listed->from_stdin;
 	}
-	uint32_t syncs = e && e->kind == EX_EXECUTE ? swallowed_syncs(c) : 0;
+	uint32_t syncs = e && e->kind == EX_EXECUTE ? swallowed_syncs(f) : 0;
 	if (!ok) {
 		/* fail closed: the client never sees the CopyInResponse, so sends no rows */
-		sbuf_consume(b, total);
-		return copy_fail_upstream(
-		    c, "0A000",
+		fle_drop(f);
+		copy_fail_upstream(
+		    f, "0A000",
 		    "pgseal: a COPY FROM STDIN that pgseal cannot match to a COPY of a plain "
 		    "table or of a known encrypted table; nothing of its data was sent",
 		    syncs);
+		return PGS_OK;
 	}
 	if (syncs)
-		drop_swallowed_syncs(c, syncs);
+		drop_swallowed_syncs(f, syncs);
 	if (d) {
 		copy_desc_set(s, d);
-		s->copy_in = CRYPT_COPY_ENCRYPT;
+		s->copy_in = FLE_COPY_ENCRYPT;
 	} else {
-		s->copy_in = CRYPT_COPY_PLAIN;
+		s->copy_in = FLE_COPY_PLAIN;
 	}
-	crypt_pass_message(b, total);
 	return PGS_OK;
 }
 
-void crypt_copy_server_end(struct conn *c, uint8_t type)
+void fle_copy_server_end(struct fle *f, uint8_t type)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	if (s->copy_out) {
 		s->copy_out = false;
 		line_reset(s);
 	}
 	/* an error ended the server's COPY: the rest of the client's rows go nowhere */
-	if (type == 'E' && (s->copy_in == CRYPT_COPY_ENCRYPT || s->copy_in == CRYPT_COPY_PLAIN)) {
+	if (type == 'E' && (s->copy_in == FLE_COPY_ENCRYPT || s->copy_in == FLE_COPY_PLAIN)) {
 		copy_in_done(s);
-		s->copy_in = CRYPT_COPY_DRAIN;
+		s->copy_in = FLE_COPY_DRAIN;
 	}
 	if (type == 'Z')
 		s->copy_fail_pending = false;
 }
 
-int crypt_copy_error(struct conn *c, uint32_t total)
+bool fle_copy_error(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct crypt_state *s = &c->crypt;
-	struct sbuf *b = &c->s2c;
+	struct fle *s = f;
 	char state[6];
 	if (!s->copy_fail_pending)
-		return 0;
+		return false;
 	s->copy_fail_pending = false;
 	/* the answer to pgseal's CopyFail is 57014 (any other error came first: it stays) */
-	if (proto_error_sqlstate(crypt_msg_body(b), total - PROTO_HDR_LEN, state) != PGS_OK ||
-	    strcmp(state, "57014") != 0)
-		return 0;
-	struct pgs_buf eb = {0};
-	proto_build_error(&eb, "ERROR", s->copy_fail_state, s->copy_fail_msg);
-	crypt_replace_message(b, total, &eb);
-	pgs_buf_free(&eb);
-	return 1;
+	if (proto_error_sqlstate(body, blen, state) != PGS_OK || strcmp(state, "57014") != 0)
+		return false;
+	proto_build_error(fle_fwd(f), "ERROR", s->copy_fail_state, s->copy_fail_msg);
+	fle_drop(f);
+	return true;
 }
 
 /* Whether the server may still answer with a CopyInResponse: a Query or Execute is pending. */
-static bool copy_may_start(struct conn *c)
+static bool copy_may_start(struct fle *f)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	for (uint32_t i = 0; i < s->fifo_len; i++) {
-		enum crypt_expect_kind k = s->fifo[(s->fifo_head + i) % s->fifo_cap].kind;
+		enum fle_expect_kind k = s->fifo[(s->fifo_head + i) % s->fifo_cap].kind;
 		if (k == EX_QUERY || k == EX_EXECUTE)
 			return true;
 	}
@@ -245,10 +231,10 @@ static bool copy_may_start(struct conn *c)
 
 /* Re-encodes the complete rows in copy_line into out (final: the data ended, the tail is the
  * last row). A text end marker \. ends the data: the rest is ignored, as PostgreSQL does. */
-static int copy_rows(struct conn *c, bool in, bool final, struct pgs_buf *out,
-                     struct crypt_copy_err *err)
+static int copy_rows(struct fle *f, bool in, bool final, struct pgs_buf *out,
+                     struct fle_copy_err *err)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	const struct sql_copy *cp = &s->copy;
 	size_t pos = 0;
 	/* rows are searched from where the last message's search stopped, not from the
@@ -256,14 +242,14 @@ static int copy_rows(struct conn *c, bool in, bool final, struct pgs_buf *out,
 	size_t at = s->copy_scanned;
 	for (;;) {
 		bool whole =
-		    crypt_copy_row_end(cp, s->copy_line.data, s->copy_line.len, &at, &s->copy_inq);
+		    fle_copy_row_end(cp, s->copy_line.data, s->copy_line.len, &at, &s->copy_inq);
 		if (!whole) {
 			if (!final || pos == s->copy_line.len)
 				break;
 			/* the data ended without a newline: the tail is the last row, when complete
 			 */
 			const char *why =
-			    crypt_copy_tail_malformed(cp, s->copy_line.len, at, s->copy_inq);
+			    fle_copy_tail_malformed(cp, s->copy_line.len, at, s->copy_inq);
 			if (why) {
 				memcpy(err->state, "22P04", 6);
 				pgs_errf(err->msg, sizeof(err->msg),
@@ -289,160 +275,146 @@ static int copy_rows(struct conn *c, bool in, bool final, struct pgs_buf *out,
 			if (pgs_buf_put(out, row, end) != PGS_OK ||
 			    pgs_buf_put(out, "\n", 1) != PGS_OK)
 				abort();
-		} else if (crypt_copy_row(c, cp, row, end, in, s->copy_lineno, out, err) !=
-		           PGS_OK) {
+		} else if (fle_copy_row(f, cp, row, end, in, s->copy_lineno, out, err) != PGS_OK) {
 			return PGS_ERR;
 		}
 		pos = at = whole ? at + 1 : at;
 		if (!whole)
 			break;
 	}
-	/* keep the incomplete tail for the next message */
-	crypto_wipe(s->copy_line.data, pos);
-	memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
+	/* keep the incomplete tail for the next message (no buffer yet: a CopyDone with no data
+	 * before it) */
+	if (s->copy_line.data) {
+		crypto_wipe(s->copy_line.data, pos);
+		memmove(s->copy_line.data, s->copy_line.data + pos, s->copy_line.len - pos);
+	}
 	s->copy_line.len -= pos;
 	s->copy_scanned = at - pos;
 	return PGS_OK;
 }
 
 /* Takes one CopyData message's payload (plus what was carried) and re-encodes its rows. */
-static int copy_data(struct conn *c, struct sbuf *b, uint32_t total, bool in, struct pgs_buf *out,
-                     struct crypt_copy_err *err)
+static int copy_data(struct fle *f, const uint8_t *body, uint32_t blen, bool in,
+                     struct pgs_buf *out, struct fle_copy_err *err)
 {
-	struct crypt_state *s = &c->crypt;
-	if (s->copy_line.len + (total - PROTO_HDR_LEN) > c->env->cfg->max_message_size) {
+	struct fle *s = f;
+	if (s->copy_line.len + blen > f->max_message_size) {
 		memcpy(err->state, "54000", 6);
 		pgs_errf(err->msg, sizeof(err->msg),
 		         "pgseal: a COPY row is longer than max_message_size");
 		return PGS_ERR;
 	}
-	if (pgs_buf_put(&s->copy_line, b->data + b->scan + PROTO_HDR_LEN, total - PROTO_HDR_LEN) !=
-	    PGS_OK)
+	if (pgs_buf_put(&s->copy_line, body, blen) != PGS_OK)
 		abort();
-	return copy_rows(c, in, false, out, err);
+	return copy_rows(f, in, false, out, err);
 }
 
-static void inject_copy_data(struct sbuf *b, const struct pgs_buf *payload)
+/* Appends the re-encoded rows as one CopyData to fwd (nothing when there are none). */
+static void put_copy_data(struct fle *f, const struct pgs_buf *payload)
 {
-	struct pgs_buf nb = {0};
+	struct pgs_buf *nb = fle_fwd(f);
 	if (!payload->len)
 		return;
-	size_t off = proto_msg_begin(&nb, 'd');
-	pgs_buf_append(&nb, payload->data, payload->len);
-	proto_msg_end(&nb, off);
-	sbuf_inject(b, nb.data, (uint32_t)nb.len);
-	pgs_buf_free(&nb);
+	fle_reserve(nb, payload->len + PROTO_HDR_LEN);
+	size_t off = proto_msg_begin(nb, 'd');
+	pgs_buf_append(nb, payload->data, payload->len);
+	proto_msg_end(nb, off);
 }
 
-/* Drops a client message of the COPY stream, wiping it: its bytes may be plaintext. */
-static void drop_client(struct sbuf *b, uint32_t total)
+int fle_copy_client(struct fle *f, uint8_t type, const uint8_t *body, uint32_t blen)
 {
-	crypto_wipe(b->data + b->scan, total);
-	sbuf_consume(b, total);
-}
-
-int crypt_copy_client(struct conn *c, uint8_t type, uint32_t total)
-{
-	struct crypt_state *s = &c->crypt;
-	struct sbuf *b = &c->c2s;
+	struct fle *s = f;
 	struct pgs_buf out = {0};
-	struct crypt_copy_err err;
+	struct fle_copy_err err;
 	switch (s->copy_in) {
-	case CRYPT_COPY_PLAIN:
-		if (type != 'd')
-			copy_in_done(s);
-		crypt_pass_message(b, total);
-		return PGS_OK;
-	case CRYPT_COPY_DRAIN:
-		drop_client(b, total);
+	case FLE_COPY_PLAIN:
 		if (type != 'd')
 			copy_in_done(s);
 		return PGS_OK;
-	case CRYPT_COPY_NONE:
-		if (copy_may_start(c)) {
+	case FLE_COPY_DRAIN:
+		fle_drop(f); /* wiped by the session: its bytes may be plaintext */
+		if (type != 'd')
+			copy_in_done(s);
+		return PGS_OK;
+	case FLE_COPY_NONE:
+		if (copy_may_start(f)) {
 			s->client_held = true; /* until the server says what the COPY is */
-			return CRYPT_HOLD;
+			f->act->verdict = FLE_HOLD;
+			return PGS_OK;
 		}
 		/* no COPY is running: the server would ignore it */
-		drop_client(b, total);
+		fle_drop(f);
 		return PGS_OK;
-	case CRYPT_COPY_ENCRYPT:
+	case FLE_COPY_ENCRYPT:
 		break;
 	}
 	if (type == 'f') {
 		/* the client's own CopyFail: its message is the client's */
 		copy_in_done(s);
-		crypt_pass_message(b, total);
 		return PGS_OK;
 	}
 	if (s->copy_eod) {
 		/* after the end marker the server ignores the data, pgseal drops it */
 		if (type == 'd') {
-			drop_client(b, total);
+			fle_drop(f);
 			return PGS_OK;
 		}
 	}
-	int rc = type == 'd' ? copy_data(c, b, total, true, &out, &err)
-	                     : (s->copy_eod ? PGS_OK : copy_rows(c, true, true, &out, &err));
+	int rc = type == 'd' ? copy_data(f, body, blen, true, &out, &err)
+	                     : (s->copy_eod ? PGS_OK : copy_rows(f, true, true, &out, &err));
 	if (rc != PGS_OK) {
 		/* nothing of this row or later ones reaches the server: CopyFail ends the COPY */
 		pgs_buf_free(&out);
-		drop_client(b, total);
-		if (copy_fail_upstream(c, err.state, err.msg, 0) != PGS_OK)
-			return PGS_ERR;
+		fle_drop(f);
+		copy_fail_upstream(f, err.state, err.msg, 0);
 		if (type == 'c')
 			copy_in_done(s); /* the client's stream is over too */
 		return PGS_OK;
 	}
 	if (type == 'd') {
-		drop_client(b, total);
-		inject_copy_data(b, &out);
+		fle_drop(f);
+		put_copy_data(f, &out);
 	} else {
 		/* CopyDone: the last row first */
-		inject_copy_data(b, &out);
+		put_copy_data(f, &out);
 		copy_in_done(s);
-		crypt_pass_message(b, total);
 	}
 	pgs_buf_free(&out);
 	return PGS_OK;
 }
 
-void crypt_copy_client_other(struct conn *c, uint8_t type)
+void fle_copy_client_other(struct fle *f, uint8_t type)
 {
-	struct crypt_state *s = &c->crypt;
+	struct fle *s = f;
 	/* Flush and Sync are read and ignored by the server during a COPY FROM; anything else
 	 * ends the client's COPY stream (the server fails a COPY that gets it) */
-	if (s->copy_in == CRYPT_COPY_NONE || type == 'H' || type == 'S')
+	if (s->copy_in == FLE_COPY_NONE || type == 'H' || type == 'S')
 		return;
 	copy_in_done(s);
 }
 
-bool crypt_copy_sync_swallowed(const struct conn *c)
+bool fle_copy_sync_swallowed(const struct fle *f)
 {
-	return c->crypt.copy_in == CRYPT_COPY_PLAIN || c->crypt.copy_in == CRYPT_COPY_ENCRYPT;
+	return f->copy_in == FLE_COPY_PLAIN || f->copy_in == FLE_COPY_ENCRYPT;
 }
 
-int crypt_copy_out_data(struct conn *c, uint32_t total)
+int fle_copy_out_data(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct sbuf *b = &c->s2c;
 	struct pgs_buf out = {0};
-	struct crypt_copy_err err;
-	if (copy_data(c, b, total, false, &out, &err) != PGS_OK) {
+	struct fle_copy_err err;
+	if (copy_data(f, body, blen, false, &out, &err) != PGS_OK) {
 		/* the reader gets an error in place of the rows (never the stored bytes); the
 		 * rest of this COPY is dropped up to ReadyForQuery, and the session goes on */
-		struct pgs_buf eb = {0};
 		pgs_buf_free(&out);
-		proto_build_error(&eb, "ERROR", "XX001", err.msg);
-		drop_client(b, total);
-		sbuf_inject(b, eb.data, (uint32_t)eb.len);
-		pgs_buf_free(&eb);
-		c->crypt.copy_out = false;
-		line_reset(&c->crypt);
-		c->crypt.copy_out_failed = true;
+		proto_build_error(fle_fwd(f), "ERROR", "XX001", err.msg);
+		fle_drop(f);
+		f->copy_out = false;
+		line_reset(f);
+		f->copy_out_failed = true;
 		return PGS_OK;
 	}
-	drop_client(b, total);
-	inject_copy_data(b, &out);
+	fle_drop(f);
+	put_copy_data(f, &out);
 	pgs_buf_free(&out);
 	return PGS_OK;
 }

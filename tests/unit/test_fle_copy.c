@@ -1,12 +1,12 @@
-/* test_conn_copy.c - the COPY row parser of the encryption layer: text and csv fields, row ends,
+/* test_fle_copy.c - the COPY row parser of the encryption layer: text and csv fields, row ends,
  * malformed rows. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn/conn_internal.h"
+#include "fle/fle_internal.h"
 #include "testlib.h"
 
-static struct crypt_copy_fields f;
+static struct fle_copy_fields f;
 
 static struct sql_copy text_fmt(void)
 {
@@ -23,7 +23,7 @@ static struct sql_copy csv_fmt(char quote, char escape)
 
 static int split(const struct sql_copy *cp, const char *row)
 {
-	return crypt_copy_split(cp, (const uint8_t *)row, strlen(row), &f);
+	return fle_copy_split(cp, (const uint8_t *)row, strlen(row), &f);
 }
 
 static bool field(size_t i, const char *want)
@@ -79,7 +79,7 @@ static void test_too_many_fields(void)
 
 static bool row_end(const struct sql_copy *cp, const char *p, size_t *pos, bool *inq)
 {
-	return crypt_copy_row_end(cp, (const uint8_t *)p, strlen(p), pos, inq);
+	return fle_copy_row_end(cp, (const uint8_t *)p, strlen(p), pos, inq);
 }
 
 static void test_row_end(void)
@@ -113,20 +113,20 @@ static void test_row_end(void)
 	CHECK(!row_end(&b, "\"a\\", &pos, &inq) && pos == 2 && inq); /* decided by the next byte */
 }
 
-/* A row of a COPY whose columns are all plain: crypt_copy_row needs no keys for it. */
-static int row(const struct sql_copy *cp, const char *r, uint64_t line, struct crypt_copy_err *e,
+/* A row of a COPY whose columns are all plain: fle_copy_row needs no keys for it. */
+static int row(const struct sql_copy *cp, const char *r, uint64_t line, struct fle_copy_err *e,
                struct pgs_buf *o)
 {
 	o->len = 0;
 	memset(e, 0, sizeof(*e));
-	return crypt_copy_row(NULL, cp, (const uint8_t *)r, strlen(r), true, line, o, e);
+	return fle_copy_row(NULL, cp, (const uint8_t *)r, strlen(r), true, line, o, e);
 }
 
 static void test_malformed_rows(void)
 {
 	static const struct schema_column *plain3[3];
 	struct sql_copy t = text_fmt(), c = csv_fmt('"', '"');
-	struct crypt_copy_err e;
+	struct fle_copy_err e;
 	struct pgs_buf o = {0};
 	t.ncolumns = c.ncolumns = 3;
 	t.columns = c.columns = plain3;
@@ -161,31 +161,31 @@ static void test_tail_malformed(void)
 	/* a last row without its newline is a row */
 	s = "1\tabc";
 	pos = 0, inq = false;
-	CHECK(!row_end(&t, s, &pos, &inq) && !crypt_copy_tail_malformed(&t, strlen(s), pos, inq));
+	CHECK(!row_end(&t, s, &pos, &inq) && !fle_copy_tail_malformed(&t, strlen(s), pos, inq));
 	s = "1,\"a\nb\"";
 	pos = 0, inq = false;
-	CHECK(!row_end(&c, s, &pos, &inq) && !crypt_copy_tail_malformed(&c, strlen(s), pos, inq));
+	CHECK(!row_end(&c, s, &pos, &inq) && !fle_copy_tail_malformed(&c, strlen(s), pos, inq));
 	/* a lone backslash at the very end (text), an escaped one is data */
 	s = "1\tabc\\";
 	pos = 0, inq = false;
 	CHECK(!row_end(&t, s, &pos, &inq));
-	CHECK_STR(crypt_copy_tail_malformed(&t, strlen(s), pos, inq),
+	CHECK_STR(fle_copy_tail_malformed(&t, strlen(s), pos, inq),
 	          "a backslash at the end of the data");
 	s = "1\tabc\\\\";
 	pos = 0, inq = false;
-	CHECK(!row_end(&t, s, &pos, &inq) && !crypt_copy_tail_malformed(&t, strlen(s), pos, inq));
+	CHECK(!row_end(&t, s, &pos, &inq) && !fle_copy_tail_malformed(&t, strlen(s), pos, inq));
 	/* an unterminated quote at the end (csv), also after an escape waiting for its byte */
 	s = "1,\"abc";
 	pos = 0, inq = false;
 	CHECK(!row_end(&c, s, &pos, &inq));
-	CHECK_STR(crypt_copy_tail_malformed(&c, strlen(s), pos, inq),
+	CHECK_STR(fle_copy_tail_malformed(&c, strlen(s), pos, inq),
 	          "unterminated CSV quoted field");
 	s = "1,\"abc\\";
 	pos = 0, inq = false;
-	CHECK(!row_end(&b, s, &pos, &inq) && crypt_copy_tail_malformed(&b, strlen(s), pos, inq));
+	CHECK(!row_end(&b, s, &pos, &inq) && fle_copy_tail_malformed(&b, strlen(s), pos, inq));
 	s = "1,\"a\"\"b\"";
 	pos = 0, inq = false;
-	CHECK(!row_end(&c, s, &pos, &inq) && !crypt_copy_tail_malformed(&c, strlen(s), pos, inq));
+	CHECK(!row_end(&c, s, &pos, &inq) && !fle_copy_tail_malformed(&c, strlen(s), pos, inq));
 }
 
 int main(void)
@@ -196,5 +196,5 @@ int main(void)
 	RUN(test_row_end);
 	RUN(test_malformed_rows);
 	RUN(test_tail_malformed);
-	return t_summary("test_conn_copy");
+	return t_summary("test_fle_copy");
 }
