@@ -90,7 +90,11 @@ static int fle_apply(struct conn *c, struct sbuf *b, uint32_t total, struct sbuf
 			sbuf_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
 		break;
 	case FLE_HOLD:
-		break;
+		/* only a client message may wait, and the client's scanner stops for it before
+		 * this: anything else would scan the same message forever */
+		fle_action_reset(act);
+		conn_fail(c, "XX000", "pgseal: internal error in the encryption layer");
+		return PGS_ERR;
 	case FLE_FAIL:
 		return fle_failed(c);
 	}
