@@ -8,13 +8,28 @@
 #include <string.h>
 #include <time.h>
 
+/* exactly w decimal digits at s (no sign, no blank: PCS writes fixed-width fields) */
+static bool digits(const char *s, int w, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < w; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* "YYYY-MM-DDThh:mm:ss[.frac](Z|+00:00)" */
 int attest_parse_time(const char *s, int64_t *out)
 {
-	int Y, M, D, h, m, sec, n = 0;
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 ||
-	    n != 19)
+	int Y, M, D, h, m, sec;
+	if (!s || !digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+	    !digits(s + 8, 2, &D) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
 		return PGS_ERR;
-	const char *p = s + n;
+	const char *p = s + 19;
 	if (*p == '.') {
 		p++;
 		if (*p < '0' || *p > '9')
@@ -22,7 +37,7 @@ int attest_parse_time(const char *s, int64_t *out)
 		while (*p >= '0' && *p <= '9')
 			p++;
 	}
-	if (strcmp(p, "Z") && strcmp(p, "+00:00"))
+	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
 		return PGS_ERR;
 	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
 		return PGS_ERR;

@@ -209,7 +209,7 @@ static const uint8_t sgx_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d
 /* Matches an OID (content bytes) of the form sgx_oid.a[.b]; returns the arcs. */
 static bool sgx_sub_oid(struct der oid, int *a, int *b)
 {
-	if (oid.n < sizeof(sgx_oid) + 1 || memcmp(oid.p, sgx_oid, sizeof(sgx_oid)))
+	if (oid.n < sizeof(sgx_oid) + 1 || memcmp(oid.p, sgx_oid, sizeof(sgx_oid)) != 0)
 		return false;
 	size_t rest = oid.n - sizeof(sgx_oid);
 	const uint8_t *r = oid.p + sizeof(sgx_oid);

@@ -102,7 +102,7 @@ static int parse_header(const uint8_t *buf, size_t len, struct attest_poc_token 
 	 * must not take from the token, crit would name extensions it does not implement. */
 	json_object_foreach(h, k, v)
 	{
-		if (strcmp(k, "alg") && strcmp(k, "kid") && strcmp(k, "typ")) {
+		if (strcmp(k, "alg") != 0 && strcmp(k, "kid") != 0 && strcmp(k, "typ") != 0) {
 			pgs_errf(err, errlen, "the JWS header member '%.32s' is not accepted",
 			         visible_ascii(k, 32) ? k : "?");
 			goto out;
@@ -117,7 +117,7 @@ static int parse_header(const uint8_t *buf, size_t len, struct attest_poc_token 
 		pgs_errf(err, errlen, "alg none (an unsigned token) is refused");
 		goto out;
 	}
-	if (strcmp(alg, "RS256") && strcmp(alg, "ES256") && strcmp(alg, "EdDSA")) {
+	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0 && strcmp(alg, "EdDSA") != 0) {
 		pgs_errf(err, errlen, "alg '%.16s' is not accepted (RS256, ES256, EdDSA)",
 		         visible_ascii(alg, 16) ? alg : "?");
 		goto out;
@@ -132,7 +132,7 @@ static int parse_header(const uint8_t *buf, size_t len, struct attest_poc_token 
 	}
 	snprintf(t->kid, sizeof(t->kid), "%s", kid);
 	json_t *typ = json_object_get(h, "typ");
-	if (typ && (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT"))) {
+	if (typ && (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT") != 0)) {
 		pgs_errf(err, errlen, "the JWS header's typ is not \"JWT\"");
 		goto out;
 	}
@@ -400,7 +400,7 @@ static int key_type(EVP_PKEY *pk, enum attest_poc_key_type *t, char *err, size_t
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
 		                                   sizeof(group), NULL) != 1 ||
-		    strcmp(group, "prime256v1")) {
+		    strcmp(group, "prime256v1") != 0) {
 			pgs_errf(err, errlen, "an EC key must be on P-256 (ES256)");
 			return PGS_ERR;
 		}

@@ -338,7 +338,7 @@ static int load_key(struct attest_policy *p, yaml_document_t *d, const char *k, 
 	}
 	if (!strcmp(k, "require_event_log")) {
 		const char *s = scalar(d, v);
-		if (!s || (strcmp(s, "true") && strcmp(s, "false"))) {
+		if (!s || (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)) {
 			pgs_errf(err, errlen, "policy: require_event_log must be true or false");
 			return PGS_ERR;
 		}

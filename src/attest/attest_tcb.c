@@ -91,7 +91,7 @@ static bool check_module(const struct attest_tcb_info *ti, const struct attest_t
 		mrsigner = mid->mrsigner;
 		attrs = mid->attributes;
 	}
-	if (memcmp(mrsigner, td->mr_signer_seam, 48)) {
+	if (memcmp(mrsigner, td->mr_signer_seam, 48) != 0) {
 		attest_fail(res, "tdx_module",
 		            "MRSIGNERSEAM does not match the TDX module identity");
 		return false;
@@ -111,7 +111,7 @@ static bool check_module(const struct attest_tcb_info *ti, const struct attest_t
 static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
                      struct attest_result *res)
 {
-	if (strcmp(qe->id, "TD_QE") || qe->version < 2) {
+	if (strcmp(qe->id, "TD_QE") != 0 || qe->version < 2) {
 		attest_fail(res, "qe_identity_match", "QE Identity %s v%d is not a TD_QE v2+",
 		            qe->id, qe->version);
 		return false;
@@ -128,7 +128,7 @@ static bool check_qe(const struct attest_qe_identity *qe, const uint8_t *r,
 			return false;
 		}
 	}
-	if (memcmp(r + 128, qe->mrsigner, 32)) {
+	if (memcmp(r + 128, qe->mrsigner, 32) != 0) {
 		attest_fail(res, "qe_identity_match", "QE MRSIGNER does not match");
 		return false;
 	}
@@ -159,18 +159,18 @@ int attest_tcb_evaluate(const struct attest_collateral *coll, const struct attes
 	const struct attest_tcb_info *ti = &coll->ti;
 	const struct attest_td_report *td = &q->td;
 
-	if (strcmp(ti->id, "TDX") || ti->version < 3) {
+	if (strcmp(ti->id, "TDX") != 0 || ti->version < 3) {
 		attest_fail(res, "tcb_info_match", "TCB Info %s v%d is not a TDX TCB Info (v3+)",
 		            ti->id, ti->version);
 		return PGS_ERR;
 	}
-	if (memcmp(pck->fmspc, ti->fmspc, 6)) {
+	if (memcmp(pck->fmspc, ti->fmspc, 6) != 0) {
 		attest_fail(res, "tcb_info_match",
 		            "FMSPC of the PCK certificate does not match the "
 		            "TCB Info's");
 		return PGS_ERR;
 	}
-	if (memcmp(pck->pce_id, ti->pce_id, 2)) {
+	if (memcmp(pck->pce_id, ti->pce_id, 2) != 0) {
 		attest_fail(res, "tcb_info_match",
 		            "PCEID of the PCK certificate does not match the "
 		            "TCB Info's");

@@ -49,7 +49,7 @@ static bool check_td_attributes(const struct attest_td_report *td, struct attest
 	}
 	if (td->is_td15) {
 		static const uint8_t zero[48];
-		if (memcmp(td->mr_servicetd, zero, 48)) {
+		if (memcmp(td->mr_servicetd, zero, 48) != 0) {
 			attest_fail(res, "td_attributes", "MRSERVICETD is not zero");
 			return false;
 		}
@@ -68,7 +68,7 @@ static bool check_header(const struct attest_quote *q, struct attest_result *res
 		attest_fail(res, "quote_header", "TEE type 0x%x is not TDX (0x81)", q->tee_type);
 		return false;
 	}
-	if (memcmp(q->qe_vendor_id, intel_qe_vendor, 16)) {
+	if (memcmp(q->qe_vendor_id, intel_qe_vendor, 16) != 0) {
 		attest_fail(res, "quote_header", "QE vendor id is not Intel's");
 		return false;
 	}

@@ -162,7 +162,7 @@ static int recover_main(struct config *cfg, char *shares, const char *manifest)
 	}
 	/* env: the provider's secret was consumed by the sealing; others are opened again to
 	 * show the keystore back in service */
-	if (strcmp(cfg->keys.provider ? cfg->keys.provider : "dstack", "env")) {
+	if (strcmp(cfg->keys.provider ? cfg->keys.provider : "dstack", "env") != 0) {
 		if (keys_open(cfg, false, &k, err, sizeof(err)) != PGS_OK) {
 			fprintf(stderr, "pgseal keys recover: sealed, but reopening failed: %s\n",
 			        err);

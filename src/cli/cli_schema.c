@@ -86,14 +86,18 @@ int cli_schema_main(int argc, char **argv)
 		case 'c':
 			cfgfile = optarg;
 			break;
-		case 't':
-			only = realloc(only, (nonly + 1) * sizeof(*only));
-			if (!only) {
+		case 't': {
+			/* a failed realloc leaves the old array to free */
+			const char **grown = realloc(only, (nonly + 1) * sizeof(*only));
+			if (!grown) {
+				free(only);
 				fprintf(stderr, "pgseal schema: out of memory\n");
 				return 2;
 			}
+			only = grown;
 			only[nonly++] = optarg;
 			break;
+		}
 		case 'C':
 			constraints_only = true;
 			break;

@@ -367,7 +367,8 @@ static int float_text_out(uint64_t bits, struct pgs_buf *out)
 			break;
 	}
 	snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
-	int x = atoi(strchr(tmp, 'e') + 1);
+	/* the decimal exponent %e wrote after its 'e': a sign and at least two digits */
+	int x = (int)strtol(strchr(tmp, 'e') + 1, NULL, 10);
 	if (x >= -4 && x < 15)
 		snprintf(tmp, sizeof(tmp), "%.*f", p - 1 - x > 0 ? p - 1 - x : 0, d);
 	return put_str(out, tmp);

@@ -202,7 +202,7 @@ static int keys_pair(struct yamlx *ld, struct config *cfg, const char *key, yaml
 		return get_path(ld, cfg, v, key, &ks->keystore);
 	if (!strcmp(key, "escrow")) {
 		const char *s = yamlx_scalar(v);
-		if (!s || (strcmp(s, "allowed") && strcmp(s, "off")))
+		if (!s || (strcmp(s, "allowed") != 0 && strcmp(s, "off") != 0))
 			return yamlx_fail(ld, v, "'escrow' must be allowed or off");
 		ks->escrow_allowed = !strcmp(s, "allowed");
 		return PGS_OK;

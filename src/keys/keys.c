@@ -423,8 +423,8 @@ static struct keys_entry *find(struct keys_store *st, const char *client, const 
 	struct keys_entry *best = NULL;
 	for (size_t i = 0; i < st->n; i++) {
 		struct keys_entry *e = &st->e[i];
-		if (e->kind != kind || strcmp(e->client, client) || strcmp(e->table, table) ||
-		    strcmp(e->column, column))
+		if (e->kind != kind || strcmp(e->client, client) != 0 ||
+		    strcmp(e->table, table) != 0 || strcmp(e->column, column) != 0)
 			continue;
 		if (version ? e->version == version : (!best || e->version > best->version))
 			best = e;
@@ -502,8 +502,8 @@ int keys_rotate_data(struct keys *k, const char *client_id, const char *table, c
 	before = n = k->st.n;
 	for (size_t i = 0; i < n && rc == PGS_OK; i++) {
 		struct keys_entry *e = &k->st.e[i];
-		if (e->kind != KEYS_KIND_DATA || (client_id && strcmp(e->client, client_id)) ||
-		    (table && (strcmp(e->table, table) || strcmp(e->column, column))))
+		if (e->kind != KEYS_KIND_DATA || (client_id && strcmp(e->client, client_id) != 0) ||
+		    (table && (strcmp(e->table, table) != 0 || strcmp(e->column, column) != 0)))
 			continue;
 		struct keys_entry *cur =
 		    find(&k->st, e->client, e->table, e->column, KEYS_KIND_DATA, 0);

@@ -67,7 +67,7 @@ int keys_manifest_parse(const char *text, size_t len, struct keys_manifest *m, c
 		pgs_errf(err, errlen, "manifest: %s", je.text);
 		goto out;
 	}
-	if (strcmp(format, MANIFEST_FORMAT)) {
+	if (strcmp(format, MANIFEST_FORMAT) != 0) {
 		pgs_errf(err, errlen, "manifest: format is not %s", MANIFEST_FORMAT);
 		goto out;
 	}
@@ -205,6 +205,8 @@ uint64_t keys_escrow_recorded(const char *keystore_path)
 int keys_escrow_write(struct keys *k, unsigned threshold, const char *const *certs, unsigned ncerts,
                       const char *dir, char *err, size_t errlen)
 {
+	/* an array of pointers: sizeof(*p) is a pointer's size, as meant */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	X509 **xs = pgs_xcalloc(ncerts ? ncerts : 1, sizeof(*xs));
 	struct keys_share *sh = crypto_secure_alloc((ncerts ? ncerts : 1) * sizeof(*sh));
 	char *line = crypto_secure_alloc(KEYS_SHARE_LINE_MAX + 1);
@@ -272,7 +274,9 @@ int keys_escrow_write(struct keys *k, unsigned threshold, const char *const *cer
 		uint8_t *der = NULL;
 		size_t dl = 0;
 		keys_share_format(&sh[i], ncerts, line);
-		strcat(line, "\n");
+		size_t ll = strlen(line); /* < KEYS_SHARE_LINE_MAX: room for "\n" in the + 1 */
+		line[ll] = '\n';
+		line[ll + 1] = '\0';
 		int erc = encrypt_share(xs[i], line, &der, &dl);
 		crypto_wipe(line, KEYS_SHARE_LINE_MAX + 1);
 		if (erc != PGS_OK) {

@@ -75,8 +75,9 @@ static const char *const value_names[METRICS_VALUE__COUNT] = {
     [METRICS_VALUE_DECRYPT_FAILED] = "pgseal_decrypt_failures_total",
 };
 static const char *const value_help[METRICS_VALUE__COUNT] = {
-    [METRICS_VALUE_ENCRYPTED] = "Values of encrypted columns encrypted into records on their way "
-                                "to PostgreSQL.",
+    /* parenthesised: one string split over two lines (clang's -Wstring-concatenation) */
+    [METRICS_VALUE_ENCRYPTED] = ("Values of encrypted columns encrypted into records on their way "
+                                 "to PostgreSQL."),
     [METRICS_VALUE_SEARCH] = "Blind indexes computed for searchable equality comparisons.",
     [METRICS_VALUE_DECRYPTED] = "Records decrypted on their way to a client.",
     [METRICS_VALUE_DECRYPT_FAILED] =

@@ -135,6 +135,8 @@ static int tappd_report_data(const char *alg, const char *prefix, const uint8_t 
 	}
 	size_t plen = strlen(prefix);
 	uint8_t *m = pgs_xmalloc(plen + len + 1);
+	/* hashed bytes counted by plen + len, not a string */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(m, prefix, plen);
 	if (len)
 		memcpy(m + plen, data, len);
@@ -169,7 +171,7 @@ static void do_get_quote(struct sim_state *st, json_t *args, struct sim_reply *o
 			goto out;
 		if (!*alg)
 			alg = "sha512";
-		if (strcmp(alg, "raw") && !*prefix)
+		if (strcmp(alg, "raw") != 0 && !*prefix)
 			prefix = "app-data:";
 	}
 	if (!strcmp(alg, "raw") && len > SIM_REPORT_DATA_LEN) {

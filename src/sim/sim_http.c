@@ -83,7 +83,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (r->too_big)
 		return send_reply(c, 413, error_body("request body too large"));
-	if (strcmp(method, "POST") && strcmp(method, "GET"))
+	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
 		return send_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, error_body("use GET or POST"));
 
 	json_t *query = json_object();

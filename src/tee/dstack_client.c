@@ -111,7 +111,7 @@ static int rpc(const char *endpoint, const char *method, const char *body, json_
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	/* Info is only logged: a hung agent should not hold the start for long on it */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, strcmp(method, "Info") ? TIMEOUT_MS : 3000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, strcmp(method, "Info") != 0 ? TIMEOUT_MS : 3000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	CURLcode cc = curl_easy_perform(c);

@@ -99,7 +99,7 @@ void tee_ratls_free(struct tee_ratls *r);
 
 /* Lower level (used by tee_ratls_setup, exposed for tests). */
 /* A fresh P-256 key. */
-EVP_PKEY *tee_ratls_generate_key(void);
+EVP_PKEY *tee_ratls_generate_key(void) PGS_MUSTCHECK;
 /* subjectAltName text ("DNS:localhost,IP:127.0.0.1") for a listen address "host:port". */
 void tee_ratls_san_for_listen(const char *listen, char *out, size_t outlen);
 /* The self-signed RA-TLS certificate: CN "pgseal", the given SAN, the quote and (if not

@@ -84,18 +84,18 @@ void tee_ratls_san_for_listen(const char *listen, char *out, size_t outlen)
 	if (wildcard) {
 		char hn[256] = "";
 		if (gethostname(hn, sizeof(hn) - 1) == 0 && dns_name_ok(hn) &&
-		    strcmp(hn, "localhost"))
+		    strcmp(hn, "localhost") != 0)
 			san_add(out, outlen, "DNS", hn);
 	} else if (v4 || v6) {
 		if (!loopback)
 			san_add(out, outlen, "IP", host);
-	} else if (dns_name_ok(host) && strcmp(host, "localhost")) {
+	} else if (dns_name_ok(host) && strcmp(host, "localhost") != 0) {
 		san_add(out, outlen, "DNS", host);
 	}
 	if (wildcard || loopback) {
 		san_add(out, outlen, "DNS", "localhost");
 		san_add(out, outlen, "IP", "127.0.0.1");
-		if (v4 && strcmp(host, "127.0.0.1"))
+		if (v4 && strcmp(host, "127.0.0.1") != 0)
 			san_add(out, outlen, "IP", host);
 		san_add(out, outlen, "IP", "::1");
 	}
@@ -330,7 +330,8 @@ int tee_ratls_setup(const struct config *cfg, struct tee_ratls **out, char *err,
 	memset(&info, 0, sizeof(info));
 	memset(&q, 0, sizeof(q));
 	*out = NULL;
-	if (!cfg->keys.enabled || !cfg->keys.provider || strcmp(cfg->keys.provider, "dstack")) {
+	if (!cfg->keys.enabled || !cfg->keys.provider ||
+	    strcmp(cfg->keys.provider, "dstack") != 0) {
 		log_info("attestation: keys provider %s is not a TEE; GET /attestation answers 404",
 		         cfg->keys.provider ? cfg->keys.provider : "(none)");
 		return PGS_OK;

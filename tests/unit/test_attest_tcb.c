@@ -237,6 +237,21 @@ static void test_time(void)
 	CHECK(attest_parse_time("2025-13-19T10:16:03Z", &t) == PGS_ERR);
 	CHECK(attest_parse_time("", &t) == PGS_ERR);
 	CHECK(attest_parse_time(NULL, &t) == PGS_ERR);
+	/* fixed-width digits only: no sign, blank or short field (sscanf's %2d took " 6") */
+	CHECK(attest_parse_time("2025- 6-19T10:16:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("+025-06-19T10:16:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-6-19T10:16:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-19T10:16:3Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-19T10:16", &t) == PGS_ERR);
+	/* sscanf read "-1" into a 2-digit field and only upper bounds were checked: these
+	 * were accepted and normalised by timegm into another time */
+	CHECK(attest_parse_time("2025-06-19T-1:16:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-19T10:-1:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-19T10:16:-1Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-+9T10:16:03Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("2025-06-19T10:16:03", &t) == PGS_ERR);
+	CHECK(attest_parse_time("1969-12-31T23:59:59Z", &t) == PGS_ERR);
+	CHECK(attest_parse_time("1970-01-01T00:00:00Z", &t) == PGS_OK && t == 0);
 }
 
 int main(void)
