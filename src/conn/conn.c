@@ -36,6 +36,12 @@ static void send_raw_error(int fd, const char *sqlstate, const char *msg)
 	pgs_buf_free(&b);
 }
 
+/* A side's readiness changed or its io_uring operation completed (net_side.h). */
+static void side_ready(void *owner)
+{
+	conn_drive(owner);
+}
+
 void conn_accept(struct conn_worker *w, int fd)
 {
 	struct conn_env *env = w->env;
@@ -69,8 +75,8 @@ void conn_accept(struct conn_worker *w, int fd)
 	c->schema = schema_current_get(env->schemas);
 	c->schema_seen = c->schema ? c->schema->generation : 0;
 	c->state = CS_CLIENT_STARTUP;
-	c->client.fd = -1;
-	c->server.fd = -1;
+	net_side_init(&c->client, w->loop, side_ready, c, c->id);
+	net_side_init(&c->server, w->loop, side_ready, c, c->id);
 	c->deadline_us = pgs_now_us() + (uint64_t)env->cfg->startup_timeout_ms * 1000u;
 	c->next = w->conns;
 	if (w->conns)
@@ -78,14 +84,12 @@ void conn_accept(struct conn_worker *w, int fd)
 	w->conns = c;
 	w->nconns++;
 	metrics_conn_opened();
-	if (sbuf_init(&c->c2s) != PGS_OK || sbuf_init(&c->s2c) != PGS_OK) {
+	if (net_stream_init(&c->c2s) != PGS_OK || net_stream_init(&c->s2c) != PGS_OK) {
 		close(fd);
 		conn_close(c, "out of memory");
 		return;
 	}
-	c->client.conn = c;
-	c->server.conn = c;
-	if (conn_side_attach(c, &c->client, fd) != PGS_OK) {
+	if (net_side_attach(&c->client, fd) != PGS_OK) {
 		close(fd);
 		conn_close(c, "cannot register the client socket");
 		return;
@@ -107,8 +111,8 @@ void conn_close(struct conn *c, const char *why)
 	else
 		log_conn(LOG_DEBUG, c->id, "closed: %s", why);
 	conn_cancel_unregister(c);
-	conn_side_close(c, &c->client);
-	conn_side_close(c, &c->server);
+	net_side_close(&c->client);
+	net_side_close(&c->server);
 	if (c->counted) {
 		atomic_fetch_sub(&c->env->nclients, 1);
 		c->counted = false;
@@ -125,9 +129,9 @@ static void conn_free(struct conn *c)
 {
 	free(c->client.ubuf);
 	free(c->server.ubuf);
-	sbuf_free(&c->c2s);
-	sbuf_free(&c->s2c);
-	sbuf_free(&c->pool_check);
+	net_stream_free(&c->c2s);
+	net_stream_free(&c->s2c);
+	net_stream_free(&c->pool_check);
 	free(c->pool_fingerprint);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	pgs_buf_free(&c->startup);
@@ -141,7 +145,7 @@ static void conn_free(struct conn *c)
 
 void conn_send_to_client(struct conn *c, const struct pgs_buf *msg)
 {
-	sbuf_inject(&c->s2c, msg->data, (uint32_t)msg->len);
+	net_stream_inject(&c->s2c, msg->data, (uint32_t)msg->len);
 }
 
 void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
@@ -159,7 +163,7 @@ void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
 	}
 	/* the upstream is of no more use; the client gets its last bytes, then is closed */
 	conn_cancel_unregister(c);
-	conn_side_close(c, &c->server);
+	net_side_close(&c->server);
 	c->state = CS_CLOSING;
 	c->deadline_us = pgs_now_us() + CONN_CLOSING_TIMEOUT_US;
 	conn_drive(c);
@@ -169,13 +173,13 @@ void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
 static void closing_step(struct conn *c)
 {
 	while (c->s2c.scan > c->s2c.start && c->client.writable) {
-		ssize_t n = conn_side_write(&c->client, &c->s2c);
+		ssize_t n = net_side_write(&c->client, &c->s2c);
 		if (n == -2) {
 			conn_close(c, "client write failed while closing");
 			return;
 		}
 	}
-	if (c->s2c.scan == c->s2c.start && !conn_side_sending(&c->client))
+	if (c->s2c.scan == c->s2c.start && !net_side_sending(&c->client))
 		conn_close(c, "session ended");
 }
 

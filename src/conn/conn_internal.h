@@ -1,62 +1,15 @@
-/* conn_internal.h - the connection struct, its stream buffers and the helpers shared by the
+/* conn_internal.h - the connection struct, its states and the helpers shared by the
  * conn_*.c files. */
 #ifndef PGSEAL_CONN_INTERNAL_H
 #define PGSEAL_CONN_INTERNAL_H
 
 #include "conn/conn.h"
 #include "fle/fle.h"
+#include "net/net_side.h"
 #include "proto/proto.h"
 
-#define CONN_BUF_SIZE (16u * 1024u)
 /* Messages pgseal must see whole during relay (auth, keys) are small; cap their size. */
 #define CONN_MAX_INSPECT (64u * 1024u)
-
-/*
- * A stream buffer for one direction. Bytes [start, scan) have been looked at and may be
- * written to the other side; [scan, end) are received but not yet scanned.
- */
-struct sbuf {
-	uint8_t *data;
-	uint32_t cap;
-	uint32_t start;
-	uint32_t scan;
-	uint32_t end;
-	uint32_t remain;   /* bytes of the current message still to pass (0: at a header) */
-	uint8_t last_type; /* type byte of the last message header scanned */
-};
-
-/* One socket of the pair, with its TLS state and edge-triggered readiness. */
-struct conn_side {
-	struct conn *conn;
-	struct net_watch watch;
-	int fd;
-	SSL *ssl;
-	bool readable;
-	bool writable;
-	bool read_wants_write; /* TLS: SSL_read returned WANT_WRITE */
-	bool write_wants_read; /* TLS: SSL_write returned WANT_READ */
-	bool eof;
-	bool hup; /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
-	bool registered;
-
-	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
-	 * the receive half of ubuf until the pump takes them; bytes handed to a send are
-	 * copied to its send half, which belongs to the kernel until the completion */
-	bool uring;
-	bool rx_pending; /* a receive is in the kernel */
-	bool tx_pending; /* a send is in the kernel */
-	bool rx_eof;     /* the last receive found the end of the stream */
-	bool tx_failed;
-	int rx_error;  /* -errno of a failed receive, 0 if none */
-	int ops;       /* operations in the kernel that point at this side */
-	uint8_t *ubuf; /* CONN_URING_RX + CONN_URING_TX bytes */
-	uint32_t rx_off, rx_len;
-	uint32_t tx_off, tx_len;
-	struct net_op rx_op, tx_op;
-};
-
-#define CONN_URING_RX (16u * 1024u)
-#define CONN_URING_TX (16u * 1024u)
 
 enum conn_state {
 	CS_CLIENT_STARTUP,   /* reading SSLRequest / StartupMessage / CancelRequest */
@@ -113,12 +66,12 @@ struct conn {
 	uint64_t deadline_us;      /* startup / closing deadline, 0 = none */
 	uint64_t query_start_us;   /* for the latency histogram */
 
-	struct conn_side client;
-	struct conn_side server;
-	struct sbuf c2s; /* client -> server */
-	struct sbuf s2c; /* server -> client */
+	struct net_side client;
+	struct net_side server;
+	struct net_stream c2s; /* client -> server */
+	struct net_stream s2c; /* server -> client */
 
-	struct sbuf pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
+	struct net_stream pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
 	char *pool_fingerprint; /* its upstream's settings fingerprint, validated at a reset */
 	struct pgs_buf startup; /* the client's StartupMessage, relayed upstream */
 	char user[64];
@@ -132,40 +85,8 @@ struct conn {
 	struct fle_action fle_act;
 };
 
-/* conn_io.c */
-int sbuf_init(struct sbuf *b) PGS_MUSTCHECK;
-void sbuf_free(struct sbuf *b);
-uint32_t sbuf_space(const struct sbuf *b);
-void sbuf_compact(struct sbuf *b);
-int sbuf_reserve(struct sbuf *b, uint32_t total) PGS_MUSTCHECK;
-void sbuf_inject(struct sbuf *b, const uint8_t *p, uint32_t n);
-void sbuf_consume(struct sbuf *b, uint32_t n);
-/* Reads from a side into a buffer: >0 bytes, 0 EOF, -1 would block, -2 error. */
-ssize_t conn_side_read(struct conn_side *s, struct sbuf *b);
-/* Writes [start, scan) of a buffer to a side: >0 bytes, -1 would block, -2 error. */
-ssize_t conn_side_write(struct conn_side *s, struct sbuf *b);
-int conn_side_attach(struct conn *c, struct conn_side *s, int fd) PGS_MUSTCHECK;
-void conn_side_close(struct conn *c, struct conn_side *s);
-/* Writes pending bytes both ways and reads what fits, until nothing moves. */
+/* conn_pump.c: writes pending bytes both ways and reads what fits, until nothing moves. */
 void conn_pump(struct conn *c);
-
-/* conn_uring.c: the io_uring engine's reads and writes of a side */
-/* Moves a plaintext side of a relaying connection to its worker's ring (no-op otherwise). */
-void conn_uring_enter(struct conn *c, struct conn_side *s);
-/* Hands the side back to epoll, for the pool: PGS_ERR when it is not clean (bytes or an
- * end were received, a send is unfinished), so it must be closed instead. */
-int conn_uring_leave(struct conn *c, struct conn_side *s) PGS_MUSTCHECK;
-/* Whether leaving would find the side clean, as far as is known without cancelling. */
-bool conn_uring_quiet(const struct conn_side *s);
-ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b);
-ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b);
-/* Cancels the side's operations before its socket is closed. */
-void conn_uring_close(struct conn *c, struct conn_side *s);
-/* A send of this side is still in the kernel. */
-static inline bool conn_side_sending(const struct conn_side *s)
-{
-	return s->uring && s->tx_pending;
-}
 
 /* conn.c */
 void conn_close(struct conn *c, const char *why);

@@ -77,7 +77,7 @@ static void handle_startup_message(struct conn *c, const struct proto_startup *s
 /* Parses the next startup packet if it is complete. Returns true when it consumed one. */
 static bool startup_packet(struct conn *c)
 {
-	struct sbuf *b = &c->c2s;
+	struct net_stream *b = &c->c2s;
 	uint32_t avail = b->end - b->scan;
 	if (avail < 4)
 		return false;
@@ -101,7 +101,7 @@ static bool startup_packet(struct conn *c)
 	}
 	switch (st.code) {
 	case PROTO_SSL_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (c->client_tls || c->ssl_answered) {
 			/* PostgreSQL allows one SSLRequest per connection */
 			startup_fail(c, "08P01", "pgseal: duplicate SSLRequest");
@@ -132,21 +132,21 @@ static bool startup_packet(struct conn *c)
 		tls_accept_step(c);
 		return false;
 	case PROTO_GSSENC_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (answer_byte(c, 'N') != PGS_OK) {
 			conn_close(c, "client write failed");
 			return false;
 		}
 		return true;
 	case PROTO_CANCEL_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		conn_cancel_forward(c, st.cancel_pid, st.cancel_key);
 		return false;
 	default:
 		/* keep our own copy (relayed upstream later), then parse that copy */
 		pgs_buf_reset(&c->startup);
 		pgs_buf_append(&c->startup, b->data + b->scan, len);
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (proto_parse_startup(c->startup.data, len, &st) != PGS_OK) {
 			startup_fail(c, "08P01", "invalid startup packet layout");
 			return false;
@@ -171,7 +171,7 @@ void conn_startup_step(struct conn *c)
 			return;
 		if (!c->client.readable)
 			return;
-		ssize_t n = conn_side_read(&c->client, &c->c2s);
+		ssize_t n = net_side_read(&c->client, &c->c2s);
 		if (n == 0 || n == -2) {
 			conn_close(c,
 			           n == 0 ? "client closed during startup" : "client read failed");

@@ -77,7 +77,7 @@ void conn_upstream_connect(struct conn *c)
 		upstream_connect_fail(c, e);
 		return;
 	}
-	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
+	if (net_side_attach(&c->server, fd) != PGS_OK) {
 		close(fd);
 		upstream_fail(c, "pgseal: could not register the upstream socket");
 		return;
@@ -93,7 +93,7 @@ static void upstream_ready(struct conn *c)
 {
 	/* back to the client's startup deadline, which covers authentication */
 	c->deadline_us = pgs_now_us() + (uint64_t)c->env->cfg->startup_timeout_ms * 1000u;
-	sbuf_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
+	net_stream_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
 	if (c->scram) {
 		c->upstream_challenged = true; /* pgseal answers the upstream's SCRAM itself */
 		c->state = CS_UPSTREAM_SCRAM;
