@@ -1,5 +1,5 @@
-/* conn.c - the life of a connection pair: accept, the state dispatch, failing and closing, worker
- * bookkeeping. */
+/* conn.c - the top of the session: accept, the state dispatch (the one caller of conn_drive),
+ * freeing, worker bookkeeping (reaping, timeouts, draining). */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -13,19 +13,6 @@
 #include "keys/keys.h"
 #include "metrics/metrics.h"
 #include "schema/schema.h"
-
-#define CONN_CLOSING_TIMEOUT_US (5u * 1000000u)
-
-static void list_remove(struct conn_worker *w, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (w->conns == c)
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
 
 static void send_raw_error(int fd, const char *sqlstate, const char *msg)
 {
@@ -101,30 +88,6 @@ void conn_accept(struct conn_worker *w, int fd)
 	conn_drive(c);
 }
 
-void conn_close(struct conn *c, const char *why)
-{
-	if (c->closed)
-		return;
-	c->closed = true;
-	if (c->ready_seen || c->user[0])
-		log_conn(LOG_INFO, c->id, "closed: %s", why);
-	else
-		log_conn(LOG_DEBUG, c->id, "closed: %s", why);
-	conn_cancel_unregister(c);
-	net_side_close(&c->client);
-	net_side_close(&c->server);
-	if (c->counted) {
-		atomic_fetch_sub(&c->env->nclients, 1);
-		c->counted = false;
-	}
-	metrics_conn_closed();
-	struct conn_worker *w = c->worker;
-	list_remove(w, c);
-	w->nconns--;
-	c->next = w->dead;
-	w->dead = c;
-}
-
 static void conn_free(struct conn *c)
 {
 	free(c->client.ubuf);
@@ -143,48 +106,10 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-void conn_send_to_client(struct conn *c, const struct pgs_buf *msg)
-{
-	net_stream_inject(&c->s2c, msg->data, (uint32_t)msg->len);
-}
-
-void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
-{
-	if (c->closed)
-		return;
-	if (msg) {
-		log_conn(LOG_INFO, c->id, "error %s: %s", sqlstate, msg);
-		if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end) {
-			struct pgs_buf b = {0};
-			proto_build_error(&b, "FATAL", sqlstate, msg);
-			conn_send_to_client(c, &b);
-			pgs_buf_free(&b);
-		}
-	}
-	/* the upstream is of no more use; the client gets its last bytes, then is closed */
-	conn_cancel_unregister(c);
-	net_side_close(&c->server);
-	c->state = CS_CLOSING;
-	c->deadline_us = pgs_now_us() + CONN_CLOSING_TIMEOUT_US;
-	conn_drive(c);
-}
-
-/* CS_CLOSING: write what is left for the client, then close. */
-static void closing_step(struct conn *c)
-{
-	while (c->s2c.scan > c->s2c.start && c->client.writable) {
-		ssize_t n = net_side_write(&c->client, &c->s2c);
-		if (n == -2) {
-			conn_close(c, "client write failed while closing");
-			return;
-		}
-	}
-	if (c->s2c.scan == c->s2c.start && !net_side_sending(&c->client))
-		conn_close(c, "session ended");
-}
-
 void conn_drive(struct conn *c)
 {
+again:
+	c->drive = false;
 	if (c->closed)
 		return;
 	switch (c->state) {
@@ -213,11 +138,14 @@ void conn_drive(struct conn *c)
 		conn_pump(c);
 		break;
 	case CS_CLOSING:
-		closing_step(c);
+		conn_closing_step(c);
 		break;
 	case CS_CANCEL_WAIT:
 		break; /* closed when the cancel thread is done; nothing the client sends matters */
 	}
+	/* a step moved the session to a state that runs at once (conn_internal.h: drive) */
+	if (c->drive)
+		goto again;
 }
 
 /* ---- worker -------------------------------------------------------------- */
@@ -249,6 +177,8 @@ static void lookup_event(void *arg, uint32_t events)
 			free(list);
 		} else {
 			conn_auth_lookup_done(c, list); /* takes ownership of list */
+			if (c->drive)
+				conn_drive(c);
 		}
 		list = next;
 	}

@@ -135,7 +135,7 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r)
 	send_auth(c, PROTO_AUTH_SASL, mechs, mlen);
 	c->state = CS_CLIENT_SCRAM;
 	c->client.readable = true;
-	conn_drive(c);
+	c->drive = true; /* the caller (conn.c) runs the new state */
 out:
 	if (verifier) {
 		OPENSSL_cleanse(verifier, strlen(verifier));

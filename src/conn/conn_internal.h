@@ -42,8 +42,10 @@ struct conn {
 	uint64_t id;
 	enum conn_state state;
 	bool closed;
-	bool again;          /* the pump stopped on its budget: drive again soon */
-	bool counted;        /* holds a slot in env->nclients */
+	bool again;   /* the pump stopped on its budget: drive again soon */
+	bool drive;   /* a step moved the session on: conn_drive dispatches again at once (lower
+	                 files set it and return; only conn.c calls conn_drive) */
+	bool counted; /* holds a slot in env->nclients */
 	bool lookup_pending; /* a verifier lookup refers to this conn */
 	bool cancel_pending; /* a cancel thread refers to this conn */
 	bool client_tls;     /* the client side runs TLS */
@@ -88,12 +90,39 @@ struct conn {
 /* conn_pump.c: writes pending bytes both ways and reads what fits, until nothing moves. */
 void conn_pump(struct conn *c);
 
-/* conn.c */
+/*
+ * The files of the session call only the files below them (no circle; make check-circles):
+ *   conn.c                    accept, the dispatch conn_drive, freeing, the worker
+ *   conn_startup.c            the client's first packets
+ *   conn_pool_handout.c       CS_POOL_CHECK: a pooled upstream checked, then handed out
+ *   conn_auth.c               authentication (relayed, or pgseal's SCRAM on both hops)
+ *   conn_pump.c               the relay pump
+ *   conn_relay.c              the scanners
+ *   conn_upstream.c           opening the upstream
+ *   conn_pool.c               the pool: release, reset, take, expiry
+ *   conn_cancel.c             forwarding CancelRequests
+ *   conn_pool_check.c         the pool's SQL and the readers of its answers (no I/O)
+ *   conn_core.c               primitives: close, fail, the closing flush, params
+ *   conn_cancel_registry.c    the live backend keys
+ * A lower file that moves the session to a state that must run at once sets c->drive and
+ * returns: conn_drive (conn.c) runs it. A side's events and io_uring completions reach
+ * conn_drive through the net_side's ready(owner) callback (net/net_side.h).
+ */
+
+/* conn_core.c */
 void conn_close(struct conn *c, const char *why);
 /* Sends FATAL sqlstate/message to the client (when at a message boundary) and closes. */
 void conn_fail(struct conn *c, const char *sqlstate, const char *msg);
-void conn_drive(struct conn *c);
+/* CS_CLOSING: writes what is left for the client, then closes. */
+void conn_closing_step(struct conn *c);
 void conn_send_to_client(struct conn *c, const struct pgs_buf *msg);
+void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
+/* The last value the server reported for a setting, or NULL. */
+const char *conn_params_get(const struct conn_params *p, const char *name);
+void conn_params_free(struct conn_params *p);
+
+/* conn.c */
+void conn_drive(struct conn *c);
 
 /* conn_startup.c */
 void conn_startup_step(struct conn *c);
@@ -120,10 +149,6 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r);
 void conn_auth_free(struct conn *c);
 
 /* conn_pool.c: session pooling */
-void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
-/* The last value the server reported for a setting, or NULL. */
-const char *conn_params_get(const struct conn_params *p, const char *name);
-void conn_params_free(struct conn_params *p);
 /* The answer to the pool's reset (DISCARD ALL, then the settings query of
  * conn_pool_check.c), read as it arrives. */
 struct conn_reset {
@@ -163,11 +188,11 @@ void conn_pool_release(struct conn *c);
  * true when it did (the session then continues, or has failed). The connection is
  * checked first (CS_POOL_CHECK): its role and database settings must be current. */
 bool conn_pool_take(struct conn *c);
-/* CS_POOL_CHECK: sends the check, reads its answer, then hands the connection out or
- * closes it and opens a new one (conn_upstream_connect). */
+/* conn_pool_handout.c: CS_POOL_CHECK: sends the check, reads its answer, then hands the
+ * connection out or closes it and opens a new one (conn_upstream_connect). */
 void conn_pool_check_step(struct conn *c);
 
-/* conn_cancel.c */
+/* conn_cancel_registry.c */
 struct conn_cancel_entry;
 void conn_cancel_register(struct conn *c);
 /* Removes the session's key: no cancel can find it afterwards. True when a cancel found
@@ -178,6 +203,11 @@ bool conn_cancel_unregister(struct conn *c);
 struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid,
                                             uint32_t key, uint32_t *real);
 void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e);
+/* Counts a forwarding thread: false when as many as may run at once are running. */
+bool conn_cancel_thread_begin(struct conn_cancel_registry *r);
+void conn_cancel_thread_end(struct conn_cancel_registry *r);
+
+/* conn_cancel.c */
 /* Forwards the CancelRequest of connection c (CS_CANCEL_WAIT until delivered), or closes c. */
 void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
 /* On the worker's thread: closes the cancel connections whose cancel was delivered (or gave up). */

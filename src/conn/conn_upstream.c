@@ -104,7 +104,7 @@ static void upstream_ready(struct conn *c)
 		c->server.readable = true;
 	}
 	c->server.writable = true;
-	conn_drive(c);
+	c->drive = true; /* the dispatch (conn.c) runs the new state next */
 }
 
 static void tls_connect_step(struct conn *c)
