@@ -27,100 +27,6 @@ struct conn_cancel_job {
 	uint64_t deadline_us;
 };
 
-static int wait_fd(int fd, short events, uint64_t deadline_us)
-{
-	uint64_t now = pgs_now_us();
-	if (now >= deadline_us)
-		return PGS_ERR;
-	struct pollfd p = {.fd = fd, .events = events};
-	int ms = (int)((deadline_us - now + 999) / 1000);
-	int r;
-	do
-		r = poll(&p, 1, ms);
-	while (r < 0 && errno == EINTR);
-	return r == 1 ? PGS_OK : PGS_ERR;
-}
-
-/* TLS to the upstream on a connected socket (SSLRequest first, as a libpq client). */
-static int cancel_tls(struct conn_env *env, int fd, uint64_t deadline, SSL **out)
-{
-	uint8_t req[8], answer = 0;
-	pgs_put_u32(req, 8);
-	pgs_put_u32(req + 4, PROTO_SSL_CODE);
-	if (send(fd, req, 8, MSG_NOSIGNAL) != 8 || wait_fd(fd, POLLIN, deadline) != PGS_OK ||
-	    recv(fd, &answer, 1, 0) != 1 || answer != 'S')
-		return PGS_ERR;
-	SSL *ssl = SSL_new(env->upstream_tls);
-	*out = ssl;
-	if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
-	    net_tls_client_prepare(ssl, &env->cfg->upstream) != PGS_OK)
-		return PGS_ERR;
-	for (;;) {
-		int r = SSL_connect(ssl);
-		if (r == 1)
-			return PGS_OK;
-		int e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_WANT_READ && wait_fd(fd, POLLIN, deadline) == PGS_OK)
-			continue;
-		if (e == SSL_ERROR_WANT_WRITE && wait_fd(fd, POLLOUT, deadline) == PGS_OK)
-			continue;
-		return PGS_ERR;
-	}
-}
-
-/* Sends the 16 bytes, then waits for the server's close: PostgreSQL closes a cancel
- * connection once it has signalled the backend. PGS_OK when that close was seen. */
-static int cancel_deliver(int fd, SSL *ssl, const uint8_t *pkt, size_t len, uint64_t deadline)
-{
-	size_t put = 0;
-	while (put < len) {
-		if (ssl) {
-			size_t n = 0;
-			int r = SSL_write_ex(ssl, pkt + put, len - put, &n);
-			if (r == 1) {
-				put += n;
-				continue;
-			}
-			int e = SSL_get_error(ssl, r);
-			if ((e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) &&
-			    wait_fd(fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline) ==
-			        PGS_OK)
-				continue;
-			return PGS_ERR;
-		}
-		if (wait_fd(fd, POLLOUT, deadline) != PGS_OK)
-			return PGS_ERR;
-		ssize_t n = send(fd, pkt + put, len - put, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			put += (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return PGS_ERR;
-	}
-	for (;;) {
-		uint8_t sink[256];
-		if (ssl && SSL_pending(ssl) == 0 && wait_fd(fd, POLLIN, deadline) != PGS_OK)
-			return PGS_ERR;
-		if (!ssl && wait_fd(fd, POLLIN, deadline) != PGS_OK)
-			return PGS_ERR;
-		if (ssl) {
-			size_t n = 0;
-			if (SSL_read_ex(ssl, sink, sizeof(sink), &n) == 1)
-				continue;
-			int e = SSL_get_error(ssl, 0);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				continue; /* a session ticket or a partial record */
-			/* close_notify, or the end of the stream without it (PostgreSQL sends none,
-			 * which OpenSSL 3 may report as an error): the server is done */
-			return PGS_OK;
-		}
-		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return PGS_OK;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return PGS_ERR;
-	}
-}
-
 /* Hands the job back to its worker: the last thing the thread does (the worker may free
  * everything once it has the job). */
 static void cancel_post(struct conn_cancel_job *job)
@@ -151,15 +57,16 @@ static void *cancel_thread(void *arg)
 	pgs_put_u32(pkt + 4, PROTO_CANCEL_CODE);
 	pgs_put_u32(pkt + 8, job->pid);
 	pgs_put_u32(pkt + 12, job->key);
-	if (fd < 0 || wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
+	if (fd < 0 || net_wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
 	    net_connect_result(fd) != 0)
 		goto out;
 	if (env->upstream_tls) {
 		/* OpenSSL on a non-blocking socket, each wait bounded by the deadline */
-		if (cancel_tls(env, fd, job->deadline_us, &ssl) != PGS_OK)
+		if (net_sync_starttls(fd, env->upstream_tls, &env->cfg->upstream, job->deadline_us,
+		                      &ssl) != PGS_OK)
 			goto out;
 	}
-	ok = cancel_deliver(fd, ssl, pkt, sizeof(pkt), job->deadline_us) == PGS_OK;
+	ok = net_sync_send_until_close(fd, ssl, pkt, sizeof(pkt), job->deadline_us) == PGS_OK;
 out:
 	if (ssl)
 		SSL_free(ssl);
