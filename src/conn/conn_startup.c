@@ -2,10 +2,7 @@
  * StartupMessage, TLS accept. */
 #include "conn/conn_internal.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <openssl/err.h>
 
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -19,15 +16,13 @@ static void startup_fail(struct conn *c, const char *sqlstate, const char *msg)
 /* One byte answer to SSLRequest / GSSENCRequest, written before any TLS. */
 static int answer_byte(struct conn *c, char b)
 {
-	ssize_t n = send(c->client.fd, &b, 1, MSG_NOSIGNAL);
-	return n == 1 ? PGS_OK : PGS_ERR;
+	return net_side_send_raw(&c->client, &b, 1);
 }
 
 static void tls_accept_step(struct conn *c)
 {
 	char eb[256];
-	ERR_clear_error();
-	int r = SSL_accept(c->client.ssl);
+	int r = net_side_handshake(&c->client, true);
 	if (r == 1) {
 		c->client_tls = true;
 		if (c->env->cfg->client_tls.ca_file) {
@@ -43,8 +38,7 @@ static void tls_accept_step(struct conn *c)
 		conn_startup_step(c);
 		return;
 	}
-	int e = SSL_get_error(c->client.ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+	if (r == 0)
 		return;
 	metrics_error(METRICS_ERR_TLS);
 	log_conn(LOG_INFO, c->id, "client TLS handshake failed: %s", net_tls_error(eb, sizeof(eb)));
@@ -123,8 +117,7 @@ static bool startup_packet(struct conn *c)
 			conn_close(c, "client write failed");
 			return false;
 		}
-		c->client.ssl = SSL_new(c->env->client_tls);
-		if (!c->client.ssl || SSL_set_fd(c->client.ssl, c->client.fd) != 1) {
+		if (net_side_tls_new(&c->client, c->env->client_tls) != PGS_OK) {
 			conn_close(c, "cannot create TLS session");
 			return false;
 		}

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/err.h>
 
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -110,16 +109,14 @@ static void upstream_ready(struct conn *c)
 static void tls_connect_step(struct conn *c)
 {
 	char eb[256];
-	ERR_clear_error();
-	int r = SSL_connect(c->server.ssl);
+	int r = net_side_handshake(&c->server, false);
 	if (r == 1) {
 		log_conn(LOG_DEBUG, c->id, "upstream TLS established (%s)",
 		         SSL_get_version(c->server.ssl));
 		upstream_ready(c);
 		return;
 	}
-	int e = SSL_get_error(c->server.ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+	if (r == 0)
 		return;
 	long vr = SSL_get_verify_result(c->server.ssl);
 	metrics_error(METRICS_ERR_TLS);
@@ -164,7 +161,7 @@ void conn_upstream_step(struct conn *c)
 		uint8_t req[8];
 		pgs_put_u32(req, 8);
 		pgs_put_u32(req + 4, PROTO_SSL_CODE);
-		if (send(c->server.fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		if (net_side_send_raw(&c->server, req, sizeof(req)) != PGS_OK) {
 			upstream_fail(c, "pgseal: could not write to the upstream server");
 			return;
 		}
@@ -174,12 +171,10 @@ void conn_upstream_step(struct conn *c)
 		/* fall through */
 	case CS_UPSTREAM_SSLREQ: {
 		uint8_t answer;
-		ssize_t n = recv(c->server.fd, &answer, 1, 0); /* exactly one byte: TLS follows */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->server.readable = false;
+		int n = net_side_recv_byte(&c->server, &answer);
+		if (n == 0)
 			return;
-		}
-		if (n != 1) {
+		if (n < 0) {
 			upstream_fail(c, "pgseal: the upstream server closed the connection during "
 			                 "TLS negotiation");
 			return;
@@ -193,8 +188,7 @@ void conn_upstream_step(struct conn *c)
 			                 "upstream.tls requires it");
 			return;
 		}
-		c->server.ssl = SSL_new(c->env->upstream_tls);
-		if (!c->server.ssl || SSL_set_fd(c->server.ssl, c->server.fd) != 1 ||
+		if (net_side_tls_new(&c->server, c->env->upstream_tls) != PGS_OK ||
 		    net_tls_client_prepare(c->server.ssl, &c->env->cfg->upstream) != PGS_OK) {
 			upstream_fail(c, "pgseal: could not set up upstream TLS");
 			return;

@@ -172,3 +172,36 @@ void net_side_close(struct net_side *s)
 	s->registered = false;
 	s->readable = s->writable = false;
 }
+
+/* ---- before and during a TLS handshake -------------------------------------------- */
+
+int net_side_send_raw(struct net_side *s, const void *p, size_t n)
+{
+	return send(s->fd, p, n, MSG_NOSIGNAL) == (ssize_t)n ? PGS_OK : PGS_ERR;
+}
+
+int net_side_recv_byte(struct net_side *s, uint8_t *out)
+{
+	ssize_t n = recv(s->fd, out, 1, 0); /* exactly one byte: TLS follows */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		s->readable = false;
+		return 0;
+	}
+	return n == 1 ? 1 : -1;
+}
+
+int net_side_tls_new(struct net_side *s, SSL_CTX *ctx)
+{
+	s->ssl = SSL_new(ctx);
+	return s->ssl && SSL_set_fd(s->ssl, s->fd) == 1 ? PGS_OK : PGS_ERR;
+}
+
+int net_side_handshake(struct net_side *s, bool accept)
+{
+	ERR_clear_error();
+	int r = accept ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+	if (r == 1)
+		return 1;
+	int e = SSL_get_error(s->ssl, r);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}

@@ -96,6 +96,22 @@ ssize_t net_side_read(struct net_side *s, struct net_stream *b);
 /* Writes [start, scan) of a buffer to a side: >0 bytes, -1 would block, -2 error. */
 ssize_t net_side_write(struct net_side *s, struct net_stream *b);
 
+/* ---- before and during a TLS handshake ---------------------------------------------- */
+
+/* Writes n bytes on the bare socket (PostgreSQL's SSLRequest or its one-byte answer, before
+ * any TLS): PGS_OK when all were written. */
+int net_side_send_raw(struct net_side *s, const void *p, size_t n) PGS_MUSTCHECK;
+/* Reads exactly one byte from the bare socket (the answer to an SSLRequest: TLS follows it):
+ * 1 read, 0 would block (not readable until an event), -1 closed or failed. */
+int net_side_recv_byte(struct net_side *s, uint8_t *out) PGS_MUSTCHECK;
+/* A TLS session of ctx on the side's socket (s->ssl, set even when this fails: closing the
+ * side frees it): PGS_ERR when it cannot be set up. */
+int net_side_tls_new(struct net_side *s, SSL_CTX *ctx) PGS_MUSTCHECK;
+/* One turn of the handshake (SSL_accept when accept, else SSL_connect): 1 done, 0 it waits
+ * for the socket (an event brings the next turn), -1 failed (OpenSSL's error queue and the
+ * verify result say why). */
+int net_side_handshake(struct net_side *s, bool accept) PGS_MUSTCHECK;
+
 /* ---- the side on the io_uring engine (net_side_uring.c) ------------------------ */
 
 /* Moves a plaintext side to its loop's ring (no-op otherwise: TLS, no ring, closed). */

@@ -1,6 +1,6 @@
 /* test_net_stream.c - the stream buffer of a relayed direction: inject and consume at scan,
- * growth that keeps the bytes (a new block, the old one wiped), compaction, and a side's plain
- * socket reads and writes through it. */
+ * growth that keeps the bytes (a new block, the old one wiped), compaction, a side's plain
+ * socket reads and writes through it, and the bare bytes around an SSLRequest. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -92,10 +92,38 @@ static void test_side_plain(void)
 	net_loop_free(l);
 }
 
+/* The bytes around an SSLRequest go on the bare socket, one byte at a time. */
+static void test_side_raw(void)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	struct net_loop *l = net_loop_new();
+	CHECK(l != NULL);
+	struct net_side a = {0}, b = {0};
+	net_side_init(&a, l, ready, NULL, 1);
+	net_side_init(&b, l, ready, NULL, 2);
+	CHECK(net_side_attach(&a, sv[0]) == PGS_OK);
+	CHECK(net_side_attach(&b, sv[1]) == PGS_OK);
+	uint8_t got = 0;
+	b.readable = true;
+	CHECK_EQ_INT(net_side_recv_byte(&b, &got), 0); /* nothing yet */
+	CHECK(!b.readable);
+	CHECK(net_side_send_raw(&a, "SN", 2) == PGS_OK);
+	CHECK_EQ_INT(net_side_recv_byte(&b, &got), 1);
+	CHECK_EQ_INT(got, 'S');
+	CHECK_EQ_INT(net_side_recv_byte(&b, &got), 1); /* exactly one byte each time */
+	CHECK_EQ_INT(got, 'N');
+	net_side_close(&a);
+	CHECK_EQ_INT(net_side_recv_byte(&b, &got), -1); /* closed */
+	net_side_close(&b);
+	net_loop_free(l);
+}
+
 int main(void)
 {
 	RUN(test_inject_consume);
 	RUN(test_grow_keeps_bytes);
 	RUN(test_side_plain);
+	RUN(test_side_raw);
 	return t_summary("test_net_stream");
 }
