@@ -1,5 +1,5 @@
-/* conn.c - the life of a connection pair: accept, the state dispatch, failing and closing, worker
- * bookkeeping. */
+/* conn.c - the top of the session: accept, the state dispatch (the one caller of conn_drive),
+ * freeing, worker bookkeeping (reaping, timeouts, draining). */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -14,19 +14,6 @@
 #include "metrics/metrics.h"
 #include "schema/schema.h"
 
-#define CONN_CLOSING_TIMEOUT_US (5u * 1000000u)
-
-static void list_remove(struct conn_worker *w, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (w->conns == c)
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
 static void send_raw_error(int fd, const char *sqlstate, const char *msg)
 {
 	struct pgs_buf b = {0};
@@ -34,6 +21,12 @@ static void send_raw_error(int fd, const char *sqlstate, const char *msg)
 	ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
 	pgs_buf_free(&b);
+}
+
+/* A side's readiness changed or its io_uring operation completed (net_side.h). */
+static void side_ready(void *owner)
+{
+	conn_drive(owner);
 }
 
 void conn_accept(struct conn_worker *w, int fd)
@@ -69,8 +62,8 @@ void conn_accept(struct conn_worker *w, int fd)
 	c->schema = schema_current_get(env->schemas);
 	c->schema_seen = c->schema ? c->schema->generation : 0;
 	c->state = CS_CLIENT_STARTUP;
-	c->client.fd = -1;
-	c->server.fd = -1;
+	net_side_init(&c->client, w->loop, side_ready, c, c->id);
+	net_side_init(&c->server, w->loop, side_ready, c, c->id);
 	c->deadline_us = pgs_now_us() + (uint64_t)env->cfg->startup_timeout_ms * 1000u;
 	c->next = w->conns;
 	if (w->conns)
@@ -78,14 +71,12 @@ void conn_accept(struct conn_worker *w, int fd)
 	w->conns = c;
 	w->nconns++;
 	metrics_conn_opened();
-	if (sbuf_init(&c->c2s) != PGS_OK || sbuf_init(&c->s2c) != PGS_OK) {
+	if (net_stream_init(&c->c2s) != PGS_OK || net_stream_init(&c->s2c) != PGS_OK) {
 		close(fd);
 		conn_close(c, "out of memory");
 		return;
 	}
-	c->client.conn = c;
-	c->server.conn = c;
-	if (conn_side_attach(c, &c->client, fd) != PGS_OK) {
+	if (net_side_attach(&c->client, fd) != PGS_OK) {
 		close(fd);
 		conn_close(c, "cannot register the client socket");
 		return;
@@ -97,37 +88,13 @@ void conn_accept(struct conn_worker *w, int fd)
 	conn_drive(c);
 }
 
-void conn_close(struct conn *c, const char *why)
-{
-	if (c->closed)
-		return;
-	c->closed = true;
-	if (c->ready_seen || c->user[0])
-		log_conn(LOG_INFO, c->id, "closed: %s", why);
-	else
-		log_conn(LOG_DEBUG, c->id, "closed: %s", why);
-	conn_cancel_unregister(c);
-	conn_side_close(c, &c->client);
-	conn_side_close(c, &c->server);
-	if (c->counted) {
-		atomic_fetch_sub(&c->env->nclients, 1);
-		c->counted = false;
-	}
-	metrics_conn_closed();
-	struct conn_worker *w = c->worker;
-	list_remove(w, c);
-	w->nconns--;
-	c->next = w->dead;
-	w->dead = c;
-}
-
 static void conn_free(struct conn *c)
 {
 	free(c->client.ubuf);
 	free(c->server.ubuf);
-	sbuf_free(&c->c2s);
-	sbuf_free(&c->s2c);
-	sbuf_free(&c->pool_check);
+	net_stream_free(&c->c2s);
+	net_stream_free(&c->s2c);
+	net_stream_free(&c->pool_check);
 	free(c->pool_fingerprint);
 	OPENSSL_cleanse(c->startup.data, c->startup.cap);
 	pgs_buf_free(&c->startup);
@@ -139,48 +106,10 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-void conn_send_to_client(struct conn *c, const struct pgs_buf *msg)
-{
-	sbuf_inject(&c->s2c, msg->data, (uint32_t)msg->len);
-}
-
-void conn_fail(struct conn *c, const char *sqlstate, const char *msg)
-{
-	if (c->closed)
-		return;
-	if (msg) {
-		log_conn(LOG_INFO, c->id, "error %s: %s", sqlstate, msg);
-		if (c->s2c.remain == 0 && c->s2c.scan == c->s2c.end) {
-			struct pgs_buf b = {0};
-			proto_build_error(&b, "FATAL", sqlstate, msg);
-			conn_send_to_client(c, &b);
-			pgs_buf_free(&b);
-		}
-	}
-	/* the upstream is of no more use; the client gets its last bytes, then is closed */
-	conn_cancel_unregister(c);
-	conn_side_close(c, &c->server);
-	c->state = CS_CLOSING;
-	c->deadline_us = pgs_now_us() + CONN_CLOSING_TIMEOUT_US;
-	conn_drive(c);
-}
-
-/* CS_CLOSING: write what is left for the client, then close. */
-static void closing_step(struct conn *c)
-{
-	while (c->s2c.scan > c->s2c.start && c->client.writable) {
-		ssize_t n = conn_side_write(&c->client, &c->s2c);
-		if (n == -2) {
-			conn_close(c, "client write failed while closing");
-			return;
-		}
-	}
-	if (c->s2c.scan == c->s2c.start && !conn_side_sending(&c->client))
-		conn_close(c, "session ended");
-}
-
 void conn_drive(struct conn *c)
 {
+again:
+	c->drive = false;
 	if (c->closed)
 		return;
 	switch (c->state) {
@@ -209,11 +138,14 @@ void conn_drive(struct conn *c)
 		conn_pump(c);
 		break;
 	case CS_CLOSING:
-		closing_step(c);
+		conn_closing_step(c);
 		break;
 	case CS_CANCEL_WAIT:
 		break; /* closed when the cancel thread is done; nothing the client sends matters */
 	}
+	/* a step moved the session to a state that runs at once (conn_internal.h: drive) */
+	if (c->drive)
+		goto again;
 }
 
 /* ---- worker -------------------------------------------------------------- */
@@ -245,6 +177,8 @@ static void lookup_event(void *arg, uint32_t events)
 			free(list);
 		} else {
 			conn_auth_lookup_done(c, list); /* takes ownership of list */
+			if (c->drive)
+				conn_drive(c);
 		}
 		list = next;
 	}

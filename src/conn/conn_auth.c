@@ -70,7 +70,7 @@ static void send_auth(struct conn *c, uint32_t code, const uint8_t *data, size_t
 
 static void send_upstream(struct conn *c, const struct pgs_buf *b)
 {
-	sbuf_inject(&c->c2s, b->data, (uint32_t)b->len);
+	net_stream_inject(&c->c2s, b->data, (uint32_t)b->len);
 }
 
 static void scram_fail(struct conn *c, int status, const char *what)
@@ -135,7 +135,7 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r)
 	send_auth(c, PROTO_AUTH_SASL, mechs, mlen);
 	c->state = CS_CLIENT_SCRAM;
 	c->client.readable = true;
-	conn_drive(c);
+	c->drive = true; /* the caller (conn.c) runs the new state */
 out:
 	if (verifier) {
 		OPENSSL_cleanse(verifier, strlen(verifier));
@@ -147,7 +147,7 @@ out:
  * The next whole message at scan in b: 1 with type/body/blen set, 0 when more bytes are
  * needed, -1 when the message is malformed or too long for an authentication exchange.
  */
-static int whole_message(struct sbuf *b, uint8_t *type, const uint8_t **body, uint32_t *blen)
+static int whole_message(struct net_stream *b, uint8_t *type, const uint8_t **body, uint32_t *blen)
 {
 	if (b->end - b->scan < PROTO_HDR_LEN)
 		return 0;
@@ -155,7 +155,7 @@ static int whole_message(struct sbuf *b, uint8_t *type, const uint8_t **body, ui
 	if (len < 4 || len > AUTH_MSG_MAX)
 		return -1;
 	if (b->end - b->scan < len + 1) {
-		if (sbuf_reserve(b, len + 1) != PGS_OK)
+		if (net_stream_reserve(b, len + 1) != PGS_OK)
 			return -1;
 		return 0;
 	}
@@ -232,14 +232,14 @@ void conn_auth_client_step(struct conn *c)
 			if (c->closed)
 				return;
 			OPENSSL_cleanse(c->c2s.data + c->c2s.scan, total);
-			sbuf_consume(&c->c2s, total);
+			net_stream_consume(&c->c2s, total);
 			if (!ok || c->state != CS_CLIENT_SCRAM)
 				break;
 			continue;
 		}
 		if (!c->client.readable)
 			break;
-		ssize_t n = conn_side_read(&c->client, &c->c2s);
+		ssize_t n = net_side_read(&c->client, &c->c2s);
 		if (n == 0 || n == -2) {
 			conn_close(c, "client closed during authentication");
 			return;
@@ -365,7 +365,7 @@ static bool upstream_message(struct conn *c, uint8_t type, const uint8_t *body, 
 			return false;
 		}
 		static const uint8_t ok[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0};
-		sbuf_inject(&c->s2c, ok, sizeof(ok));
+		net_stream_inject(&c->s2c, ok, sizeof(ok));
 		c->authenticated = true;
 		log_conn(LOG_DEBUG, c->id, "upstream authenticated the session (SCRAM%s)",
 		         s->client.cbind_flag == 'p' ? " with channel binding" : "");
@@ -413,7 +413,7 @@ void conn_auth_upstream_step(struct conn *c)
 			uint32_t injected = c->s2c.scan - at;
 			c->s2c.scan = at + injected;
 			OPENSSL_cleanse(c->s2c.data + c->s2c.scan, total);
-			sbuf_consume(&c->s2c, total);
+			net_stream_consume(&c->s2c, total);
 			if (!more && c->authenticated) {
 				c->state = CS_RELAY;
 				c->client.readable = true;
@@ -430,7 +430,7 @@ void conn_auth_upstream_step(struct conn *c)
 		}
 		if (!c->server.readable)
 			break;
-		ssize_t n = conn_side_read(&c->server, &c->s2c);
+		ssize_t n = net_side_read(&c->server, &c->s2c);
 		if (n == 0 || n == -2) {
 			metrics_error(METRICS_ERR_UPSTREAM);
 			conn_fail(c, "08006",

@@ -1,5 +1,5 @@
-/* conn_cancel.c - the registry of live backend keys and forwarding of CancelRequests to the
- * upstream. */
+/* conn_cancel.c - forwarding of CancelRequests to the upstream (with TLS when it needs it) on a
+ * short-lived thread; the keys they name are in conn_cancel_registry.c. */
 #include "conn/conn_internal.h"
 
 #include <errno.h>
@@ -12,123 +12,8 @@
 
 #include "common/log.h"
 
-#define REG_BUCKETS 4096
-#define CANCEL_MAX_INFLIGHT 32
 /* The whole forwarding (connect, TLS, the request, the server's close) is bounded by this. */
 #define CANCEL_TIMEOUT_MS 5000
-
-/*
- * A live session's key. A cancel being forwarded holds its entry (inflight); a session that
- * ends meanwhile unlinks the entry, so no new cancel finds it, and learns that one is still
- * on its way: its backend must not then go to another client (conn_pool_release).
- */
-struct conn_cancel_entry {
-	struct conn_cancel_entry *next;
-	uint32_t pid;
-	uint32_t client_key; /* the key the client was given */
-	uint32_t key;        /* the backend's own key, sent upstream */
-	int inflight;        /* cancels forwarded with this entry, not yet delivered */
-	bool unlinked;       /* the session ended: freed when the last cancel is done */
-};
-
-struct conn_cancel_registry {
-	pthread_mutex_t mu;
-	struct conn_cancel_entry *buckets[REG_BUCKETS];
-	atomic_int inflight;
-};
-
-struct conn_cancel_registry *conn_cancel_registry_new(void)
-{
-	struct conn_cancel_registry *r = pgs_xcalloc(1, sizeof(*r));
-	pthread_mutex_init(&r->mu, NULL);
-	return r;
-}
-
-void conn_cancel_registry_free(struct conn_cancel_registry *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; i < REG_BUCKETS; i++) {
-		while (r->buckets[i]) {
-			struct conn_cancel_entry *e = r->buckets[i];
-			r->buckets[i] = e->next;
-			free(e);
-		}
-	}
-	pthread_mutex_destroy(&r->mu);
-	free(r);
-}
-
-static size_t bucket(uint32_t pid)
-{
-	return (pid * 2654435761u) % REG_BUCKETS;
-}
-
-void conn_cancel_register(struct conn *c)
-{
-	struct conn_cancel_registry *r = c->env->cancel;
-	struct conn_cancel_entry *e = pgs_xcalloc(1, sizeof(*e));
-	e->pid = c->backend_pid;
-	e->client_key = c->client_key;
-	e->key = c->backend_key;
-	pthread_mutex_lock(&r->mu);
-	size_t b = bucket(e->pid);
-	e->next = r->buckets[b];
-	r->buckets[b] = e;
-	pthread_mutex_unlock(&r->mu);
-}
-
-bool conn_cancel_unregister(struct conn *c)
-{
-	if (!c->has_backend_key)
-		return false;
-	c->has_backend_key = false;
-	bool inflight = false;
-	struct conn_cancel_registry *r = c->env->cancel;
-	pthread_mutex_lock(&r->mu);
-	for (struct conn_cancel_entry **pp = &r->buckets[bucket(c->backend_pid)]; *pp;
-	     pp = &(*pp)->next) {
-		struct conn_cancel_entry *e = *pp;
-		if (e->pid == c->backend_pid && e->client_key == c->client_key) {
-			*pp = e->next;
-			if (e->inflight > 0) {
-				inflight = true;
-				e->unlinked = true; /* the last cancel frees it */
-			} else {
-				free(e);
-			}
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return inflight;
-}
-
-struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid,
-                                            uint32_t key, uint32_t *real)
-{
-	struct conn_cancel_entry *found = NULL;
-	pthread_mutex_lock(&r->mu);
-	for (struct conn_cancel_entry *e = r->buckets[bucket(pid)]; e; e = e->next) {
-		/* the key is a secret of the session: compare without an early exit */
-		if (e->pid == pid && CRYPTO_memcmp(&e->client_key, &key, sizeof(key)) == 0) {
-			found = e;
-			e->inflight++;
-			*real = e->key;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return found;
-}
-
-void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e)
-{
-	pthread_mutex_lock(&r->mu);
-	if (--e->inflight == 0 && e->unlinked)
-		free(e);
-	pthread_mutex_unlock(&r->mu);
-}
 
 /* A cancel being forwarded; travels back to the worker of the client's cancel connection. */
 struct conn_cancel_job {
@@ -141,100 +26,6 @@ struct conn_cancel_job {
 	uint64_t from_id;
 	uint64_t deadline_us;
 };
-
-static int wait_fd(int fd, short events, uint64_t deadline_us)
-{
-	uint64_t now = pgs_now_us();
-	if (now >= deadline_us)
-		return PGS_ERR;
-	struct pollfd p = {.fd = fd, .events = events};
-	int ms = (int)((deadline_us - now + 999) / 1000);
-	int r;
-	do
-		r = poll(&p, 1, ms);
-	while (r < 0 && errno == EINTR);
-	return r == 1 ? PGS_OK : PGS_ERR;
-}
-
-/* TLS to the upstream on a connected socket (SSLRequest first, as a libpq client). */
-static int cancel_tls(struct conn_env *env, int fd, uint64_t deadline, SSL **out)
-{
-	uint8_t req[8], answer = 0;
-	pgs_put_u32(req, 8);
-	pgs_put_u32(req + 4, PROTO_SSL_CODE);
-	if (send(fd, req, 8, MSG_NOSIGNAL) != 8 || wait_fd(fd, POLLIN, deadline) != PGS_OK ||
-	    recv(fd, &answer, 1, 0) != 1 || answer != 'S')
-		return PGS_ERR;
-	SSL *ssl = SSL_new(env->upstream_tls);
-	*out = ssl;
-	if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
-	    net_tls_client_prepare(ssl, &env->cfg->upstream) != PGS_OK)
-		return PGS_ERR;
-	for (;;) {
-		int r = SSL_connect(ssl);
-		if (r == 1)
-			return PGS_OK;
-		int e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_WANT_READ && wait_fd(fd, POLLIN, deadline) == PGS_OK)
-			continue;
-		if (e == SSL_ERROR_WANT_WRITE && wait_fd(fd, POLLOUT, deadline) == PGS_OK)
-			continue;
-		return PGS_ERR;
-	}
-}
-
-/* Sends the 16 bytes, then waits for the server's close: PostgreSQL closes a cancel
- * connection once it has signalled the backend. PGS_OK when that close was seen. */
-static int cancel_deliver(int fd, SSL *ssl, const uint8_t *pkt, size_t len, uint64_t deadline)
-{
-	size_t put = 0;
-	while (put < len) {
-		if (ssl) {
-			size_t n = 0;
-			int r = SSL_write_ex(ssl, pkt + put, len - put, &n);
-			if (r == 1) {
-				put += n;
-				continue;
-			}
-			int e = SSL_get_error(ssl, r);
-			if ((e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) &&
-			    wait_fd(fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline) ==
-			        PGS_OK)
-				continue;
-			return PGS_ERR;
-		}
-		if (wait_fd(fd, POLLOUT, deadline) != PGS_OK)
-			return PGS_ERR;
-		ssize_t n = send(fd, pkt + put, len - put, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			put += (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return PGS_ERR;
-	}
-	for (;;) {
-		uint8_t sink[256];
-		if (ssl && SSL_pending(ssl) == 0 && wait_fd(fd, POLLIN, deadline) != PGS_OK)
-			return PGS_ERR;
-		if (!ssl && wait_fd(fd, POLLIN, deadline) != PGS_OK)
-			return PGS_ERR;
-		if (ssl) {
-			size_t n = 0;
-			if (SSL_read_ex(ssl, sink, sizeof(sink), &n) == 1)
-				continue;
-			int e = SSL_get_error(ssl, 0);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				continue; /* a session ticket or a partial record */
-			/* close_notify, or the end of the stream without it (PostgreSQL sends none,
-			 * which OpenSSL 3 may report as an error): the server is done */
-			return PGS_OK;
-		}
-		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return PGS_OK;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return PGS_ERR;
-	}
-}
 
 /* Hands the job back to its worker: the last thing the thread does (the worker may free
  * everything once it has the job). */
@@ -266,15 +57,16 @@ static void *cancel_thread(void *arg)
 	pgs_put_u32(pkt + 4, PROTO_CANCEL_CODE);
 	pgs_put_u32(pkt + 8, job->pid);
 	pgs_put_u32(pkt + 12, job->key);
-	if (fd < 0 || wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
+	if (fd < 0 || net_wait_fd(fd, POLLOUT, job->deadline_us) != PGS_OK ||
 	    net_connect_result(fd) != 0)
 		goto out;
 	if (env->upstream_tls) {
 		/* OpenSSL on a non-blocking socket, each wait bounded by the deadline */
-		if (cancel_tls(env, fd, job->deadline_us, &ssl) != PGS_OK)
+		if (net_sync_starttls(fd, env->upstream_tls, &env->cfg->upstream, job->deadline_us,
+		                      &ssl) != PGS_OK)
 			goto out;
 	}
-	ok = cancel_deliver(fd, ssl, pkt, sizeof(pkt), job->deadline_us) == PGS_OK;
+	ok = net_sync_send_until_close(fd, ssl, pkt, sizeof(pkt), job->deadline_us) == PGS_OK;
 out:
 	if (ssl)
 		SSL_free(ssl);
@@ -285,7 +77,7 @@ out:
 	log_conn(ok ? LOG_INFO : LOG_WARN, job->from_id, "cancel request for backend %u %s",
 	         job->pid, ok ? "delivered" : "could not be delivered");
 	conn_cancel_release(env->cancel, job->entry);
-	atomic_fetch_sub(&env->cancel->inflight, 1);
+	conn_cancel_thread_end(env->cancel);
 	cancel_post(job);
 	return NULL;
 }
@@ -300,8 +92,7 @@ void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key)
 		conn_close(c, "cancel request handled");
 		return;
 	}
-	if (atomic_fetch_add(&env->cancel->inflight, 1) >= CANCEL_MAX_INFLIGHT) {
-		atomic_fetch_sub(&env->cancel->inflight, 1);
+	if (!conn_cancel_thread_begin(env->cancel)) {
 		conn_cancel_release(env->cancel, e);
 		log_conn(LOG_WARN, c->id, "too many cancel requests in flight; dropped");
 		conn_close(c, "cancel request dropped");
@@ -326,7 +117,7 @@ void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&t, &attr, cancel_thread, job) != 0) {
-		atomic_fetch_sub(&env->cancel->inflight, 1);
+		conn_cancel_thread_end(env->cancel);
 		conn_cancel_release(env->cancel, e);
 		free(job);
 		c->cancel_pending = false;

@@ -1,62 +1,15 @@
-/* conn_internal.h - the connection struct, its stream buffers and the helpers shared by the
+/* conn_internal.h - the connection struct, its states and the helpers shared by the
  * conn_*.c files. */
 #ifndef PGSEAL_CONN_INTERNAL_H
 #define PGSEAL_CONN_INTERNAL_H
 
 #include "conn/conn.h"
 #include "fle/fle.h"
+#include "net/net_side.h"
 #include "proto/proto.h"
 
-#define CONN_BUF_SIZE (16u * 1024u)
 /* Messages pgseal must see whole during relay (auth, keys) are small; cap their size. */
 #define CONN_MAX_INSPECT (64u * 1024u)
-
-/*
- * A stream buffer for one direction. Bytes [start, scan) have been looked at and may be
- * written to the other side; [scan, end) are received but not yet scanned.
- */
-struct sbuf {
-	uint8_t *data;
-	uint32_t cap;
-	uint32_t start;
-	uint32_t scan;
-	uint32_t end;
-	uint32_t remain;   /* bytes of the current message still to pass (0: at a header) */
-	uint8_t last_type; /* type byte of the last message header scanned */
-};
-
-/* One socket of the pair, with its TLS state and edge-triggered readiness. */
-struct conn_side {
-	struct conn *conn;
-	struct net_watch watch;
-	int fd;
-	SSL *ssl;
-	bool readable;
-	bool writable;
-	bool read_wants_write; /* TLS: SSL_read returned WANT_WRITE */
-	bool write_wants_read; /* TLS: SSL_write returned WANT_READ */
-	bool eof;
-	bool hup; /* the peer's end of stream was signalled (EPOLLRDHUP/HUP/ERR) */
-	bool registered;
-
-	/* io_uring engine (a plaintext socket in relay, conn_uring.c): received bytes wait in
-	 * the receive half of ubuf until the pump takes them; bytes handed to a send are
-	 * copied to its send half, which belongs to the kernel until the completion */
-	bool uring;
-	bool rx_pending; /* a receive is in the kernel */
-	bool tx_pending; /* a send is in the kernel */
-	bool rx_eof;     /* the last receive found the end of the stream */
-	bool tx_failed;
-	int rx_error;  /* -errno of a failed receive, 0 if none */
-	int ops;       /* operations in the kernel that point at this side */
-	uint8_t *ubuf; /* CONN_URING_RX + CONN_URING_TX bytes */
-	uint32_t rx_off, rx_len;
-	uint32_t tx_off, tx_len;
-	struct net_op rx_op, tx_op;
-};
-
-#define CONN_URING_RX (16u * 1024u)
-#define CONN_URING_TX (16u * 1024u)
 
 enum conn_state {
 	CS_CLIENT_STARTUP,   /* reading SSLRequest / StartupMessage / CancelRequest */
@@ -89,8 +42,10 @@ struct conn {
 	uint64_t id;
 	enum conn_state state;
 	bool closed;
-	bool again;          /* the pump stopped on its budget: drive again soon */
-	bool counted;        /* holds a slot in env->nclients */
+	bool again;   /* the pump stopped on its budget: drive again soon */
+	bool drive;   /* a step moved the session on: conn_drive dispatches again at once (lower
+	                 files set it and return; only conn.c calls conn_drive) */
+	bool counted; /* holds a slot in env->nclients */
 	bool lookup_pending; /* a verifier lookup refers to this conn */
 	bool cancel_pending; /* a cancel thread refers to this conn */
 	bool client_tls;     /* the client side runs TLS */
@@ -113,12 +68,12 @@ struct conn {
 	uint64_t deadline_us;      /* startup / closing deadline, 0 = none */
 	uint64_t query_start_us;   /* for the latency histogram */
 
-	struct conn_side client;
-	struct conn_side server;
-	struct sbuf c2s; /* client -> server */
-	struct sbuf s2c; /* server -> client */
+	struct net_side client;
+	struct net_side server;
+	struct net_stream c2s; /* client -> server */
+	struct net_stream s2c; /* server -> client */
 
-	struct sbuf pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
+	struct net_stream pool_check; /* CS_POOL_CHECK: the check's query, then its answer */
 	char *pool_fingerprint; /* its upstream's settings fingerprint, validated at a reset */
 	struct pgs_buf startup; /* the client's StartupMessage, relayed upstream */
 	char user[64];
@@ -132,47 +87,42 @@ struct conn {
 	struct fle_action fle_act;
 };
 
-/* conn_io.c */
-int sbuf_init(struct sbuf *b) PGS_MUSTCHECK;
-void sbuf_free(struct sbuf *b);
-uint32_t sbuf_space(const struct sbuf *b);
-void sbuf_compact(struct sbuf *b);
-int sbuf_reserve(struct sbuf *b, uint32_t total) PGS_MUSTCHECK;
-void sbuf_inject(struct sbuf *b, const uint8_t *p, uint32_t n);
-void sbuf_consume(struct sbuf *b, uint32_t n);
-/* Reads from a side into a buffer: >0 bytes, 0 EOF, -1 would block, -2 error. */
-ssize_t conn_side_read(struct conn_side *s, struct sbuf *b);
-/* Writes [start, scan) of a buffer to a side: >0 bytes, -1 would block, -2 error. */
-ssize_t conn_side_write(struct conn_side *s, struct sbuf *b);
-int conn_side_attach(struct conn *c, struct conn_side *s, int fd) PGS_MUSTCHECK;
-void conn_side_close(struct conn *c, struct conn_side *s);
-/* Writes pending bytes both ways and reads what fits, until nothing moves. */
+/* conn_pump.c: writes pending bytes both ways and reads what fits, until nothing moves. */
 void conn_pump(struct conn *c);
 
-/* conn_uring.c: the io_uring engine's reads and writes of a side */
-/* Moves a plaintext side of a relaying connection to its worker's ring (no-op otherwise). */
-void conn_uring_enter(struct conn *c, struct conn_side *s);
-/* Hands the side back to epoll, for the pool: PGS_ERR when it is not clean (bytes or an
- * end were received, a send is unfinished), so it must be closed instead. */
-int conn_uring_leave(struct conn *c, struct conn_side *s) PGS_MUSTCHECK;
-/* Whether leaving would find the side clean, as far as is known without cancelling. */
-bool conn_uring_quiet(const struct conn_side *s);
-ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b);
-ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b);
-/* Cancels the side's operations before its socket is closed. */
-void conn_uring_close(struct conn *c, struct conn_side *s);
-/* A send of this side is still in the kernel. */
-static inline bool conn_side_sending(const struct conn_side *s)
-{
-	return s->uring && s->tx_pending;
-}
+/*
+ * The files of the session call only the files below them (no circle; make check-circles):
+ *   conn.c                    accept, the dispatch conn_drive, freeing, the worker
+ *   conn_startup.c            the client's first packets
+ *   conn_pool_handout.c       CS_POOL_CHECK: a pooled upstream checked, then handed out
+ *   conn_auth.c               authentication (relayed, or pgseal's SCRAM on both hops)
+ *   conn_pump.c               the relay pump
+ *   conn_relay.c              the scanners
+ *   conn_upstream.c           opening the upstream
+ *   conn_pool.c               the pool: release, reset, take, expiry
+ *   conn_cancel.c             forwarding CancelRequests
+ *   conn_pool_check.c         the pool's SQL and the readers of its answers (no I/O)
+ *   conn_core.c               primitives: close, fail, the closing flush, params
+ *   conn_cancel_registry.c    the live backend keys
+ * A lower file that moves the session to a state that must run at once sets c->drive and
+ * returns: conn_drive (conn.c) runs it. A side's events and io_uring completions reach
+ * conn_drive through the net_side's ready(owner) callback (net/net_side.h).
+ */
 
-/* conn.c */
+/* conn_core.c */
 void conn_close(struct conn *c, const char *why);
 /* Sends FATAL sqlstate/message to the client (when at a message boundary) and closes. */
 void conn_fail(struct conn *c, const char *sqlstate, const char *msg);
-void conn_drive(struct conn *c);
+/* CS_CLOSING: writes what is left for the client, then closes. */
+void conn_closing_step(struct conn *c);
 void conn_send_to_client(struct conn *c, const struct pgs_buf *msg);
+void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
+/* The last value the server reported for a setting, or NULL. */
+const char *conn_params_get(const struct conn_params *p, const char *name);
+void conn_params_free(struct conn_params *p);
+
+/* conn.c */
+void conn_drive(struct conn *c);
 
 /* conn_startup.c */
 void conn_startup_step(struct conn *c);
@@ -199,10 +149,6 @@ void conn_auth_lookup_done(struct conn *c, struct conn_lookup_result *r);
 void conn_auth_free(struct conn *c);
 
 /* conn_pool.c: session pooling */
-void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen);
-/* The last value the server reported for a setting, or NULL. */
-const char *conn_params_get(const struct conn_params *p, const char *name);
-void conn_params_free(struct conn_params *p);
 /* The answer to the pool's reset (DISCARD ALL, then the settings query of
  * conn_pool_check.c), read as it arrives. */
 struct conn_reset {
@@ -242,11 +188,11 @@ void conn_pool_release(struct conn *c);
  * true when it did (the session then continues, or has failed). The connection is
  * checked first (CS_POOL_CHECK): its role and database settings must be current. */
 bool conn_pool_take(struct conn *c);
-/* CS_POOL_CHECK: sends the check, reads its answer, then hands the connection out or
- * closes it and opens a new one (conn_upstream_connect). */
+/* conn_pool_handout.c: CS_POOL_CHECK: sends the check, reads its answer, then hands the
+ * connection out or closes it and opens a new one (conn_upstream_connect). */
 void conn_pool_check_step(struct conn *c);
 
-/* conn_cancel.c */
+/* conn_cancel_registry.c */
 struct conn_cancel_entry;
 void conn_cancel_register(struct conn *c);
 /* Removes the session's key: no cancel can find it afterwards. True when a cancel found
@@ -257,6 +203,11 @@ bool conn_cancel_unregister(struct conn *c);
 struct conn_cancel_entry *conn_cancel_claim(struct conn_cancel_registry *r, uint32_t pid,
                                             uint32_t key, uint32_t *real);
 void conn_cancel_release(struct conn_cancel_registry *r, struct conn_cancel_entry *e);
+/* Counts a forwarding thread: false when as many as may run at once are running. */
+bool conn_cancel_thread_begin(struct conn_cancel_registry *r);
+void conn_cancel_thread_end(struct conn_cancel_registry *r);
+
+/* conn_cancel.c */
 /* Forwards the CancelRequest of connection c (CS_CANCEL_WAIT until delivered), or closes c. */
 void conn_cancel_forward(struct conn *c, uint32_t pid, uint32_t key);
 /* On the worker's thread: closes the cancel connections whose cancel was delivered (or gave up). */

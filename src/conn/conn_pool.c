@@ -27,8 +27,8 @@ struct conn_pooled {
 	struct conn_pooled *next;
 	struct conn_worker *w; /* the worker resetting it; NULL once idle */
 	struct net_watch watch;
-	struct conn_side side; /* fd and TLS state; side.conn is NULL */
-	struct sbuf in, out;
+	struct net_side side; /* fd and TLS state; no owner */
+	struct net_stream in, out;
 	uint8_t *startup; /* the StartupMessage that opened it: the pool key */
 	uint32_t startup_len;
 	struct conn_params params;
@@ -40,51 +40,6 @@ struct conn_pooled {
 	uint64_t since_us;       /* idle since, or reset started at */
 	uint64_t id;             /* the connection id it served last, for logs */
 };
-
-/* ---- ParameterStatus values ------------------------------------------------------- */
-
-void conn_params_set(struct conn_params *p, const uint8_t *body, uint32_t blen)
-{
-	const char *name = (const char *)body;
-	size_t nl = strnlen(name, blen);
-	if (nl == 0 || nl + 1 >= blen)
-		return;
-	const char *value = name + nl + 1;
-	size_t vl = strnlen(value, blen - nl - 1);
-	if (nl + 1 + vl + 1 != blen)
-		return; /* malformed: not remembered (the message itself is relayed as is) */
-	for (int i = 0; i < p->n; i++) {
-		if (!strcmp(p->names[i], name)) {
-			free(p->values[i]);
-			p->values[i] = pgs_xstrdup(value);
-			return;
-		}
-	}
-	p->names = pgs_xrealloc(p->names, (size_t)(p->n + 1) * sizeof(char *));
-	p->values = pgs_xrealloc(p->values, (size_t)(p->n + 1) * sizeof(char *));
-	p->names[p->n] = pgs_xstrdup(name);
-	p->values[p->n] = pgs_xstrdup(value);
-	p->n++;
-}
-
-const char *conn_params_get(const struct conn_params *p, const char *name)
-{
-	for (int i = 0; i < p->n; i++)
-		if (!strcmp(p->names[i], name))
-			return p->values[i];
-	return NULL;
-}
-
-void conn_params_free(struct conn_params *p)
-{
-	for (int i = 0; i < p->n; i++) {
-		free(p->names[i]);
-		free(p->values[i]);
-	}
-	free(p->names);
-	free(p->values);
-	memset(p, 0, sizeof(*p));
-}
 
 /* ---- the pool ---------------------------------------------------------------------- */
 
@@ -115,8 +70,8 @@ static void pooled_destroy(struct conn_pooled *e, const char *why)
 			net_loop_del(e->w->loop, e->side.fd);
 		close(e->side.fd);
 	}
-	sbuf_free(&e->in);
-	sbuf_free(&e->out);
+	net_stream_free(&e->in);
+	net_stream_free(&e->out);
 	free(e->startup);
 	conn_params_free(&e->params);
 	conn_reset_clear(&e->reset);
@@ -169,8 +124,8 @@ static void become_idle(struct conn_pooled *e)
 	e->w = NULL;
 	e->ready = true;
 	e->since_us = pgs_now_us();
-	sbuf_free(&e->in);
-	sbuf_free(&e->out);
+	net_stream_free(&e->in);
+	net_stream_free(&e->out);
 	struct conn_pooled *victim = NULL;
 	pthread_mutex_lock(&p->mu);
 	e->next = p->idle;
@@ -194,13 +149,13 @@ static bool pooled_read(struct conn_pooled *e)
 {
 	for (;;) {
 		if (e->side.writable && e->out.scan > e->out.start &&
-		    conn_side_write(&e->side, &e->out) == -2) {
+		    net_side_write(&e->side, &e->out) == -2) {
 			resetting_free(e, "write failed");
 			return false;
 		}
 		if (!e->side.readable)
 			return true;
-		ssize_t n = conn_side_read(&e->side, &e->in);
+		ssize_t n = net_side_read(&e->side, &e->in);
 		if (n == -1)
 			return true;
 		if (n <= 0) {
@@ -227,10 +182,10 @@ static bool pooled_read(struct conn_pooled *e)
 			return false;
 		}
 		/* room for the whole of a message begun (its length was checked above) */
-		struct sbuf *b = &e->in;
+		struct net_stream *b = &e->in;
 		uint32_t need =
 		    b->end - b->scan >= PROTO_HDR_LEN ? pgs_get_u32(b->data + b->scan + 1) + 1 : 0;
-		if (sbuf_reserve(b, need) != PGS_OK) {
+		if (net_stream_reserve(b, need) != PGS_OK) {
 			resetting_free(e, "out of memory");
 			return false;
 		}
@@ -241,7 +196,7 @@ static void pooled_event(void *arg, uint32_t events)
 {
 	struct conn_pooled *e = arg;
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		e->side.hup = true; /* conn_side_read: keep reading to the end of stream */
+		e->side.hup = true; /* net_side_read: keep reading to the end of stream */
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->side.readable = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -290,7 +245,7 @@ bool conn_pool_can_release(const struct conn *c)
 		return false;
 	if (c->fle && !fle_idle(c->fle))
 		return false;
-	if (!conn_uring_quiet(&c->server))
+	if (!net_side_uring_quiet(&c->server))
 		return false;
 	/* a session whose credentials pgseal did not check may only be reused if the server
 	 * did not ask for any (trust) */
@@ -309,13 +264,14 @@ void conn_pool_release(struct conn *c)
 		return;
 	}
 	/* back to epoll, where the reset runs; a socket that received meanwhile is closed */
-	if (conn_uring_leave(c, &c->server) != PGS_OK)
+	if (net_side_uring_leave(&c->server) != PGS_OK)
 		return;
 	struct conn_pooled *e = pgs_xcalloc(1, sizeof(*e));
 	e->w = w;
 	e->id = c->id;
 	e->side = c->server;
-	e->side.conn = NULL;
+	e->side.ready = NULL;
+	e->side.owner = NULL;
 	e->side.ubuf = NULL; /* stays with the connection, freed with it */
 	e->side.ops = 0;
 	e->watch.fn = pooled_event;
@@ -343,7 +299,7 @@ void conn_pool_release(struct conn *c)
 	w->npool++;
 	metrics_pool_idle(1);
 
-	if (sbuf_init(&e->in) != PGS_OK || sbuf_init(&e->out) != PGS_OK ||
+	if (net_stream_init(&e->in) != PGS_OK || net_stream_init(&e->out) != PGS_OK ||
 	    net_loop_mod(w->loop, e->side.fd, &e->watch) != PGS_OK) {
 		resetting_free(e, "cannot pool");
 		return;
@@ -358,7 +314,7 @@ void conn_pool_release(struct conn *c)
 	const char *check = e->fingerprint ? conn_pool_recheck_sql : conn_pool_settings_sql;
 	pgs_buf_append(&q, check, strlen(check) + 1);
 	proto_msg_end(&q, off);
-	sbuf_inject(&e->out, q.data, (uint32_t)q.len);
+	net_stream_inject(&e->out, q.data, (uint32_t)q.len);
 	pgs_buf_free(&q);
 	e->side.writable = true;
 	(void)pooled_read(e);
@@ -373,17 +329,6 @@ static bool pooled_alive(struct conn_pooled *e)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return !e->side.ssl || SSL_pending(e->side.ssl) == 0;
 	return false;
-}
-
-static void inject_status(struct sbuf *b, const char *name, const char *value)
-{
-	struct pgs_buf m = {0};
-	size_t off = proto_msg_begin(&m, 'S');
-	pgs_buf_append(&m, name, strlen(name) + 1);
-	pgs_buf_append(&m, value, strlen(value) + 1);
-	proto_msg_end(&m, off);
-	sbuf_inject(b, m.data, (uint32_t)m.len);
-	pgs_buf_free(&m);
 }
 
 bool conn_pool_take(struct conn *c)
@@ -431,7 +376,7 @@ bool conn_pool_take(struct conn *c)
 	e->fingerprint = NULL;
 	free(e->startup);
 	free(e);
-	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
+	if (net_side_attach(&c->server, fd) != PGS_OK) {
 		SSL_free(ssl);
 		close(fd);
 		conn_fail(c, "08001", "pgseal: could not register the upstream socket");
@@ -441,7 +386,7 @@ bool conn_pool_take(struct conn *c)
 	c->server.readable = c->server.writable = true;
 	c->reused = true;
 	/* before the client hears of it: does the backend still have its role's settings? */
-	if (sbuf_init(&c->pool_check) != PGS_OK) {
+	if (net_stream_init(&c->pool_check) != PGS_OK) {
 		conn_fail(c, "53200", "pgseal: out of memory");
 		return true;
 	}
@@ -449,7 +394,7 @@ bool conn_pool_take(struct conn *c)
 	size_t off = proto_msg_begin(&q, 'Q');
 	pgs_buf_append(&q, conn_pool_fingerprint_sql, strlen(conn_pool_fingerprint_sql) + 1);
 	proto_msg_end(&q, off);
-	sbuf_inject(&c->pool_check, q.data, (uint32_t)q.len);
+	net_stream_inject(&c->pool_check, q.data, (uint32_t)q.len);
 	pgs_buf_free(&q);
 	c->state = CS_POOL_CHECK;
 	/* driven after the current event, once the caller (the SCRAM exchange) is done with
@@ -457,111 +402,6 @@ bool conn_pool_take(struct conn *c)
 	c->again = true;
 	w->any_again = true;
 	return true;
-}
-
-/* The check passed: the client gets the connection. */
-static void pool_hand_out(struct conn *c)
-{
-	uint32_t client_key;
-	if (RAND_bytes((unsigned char *)&client_key, sizeof(client_key)) != 1) {
-		conn_fail(c, "58000", "pgseal: no random cancel key");
-		return;
-	}
-	metrics_pool_reused();
-	c->authenticated = true;
-	c->client_key = client_key;
-	c->has_backend_key = true;
-	conn_cancel_register(c);
-	conn_auth_free(c); /* the ClientKey is not needed: no upstream authentication */
-	log_conn(LOG_INFO, c->id, "upstream connection reused (backend %u)", c->backend_pid);
-
-	/* what a new session would have told the client: AuthenticationOk, the parameters,
-	 * the cancel key (a fresh one: the previous client's no longer reaches this backend) */
-	static const uint8_t ok[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0};
-	sbuf_inject(&c->s2c, ok, sizeof(ok));
-	for (int i = 0; i < c->params.n; i++)
-		inject_status(&c->s2c, c->params.names[i], c->params.values[i]);
-	uint8_t k[13] = {'K', 0, 0, 0, 12};
-	pgs_put_u32(k + 5, c->backend_pid);
-	pgs_put_u32(k + 9, client_key);
-	sbuf_inject(&c->s2c, k, sizeof(k));
-	/* ReadyForQuery goes through the scanner as if the server had sent it: it
-	 * establishes the session, and the encryption layer loads its catalog first */
-	static const uint8_t z[] = {'Z', 0, 0, 0, 5, 'I'};
-	if (sbuf_reserve(&c->s2c, sizeof(z)) != PGS_OK) {
-		conn_fail(c, "53200", "pgseal: out of memory");
-		return;
-	}
-	memcpy(c->s2c.data + c->s2c.end, z, sizeof(z));
-	c->s2c.end += sizeof(z);
-	c->state = CS_RELAY;
-	c->client.readable = true;
-	if (conn_scan_server(c) != PGS_OK)
-		return;
-	conn_pump(c);
-}
-
-/* The check failed: this backend is closed, and the session opens a new one. */
-static void pool_check_failed(struct conn *c, const char *why)
-{
-	log_conn(LOG_INFO, c->id, "pooled upstream connection (backend %u) not reused: %s",
-	         c->backend_pid, why);
-	sbuf_free(&c->pool_check);
-	free(c->pool_fingerprint);
-	c->pool_fingerprint = NULL;
-	conn_side_close(c, &c->server);
-	conn_params_free(&c->params);
-	c->reused = false;
-	c->upstream_challenged = false;
-	c->backend_pid = c->backend_key = 0;
-	conn_upstream_connect(c);
-}
-
-void conn_pool_check_step(struct conn *c)
-{
-	struct sbuf *b = &c->pool_check;
-	for (;;) {
-		if (b->scan > b->start) {
-			/* the query is not all sent yet */
-			if (!c->server.writable)
-				return;
-			ssize_t n = conn_side_write(&c->server, b);
-			if (n == -2) {
-				pool_check_failed(c, "write failed");
-				return;
-			}
-			if (n == -1)
-				return;
-			continue;
-		}
-		int st = conn_pool_check_answer(b->data + b->scan, b->end - b->scan, &c->params,
-		                                c->pool_fingerprint ? c->pool_fingerprint : "");
-		if (st == 1) {
-			sbuf_free(b);
-			pool_hand_out(c); /* the fingerprint stays: the next reset rechecks it */
-			return;
-		}
-		if (st < 0) {
-			pool_check_failed(
-			    c, st == -2
-			           ? "its role or database settings changed while it was pooled"
-			           : "the settings check failed");
-			return;
-		}
-		if (!c->server.readable)
-			return;
-		if (sbuf_space(b) == 0) {
-			pool_check_failed(c, "the settings check answered too much");
-			return;
-		}
-		ssize_t n = conn_side_read(&c->server, b);
-		if (n == 0 || n == -2) {
-			pool_check_failed(c, "closed by the server");
-			return;
-		}
-		if (n == -1)
-			return;
-	}
 }
 
 void conn_pool_tick(struct conn_worker *w, uint64_t now)

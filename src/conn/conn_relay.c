@@ -11,14 +11,14 @@
 #include "schema/schema.h"
 
 /* Replaces the whole message at scan (old_len bytes) by new bytes, and passes over them. */
-static void sbuf_replace(struct sbuf *b, uint32_t old_len, const uint8_t *p, uint32_t n)
+static void stream_replace(struct net_stream *b, uint32_t old_len, const uint8_t *p, uint32_t n)
 {
-	sbuf_consume(b, old_len);
-	sbuf_inject(b, p, n);
+	net_stream_consume(b, old_len);
+	net_stream_inject(b, p, n);
 }
 
 /* Passes over what has arrived of the current message's body: it streams through. */
-static void pass_body(struct sbuf *b)
+static void pass_body(struct net_stream *b)
 {
 	uint32_t n = b->end - b->scan;
 	if (n > b->remain)
@@ -71,7 +71,7 @@ static int fle_failed(struct conn *c)
  * nothing ahead of it costs no copy. *ready: the status of a ReadyForQuery the action released
  * (0: none). Returns PGS_ERR after failing the session.
  */
-static int fle_apply(struct conn *c, struct sbuf *b, uint32_t total, struct sbuf *other,
+static int fle_apply(struct conn *c, struct net_stream *b, uint32_t total, struct net_stream *other,
                      uint8_t *ready)
 {
 	struct fle_action *act = &c->fle_act;
@@ -79,15 +79,15 @@ static int fle_apply(struct conn *c, struct sbuf *b, uint32_t total, struct sbuf
 	switch (act->verdict) {
 	case FLE_PASS:
 		if (act->fwd.len)
-			sbuf_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
+			net_stream_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
 		b->scan += total;
 		break;
 	case FLE_REPLACE:
 		/* the message may hold plaintext (a Bind's values, COPY rows): wiped as it goes */
 		crypto_wipe(b->data + b->scan, total);
-		sbuf_consume(b, total);
+		net_stream_consume(b, total);
 		if (act->fwd.len)
-			sbuf_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
+			net_stream_inject(b, act->fwd.data, (uint32_t)act->fwd.len);
 		break;
 	case FLE_HOLD:
 		/* only a client message may wait, and the client's scanner stops for it before
@@ -106,7 +106,7 @@ static int fle_apply(struct conn *c, struct sbuf *b, uint32_t total, struct sbuf
 			conn_fail(c, "08P01", "pgseal: a COPY could not be ended safely");
 			return PGS_ERR;
 		}
-		sbuf_inject(other, act->back.data, (uint32_t)act->back.len);
+		net_stream_inject(other, act->back.data, (uint32_t)act->back.len);
 	}
 	/* what the action carried (plaintext rows, records) does not wait for the next message */
 	fle_action_reset(act);
@@ -146,7 +146,7 @@ static void client_message_seen(struct conn *c, uint8_t type)
 
 int conn_scan_client(struct conn *c)
 {
-	struct sbuf *b = &c->c2s;
+	struct net_stream *b = &c->c2s;
 	uint32_t max = c->env->cfg->max_message_size;
 	bool crypt = c->fle != NULL;
 
@@ -189,7 +189,7 @@ int conn_scan_client(struct conn *c)
 			if (len == 4 && b->end - b->scan >= 5 && conn_pool_can_release(c)) {
 				/* the session ends but its upstream connection is kept for the next
 				 * client */
-				sbuf_consume(b, 5);
+				net_stream_consume(b, 5);
 				conn_pool_release(c);
 				conn_close(c, "client terminated (upstream connection pooled)");
 				return PGS_ERR;
@@ -200,7 +200,7 @@ int conn_scan_client(struct conn *c)
 		if (crypt && fle_client_wants(c->fle, type)) {
 			/* the encryption layer sees Query/Parse/Bind/... whole before they go on */
 			if (b->end - b->scan < len + 1) {
-				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+				if (net_stream_reserve(b, len + 1) != PGS_OK) {
 					conn_fail(c, "53200", "pgseal: out of memory");
 					return PGS_ERR;
 				}
@@ -250,7 +250,7 @@ static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, 
 	struct pgs_buf nb = {0};
 	int r = PGS_OK; /* a malformed message passes as it is, the client's libpq judges it */
 	if (conn_upstream_error_rewrite(c, body, blen, &nb) == PGS_OK) {
-		sbuf_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
+		stream_replace(&c->s2c, len + 1, nb.data, (uint32_t)nb.len);
 		r = 1; /* replaced and passed over */
 	}
 	pgs_buf_free(&nb);
@@ -259,7 +259,7 @@ static int upstream_refusal(struct conn *c, const uint8_t *body, uint32_t blen, 
 
 static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen, uint32_t len)
 {
-	struct sbuf *b = &c->s2c;
+	struct net_stream *b = &c->s2c;
 	uint32_t code;
 	const uint8_t *rest;
 	size_t rest_len;
@@ -283,7 +283,7 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 			          "pgseal: malformed SASL mechanism list from the upstream server");
 			return PGS_ERR;
 		}
-		sbuf_replace(b, len + 1, nb.data, (uint32_t)nb.len);
+		stream_replace(b, len + 1, nb.data, (uint32_t)nb.len);
 		pgs_buf_free(&nb);
 		return 1; /* replaced and passed over */
 	}
@@ -292,7 +292,7 @@ static int on_authentication(struct conn *c, const uint8_t *body, uint32_t blen,
 
 int conn_scan_server(struct conn *c)
 {
-	struct sbuf *b = &c->s2c;
+	struct net_stream *b = &c->s2c;
 	uint32_t max = c->env->cfg->max_message_size;
 
 	while (b->scan < b->end) {
@@ -316,7 +316,7 @@ int conn_scan_server(struct conn *c)
 		               type == 'S' || (type == 'E' && len + 1 <= CONN_MAX_INSPECT);
 		if (crypt) {
 			if (b->end - b->scan < len + 1) {
-				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+				if (net_stream_reserve(b, len + 1) != PGS_OK) {
 					conn_fail(c, "53200", "pgseal: out of memory");
 					return PGS_ERR;
 				}
@@ -365,7 +365,7 @@ int conn_scan_server(struct conn *c)
 				return PGS_ERR;
 			}
 			if (b->end - b->scan < len + 1) {
-				if (sbuf_reserve(b, len + 1) != PGS_OK) {
+				if (net_stream_reserve(b, len + 1) != PGS_OK) {
 					conn_fail(c, "53200", "pgseal: out of memory");
 					return PGS_ERR;
 				}

@@ -2,10 +2,7 @@
  * StartupMessage, TLS accept. */
 #include "conn/conn_internal.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <openssl/err.h>
 
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -19,15 +16,13 @@ static void startup_fail(struct conn *c, const char *sqlstate, const char *msg)
 /* One byte answer to SSLRequest / GSSENCRequest, written before any TLS. */
 static int answer_byte(struct conn *c, char b)
 {
-	ssize_t n = send(c->client.fd, &b, 1, MSG_NOSIGNAL);
-	return n == 1 ? PGS_OK : PGS_ERR;
+	return net_side_send_raw(&c->client, &b, 1);
 }
 
 static void tls_accept_step(struct conn *c)
 {
 	char eb[256];
-	ERR_clear_error();
-	int r = SSL_accept(c->client.ssl);
+	int r = net_side_handshake(&c->client, true);
 	if (r == 1) {
 		c->client_tls = true;
 		if (c->env->cfg->client_tls.ca_file) {
@@ -43,8 +38,7 @@ static void tls_accept_step(struct conn *c)
 		conn_startup_step(c);
 		return;
 	}
-	int e = SSL_get_error(c->client.ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+	if (r == 0)
 		return;
 	metrics_error(METRICS_ERR_TLS);
 	log_conn(LOG_INFO, c->id, "client TLS handshake failed: %s", net_tls_error(eb, sizeof(eb)));
@@ -77,7 +71,7 @@ static void handle_startup_message(struct conn *c, const struct proto_startup *s
 /* Parses the next startup packet if it is complete. Returns true when it consumed one. */
 static bool startup_packet(struct conn *c)
 {
-	struct sbuf *b = &c->c2s;
+	struct net_stream *b = &c->c2s;
 	uint32_t avail = b->end - b->scan;
 	if (avail < 4)
 		return false;
@@ -101,7 +95,7 @@ static bool startup_packet(struct conn *c)
 	}
 	switch (st.code) {
 	case PROTO_SSL_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (c->client_tls || c->ssl_answered) {
 			/* PostgreSQL allows one SSLRequest per connection */
 			startup_fail(c, "08P01", "pgseal: duplicate SSLRequest");
@@ -123,8 +117,7 @@ static bool startup_packet(struct conn *c)
 			conn_close(c, "client write failed");
 			return false;
 		}
-		c->client.ssl = SSL_new(c->env->client_tls);
-		if (!c->client.ssl || SSL_set_fd(c->client.ssl, c->client.fd) != 1) {
+		if (net_side_tls_new(&c->client, c->env->client_tls) != PGS_OK) {
 			conn_close(c, "cannot create TLS session");
 			return false;
 		}
@@ -132,21 +125,21 @@ static bool startup_packet(struct conn *c)
 		tls_accept_step(c);
 		return false;
 	case PROTO_GSSENC_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (answer_byte(c, 'N') != PGS_OK) {
 			conn_close(c, "client write failed");
 			return false;
 		}
 		return true;
 	case PROTO_CANCEL_CODE:
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		conn_cancel_forward(c, st.cancel_pid, st.cancel_key);
 		return false;
 	default:
 		/* keep our own copy (relayed upstream later), then parse that copy */
 		pgs_buf_reset(&c->startup);
 		pgs_buf_append(&c->startup, b->data + b->scan, len);
-		sbuf_consume(b, len);
+		net_stream_consume(b, len);
 		if (proto_parse_startup(c->startup.data, len, &st) != PGS_OK) {
 			startup_fail(c, "08P01", "invalid startup packet layout");
 			return false;
@@ -171,7 +164,7 @@ void conn_startup_step(struct conn *c)
 			return;
 		if (!c->client.readable)
 			return;
-		ssize_t n = conn_side_read(&c->client, &c->c2s);
+		ssize_t n = net_side_read(&c->client, &c->c2s);
 		if (n == 0 || n == -2) {
 			conn_close(c,
 			           n == 0 ? "client closed during startup" : "client read failed");

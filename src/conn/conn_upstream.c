@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/err.h>
 
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -77,7 +76,7 @@ void conn_upstream_connect(struct conn *c)
 		upstream_connect_fail(c, e);
 		return;
 	}
-	if (conn_side_attach(c, &c->server, fd) != PGS_OK) {
+	if (net_side_attach(&c->server, fd) != PGS_OK) {
 		close(fd);
 		upstream_fail(c, "pgseal: could not register the upstream socket");
 		return;
@@ -93,7 +92,7 @@ static void upstream_ready(struct conn *c)
 {
 	/* back to the client's startup deadline, which covers authentication */
 	c->deadline_us = pgs_now_us() + (uint64_t)c->env->cfg->startup_timeout_ms * 1000u;
-	sbuf_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
+	net_stream_inject(&c->c2s, c->startup.data, (uint32_t)c->startup.len);
 	if (c->scram) {
 		c->upstream_challenged = true; /* pgseal answers the upstream's SCRAM itself */
 		c->state = CS_UPSTREAM_SCRAM;
@@ -104,22 +103,20 @@ static void upstream_ready(struct conn *c)
 		c->server.readable = true;
 	}
 	c->server.writable = true;
-	conn_drive(c);
+	c->drive = true; /* the dispatch (conn.c) runs the new state next */
 }
 
 static void tls_connect_step(struct conn *c)
 {
 	char eb[256];
-	ERR_clear_error();
-	int r = SSL_connect(c->server.ssl);
+	int r = net_side_handshake(&c->server, false);
 	if (r == 1) {
 		log_conn(LOG_DEBUG, c->id, "upstream TLS established (%s)",
 		         SSL_get_version(c->server.ssl));
 		upstream_ready(c);
 		return;
 	}
-	int e = SSL_get_error(c->server.ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+	if (r == 0)
 		return;
 	long vr = SSL_get_verify_result(c->server.ssl);
 	metrics_error(METRICS_ERR_TLS);
@@ -164,7 +161,7 @@ void conn_upstream_step(struct conn *c)
 		uint8_t req[8];
 		pgs_put_u32(req, 8);
 		pgs_put_u32(req + 4, PROTO_SSL_CODE);
-		if (send(c->server.fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		if (net_side_send_raw(&c->server, req, sizeof(req)) != PGS_OK) {
 			upstream_fail(c, "pgseal: could not write to the upstream server");
 			return;
 		}
@@ -174,12 +171,10 @@ void conn_upstream_step(struct conn *c)
 		/* fall through */
 	case CS_UPSTREAM_SSLREQ: {
 		uint8_t answer;
-		ssize_t n = recv(c->server.fd, &answer, 1, 0); /* exactly one byte: TLS follows */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->server.readable = false;
+		int n = net_side_recv_byte(&c->server, &answer);
+		if (n == 0)
 			return;
-		}
-		if (n != 1) {
+		if (n < 0) {
 			upstream_fail(c, "pgseal: the upstream server closed the connection during "
 			                 "TLS negotiation");
 			return;
@@ -193,8 +188,7 @@ void conn_upstream_step(struct conn *c)
 			                 "upstream.tls requires it");
 			return;
 		}
-		c->server.ssl = SSL_new(c->env->upstream_tls);
-		if (!c->server.ssl || SSL_set_fd(c->server.ssl, c->server.fd) != 1 ||
+		if (net_side_tls_new(&c->server, c->env->upstream_tls) != PGS_OK ||
 		    net_tls_client_prepare(c->server.ssl, &c->env->cfg->upstream) != PGS_OK) {
 			upstream_fail(c, "pgseal: could not set up upstream TLS");
 			return;

@@ -82,6 +82,21 @@ void net_uring_cancel_fd(struct net_loop *l, int fd);
  * consumed nothing; false when it had completed already. */
 bool net_uring_cancel_op(struct net_loop *l, struct net_op *op);
 
+/* ---- blocking I/O with a deadline (net_sync.c; threads outside the loops) ---- */
+
+/* Waits for poll events on fd until deadline_us (pgs_now_us); PGS_OK when they came. */
+int net_wait_fd(int fd, short events, uint64_t deadline_us) PGS_MUSTCHECK;
+/* PostgreSQL's SSLRequest on a connected socket, then TLS as an upstream client (ctx, cfg:
+ * verification and SNI), as libpq does; *out is set to the SSL (also on failure: the caller
+ * frees it). */
+int net_sync_starttls(int fd, SSL_CTX *ctx, const struct cfg_upstream *cfg, uint64_t deadline,
+                      SSL **out) PGS_MUSTCHECK;
+/* Sends len bytes (through ssl when not NULL), then reads until the peer closes: PGS_OK
+ * when that close was seen (PostgreSQL closes a cancel connection once it has signalled
+ * the backend). */
+int net_sync_send_until_close(int fd, SSL *ssl, const uint8_t *pkt, size_t len,
+                              uint64_t deadline) PGS_MUSTCHECK;
+
 /* ---- TLS ------------------------------------------------------------------ */
 
 /* Client-facing TLS (pgseal is the server): certificate, key, optional client CA (mTLS). */

@@ -1,6 +1,6 @@
-/* conn_uring.c - a connection side on the io_uring engine: receives and sends of a plaintext relay
- * socket by completion. */
-#include "conn/conn_internal.h"
+/* net_side_uring.c - a side on the io_uring engine: receives and sends of a plaintext relay socket
+ * by completion, each completion reported to the side's owner. */
+#include "net/net_side.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,27 +11,27 @@
 static void rx_done(void *arg, int res);
 static void tx_done(void *arg, int res);
 
-static int arm_recv(struct conn *c, struct conn_side *s)
+static int arm_recv(struct net_side *s)
 {
 	s->rx_off = s->rx_len = 0;
-	if (net_uring_recv(c->worker->loop, s->fd, s->ubuf, CONN_URING_RX, &s->rx_op) != PGS_OK)
+	if (net_uring_recv(s->loop, s->fd, s->ubuf, NET_URING_RX, &s->rx_op) != PGS_OK)
 		return PGS_ERR;
 	s->rx_pending = true;
 	s->ops++;
 	return PGS_OK;
 }
 
-void conn_uring_enter(struct conn *c, struct conn_side *s)
+void net_side_uring_enter(struct net_side *s)
 {
-	if (s->uring || s->fd < 0 || s->ssl || s->eof || !net_loop_has_uring(c->worker->loop))
+	if (s->uring || s->fd < 0 || s->ssl || s->eof || !net_loop_has_uring(s->loop))
 		return;
 	if (!s->ubuf) {
-		s->ubuf = malloc(CONN_URING_RX + CONN_URING_TX);
+		s->ubuf = malloc(NET_URING_RX + NET_URING_TX);
 		if (!s->ubuf)
 			return; /* stays on epoll */
 	}
 	if (s->registered) {
-		net_loop_del(c->worker->loop, s->fd);
+		net_loop_del(s->loop, s->fd);
 		s->registered = false;
 	}
 	s->uring = true;
@@ -43,42 +43,42 @@ void conn_uring_enter(struct conn *c, struct conn_side *s)
 	s->tx_op.fn = tx_done;
 	s->tx_op.arg = s;
 	s->writable = !s->tx_pending;
-	if (arm_recv(c, s) != PGS_OK)
+	if (arm_recv(s) != PGS_OK)
 		s->rx_error = -ENOMEM;  /* the next read fails the connection */
 	s->readable = s->rx_error != 0; /* otherwise when a receive completes */
 }
 
-bool conn_uring_quiet(const struct conn_side *s)
+bool net_side_uring_quiet(const struct net_side *s)
 {
 	return !s->uring ||
 	       (!s->tx_pending && !s->rx_len && !s->rx_eof && !s->rx_error && !s->tx_failed);
 }
 
-int conn_uring_leave(struct conn *c, struct conn_side *s)
+int net_side_uring_leave(struct net_side *s)
 {
 	if (!s->uring)
 		return PGS_OK;
-	if (!conn_uring_quiet(s))
+	if (!net_side_uring_quiet(s))
 		return PGS_ERR;
 	/* a receive that completed before it could be cancelled took bytes nobody has read */
-	if (s->rx_pending && !net_uring_cancel_op(c->worker->loop, &s->rx_op))
+	if (s->rx_pending && !net_uring_cancel_op(s->loop, &s->rx_op))
 		return PGS_ERR;
 	s->uring = false; /* the cancelled receive's completion only counts down ops */
-	if (net_loop_add(c->worker->loop, s->fd, &s->watch, 0) != PGS_OK)
+	if (net_loop_add(s->loop, s->fd, &s->watch, 0) != PGS_OK)
 		return PGS_ERR;
 	s->registered = true;
 	return PGS_OK;
 }
 
-void conn_uring_close(struct conn *c, struct conn_side *s)
+void net_side_uring_close(struct net_side *s)
 {
 	if (!s->uring)
 		return;
-	net_uring_cancel_fd(c->worker->loop, s->fd);
+	net_uring_cancel_fd(s->loop, s->fd);
 	s->uring = false;
 }
 
-ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b)
+ssize_t net_side_uring_read(struct net_side *s, struct net_stream *b)
 {
 	if (s->rx_len == 0) {
 		if (s->rx_error)
@@ -88,9 +88,9 @@ ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b)
 		s->readable = false;
 		return -1;
 	}
-	if (sbuf_space(b) == 0)
-		sbuf_compact(b);
-	uint32_t n = sbuf_space(b);
+	if (net_stream_space(b) == 0)
+		net_stream_compact(b);
+	uint32_t n = net_stream_space(b);
 	if (n == 0)
 		return -1;
 	if (n > s->rx_len)
@@ -100,7 +100,7 @@ ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b)
 	s->rx_off += n;
 	s->rx_len -= n;
 	if (s->rx_len == 0 && !s->rx_eof && !s->rx_error) {
-		if (arm_recv(s->conn, s) != PGS_OK)
+		if (arm_recv(s) != PGS_OK)
 			s->rx_error = -ENOMEM;
 		else
 			s->readable = false;
@@ -108,17 +108,17 @@ ssize_t conn_uring_read(struct conn_side *s, struct sbuf *b)
 	return (ssize_t)n;
 }
 
-static int submit_send(struct conn_side *s)
+static int submit_send(struct net_side *s)
 {
-	if (net_uring_send(s->conn->worker->loop, s->fd, s->ubuf + CONN_URING_RX + s->tx_off,
-	                   s->tx_len, &s->tx_op) != PGS_OK)
+	if (net_uring_send(s->loop, s->fd, s->ubuf + NET_URING_RX + s->tx_off, s->tx_len,
+	                   &s->tx_op) != PGS_OK)
 		return PGS_ERR;
 	s->tx_pending = true;
 	s->ops++;
 	return PGS_OK;
 }
 
-ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b)
+ssize_t net_side_uring_write(struct net_side *s, struct net_stream *b)
 {
 	if (s->tx_failed)
 		return -2;
@@ -129,9 +129,9 @@ ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b)
 	uint32_t n = b->scan - b->start;
 	if (n == 0)
 		return 0;
-	if (n > CONN_URING_TX)
-		n = CONN_URING_TX;
-	memcpy(s->ubuf + CONN_URING_RX, b->data + b->start, n);
+	if (n > NET_URING_TX)
+		n = NET_URING_TX;
+	memcpy(s->ubuf + NET_URING_RX, b->data + b->start, n);
 	s->tx_off = 0;
 	s->tx_len = n;
 	if (submit_send(s) != PGS_OK)
@@ -143,13 +143,13 @@ ssize_t conn_uring_write(struct conn_side *s, struct sbuf *b)
 	return (ssize_t)n;
 }
 
+/* A closed side (net_side_close: off the ring) only counts its completions down. */
 static void rx_done(void *arg, int res)
 {
-	struct conn_side *s = arg;
-	struct conn *c = s->conn;
+	struct net_side *s = arg;
 	s->rx_pending = false;
 	s->ops--;
-	if (c->closed || !s->uring || res == -ECANCELED)
+	if (!s->uring || res == -ECANCELED)
 		return;
 	if (res > 0) {
 		s->rx_off = 0;
@@ -157,22 +157,21 @@ static void rx_done(void *arg, int res)
 	} else if (res == 0) {
 		s->rx_eof = true;
 	} else if (res == -EINTR || res == -EAGAIN) {
-		if (arm_recv(c, s) == PGS_OK)
+		if (arm_recv(s) == PGS_OK)
 			return;
 		s->rx_error = -ENOMEM;
 	} else {
 		s->rx_error = res;
 	}
 	s->readable = true;
-	conn_drive(c);
+	s->ready(s->owner); /* the one indirect call of a completion */
 }
 
 static void tx_done(void *arg, int res)
 {
-	struct conn_side *s = arg;
-	struct conn *c = s->conn;
+	struct net_side *s = arg;
 	s->ops--;
-	if (c->closed || !s->uring) {
+	if (!s->uring) {
 		s->tx_pending = false;
 		return;
 	}
@@ -187,7 +186,7 @@ static void tx_done(void *arg, int res)
 	s->tx_pending = false;
 	if (res < 0 && res != -EINTR && res != -EAGAIN) {
 		s->tx_failed = true;
-		log_conn(LOG_DEBUG, c->id, "send failed: %s", strerror(-res));
+		log_conn(LOG_DEBUG, s->id, "send failed: %s", strerror(-res));
 	} else if (res < 0) {
 		/* interrupted before anything went: send it again */
 		if (submit_send(s) == PGS_OK)
@@ -195,5 +194,5 @@ static void tx_done(void *arg, int res)
 		s->tx_failed = true;
 	}
 	s->writable = true;
-	conn_drive(c);
+	s->ready(s->owner);
 }
