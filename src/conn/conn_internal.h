@@ -50,6 +50,8 @@ struct conn {
 	bool cancel_pending; /* a cancel thread refers to this conn */
 	bool client_tls;     /* the client side runs TLS */
 	bool ssl_answered;   /* an SSLRequest was answered */
+	bool direct_tls;     /* the client began with a TLS ClientHello (no SSLRequest) */
+	bool first_seen;     /* a first startup packet (or a ClientHello) was received */
 	bool authenticated;  /* AuthenticationOk seen */
 	bool ready_seen;     /* first ReadyForQuery seen (session established) */
 	bool idle;           /* last server message was ReadyForQuery */

@@ -24,6 +24,14 @@ static void tls_accept_step(struct conn *c)
 	char eb[256];
 	int r = net_side_handshake(&c->client, true);
 	if (r == 1) {
+		if (c->direct_tls && !net_tls_alpn_postgresql(c->client.ssl)) {
+			/* as PostgreSQL 17: direct TLS without ALPN could be another protocol's
+			 * client talking to the wrong port */
+			startup_fail(c, "08P01",
+			             "received direct SSL connection request without ALPN protocol "
+			             "negotiation extension");
+			return;
+		}
 		c->client_tls = true;
 		if (c->env->cfg->client_tls.ca_file) {
 			if (net_tls_peer_id(c->client.ssl, &c->peer) == PGS_OK) {
@@ -93,6 +101,7 @@ static bool startup_packet(struct conn *c)
 		startup_fail(c, "08P01", "invalid startup packet layout");
 		return false;
 	}
+	c->first_seen = true;
 	switch (st.code) {
 	case PROTO_SSL_CODE:
 		net_stream_consume(b, len);
@@ -149,12 +158,40 @@ static bool startup_packet(struct conn *c)
 	}
 }
 
+/*
+ * Direct TLS (libpq 17's sslnegotiation=direct): the client's very first bytes are a TLS
+ * ClientHello (record type 0x16), with no SSLRequest before it, so that a TLS router such as
+ * dstack-gateway can read its SNI and pass the connection through to pgseal. A startup packet
+ * cannot begin with 0x16 (its length would exceed the 10,000-byte limit). Peeked, not read:
+ * the handshake reads the ClientHello itself. 1: the handshake started (or the session
+ * ended), 0: not direct TLS, or nothing has arrived yet.
+ */
+static int direct_tls_start(struct conn *c)
+{
+	uint8_t first;
+	if (c->first_seen || c->ssl_answered || !c->env->client_tls || c->c2s.end != c->c2s.scan)
+		return 0;
+	int r = net_side_peek_byte(&c->client, &first);
+	if (r != 1 || first != 0x16)
+		return 0;
+	c->first_seen = c->direct_tls = c->ssl_answered = true;
+	if (net_side_tls_new(&c->client, c->env->client_tls) != PGS_OK) {
+		conn_close(c, "cannot create TLS session");
+		return 1;
+	}
+	c->state = CS_CLIENT_TLS;
+	tls_accept_step(c);
+	return 1;
+}
+
 void conn_startup_step(struct conn *c)
 {
 	if (c->state == CS_CLIENT_TLS) {
 		tls_accept_step(c);
 		return;
 	}
+	if (direct_tls_start(c))
+		return;
 	for (;;) {
 		if (c->closed || c->state != CS_CLIENT_STARTUP)
 			return;

@@ -119,5 +119,7 @@ struct net_peer_id {
 	char fingerprint[65]; /* lowercase hex SHA-256 of the certificate DER */
 };
 int net_tls_peer_id(SSL *ssl, struct net_peer_id *out) PGS_MUSTCHECK;
+/* The handshake chose ALPN "postgresql" (the client-facing contexts choose it when offered). */
+bool net_tls_alpn_postgresql(SSL *ssl);
 
 #endif

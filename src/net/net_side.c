@@ -190,6 +190,16 @@ int net_side_recv_byte(struct net_side *s, uint8_t *out)
 	return n == 1 ? 1 : -1;
 }
 
+int net_side_peek_byte(struct net_side *s, uint8_t *out)
+{
+	ssize_t n = recv(s->fd, out, 1, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		s->readable = false;
+		return 0;
+	}
+	return n == 1 ? 1 : -1;
+}
+
 int net_side_tls_new(struct net_side *s, SSL_CTX *ctx)
 {
 	s->ssl = SSL_new(ctx);

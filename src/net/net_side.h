@@ -104,6 +104,9 @@ int net_side_send_raw(struct net_side *s, const void *p, size_t n) PGS_MUSTCHECK
 /* Reads exactly one byte from the bare socket (the answer to an SSLRequest: TLS follows it):
  * 1 read, 0 would block (not readable until an event), -1 closed or failed. */
 int net_side_recv_byte(struct net_side *s, uint8_t *out) PGS_MUSTCHECK;
+/* The next byte without taking it: 1 (in *out), 0 when none has arrived yet, -1 at the end of
+ * the stream or on an error. */
+int net_side_peek_byte(struct net_side *s, uint8_t *out) PGS_MUSTCHECK;
 /* A TLS session of ctx on the side's socket (s->ssl, set even when this fails: closing the
  * side frees it): PGS_ERR when it cannot be set up. */
 int net_side_tls_new(struct net_side *s, SSL_CTX *ctx) PGS_MUSTCHECK;

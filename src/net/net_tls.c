@@ -28,6 +28,31 @@ static void ctx_common(SSL_CTX *ctx)
 	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+/* ALPN as PostgreSQL 17 does it: "postgresql" is chosen when the client offers it; a client
+ * that offers only other protocols is refused (no_application_protocol), one that offers none
+ * goes on (classic SSLRequest clients; direct TLS then requires it, conn_startup.c). */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	static const unsigned char want[] = {10, 'p', 'o', 's', 't', 'g', 'r', 'e', 's', 'q', 'l'};
+	unsigned char *sel = NULL;
+	if (SSL_select_next_proto(&sel, outlen, want, sizeof(want), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+bool net_tls_alpn_postgresql(SSL *ssl)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == 10 && memcmp(p, "postgresql", 10) == 0;
+}
+
 /* The part shared by both server contexts: mTLS (client_tls.ca_file) and no session cache. */
 static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, char *err,
                              size_t errlen)
@@ -45,6 +70,7 @@ static int server_ctx_finish(SSL_CTX *ctx, const struct cfg_client_tls *cfg, cha
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		SSL_CTX_set_verify_depth(ctx, 8);
 	}
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	/* session resumption across workers is not worth the shared state */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);

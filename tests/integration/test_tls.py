@@ -44,6 +44,53 @@ def test_sslrequest_answered_by_pgseal(tls, plain, certs):
         assert r.query("SELECT 'after N'")[0] == [["after N"]]
 
 
+def test_direct_tls_with_alpn(tls, plain, certs):
+    # libpq 17's sslnegotiation=direct: a ClientHello first, no SSLRequest (what lets a TLS
+    # router such as dstack-gateway pass the connection through by SNI); ALPN "postgresql"
+    ctx = ssl.create_default_context(cafile=certs.ca)
+    ctx.set_alpn_protocols(["postgresql"])
+    with socket.create_connection((tls.host, tls.port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            assert t.selected_alpn_protocol() == "postgresql"
+            t.sendall(startup_packet({"user": "scram_user", "database": harness.DB}))
+            assert t.recv(5)[:1] == b"R"
+    # without ALPN, as PostgreSQL 17: refused after the handshake, nothing relayed
+    ctx = ssl.create_default_context(cafile=certs.ca)
+    with socket.create_connection((tls.host, tls.port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            data = b""
+            while True:
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data[:1] == b"E" and b"without ALPN" in data
+    # ALPN offering only another protocol: the handshake fails (no_application_protocol)
+    ctx = ssl.create_default_context(cafile=certs.ca)
+    ctx.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection((tls.host, tls.port), timeout=10) as s:
+        with pytest.raises((ssl.SSLError, OSError)):
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                t.recv(1)
+    # the classic SSLRequest path may offer ALPN too (libpq 17 does)
+    ctx = ssl.create_default_context(cafile=certs.ca)
+    ctx.set_alpn_protocols(["postgresql"])
+    with socket.create_connection((tls.host, tls.port), timeout=10) as s:
+        s.sendall(struct.pack("!II", 8, SSL_REQUEST))
+        assert s.recv(1) == b"S"
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            assert t.selected_alpn_protocol() == "postgresql"
+            t.sendall(startup_packet({"user": "scram_user", "database": harness.DB}))
+            assert t.recv(5)[:1] == b"R"
+    # without client_tls a ClientHello is no startup packet: closed without a word
+    with socket.create_connection((plain.host, plain.port), timeout=10) as s:
+        ctx = ssl.create_default_context(cafile=certs.ca)
+        ctx.set_alpn_protocols(["postgresql"])
+        with pytest.raises((ssl.SSLError, OSError)):
+            with ctx.wrap_socket(s, server_hostname="localhost"):
+                pass
+
+
 def test_tls_versions_below_1_2_refused(tls, certs):
     with socket.create_connection((tls.host, tls.port), timeout=10) as s:
         s.sendall(struct.pack("!II", 8, SSL_REQUEST))
