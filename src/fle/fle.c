@@ -426,12 +426,11 @@ void fle_catalog_refresh(struct fle *f)
  * view's row (six columns) or a child table's (seven, fle_views.c). */
 void fle_catalog_row(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	uint16_t n;
+	struct proto_data_row row;
 	char fld[5][256];
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK)
+	if (proto_decode_data_row(body, blen, &row) != PGS_OK)
 		return;
+	uint16_t n = row.ncols;
 	if (n == 6 || n == 7) {
 		/* a view's row, or a child table's (fle_views.c) */
 		fle_views_row(f, body, blen);
@@ -439,17 +438,23 @@ void fle_catalog_row(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	if (n != 5)
 		return;
+	struct proto_value_iter it;
+	proto_value_iter_init(&it, row.values, row.values_len);
 	for (int i = 0; i < 5; i++) {
 		int32_t len;
 		const uint8_t *p;
-		if (proto_read_i32(&r, &len) != PGS_OK || len < 0 || len >= 256 ||
-		    proto_read_bytes(&r, (size_t)len, &p) != PGS_OK)
+		if (!proto_value_next(&it, &p, &len) || len < 0 || len >= 256)
 			return;
 		memcpy(fld[i], p, (size_t)len);
 		fld[i][len] = 0;
 	}
-	uint32_t oid = (uint32_t)strtoul(fld[0], NULL, 10);
-	int16_t attnum = (int16_t)atoi(fld[3]);
+	long oidv, attv;
+	/* a row that does not read as the query's oid and attnum is no row of the map */
+	if (fle_catalog_number(fld[0], 0, UINT32_MAX, &oidv) != PGS_OK ||
+	    fle_catalog_number(fld[3], INT16_MIN, INT16_MAX, &attv) != PGS_OK)
+		return;
+	uint32_t oid = (uint32_t)oidv;
+	int16_t attnum = (int16_t)attv;
 	const struct schema *sc = f->schema;
 	const struct schema_table *t = NULL;
 	for (size_t i = 0; i < sc->ntables && !t; i++) {

@@ -205,6 +205,9 @@ void fle_put_current(struct fle *f);
 /* Makes room for more bytes in a buffer that may hold secrets: grows by copying, wiping the
  * old block (proto_put_* alone would realloc and leave it behind). */
 void fle_reserve(struct pgs_buf *b, size_t more);
+/* A number in a catalog row (text from the server), in [min, max]; PGS_ERR otherwise
+ * (fle_views.c). */
+int fle_catalog_number(const char *text, long min, long max, long *out) PGS_MUSTCHECK;
 
 /* fle.c: bookkeeping shared with fle_write.c. */
 struct fle_expect *fle_push(struct fle *f, enum fle_expect_kind kind, const char *name);
