@@ -140,6 +140,7 @@ void fle_free(struct fle *f)
 	fle_copy_free(f);
 	pgs_buf_free(&s->row_raw);
 	pgs_buf_free(&s->row_out);
+	pgs_buf_free(&s->value_pt);
 	crypto_wipe(s, sizeof(*s));
 	free(s);
 }
@@ -190,23 +191,6 @@ void fle_action_free(struct fle_action *act)
 	pgs_buf_free(&act->back);
 }
 
-void fle_reserve(struct pgs_buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *d = pgs_xcalloc(1, cap);
-	if (b->len)
-		memcpy(d, b->data, b->len);
-	if (b->data)
-		crypto_wipe(b->data, b->cap);
-	free(b->data);
-	b->data = d;
-	b->cap = cap;
-}
-
 void fle_begin(struct fle *f, struct fle_action *act, uint8_t type, const uint8_t *body,
                uint32_t blen, bool from_client)
 {
@@ -233,7 +217,7 @@ int fle_fail(struct fle *f, const char *sqlstate, const char *msg)
 void fle_put_current(struct fle *f)
 {
 	struct pgs_buf *b = fle_fwd(f);
-	fle_reserve(b, (size_t)f->msg_blen + PROTO_HDR_LEN);
+	pgs_buf_reserve(b, (size_t)f->msg_blen + PROTO_HDR_LEN);
 	proto_put_u8(b, f->msg_type);
 	proto_put_u32(b, f->msg_blen + 4);
 	pgs_buf_append(b, f->msg_body, f->msg_blen);

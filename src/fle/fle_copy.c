@@ -319,7 +319,7 @@ static void put_copy_data(struct fle *f, const struct pgs_buf *payload)
 	struct pgs_buf *nb = fle_fwd(f);
 	if (!payload->len)
 		return;
-	fle_reserve(nb, payload->len + PROTO_HDR_LEN);
+	pgs_buf_reserve(nb, payload->len + PROTO_HDR_LEN);
 	size_t off = proto_msg_begin(nb, 'd');
 	pgs_buf_append(nb, payload->data, payload->len);
 	proto_msg_end(nb, off);

@@ -172,7 +172,7 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 	struct pgs_buf *raw = &f->row_raw, *out = &f->row_out;
 	char err[256];
 	size_t start = nb->len;
-	fle_reserve(nb, blen + 64);
+	pgs_buf_reserve(nb, blen + 64);
 	size_t off = proto_msg_begin(nb, 'D');
 	proto_put_u16(nb, n);
 	int rc = PGS_OK;
@@ -186,7 +186,7 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 		}
 		const struct schema_column *col = l->cols[i].col;
 		if (!col || vl < 0) {
-			fle_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
+			pgs_buf_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
 			proto_put_u32(nb, (uint32_t)vl);
 			if (vl > 0)
 				pgs_buf_append(nb, v, (size_t)vl);
@@ -208,10 +208,10 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 		                      sizeof(err)) != PGS_OK)
 			goto refuse;
 		if (is_null) {
-			fle_reserve(nb, 4);
+			pgs_buf_reserve(nb, 4);
 			proto_put_u32(nb, 0xffffffffu);
 		} else {
-			fle_reserve(nb, 4 + out->len);
+			pgs_buf_reserve(nb, 4 + out->len);
 			proto_put_u32(nb, (uint32_t)out->len);
 			pgs_buf_append(nb, out->data, out->len);
 		}

@@ -153,7 +153,7 @@ static size_t put_text(struct fle *f, uint8_t type, const char *name, const char
                        size_t outlen, size_t more)
 {
 	struct pgs_buf *nb = fle_fwd(f);
-	fle_reserve(nb, outlen + (name ? strlen(name) : 0) + more + 16);
+	pgs_buf_reserve(nb, outlen + (name ? strlen(name) : 0) + more + 16);
 	size_t off = proto_msg_begin(nb, type);
 	if (name)
 		proto_put_cstr(nb, name);
@@ -416,8 +416,8 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 	struct pgs_buf val = {0};
 	char err[256];
 	size_t start = nb->len;
-	/* the values grow into records: fle_reserve keeps every grow a wiping one */
-	fle_reserve(nb, blen + 64);
+	/* the values grow into records: every grow of a pgs_buf wipes the old block */
+	pgs_buf_reserve(nb, blen + 64);
 	size_t off = proto_msg_begin(nb, 'B');
 	proto_put_cstr(nb, m.portal);
 	proto_put_cstr(nb, m.stmt);
@@ -435,7 +435,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			vl = -1;
 		const struct sql_param *pp = plan_param(st->plan, i + 1);
 		if (!pp || vl < 0) {
-			fle_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
+			pgs_buf_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
 			proto_put_u32(nb, (uint32_t)vl);
 			if (vl > 0)
 				pgs_buf_append(nb, v, (size_t)vl);
@@ -450,7 +450,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			rc = fle_encrypt_array(f, pp, elem_oid, fmt, v, (size_t)vl, &arr, err,
 			                       sizeof(err));
 			if (rc == PGS_OK) {
-				fle_reserve(nb, 4 + arr.len);
+				pgs_buf_reserve(nb, 4 + arr.len);
 				proto_put_u32(nb, (uint32_t)arr.len);
 				pgs_buf_append(nb, arr.data, arr.len);
 			}
@@ -459,7 +459,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			rc = fle_encrypt_value(f, pp->column, pp->mode, wire, fmt, v, (size_t)vl,
 			                       &val, err, sizeof(err));
 			if (rc == PGS_OK) {
-				fle_reserve(nb, 4 + val.len);
+				pgs_buf_reserve(nb, 4 + val.len);
 				proto_put_u32(nb, (uint32_t)val.len);
 				pgs_buf_append(nb, val.data, val.len);
 			}
@@ -475,7 +475,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			return PGS_OK;
 		}
 	}
-	fle_reserve(nb, 2 + (size_t)m.nresult_formats * 2);
+	pgs_buf_reserve(nb, 2 + (size_t)m.nresult_formats * 2);
 	proto_put_u16(nb, m.nresult_formats);
 	if (m.nresult_formats)
 		pgs_buf_append(nb, m.result_formats, (size_t)m.nresult_formats * 2);
