@@ -31,22 +31,17 @@ static bool catalog_needed(struct fle *f)
 	return !f->catalog_loaded || f->catalog_stale || views_outdated(f);
 }
 
-/* Whether a text needs the analysis: it may name an encrypted table or one of this
- * session's views over them. */
-static bool may_touch(struct fle *f, const char *text, size_t len)
-{
-	return sql_may_touch(f->schema, text, len) || sql_views_may_touch(f->views, text, len);
-}
-
 /* The plan of a text for this session. A text that may name one of the session's views is
  * analysed with them and never cached: the worker's cache is shared by sessions whose views
  * differ (a plan made without a view would relay a write through it unchanged). */
-static struct sql_plan *session_plan(struct fle *f, const char *text, size_t len, bool execute,
-                                     const struct sql_lex *lex, bool *owned)
+static struct sql_plan *session_plan(struct fle *f, const char *text, size_t len,
+                                     const struct sql_mentions *m, const struct sql_lex *lex,
+                                     bool *owned)
 {
 	struct sql_plan *plan = NULL;
+	bool execute = m->execute;
 	fle_prepared_take_deps(f, NULL); /* the caller takes the lookups of this analysis only */
-	if (!execute && !sql_views_may_touch(f->views, text, len))
+	if (!execute && !m->views)
 		return fle_plan_get(f, text, len, lex, owned);
 	*owned = true;
 	if (sql_analyze_lex(f->schema, f->views, text, len, execute ? fle_prepared_lookup : NULL,
@@ -184,8 +179,10 @@ static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	/* EXECUTE is analysed against the session's statements; PREPARE, DEALLOCATE and DISCARD
 	 * change them (fle_prepared.c) */
-	bool execute = fle_prepared_may_execute(text, len);
-	if (!execute && !may_touch(f, text, len) && !fle_prepared_mentioned(text, len)) {
+	struct sql_mentions mt;
+	sql_scan_mentions(f->schema, f->views, text, len, &mt); /* the text's one scan */
+	bool execute = mt.execute;
+	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_push(f, EX_QUERY, NULL)->copy_plain = true; /* names no encrypted table */
 		return PGS_OK;
 	}
@@ -198,7 +195,7 @@ static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	bool owned = true;
 	/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
-	struct sql_plan *plan = session_plan(f, text, len, execute, &lex, &owned);
+	struct sql_plan *plan = session_plan(f, text, len, &mt, &lex, &owned);
 	if (!plan)
 		return fle_fail(f, "53200", "pgseal: out of memory");
 	int rc = PGS_OK;
@@ -274,8 +271,10 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	/* the name is defined when ParseComplete confirms it (fle_prepared.c); a Parse pgseal
 	 * refuses, like one PostgreSQL rejects, leaves the old definition in force */
-	bool execute = fle_prepared_may_execute(query, qlen);
-	if (!execute && !may_touch(f, query, qlen) && !fle_prepared_mentioned(query, qlen)) {
+	struct sql_mentions mt;
+	sql_scan_mentions(f->schema, f->views, query, qlen, &mt); /* the text's one scan */
+	bool execute = mt.execute;
+	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_prepared_define(f, fle_push(f, EX_PARSE, NULL), fle_stmt_new(name), true);
 		return PGS_OK;
 	}
@@ -287,7 +286,7 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 		return PGS_OK;
 	}
 	bool owned;
-	struct sql_plan *plan = session_plan(f, query, qlen, execute, &lex, &owned);
+	struct sql_plan *plan = session_plan(f, query, qlen, &mt, &lex, &owned);
 	if (!plan)
 		return fle_fail(f, "53200", "pgseal: out of memory");
 	if (plan->refused) {
