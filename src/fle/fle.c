@@ -140,6 +140,7 @@ void fle_free(struct fle *f)
 	fle_copy_free(f);
 	pgs_buf_free(&s->row_raw);
 	pgs_buf_free(&s->row_out);
+	pgs_buf_free(&s->value_pt);
 	crypto_wipe(s, sizeof(*s));
 	free(s);
 }
@@ -190,23 +191,6 @@ void fle_action_free(struct fle_action *act)
 	pgs_buf_free(&act->back);
 }
 
-void fle_reserve(struct pgs_buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *d = pgs_xcalloc(1, cap);
-	if (b->len)
-		memcpy(d, b->data, b->len);
-	if (b->data)
-		crypto_wipe(b->data, b->cap);
-	free(b->data);
-	b->data = d;
-	b->cap = cap;
-}
-
 void fle_begin(struct fle *f, struct fle_action *act, uint8_t type, const uint8_t *body,
                uint32_t blen, bool from_client)
 {
@@ -233,7 +217,7 @@ int fle_fail(struct fle *f, const char *sqlstate, const char *msg)
 void fle_put_current(struct fle *f)
 {
 	struct pgs_buf *b = fle_fwd(f);
-	fle_reserve(b, (size_t)f->msg_blen + PROTO_HDR_LEN);
+	pgs_buf_reserve(b, (size_t)f->msg_blen + PROTO_HDR_LEN);
 	proto_put_u8(b, f->msg_type);
 	proto_put_u32(b, f->msg_blen + 4);
 	pgs_buf_append(b, f->msg_body, f->msg_blen);
@@ -426,12 +410,11 @@ void fle_catalog_refresh(struct fle *f)
  * view's row (six columns) or a child table's (seven, fle_views.c). */
 void fle_catalog_row(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	uint16_t n;
+	struct proto_data_row row;
 	char fld[5][256];
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK)
+	if (proto_decode_data_row(body, blen, &row) != PGS_OK)
 		return;
+	uint16_t n = row.ncols;
 	if (n == 6 || n == 7) {
 		/* a view's row, or a child table's (fle_views.c) */
 		fle_views_row(f, body, blen);
@@ -439,17 +422,23 @@ void fle_catalog_row(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	if (n != 5)
 		return;
+	struct proto_value_iter it;
+	proto_value_iter_init(&it, row.values, row.values_len);
 	for (int i = 0; i < 5; i++) {
 		int32_t len;
 		const uint8_t *p;
-		if (proto_read_i32(&r, &len) != PGS_OK || len < 0 || len >= 256 ||
-		    proto_read_bytes(&r, (size_t)len, &p) != PGS_OK)
+		if (!proto_value_next(&it, &p, &len) || len < 0 || len >= 256)
 			return;
 		memcpy(fld[i], p, (size_t)len);
 		fld[i][len] = 0;
 	}
-	uint32_t oid = (uint32_t)strtoul(fld[0], NULL, 10);
-	int16_t attnum = (int16_t)atoi(fld[3]);
+	long oidv, attv;
+	/* a row that does not read as the query's oid and attnum is no row of the map */
+	if (fle_catalog_number(fld[0], 0, UINT32_MAX, &oidv) != PGS_OK ||
+	    fle_catalog_number(fld[3], INT16_MIN, INT16_MAX, &attv) != PGS_OK)
+		return;
+	uint32_t oid = (uint32_t)oidv;
+	int16_t attnum = (int16_t)attv;
 	const struct schema *sc = f->schema;
 	const struct schema_table *t = NULL;
 	for (size_t i = 0; i < sc->ntables && !t; i++) {

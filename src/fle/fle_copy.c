@@ -141,8 +141,12 @@ int fle_copy_response(struct fle *f, uint8_t type, const uint8_t *body, uint32_t
 	struct fle *s = f;
 	const struct sql_copy *d = NULL;
 	struct fle_expect *e = fle_head(f);
+	struct proto_copy_response cr;
+	if (proto_decode_copy_response(body, blen, &cr) != PGS_OK)
+		return fle_fail(f, "08P01",
+		                "pgseal: malformed COPY response from the upstream server");
 	bool known = copy_attribute(f, &d);
-	bool binary = blen < 1 || body[0] != 0;
+	bool binary = cr.format != 0;
 	if (d && !d->encrypted)
 		d = NULL; /* a COPY of a plain table or query listed by the plan */
 
@@ -315,7 +319,7 @@ static void put_copy_data(struct fle *f, const struct pgs_buf *payload)
 	struct pgs_buf *nb = fle_fwd(f);
 	if (!payload->len)
 		return;
-	fle_reserve(nb, payload->len + PROTO_HDR_LEN);
+	pgs_buf_reserve(nb, payload->len + PROTO_HDR_LEN);
 	size_t off = proto_msg_begin(nb, 'd');
 	pgs_buf_append(nb, payload->data, payload->len);
 	proto_msg_end(nb, off);

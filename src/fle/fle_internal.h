@@ -168,6 +168,7 @@ struct fle {
 	    drop_until_complete; /* a row failed to decrypt: drop the rest of this command's rows */
 	struct pgs_buf copy_line;        /* a partial row carried between CopyData messages */
 	struct pgs_buf row_raw, row_out; /* a DataRow's value: record, plaintext (fle_read.c) */
+	struct pgs_buf value_pt;         /* a decrypted value before its formatting (fle_value.c) */
 	size_t copy_scanned;             /* how much of copy_line was searched for a row end */
 	bool copy_inq;                   /* CSV: that search ended inside quotes */
 	bool copy_header_pending;
@@ -202,9 +203,9 @@ int fle_fail(struct fle *f, const char *sqlstate, const char *msg);
 /* Appends the message being read, unchanged, to fwd and makes the verdict FLE_REPLACE: what
  * is appended afterwards follows it. */
 void fle_put_current(struct fle *f);
-/* Makes room for more bytes in a buffer that may hold secrets: grows by copying, wiping the
- * old block (proto_put_* alone would realloc and leave it behind). */
-void fle_reserve(struct pgs_buf *b, size_t more);
+/* A number in a catalog row (text from the server), in [min, max]; PGS_ERR otherwise
+ * (fle_views.c). */
+int fle_catalog_number(const char *text, long min, long max, long *out) PGS_MUSTCHECK;
 
 /* fle.c: bookkeeping shared with fle_write.c. */
 struct fle_expect *fle_push(struct fle *f, enum fle_expect_kind kind, const char *name);

@@ -76,34 +76,28 @@ bool fle_server_wants(struct fle *f, uint8_t type)
 static struct fle_layout *row_description(struct fle *f, const uint8_t *body, uint32_t blen,
                                           const struct sql_plan *plan)
 {
-	struct proto_reader r;
-	uint16_t n;
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK)
+	struct proto_row_description rd;
+	if (proto_decode_row_description(body, blen, &rd) != PGS_OK)
 		return NULL;
+	uint16_t n = rd.ncols;
 	struct fle_layout *l = pgs_xcalloc(1, sizeof(*l) + (size_t)n * sizeof(l->cols[0]));
 	l->refs = 1;
 	l->ncols = n;
+	struct proto_column_iter it;
+	proto_column_iter_init(&it, &rd);
 	for (uint16_t i = 0; i < n; i++) {
-		const char *name;
-		uint32_t table, typoid;
-		uint16_t attnum, typlen, fmt;
-		int32_t typmod;
-		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
-		    proto_read_u32(&r, &table) != PGS_OK || proto_read_u16(&r, &attnum) != PGS_OK ||
-		    proto_read_u32(&r, &typoid) != PGS_OK ||
-		    proto_read_u16(&r, &typlen) != PGS_OK ||
-		    proto_read_i32(&r, &typmod) != PGS_OK || proto_read_u16(&r, &fmt) != PGS_OK) {
+		struct proto_column c;
+		if (!proto_column_next(&it, &c)) { /* the decoder walked them: cannot happen */
 			free(l);
 			return NULL;
 		}
-		const struct schema_column *col = fle_catalog_column(f, table, (int16_t)attnum);
+		const struct schema_column *col = fle_catalog_column(f, c.table_oid, c.attnum);
 		/* no origin (scalar subquery, UNION ALL, CTE...): the statement's analysis knows
 		 * which encrypted column an output column carries unchanged */
 		if (!col && plan && plan->nresult == n)
 			col = plan->result[i];
-		l->cols[i].format = (int16_t)fmt;
-		if (col && typoid == FLE_BYTEA_OID) {
+		l->cols[i].format = c.format;
+		if (col && c.type_oid == FLE_BYTEA_OID) {
 			l->cols[i].col = col;
 			l->any_encrypted = true;
 		}
@@ -115,29 +109,25 @@ static struct fle_layout *row_description(struct fle *f, const uint8_t *body, ui
  * (body, already read by row_description) for the layout's encrypted columns. */
 static void row_description_retype(const struct fle_layout *l, uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	uint16_t n;
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK || n != l->ncols)
+	struct proto_row_description rd;
+	if (proto_decode_row_description(body, blen, &rd) != PGS_OK || rd.ncols != l->ncols)
 		return;
-	for (uint16_t i = 0; i < n; i++) {
-		const char *name;
-		uint32_t table;
-		uint16_t attnum;
-		if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
-		    proto_read_u32(&r, &table) != PGS_OK || proto_read_u16(&r, &attnum) != PGS_OK ||
-		    proto_reader_left(&r) < 12)
+	struct proto_column_iter it;
+	proto_column_iter_init(&it, &rd);
+	for (uint16_t i = 0; i < rd.ncols; i++) {
+		struct proto_column c;
+		if (!proto_column_next(&it, &c))
 			return;
-		size_t at = r.pos;
-		r.pos += 12; /* type oid, length, modifier, format */
+		/* the type oid, length, modifier and format: the column's last 12 bytes */
+		uint8_t *at = body + (rd.cols - body) + it.r.pos - 12;
 		const struct schema_column *col = l->cols[i].col;
 		if (!col)
 			continue;
-		pgs_put_u32(body + at, col->type_oid);
+		pgs_put_u32(at, col->type_oid);
 		int32_t tl = type_len(col->type);
-		body[at + 4] = (uint8_t)((uint32_t)tl >> 8);
-		body[at + 5] = (uint8_t)tl;
-		pgs_put_u32(body + at + 6, 0xffffffffu);
+		at[4] = (uint8_t)((uint32_t)tl >> 8);
+		at[5] = (uint8_t)tl;
+		pgs_put_u32(at + 6, 0xffffffffu);
 	}
 }
 
@@ -146,11 +136,10 @@ static void row_description_retype(const struct fle_layout *l, uint8_t *body, ui
 static void parameter_description(struct fle *f, struct fle_stmt *st, const uint8_t *body,
                                   uint32_t blen)
 {
-	if (!st || !st->plan || blen < 2)
+	struct proto_parameter_description pd;
+	if (!st || !st->plan || proto_decode_parameter_description(body, blen, &pd) != PGS_OK)
 		return;
-	uint16_t n = (uint16_t)(body[0] << 8 | body[1]);
-	if (blen < 2u + 4u * n)
-		return;
+	uint16_t n = pd.ntypes;
 	uint8_t *copy = NULL;
 	for (size_t i = 0; i < st->plan->nparams; i++) {
 		const struct sql_param *pp = &st->plan->params[i];
@@ -170,32 +159,34 @@ static void parameter_description(struct fle *f, struct fle_stmt *st, const uint
  * fwd (wiped at the action's reset) and in the scratch buffers (wiped when freed). */
 static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	uint16_t n;
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK || n != l->ncols)
+	struct proto_data_row m;
+	if (proto_decode_data_row(body, blen, &m) != PGS_OK)
+		return fle_fail(f, "08P01", "pgseal: malformed DataRow from the upstream server");
+	uint16_t n = m.ncols;
+	if (n != l->ncols)
 		return fle_fail(f, "08P01", "pgseal: a row does not match its description");
+	struct proto_value_iter it;
+	proto_value_iter_init(&it, m.values, m.values_len);
 	struct pgs_buf *nb = fle_fwd(f);
 	/* the session's scratch buffers: kept between rows, wiped after each */
 	struct pgs_buf *raw = &f->row_raw, *out = &f->row_out;
 	char err[256];
 	size_t start = nb->len;
-	fle_reserve(nb, blen + 64);
+	pgs_buf_reserve(nb, blen + 64);
 	size_t off = proto_msg_begin(nb, 'D');
 	proto_put_u16(nb, n);
 	int rc = PGS_OK;
 	for (uint16_t i = 0; i < n; i++) {
 		int32_t vl;
 		const uint8_t *v = NULL;
-		if (proto_read_i32(&r, &vl) != PGS_OK ||
-		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK)) {
+		if (!proto_value_next(&it, &v, &vl)) { /* the decoder counted them */
 			rc = fle_fail(f, "08P01",
 			              "pgseal: malformed DataRow from the upstream server");
 			goto out;
 		}
 		const struct schema_column *col = l->cols[i].col;
 		if (!col || vl < 0) {
-			fle_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
+			pgs_buf_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
 			proto_put_u32(nb, (uint32_t)vl);
 			if (vl > 0)
 				pgs_buf_append(nb, v, (size_t)vl);
@@ -217,10 +208,10 @@ static int data_row(struct fle *f, struct fle_layout *l, const uint8_t *body, ui
 		                      sizeof(err)) != PGS_OK)
 			goto refuse;
 		if (is_null) {
-			fle_reserve(nb, 4);
+			pgs_buf_reserve(nb, 4);
 			proto_put_u32(nb, 0xffffffffu);
 		} else {
-			fle_reserve(nb, 4 + out->len);
+			pgs_buf_reserve(nb, 4 + out->len);
 			proto_put_u32(nb, (uint32_t)out->len);
 			pgs_buf_append(nb, out->data, out->len);
 		}
@@ -429,14 +420,19 @@ static int server_message(struct fle *f, uint8_t type, const uint8_t *body, uint
 			/* pgseal's refusal: drop the PL/pgSQL context and source position it adds
 			 */
 			struct pgs_buf *nb = fle_fwd(f);
+			struct proto_notice en;
 			struct proto_reader r;
+			if (proto_decode_notice(body, blen, &en) != PGS_OK)
+				return fle_fail(
+				    f, "08P01",
+				    "pgseal: malformed ErrorResponse from the upstream server");
 			size_t off = proto_msg_begin(nb, 'E');
-			proto_reader_init(&r, body, blen);
+			proto_reader_init(&r, en.fields, en.fields_len);
 			for (;;) {
 				uint8_t code;
 				const char *v;
-				if (proto_read_u8(&r, &code) != PGS_OK || code == 0 ||
-				    proto_read_cstr(&r, &v, NULL) != PGS_OK)
+				size_t vlen;
+				if (!proto_notice_next(&r, &code, &v, &vlen))
 					break;
 				if (code == 'W' || code == 'F' || code == 'L' || code == 'R')
 					continue;

@@ -66,19 +66,13 @@ int fle_encrypt_value(struct fle *f, const struct schema_column *col, enum sql_v
 		goto out;
 	}
 	size_t need = crypto_record_len(col->searchable, canon.len);
-	if (need == 0 || pgs_buf_put(out, NULL, 0) != PGS_OK) {
+	if (need == 0 || need > PGS_BUF_MAX) {
 		pgs_errf(err, errlen, "pgseal: value too large for %s", col->qualified);
 		goto out;
 	}
-	if (out->cap < need) {
-		uint8_t *d = realloc(out->data, need);
-		if (!d) {
-			pgs_errf(err, errlen, "pgseal: out of memory");
-			goto out;
-		}
-		out->data = d;
-		out->cap = need;
-	}
+	/* the record replaces what out held; a grow wipes the old block */
+	out->len = 0;
+	pgs_buf_reserve(out, need);
 	if (crypto_record_encrypt(k, col->searchable, canon.data, canon.len, out->data, out->cap,
 	                          &out->len) != PGS_OK) {
 		pgs_errf(err, errlen, "pgseal: cannot encrypt a value of %s", col->qualified);
@@ -167,11 +161,11 @@ int fle_decrypt_value(struct fle *f, const struct schema_column *col, int format
 	                        &k) != PGS_OK)
 		return fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                     "unknown key version");
-	pt = malloc(len ? len : 1);
-	if (!pt) {
-		pgs_errf(err, errlen, "pgseal: out of memory");
-		return PGS_ERR;
-	}
+	/* the plaintext goes in the session's scratch block (no allocation per value), wiped
+	 * below after each value and when the session ends */
+	f->value_pt.len = 0;
+	pgs_buf_reserve(&f->value_pt, len ? len : 1);
+	pt = f->value_pt.data;
 	if (crypto_record_decrypt(k, rec, len, pt, len, &ptlen) != PGS_OK) {
 		rc = fail_response(f, col, format, rec, len, out, is_null, err, errlen,
 		                   "authentication failed");
@@ -187,7 +181,6 @@ int fle_decrypt_value(struct fle *f, const struct schema_column *col, int format
 	rc = PGS_OK;
 out:
 	crypto_wipe(pt, len ? len : 1);
-	free(pt);
 	return rc;
 }
 
@@ -196,15 +189,10 @@ int fle_bytea_text_decode(const uint8_t *in, size_t len, struct pgs_buf *out)
 	out->len = 0;
 	if (len >= 2 && in[0] == '\\' && in[1] == 'x') {
 		size_t n = (len - 2) / 2;
-		if ((len - 2) % 2 || pgs_buf_put(out, NULL, 0) != PGS_OK)
+		if ((len - 2) % 2)
 			return PGS_ERR;
-		if (out->cap < n) {
-			uint8_t *d = realloc(out->data, n ? n : 1);
-			if (!d)
-				return PGS_ERR;
-			out->data = d;
-			out->cap = n;
-		}
+		pgs_buf_reserve(out,
+		                n ? n : 1); /* out is empty: n bytes; a grow wipes the old block */
 		if (pgs_unhex((const char *)in + 2, len - 2, out->data, n) != PGS_OK)
 			return PGS_ERR;
 		out->len = n;
@@ -251,6 +239,8 @@ int fle_render_literal(void *arg, const struct schema_column *col, enum sql_valu
 		pgs_buf_free(&rec);
 		return PGS_ERR;
 	}
+	/* s is length-counted: the NUL comes with the last part, below */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(s, "E'\\\\x", 5);
 	pgs_hex(rec.data, rec.len, s + 5);
 	memcpy(s + 5 + 2 * rec.len, "'::bytea", 9);

@@ -2,6 +2,7 @@
  * their definitions run through the sql analysis, view columns mapped for the read path. */
 #include "fle/fle_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -236,20 +237,30 @@ static void row_flush(struct fle *f)
 	row_clear(v);
 }
 
+int fle_catalog_number(const char *text, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max)
+		return PGS_ERR;
+	*out = v;
+	return PGS_OK;
+}
+
 void fle_views_row(struct fle *f, const uint8_t *body, uint32_t blen)
 {
 	struct fle *s = f;
-	struct proto_reader r;
-	uint16_t n;
+	struct proto_data_row row;
 	const uint8_t *fld[7] = {0};
 	int32_t fl[7] = {0};
-	proto_reader_init(&r, body, blen);
-	if (proto_read_u16(&r, &n) != PGS_OK || (n != 6 && n != 7))
+	if (proto_decode_data_row(body, blen, &row) != PGS_OK || (row.ncols != 6 && row.ncols != 7))
 		return;
+	uint16_t n = row.ncols;
+	struct proto_value_iter it;
+	proto_value_iter_init(&it, row.values, row.values_len);
 	for (int i = 0; i < n; i++) {
-		if (proto_read_i32(&r, &fl[i]) != PGS_OK)
-			return;
-		if (fl[i] >= 0 && proto_read_bytes(&r, (size_t)fl[i], &fld[i]) != PGS_OK)
+		if (!proto_value_next(&it, &fld[i], &fl[i]))
 			return;
 		/* a child's row: its ancestor's names (fields 5, 6) too */
 		if ((i < 5 || n == 7) && (fl[i] < 0 || fl[i] >= 256))
@@ -258,7 +269,14 @@ void fle_views_row(struct fle *f, const uint8_t *body, uint32_t blen)
 	char num[256];
 	memcpy(num, fld[0], (size_t)fl[0]);
 	num[fl[0]] = 0;
-	uint32_t oid = (uint32_t)strtoul(num, NULL, 10);
+	long oidv, attv;
+	if (fle_catalog_number(num, 0, UINT32_MAX, &oidv) != PGS_OK)
+		return;
+	uint32_t oid = (uint32_t)oidv;
+	memcpy(num, fld[3], (size_t)fl[3]);
+	num[fl[3]] = 0;
+	if (fle_catalog_number(num, INT16_MIN, INT16_MAX, &attv) != PGS_OK)
+		return;
 	if (!s->view_row)
 		s->view_row = pgs_xcalloc(1, sizeof(*s->view_row));
 	struct fle_view_row *v = s->view_row;
@@ -277,14 +295,12 @@ void fle_views_row(struct fle *f, const uint8_t *body, uint32_t blen)
 			v->prel[fl[6]] = 0;
 		}
 	}
-	memcpy(num, fld[3], (size_t)fl[3]);
-	num[fl[3]] = 0;
 	v->names = pgs_xrealloc(v->names, (v->n + 1) * sizeof(*v->names));
 	v->attnums = pgs_xrealloc(v->attnums, (v->n + 1) * sizeof(*v->attnums));
 	v->names[v->n] = pgs_xmalloc((size_t)fl[4] + 1);
 	memcpy(v->names[v->n], fld[4], (size_t)fl[4]);
 	v->names[v->n][fl[4]] = 0;
-	v->attnums[v->n] = (int16_t)atoi(num);
+	v->attnums[v->n] = (int16_t)attv;
 	v->n++;
 	if (n == 6 && fl[5] >= 0 && !v->def) {
 		v->def = pgs_xmalloc((size_t)fl[5] + 1);

@@ -31,22 +31,17 @@ static bool catalog_needed(struct fle *f)
 	return !f->catalog_loaded || f->catalog_stale || views_outdated(f);
 }
 
-/* Whether a text needs the analysis: it may name an encrypted table or one of this
- * session's views over them. */
-static bool may_touch(struct fle *f, const char *text, size_t len)
-{
-	return sql_may_touch(f->schema, text, len) || sql_views_may_touch(f->views, text, len);
-}
-
 /* The plan of a text for this session. A text that may name one of the session's views is
  * analysed with them and never cached: the worker's cache is shared by sessions whose views
  * differ (a plan made without a view would relay a write through it unchanged). */
-static struct sql_plan *session_plan(struct fle *f, const char *text, size_t len, bool execute,
-                                     const struct sql_lex *lex, bool *owned)
+static struct sql_plan *session_plan(struct fle *f, const char *text, size_t len,
+                                     const struct sql_mentions *m, const struct sql_lex *lex,
+                                     bool *owned)
 {
 	struct sql_plan *plan = NULL;
+	bool execute = m->execute;
 	fle_prepared_take_deps(f, NULL); /* the caller takes the lookups of this analysis only */
-	if (!execute && !sql_views_may_touch(f->views, text, len))
+	if (!execute && !m->views)
 		return fle_plan_get(f, text, len, lex, owned);
 	*owned = true;
 	if (sql_analyze_lex(f->schema, f->views, text, len, execute ? fle_prepared_lookup : NULL,
@@ -153,7 +148,7 @@ static size_t put_text(struct fle *f, uint8_t type, const char *name, const char
                        size_t outlen, size_t more)
 {
 	struct pgs_buf *nb = fle_fwd(f);
-	fle_reserve(nb, outlen + (name ? strlen(name) : 0) + more + 16);
+	pgs_buf_reserve(nb, outlen + (name ? strlen(name) : 0) + more + 16);
 	size_t off = proto_msg_begin(nb, type);
 	if (name)
 		proto_put_cstr(nb, name);
@@ -165,10 +160,11 @@ static size_t put_text(struct fle *f, uint8_t type, const char *name, const char
 
 static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	const char *text = (const char *)body;
-	if (blen == 0 || text[blen - 1] != 0)
+	struct proto_query m;
+	if (proto_decode_query(body, blen, &m) != PGS_OK)
 		return fle_fail(f, "08P01", "pgseal: malformed Query message");
-	size_t len = blen - 1;
+	const char *text = m.sql;
+	size_t len = m.sql_len;
 	bool boundary = f->at_sync_boundary;
 	f->at_sync_boundary = true;
 	if (boundary && views_outdated(f))
@@ -183,8 +179,10 @@ static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	/* EXECUTE is analysed against the session's statements; PREPARE, DEALLOCATE and DISCARD
 	 * change them (fle_prepared.c) */
-	bool execute = fle_prepared_may_execute(text, len);
-	if (!execute && !may_touch(f, text, len) && !fle_prepared_mentioned(text, len)) {
+	struct sql_mentions mt;
+	sql_scan_mentions(f->schema, f->views, text, len, &mt); /* the text's one scan */
+	bool execute = mt.execute;
+	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_push(f, EX_QUERY, NULL)->copy_plain = true; /* names no encrypted table */
 		return PGS_OK;
 	}
@@ -197,7 +195,7 @@ static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	bool owned = true;
 	/* EXECUTE name(args) depends on this session's PREPAREs: never cached */
-	struct sql_plan *plan = session_plan(f, text, len, execute, &lex, &owned);
+	struct sql_plan *plan = session_plan(f, text, len, &mt, &lex, &owned);
 	if (!plan)
 		return fle_fail(f, "53200", "pgseal: out of memory");
 	int rc = PGS_OK;
@@ -253,15 +251,12 @@ out:
 
 static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	const char *name, *query;
-	size_t qlen;
-	uint16_t n;
-	proto_reader_init(&r, body, blen);
-	if (proto_read_cstr(&r, &name, NULL) != PGS_OK ||
-	    proto_read_cstr(&r, &query, &qlen) != PGS_OK || proto_read_u16(&r, &n) != PGS_OK ||
-	    proto_reader_left(&r) != (size_t)n * 4)
+	struct proto_parse m;
+	if (proto_decode_parse(body, blen, &m) != PGS_OK)
 		return fle_fail(f, "08P01", "pgseal: malformed Parse message");
+	const char *name = m.name, *query = m.sql;
+	size_t qlen = m.sql_len;
+	uint16_t n = m.ntypes;
 	bool boundary = f->at_sync_boundary;
 	f->at_sync_boundary = false;
 	if (boundary && views_outdated(f))
@@ -276,8 +271,10 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 	}
 	/* the name is defined when ParseComplete confirms it (fle_prepared.c); a Parse pgseal
 	 * refuses, like one PostgreSQL rejects, leaves the old definition in force */
-	bool execute = fle_prepared_may_execute(query, qlen);
-	if (!execute && !may_touch(f, query, qlen) && !fle_prepared_mentioned(query, qlen)) {
+	struct sql_mentions mt;
+	sql_scan_mentions(f->schema, f->views, query, qlen, &mt); /* the text's one scan */
+	bool execute = mt.execute;
+	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_prepared_define(f, fle_push(f, EX_PARSE, NULL), fle_stmt_new(name), true);
 		return PGS_OK;
 	}
@@ -289,7 +286,7 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 		return PGS_OK;
 	}
 	bool owned;
-	struct sql_plan *plan = session_plan(f, query, qlen, execute, &lex, &owned);
+	struct sql_plan *plan = session_plan(f, query, qlen, &mt, &lex, &owned);
 	if (!plan)
 		return fle_fail(f, "53200", "pgseal: out of memory");
 	if (plan->refused) {
@@ -324,12 +321,8 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 			nparams = plan->params[i].number;
 	st->nparam_oids = nparams;
 	st->param_oids = pgs_xcalloc((size_t)nparams + 1, sizeof(uint32_t));
-	for (int i = 0; i < n; i++) {
-		uint32_t oid;
-		if (proto_read_u32(&r, &oid) != PGS_OK)
-			break;
-		st->param_oids[i] = oid;
-	}
+	for (int i = 0; i < n; i++)
+		st->param_oids[i] = proto_oid_at(m.types, (size_t)i);
 	if (is_ddl(query))
 		f->catalog_stale = true;
 	if (catalog_needed(f) && boundary)
@@ -387,49 +380,31 @@ static void bind_refusal(enum fle_resolve res, const char *stmt, char *why, size
 
 static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 {
-	struct proto_reader r;
-	const char *portal, *stmt;
-	uint16_t nfc, np, nrf;
-	const uint8_t *fcp;
-	proto_reader_init(&r, body, blen);
-	if (proto_read_cstr(&r, &portal, NULL) != PGS_OK ||
-	    proto_read_cstr(&r, &stmt, NULL) != PGS_OK || proto_read_u16(&r, &nfc) != PGS_OK ||
-	    proto_read_bytes(&r, (size_t)nfc * 2, &fcp) != PGS_OK ||
-	    proto_read_u16(&r, &np) != PGS_OK)
+	/* PostgreSQL's rules (format codes 0/1 and 0, 1 or one per value, lengths -1 or >= 0,
+	 * nothing after the last field) are checked by the decoder, before anything goes on */
+	struct proto_bind m;
+	if (proto_decode_bind(body, blen, &m) != PGS_OK)
 		return fle_fail(f, "08P01", "pgseal: malformed Bind message");
 	f->at_sync_boundary = false;
 	struct fle_stmt *st = NULL;
-	enum fle_resolve res = fle_prepared_resolve(f, stmt, &st);
-	/* walk the values to reach the result formats */
-	size_t values_at = r.pos;
-	for (uint16_t i = 0; i < np; i++) {
-		int32_t vl;
-		const uint8_t *v;
-		if (proto_read_i32(&r, &vl) != PGS_OK ||
-		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK))
-			return fle_fail(f, "08P01", "pgseal: malformed Bind message");
-	}
-	const uint8_t *rfp;
-	if (proto_read_u16(&r, &nrf) != PGS_OK ||
-	    proto_read_bytes(&r, (size_t)nrf * 2, &rfp) != PGS_OK)
-		return fle_fail(f, "08P01", "pgseal: malformed Bind message");
+	enum fle_resolve res = fle_prepared_resolve(f, m.stmt, &st);
 	char why[384];
 	if (res != FLE_STMT_KNOWN || !fle_prepared_deps_ok(f, st, why, sizeof(why))) {
 		/* which parameters to encrypt depends on a definition pgseal does not know for sure
 		 */
 		if (res != FLE_STMT_KNOWN)
-			bind_refusal(res, stmt, why, sizeof(why));
-		fle_portal_remove(f, portal);
+			bind_refusal(res, m.stmt, why, sizeof(why));
+		fle_portal_remove(f, m.portal);
 		fle_drop(f);
 		refuse_in_server(f, REFUSE_BIND, "0A000", why);
 		return PGS_OK;
 	}
-	struct fle_portal *po = fle_portal_add(f, portal);
+	struct fle_portal *po = fle_portal_add(f, m.portal);
 	po->stmt = fle_stmt_ref(st);
-	po->nformats = nrf;
-	po->formats = pgs_xcalloc((size_t)nrf + 1, sizeof(int16_t));
-	for (uint16_t i = 0; i < nrf; i++)
-		po->formats[i] = (int16_t)(rfp[2 * i] << 8 | rfp[2 * i + 1]);
+	po->nformats = m.nresult_formats;
+	po->formats = pgs_xcalloc((size_t)m.nresult_formats + 1, sizeof(int16_t));
+	for (uint16_t i = 0; i < m.nresult_formats; i++)
+		po->formats[i] = (int16_t)pgs_get_u16(m.result_formats + 2 * i);
 
 	if (!st || !st->plan || st->plan->nparams == 0) {
 		fle_push(f, EX_BIND, NULL);
@@ -440,40 +415,32 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 	struct pgs_buf val = {0};
 	char err[256];
 	size_t start = nb->len;
-	/* the values grow into records: fle_reserve keeps every grow a wiping one */
-	fle_reserve(nb, blen + 64);
+	/* the values grow into records: every grow of a pgs_buf wipes the old block */
+	pgs_buf_reserve(nb, blen + 64);
 	size_t off = proto_msg_begin(nb, 'B');
-	proto_put_cstr(nb, portal);
-	proto_put_cstr(nb, stmt);
-	proto_put_u16(nb, np);
-	for (uint16_t i = 0; i < np; i++) {
-		uint16_t fmt = nfc == 0   ? 0
-		               : nfc == 1 ? (uint16_t)(fcp[0] << 8 | fcp[1])
-		                          : (uint16_t)(fcp[2 * i] << 8 | fcp[2 * i + 1]);
-		if (i >= nfc && nfc > 1)
-			fmt = 0;
-		proto_put_u16(nb, plan_param(st->plan, i + 1) ? 1 : fmt);
-	}
-	proto_put_u16(nb, np);
-	r.pos = values_at;
-	for (uint16_t i = 0; i < np; i++) {
+	proto_put_cstr(nb, m.portal);
+	proto_put_cstr(nb, m.stmt);
+	proto_put_u16(nb, m.nparams);
+	for (uint16_t i = 0; i < m.nparams; i++)
+		proto_put_u16(
+		    nb, plan_param(st->plan, i + 1) ? 1 : (uint16_t)proto_bind_param_format(&m, i));
+	proto_put_u16(nb, m.nparams);
+	struct proto_value_iter it;
+	proto_value_iter_init(&it, m.params, m.params_len);
+	for (uint16_t i = 0; i < m.nparams; i++) {
 		int32_t vl = -1;
 		const uint8_t *v = NULL;
-		/* validated by the first walk above */
-		if (proto_read_i32(&r, &vl) != PGS_OK ||
-		    (vl >= 0 && proto_read_bytes(&r, (size_t)vl, &v) != PGS_OK))
+		if (!proto_value_next(&it, &v, &vl)) /* the decoder counted them */
 			vl = -1;
 		const struct sql_param *pp = plan_param(st->plan, i + 1);
 		if (!pp || vl < 0) {
-			fle_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
+			pgs_buf_reserve(nb, 4 + (vl > 0 ? (size_t)vl : 0));
 			proto_put_u32(nb, (uint32_t)vl);
 			if (vl > 0)
 				pgs_buf_append(nb, v, (size_t)vl);
 			continue;
 		}
-		int fmt = nfc == 0   ? 0
-		          : nfc == 1 ? (fcp[0] << 8 | fcp[1])
-		                     : (fcp[2 * i] << 8 | fcp[2 * i + 1]);
+		int fmt = proto_bind_param_format(&m, i);
 		uint32_t wire = i < st->nparam_oids ? st->param_oids[i] : 0;
 		int rc;
 		if (pp->array) {
@@ -482,7 +449,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			rc = fle_encrypt_array(f, pp, elem_oid, fmt, v, (size_t)vl, &arr, err,
 			                       sizeof(err));
 			if (rc == PGS_OK) {
-				fle_reserve(nb, 4 + arr.len);
+				pgs_buf_reserve(nb, 4 + arr.len);
 				proto_put_u32(nb, (uint32_t)arr.len);
 				pgs_buf_append(nb, arr.data, arr.len);
 			}
@@ -491,7 +458,7 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			rc = fle_encrypt_value(f, pp->column, pp->mode, wire, fmt, v, (size_t)vl,
 			                       &val, err, sizeof(err));
 			if (rc == PGS_OK) {
-				fle_reserve(nb, 4 + val.len);
+				pgs_buf_reserve(nb, 4 + val.len);
 				proto_put_u32(nb, (uint32_t)val.len);
 				pgs_buf_append(nb, val.data, val.len);
 			}
@@ -501,15 +468,16 @@ static int client_bind(struct fle *f, const uint8_t *body, uint32_t blen)
 			/* what was built of it goes: plaintext of the values not yet encrypted */
 			crypto_wipe(nb->data + start, nb->len - start);
 			nb->len = start;
-			fle_portal_remove(f, portal);
+			fle_portal_remove(f, m.portal);
 			fle_drop(f);
 			refuse_in_server(f, REFUSE_BIND, "22P02", err);
 			return PGS_OK;
 		}
 	}
-	fle_reserve(nb, 2 + (size_t)nrf * 2);
-	proto_put_u16(nb, nrf);
-	pgs_buf_append(nb, rfp, (size_t)nrf * 2);
+	pgs_buf_reserve(nb, 2 + (size_t)m.nresult_formats * 2);
+	proto_put_u16(nb, m.nresult_formats);
+	if (m.nresult_formats)
+		pgs_buf_append(nb, m.result_formats, (size_t)m.nresult_formats * 2);
 	proto_msg_end(nb, off);
 	pgs_buf_free(&val);
 	/* in the client's place (the session wipes the old message: its values are plaintext) */
@@ -536,14 +504,16 @@ static int client_message(struct fle *f, uint8_t type, const uint8_t *body, uint
 		return client_bind(f, body, blen);
 	case 'D':
 	case 'C': {
-		if (blen < 2 || body[blen - 1] != 0 || (body[0] != 'S' && body[0] != 'P'))
+		/* Describe and Close share a layout: kind 'S' or 'P', then a name */
+		struct proto_describe m;
+		if (proto_decode_describe(body, blen, &m) != PGS_OK)
 			return fle_fail(f, "08P01", "pgseal: malformed Describe or Close message");
-		const char *name = (const char *)body + 1;
+		const char *name = m.name;
 		f->at_sync_boundary = false;
 		if (type == 'D') {
 			struct fle_expect *e = fle_push(
-			    f, body[0] == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
-			if (body[0] == 'S') {
+			    f, m.kind == 'S' ? EX_DESCRIBE_STMT : EX_DESCRIBE_PORTAL, name);
+			if (m.kind == 'S') {
 				struct fle_stmt *st = NULL;
 				(void)fle_prepared_resolve(f, name,
 				                           &st); /* the newest: no value goes */
@@ -553,7 +523,7 @@ static int client_message(struct fle *f, uint8_t type, const uint8_t *body, uint
 			}
 		} else {
 			struct fle_expect *e = fle_push(f, EX_CLOSE, NULL);
-			if (body[0] == 'S')
+			if (m.kind == 'S')
 				fle_prepared_close(f, e, name); /* at its CloseComplete */
 			else
 				fle_portal_remove(f, name);
@@ -561,10 +531,11 @@ static int client_message(struct fle *f, uint8_t type, const uint8_t *body, uint
 		return PGS_OK;
 	}
 	case 'E': {
-		if (blen < 5 || !memchr(body, 0, blen))
+		struct proto_execute m;
+		if (proto_decode_execute(body, blen, &m) != PGS_OK)
 			return fle_fail(f, "08P01", "pgseal: malformed Execute message");
 		f->at_sync_boundary = false;
-		struct fle_portal *po = fle_portal_find(f, (const char *)body);
+		struct fle_portal *po = fle_portal_find(f, m.portal);
 		char why[384];
 		if (po && !fle_prepared_deps_ok(f, po->stmt, why, sizeof(why))) {
 			/* `EXECUTE other(...)` bound for a definition of other that changed since

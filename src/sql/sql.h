@@ -221,6 +221,18 @@ bool sql_lex_neutral(const char *sql, size_t len);
  * whose connection has prepared statements with encrypted parameters must call
  * sql_analyze_ex for texts where this is true, even when sql_may_touch is false. */
 bool sql_may_execute(const char *sql, size_t len);
+/* What a statement text may concern, found in ONE pass over it (the fast path before any
+ * analysis, on every Query and Parse): each verdict is exactly that of the older per-question
+ * scans, which stay for the analysis itself. */
+struct sql_mentions {
+	bool tables;   /* sql_may_touch(s, ...) */
+	bool views;    /* sql_views_may_touch(vs, ...) */
+	bool execute;  /* EXECUTE as a word of its own (not part of an identifier) */
+	bool prepared; /* PREPARE, EXECUTE, DEALLOCATE or DISCARD as a word of its own */
+};
+/* s and vs may be NULL (no table, no view). */
+void sql_scan_mentions(const struct schema *s, const struct sql_views *vs, const char *sql,
+                       size_t len, struct sql_mentions *out);
 /* Whether a statement text contains a word, ignoring case (the fast paths' name search;
  * false for an empty word). */
 bool sql_text_mentions(const char *text, size_t len, const char *word);

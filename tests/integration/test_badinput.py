@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 import harness
+from enc_harness import enc  # noqa: F401 (a fixture)
 from harness import SSL_REQUEST, Raw, msg, startup_packet
 
 
@@ -124,6 +125,32 @@ def test_unknown_message_type_after_startup(proxy):
         print("unknown type ->", kind, fields)
         assert kind in ("error", "eof", "reset")
     assert_serves(proxy)
+
+
+@pytest.mark.parametrize("formats,values", [
+    ([0, 0], [b"1", b"x@example.com", b"n"]),         # 2 format codes for 3 values
+    ([2], [b"1", b"x@example.com", b"n"]),            # format code 2
+    ([], [b"1", None, b"n"]),                         # a length of -2 (below)
+], ids=["2-codes-3-values", "format-2", "length-minus-2"])
+def test_bad_bind_refused_by_pgseal(enc, formats, values):
+    """A Bind PostgreSQL would reject is refused by pgseal itself (08P01, its own message) before
+    any of it goes upstream, for a statement with encrypted parameters."""
+    with Raw("127.0.0.1", enc.proxy.port, timeout=10) as r:
+        r.startup_trust()
+        r.send(msg(b"P", b"badfc\0INSERT INTO people (id, email, name) VALUES ($1, $2, $3)\0" +
+                   struct.pack("!H", 0)) + msg(b"S"))
+        tags = [m[0] for m in r.read_until({b"Z"})]
+        assert tags == [b"1", b"Z"], tags
+        body = b"\0badfc\0" + struct.pack("!H", len(formats)) + b"".join(struct.pack("!H", f) for f in formats)
+        body += struct.pack("!H", len(values))
+        for v in values:
+            body += struct.pack("!i", -2) if v is None else struct.pack("!i", len(v)) + v
+        body += struct.pack("!H", 0)
+        r.send(msg(b"B", body) + msg(b"E", b"\0" + struct.pack("!I", 0)) + msg(b"S"))
+        kind, fields = r.closed_or_error(10)
+        assert kind == "error" and fields["C"] == "08P01", (kind, fields)
+        assert fields["M"].startswith("pgseal:"), fields  # pgseal's refusal, not the server's
+    assert enc.up_rows("SELECT count(*) FROM people WHERE id = 1 AND name = 'n'") == [(0,)]
 
 
 def test_half_packets_then_close(proxy):

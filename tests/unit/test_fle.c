@@ -277,6 +277,32 @@ static void test_layer(void)
 	CHECK(client(f) == PGS_ERR);
 	CHECK(act.verdict == FLE_FAIL && t_streq(act.sqlstate, "08P01"));
 	CHECK(strstr(act.message, "Bind") != NULL);
+	/* PostgreSQL's own Bind rules, checked before anything goes upstream */
+	for (int c = 0; c < 5; c++) {
+		static const uint16_t nfc[] = {2, 1, 0, 0, 0};
+		static const uint16_t fmt[] = {0, 2, 0, 0, 0};
+		static const int32_t len[] = {1, 1, -2, 1, 1};
+		begin('B');
+		proto_put_cstr(&msg, "");
+		proto_put_cstr(&msg, "s1");
+		proto_put_u16(&msg, nfc[c]); /* 2 codes for 3 values; format code 2 */
+		for (uint16_t i = 0; i < nfc[c]; i++)
+			proto_put_u16(&msg, fmt[c]);
+		proto_put_u16(&msg, 3);
+		for (int i = 0; i < 3; i++) {
+			proto_put_u32(&msg, (uint32_t)(i == 1 ? len[c] : 1)); /* length -2 */
+			if ((i == 1 ? len[c] : 1) > 0)
+				pgs_buf_append(&msg, "x", 1);
+		}
+		proto_put_u16(&msg, c == 4 ? 1 : 0); /* a result format code 3 */
+		if (c == 4)
+			proto_put_u16(&msg, 3);
+		if (c == 3)
+			pgs_buf_append(&msg, "zz", 2); /* bytes after the last field */
+		CHECK(client(f) == PGS_ERR);
+		CHECK(act.verdict == FLE_FAIL && t_streq(act.sqlstate, "08P01"));
+		CHECK(act.fwd.len == 0 && act.back.len == 0);
+	}
 	begin('Q');
 	pgs_buf_append(&msg, "SELECT 1", 8); /* no terminating zero */
 	CHECK(client(f) == PGS_ERR && act.verdict == FLE_FAIL && t_streq(act.sqlstate, "08P01"));

@@ -1,6 +1,11 @@
 /* test_sql_ddl.c - unit tests of the SQL analysis: scalar subqueries in the select list, DDL that
  * would store plaintext in the catalog or open a path into an encrypted table, views over
  * encrypted tables, renames and moves. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
 #include "test_sql_expect.h"
 
 /* A list a plan carries, as "a,b,-": its result columns (- for one carrying nothing
@@ -415,6 +420,76 @@ static void test_renames(void)
 	sql_views_free(vs);
 }
 
+/* The one-pass scan (sql_scan_mentions) answers exactly as the per-question scans it replaces on
+ * the hot path: random texts of fragments that each verdict looks for, near misses and noise. */
+static bool old_keyword(const char *t, size_t len, const char *kw)
+{
+	size_t m = strlen(kw);
+	for (size_t i = 0; i + m <= len; i++) {
+		if (strncasecmp(t + i, kw, m) != 0)
+			continue;
+		unsigned char prev = i ? (unsigned char)t[i - 1] : 0,
+		              next = i + m < len ? (unsigned char)t[i + m] : 0;
+		bool pw =
+		    prev >= 0x80 || prev == '_' || ((prev | 0x20) >= 'a' && (prev | 0x20) <= 'z');
+		bool nw = next >= 0x80 || next == '_' ||
+		          ((next | 0x20) >= 'a' && (next | 0x20) <= 'z') || next == '$' ||
+		          (next >= '0' && next <= '9');
+		if (!pw && !nw)
+			return true;
+	}
+	return false;
+}
+
+static void test_scan_mentions(void)
+{
+	struct sql_views *vs = make_views();
+	static const char *const frag[] = {
+	    "SELECT ",    "users",   "USERS",    "Orders",   "accounts", "uv",      "UV2",
+	    "plainv",     "u&\"",    "U&\"",     "u&",       "rename",   "ReNaMe",  "schema",
+	    "SCHEMAS",    "execute", "EXECUTE",  "executed", "_execute", "prepare", "Prepared",
+	    "deallocate", "DISCARD", "discards", "1",        "$",        " ",       "(",
+	    ";",          "x",       "\xc3\xa9", "user",     "order",    "e",       "d",
+	    "p",          "r",       "s",        "u",        "\"",       "'",       "\n"};
+	const size_t nfrag = sizeof(frag) / sizeof(frag[0]);
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	int bad = 0;
+	for (int run = 0; run < 20000; run++) {
+		char t[256];
+		size_t len = 0;
+		int n = 1 + run % 9;
+		for (int k = 0; k < n; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			const char *f = frag[x % nfrag];
+			size_t fl = strlen(f);
+			if (len + fl >= sizeof(t))
+				break;
+			memcpy(t + len, f, fl);
+			len += fl;
+		}
+		t[len] = 0;
+		for (int w = 0; w < 4; w++) {
+			const struct schema *s = w & 1 ? S : NULL;
+			const struct sql_views *v = w & 2 ? vs : NULL;
+			struct sql_mentions m;
+			sql_scan_mentions(s, v, t, len, &m);
+			bool ex = old_keyword(t, len, "execute");
+			bool ok = m.tables == sql_may_touch(s, t, len) &&
+			          m.views == sql_views_may_touch(v, t, len) && m.execute == ex &&
+			          m.prepared == (ex || old_keyword(t, len, "prepare") ||
+			                         old_keyword(t, len, "deallocate") ||
+			                         old_keyword(t, len, "discard"));
+			if (!ok && !bad++)
+				fprintf(stderr, "scan differs on \"%s\" (tables %d views %d)\n", t,
+				        w & 1, w >> 1);
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+	sql_views_free(vs);
+}
+
 int main(void)
 {
 	S = tsql_schema();
@@ -424,5 +499,6 @@ int main(void)
 	RUN(test_paths);
 	RUN(test_renames);
 	RUN(test_children);
+	RUN(test_scan_mentions);
 	return t_summary("test_sql_ddl");
 }
