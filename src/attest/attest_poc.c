@@ -16,55 +16,6 @@
 
 #define HEADER_MAX 1024
 
-/* ---- base64url (RFC 7515 section 2: URL-safe alphabet, no padding) ------------------ */
-/* Kept here until the hex/base64 helpers are consolidated in src/common (the crypto module's
- * decoder is the standard, padded alphabet). */
-
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes canonical unpadded base64url. A length of 1 mod 4 and non-zero unused low bits
- * are refused, so that a token has exactly one encoding. */
-static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	if (len % 4 == 1)
-		return PGS_ERR;
-	size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-	if (n > cap)
-		return PGS_ERR;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_val((unsigned char)in[i]);
-		if (v < 0)
-			return PGS_ERR;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc)
-		return PGS_ERR;
-	*outlen = o;
-	return PGS_OK;
-}
-
 /* ---- parsing ------------------------------------------------------------------------ */
 
 /* kid and key ids: visible ASCII only, so that they can be printed in a reason as they are. */
@@ -246,19 +197,19 @@ int attest_poc_token_parse(const char *tok, size_t len, struct attest_poc_token 
 		pgs_errf(err, errlen, "a part of the JWS is empty (an unsigned token is refused)");
 		return PGS_ERR;
 	}
-	if (b64url_decode(tok, (size_t)(d1 - tok), hbuf, sizeof(hbuf), &hlen) != PGS_OK) {
+	if (pgs_b64url_decode(tok, (size_t)(d1 - tok), hbuf, sizeof(hbuf), &hlen) != PGS_OK) {
 		pgs_errf(err, errlen,
 		         "the JWS header is not canonical unpadded base64url of at most %d bytes",
 		         HEADER_MAX);
 		return PGS_ERR;
 	}
 	pbuf = pgs_xmalloc(len);
-	if (b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), pbuf, len, &plen) != PGS_OK) {
+	if (pgs_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), pbuf, len, &plen) != PGS_OK) {
 		pgs_errf(err, errlen, "the JWS payload is not canonical unpadded base64url");
 		goto out;
 	}
-	if (b64url_decode(d2 + 1, (size_t)(end - d2 - 1), out->sig, sizeof(out->sig),
-	                  &out->sig_len) != PGS_OK) {
+	if (pgs_b64url_decode(d2 + 1, (size_t)(end - d2 - 1), out->sig, sizeof(out->sig),
+	                      &out->sig_len) != PGS_OK) {
 		pgs_errf(
 		    err, errlen,
 		    "the JWS signature is not canonical unpadded base64url of at most %d bytes",

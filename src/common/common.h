@@ -173,5 +173,10 @@ int pgs_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap,
  * wiped on failure. */
 int pgs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap,
                    size_t *outlen) PGS_MUSTCHECK;
+/* Canonical unpadded base64url (RFC 7515 section 2) into out[cap], for public data (JWS
+ * tokens; not constant-time): a length of 1 mod 4 and non-zero unused low bits are refused,
+ * so a token has exactly one encoding. */
+int pgs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap,
+                      size_t *outlen) PGS_MUSTCHECK;
 
 #endif

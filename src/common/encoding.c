@@ -138,3 +138,50 @@ int pgs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *o
 	*outlen = o;
 	return PGS_OK;
 }
+
+/* base64url (RFC 7515 section 2: URL-safe alphabet, no padding) for public data (JWS tokens):
+ * plain table-free code, not constant-time. */
+static int b64url_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/* Decodes canonical unpadded base64url. A length of 1 mod 4 and non-zero unused low bits
+ * are refused, so that a token has exactly one encoding. */
+int pgs_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
+{
+	if (len % 4 == 1)
+		return PGS_ERR;
+	size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+	if (n > cap)
+		return PGS_ERR;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64url_val((unsigned char)in[i]);
+		if (v < 0)
+			return PGS_ERR;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc)
+		return PGS_ERR;
+	*outlen = o;
+	return PGS_OK;
+}

@@ -170,6 +170,24 @@ static void test_b64_all_bytes(void)
 	      memcmp(back, raw, 256) == 0);
 }
 
+/* base64url (JWS): the RFC 7515 examples, canonical encodings only. */
+static void test_b64url(void)
+{
+	uint8_t out[64];
+	size_t n = 0;
+	CHECK_EQ_INT(pgs_b64url_decode("eyJhbGciOiJIUzI1NiJ9", 20, out, sizeof(out), &n), PGS_OK);
+	CHECK(n == 15 && memcmp(out, "{\"alg\":\"HS256\"}", 15) == 0);
+	CHECK_EQ_INT(pgs_b64url_decode("-_8", 3, out, sizeof(out), &n), PGS_OK);
+	CHECK(n == 2 && out[0] == 0xfb && out[1] == 0xff);
+	CHECK_EQ_INT(pgs_b64url_decode("", 0, out, sizeof(out), &n), PGS_OK);
+	CHECK(n == 0);
+	static const char *const bad[] = {"A", "AB==", "a+bc", "a/bc", "AB", "ab c"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ_INT(pgs_b64url_decode(bad[i], strlen(bad[i]), out, sizeof(out), &n),
+		             PGS_ERR);
+	CHECK_EQ_INT(pgs_b64url_decode("AAAA", 4, out, 2, &n), PGS_ERR); /* does not fit */
+}
+
 static void test_b64_negative(void)
 {
 	static const char *bad[] = {"Zg=",      "Zg",       "Z===",     "====",     "Zg=a",
@@ -211,5 +229,6 @@ int main(void)
 	RUN(test_b64_vectors);
 	RUN(test_b64_all_bytes);
 	RUN(test_b64_negative);
+	RUN(test_b64url);
 	return t_summary("test_common");
 }
