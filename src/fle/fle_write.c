@@ -158,6 +158,29 @@ static size_t put_text(struct fle *f, uint8_t type, const char *name, const char
 	return off;
 }
 
+/*
+ * What every Query and Parse text goes through first: pgseal's catalog query ahead of it when
+ * views changed since the last load (at a batch boundary), a text that may name a view not
+ * loaded yet refused (its DO block in the message's place: true), then the text's one scan
+ * (which tables, views and prepared-statement words it mentions) into *mt.
+ */
+static bool text_gate(struct fle *f, const char *text, size_t len, bool boundary, enum refuse_at at,
+                      struct sql_mentions *mt)
+{
+	if (boundary && views_outdated(f))
+		fle_catalog_request(f); /* goes ahead of this message */
+	char pmsg[384];
+	if (refuse_pending_view(f, text, len, pmsg, sizeof(pmsg))) {
+		if (boundary && catalog_needed(f))
+			fle_catalog_request(f); /* the next statement will know the view */
+		fle_drop(f);
+		refuse_in_server(f, at, "0A000", pmsg);
+		return true;
+	}
+	sql_scan_mentions(f->schema, f->views, text, len, mt);
+	return false;
+}
+
 static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 {
 	struct proto_query m;
@@ -167,20 +190,12 @@ static int client_query(struct fle *f, const uint8_t *body, uint32_t blen)
 	size_t len = m.sql_len;
 	bool boundary = f->at_sync_boundary;
 	f->at_sync_boundary = true;
-	if (boundary && views_outdated(f))
-		fle_catalog_request(f); /* goes ahead of this query */
-	char pmsg[384];
-	if (refuse_pending_view(f, text, len, pmsg, sizeof(pmsg))) {
-		if (boundary && catalog_needed(f))
-			fle_catalog_request(f); /* the next statement will know the view */
-		fle_drop(f);
-		refuse_in_server(f, REFUSE_QUERY, "0A000", pmsg);
+	struct sql_mentions mt;
+	if (text_gate(f, text, len, boundary, REFUSE_QUERY, &mt))
 		return PGS_OK;
-	}
 	/* EXECUTE is analysed against the session's statements; PREPARE, DEALLOCATE and DISCARD
 	 * change them (fle_prepared.c) */
-	struct sql_mentions mt;
-	sql_scan_mentions(f->schema, f->views, text, len, &mt); /* the text's one scan */
+	char pmsg[384];
 	bool execute = mt.execute;
 	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_push(f, EX_QUERY, NULL)->copy_plain = true; /* names no encrypted table */
@@ -259,20 +274,12 @@ static int client_parse(struct fle *f, const uint8_t *body, uint32_t blen)
 	uint16_t n = m.ntypes;
 	bool boundary = f->at_sync_boundary;
 	f->at_sync_boundary = false;
-	if (boundary && views_outdated(f))
-		fle_catalog_request(f); /* goes ahead of this Parse */
-	char pmsg[384];
-	if (refuse_pending_view(f, query, qlen, pmsg, sizeof(pmsg))) {
-		if (boundary && catalog_needed(f))
-			fle_catalog_request(f); /* the next statement will know the view */
-		fle_drop(f);
-		refuse_in_server(f, REFUSE_PARSE, "0A000", pmsg);
-		return PGS_OK;
-	}
 	/* the name is defined when ParseComplete confirms it (fle_prepared.c); a Parse pgseal
 	 * refuses, like one PostgreSQL rejects, leaves the old definition in force */
 	struct sql_mentions mt;
-	sql_scan_mentions(f->schema, f->views, query, qlen, &mt); /* the text's one scan */
+	if (text_gate(f, query, qlen, boundary, REFUSE_PARSE, &mt))
+		return PGS_OK;
+	char pmsg[384];
 	bool execute = mt.execute;
 	if (!execute && !mt.tables && !mt.views && !mt.prepared) {
 		fle_prepared_define(f, fle_push(f, EX_PARSE, NULL), fle_stmt_new(name), true);
