@@ -3,12 +3,12 @@
 #
 # Each step's output is shown; a step's "N passed, N failed" line is added to the total
 # (a step without one counts as 1 passed or 1 failed). Ends with "total: N passed, N failed"
-# and exits non-zero if anything failed. Knobs: FUZZ_SECONDS (10), SKIP_ASAN=1, SKIP_FUZZ=1.
+# and exits non-zero if anything failed. Knobs: FUZZ_SECONDS (8), SKIP_ASAN=1, SKIP_FUZZ=1.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-8}
 total_p=0; total_f=0
 declare -a report=()
 t_start=$(date +%s)
